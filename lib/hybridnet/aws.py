@@ -1,0 +1,96 @@
+"""One factory for AWS sessions and clients, and the suite's tags.
+
+This is the only place that knows whether a parameter set targets the
+embedded emulator or a real account: every other module asks for a client
+and gets one that behaves like AWS either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+
+from .params import Params
+
+# botocore's adaptive retry mode: standard retries plus client-side rate limiting.
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8},
+                      user_agent_extra="hybridnet/0.1", connect_timeout=5, read_timeout=60)
+
+STACK_TAG = "hybridnet:stack"
+PHASE_TAG = "hybridnet:phase"
+# The emulator's seeded "existing" environment carries this tag instead, so
+# that teardown never removes what the suite did not create.
+BASELINE_TAG = "hybridnet:baseline"
+
+
+@dataclass
+class AwsContext:
+    params: Params
+    session: boto3.session.Session
+    endpoint_url: str | None
+    # Seconds between waiter polls: AWS needs minutes, the emulator seconds.
+    waiter_delay: int
+    _clients: dict[str, BaseClient] = field(default_factory=dict, repr=False)
+
+    @property
+    def target(self) -> str:
+        return self.params.target
+
+    def client(self, service: str) -> BaseClient:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, endpoint_url=self.endpoint_url, config=RETRY_CONFIG)
+        return self._clients[service]
+
+    def tags(self, phase: str, name: str) -> list[dict[str, str]]:
+        return [
+            {"Key": STACK_TAG, "Value": self.params.name},
+            {"Key": PHASE_TAG, "Value": phase},
+            {"Key": "Name", "Value": f"{self.params.name}-{name}"},
+        ]
+
+    def tag_spec(self, resource_type: str, phase: str, name: str) -> list[dict]:
+        return [{"ResourceType": resource_type, "Tags": self.tags(phase, name)}]
+
+    def stack_filters(self, phase: str | None = None) -> list[dict]:
+        filters = [{"Name": f"tag:{STACK_TAG}", "Values": [self.params.name]}]
+        if phase:
+            filters.append({"Name": f"tag:{PHASE_TAG}", "Values": [phase]})
+        return filters
+
+
+def _emulator(params: Params) -> AwsContext:
+    from . import emulator
+    from .emulator import seed
+
+    info = emulator.start()
+    # Fixed dummy keys: the emulator never sees a real credential.
+    session = boto3.session.Session(aws_access_key_id="hybridnet", aws_secret_access_key="emulator",
+                                    region_name=params.region)
+    ctx = AwsContext(params, session, info.endpoint, waiter_delay=1)
+    seed.ensure_baseline(ctx)
+    return ctx
+
+
+def _aws(params: Params) -> AwsContext:
+    session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
+    return AwsContext(params, session, None, waiter_delay=15)
+
+
+TARGETS: dict[str, Callable[[Params], AwsContext]] = {"emulator": _emulator, "aws": _aws}
+
+
+def connect(params: Params) -> AwsContext:
+    """Clients for the parameter set's target (starting the emulator if needed)."""
+    return TARGETS[params.target](params)
+
+
+def tag_value(resource: dict[str, Any], key: str) -> str | None:
+    for tag in resource.get("Tags", []) or []:
+        if tag["Key"] == key:
+            return tag["Value"]
+    return None

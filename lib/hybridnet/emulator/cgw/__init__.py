@@ -1,0 +1,1 @@
+"""Customer gateways filtered as AWS filters them."""

@@ -1,0 +1,72 @@
+"""What the emulator adds to moto, as a registry of installers.
+
+Each extension is moto-shaped (backend state in models.py, protocol in
+responses.py) and is installed into moto's classes inside the emulator
+process before the server starts, so boto3 reaches it over HTTP exactly as
+it reaches AWS, with botocore validating requests and parsing responses
+against the real service model.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def _install_methods(target: type, source: type) -> None:
+    for name, value in vars(source).items():
+        if callable(value) and not name.startswith("__"):
+            setattr(target, name, value)
+
+
+def install_vpn_connections() -> None:
+    from moto.ec2.models.vpn_connections import VPNConnectionBackend
+    from moto.ec2.responses.vpn_connections import VPNConnections
+
+    from .vpn.models import TunnelledVpnConnectionBackend
+    from .vpn.responses import TunnelledVpnConnectionResponses
+
+    _install_methods(VPNConnectionBackend, TunnelledVpnConnectionBackend)
+    _install_methods(VPNConnections, TunnelledVpnConnectionResponses)
+
+
+def install_tgw_vpn_attachments() -> None:
+    from moto.ec2.models.transit_gateway_attachments import (
+        TransitGatewayAttachment,
+        TransitGatewayAttachmentBackend,
+    )
+
+    from .tgw.models import (
+        DefaultRouteTableVpnAttachments,
+        FilterableTransitGatewayAttachment,
+        FilteringTransitGatewayAttachmentBackend,
+    )
+
+    _install_methods(TransitGatewayAttachmentBackend, DefaultRouteTableVpnAttachments)
+    _install_methods(TransitGatewayAttachmentBackend, FilteringTransitGatewayAttachmentBackend)
+    _install_methods(TransitGatewayAttachment, FilterableTransitGatewayAttachment)
+
+
+def install_customer_gateway_filters() -> None:
+    from moto.ec2.models.customer_gateways import CustomerGateway, CustomerGatewayBackend
+
+    from .cgw.models import FilterableCustomerGateway, FilteringCustomerGatewayBackend
+
+    _install_methods(CustomerGateway, FilterableCustomerGateway)
+    _install_methods(CustomerGatewayBackend, FilteringCustomerGatewayBackend)
+
+
+EXTENSIONS: dict[str, Callable[[], None]] = {
+    "vpn-connections": install_vpn_connections,
+    "tgw-vpn-attachments": install_tgw_vpn_attachments,
+    "customer-gateway-filters": install_customer_gateway_filters,
+}
+
+_installed: set[str] = set()
+
+
+def install_all() -> list[str]:
+    for name, install in EXTENSIONS.items():
+        if name not in _installed:
+            install()
+            _installed.add(name)
+    return sorted(_installed)

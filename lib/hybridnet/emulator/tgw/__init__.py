@@ -1,0 +1,1 @@
+"""Transit gateway behaviour moto leaves out for VPN attachments."""

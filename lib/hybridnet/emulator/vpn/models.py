@@ -1,0 +1,408 @@
+"""State of VPN connections as AWS keeps it.
+
+moto's VPNConnection ignores `Options` and returns one fixed configuration
+document. Here a connection keeps what CreateVpnConnection asked for (inside
+CIDRs, PSKs, IKE versions, algorithms, lifetimes), gets its own outside
+addresses, exposes `Options`, `VgwTelemetry` and a CustomerGatewayConfiguration
+built from those values, and changes state pending -> available over time as
+on AWS. Telemetry stays DOWN until a data plane (the lab) reports otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import secrets
+import string
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.ec2.exceptions import EC2ClientError, InvalidVpnConnectionIdError
+from moto.ec2.models.vpn_connections import VPNConnection
+from moto.ec2.utils import generic_filter, random_vpn_connection_id
+
+from ... import vpnrules
+
+# The AWS side's "public" tunnel addresses come from a documentation range.
+OUTSIDE_ADDRESS_POOL = ipaddress.ip_network("203.0.113.0/24")
+FIRST_OUTSIDE_HOST = 11  # .1-.10 stay free for the lab's own routers
+NO_DATA_PLANE = "no data plane is reporting for this tunnel (no lab running)"
+
+# CustomerGatewayConfiguration spells algorithms differently from the API.
+IKE_INTEGRITY = {"SHA1": "sha1", "SHA2-256": "sha2-256", "SHA2-384": "sha2-384", "SHA2-512": "sha2-512"}
+ESP_INTEGRITY = {
+    "SHA1": "hmac-sha1-96",
+    "SHA2-256": "hmac-sha2-256-128",
+    "SHA2-384": "hmac-sha2-384-192",
+    "SHA2-512": "hmac-sha2-512-256",
+}
+ENCRYPTION = {
+    "AES128": "aes-128-cbc",
+    "AES256": "aes-256-cbc",
+    "AES128-GCM-16": "aes-128-gcm-16",
+    "AES256-GCM-16": "aes-256-gcm-16",
+}
+
+
+def pending_seconds() -> float:
+    """How long a new connection stays `pending` (AWS: minutes; here: short,
+    but long enough that callers must really wait for it)."""
+    return float(os.environ.get("HYBRIDNET_EMULATOR_PENDING_SECONDS", "1.0"))
+
+
+def invalid(message: str) -> EC2ClientError:
+    return EC2ClientError("InvalidParameterValue", message)
+
+
+def _values(option: list[dict] | None) -> list:
+    return [item["Value"] for item in option or []]
+
+
+def random_psk() -> str:
+    # AWS generates 32 characters of letters, digits, '.' and '_', never starting with '0'.
+    alphabet = string.ascii_letters + string.digits + "._"
+    first = secrets.choice(string.ascii_letters)
+    return first + "".join(secrets.choice(alphabet) for _ in range(31))
+
+
+@dataclass
+class Tunnel:
+    outside_ip: str
+    inside_cidr: str
+    pre_shared_key: str
+    requested: dict  # the TunnelOptionsSpecification as given
+    status: str = "DOWN"
+    status_message: str = NO_DATA_PLANE
+    accepted_route_count: int = 0
+    last_status_change: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def inside_hosts(self) -> tuple[str, str]:
+        """(AWS side, customer side): AWS takes the first usable address."""
+        hosts = list(ipaddress.ip_network(self.inside_cidr).hosts())
+        return str(hosts[0]), str(hosts[1])
+
+    def first(self, key: str, default: Any) -> Any:
+        values = _values(self.requested.get(key))
+        return values[0] if values else default
+
+    def tunnel_option(self) -> dict:
+        """The API's TunnelOption shape (DescribeVpnConnections Options)."""
+        req = self.requested
+        option = {
+            "OutsideIpAddress": self.outside_ip,
+            "TunnelInsideCidr": self.inside_cidr,
+            "PreSharedKey": self.pre_shared_key,
+            "Phase1LifetimeSeconds": req.get("Phase1LifetimeSeconds", 28800),
+            "Phase2LifetimeSeconds": req.get("Phase2LifetimeSeconds", 3600),
+            "RekeyMarginTimeSeconds": req.get("RekeyMarginTimeSeconds", 270),
+            "RekeyFuzzPercentage": req.get("RekeyFuzzPercentage", 100),
+            "ReplayWindowSize": req.get("ReplayWindowSize", 1024),
+            "DpdTimeoutSeconds": req.get("DpdTimeoutSeconds", 30),
+            "DpdTimeoutAction": req.get("DPDTimeoutAction", "clear"),
+            "StartupAction": req.get("StartupAction", "add"),
+            "IkeVersions": req.get("IKEVersions") or [{"Value": v} for v in vpnrules.IKE_VERSIONS],
+        }
+        for phase, groups in (("Phase1", vpnrules.PHASE1_DH_GROUPS), ("Phase2", vpnrules.PHASE2_DH_GROUPS)):
+            option[f"{phase}EncryptionAlgorithms"] = req.get(f"{phase}EncryptionAlgorithms") or [
+                {"Value": v} for v in vpnrules.ENCRYPTION
+            ]
+            option[f"{phase}IntegrityAlgorithms"] = req.get(f"{phase}IntegrityAlgorithms") or [
+                {"Value": v} for v in vpnrules.INTEGRITY
+            ]
+            option[f"{phase}DHGroupNumbers"] = req.get(f"{phase}DHGroupNumbers") or [
+                {"Value": v} for v in groups
+            ]
+        return option
+
+    def telemetry(self) -> dict:
+        return {
+            "OutsideIpAddress": self.outside_ip,
+            "Status": self.status,
+            "StatusMessage": self.status_message,
+            "AcceptedRouteCount": self.accepted_route_count,
+            "LastStatusChange": self.last_status_change,
+        }
+
+    def report(self, status: str, status_message: str, accepted_route_count: int) -> None:
+        if status != self.status:
+            self.last_status_change = dt.datetime.now(dt.timezone.utc)
+        self.status, self.status_message = status, status_message
+        self.accepted_route_count = accepted_route_count
+
+
+class TunnelledVpnConnection(VPNConnection):
+    """A VPN connection with two (or one) real tunnels' worth of state."""
+
+    def __init__(self, ec2_backend: Any, *, customer_gateway: Any, amazon_side_asn: int,
+                 tunnels: list[Tunnel], static_routes_only: bool, **kwargs: Any):
+        super().__init__(ec2_backend, **kwargs)
+        self.customer_gateway = customer_gateway
+        self.amazon_side_asn = amazon_side_asn
+        self.tunnel_list = tunnels
+        self.static_routes_only = static_routes_only
+        self.category = "VPN"
+        self.routes: list[dict] = []
+        self.created_at = time.monotonic()
+        self._deleted = False
+
+    # moto serialises these attributes into the API's members.
+    @property  # type: ignore[override]
+    def state(self) -> str:
+        if self._deleted:
+            return "deleted"
+        return "available" if time.monotonic() - self.created_at >= pending_seconds() else "pending"
+
+    @state.setter
+    def state(self, value: str) -> None:
+        # moto's constructor and delete path assign state; "deleted" is the only one that sticks.
+        self._deleted = value == "deleted"
+
+    @property  # type: ignore[override]
+    def options(self) -> dict:
+        return {
+            "EnableAcceleration": False,
+            "StaticRoutesOnly": self.static_routes_only,
+            "LocalIpv4NetworkCidr": "0.0.0.0/0",
+            "RemoteIpv4NetworkCidr": "0.0.0.0/0",
+            "OutsideIpAddressType": "PublicIpv4",
+            "TunnelInsideIpVersion": "ipv4",
+            "TunnelOptions": [t.tunnel_option() for t in self.tunnel_list],
+        }
+
+    @options.setter
+    def options(self, value: Any) -> None:
+        pass  # set by moto's constructor; derived from the tunnels here
+
+    @property
+    def vgw_telemetry(self) -> list[dict]:
+        return [t.telemetry() for t in self.tunnel_list]
+
+    @property
+    def customer_gateway_configuration(self) -> str:
+        return render_customer_gateway_configuration(self)
+
+    def get_filter_value(self, filter_name: str, method_name: str | None = None) -> Any:
+        values = {
+            "vpn-connection-id": self.id,
+            "state": self.state,
+            "type": self.type,
+            "customer-gateway-id": self.customer_gateway_id,
+            "transit-gateway-id": self.transit_gateway_id,
+            "vpn-gateway-id": self.vpn_gateway_id,
+            "bgp-asn": str(self.customer_gateway.bgp_asn),
+            "option.static-routes-only": str(self.static_routes_only).lower(),
+            "category": self.category,
+        }
+        if filter_name in values:
+            return values[filter_name]
+        return super().get_filter_value(filter_name, "DescribeVpnConnections")
+
+
+def render_customer_gateway_configuration(conn: TunnelledVpnConnection) -> str:
+    """AWS's generic CustomerGatewayConfiguration XML for this connection."""
+    root = ET.Element("vpn_connection", id=conn.id)
+    ET.SubElement(root, "customer_gateway_id").text = conn.customer_gateway_id
+    ET.SubElement(root, "vpn_gateway_id").text = conn.vpn_gateway_id or ""
+    ET.SubElement(root, "vpn_connection_type").text = conn.type
+
+    def leaf(parent: ET.Element, tag: str, text: Any) -> None:
+        ET.SubElement(parent, tag).text = str(text)
+
+    def side(parent: ET.Element, tag: str, outside: str, inside: str, asn: int) -> None:
+        node = ET.SubElement(parent, tag)
+        leaf(ET.SubElement(node, "tunnel_outside_address"), "ip_address", outside)
+        addr = ET.SubElement(node, "tunnel_inside_address")
+        leaf(addr, "ip_address", inside)
+        leaf(addr, "network_mask", "255.255.255.252")
+        leaf(addr, "network_cidr", 30)
+        bgp = ET.SubElement(node, "bgp")
+        leaf(bgp, "asn", asn)
+        leaf(bgp, "hold_time", vpnrules.BGP_HOLD_TIME)
+
+    for tunnel in conn.tunnel_list:
+        vgw_inside, cgw_inside = tunnel.inside_hosts
+        node = ET.SubElement(root, "ipsec_tunnel")
+        side(node, "customer_gateway", conn.customer_gateway.ip_address, cgw_inside, conn.customer_gateway.bgp_asn)
+        side(node, "vpn_gateway", tunnel.outside_ip, vgw_inside, conn.amazon_side_asn)
+        opt = tunnel.tunnel_option()
+        ike = ET.SubElement(node, "ike")
+        leaf(ike, "authentication_protocol", IKE_INTEGRITY[tunnel.first("Phase1IntegrityAlgorithms", "SHA1")])
+        leaf(ike, "encryption_protocol", ENCRYPTION[tunnel.first("Phase1EncryptionAlgorithms", "AES128")])
+        leaf(ike, "lifetime", opt["Phase1LifetimeSeconds"])
+        leaf(ike, "perfect_forward_secrecy", f"group{tunnel.first('Phase1DHGroupNumbers', 2)}")
+        leaf(ike, "mode", "main")
+        leaf(ike, "pre_shared_key", tunnel.pre_shared_key)
+        esp = ET.SubElement(node, "ipsec")
+        leaf(esp, "protocol", "esp")
+        leaf(esp, "authentication_protocol", ESP_INTEGRITY[tunnel.first("Phase2IntegrityAlgorithms", "SHA1")])
+        leaf(esp, "encryption_protocol", ENCRYPTION[tunnel.first("Phase2EncryptionAlgorithms", "AES128")])
+        leaf(esp, "lifetime", opt["Phase2LifetimeSeconds"])
+        leaf(esp, "perfect_forward_secrecy", f"group{tunnel.first('Phase2DHGroupNumbers', 2)}")
+        leaf(esp, "mode", "tunnel")
+        leaf(esp, "clear_df_bit", "true")
+        leaf(esp, "fragmentation_before_encryption", "true")
+        leaf(esp, "tcp_mss_adjustment", 1379)
+        dpd = ET.SubElement(esp, "dead_peer_detection")
+        leaf(dpd, "interval", 10)
+        leaf(dpd, "retries", max(3, opt["DpdTimeoutSeconds"] // 10))
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _validate_tunnel_options(specs: list[dict]) -> None:
+    if len(specs) > 2:
+        raise invalid("A VPN connection has at most 2 tunnels; TunnelOptions has %d entries." % len(specs))
+    checks = {
+        "IKEVersions": vpnrules.IKE_VERSIONS,
+        "Phase1EncryptionAlgorithms": vpnrules.ENCRYPTION,
+        "Phase2EncryptionAlgorithms": vpnrules.ENCRYPTION,
+        "Phase1IntegrityAlgorithms": vpnrules.INTEGRITY,
+        "Phase2IntegrityAlgorithms": vpnrules.INTEGRITY,
+        "Phase1DHGroupNumbers": vpnrules.PHASE1_DH_GROUPS,
+        "Phase2DHGroupNumbers": vpnrules.PHASE2_DH_GROUPS,
+    }
+    inside = []
+    for spec in specs:
+        cidr = spec.get("TunnelInsideCidr")
+        if cidr:
+            problem = vpnrules.inside_cidr_problem(cidr)
+            if problem:
+                raise invalid(f"The tunnel inside CIDR is invalid: {problem}")
+            inside.append(cidr)
+        psk = spec.get("PreSharedKey")
+        if psk is not None and vpnrules.psk_problem(psk):
+            raise invalid(
+                "Invalid pre-shared key. Allowed characters are alphanumeric, period and underscore; "
+                "8-64 characters; it cannot start with zero."
+            )
+        for key, allowed in checks.items():
+            bad = [v for v in _values(spec.get(key)) if v not in allowed]
+            if bad:
+                raise invalid(f"Invalid value {bad[0]!r} for {key}; valid values: {', '.join(map(str, allowed))}")
+        for key, (low, high) in (("Phase1LifetimeSeconds", vpnrules.PHASE1_LIFETIME),
+                                 ("Phase2LifetimeSeconds", vpnrules.PHASE2_LIFETIME)):
+            if key in spec and not low <= int(spec[key]) <= high:
+                raise invalid(f"{key} must be between {low} and {high}.")
+        if "DpdTimeoutSeconds" in spec and int(spec["DpdTimeoutSeconds"]) < vpnrules.DPD_TIMEOUT_MIN:
+            raise invalid(f"DpdTimeoutSeconds must be at least {vpnrules.DPD_TIMEOUT_MIN}.")
+    if len(inside) != len(set(inside)):
+        raise invalid("The tunnel inside CIDRs of a VPN connection must be different.")
+
+
+class TunnelledVpnConnectionBackend:
+    """Replaces moto's VPNConnectionBackend methods on the EC2 backend."""
+
+    vpn_connections: dict[str, VPNConnection]
+
+    def _gateway_connections(self, transit_gateway_id: str | None, vpn_gateway_id: str | None):
+        for conn in self.vpn_connections.values():
+            if isinstance(conn, TunnelledVpnConnection) and conn.state != "deleted" and (
+                (transit_gateway_id and conn.transit_gateway_id == transit_gateway_id)
+                or (vpn_gateway_id and conn.vpn_gateway_id == vpn_gateway_id)
+            ):
+                yield conn
+
+    def _allocate_outside_ips(self, count: int) -> list[str]:
+        used = {t.outside_ip for c in self.vpn_connections.values()
+                if isinstance(c, TunnelledVpnConnection) and c.state != "deleted" for t in c.tunnel_list}
+        hosts = list(OUTSIDE_ADDRESS_POOL.hosts())[FIRST_OUTSIDE_HOST - 1:]
+        free = [str(ip) for ip in hosts if str(ip) not in used]
+        if len(free) < count:
+            raise EC2ClientError("VpnConnectionLimitExceeded", "No more tunnel outside addresses in the emulator.")
+        return free[:count]
+
+    def _allocate_inside_cidr(self, taken: set[str]) -> str:
+        # AWS picks a random free /30 from 169.254.0.0/16 outside the reserved ones.
+        while True:
+            third, fourth = secrets.randbelow(256), secrets.randbelow(64) * 4
+            cidr = f"169.254.{third}.{fourth}/30"
+            if cidr not in taken and vpnrules.inside_cidr_problem(cidr) is None:
+                return cidr
+
+    def create_vpn_connection(
+        self,
+        vpn_conn_type: str,
+        customer_gateway_id: str,
+        vpn_gateway_id: str | None = None,
+        transit_gateway_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        options: dict | None = None,
+    ) -> TunnelledVpnConnection:
+        options = options or {}
+        if vpn_gateway_id and transit_gateway_id:
+            raise invalid("The request must not contain both parameter vpnGatewayId and transitGatewayId")
+        customer_gateway = self.get_customer_gateway(customer_gateway_id)  # type: ignore[attr-defined]
+        amazon_side_asn = 64512
+        if transit_gateway_id:
+            tgw = self.transit_gateways.get(transit_gateway_id)  # type: ignore[attr-defined]
+            if tgw is None:
+                raise EC2ClientError("InvalidTransitGatewayID.NotFound",
+                                     f"Transit gateway ID '{transit_gateway_id}' does not exist.")
+            amazon_side_asn = int(tgw.options.get("AmazonSideAsn", 64512))
+        specs = list(options.get("TunnelOptions") or [])
+        _validate_tunnel_options(specs)
+        specs += [{}] * (2 - len(specs))
+
+        # Inside CIDRs must be unique across all connections on the same gateway.
+        taken = {t.inside_cidr for c in self._gateway_connections(transit_gateway_id, vpn_gateway_id)
+                 for t in c.tunnel_list}
+        for spec in specs:
+            cidr = spec.get("TunnelInsideCidr")
+            if cidr in taken:
+                raise invalid(f"The tunnel inside CIDR {cidr} is already in use by another VPN connection "
+                              "on the same gateway.")
+        tunnels = []
+        for spec, outside_ip in zip(specs, self._allocate_outside_ips(len(specs))):
+            cidr = spec.get("TunnelInsideCidr") or self._allocate_inside_cidr(taken)
+            taken.add(cidr)
+            tunnels.append(Tunnel(outside_ip=outside_ip, inside_cidr=cidr,
+                                  pre_shared_key=spec.get("PreSharedKey") or random_psk(), requested=spec))
+
+        connection = TunnelledVpnConnection(
+            self,
+            vpn_connection_id=random_vpn_connection_id(),
+            vpn_conn_type=vpn_conn_type,
+            customer_gateway_id=customer_gateway_id,
+            vpn_gateway_id=vpn_gateway_id,
+            transit_gateway_id=transit_gateway_id,
+            tags=tags,
+            customer_gateway=customer_gateway,
+            amazon_side_asn=amazon_side_asn,
+            tunnels=tunnels,
+            static_routes_only=bool(options.get("StaticRoutesOnly", False)),
+        )
+        self.vpn_connections[connection.id] = connection
+        return connection
+
+    def delete_vpn_connection(self, vpn_connection_id: str) -> VPNConnection:
+        connection = self.vpn_connections.get(vpn_connection_id)
+        if connection is None:
+            raise InvalidVpnConnectionIdError(vpn_connection_id)
+        connection.state = "deleted"
+        self.release_vpn_attachment(vpn_connection_id)  # type: ignore[attr-defined]
+        return connection
+
+    def describe_vpn_connections(self, vpn_connection_ids: list[str] | None = None, filters: Any = None):
+        connections = list(self.vpn_connections.values())
+        if vpn_connection_ids:
+            missing = set(vpn_connection_ids) - {c.id for c in connections}
+            if missing:
+                raise InvalidVpnConnectionIdError(sorted(missing)[0])
+            connections = [c for c in connections if c.id in vpn_connection_ids]
+        return generic_filter(filters, connections)
+
+    def report_tunnel_telemetry(self, vpn_connection_id: str, outside_ip: str, status: str,
+                                status_message: str, accepted_route_count: int) -> None:
+        """Called by the data plane (the lab) through the emulator's admin API."""
+        connection = self.vpn_connections.get(vpn_connection_id)
+        if not isinstance(connection, TunnelledVpnConnection):
+            raise InvalidVpnConnectionIdError(vpn_connection_id)
+        for tunnel in connection.tunnel_list:
+            if tunnel.outside_ip == outside_ip:
+                tunnel.report(status, status_message, accepted_route_count)
+                return
+        raise invalid(f"VPN connection {vpn_connection_id} has no tunnel with outside IP {outside_ip}")

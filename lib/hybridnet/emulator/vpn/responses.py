@@ -1,0 +1,25 @@
+"""CreateVpnConnection that passes `Options` on to the backend (moto drops it)."""
+
+from __future__ import annotations
+
+from moto.core.responses import ActionResult
+from moto.ec2.responses._base_response import EC2BaseResponse
+from moto.ec2.utils import add_tag_specification
+
+
+class TunnelledVpnConnectionResponses(EC2BaseResponse):
+    def create_vpn_connection(self) -> ActionResult:
+        connection = self.ec2_backend.create_vpn_connection(
+            self._get_param("Type"),
+            self._get_param("CustomerGatewayId"),
+            vpn_gateway_id=self._get_param("VpnGatewayId"),
+            transit_gateway_id=self._get_param("TransitGatewayId"),
+            tags=add_tag_specification(self._get_param("TagSpecifications", [])),
+            options=self._get_param("Options", {}),
+        )
+        if connection.transit_gateway_id:
+            self.ec2_backend.create_transit_gateway_vpn_attachment(
+                vpn_id=connection.id,
+                transit_gateway_id=connection.transit_gateway_id,
+            )  # AWS applies the request's tags to the connection only, not to the attachment
+        return ActionResult({"VpnConnection": connection})

@@ -1,0 +1,258 @@
+"""Phase 1: a Site-to-Site VPN attachment on the existing transit gateway.
+
+Creates (or finds again, by tags) the customer gateway and the VPN
+connection attached to the TGW, waits until both are available, and checks
+that the attachment is associated with, and propagates to, the TGW's
+default route tables. Re-running creates nothing new.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from ..aws import AwsContext
+from ..waiting import extra_waiter, wait
+
+PHASE = "1"
+NOTEBOOK = "01_tgw_attachment"
+LIVE_STATES = ("pending", "available")
+
+
+class PhaseError(RuntimeError):
+    """A precondition or drift the engineer must resolve; says what to do."""
+
+
+@dataclass
+class Tunnel:
+    number: int
+    outside_ip: str
+    inside_cidr: str
+    aws_inside_ip: str
+    cgw_inside_ip: str
+    pre_shared_key: str  # masked: the key itself never leaves boto3's response
+    status: str
+    status_message: str
+    accepted_routes: int
+
+
+def mask_secret(secret: str | None) -> str:
+    return f"******** ({len(secret)} chars)" if secret else "-"
+
+
+@dataclass
+class AttachmentResult:
+    transit_gateway_id: str
+    amazon_side_asn: int
+    customer_gateway_id: str
+    vpn_connection_id: str
+    vpn_state: str
+    attachment_id: str
+    attachment_state: str
+    association_route_table_id: str | None
+    association_state: str | None
+    propagation_state: str | None
+    tunnels: list[Tunnel] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # what this run created (empty on a re-run)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def find_transit_gateway(ctx: AwsContext) -> dict:
+    """The available TGW whose Amazon-side ASN is the params'."""
+    want = ctx.params.transit_gateway.amazon_side_asn
+    paginator = ctx.client("ec2").get_paginator("describe_transit_gateways")
+    tgws = [t for page in paginator.paginate(Filters=[{"Name": "state", "Values": ["available"]}])
+            for t in page["TransitGateways"] if t["Options"]["AmazonSideAsn"] == want]
+    if not tgws:
+        raise PhaseError(f"no available transit gateway with Amazon-side ASN {want} in {ctx.params.region}; "
+                         "create one first, or fix transit_gateway.amazon_side_asn in the params")
+    if len(tgws) > 1:
+        ids = ", ".join(t["TransitGatewayId"] for t in tgws)
+        raise PhaseError(f"several transit gateways have ASN {want} ({ids}); keep one per ASN in this region")
+    return tgws[0]
+
+
+def ensure_customer_gateway(ctx: AwsContext, created: list[str]) -> dict:
+    ec2 = ctx.client("ec2")
+    cgw = ctx.params.customer_gateway
+    found = [g for g in ec2.describe_customer_gateways(Filters=ctx.stack_filters() + [
+        {"Name": "ip-address", "Values": [cgw.public_ip]},
+        {"Name": "bgp-asn", "Values": [str(cgw.bgp_asn)]},
+        {"Name": "state", "Values": ["pending", "available"]},
+    ])["CustomerGateways"]]
+    if found:
+        return found[0]
+    gateway = ec2.create_customer_gateway(
+        Type="ipsec.1", BgpAsn=cgw.bgp_asn, IpAddress=cgw.public_ip, DeviceName=cgw.device_name,
+        TagSpecifications=ctx.tag_spec("customer-gateway", PHASE, "cgw"),
+    )["CustomerGateway"]
+    created.append(gateway["CustomerGatewayId"])
+    return gateway
+
+
+def tunnel_options(ctx: AwsContext) -> list[dict]:
+    """CreateVpnConnection's TunnelOptions from the params."""
+    crypto = ctx.params.vpn.crypto
+    shared: dict = {}
+    for key, api, wrap in (
+        ("ike_versions", "IKEVersions", True),
+        ("phase1_encryption", "Phase1EncryptionAlgorithms", True),
+        ("phase1_integrity", "Phase1IntegrityAlgorithms", True),
+        ("phase1_dh_groups", "Phase1DHGroupNumbers", True),
+        ("phase2_encryption", "Phase2EncryptionAlgorithms", True),
+        ("phase2_integrity", "Phase2IntegrityAlgorithms", True),
+        ("phase2_dh_groups", "Phase2DHGroupNumbers", True),
+        ("phase1_lifetime_seconds", "Phase1LifetimeSeconds", False),
+        ("phase2_lifetime_seconds", "Phase2LifetimeSeconds", False),
+        ("dpd_timeout_seconds", "DPDTimeoutSeconds", False),
+    ):
+        value = getattr(crypto, key)
+        if value is not None:
+            shared[api] = [{"Value": v} for v in value] if wrap else value
+    options = []
+    for tunnel in ctx.params.vpn.tunnels:
+        option = dict(shared)
+        if tunnel.inside_cidr:
+            option["TunnelInsideCidr"] = tunnel.inside_cidr
+        if tunnel.pre_shared_key:
+            option["PreSharedKey"] = tunnel.pre_shared_key.get_secret_value()
+        options.append(option)
+    return options
+
+
+def _check_drift(ctx: AwsContext, vpn: dict) -> None:
+    """A found connection must match the params; say how to fix it if not."""
+    have = [t.get("TunnelInsideCidr") for t in vpn.get("Options", {}).get("TunnelOptions", [])]
+    want = [t.inside_cidr for t in ctx.params.vpn.tunnels if t.inside_cidr]
+    missing = [c for c in want if c not in have]
+    if missing:
+        raise PhaseError(
+            f"{vpn['VpnConnectionId']} exists with tunnel inside CIDRs {have}, but the params ask for {want}; "
+            "run the teardown notebook (99) to replace it, or set vpn.tunnels to the existing values")
+
+
+def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str]) -> dict:
+    ec2 = ctx.client("ec2")
+    found = [v for v in ec2.describe_vpn_connections(Filters=ctx.stack_filters(PHASE) + [
+        {"Name": "customer-gateway-id", "Values": [cgw["CustomerGatewayId"]]},
+        {"Name": "transit-gateway-id", "Values": [tgw["TransitGatewayId"]]},
+    ])["VpnConnections"] if v["State"] in LIVE_STATES]
+    if found:
+        _check_drift(ctx, found[0])
+        return found[0]
+    vpn = ec2.create_vpn_connection(
+        Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
+        Options={"StaticRoutesOnly": ctx.params.vpn.static_routes_only, "TunnelOptions": tunnel_options(ctx)},
+        TagSpecifications=ctx.tag_spec("vpn-connection", PHASE, "vpn"),
+    )["VpnConnection"]
+    created.append(vpn["VpnConnectionId"])
+    return vpn
+
+
+def wait_available(ctx: AwsContext, vpn_id: str, progress: Callable[[str], None] | None = print,
+                   timeout: float = 900) -> dict:
+    """Wait for the VPN connection and its TGW attachment (AWS: several minutes)."""
+    ec2 = ctx.client("ec2")
+    wait(ec2.get_waiter("vpn_connection_available"), label=f"VPN connection {vpn_id}",
+         delay=ctx.waiter_delay, timeout=timeout, progress=progress, VpnConnectionIds=[vpn_id])
+    attachment_filter = [{"Name": "resource-id", "Values": [vpn_id]}, {"Name": "resource-type", "Values": ["vpn"]}]
+    wait(extra_waiter("TransitGatewayAttachmentAvailable", ec2), label=f"TGW attachment of {vpn_id}",
+         delay=ctx.waiter_delay, timeout=timeout, progress=progress, Filters=attachment_filter)
+    return ec2.describe_transit_gateway_attachments(Filters=attachment_filter)["TransitGatewayAttachments"][0]
+
+
+def route_table_state(ctx: AwsContext, tgw: dict, attachment_id: str) -> dict:
+    """Association and propagation of the attachment in the TGW's default tables."""
+    ec2 = ctx.client("ec2")
+    options = tgw["Options"]
+    by_attachment = [{"Name": "transit-gateway-attachment-id", "Values": [attachment_id]}]
+    assoc_table = options.get("AssociationDefaultRouteTableId")
+    prop_table = options.get("PropagationDefaultRouteTableId")
+    association = propagation = None
+    if assoc_table:
+        rows = ec2.get_transit_gateway_route_table_associations(
+            TransitGatewayRouteTableId=assoc_table, Filters=by_attachment)["Associations"]
+        association = rows[0]["State"] if rows else None
+    if prop_table:
+        rows = [r for r in ec2.get_transit_gateway_route_table_propagations(
+            TransitGatewayRouteTableId=prop_table)["TransitGatewayRouteTablePropagations"]
+            if r["TransitGatewayAttachmentId"] == attachment_id]
+        propagation = rows[0]["State"] if rows else None
+    return {"association_route_table_id": assoc_table, "association_state": association,
+            "propagation_state": propagation}
+
+
+def number_tunnels(ctx: AwsContext, vpn: dict) -> list[Tunnel]:
+    """Tunnel 1 is the one with the params' first inside CIDR, else the lower outside IP."""
+    telemetry = {t["OutsideIpAddress"]: t for t in vpn.get("VgwTelemetry", [])}
+    options = vpn.get("Options", {}).get("TunnelOptions", [])
+    first = ctx.params.vpn.tunnels[0].inside_cidr
+
+    def order(option: dict) -> tuple:
+        return (option.get("TunnelInsideCidr") != first, ipaddress.ip_address(option["OutsideIpAddress"]))
+
+    tunnels = []
+    for number, option in enumerate(sorted(options, key=order), start=1):
+        hosts = list(ipaddress.ip_network(option["TunnelInsideCidr"]).hosts())
+        tele = telemetry.get(option["OutsideIpAddress"], {})
+        tunnels.append(Tunnel(
+            number=number, outside_ip=option["OutsideIpAddress"], inside_cidr=option["TunnelInsideCidr"],
+            aws_inside_ip=str(hosts[0]), cgw_inside_ip=str(hosts[1]),
+            pre_shared_key=mask_secret(option.get("PreSharedKey")),
+            status=tele.get("Status", "UNKNOWN"), status_message=tele.get("StatusMessage", ""),
+            accepted_routes=int(tele.get("AcceptedRouteCount", 0)),
+        ))
+    return tunnels
+
+
+def describe_vpn(ctx: AwsContext, vpn_id: str) -> dict:
+    return ctx.client("ec2").describe_vpn_connections(VpnConnectionIds=[vpn_id])["VpnConnections"][0]
+
+
+def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> AttachmentResult:
+    """The whole phase: find or create, wait, verify. Safe to re-run."""
+    created: list[str] = []
+    tgw = find_transit_gateway(ctx)
+    cgw = ensure_customer_gateway(ctx, created)
+    vpn = ensure_vpn_connection(ctx, tgw, cgw, created)
+    attachment = wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
+    if not any(t["Key"] == "hybridnet:stack" for t in attachment.get("Tags", [])):
+        ctx.client("ec2").create_tags(Resources=[attachment["TransitGatewayAttachmentId"]],
+                                      Tags=ctx.tags(PHASE, "vpn-attachment"))
+    vpn = describe_vpn(ctx, vpn["VpnConnectionId"])
+    return AttachmentResult(
+        transit_gateway_id=tgw["TransitGatewayId"],
+        amazon_side_asn=tgw["Options"]["AmazonSideAsn"],
+        customer_gateway_id=cgw["CustomerGatewayId"],
+        vpn_connection_id=vpn["VpnConnectionId"],
+        vpn_state=vpn["State"],
+        attachment_id=attachment["TransitGatewayAttachmentId"],
+        attachment_state=attachment["State"],
+        tunnels=number_tunnels(ctx, vpn),
+        created=created,
+        **route_table_state(ctx, tgw, attachment["TransitGatewayAttachmentId"]),
+    )
+
+
+def tunnels_frame(result: AttachmentResult) -> pd.DataFrame:
+    """One row per tunnel, as an engineer reads the console's Tunnel details."""
+    frame = pd.DataFrame([asdict(t) for t in result.tunnels]).set_index("number")
+    return frame
+
+
+def summary_frame(result: AttachmentResult) -> pd.DataFrame:
+    rows = [
+        ("transit gateway", result.transit_gateway_id, f"ASN {result.amazon_side_asn}"),
+        ("customer gateway", result.customer_gateway_id,
+         "created" if result.customer_gateway_id in result.created else "reused"),
+        ("VPN connection", result.vpn_connection_id, result.vpn_state),
+        ("TGW attachment", result.attachment_id, result.attachment_state),
+        ("default route table", result.association_route_table_id or "-",
+         f"association {result.association_state}, propagation {result.propagation_state}"),
+    ]
+    return pd.DataFrame(rows, columns=["resource", "id", "state"]).set_index("resource")

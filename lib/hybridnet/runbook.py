@@ -1,0 +1,51 @@
+"""What every notebook does first: load the params, connect, pick the run folder.
+
+Kept here so that notebooks stay a few lines per step and never differ in
+how they start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import results, workspace
+from .aws import AwsContext, connect
+from .params import Params, load_params
+
+
+@dataclass
+class Runbook:
+    params: Params
+    ctx: AwsContext
+    run_dir: Path
+
+    def record(self, notebook: str, data: dict) -> Path:
+        return results.record(self.run_dir, notebook, data)
+
+    def target_frame(self) -> pd.DataFrame:
+        """Where this notebook acts: shown first so nobody acts on the wrong account."""
+        rows = [
+            ("target", self.params.target),
+            ("region", self.params.region),
+            ("stack name (tag hybridnet:stack)", self.params.name),
+            ("endpoint", "embedded emulator on 127.0.0.1" if self.ctx.endpoint_url else "AWS"),
+        ]
+        if self.params.profile:
+            rows.append(("profile", self.params.profile))
+        return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
+
+
+def resolve_params_path(params_file: str | Path) -> Path:
+    """Relative paths work from the notebooks folder and from the project root alike."""
+    path = Path(params_file)
+    if path.is_absolute() or path.exists():
+        return path
+    return workspace.project_root() / path
+
+
+def open_runbook(params_file: str | Path, run_dir: str | Path | None = None) -> Runbook:
+    params = load_params(resolve_params_path(params_file))
+    return Runbook(params=params, ctx=connect(params), run_dir=results.run_dir(run_dir))

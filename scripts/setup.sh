@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set up everything hybridnet needs on this machine, idempotently:
+#   - as root on Debian: the lab's daemons (strongSwan, FRR, BIND, OpenVPN),
+#     installed so that no package can start a service on the host;
+#   - always: a virtual environment in .venv with the package, its pinned
+#     dependencies and a Jupyter kernel.
+# Re-running it is quick when nothing changed (stamp files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LAB_PACKAGES=(
+  iproute2 iputils-ping procps
+  strongswan-starter strongswan-charon strongswan-swanctl
+  libcharon-extra-plugins libstrongswan-standard-plugins
+  frr bind9 bind9-dnsutils openvpn shellcheck
+)
+
+install_lab_packages() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "setup: not root on Debian; the lab's daemons are not installed (the emulator alone still runs)"
+    return 0
+  fi
+  local missing=()
+  for pkg in "${LAB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing Debian packages: ${missing[*]}"
+  # Keep package scripts from starting services on the host (bind9 would
+  # start with its default config and try the internet).
+  local guard=/usr/sbin/policy-rc.d created_guard=0
+  if [ ! -e "$guard" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$guard"; chmod 755 "$guard"; created_guard=1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ "$created_guard" = 1 ] && rm -f "$guard"
+  return 0
+}
+
+install_venv() {
+  local stamp=.venv/.hybridnet-installed
+  if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
+    return 0
+  fi
+  local python=${PYTHON:-python3}
+  if ! "$python" -c 'import venv, ensurepip' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+  fi
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e .
+  # The kernel papermill and nbval start must be this venv's Python.
+  .venv/bin/python -m ipykernel install --prefix .venv --name python3 --display-name "Python 3 (hybridnet)" >/dev/null
+  touch "$stamp"
+}
+
+install_lab_packages
+install_venv

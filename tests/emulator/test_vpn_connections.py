@@ -1,0 +1,213 @@
+"""The emulator's VPN connections, through boto3 over HTTP as against AWS."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+from botocore.exceptions import ClientError
+
+from hybridnet import emulator
+from hybridnet.vpnrules import PSK_PATTERN
+
+from .conftest import REGION
+
+
+def create(ec2, tgw, cgw, tunnel_options=None, **extra):
+    options = {"TunnelOptions": tunnel_options} if tunnel_options is not None else {}
+    return ec2.create_vpn_connection(Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"],
+                                     TransitGatewayId=tgw["TransitGatewayId"], Options=options, **extra)["VpnConnection"]
+
+
+def describe(ec2, vpn_id):
+    return ec2.describe_vpn_connections(VpnConnectionIds=[vpn_id])["VpnConnections"][0]
+
+
+def config_tunnels(xml: str) -> list[dict]:
+    root = ET.fromstring(xml)
+    tunnels = []
+    for node in root.findall("ipsec_tunnel"):
+        tunnels.append({
+            "cgw_outside": node.findtext("customer_gateway/tunnel_outside_address/ip_address"),
+            "cgw_inside": node.findtext("customer_gateway/tunnel_inside_address/ip_address"),
+            "cgw_asn": int(node.findtext("customer_gateway/bgp/asn")),
+            "vgw_outside": node.findtext("vpn_gateway/tunnel_outside_address/ip_address"),
+            "vgw_inside": node.findtext("vpn_gateway/tunnel_inside_address/ip_address"),
+            "vgw_asn": int(node.findtext("vpn_gateway/bgp/asn")),
+            "psk": node.findtext("ike/pre_shared_key"),
+            "ike_auth": node.findtext("ike/authentication_protocol"),
+            "ike_enc": node.findtext("ike/encryption_protocol"),
+            "ike_pfs": node.findtext("ike/perfect_forward_secrecy"),
+            "ike_lifetime": int(node.findtext("ike/lifetime")),
+            "esp_auth": node.findtext("ipsec/authentication_protocol"),
+            "esp_enc": node.findtext("ipsec/encryption_protocol"),
+            "esp_pfs": node.findtext("ipsec/perfect_forward_secrecy"),
+            "esp_lifetime": int(node.findtext("ipsec/lifetime")),
+        })
+    return tunnels
+
+
+SEED_TUNNELS = [
+    {"TunnelInsideCidr": "169.254.11.0/30", "PreSharedKey": "strongswan_awsvpn1",
+     "IKEVersions": [{"Value": "ikev1"}], "Phase1DHGroupNumbers": [{"Value": 2}]},
+    {"TunnelInsideCidr": "169.254.12.0/30", "PreSharedKey": "strongswan_awsvpn2",
+     "IKEVersions": [{"Value": "ikev2"}], "Phase1EncryptionAlgorithms": [{"Value": "AES256"}],
+     "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}], "Phase1DHGroupNumbers": [{"Value": 14}],
+     "Phase2EncryptionAlgorithms": [{"Value": "AES256-GCM-16"}], "Phase2IntegrityAlgorithms": [{"Value": "SHA2-512"}],
+     "Phase2DHGroupNumbers": [{"Value": 21}], "Phase1LifetimeSeconds": 14400, "Phase2LifetimeSeconds": 1800},
+]
+
+
+def test_tunnel_options_round_trip(ec2, tgw, cgw):
+    vpn = create(ec2, tgw, cgw, SEED_TUNNELS)
+    options = describe(ec2, vpn["VpnConnectionId"])["Options"]["TunnelOptions"]
+    assert [o["TunnelInsideCidr"] for o in options] == ["169.254.11.0/30", "169.254.12.0/30"]
+    assert [o["PreSharedKey"] for o in options] == ["strongswan_awsvpn1", "strongswan_awsvpn2"]
+    assert options[0]["IkeVersions"] == [{"Value": "ikev1"}]
+    assert options[1]["IkeVersions"] == [{"Value": "ikev2"}]
+    assert options[1]["Phase2DHGroupNumbers"] == [{"Value": 21}]
+    assert options[1]["Phase1LifetimeSeconds"] == 14400
+    # Unspecified options are AWS's defaults: everything allowed.
+    assert {v["Value"] for v in options[0]["Phase1EncryptionAlgorithms"]} >= {"AES128", "AES256"}
+
+
+def test_configuration_xml_carries_the_requested_and_allocated_values(ec2, tgw, cgw):
+    vpn = create(ec2, tgw, cgw, SEED_TUNNELS)
+    described = describe(ec2, vpn["VpnConnectionId"])
+    tunnels = config_tunnels(described["CustomerGatewayConfiguration"])
+    outside = [o["OutsideIpAddress"] for o in described["Options"]["TunnelOptions"]]
+    assert len(tunnels) == 2
+    assert [t["vgw_outside"] for t in tunnels] == outside
+    assert len(set(outside)) == 2
+    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("203.0.113.0/24") for ip in outside)
+    assert [t["cgw_outside"] for t in tunnels] == ["198.51.100.10"] * 2
+    assert [(t["vgw_inside"], t["cgw_inside"]) for t in tunnels] == [
+        ("169.254.11.1", "169.254.11.2"), ("169.254.12.1", "169.254.12.2")]
+    assert [t["cgw_asn"] for t in tunnels] == [65016, 65016]
+    assert [t["vgw_asn"] for t in tunnels] == [64600, 64600]  # the TGW's Amazon-side ASN
+    assert [t["psk"] for t in tunnels] == ["strongswan_awsvpn1", "strongswan_awsvpn2"]
+    seed, strong = tunnels
+    assert (seed["ike_auth"], seed["ike_enc"], seed["ike_pfs"], seed["ike_lifetime"]) == (
+        "sha1", "aes-128-cbc", "group2", 28800)
+    assert (strong["ike_auth"], strong["ike_enc"], strong["ike_pfs"], strong["ike_lifetime"]) == (
+        "sha2-256", "aes-256-cbc", "group14", 14400)
+    assert (strong["esp_auth"], strong["esp_enc"], strong["esp_pfs"], strong["esp_lifetime"]) == (
+        "hmac-sha2-512-256", "aes-256-gcm-16", "group21", 1800)
+    assert ET.fromstring(described["CustomerGatewayConfiguration"]).get("id") == vpn["VpnConnectionId"]
+
+
+def test_unspecified_inside_cidrs_and_keys_are_generated_as_aws_would(ec2, tgw, cgw):
+    vpn = create(ec2, tgw, cgw)
+    options = describe(ec2, vpn["VpnConnectionId"])["Options"]["TunnelOptions"]
+    assert len(options) == 2
+    cidrs = [ipaddress.ip_network(o["TunnelInsideCidr"]) for o in options]
+    assert cidrs[0] != cidrs[1]
+    assert all(c.prefixlen == 30 and c.subnet_of(ipaddress.ip_network("169.254.0.0/16")) for c in cidrs)
+    keys = [o["PreSharedKey"] for o in options]
+    assert keys[0] != keys[1] and all(PSK_PATTERN.match(k) for k in keys)
+
+
+def test_two_connections_get_different_outside_ips(ec2, tgw, cgw):
+    first = describe(ec2, create(ec2, tgw, cgw)["VpnConnectionId"])
+    second = describe(ec2, create(ec2, tgw, cgw)["VpnConnectionId"])
+    ips = [o["OutsideIpAddress"] for v in (first, second) for o in v["Options"]["TunnelOptions"]]
+    assert len(set(ips)) == 4
+
+
+@pytest.mark.parametrize("tunnels, words", [
+    ([{"TunnelInsideCidr": "169.254.1.0/30"}], "reserved"),
+    ([{"TunnelInsideCidr": "169.254.169.252/30"}], "reserved"),
+    ([{"TunnelInsideCidr": "169.254.20.0/29"}], "/30"),
+    ([{"TunnelInsideCidr": "10.0.0.0/30"}], "169.254.0.0/16"),
+    ([{"TunnelInsideCidr": "169.254.30.0/30"}, {"TunnelInsideCidr": "169.254.30.0/30"}], "must be different"),
+    ([{"PreSharedKey": "0abcdefgh"}], "pre-shared key"),
+    ([{"PreSharedKey": "short"}], "pre-shared key"),
+    ([{"PreSharedKey": "bad-chars!-here"}], "pre-shared key"),
+    ([{"Phase1DHGroupNumbers": [{"Value": 1}]}], "Phase1DHGroupNumbers"),
+    ([{"IKEVersions": [{"Value": "ikev3"}]}], "IKEVersions"),
+    ([{"Phase2LifetimeSeconds": 7200}], "Phase2LifetimeSeconds"),
+    ([{"TunnelInsideCidr": f"169.254.5{i}.0/30"} for i in range(3)], "at most 2 tunnels"),
+])
+def test_what_aws_rejects_is_rejected_with_its_error_code(ec2, tgw, cgw, tunnels, words):
+    before = len(ec2.describe_vpn_connections()["VpnConnections"])
+    with pytest.raises(ClientError) as info:
+        create(ec2, tgw, cgw, tunnels)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert words in info.value.response["Error"]["Message"]
+    assert len(ec2.describe_vpn_connections()["VpnConnections"]) == before  # nothing half-created
+
+
+def test_inside_cidr_already_used_on_the_same_gateway(ec2, tgw, cgw):
+    create(ec2, tgw, cgw, [{"TunnelInsideCidr": "169.254.40.0/30"}])
+    with pytest.raises(ClientError) as info:
+        create(ec2, tgw, cgw, [{"TunnelInsideCidr": "169.254.40.0/30"}])
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "already in use" in info.value.response["Error"]["Message"]
+    other_tgw = ec2.create_transit_gateway(Options={"AmazonSideAsn": 64601})["TransitGateway"]
+    create(ec2, other_tgw, cgw, [{"TunnelInsideCidr": "169.254.40.0/30"}])  # another gateway may reuse it
+
+
+def test_state_goes_pending_then_available_and_the_waiter_sees_it(ec2, tgw, cgw):
+    vpn = create(ec2, tgw, cgw)
+    assert vpn["State"] == "pending"
+    ec2.get_waiter("vpn_connection_available").wait(
+        VpnConnectionIds=[vpn["VpnConnectionId"]], WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    assert describe(ec2, vpn["VpnConnectionId"])["State"] == "available"
+
+
+def test_filters_that_moto_lacked(ec2, tgw, cgw):
+    vpn = create(ec2, tgw, cgw)
+    by_id = ec2.describe_vpn_connections(Filters=[{"Name": "vpn-connection-id", "Values": [vpn["VpnConnectionId"]]}])
+    assert [v["VpnConnectionId"] for v in by_id["VpnConnections"]] == [vpn["VpnConnectionId"]]
+    by_asn = ec2.describe_vpn_connections(Filters=[{"Name": "bgp-asn", "Values": ["65016"]}])["VpnConnections"]
+    assert vpn["VpnConnectionId"] in [v["VpnConnectionId"] for v in by_asn]
+    assert not ec2.describe_vpn_connections(Filters=[{"Name": "bgp-asn", "Values": ["65999"]}])["VpnConnections"]
+
+
+def test_customer_gateways_filter_by_tag_and_asn(ec2):
+    ec2.create_customer_gateway(Type="ipsec.1", BgpAsn=65077, IpAddress="192.0.2.77", TagSpecifications=[
+        {"ResourceType": "customer-gateway", "Tags": [{"Key": "hybridnet:stack", "Value": "filtertest"}]}])
+    tagged = ec2.describe_customer_gateways(Filters=[{"Name": "tag:hybridnet:stack", "Values": ["filtertest"]}])
+    assert [g["IpAddress"] for g in tagged["CustomerGateways"]] == ["192.0.2.77"]
+    by_asn = ec2.describe_customer_gateways(Filters=[{"Name": "bgp-asn", "Values": ["65077"]}])
+    assert len(by_asn["CustomerGateways"]) == 1
+
+
+def test_vpn_attachment_joins_the_default_route_table_and_leaves_on_delete(ec2, tgw, cgw):
+    vpn = create(ec2, tgw, cgw)
+    table = tgw["Options"]["AssociationDefaultRouteTableId"]
+    attachment = ec2.describe_transit_gateway_attachments(Filters=[
+        {"Name": "resource-id", "Values": [vpn["VpnConnectionId"]]}])["TransitGatewayAttachments"][0]
+    associations = ec2.get_transit_gateway_route_table_associations(TransitGatewayRouteTableId=table)["Associations"]
+    assert [(a["ResourceId"], a["State"]) for a in associations] == [(vpn["VpnConnectionId"], "associated")]
+    propagations = ec2.get_transit_gateway_route_table_propagations(
+        TransitGatewayRouteTableId=table)["TransitGatewayRouteTablePropagations"]
+    assert [(p["TransitGatewayAttachmentId"], p["State"]) for p in propagations] == [
+        (attachment["TransitGatewayAttachmentId"], "enabled")]
+
+    ec2.delete_vpn_connection(VpnConnectionId=vpn["VpnConnectionId"])
+    assert describe(ec2, vpn["VpnConnectionId"])["State"] == "deleted"
+    assert not ec2.get_transit_gateway_route_table_associations(TransitGatewayRouteTableId=table)["Associations"]
+
+
+def test_telemetry_is_down_until_a_data_plane_reports(ec2, endpoint, tgw, cgw):
+    vpn = create(ec2, tgw, cgw)
+    telemetry = describe(ec2, vpn["VpnConnectionId"])["VgwTelemetry"]
+    assert [t["Status"] for t in telemetry] == ["DOWN", "DOWN"]
+    assert "no lab running" in telemetry[0]["StatusMessage"]
+    first_ip = telemetry[0]["OutsideIpAddress"]
+    time.sleep(1.1)  # LastStatusChange has one-second resolution on the wire
+    emulator.admin_call(endpoint, "POST", "vpn-telemetry", {
+        "region": REGION, "vpn_connection_id": vpn["VpnConnectionId"],
+        "tunnels": [{"outside_ip": first_ip, "status": "UP", "status_message": "1 BGP ROUTES",
+                     "accepted_route_count": 1}]})
+    after = {t["OutsideIpAddress"]: t for t in describe(ec2, vpn["VpnConnectionId"])["VgwTelemetry"]}
+    assert (after[first_ip]["Status"], after[first_ip]["AcceptedRouteCount"]) == ("UP", 1)
+    assert after[first_ip]["LastStatusChange"] > telemetry[0]["LastStatusChange"]
+    assert [t["Status"] for ip, t in after.items() if ip != first_ip] == ["DOWN"]
+    with pytest.raises(emulator.EmulatorError, match="no tunnel"):
+        emulator.admin_call(endpoint, "POST", "vpn-telemetry", {
+            "region": REGION, "vpn_connection_id": vpn["VpnConnectionId"],
+            "tunnels": [{"outside_ip": "192.0.2.1", "status": "UP"}]})

@@ -1,0 +1,77 @@
+"""Phase 1 against the emulator: creates once, finds again, never duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hybridnet.aws import connect
+from hybridnet.params import load_params
+from hybridnet.phases import tgw_attachment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"}))
+
+
+def test_phase1_twice_creates_one_of_each(ctx):
+    messages: list[str] = []
+    first = tgw_attachment.run(ctx, progress=messages.append)
+    second = tgw_attachment.run(ctx, progress=messages.append)
+
+    assert first.created == [first.customer_gateway_id, first.vpn_connection_id]
+    assert second.created == []
+    assert (second.vpn_connection_id, second.attachment_id) == (first.vpn_connection_id, first.attachment_id)
+
+    ec2 = ctx.client("ec2")
+    stack = ctx.stack_filters()
+    assert len(ec2.describe_customer_gateways(Filters=stack)["CustomerGateways"]) == 1
+    assert len(ec2.describe_vpn_connections(Filters=stack)["VpnConnections"]) == 1
+    attachments = ec2.describe_transit_gateway_attachments(Filters=stack)["TransitGatewayAttachments"]
+    assert [a["ResourceId"] for a in attachments] == [first.vpn_connection_id]
+    # The wait really waited: pending was seen before available.
+    assert f"VPN connection {first.vpn_connection_id}: pending" in messages
+
+
+def test_phase1_result_is_what_the_seed_checks(ctx):
+    result = tgw_attachment.run(ctx, progress=None)
+    assert result.vpn_state == "available" and result.attachment_state == "available"
+    assert (result.association_state, result.propagation_state) == ("associated", "enabled")
+    assert result.amazon_side_asn == 64512
+    tunnels = tgw_attachment.tunnels_frame(result)
+    assert list(tunnels["inside_cidr"]) == ["169.254.11.0/30", "169.254.12.0/30"]
+    assert list(tunnels["cgw_inside_ip"]) == ["169.254.11.2", "169.254.12.2"]
+    assert tunnels["outside_ip"].is_unique
+    assert set(tunnels["status"]) == {"DOWN"}
+    text = tunnels.to_string() + str(result.to_dict())
+    assert "strongswan_awsvpn" not in text and "******** (18 chars)" in text
+
+
+def test_changed_params_are_reported_as_drift_not_duplicated(ctx):
+    tgw_attachment.run(ctx, progress=None)
+    changed = load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"})
+    data = changed.model_dump(mode="python")
+    data["vpn"]["tunnels"][0]["inside_cidr"] = "169.254.21.0/30"
+    data["vpn"]["tunnels"][0]["pre_shared_key"] = "strongswan_awsvpn1"
+    data["vpn"]["tunnels"][1]["pre_shared_key"] = "strongswan_awsvpn2"
+    from hybridnet.params import parse_params
+
+    drifted = connect(parse_params(data))
+    with pytest.raises(tgw_attachment.PhaseError, match="teardown"):
+        tgw_attachment.run(drifted, progress=None)
+    assert len(ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]) == 1
+
+
+def test_missing_transit_gateway_is_a_clear_error(ctx):
+    data = load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"}).model_dump(mode="python")
+    data["transit_gateway"]["amazon_side_asn"] = 65000
+    from hybridnet.aws import AwsContext
+    from hybridnet.params import parse_params
+
+    other = AwsContext(parse_params(data), ctx.session, ctx.endpoint_url, ctx.waiter_delay)
+    with pytest.raises(tgw_attachment.PhaseError, match="no available transit gateway with Amazon-side ASN 65000"):
+        tgw_attachment.find_transit_gateway(other)
