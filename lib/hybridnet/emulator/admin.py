@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 
@@ -20,13 +21,29 @@ def health(body: dict, extensions: list[str]) -> dict:
 
 
 def vpn_telemetry(body: dict, extensions: list[str]) -> dict:
-    """body: {region, vpn_connection_id, tunnels: [{outside_ip, status, status_message, accepted_route_count}]}"""
-    backend = ec2_backend(body["region"])
+    """What a data plane saw of one VPN connection's tunnels.
+
+    body: {region, vpn_connection_id, tunnels: [{outside_ip, status: UP|DOWN,
+    status_message, received_routes: [cidr...], bytes_in, bytes_out}]}.
+    Updates VgwTelemetry (AcceptedRouteCount = len(received_routes)), the TGW's
+    propagated routes, and publishes AWS/VPN metrics as AWS would.
+    """
+    region, vpn_id = body["region"], body["vpn_connection_id"]
+    backend = ec2_backend(region)
+    metrics = []
     for tunnel in body["tunnels"]:
-        backend.report_tunnel_telemetry(
-            body["vpn_connection_id"], tunnel["outside_ip"], tunnel["status"],
-            tunnel.get("status_message", ""), int(tunnel.get("accepted_route_count", 0)),
+        delta_in, delta_out = backend.report_tunnel_telemetry(
+            vpn_id, tunnel["outside_ip"], tunnel["status"], tunnel.get("status_message", ""),
+            list(tunnel.get("received_routes", [])), int(tunnel.get("bytes_in", 0)), int(tunnel.get("bytes_out", 0)),
         )
+        dimensions = [{"Name": "VpnId", "Value": vpn_id}, {"Name": "TunnelIpAddress", "Value": tunnel["outside_ip"]}]
+        for name, value, unit in (("TunnelState", 1.0 if tunnel["status"] == "UP" else 0.0, "None"),
+                                  ("TunnelDataIn", float(delta_in), "Bytes"),
+                                  ("TunnelDataOut", float(delta_out), "Bytes")):
+            # No Timestamp: moto stamps "now" in its own (naive UTC) convention.
+            metrics.append({"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit})
+    # Published inside the emulator: clients may not write to AWS/ namespaces.
+    cloudwatch_backends[DEFAULT_ACCOUNT_ID][region].put_metric_data("AWS/VPN", metrics)
     return {"ok": True, "tunnels": len(body["tunnels"])}
 
 

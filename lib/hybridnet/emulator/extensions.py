@@ -55,10 +55,21 @@ def install_customer_gateway_filters() -> None:
     _install_methods(CustomerGatewayBackend, FilteringCustomerGatewayBackend)
 
 
+def install_tgw_propagated_routes() -> None:
+    from moto.ec2.models.transit_gateway_route_tables import TransitGatewayRouteTableBackend
+
+    from .tgw import models
+
+    if models._moto_search_routes is None:
+        models._moto_search_routes = TransitGatewayRouteTableBackend.search_transit_gateway_routes
+    _install_methods(TransitGatewayRouteTableBackend, models.PropagatedRouteSearch)
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
     "customer-gateway-filters": install_customer_gateway_filters,
+    "tgw-propagated-routes": install_tgw_propagated_routes,
 }
 
 _installed: set[str] = set()

@@ -71,3 +71,56 @@ class FilteringTransitGatewayAttachmentBackend:
         if transit_gateways_attachment_ids:
             attachments = [a for a in attachments if a.id in transit_gateways_attachment_ids]
         return generic_filter(filters, attachments)
+
+
+_moto_search_routes = None  # set by the installer: moto's own static-route search
+
+
+class PropagatedRouteSearch:
+    """SearchTransitGatewayRoutes with propagated routes, as AWS shows them.
+
+    moto only knows static routes. A route table that an attachment propagates
+    to also holds that attachment's prefixes: the VPC's CIDR blocks for a VPC
+    attachment, and for a VPN attachment the prefixes the customer gateway
+    announces over BGP on tunnels that are UP (reported by the data plane).
+    Static routes win over propagated ones for the same prefix.
+    """
+
+    def _propagated_routes(self, table: Any) -> list[dict]:
+        routes = []
+        for propagation in table.route_table_propagation:
+            if propagation.state != "enabled":
+                continue
+            if propagation.resourceType == "vpc":
+                vpc = self.vpcs.get(propagation.resourceId)  # type: ignore[attr-defined]
+                prefixes = [vpc.cidr_block] if vpc else []
+            elif propagation.resourceType == "vpn":
+                connection = self.vpn_connections.get(propagation.resourceId)  # type: ignore[attr-defined]
+                prefixes = getattr(connection, "propagated_prefixes", []) if connection else []
+            else:
+                prefixes = []
+            for prefix in prefixes:
+                routes.append({
+                    "destinationCidrBlock": prefix, "type": "propagated", "state": "active",
+                    "transitGatewayAttachments": [{
+                        "resourceId": propagation.resourceId, "resourceType": propagation.resourceType,
+                        "transitGatewayAttachmentId": propagation.transitGatewayAttachmentId}],
+                })
+        return routes
+
+    def search_transit_gateway_routes(self, transit_gateway_route_table_id: str, filters: Any,
+                                      max_results: int | None = None) -> list[dict]:
+        static = _moto_search_routes(self, transit_gateway_route_table_id, filters, None)
+        table = self.transit_gateways_route_tables.get(transit_gateway_route_table_id)  # type: ignore[attr-defined]
+        if table is None:
+            return static
+        have = {r.get("destinationCidrBlock") for r in static}
+        wanted = {
+            "type": (filters or {}).get("type"),
+            "state": (filters or {}).get("state"),
+            "destinationCidrBlock": (filters or {}).get("route-search.exact-match"),
+        }
+        propagated = [r for r in self._propagated_routes(table) if r["destinationCidrBlock"] not in have and all(
+            not values or r[key] in values for key, values in wanted.items())]
+        routes = static + propagated
+        return routes[: int(max_results)] if max_results else routes

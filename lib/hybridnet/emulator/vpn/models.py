@@ -78,6 +78,9 @@ class Tunnel:
     status_message: str = NO_DATA_PLANE
     accepted_route_count: int = 0
     last_status_change: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    received_routes: tuple[str, ...] = ()  # prefixes the customer gateway announces over this tunnel
+    bytes_in: int = 0  # the data plane's counters, for AWS/VPN TunnelDataIn/Out
+    bytes_out: int = 0
 
     @property
     def inside_hosts(self) -> tuple[str, str]:
@@ -127,11 +130,19 @@ class Tunnel:
             "LastStatusChange": self.last_status_change,
         }
 
-    def report(self, status: str, status_message: str, accepted_route_count: int) -> None:
+    def report(self, status: str, status_message: str, received_routes: list[str],
+               bytes_in: int, bytes_out: int) -> tuple[int, int]:
+        """Take the data plane's view; return the bytes in/out since the last report."""
         if status != self.status:
             self.last_status_change = dt.datetime.now(dt.timezone.utc)
         self.status, self.status_message = status, status_message
-        self.accepted_route_count = accepted_route_count
+        self.received_routes = tuple(received_routes) if status == "UP" else ()
+        self.accepted_route_count = len(self.received_routes)
+        # Counters restart with the daemon; a drop means a new counter, not negative traffic.
+        delta_in = bytes_in - self.bytes_in if bytes_in >= self.bytes_in else bytes_in
+        delta_out = bytes_out - self.bytes_out if bytes_out >= self.bytes_out else bytes_out
+        self.bytes_in, self.bytes_out = bytes_in, bytes_out
+        return delta_in, delta_out
 
 
 class TunnelledVpnConnection(VPNConnection):
@@ -180,6 +191,11 @@ class TunnelledVpnConnection(VPNConnection):
     @property
     def vgw_telemetry(self) -> list[dict]:
         return [t.telemetry() for t in self.tunnel_list]
+
+    @property
+    def propagated_prefixes(self) -> list[str]:
+        """What the TGW learns from this connection: routes of tunnels that are UP."""
+        return sorted({p for t in self.tunnel_list if t.status == "UP" for p in t.received_routes})
 
     @property
     def customer_gateway_configuration(self) -> str:
@@ -396,13 +412,15 @@ class TunnelledVpnConnectionBackend:
         return generic_filter(filters, connections)
 
     def report_tunnel_telemetry(self, vpn_connection_id: str, outside_ip: str, status: str,
-                                status_message: str, accepted_route_count: int) -> None:
+                                status_message: str, received_routes: list[str],
+                                bytes_in: int = 0, bytes_out: int = 0) -> tuple[int, int]:
         """Called by the data plane (the lab) through the emulator's admin API."""
+        if status not in ("UP", "DOWN"):
+            raise invalid(f"tunnel status must be UP or DOWN, not {status!r}")
         connection = self.vpn_connections.get(vpn_connection_id)
         if not isinstance(connection, TunnelledVpnConnection):
             raise InvalidVpnConnectionIdError(vpn_connection_id)
         for tunnel in connection.tunnel_list:
             if tunnel.outside_ip == outside_ip:
-                tunnel.report(status, status_message, accepted_route_count)
-                return
+                return tunnel.report(status, status_message, received_routes, bytes_in, bytes_out)
         raise invalid(f"VPN connection {vpn_connection_id} has no tunnel with outside IP {outside_ip}")
