@@ -1,4 +1,4 @@
-"""Re-execute the runbook's notebooks in place, each against a fresh emulator.
+"""Re-execute the runbook's notebooks in place, in order, against a fresh emulator.
 
 Their saved outputs are what nbval compares against in the tests, so refresh
 them after a deliberate change of what a notebook shows, and review the diff.
@@ -17,23 +17,29 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
-from hybridnet import emulator, execute  # noqa: E402
+from hybridnet import dataplane, emulator, execute  # noqa: E402
 
 
-def refresh(name: str) -> None:
-    path = ROOT / "notebooks" / f"{name}.ipynb"
+def refresh(names: list[str]) -> None:
+    """Execute the notebooks in runbook order against one fresh emulator, as a run does."""
     with tempfile.TemporaryDirectory(prefix="hybridnet-baseline-") as home:
         os.environ["HYBRIDNET_HOME"] = home
         try:
-            notebook = nbformat.read(path, as_version=4)
-            NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-            nbformat.write(notebook, path)
+            for name in names:
+                path = ROOT / "notebooks" / f"{name}.ipynb"
+                notebook = nbformat.read(path, as_version=4)
+                NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+                nbformat.write(notebook, path)
+                print(f"refreshed {path.relative_to(ROOT)}")
         finally:
+            dataplane.lab_down()
             emulator.stop()
-    print(f"refreshed {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or execute.NOTEBOOKS:
-        refresh(name)
+    # CI reproduces these outputs as root, with the lab: make them the same way.
+    reason = dataplane.lab_unavailable_reason()
+    if reason:
+        sys.exit(f"refresh the baselines as root with the lab installed ({reason})")
+    refresh(execute.select(sys.argv[1:] or None))

@@ -33,6 +33,22 @@ def hybridnet_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ["HYBRIDNET_HOME"] = previous
 
 
+@pytest.fixture(scope="module")
+def own_emulator(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh emulator (and HYBRIDNET_HOME) for one test module, for tests that
+    build on the seed environment and must not meet other modules' VPNs."""
+    from hybridnet import emulator
+
+    home = tmp_path_factory.mktemp("own-emulator")
+    previous = os.environ["HYBRIDNET_HOME"]
+    os.environ["HYBRIDNET_HOME"] = str(home)
+    try:
+        yield emulator.start()
+    finally:
+        emulator.stop()
+        os.environ["HYBRIDNET_HOME"] = previous
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield

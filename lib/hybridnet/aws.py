@@ -14,6 +14,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from . import dataplane
 from .params import Params
 
 # botocore's adaptive retry mode: standard retries plus client-side rate limiting.
@@ -34,6 +35,9 @@ class AwsContext:
     endpoint_url: str | None
     # Seconds between waiter polls: AWS needs minutes, the emulator seconds.
     waiter_delay: int
+    # Where the tunnels run (see dataplane.py): "lab" or None, and why.
+    data_plane: str | None = None
+    data_plane_reason: str = ""
     _clients: dict[str, BaseClient] = field(default_factory=dict, repr=False)
 
     @property
@@ -71,14 +75,16 @@ def _emulator(params: Params) -> AwsContext:
     # Fixed dummy keys: the emulator never sees a real credential.
     session = boto3.session.Session(aws_access_key_id="hybridnet", aws_secret_access_key="emulator",
                                     region_name=params.region)
-    ctx = AwsContext(params, session, info.endpoint, waiter_delay=1)
+    plane, why = dataplane.choose(params.target, params.lab)
+    ctx = AwsContext(params, session, info.endpoint, waiter_delay=1, data_plane=plane, data_plane_reason=why)
     seed.ensure_baseline(ctx)
     return ctx
 
 
 def _aws(params: Params) -> AwsContext:
     session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
-    return AwsContext(params, session, None, waiter_delay=15)
+    plane, why = dataplane.choose(params.target, params.lab)
+    return AwsContext(params, session, None, waiter_delay=15, data_plane=plane, data_plane_reason=why)
 
 
 TARGETS: dict[str, Callable[[Params], AwsContext]] = {"emulator": _emulator, "aws": _aws}

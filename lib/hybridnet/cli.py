@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 
-from . import emulator, execute, summary, workspace
+from . import dataplane, emulator, execute, summary, workspace
 from .params import ParamsError, load_params
+from .phases import PhaseError
 from .runbook import resolve_params_path
 
 
@@ -33,6 +34,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = emulator.status()
         if info:
             print(f"the emulator keeps running at {info.endpoint} (stop it: hybridnet emulator stop)")
+        if dataplane.lab_running():
+            print("the lab keeps running (see it: hybridnet lab status; stop it: hybridnet lab down)")
     return 0
 
 
@@ -53,6 +56,36 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    if args.action == "down":
+        report = dataplane.lab_down()
+        print(f"lab down: stopped {len(report['stopped'])} daemons, "
+              f"deleted namespaces {', '.join(report['namespaces_deleted']) or '(none)'}")
+        return 0
+    if args.action == "status":
+        table = dataplane.lab_status_frame()
+        print(table.to_string(index=False) if not table.empty else "no lab running")
+        return 0 if not table.empty else 3
+    # up: the AWS side from the emulator's VPN connection, the customer gateway
+    # from a freshly generated lab setup (what notebook 02 writes).
+    from .aws import connect
+    from .phases import router_config
+
+    params = load_params(resolve_params_path(args.params))
+    ctx = connect(params)
+    if ctx.data_plane != dataplane.LAB:
+        print(f"hybridnet: the lab cannot run: {ctx.data_plane_reason}", file=sys.stderr)
+        return 2
+    run_dir = workspace.new_run_dir("lab")
+    vpn, cfg = router_config.load_connection(ctx)
+    router_config.write_router_configs(cfg, router_config.router_site(ctx), run_dir, targets=("lab",))
+    timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run_dir) / "lab", run_dir / "lab-logs")
+    print(dataplane.lab_status_frame().to_string(index=False))
+    print(f"lab up in {timings['tunnels_and_bgp_s']:.1f} s; logs in {run_dir / 'lab-logs'}; "
+          "stop it: hybridnet lab down")
+    return 0 if "error" not in timings else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybridnet", description="AWS hybrid networking runbook and diagnostics")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("action", choices=["start", "status", "stop"])
     emu.add_argument("--params", help="seed the lab's starting state from this parameter file")
     emu.set_defaults(func=cmd_emulator)
+
+    lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels")
+    lab.add_argument("action", choices=["up", "status", "down"])
+    lab.add_argument("--params", default="params/lab.yaml", help="parameter file (for up)")
+    lab.set_defaults(func=cmd_lab)
     return parser
 
 
@@ -78,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParamsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except ValueError as exc:
+    except (ValueError, PhaseError) as exc:
         print(f"hybridnet: {exc}", file=sys.stderr)
         return 2
 

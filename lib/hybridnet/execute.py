@@ -11,6 +11,7 @@ from . import workspace
 # The runbook, in order. Later phases join as they land.
 NOTEBOOKS: tuple[str, ...] = (
     "01_tgw_attachment",
+    "02_router_config",
 )
 
 KERNEL = "python3"

@@ -166,6 +166,9 @@ class CustomerGateway(_Model):
     public_ip: IPv4
     bgp_asn: Asn
     device_name: str = "onprem-router"
+    # The router's own outside address when it sits behind NAT (e.g. an EC2
+    # router with an Elastic IP); None means public_ip is on the router itself.
+    local_ip: IPv4 | None = None
 
     @field_validator("public_ip")
     @classmethod
@@ -257,6 +260,9 @@ class Params(_Model):
     region: str
     profile: str | None = None
     name: str = Field(default="hybridnet", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    # The local lab of real daemons (emulator target only): auto = when root
+    # and installed, on = required, off = never.
+    lab: Literal["auto", "on", "off"] = "auto"
     vpc: Vpc
     transit_gateway: TransitGateway = TransitGateway()
     onprem: OnPrem

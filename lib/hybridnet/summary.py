@@ -22,8 +22,19 @@ def tgw_attachment(data: dict) -> list[str]:
     return lines
 
 
+def router_config(data: dict) -> list[str]:
+    lines = [f"router setup    {data['router_dir']}/{{seed,frr,swanctl,lab}}/"]
+    lines.append(f"data plane      {data['data_plane'] or 'none'}: {data['data_plane_reason']}")
+    if data["timings"].get("tunnels_and_bgp_s") is not None:
+        lines.append(f"lab up          tunnels and BGP in {data['timings']['tunnels_and_bgp_s']:.1f} s")
+    for number, t in enumerate(data["tunnels"], start=1):
+        lines.append(f"tunnel {number} (AWS)  {t['outside_ip']:<15} {t['status']}: {t['status_message']}")
+    return lines
+
+
 SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "01_tgw_attachment": tgw_attachment,
+    "02_router_config": router_config,
 }
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def ctx():
+def ctx(own_emulator):
     return connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"}))
 
 

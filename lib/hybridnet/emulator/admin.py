@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
+
+from . import labfeed
 
 
 def ec2_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
@@ -28,28 +29,53 @@ def vpn_telemetry(body: dict, extensions: list[str]) -> dict:
     Updates VgwTelemetry (AcceptedRouteCount = len(received_routes)), the TGW's
     propagated routes, and publishes AWS/VPN metrics as AWS would.
     """
-    region, vpn_id = body["region"], body["vpn_connection_id"]
-    backend = ec2_backend(region)
-    metrics = []
-    for tunnel in body["tunnels"]:
-        delta_in, delta_out = backend.report_tunnel_telemetry(
-            vpn_id, tunnel["outside_ip"], tunnel["status"], tunnel.get("status_message", ""),
-            list(tunnel.get("received_routes", [])), int(tunnel.get("bytes_in", 0)), int(tunnel.get("bytes_out", 0)),
-        )
-        dimensions = [{"Name": "VpnId", "Value": vpn_id}, {"Name": "TunnelIpAddress", "Value": tunnel["outside_ip"]}]
-        for name, value, unit in (("TunnelState", 1.0 if tunnel["status"] == "UP" else 0.0, "None"),
-                                  ("TunnelDataIn", float(delta_in), "Bytes"),
-                                  ("TunnelDataOut", float(delta_out), "Bytes")):
-            # No Timestamp: moto stamps "now" in its own (naive UTC) convention.
-            metrics.append({"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit})
-    # Published inside the emulator: clients may not write to AWS/ namespaces.
-    cloudwatch_backends[DEFAULT_ACCOUNT_ID][region].put_metric_data("AWS/VPN", metrics)
+    labfeed.publish(body["region"], body["vpn_connection_id"], body["tunnels"])
     return {"ok": True, "tunnels": len(body["tunnels"])}
+
+
+def register_data_plane(body: dict, extensions: list[str]) -> dict:
+    """body: {lab_dir, region}: poll that lab for tunnel state from now on."""
+    return labfeed.register(body["lab_dir"], body["region"])
+
+
+def data_planes(body: dict, extensions: list[str]) -> dict:
+    return {"feeds": labfeed.feeds()}
+
+
+def clientvpn_connection(body: dict, extensions: list[str]) -> dict:
+    """A data plane reports a Client VPN client connection (new, or an update of one).
+
+    body: {region, client_vpn_endpoint_id, connection_id? (absent: a new connection),
+    common_name, username?, client_ip? (assigned from the client CIDR when absent),
+    public_ip?, status: active|failed-to-terminate|terminating|terminated, status_message?,
+    ingress_bytes?, egress_bytes?, ingress_packets?, egress_packets?,
+    posture_compliance_statuses?}. Shown by DescribeClientVpnConnections.
+    """
+    from .clientvpn.models import report_connection
+
+    return report_connection(body)
+
+
+def clientvpn_connect(body: dict, extensions: list[str]) -> dict:
+    """A client has authenticated to a Client VPN endpoint: admit or refuse it as the
+    service does, running the endpoint's client connect handler (Lambda) if enabled.
+
+    body: {region, client_vpn_endpoint_id, common_name, public_ip, username?, client_ip?,
+    platform?, platform_version?, client_openvpn_version?}; answers {allow, connection_id,
+    client_ip, status, message, ...}. The attempt shows in DescribeClientVpnConnections.
+    """
+    from .clientvpn.models import connect
+
+    return connect(body)
 
 
 ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
     ("GET", "health"): health,
     ("POST", "vpn-telemetry"): vpn_telemetry,
+    ("POST", "data-plane"): register_data_plane,
+    ("GET", "data-plane"): data_planes,
+    ("POST", "clientvpn-connection"): clientvpn_connection,
+    ("POST", "clientvpn-connect"): clientvpn_connect,
 }
 
 

@@ -65,11 +65,62 @@ def install_tgw_propagated_routes() -> None:
     _install_methods(TransitGatewayRouteTableBackend, models.PropagatedRouteSearch)
 
 
+def install_route53_test_dns_answer() -> None:
+    from moto.route53 import urls
+    from moto.route53.models import Route53Backend
+    from moto.route53.responses import Route53
+
+    from .route53.models import DnsAnswerBackend, SoaValueBackend
+    from .route53.responses import URL_PATH, DnsAnswerResponses
+
+    _install_methods(Route53Backend, DnsAnswerBackend)
+    _install_methods(Route53Backend, SoaValueBackend)
+    _install_methods(Route53, DnsAnswerResponses)
+    urls.url_paths.setdefault(URL_PATH, Route53.dispatch)  # read when moto builds the route53 app
+
+
+def install_resolver_ip_conflicts() -> None:
+    from moto.route53resolver.models import Route53ResolverBackend
+
+    from .resolver.models import FreeIpResolverBackend
+
+    _install_methods(Route53ResolverBackend, FreeIpResolverBackend)
+
+
+def install_client_vpn() -> None:
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.responses import EC2Response
+
+    from .clientvpn import models
+    from .clientvpn.responses import ClientVpnResponses
+
+    models.register_resource_type()
+    if models._moto_do_resources_exist is None:
+        models._moto_do_resources_exist = EC2Backend.do_resources_exist
+    _install_methods(EC2Backend, models.ClientVpnBackend)
+    _install_methods(EC2Backend, models.ClientVpnResourceCheck)
+    _install_methods(EC2Response, ClientVpnResponses)
+
+
+def install_lambda_invoke() -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    from .awslambda.models import RunningLambdaFunction, RunningLambdaSimpleBackend
+
+    _install_methods(LambdaFunction, RunningLambdaFunction)
+    _install_methods(LambdaSimpleBackend, RunningLambdaSimpleBackend)
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
     "customer-gateway-filters": install_customer_gateway_filters,
     "tgw-propagated-routes": install_tgw_propagated_routes,
+    "route53-test-dns-answer": install_route53_test_dns_answer,
+    "resolver-ip-conflicts": install_resolver_ip_conflicts,
+    "client-vpn": install_client_vpn,
+    "lambda-invoke": install_lambda_invoke,
 }
 
 _installed: set[str] = set()

@@ -14,14 +14,19 @@ if TYPE_CHECKING:
     from ..aws import AwsContext
 
 
+# One existing environment per emulator, whatever the stack name: like a
+# real account, where several stacks may share one VPC and transit gateway.
+BASELINE = "seed"
+
+
 def _tags(ctx: "AwsContext", name: str) -> list[dict]:
-    return [{"Key": BASELINE_TAG, "Value": ctx.params.name}, {"Key": "Name", "Value": f"{ctx.params.name}-{name}"}]
+    return [{"Key": BASELINE_TAG, "Value": BASELINE}, {"Key": "Name", "Value": f"seed-{name}"}]
 
 
 def ensure_baseline(ctx: "AwsContext") -> dict:
     ec2 = ctx.client("ec2")
     p = ctx.params
-    baseline = [{"Name": f"tag:{BASELINE_TAG}", "Values": [p.name]}]
+    baseline = [{"Name": f"tag:{BASELINE_TAG}", "Values": [BASELINE]}]
 
     vpcs = ec2.describe_vpcs(Filters=baseline + [{"Name": "cidr-block", "Values": [p.vpc.cidr]}])["Vpcs"]
     if vpcs:
@@ -40,7 +45,8 @@ def ensure_baseline(ctx: "AwsContext") -> dict:
         )["Subnet"]["SubnetId"]
 
     tgws = [t for t in ec2.describe_transit_gateways(Filters=baseline)["TransitGateways"]
-            if t["State"] in ("pending", "available")]
+            if t["State"] in ("pending", "available")
+            and t["Options"]["AmazonSideAsn"] == p.transit_gateway.amazon_side_asn]
     if tgws:
         tgw_id = tgws[0]["TransitGatewayId"]
     else:
@@ -82,8 +88,8 @@ def _ensure_private_zone(ctx: "AwsContext", vpc_id: str) -> str:
     if zone:
         return zone["Id"].split("/")[-1]
     zone = r53.create_hosted_zone(
-        Name=zone_name, CallerReference=f"hybridnet-baseline-{p.name}-{zone_name}",
-        HostedZoneConfig={"Comment": f"{BASELINE_TAG}={p.name}", "PrivateZone": True},
+        Name=zone_name, CallerReference=f"hybridnet-baseline-{zone_name}",
+        HostedZoneConfig={"Comment": f"{BASELINE_TAG}={BASELINE}", "PrivateZone": True},
         VPC={"VPCRegion": p.region, "VPCId": vpc_id},
     )["HostedZone"]
     zone_id = zone["Id"].split("/")[-1]

@@ -80,6 +80,8 @@ def tunnels_status(runtime: LabRuntime) -> list[dict[str, Any]]:
             "name": tunnel["name"],
             "vgw_outside_ip": tunnel["vgw_outside_ip"],
             "cgw_outside_ip": tunnel["cgw_outside_ip"],
+            "vgw_inside_ip": tunnel["vgw_inside_ip"],
+            "cgw_inside_ip": tunnel["cgw_inside_ip"],
             "status": aws["status"],
             "ike_state": aws["ike_state"],
             "child_sas_installed": aws["child_sas_installed"],

@@ -16,14 +16,11 @@ import pandas as pd
 
 from ..aws import AwsContext
 from ..waiting import extra_waiter, wait
+from . import PhaseError
 
 PHASE = "1"
 NOTEBOOK = "01_tgw_attachment"
 LIVE_STATES = ("pending", "available")
-
-
-class PhaseError(RuntimeError):
-    """A precondition or drift the engineer must resolve; says what to do."""
 
 
 @dataclass
@@ -208,6 +205,16 @@ def number_tunnels(ctx: AwsContext, vpn: dict) -> list[Tunnel]:
             accepted_routes=int(tele.get("AcceptedRouteCount", 0)),
         ))
     return tunnels
+
+
+def find_vpn_connection(ctx: AwsContext) -> dict:
+    """The VPN connection phase 1 made (for the later phases); says what to run if none."""
+    found = [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters(PHASE))["VpnConnections"]
+             if v["State"] in LIVE_STATES]
+    if not found:
+        raise PhaseError(f"no VPN connection tagged hybridnet:stack={ctx.params.name}; "
+                         "run notebook 01_tgw_attachment first")
+    return found[0]
 
 
 def describe_vpn(ctx: AwsContext, vpn_id: str) -> dict:
