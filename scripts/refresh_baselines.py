@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from hybridnet import dataplane, emulator, execute  # noqa: E402
 
+# Usage: python scripts/refresh_baselines.py   (as root; about a minute)
+
 
 def refresh(names: list[str]) -> None:
     """Execute the notebooks in runbook order against one fresh emulator, as a run does."""
@@ -42,4 +44,5 @@ if __name__ == "__main__":
     reason = dataplane.lab_unavailable_reason()
     if reason:
         sys.exit(f"refresh the baselines as root with the lab installed ({reason})")
-    refresh(execute.select(sys.argv[1:] or None))
+    # The whole runbook, then the teardown, in one emulator: as nbval replays them.
+    refresh([*execute.NOTEBOOKS, execute.TEARDOWN])

@@ -12,7 +12,7 @@ LAB_PACKAGES=(
   iproute2 iputils-ping procps
   strongswan-starter strongswan-charon strongswan-swanctl
   libcharon-extra-plugins libstrongswan-standard-plugins
-  frr bind9 bind9-dnsutils openvpn shellcheck
+  frr bind9 bind9-dnsutils openvpn nftables shellcheck
 )
 
 install_lab_packages() {

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 
-from . import dataplane, emulator, execute, summary, workspace
+from . import dataplane, emulator, execute, healthcheck, results, summary, workspace
 from .params import ParamsError, load_params
 from .phases import PhaseError
 from .runbook import resolve_params_path
@@ -25,10 +25,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"hybridnet run: {params.target} target, region {params.region}; outputs in {run_dir}")
     started = time.monotonic()
     for name in names:
-        done = execute.run_notebook(name, params_file, run_dir)
+        done = execute.run_notebook(name, run_dir, {"params_file": str(params_file.resolve())})
         print(f"  {name}: done in {done.seconds:.1f} s -> {done.output}")
     print()
     print("\n".join(summary.summarize(run_dir, names)))
+    if healthcheck.NOTEBOOK in names:
+        report = healthcheck.export_html(run_dir / f"{healthcheck.NOTEBOOK}.ipynb", run_dir / "health_check.html")
+        print(f"   report: {report}")
     print(f"\nall done in {time.monotonic() - started:.1f} s")
     if params.target == "emulator":
         info = emulator.status()
@@ -37,6 +40,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if dataplane.lab_running():
             print("the lab keeps running (see it: hybridnet lab status; stop it: hybridnet lab down)")
     return 0
+
+
+def cmd_teardown(args: argparse.Namespace) -> int:
+    params_file = resolve_params_path(args.params)
+    load_params(params_file)
+    run_dir = workspace.new_run_dir("teardown")
+    execute.run_notebook(execute.TEARDOWN, run_dir, {"params_file": str(params_file.resolve())})
+    print("\n".join(summary.summarize(run_dir, [execute.TEARDOWN])))
+    return 0 if not results.load(run_dir, execute.TEARDOWN)["left"] else 1
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -62,6 +74,21 @@ def cmd_lab(args: argparse.Namespace) -> int:
         print(f"lab down: stopped {len(report['stopped'])} daemons, "
               f"deleted namespaces {', '.join(report['namespaces_deleted']) or '(none)'}")
         return 0
+    if args.action == "fault":
+        from . import faults
+
+        if not args.fault:
+            print(f"hybridnet: name a fault: {', '.join(faults.DRILLS)}, or clear", file=sys.stderr)
+            return 2
+        from .aws import connect
+
+        ctx = connect(load_params(resolve_params_path(args.params)))
+        if args.fault == "clear":
+            print(f"cleared: {', '.join(faults.clear(ctx)) or 'nothing was applied'}")
+        else:
+            drill = faults.apply(ctx, args.fault)
+            print(f"fault {drill.name}: {drill.what}; the health check should say {drill.expect}")
+        return 0
     if args.action == "status":
         table = dataplane.lab_status_frame()
         print(table.to_string(index=False) if not table.empty else "no lab running")
@@ -86,6 +113,22 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0 if "error" not in timings else 1
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    from .params import load_healthcheck
+
+    path = resolve_params_path(args.params)
+    load_healthcheck(path)  # fail on bad settings before anything runs
+    done = healthcheck.run(path)
+    width = max([len(c) for c in done.verdicts["check"]] + [5])
+    print(f"health check: {healthcheck.STATUS_WORDS[done.exit_code]}")
+    for row in done.verdicts.itertuples():
+        print(f"  {row.status:<4}  {row.check:<{width}}  {row.reason}")
+        if row.status != "OK" and row.action:
+            print(f"        {'':<{width}}  -> {row.action}")
+    print(f"report: {done.report}")
+    return done.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybridnet", description="AWS hybrid networking runbook and diagnostics")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,9 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--params", help="seed the lab's starting state from this parameter file")
     emu.set_defaults(func=cmd_emulator)
 
+    down = sub.add_parser("teardown", help="remove everything the suite created (notebook 99), and the lab")
+    down.add_argument("--params", default="params/lab.yaml", help="parameter file of the stack")
+    down.set_defaults(func=cmd_teardown)
+
+    check = sub.add_parser("healthcheck", help="run the health check notebook; exit 0 OK, 1 WARN, 2 FAIL")
+    check.add_argument("--params", default="params/healthcheck.yaml", help="health check settings")
+    check.set_defaults(func=cmd_healthcheck)
+
     lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels")
-    lab.add_argument("action", choices=["up", "status", "down"])
-    lab.add_argument("--params", default="params/lab.yaml", help="parameter file (for up)")
+    lab.add_argument("action", choices=["up", "status", "down", "fault"])
+    lab.add_argument("fault", nargs="?", default=None,
+                     help="with `fault`: a drill name, or clear (see hybridnet.faults.DRILLS)")
+    lab.add_argument("--params", default="params/lab.yaml", help="parameter file (for up and fault)")
     lab.set_defaults(func=cmd_lab)
     return parser
 

@@ -18,7 +18,8 @@ import pandas as pd
 
 LAB = "lab"
 LAB_DIR = Path("/run/hybridnet-lab")
-LAB_PROGRAMS = ("ip", "swanctl", "vtysh", "/usr/lib/ipsec/charon", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd")
+LAB_PROGRAMS = ("ip", "swanctl", "vtysh", "/usr/lib/ipsec/charon", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd",
+                "/usr/sbin/openvpn", "/usr/sbin/nft")  # the last two: the Client VPN endpoint (phase 4)
 
 
 def lab_unavailable_reason() -> str | None:
@@ -118,3 +119,204 @@ def lab_down() -> dict:
     from . import lab
 
     return lab.down(LAB_DIR)
+
+
+# --- hybrid DNS (phase 3): two named servers in the lab -------------------------------------------
+
+DNS_DAEMONS = {"onprem": ("named@hn-idc", "hn-idc"), "resolver": ("named@hn-vpc", "hn-vpc")}
+NAMED = "/usr/sbin/named"
+
+
+def _pages(client, operation: str, key: str, **kwargs) -> list:
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+
+
+def dns_spec(ctx) -> dict:
+    """What the lab's two named servers play, from the AWS API only (boto3):
+    the VPC, its Resolver endpoints (the stack's, by tag), the FORWARD rules
+    associated with it, the private hosted zones associated with it and their
+    record sets, and who the inbound endpoint's security group admits."""
+    import ipaddress
+
+    from .aws import STACK_TAG, tag_value
+
+    p = ctx.params
+    ec2, r53, resolver = ctx.client("ec2"), ctx.client("route53"), ctx.client("route53resolver")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [p.vpc.cidr]}])["Vpcs"]
+    if not vpcs:
+        raise RuntimeError(f"no VPC with CIDR {p.vpc.cidr}: nothing for the lab's resolver to play")
+    vpc = vpcs[0]
+    endpoints: dict[str, list[str]] = {"INBOUND": [], "OUTBOUND": []}
+    endpoint_ips: dict[str, list[str]] = {}
+    groups: set[str] = set()
+    for endpoint in _pages(resolver, "list_resolver_endpoints", "ResolverEndpoints",
+                           Filters=[{"Name": "HostVPCId", "Values": [vpc["VpcId"]]}]):
+        if endpoint["Status"] != "OPERATIONAL":
+            continue
+        ips = [a["Ip"] for a in _pages(resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses",
+                                       ResolverEndpointId=endpoint["Id"])]
+        endpoint_ips[endpoint["Id"]] = ips
+        tags = {"Tags": _pages(resolver, "list_tags_for_resource", "Tags", ResourceArn=endpoint["Arn"])}
+        if tag_value(tags, STACK_TAG) == p.name:
+            endpoints[endpoint["Direction"]] += ips
+            if endpoint["Direction"] == "INBOUND":
+                groups.update(endpoint.get("SecurityGroupIds", []))
+    admitted: list[str] = []
+    if groups:
+        for group in ec2.describe_security_groups(GroupIds=sorted(groups))["SecurityGroups"]:
+            for perm in group.get("IpPermissions", []):
+                if perm.get("IpProtocol") in ("udp", "-1") and perm.get("FromPort", 0) <= 53 <= perm.get("ToPort",
+                                                                                                         65535):
+                    admitted += [r["CidrIp"] for r in perm.get("IpRanges", []) if r["CidrIp"] not in admitted]
+    rules: dict[str, list[dict]] = {}
+    query_source = None
+    for association in _pages(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
+                              Filters=[{"Name": "VPCId", "Values": [vpc["VpcId"]]}]):
+        if association["Status"] != "COMPLETE":
+            continue
+        rule = resolver.get_resolver_rule(ResolverRuleId=association["ResolverRuleId"])["ResolverRule"]
+        if rule["RuleType"] != "FORWARD" or rule["Status"] != "COMPLETE":
+            continue
+        rules[rule["DomainName"].rstrip(".")] = [{"Ip": t["Ip"], "Port": t.get("Port", 53)}
+                                                 for t in rule.get("TargetIps", [])]
+        if query_source is None and endpoint_ips.get(rule.get("ResolverEndpointId", "")):
+            query_source = endpoint_ips[rule["ResolverEndpointId"]][0]
+    zones: dict[str, list[dict]] = {}
+    listed = r53.list_hosted_zones_by_vpc(VPCId=vpc["VpcId"], VPCRegion=p.region)["HostedZoneSummaries"]
+    for zone in listed:
+        zones[zone["Name"].rstrip(".")] = _pages(r53, "list_resource_record_sets", "ResourceRecordSets",
+                                                 HostedZoneId=zone["HostedZoneId"])
+    return {
+        "vpc_id": vpc["VpcId"],
+        "vpc_cidr": vpc["CidrBlock"],
+        "vpc_resolver_ip": str(ipaddress.ip_network(vpc["CidrBlock"]).network_address + 2),
+        "inbound_ips": endpoints["INBOUND"],
+        "outbound_ips": endpoints["OUTBOUND"],
+        "admitted_cidrs": admitted,
+        "forward_rules": rules,
+        "query_source_ip": query_source or (endpoints["OUTBOUND"] or [None])[0],
+        "hosted_zones": zones,
+    }
+
+
+def _named_ready(log: Path, offset: int) -> bool:
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            return any(line.rstrip().endswith(b" running") for line in handle.read().splitlines())
+    except OSError:
+        return False
+
+
+def _ensure_vpc_addresses(ips: list[str]) -> list[str]:
+    """The endpoint and resolver IPs on hn-vpc's interface (the topology has the
+    seed's; other params' IPs are added, with the VPC router's .1 on hn-aws)."""
+    import ipaddress
+
+    from .lab import netns
+    from .lab.topology import AWS_NS, VPC_NS, VPC_SUBNET_PREFIXLEN
+
+    have_vpc = netns.ip_in(VPC_NS, "-o", "-4", "addr", "show", "dev", "vpc").stdout
+    have_aws = netns.ip_in(AWS_NS, "-o", "-4", "addr", "show", "dev", "vpc").stdout
+    added = []
+    for ip in ips:
+        iface = ipaddress.ip_interface(f"{ip}/{VPC_SUBNET_PREFIXLEN}")
+        if f" {ip}/" not in have_vpc:
+            netns.ip_batch_in(VPC_NS, netns.address_commands("vpc", [str(iface)]))
+            added.append(ip)
+        router = f"{iface.network.network_address + 1}/{iface.network.prefixlen}"
+        if f" {router} " not in have_aws and f" {router.split('/')[0]}/" not in have_aws:
+            netns.ip_batch_in(AWS_NS, netns.address_commands("vpc", [router]))
+            have_aws += f" {router} "
+    return added
+
+
+def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 10.0) -> tuple[pd.DataFrame, dict]:
+    """Start (replacing any previous) the lab's two named servers, configured from
+    the emulator's state:
+
+    * hn-idc: the on-prem DNS server (onprem.dns_server), primary for
+      onprem.domain, forwarding the private hosted zones and
+      <region>.compute.internal to the inbound endpoint IPs;
+    * hn-vpc: Route 53 Resolver, primary for the private hosted zones (their
+      record sets), listening on the inbound endpoint IPs and the VPC resolver
+      IP (VPC CIDR base + 2), forwarding per FORWARD rule with queries sent from
+      an outbound endpoint IP.
+
+    Queries between them cross the lab's IPsec tunnels. Both blackhole every
+    address outside the lab. Each runs from its own folder under the lab dir
+    (writable by user bind); a copy of what ran goes to `record_dir`. They are
+    recorded lab daemons, so `hybridnet lab down` stops them. Returns a table
+    (one row per server) and timings."""
+    import shutil
+
+    from . import lab
+    from .lab.topology import VPC_HOSTS
+    from .render.dns import compute_internal_zone, render_lab_bind
+
+    started = time.monotonic()
+    p = ctx.params
+    compute = compute_internal_zone(p.region)
+    spec = dns_spec(ctx)
+    if not spec["inbound_ips"]:
+        raise RuntimeError("no OPERATIONAL inbound Resolver endpoint of this stack in the VPC: run phase 3 first")
+    runtime = lab.LabRuntime.load(LAB_DIR)
+    runtime.stop([name for name, _ in DNS_DAEMONS.values()])
+    vpc_ips = spec["inbound_ips"] + [spec["vpc_resolver_ip"]] + ([spec["query_source_ip"]]
+                                                                  if spec["query_source_ip"] else [])
+    _ensure_vpc_addresses(vpc_ips)
+    onprem_clients = [p.onprem.cidr] + [f"{ip}/32" for ip in spec["outbound_ips"]]
+    configs = {
+        "onprem": dict(
+            listen_ips=[p.onprem.dns_server], allow_query=onprem_clients, onprem_zone=p.onprem.domain,
+            onprem_records=dict(p.onprem.hosts), inbound_ips=spec["inbound_ips"],
+            private_zones=sorted(spec["hosted_zones"]) or [p.dns.private_zone], region=p.region,
+            dns_server_ip=p.onprem.dns_server),
+        "resolver": dict(
+            listen_ips=spec["inbound_ips"] + [spec["vpc_resolver_ip"]],
+            allow_query=[spec["vpc_cidr"]] + [c for c in spec["admitted_cidrs"] if c != spec["vpc_cidr"]],
+            hosted_zones=spec["hosted_zones"], forward_rules=spec["forward_rules"],
+            query_source_ip=spec["query_source_ip"] if spec["forward_rules"] else None, region=p.region,
+            vpc_host_ips=[ip for name, ip in VPC_HOSTS if name.startswith("web")]),
+    }
+    rows = []
+    for role, (name, ns) in DNS_DAEMONS.items():
+        run = LAB_DIR / f"{ns}-named"  # swept by `lab down` with the other hn-* folders
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(mode=0o750)
+        shutil.chown(run, "bind", "bind")
+        out = Path(record_dir) / role
+        shutil.rmtree(out, ignore_errors=True)
+        paths = render_lab_bind(role, out, run_dir=run, **configs[role])
+        for path in paths:
+            shutil.copy2(path, run / path.name)
+        log = runtime.log_dir / f"{name.replace('@', '-')}.log"
+        offset = log.stat().st_size if log.exists() else 0
+        record = lab.start_daemon(runtime, name, ns, [NAMED, "-4", "-g", "-u", "bind", "-c", str(run / "named.conf")],
+                                  ready=lambda log=log, offset=offset: _named_ready(log, offset),
+                                  ready_timeout=timeout, runtime_dirs=[run])
+        conf = configs[role]
+        if role == "onprem":
+            answers = p.onprem.domain
+            forwards = f"{', '.join(conf['private_zones'] + [compute])} -> {', '.join(spec['inbound_ips'])}"
+        else:
+            answers = ", ".join(sorted(spec["hosted_zones"]) + [compute])
+            forwards = "; ".join(f"{d} -> {', '.join(t['Ip'] for t in ts)} (from {spec['query_source_ip']})"
+                                 for d, ts in sorted(spec["forward_rules"].items())) or "-"
+        rows.append({"server": "on-prem DNS (IDC)" if role == "onprem" else "Route 53 Resolver (VPC)",
+                     "namespace": ns, "running": runtime.is_running(record),
+                     "listens on": ", ".join(conf["listen_ips"]), "answers": answers, "forwards": forwards})
+    timings = {"named_s": time.monotonic() - started}
+    return pd.DataFrame(rows), timings
+
+
+def dns_daemons_missing() -> list[str]:
+    """The lab's named servers that are not running (all of them when no lab)."""
+    from . import lab
+
+    try:
+        runtime = lab.LabRuntime.load(LAB_DIR)
+    except FileNotFoundError:
+        return [name for name, _ in DNS_DAEMONS.values()]
+    running = {r.name for r in runtime.daemons if runtime.is_running(r)}
+    return [name for name, _ in DNS_DAEMONS.values() if name not in running]

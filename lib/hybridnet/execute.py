@@ -12,7 +12,13 @@ from . import workspace
 NOTEBOOKS: tuple[str, ...] = (
     "01_tgw_attachment",
     "02_router_config",
+    "03_hybrid_dns",
+    "04_client_vpn",
+    "05_connection_handler",
+    "10_health_check",
 )
+# Not part of a run: it removes what the run built (hybridnet teardown).
+TEARDOWN = "99_teardown"
 
 KERNEL = "python3"
 
@@ -40,14 +46,29 @@ def select(only: list[str] | None) -> list[str]:
     return [n for n in NOTEBOOKS if n in chosen]
 
 
-def run_notebook(name: str, params_file: Path, run_dir: Path, extra: dict | None = None) -> NotebookRun:
+def _ipc_kernel_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        """Talks to the kernel over unix sockets: nothing listens on TCP, even on loopback."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+
+    return IPCKernelManager
+
+
+def run_notebook(name: str, run_dir: Path, parameters: dict[str, str]) -> NotebookRun:
+    """Execute one notebook into the run folder; parameters are file paths and such."""
     import papermill
 
     output = run_dir / f"{name}.ipynb"
     start = time.monotonic()
     papermill.execute_notebook(
         str(notebooks_dir() / f"{name}.ipynb"), str(output),
-        parameters={"params_file": str(params_file.resolve()), "run_dir": str(run_dir.resolve()), **(extra or {})},
+        parameters={**parameters, "run_dir": str(run_dir.resolve())},
         kernel_name=KERNEL, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
+        kernel_manager_class=_ipc_kernel_manager(),
     )
     return NotebookRun(name, output, time.monotonic() - start)

@@ -153,12 +153,15 @@ class OnPrem(_Model):
     @model_validator(mode="after")
     def _hosts_inside(self) -> "OnPrem":
         net = ipaddress.ip_network(self.cidr)
-        outside = [
-            f"{name} {ip}" for name, ip in {"dns_server": self.dns_server, **self.hosts}.items()
-            if ipaddress.ip_address(ip) not in net
-        ]
-        if outside:
-            raise ValueError(f"{', '.join(outside)} outside the on-prem CIDR {self.cidr}")
+        problems = []
+        if ipaddress.ip_address(self.dns_server) not in net:
+            # the Resolver's FORWARD rule for onprem.domain targets this address
+            problems.append(("dns_server", f"{self.dns_server} is outside the on-prem CIDR {self.cidr}; the "
+                             "forwarding rule's target must be the on-prem DNS server's address in it"))
+        problems += [(f"hosts.{name}", f"{ip} is outside the on-prem CIDR {self.cidr}")
+                     for name, ip in self.hosts.items() if ipaddress.ip_address(ip) not in net]
+        if problems:
+            raise _CrossCheckFailed(problems)
         return self
 
 
@@ -249,10 +252,52 @@ class Dns(_Model):
 
 
 class ClientVpn(_Model):
+    """Phase 4: an AWS Client VPN endpoint with mutual (certificate) authentication."""
+
     client_cidr: Cidr
     server_name: DnsName = "server.hybridnet.lab"
     client_name: DnsName = "client1.hybridnet.lab"
     split_tunnel: bool = True
+    # Names from vpc.subnets: the endpoint's target networks, one per availability
+    # zone; empty = the first subnet of each of the first two zones listed.
+    subnets: list[str] = Field(default_factory=list)
+    # Pushed to clients; None = the VPC resolver (VPC CIDR base + 2), as the seed does.
+    dns_servers: list[IPv4] | None = Field(default=None, max_length=2)
+    transport_protocol: Literal["udp", "tcp"] = "udp"
+    vpn_port: Literal[443, 1194] = 443
+    key_type: Literal["rsa2048", "ec-p256", "ec-p384"] = "rsa2048"  # RSA 2048: what Client VPN accepts everywhere
+
+
+class ConnectHandler(_Model):
+    """Phase 5: the client connect handler, a Lambda function named AWSClientVPN-...
+
+    Policies (checked in order, all must pass): `weekdays` (Monday-Friday in
+    `timezone`), `source_ip` (the client's public IP in `allowed_cidrs`).
+    """
+
+    function_name: str | None = None  # None = AWSClientVPN-<name>-connect-handler
+    policies: list[str] = Field(default_factory=lambda: ["source_ip"])
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    deny_all: bool = False  # the fault drill: deny every new connection
+
+    @model_validator(mode="after")
+    def _deployable(self) -> "ConnectHandler":
+        from .handlers import HandlerConfigError, check_function_name, handler_environment
+
+        problems = []
+        if self.function_name is not None:
+            try:
+                check_function_name(self.function_name)
+            except HandlerConfigError as exc:
+                problems.append((exc.field, str(exc).removeprefix(f"{exc.field}: ")))
+        try:
+            handler_environment(self.policies, self.allowed_cidrs, self.timezone, self.deny_all)
+        except HandlerConfigError as exc:
+            problems.append((exc.field, str(exc).removeprefix(f"{exc.field}: ")))
+        if problems:
+            raise _CrossCheckFailed(problems)
+        return self
 
 
 class Params(_Model):
@@ -270,6 +315,7 @@ class Params(_Model):
     vpn: Vpn
     dns: Dns | None = None
     client_vpn: ClientVpn | None = None
+    connect_handler: ConnectHandler | None = None
 
     @field_validator("region")
     @classmethod
@@ -334,6 +380,77 @@ def _net(value):
         return None
 
 
+# AWS: a Resolver endpoint has 2-6 IP addresses; in each subnet it reserves the
+# network address, the next three and the broadcast address.
+ENDPOINT_IPS = (2, 6)
+
+
+def _dns_problems(get, vpc) -> list[tuple[str, str]]:
+    """Phase 3 (Route 53 Resolver): endpoint IPs in their subnets across two AZs,
+    distinct; record names; private zone apart from the on-prem domain."""
+    problems = []
+    subnets = []  # (index, name, network, az) of the well-formed vpc.subnets
+    for i, subnet in enumerate(get("vpc", "subnets") or []):
+        net = _net(subnet.get("cidr")) if isinstance(subnet, dict) else None
+        if net:
+            subnets.append((i, subnet.get("name"), net, subnet.get("az")))
+    seen: dict[str, str] = {}
+    for key in ("inbound_ips", "outbound_ips"):
+        field = f"dns.{key}"
+        ips = get("dns", key)
+        if not isinstance(ips, list):
+            continue
+        low, high = ENDPOINT_IPS
+        if not low <= len(ips) <= high:
+            problems.append((field, f"has {len(ips)} address(es); a Resolver endpoint needs {low}-{high}, "
+                             "one in a subnet of each of two availability zones"))
+        azs, placed = set(), 0
+        for i, ip in enumerate(ips):
+            try:
+                addr = ipaddress.IPv4Address(ip)
+            except ValueError:
+                continue  # reported by the field check
+            where = f"{field}[{i}]"
+            if str(addr) in seen:
+                problems.append((where, f"{addr} is also {seen[str(addr)]}; each endpoint IP must be distinct"))
+            seen.setdefault(str(addr), where)
+            if vpc is not None and addr not in vpc:
+                problems.append((where, f"{addr} is outside the VPC CIDR {vpc}"))
+                continue
+            home = [s for s in subnets if addr in s[2]]
+            if not home:
+                listed = ", ".join(f"{s[1]} {s[2]}" for s in subnets)
+                problems.append((where, f"{addr} is in none of vpc.subnets ({listed}); "
+                                 "put each endpoint IP in one of the endpoint subnets"))
+                continue
+            _, name, net, az = home[0]
+            reserved = [net.network_address + n for n in range(4)] + [net.broadcast_address]
+            if addr in reserved:
+                problems.append((where, f"{addr} is reserved by AWS in subnet {name} {net} (its first four "
+                                 f"addresses and the last); pick e.g. {net.network_address + 250}"))
+                continue
+            azs.add(az)
+            placed += 1
+        if placed == len(ips) >= low and len(azs) < 2:
+            problems.append((field, f"all in availability zone {', '.join(sorted(map(str, azs)))}; give one "
+                             "address in a subnet of each of two availability zones"))
+    records = get("dns", "records")
+    if isinstance(records, dict):
+        for name in records:
+            label = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+            if not isinstance(name, str) or not re.fullmatch(rf"{label}(\.{label})*", name.lower()):
+                problems.append((f"dns.records.{name}", f"{name!r} is not a host name in the zone like web1 "
+                                 "(labels of letters, digits and '-')"))
+    try:
+        zone, domain = _dns_name(get("dns", "private_zone")), _dns_name(get("onprem", "domain"))
+    except (ValueError, TypeError, AttributeError):
+        return problems  # a malformed name is reported by its field
+    if zone == domain or zone.endswith("." + domain) or domain.endswith("." + zone):
+        problems.append(("dns.private_zone", f"{zone} overlaps the on-prem domain onprem.domain {domain}; "
+                         "the private hosted zone and the forwarding rule would claim the same names"))
+    return problems
+
+
 def _cross_problems(data: dict) -> list[tuple[str, str]]:
     """Checks that span sections, run on the raw mapping so that they are
     reported together with field errors (pydantic stops a model's own
@@ -366,14 +483,8 @@ def _cross_problems(data: dict) -> list[tuple[str, str]]:
                          "eBGP needs a different ASN on each side"))
     if get("target") in (None, "emulator") and get("profile"):
         problems.append(("profile", "is only used with target: aws; remove it or set target: aws"))
-    for key in ("inbound_ips", "outbound_ips"):
-        for i, ip in enumerate(get("dns", key) or []):
-            try:
-                inside = vpc is None or ipaddress.ip_address(ip) in vpc
-            except ValueError:
-                continue
-            if not inside:
-                problems.append((f"dns.{key}[{i}]", f"{ip} is outside the VPC CIDR {vpc}"))
+    if isinstance(get("dns"), dict):
+        problems += _dns_problems(get, vpc)
     client = _net(get("client_vpn", "client_cidr"))
     if client:
         if not 12 <= client.prefixlen <= 22:
@@ -381,7 +492,84 @@ def _cross_problems(data: dict) -> list[tuple[str, str]]:
         for other, field in ((vpc, "vpc.cidr"), (onprem, "onprem.cidr")):
             if other and client.overlaps(other):
                 problems.append(("client_vpn.client_cidr", f"{client} overlaps {field} {other}"))
+    problems += _client_vpn_problems(get)
     return problems
+
+
+def _client_vpn_problems(get) -> list[tuple[str, str]]:
+    """Phase 4/5: the endpoint's subnets are two of vpc.subnets in two zones; a
+    connect handler needs an endpoint."""
+    problems = []
+    names = get("client_vpn", "subnets")
+    subnets = {s.get("name"): s.get("az") for s in get("vpc", "subnets") or [] if isinstance(s, dict)}
+    if isinstance(names, list) and names:
+        known = [n for n in names if n in subnets]
+        for i, name in enumerate(names):
+            if name not in subnets:
+                problems.append((f"client_vpn.subnets[{i}]", f"{name!r} is not one of vpc.subnets "
+                                 f"({', '.join(map(str, subnets))}); name a subnet listed there"))
+        if len(names) != 2:
+            problems.append(("client_vpn.subnets", f"has {len(names)} subnet(s); give two, in two availability "
+                             "zones (the seed associates one per zone), or leave it out to pick them"))
+        elif len(known) == 2 and (known[0] == known[1] or subnets[known[0]] == subnets[known[1]]):
+            problems.append(("client_vpn.subnets", f"{known[0]} and {known[1]} are in the same availability zone "
+                             f"{subnets[known[0]]}; a Client VPN endpoint takes one subnet per zone"))
+    if isinstance(get("connect_handler"), dict) and not isinstance(get("client_vpn"), dict):
+        problems.append(("connect_handler", "needs a client_vpn section (phase 4): the handler is enabled on "
+                         "that endpoint"))
+    return problems
+
+
+class Thresholds(_Model):
+    """When a health check is OK, WARN or FAIL."""
+
+    min_tunnels_up: int = Field(2, ge=1, le=2)  # per connection: fewer is WARN, none is FAIL
+    min_accepted_routes: int = Field(1, ge=0)  # per UP tunnel: fewer is WARN (all tunnels: FAIL)
+    dns_latency_warn_ms: float = Field(250.0, gt=0)
+    max_drops: int = Field(2, ge=0)  # a tunnel that dropped more often in the look-back window is flapping: WARN
+
+
+class HealthCheck(_Model):
+    """params/healthcheck.yaml: what the scheduled health check looks at."""
+
+    params: str = "lab.yaml"  # the parameter set of the stack to check, relative to this file
+    lookback_minutes: int = Field(60, ge=5, le=1440)
+    vpn_connections: list[str] = Field(default_factory=list)  # empty: the stack's (by tag)
+    client_vpn_endpoints: list[str] = Field(default_factory=list)  # empty: the stack's
+    dns_probes: bool = True  # the phase-3 resolution matrix
+    thresholds: Thresholds = Thresholds()
+
+    @field_validator("vpn_connections")
+    @classmethod
+    def _vpn_ids(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.fullmatch(r"vpn-[0-9a-f]{8,17}", v)]
+        if bad:
+            raise ValueError(f"{bad} are not VPN connection ids like vpn-0123456789abcdef0")
+        return values
+
+    @field_validator("client_vpn_endpoints")
+    @classmethod
+    def _endpoint_ids(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.fullmatch(r"cvpn-endpoint-[0-9a-f]{8,17}", v)]
+        if bad:
+            raise ValueError(f"{bad} are not Client VPN endpoint ids like cvpn-endpoint-0123456789abcdef0")
+        return values
+
+
+def load_healthcheck(path: str | Path) -> tuple[HealthCheck, Params]:
+    """The health check's settings and the parameter set they point at."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(str(path), [("(file)", "not found; e.g. params/healthcheck.yaml")]) from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(str(path), [("(file)", f"is not valid YAML: {exc}")]) from None
+    try:
+        check = HealthCheck.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(str(path), _problems(exc)) from None
+    return check, load_params(path.parent / check.params)
 
 
 def parse_params(data: dict, source: str = "params") -> Params:

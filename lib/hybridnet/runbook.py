@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import results, workspace
 from .aws import AwsContext, connect
-from .params import Params, load_params
+from .params import HealthCheck, Params, load_healthcheck, load_params
 
 
 @dataclass
@@ -49,3 +49,13 @@ def resolve_params_path(params_file: str | Path) -> Path:
 def open_runbook(params_file: str | Path, run_dir: str | Path | None = None) -> Runbook:
     params = load_params(resolve_params_path(params_file))
     return Runbook(params=params, ctx=connect(params), run_dir=results.run_dir(run_dir))
+
+
+def open_healthcheck(healthcheck_file: str | Path, params_file: str | Path | None = None,
+                     run_dir: str | Path | None = None) -> tuple[HealthCheck, Runbook]:
+    """The health check's settings, and a runbook on its stack (or on params_file
+    when given: `hybridnet run` checks the stack it has just built)."""
+    check, params = load_healthcheck(resolve_params_path(healthcheck_file))
+    if params_file:
+        params = load_params(resolve_params_path(params_file))
+    return check, Runbook(params=params, ctx=connect(params), run_dir=results.run_dir(run_dir))

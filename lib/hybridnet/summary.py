@@ -32,9 +32,78 @@ def router_config(data: dict) -> list[str]:
     return lines
 
 
+def health_check(data: dict) -> list[str]:
+    lines = [f"health check    {data['status']}"]
+    lines += [f"  {v['status']:<4}  {v['check']}: {v['reason']}" for v in data["verdicts"]]
+    return lines
+
+
+def teardown(data: dict) -> list[str]:
+    lines = [f"removed         {len(data['removed'])} resource(s)"]
+    lines.append("left            " + (", ".join(f"{r['kind']} {r['id']}" for r in data["left"]) or "nothing"))
+    return lines
+
+
+def hybrid_dns(data: dict) -> list[str]:
+    lines = [f"private zone    {data['private_zone']}  records "
+             f"{'as expected' if data['records_ok'] else 'NOT as expected'}"]
+    for key in ("inbound", "outbound"):
+        e = data[key]
+        lines.append(f"{key:<8} endpoint {e['id']}  ({e['status']}; "
+                     f"{', '.join(a['ip'] + ' ' + a['availability_zone'] for a in e['ip_addresses'])})")
+    lines.append(f"forward rule    {data['rule_id']}  ({data['rule_status']}: {data['rule_domain']} -> "
+                 f"{', '.join(data['rule_targets'])}; association {data['association_status']})")
+    lines.append(f"on-prem BIND    {data['dns_dir']}/onprem-bind/")
+    failed = [f"{r['side']} {r['name']} {r['rcode']}" for r in data["matrix"] if not r["ok"]]
+    lines.append(f"DNS matrix      {data['matrix_ok']}/{data['matrix_total']} as expected"
+                 + (f" ({data['data_plane_reason']})" if not data["data_plane"] else "")
+                 + (f"; failed: {'; '.join(failed[:4])}{' ...' if len(failed) > 4 else ''}"
+                    if failed and data["data_plane"] else ""))
+    return lines
+
+
+def client_vpn(data: dict) -> list[str]:
+    lines = [f"endpoint        {data['client_vpn_endpoint_id']}  ({data['status']}; client CIDR {data['client_cidr']}, "
+             f"split tunnel {'on' if data['split_tunnel'] else 'off'})",
+             "certificates    " + ", ".join(f"{role} {c['action']}" for role, c in data["certificates"].items())
+             + " (ACM)",
+             f"profile         {data['profile']}  (mode {data['profile_mode']})"]
+    attempt = data.get("lab_connect")
+    if attempt:
+        checks = ", ".join(f"{c['check']} {'ok' if c['ok'] else 'FAILED'}" for c in data.get("lab_checks", []))
+        lines.append(f"lab user        {attempt['public_ip']}: {attempt['outcome']}"
+                     + (f" as {attempt['client_ip']}" if attempt.get("client_ip") else f" ({attempt['message']})")
+                     + (f"; {checks}" if checks else ""))
+    else:
+        lines.append(f"data plane      none: {data['data_plane_reason']}")
+    return lines
+
+
+def connection_handler(data: dict) -> list[str]:
+    env = data["environment"]
+    allowed = sum(1 for d in data["decisions"] if d["allow"])
+    lines = [f"handler         {data['function_name']}  ({data['function_action']}; "
+             f"{'enabled' if data['handler_enabled'] else 'NOT enabled'} on {data['client_vpn_endpoint_id']})",
+             f"policies        {env.get('HYBRIDNET_POLICIES') or 'none'}"
+             + (f" (allowed {env['HYBRIDNET_ALLOWED_CIDRS']})" if env.get("HYBRIDNET_ALLOWED_CIDRS") else ""),
+             f"test events     {allowed} allowed, {len(data['decisions']) - allowed} denied (through Lambda Invoke)"]
+    for attempt in data.get("lab_attempts") or []:
+        lines.append(f"lab {attempt['who']:<11} {attempt['public_ip']:<15} {attempt['outcome']}"
+                     + (f" as {attempt['client_ip']}" if attempt.get("client_ip") else "")
+                     + (f": {attempt['message']}" if attempt.get("message") else ""))
+    if not data.get("lab_attempts"):
+        lines.append(f"data plane      none: {data['data_plane_reason']}")
+    return lines
+
+
 SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "01_tgw_attachment": tgw_attachment,
     "02_router_config": router_config,
+    "03_hybrid_dns": hybrid_dns,
+    "04_client_vpn": client_vpn,
+    "05_connection_handler": connection_handler,
+    "10_health_check": health_check,
+    "99_teardown": teardown,
 }
 
 

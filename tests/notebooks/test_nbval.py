@@ -59,7 +59,7 @@ def test_whole_runbook_reproduces_saved_outputs(tmp_path: Path):
     reason = dataplane.lab_unavailable_reason()
     if reason:
         pytest.skip(f"the saved outputs show the lab's tunnels, and the lab cannot run here: {reason}")
-    check(list(execute.NOTEBOOKS), tmp_path / "home")
+    check([*execute.NOTEBOOKS, execute.TEARDOWN], tmp_path / "home")
 
 
 def test_nbval_catches_a_changed_output(tmp_path: Path):

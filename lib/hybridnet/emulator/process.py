@@ -27,6 +27,9 @@ class EmulatorInfo:
     port: int
     endpoint: str
     log: Path
+    # The same API on a unix socket (0600), for lab daemons inside network
+    # namespaces, where 127.0.0.1 is not the host's; None if it could not be made.
+    socket: str | None = None
 
 
 def state_file() -> Path:
@@ -35,6 +38,10 @@ def state_file() -> Path:
 
 def log_file() -> Path:
     return workspace.state_dir() / "emulator.log"
+
+
+def socket_file() -> Path:
+    return workspace.state_dir() / "emulator.sock"
 
 
 def _is_ours(pid: int) -> bool:
@@ -62,7 +69,7 @@ def status() -> EmulatorInfo | None:
     except (OSError, ValueError):
         return None
     if _is_ours(state["pid"]) and _healthy(state["endpoint"]):
-        return EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file())
+        return EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file(), state.get("socket"))
     if not _is_ours(state["pid"]):
         path.unlink(missing_ok=True)
     return None
@@ -82,7 +89,8 @@ def start() -> EmulatorInfo:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workspace.PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     with open(log_file(), "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hybridnet.emulator.server", "--state-file", str(path)],
+            [sys.executable, "-m", "hybridnet.emulator.server", "--state-file", str(path),
+             "--socket", str(socket_file())],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,  # outlives the notebook or CLI that started it
         )

@@ -16,7 +16,7 @@ from .cgwside import CgwConfig, cgw_connection_name, load_cgw_dir
 from .daemons import DEFAULT_LAB_DIR, LabRuntime
 from .render import render_strongswan_conf, render_zebra_conf
 from .spec import LabSpec
-from .topology import ALL_NAMESPACES, AWS_NS, CGW_NS, Topology, build_topology
+from .topology import ALL_NAMESPACES, AWS_NS, CGW_NS, CLIENT_VPN_NAMESPACES, Topology, build_topology
 from .vici import ViciError, ViciSession
 
 
@@ -48,7 +48,7 @@ def require_root() -> None:
 def lab_exists(lab_dir: Path | str) -> bool:
     """A state file in `lab_dir`, or any of the lab's namespaces (from any lab dir)."""
     return ((Path(lab_dir) / daemons.STATE_FILE_NAME).exists()
-            or bool(set(netns.list_namespaces()) & set(ALL_NAMESPACES)))
+            or bool(set(netns.list_namespaces()) & set(ALL_NAMESPACES + CLIENT_VPN_NAMESPACES)))
 
 
 LAB_LOCK_PATH = Path("/run/hybridnet-lab.lock")
@@ -208,7 +208,7 @@ def down(lab_dir: Path | str = DEFAULT_LAB_DIR) -> dict[str, Any]:
     (see daemons.teardown). Returns what it did.
     """
     require_root()
-    return daemons.teardown(lab_dir, lab_namespaces=ALL_NAMESPACES)
+    return daemons.teardown(lab_dir, lab_namespaces=ALL_NAMESPACES + CLIENT_VPN_NAMESPACES)
 
 
 def status(lab_dir: Path | str = DEFAULT_LAB_DIR) -> dict[str, Any]:

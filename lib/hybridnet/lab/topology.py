@@ -23,6 +23,12 @@ CGW_NS = "hn-cgw"
 IDC_NS = "hn-idc"
 VPC_NS = "hn-vpc"
 ALL_NAMESPACES = (INET_NS, AWS_NS, CGW_NS, IDC_NS, VPC_NS)
+# Added to a running lab by phase 4 (lab/clientvpn.py): the Client VPN
+# endpoint's server and two remote users. Fixed names too, so `down` finds them.
+CVPN_NS = "hn-cvpn"
+USER_NS = "hn-user"
+GUEST_NS = "hn-guest"
+CLIENT_VPN_NAMESPACES = (CVPN_NS, USER_NS, GUEST_NS)
 
 # Seed lab hosts: (name, address). VPC hosts sit in /24 subnets whose first
 # address is the VPC router (as in a real VPC); on-prem hosts share the
@@ -30,8 +36,14 @@ ALL_NAMESPACES = (INET_NS, AWS_NS, CGW_NS, IDC_NS, VPC_NS)
 VPC_HOSTS = (
     ("web1", "10.0.10.10"),
     ("web2", "10.0.20.10"),
-    ("resolver-inbound-1", "10.0.1.250"),  # reserved for the Route 53 Resolver work
+    # Route 53 Resolver (phase 3): the lab's named in hn-vpc answers on the
+    # inbound endpoint IPs and the VPC resolver (VPC CIDR base + 2), and sends
+    # forwarded queries from an outbound endpoint IP.
+    ("resolver-inbound-1", "10.0.1.250"),
     ("resolver-inbound-2", "10.0.2.250"),
+    ("resolver-outbound-1", "10.0.1.251"),
+    ("resolver-outbound-2", "10.0.2.251"),
+    ("vpc-resolver", "10.0.0.2"),
 )
 VPC_SUBNET_PREFIXLEN = 24
 IDC_HOSTS = (

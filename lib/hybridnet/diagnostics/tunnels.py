@@ -1,0 +1,57 @@
+"""Tunnel status: the current VgwTelemetry and the AWS/VPN TunnelState history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from ..aws import AwsContext
+
+TELEMETRY_COLUMNS = ["vpn_connection_id", "outside_ip", "status", "status_message", "accepted_routes",
+                     "last_status_change"]
+TIMELINE_COLUMNS = ["vpn_connection_id", "outside_ip", "time", "up"]
+
+
+def stack_vpn_connections(ctx: AwsContext) -> list[dict]:
+    found = ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
+    return [v for v in found if v["State"] in ("pending", "available")]
+
+
+def telemetry_frame(connections: list[dict]) -> pd.DataFrame:
+    """One row per tunnel, as DescribeVpnConnections reports it now."""
+    rows = [{
+        "vpn_connection_id": vpn["VpnConnectionId"],
+        "outside_ip": t["OutsideIpAddress"],
+        "status": t["Status"],
+        "status_message": t.get("StatusMessage", ""),
+        "accepted_routes": t.get("AcceptedRouteCount", 0),
+        "last_status_change": t.get("LastStatusChange"),
+    } for vpn in connections for t in vpn.get("VgwTelemetry", [])]
+    return pd.DataFrame(rows, columns=TELEMETRY_COLUMNS)
+
+
+def timeline_frame(ctx: AwsContext, connections: list[dict], lookback_minutes: int,
+                   period_seconds: int = 60) -> pd.DataFrame:
+    """TunnelState (1 up, 0 down) per tunnel and period over the look-back window."""
+    end = dt.datetime.now(dt.timezone.utc)
+    start = end - dt.timedelta(minutes=lookback_minutes)
+    queries, keys = [], {}
+    for vpn in connections:
+        for t in vpn.get("VgwTelemetry", []):
+            query_id = f"q{len(queries)}"
+            keys[query_id] = (vpn["VpnConnectionId"], t["OutsideIpAddress"])
+            queries.append({"Id": query_id, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": "AWS/VPN", "MetricName": "TunnelState", "Dimensions": [
+                    {"Name": "VpnId", "Value": vpn["VpnConnectionId"]},
+                    {"Name": "TunnelIpAddress", "Value": t["OutsideIpAddress"]}]},
+                "Period": period_seconds, "Stat": "Minimum"}})
+    rows = []
+    if queries:
+        paginator = ctx.client("cloudwatch").get_paginator("get_metric_data")
+        for page in paginator.paginate(MetricDataQueries=queries, StartTime=start, EndTime=end):
+            for result in page["MetricDataResults"]:
+                vpn_id, ip = keys[result["Id"]]
+                rows += [{"vpn_connection_id": vpn_id, "outside_ip": ip, "time": when, "up": value >= 1}
+                         for when, value in zip(result["Timestamps"], result["Values"])]
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS).sort_values(["outside_ip", "time"], ignore_index=True)

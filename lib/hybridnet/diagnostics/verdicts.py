@@ -1,0 +1,225 @@
+"""The health check's verdicts: each check OK / WARN / FAIL, why, and what to do.
+
+Checks are a registry of small functions over the collected DataFrames
+(`Evidence`), each returning plain `Verdict`s. The exit status follows the
+worst verdict: 0 all OK, 1 WARN only, 2 any FAIL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from ..params import Params, Thresholds
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+SEVERITY = {OK: 0, WARN: 1, FAIL: 2}
+COLUMNS = ["check", "status", "reason", "action"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    status: str
+    reason: str
+    action: str = ""
+
+
+@dataclass
+class Evidence:
+    """What the collectors found; a frame is None when it was not collected."""
+
+    params: Params
+    thresholds: Thresholds
+    telemetry: pd.DataFrame
+    timeline: pd.DataFrame
+    tgw_routes: pd.DataFrame | None
+    router_bgp: pd.DataFrame | None
+    router_source: str = ""
+    dns: pd.DataFrame | None = None
+    dns_endpoints: pd.DataFrame | None = None  # each inbound endpoint IP asked directly
+    client_vpn: dict = field(default_factory=dict)  # endpoints, connections, handler_probe frames
+
+
+def check_tunnels(ev: Evidence) -> list[Verdict]:
+    if ev.telemetry.empty:
+        return [Verdict("tunnels", FAIL, f"no VPN connection tagged hybridnet:stack={ev.params.name}",
+                        "run notebooks 01 and 02 (hybridnet run), or check the params' name and region")]
+    verdicts = []
+    for vpn_id, tunnels in ev.telemetry.groupby("vpn_connection_id", sort=True):
+        up = tunnels[tunnels["status"] == "UP"]
+        down = ", ".join(f"{r.outside_ip} ({r.status_message})" for r in tunnels[tunnels["status"] != "UP"].itertuples())
+        if up.empty:
+            verdicts.append(Verdict(f"tunnels {vpn_id}", FAIL, f"all tunnels DOWN: {down}",
+                                    "check the customer gateway: IPsec (swanctl --list-sas / ipsec statusall) "
+                                    "and its reachability to the outside IPs"))
+        elif len(up) < min(ev.thresholds.min_tunnels_up, len(tunnels)):
+            verdicts.append(Verdict(f"tunnels {vpn_id}", WARN, f"{len(up)} of {len(tunnels)} UP; DOWN: {down}",
+                                    "no redundancy: bring the DOWN tunnel back (router config, PSK, peer IP)"))
+        else:
+            verdicts.append(Verdict(f"tunnels {vpn_id}", OK, f"{len(up)} of {len(tunnels)} tunnels UP"))
+    return verdicts
+
+
+def check_accepted_routes(ev: Evidence) -> list[Verdict]:
+    verdicts = []
+    minimum = ev.thresholds.min_accepted_routes
+    for vpn_id, tunnels in ev.telemetry.groupby("vpn_connection_id", sort=True):
+        up = tunnels[tunnels["status"] == "UP"]
+        if up.empty:
+            continue  # the tunnel check already fails
+        short = up[up["accepted_routes"] < minimum]
+        if len(short) == len(up) and minimum > 0:
+            verdicts.append(Verdict(f"BGP routes {vpn_id}", FAIL,
+                                    f"no UP tunnel carries the on-prem prefix (accepted routes "
+                                    f"{list(up['accepted_routes'])}, want >= {minimum})",
+                                    "check the router's BGP: session state and its network statements "
+                                    f"for {ev.params.onprem.cidr}"))
+        elif not short.empty:
+            verdicts.append(Verdict(f"BGP routes {vpn_id}", WARN,
+                                    f"tunnel(s) {', '.join(short['outside_ip'])} UP with fewer than {minimum} routes",
+                                    "check that BGP on that tunnel is Established and announces the prefix"))
+        else:
+            verdicts.append(Verdict(f"BGP routes {vpn_id}", OK,
+                                    f"every UP tunnel carries {minimum}+ route(s)"))
+    return verdicts
+
+
+def check_tgw_routes(ev: Evidence) -> list[Verdict]:
+    if ev.tgw_routes is None:
+        return []
+    onprem = ipaddress.ip_network(ev.params.onprem.cidr)
+    learned = ev.tgw_routes[(ev.tgw_routes["resource_type"] == "vpn") & (ev.tgw_routes["state"] == "active")]
+    covered = [p for p in learned["prefix"] if ipaddress.ip_network(p).overlaps(onprem)]
+    if covered:
+        return [Verdict("TGW route to on-prem", OK, f"{', '.join(covered)} via the VPN attachment")]
+    return [Verdict("TGW route to on-prem", FAIL, f"no active route to {onprem} via a VPN attachment",
+                    "the VPC cannot reach on-prem: check BGP on the tunnels and the attachment's propagation")]
+
+
+def check_tunnel_history(ev: Evidence) -> list[Verdict]:
+    """Drops (UP -> DOWN) per tunnel in the look-back window: a recovered drop is
+    worth a note, repeated drops are a flapping tunnel."""
+    if ev.timeline.empty:
+        return [Verdict("tunnel history", OK, "no TunnelState data in the look-back window")]
+    drops = {}
+    for ip, points in ev.timeline.sort_values("time").groupby("outside_ip"):
+        states = list(points["up"])
+        drops[ip] = sum(1 for before, after in zip(states, states[1:]) if before and not after)
+    flapping = {ip: n for ip, n in drops.items() if n > ev.thresholds.max_drops}
+    if flapping:
+        what = ", ".join(f"{ip} dropped {n} times" for ip, n in sorted(flapping.items()))
+        return [Verdict("tunnel history", WARN, f"flapping: {what}",
+                        "look at the tunnel timeline and the router's logs: DPD, rekeying, the path to AWS")]
+    noted = ", ".join(f"{ip} {n}x" for ip, n in sorted(drops.items()) if n)
+    return [Verdict("tunnel history", OK, f"recovered drops: {noted}" if noted else "no drop in the look-back window")]
+
+
+def check_router_bgp(ev: Evidence) -> list[Verdict]:
+    if ev.router_bgp is None:
+        return []
+    if ev.router_bgp.empty:
+        return [Verdict("router BGP table", WARN, ev.router_source,
+                        "check the router itself (vtysh -c 'show bgp ipv4 unicast')")]
+    vpc = ipaddress.ip_network(ev.params.vpc.cidr)
+    via = ev.router_bgp[ev.router_bgp["tunnel"] != "-"]
+    tunnels = sorted({t for p, t in zip(via["prefix"], via["tunnel"]) if ipaddress.ip_network(p).overlaps(vpc)})
+    if not tunnels:
+        return [Verdict("router BGP table", FAIL, f"the router has no BGP route to the VPC {vpc}",
+                        "check the BGP sessions to the AWS inside addresses")]
+    if len(tunnels) < 2:
+        return [Verdict("router BGP table", WARN, f"the VPC {vpc} is learned over tunnel {tunnels[0]} only",
+                        "the other tunnel's BGP session is down: no failover path")]
+    return [Verdict("router BGP table", OK, f"the VPC {vpc} is learned over tunnels {tunnels}")]
+
+
+UNREACHABLE = "UNREACHABLE"
+
+
+def check_dns(ev: Evidence) -> list[Verdict]:
+    if ev.dns is None:
+        return []
+    if ev.dns.empty:
+        return [Verdict("hybrid DNS", WARN, "no DNS probes were configured", "set dns in the params")]
+    if (ev.dns["rcode"] == UNREACHABLE).all():
+        return [Verdict("hybrid DNS", WARN, f"not probed: {ev.dns['detail'].iloc[0]}",
+                        "probe from a host inside the network (the lab does it as root)")]
+    failed = ev.dns[~ev.dns["ok"]]
+    if not failed.empty:
+        what = "; ".join(f"{r.side}: {r.name} -> {r.rcode}" for r in failed.itertuples())
+        return [Verdict("hybrid DNS", FAIL, what,
+                        "check the resolver endpoints, the forwarding rule and the on-prem DNS server")]
+    slow = ev.dns[ev.dns["latency_ms"] > ev.thresholds.dns_latency_warn_ms]
+    if not slow.empty:
+        return [Verdict("hybrid DNS", WARN, f"{len(slow)} answer(s) slower than {ev.thresholds.dns_latency_warn_ms} ms",
+                        "a forwarder may be timing out before the second endpoint answers")]
+    return [Verdict("hybrid DNS", OK, f"{len(ev.dns)} probes answered as expected")]
+
+
+def check_dns_endpoints(ev: Evidence) -> list[Verdict]:
+    probes = ev.dns_endpoints
+    if probes is None or probes.empty or (probes["rcode"] == UNREACHABLE).all():
+        return []
+    down = [r.server for r in probes.itertuples() if not r.ok]
+    if not down:
+        return [Verdict("inbound endpoints", OK, f"{len(probes)} of {len(probes)} answer from on-prem")]
+    if len(down) == len(probes):
+        return [Verdict("inbound endpoints", FAIL, "no inbound endpoint IP answers from on-prem",
+                        "check the tunnels, the endpoints' security group and the endpoints themselves")]
+    return [Verdict("inbound endpoints", WARN, f"{', '.join(down)} does not answer: on-prem resolution "
+                    "depends on the other endpoint IP alone",
+                    "check that endpoint IP (its ENI, subnet, security group) and recreate it if gone")]
+
+
+def check_client_vpn(ev: Evidence) -> list[Verdict]:
+    endpoints = ev.client_vpn.get("endpoints")
+    if endpoints is None:
+        return []
+    if endpoints.empty:
+        return [Verdict("client VPN", WARN, "no Client VPN endpoint tagged with the stack",
+                        "run notebooks 04 and 05 if remote users should connect")]
+    verdicts = []
+    for row in endpoints.itertuples():
+        if row.status != "available":
+            verdicts.append(Verdict(f"client VPN {row.endpoint_id}", FAIL, f"endpoint {row.status}",
+                                    "associate a target network (it is pending-associate without one)"))
+        else:
+            verdicts.append(Verdict(f"client VPN {row.endpoint_id}", OK,
+                                    f"available, {row.associations} association(s), {row.active} active connection(s)"))
+    probe = ev.client_vpn.get("handler_probe")
+    if probe is not None and not probe.empty:
+        denied = probe[~probe["allow"] & probe["expected_allow"]]
+        if not denied.empty:
+            verdicts.append(Verdict("connect handler", FAIL,
+                                    f"an allowed user is denied: {denied.iloc[0]['message']}",
+                                    "check the handler's configuration (environment) and its recent changes"))
+        else:
+            verdicts.append(Verdict("connect handler", OK, "allows an allowed user, denies a denied one"))
+    return verdicts
+
+
+CHECKS: dict[str, Callable[[Evidence], list[Verdict]]] = {
+    "tunnels": check_tunnels,
+    "accepted_routes": check_accepted_routes,
+    "tgw_routes": check_tgw_routes,
+    "tunnel_history": check_tunnel_history,
+    "router_bgp": check_router_bgp,
+    "dns": check_dns,
+    "dns_endpoints": check_dns_endpoints,
+    "client_vpn": check_client_vpn,
+}
+
+
+def evaluate(ev: Evidence) -> list[Verdict]:
+    return [verdict for check in CHECKS.values() for verdict in check(ev)]
+
+
+def verdict_frame(verdicts: list[Verdict]) -> pd.DataFrame:
+    return pd.DataFrame([asdict(v) for v in verdicts], columns=COLUMNS)
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    return max((SEVERITY[v.status] for v in verdicts), default=SEVERITY[FAIL])

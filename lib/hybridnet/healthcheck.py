@@ -1,0 +1,98 @@
+"""The scheduled health check: collect, judge, report.
+
+`collect()` gathers the evidence as DataFrames (the notebook shows them),
+`diagnostics.verdicts` judges it, and `run()` is what
+`hybridnet healthcheck` does: execute notebooks/10_health_check.ipynb with
+papermill, export a self-contained HTML report without the code, and turn
+the verdicts into an exit status a scheduler can alert on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import results, workspace
+from .aws import AwsContext
+from .diagnostics import routes, tunnels
+from .diagnostics.verdicts import Evidence, exit_code
+from .params import HealthCheck
+
+NOTEBOOK = "10_health_check"
+STATUS_WORDS = {0: "OK", 1: "WARN", 2: "FAIL"}
+
+
+def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
+    connections = tunnels.stack_vpn_connections(ctx)
+    if check.vpn_connections:
+        ec2 = ctx.client("ec2")
+        connections = ec2.describe_vpn_connections(VpnConnectionIds=check.vpn_connections)["VpnConnections"]
+    telemetry = tunnels.telemetry_frame(connections)
+    timeline = tunnels.timeline_frame(ctx, connections, check.lookback_minutes)
+    tgw_ids = sorted({c["TransitGatewayId"] for c in connections if c.get("TransitGatewayId")})
+    tgw_routes = (pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids], ignore_index=True)
+                  if tgw_ids else None)
+    bgp, source = routes.router_bgp_frame(ctx)
+    dns = dns_endpoints = None
+    if check.dns_probes and ctx.params.dns:
+        from .phases import hybrid_dns
+
+        dns = hybrid_dns.probe_matrix(ctx)
+        dns_endpoints = hybrid_dns.probe_matrix(ctx, probe_list=inbound_endpoint_probes(ctx))
+    return Evidence(params=ctx.params, thresholds=check.thresholds, telemetry=telemetry, timeline=timeline,
+                    tgw_routes=tgw_routes, router_bgp=bgp, router_source=source, dns=dns,
+                    dns_endpoints=dns_endpoints)
+
+
+def inbound_endpoint_probes(ctx: AwsContext) -> list:
+    """One question to each inbound endpoint IP straight from the on-prem side: the
+    forwarders fail over between them, so only these show a lost endpoint."""
+    from .diagnostics.dns import Probe
+    from .lab.topology import IDC_HOSTS, IDC_NS
+
+    p = ctx.params
+    host, ip = next(iter(p.dns.records.items()))
+    source = p.onprem.hosts.get("websrv") or dict(IDC_HOSTS)["websrv"]
+    return [Probe(f"inbound endpoint {server}", server, f"{host}.{p.dns.private_zone}", expected=[ip],
+                  source=source, netns=IDC_NS) for server in p.dns.inbound_ips]
+
+
+@dataclass
+class HealthCheckRun:
+    exit_code: int
+    run_dir: Path
+    notebook: Path
+    report: Path
+    verdicts: pd.DataFrame
+
+
+# What must never appear in a report: PEM blocks, and the keys of tunnels.
+SECRET_PATTERNS = (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), re.compile(r"<key>"))
+
+
+def export_html(notebook: Path, report: Path) -> Path:
+    """A self-contained HTML report (charts embedded, code cells hidden)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    report.write_text(body)
+    return report
+
+
+def run(healthcheck_file: Path) -> HealthCheckRun:
+    from . import execute
+
+    run_dir = workspace.new_run_dir("healthcheck")
+    done = execute.run_notebook(NOTEBOOK, run_dir, {"healthcheck_file": str(Path(healthcheck_file).resolve())})
+    report = export_html(done.output, run_dir / "health_check.html")
+    data = results.load(run_dir, NOTEBOOK)
+    verdicts = pd.DataFrame(data["verdicts"])
+    return HealthCheckRun(data["exit_code"], run_dir, done.output, report, verdicts)
+
+
+__all__ = ["HealthCheckRun", "STATUS_WORDS", "collect", "exit_code", "export_html", "run"]

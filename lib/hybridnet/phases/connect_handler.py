@@ -1,0 +1,426 @@
+"""Phase 5: the Client VPN client connect handler (a Lambda function).
+
+1. The function's name is checked before any call: Client VPN only accepts
+   functions named ``AWSClientVPN-...`` (handlers.check_function_name).
+2. An IAM role for it (Lambda's basic execution role), created or reused.
+3. The function: the deterministic package of hybridnet.handlers.connect_handler
+   (re-deployed only when its CodeSha256 differs), configured from the
+   params' ``connect_handler`` section through environment variables
+   (policies ``weekdays`` / ``source_ip``, allowed CIDRs, time zone).
+4. Enabled as the phase-4 endpoint's client connect handler
+   (ModifyClientVpnEndpoint ClientConnectOptions).
+5. What it decides: documented-schema test events, sent to the deployed
+   function through Lambda Invoke and judged as Client VPN judges responses
+   (handlers.validate_response: anything malformed is a denial).
+6. In the local lab: a remote user from an allowed address and one from
+   elsewhere connect with the phase-4 profile; the refused one is told the
+   handler's message; DescribeClientVpnConnections lists both attempts.
+
+Deterministic outputs: the deployed function reads the real clock, so the
+events sent to it are the clock-independent ones (source addresses and
+malformed requests; with the lab's `source_ip` policy their answers never
+depend on the day). The weekday policy is shown in a second table that runs
+the same module in-process with an injected clock (handlers.decide_locally),
+for every combination of the two policies.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from .. import dataplane, handlers, results
+from ..aws import AwsContext
+from ..params import ConnectHandler
+from ..waiting import wait
+from . import PhaseError
+from . import client_vpn
+
+PHASE = "5"
+NOTEBOOK = "05_connection_handler"
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+# What AWSLambdaBasicExecutionRole grants (its own log group only), inline: the
+# handler needs nothing else (it reads no AWS API).
+LOGS_POLICY_NAME = "connect-handler-logs"
+
+
+def logs_policy(ctx: AwsContext, name: str) -> dict:
+    group = f"arn:aws:logs:{ctx.params.region}:*:log-group:/aws/lambda/{name}"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": group},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{group}:*"},
+    ]}
+ROLE_PROPAGATION_TRIES = 10  # a new IAM role takes seconds before Lambda may assume it (AWS)
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+def settings(ctx: AwsContext) -> ConnectHandler:
+    if ctx.params.connect_handler is None:
+        raise PhaseError("the params have no connect_handler section; add one (policies, allowed_cidrs, timezone) "
+                         "to run phase 5, e.g. as in params/lab.yaml")
+    return ctx.params.connect_handler
+
+
+def function_name(ctx: AwsContext) -> str:
+    """The function's name, checked against Client VPN's rules before anything is called."""
+    name = settings(ctx).function_name or f"{handlers.FUNCTION_NAME_PREFIX}{ctx.params.name}-connect-handler"
+    try:
+        return handlers.check_function_name(name, field="connect_handler.function_name")
+    except handlers.HandlerConfigError as exc:
+        raise PhaseError(str(exc)) from None
+
+
+def role_name(ctx: AwsContext) -> str:
+    return f"{ctx.params.name}-clientvpn-connect-handler"
+
+
+def environment(ctx: AwsContext) -> dict[str, str]:
+    s = settings(ctx)
+    try:
+        return handlers.handler_environment(s.policies, s.allowed_cidrs, s.timezone, s.deny_all)
+    except handlers.HandlerConfigError as exc:
+        raise PhaseError(f"connect_handler.{exc}") from None
+
+
+def _stack_tags(ctx: AwsContext, name: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in ctx.tags(PHASE, name)}
+
+
+# --- IAM role --------------------------------------------------------------------------------------
+
+def ensure_role(ctx: AwsContext, created: list[str]) -> str:
+    iam = ctx.client("iam")
+    name = role_name(ctx)
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
+                               Description=f"{ctx.params.name}: Client VPN client connect handler (hybridnet)",
+                               Tags=ctx.tags(PHASE, "clientvpn-connect-handler"))["Role"]
+        created.append(role["Arn"])
+        iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": ctx.waiter_delay,
+                                                                        "MaxAttempts": 20})
+    else:
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags", [])}
+        if tags.get("hybridnet:stack") != ctx.params.name:
+            raise PhaseError(f"IAM role {name} exists but is not tagged hybridnet:stack={ctx.params.name}: it is not "
+                             "this stack's; delete or rename it, or use another stack name")
+    document = logs_policy(ctx, function_name(ctx))
+    try:
+        have = iam.get_role_policy(RoleName=name, PolicyName=LOGS_POLICY_NAME)["PolicyDocument"]
+        if isinstance(have, str):
+            have = json.loads(urllib.parse.unquote(have))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        have = None
+    if have != document:
+        iam.put_role_policy(RoleName=name, PolicyName=LOGS_POLICY_NAME, PolicyDocument=json.dumps(document))
+    return role["Arn"]
+
+
+# --- the function ------------------------------------------------------------------------------------
+
+@dataclass
+class Deployed:
+    name: str
+    arn: str
+    code_sha256: str
+    action: str  # created | updated (code / configuration) | unchanged
+    environment: dict[str, str]
+    role_arn: str
+
+
+def _wait_updated(ctx: AwsContext, name: str, progress: Callable[[str], None] | None) -> None:
+    wait(ctx.client("lambda").get_waiter("function_updated_v2"), label=f"Lambda function {name}",
+         delay=ctx.waiter_delay, timeout=300, progress=progress, done="updated", FunctionName=name)
+
+
+def ensure_function(ctx: AwsContext, role_arn: str, created: list[str], changed: list[str],
+                    progress: Callable[[str], None] | None = print) -> Deployed:
+    name = function_name(ctx)  # before any call
+    aws_lambda = ctx.client("lambda")
+    package = handlers.build_package()
+    sha = handlers.code_sha256(package)
+    env = environment(ctx)
+    wanted = {"Runtime": handlers.RUNTIME, "Handler": handlers.HANDLER, "Role": role_arn,
+              "Timeout": handlers.TIMEOUT_SECONDS}
+    try:
+        config = aws_lambda.get_function(FunctionName=name)["Configuration"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        config = None
+    if config is None:
+        for attempt in range(ROLE_PROPAGATION_TRIES):
+            try:
+                config = aws_lambda.create_function(
+                    FunctionName=name, Code={"ZipFile": package}, Environment={"Variables": env},
+                    Description=f"{ctx.params.name}: Client VPN client connect handler (hybridnet)",
+                    Tags=_stack_tags(ctx, "clientvpn-connect-handler"), Publish=False, **wanted)
+                break
+            except ClientError as exc:
+                if "cannot be assumed" not in str(exc) or attempt == ROLE_PROPAGATION_TRIES - 1:
+                    raise
+                time.sleep(ctx.waiter_delay)  # the new role is not visible to Lambda yet
+        created.append(config["FunctionArn"])
+        wait(aws_lambda.get_waiter("function_active_v2"), label=f"Lambda function {name}", delay=ctx.waiter_delay,
+             timeout=300, progress=progress, done="Active", FunctionName=name)
+        action = "created"
+    else:
+        tags = aws_lambda.list_tags(Resource=config["FunctionArn"]).get("Tags", {})
+        if tags.get("hybridnet:stack") != ctx.params.name:
+            raise PhaseError(f"Lambda function {name} exists but is not tagged hybridnet:stack={ctx.params.name}: "
+                             "it is not this stack's; set connect_handler.function_name to another name")
+        updates = []
+        if config["CodeSha256"] != sha:
+            aws_lambda.update_function_code(FunctionName=name, ZipFile=package)
+            _wait_updated(ctx, name, progress)
+            updates.append("code")
+        have_env = (config.get("Environment") or {}).get("Variables") or {}
+        if have_env != env or any(config.get(k) != v for k, v in wanted.items()):
+            aws_lambda.update_function_configuration(FunctionName=name, Environment={"Variables": env}, **wanted)
+            _wait_updated(ctx, name, progress)
+            updates.append("configuration")
+        action = f"updated ({', '.join(updates)})" if updates else "unchanged"
+        changed += [f"{name}: {u}" for u in updates]
+    config = aws_lambda.get_function(FunctionName=name)["Configuration"]
+    return Deployed(name, config["FunctionArn"], config["CodeSha256"], action,
+                    (config.get("Environment") or {}).get("Variables") or {}, role_arn)
+
+
+def enable_on_endpoint(ctx: AwsContext, endpoint_id: str, function_arn: str, changed: list[str]) -> dict:
+    """Client connect handler of the endpoint = this function (ModifyClientVpnEndpoint)."""
+    endpoint = client_vpn.describe_endpoint(ctx, endpoint_id)
+    options = endpoint.get("ClientConnectOptions", {})
+    if not (options.get("Enabled") and options.get("LambdaFunctionArn") == function_arn):
+        ctx.client("ec2").modify_client_vpn_endpoint(
+            ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": function_arn})
+        changed.append(f"{endpoint_id}: client connect handler")
+    return client_vpn.describe_endpoint(ctx, endpoint_id)
+
+
+@dataclass
+class HandlerResult:
+    function: Deployed
+    endpoint: dict
+    created: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.endpoint["ClientVpnEndpointId"]
+
+
+def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> HandlerResult:
+    """The whole phase: role, function, enabled on the endpoint. Safe to re-run."""
+    function_name(ctx)
+    environment(ctx)
+    endpoint = client_vpn.require_endpoint(ctx)
+    created: list[str] = []
+    changed: list[str] = []
+    role_arn = ensure_role(ctx, created)
+    deployed = ensure_function(ctx, role_arn, created, changed, progress)
+    endpoint = enable_on_endpoint(ctx, endpoint["ClientVpnEndpointId"], deployed.arn, changed)
+    return HandlerResult(deployed, endpoint, created, changed)
+
+
+def deployment_frame(res: HandlerResult) -> pd.DataFrame:
+    f = res.function
+    options = res.endpoint.get("ClientConnectOptions", {})
+    rows = [
+        ("function", f.name),
+        ("function ARN", f.arn),
+        ("this run", f.action),
+        ("runtime / handler", f"{handlers.RUNTIME} / {handlers.HANDLER}"),
+        ("code (CodeSha256)", f.code_sha256),
+        ("role", f.role_arn),
+        *((f"environment {k}", v) for k, v in sorted(f.environment.items())),
+        ("endpoint", res.endpoint_id),
+        ("client connect handler", f"{'enabled' if options.get('Enabled') else 'disabled'} "
+                                   f"({options.get('Status', {}).get('Code', '-')})"),
+    ]
+    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+# --- what it decides ---------------------------------------------------------------------------------
+
+def invoke(ctx: AwsContext, name: str, event: dict) -> handlers.HandlerDecision:
+    """One request through Lambda Invoke (the emulator runs the deployed code), judged as Client VPN does."""
+    answer = ctx.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    return handlers.validate_response(answer["Payload"].read(), function_error=answer.get("FunctionError"))
+
+
+def test_events(ctx: AwsContext, endpoint_id: str) -> list[tuple[str, dict]]:
+    """Requests whose answers do not depend on the clock under a source_ip policy:
+    the seed's range, the lab's two users, another address, malformed requests."""
+    from ..lab.clientvpn import USERS
+
+    common_name = ctx.params.client_vpn.client_name if ctx.params.client_vpn else "client1.hybridnet.lab"
+    cases = [("seed's allowed range", "72.21.10.20"), ("lab remote user (home)", USERS["user"][1]),
+             ("lab remote user (hotel)", USERS["guest"][1]), ("another address", "198.51.100.7"),
+             ("malformed: no public-ip", None), ("malformed: public-ip not an address", "not-an-ip")]
+    return [(what, handlers.sample_event(ip, common_name=common_name, endpoint_id=endpoint_id,
+                                         connection_id=f"cvpn-connection-{n:017x}"))
+            for n, (what, ip) in enumerate(cases, start=1)]
+
+
+def decisions_frame(ctx: AwsContext, res: HandlerResult) -> pd.DataFrame:
+    rows = []
+    for what, event in test_events(ctx, res.endpoint_id):
+        decision = invoke(ctx, res.function.name, event)
+        rows.append({"event": what, "public-ip": event.get("public-ip", "(missing)"), "allow": decision.allow,
+                     "message to the user": decision.message or "-", "valid response": decision.valid,
+                     "failure reason": decision.failure_reason or "-"})
+    return pd.DataFrame(rows).set_index("event")
+
+
+def _sample_ips(ctx: AwsContext) -> tuple[str, str]:
+    import ipaddress
+
+    allowed = [ipaddress.ip_network(c) for c in settings(ctx).allowed_cidrs] or [ipaddress.ip_network("72.21.0.0/16")]
+    inside = "72.21.10.20" if any(ipaddress.ip_address("72.21.10.20") in n for n in allowed) \
+        else str(next(allowed[0].hosts()))
+    outside = next(ip for ip in ("198.51.100.7", "203.0.113.99", "192.0.2.250")
+                   if not any(ipaddress.ip_address(ip) in n for n in allowed))
+    return inside, outside
+
+
+def policy_matrix_frame(ctx: AwsContext) -> pd.DataFrame:
+    """Both seed policies and their combination, at a fixed Wednesday and Saturday noon (UTC):
+    the deployable module run in-process with an injected clock."""
+    s = settings(ctx)
+    allowed = s.allowed_cidrs or ["72.21.0.0/16"]
+    inside, outside = _sample_ips(ctx)
+    events = handlers.sample_events(allowed_ip=inside, denied_ip=outside)[:4]
+    rows = []
+    for policies in (["weekdays"], ["source_ip"], ["weekdays", "source_ip"]):
+        env = handlers.handler_environment(policies, allowed, s.timezone)
+        for sample in events:
+            decision = handlers.decide_locally(sample.event, env, now=sample.now)
+            rows.append({"policies": " + ".join(policies), "event": sample.name,
+                         "moment": f"{sample.now:%a %Y-%m-%d %H:%M} UTC", "public-ip": sample.event["public-ip"],
+                         "allow": decision.allow, "message to the user": decision.message or "-"})
+    return pd.DataFrame(rows).set_index(["policies", "event"])
+
+
+def response_rules_frame() -> pd.DataFrame:
+    """How Client VPN judges what a handler returns: anything malformed denies, with AWS's generic message."""
+    ok = handlers.connect_handler.response(True)
+    deny = handlers.connect_handler.response(False, "Your IP is not allowed to establish a connection.")
+    cases = [
+        ("well-formed: allow", ok, None),
+        ("well-formed: deny with a message", deny, None),
+        ('"allow": "true" (a string)', {**ok, "allow": "true"}, None),
+        ("schema-version missing", {k: v for k, v in ok.items() if k != "schema-version"}, None),
+        ("message of 300 characters", {**deny, "error-msg-on-failed-posture-compliance": "x" * 300}, None),
+        ("not JSON", b"allow", None),
+        ("the function raised an error", b'{"errorMessage": "boom"}', "Unhandled"),
+    ]
+    rows = []
+    for what, response, error in cases:
+        decision = handlers.validate_response(response if isinstance(response, bytes) else json.dumps(response),
+                                              function_error=error)
+        rows.append({"response": what, "allow": decision.allow, "valid": decision.valid,
+                     "message to the user": decision.message or "-",
+                     "connection log reason": decision.failure_reason or "-"})
+    return pd.DataFrame(rows).set_index("response")
+
+
+# --- the lab: real clients -----------------------------------------------------------------------------
+
+@dataclass
+class LabAttempts:
+    data_plane: str | None
+    reason: str
+    table: pd.DataFrame
+    attempts: list[dict] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.table.to_string()
+
+
+def profile_of_run(run_dir: Path) -> Path:
+    data = results.load(run_dir, client_vpn.NOTEBOOK)
+    return Path(data["profile"])
+
+
+def lab_attempts(ctx: AwsContext, endpoint_id: str, profile: Path, disconnect: bool = True) -> LabAttempts:
+    """Both remote users connect with the phase-4 profile: from home (an allowed address)
+    and from a hotel (not allowed). As root with the lab; otherwise says why not."""
+    reason = client_vpn.lab_unavailable(ctx)
+    if reason:
+        table = pd.DataFrame([{"data plane": "none here", "why": reason,
+                               "next step": "connect with the AWS VPN Client from an allowed and from another "
+                                            "address; the denied one shows the handler's message"}])
+        return LabAttempts(None, reason, table)
+    from ..lab import clientvpn
+
+    if not clientvpn.running(dataplane.LAB_DIR):  # e.g. the lab was rebuilt since notebook 04
+        clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, endpoint_id, client_vpn.ensure_pki(ctx)))
+    rows, attempts = [], []
+    for who, where in (("user", "home"), ("guest", "a hotel")):
+        attempt = clientvpn.connect(dataplane.LAB_DIR, who, profile)
+        attempts.append(attempt.to_dict())
+        rows.append({"remote user at": where, "public IP": attempt.public_ip, "outcome": attempt.outcome,
+                     "client IP": attempt.client_ip or "-", "what the client was told": attempt.message or "-",
+                     "time": f"{attempt.seconds:.1f} s"})
+    if disconnect:
+        for attempt in attempts:
+            if attempt["outcome"] == "connected":
+                clientvpn.disconnect(dataplane.LAB_DIR, attempt["who"])
+                client_vpn.wait_connection_status(ctx, endpoint_id, attempt["client_ip"], "terminated")
+    return LabAttempts(dataplane.LAB, ctx.data_plane_reason, pd.DataFrame(rows).set_index("remote user at"),
+                       attempts)
+
+
+def connections_frame(ctx: AwsContext, endpoint_id: str, with_bytes: bool = False) -> pd.DataFrame:
+    """DescribeClientVpnConnections: every attempt, admitted or refused, oldest first
+    (byte counters only on request: they differ from run to run)."""
+    ec2 = ctx.client("ec2")
+    found = [c for page in ec2.get_paginator("describe_client_vpn_connections").paginate(
+        ClientVpnEndpointId=endpoint_id) for c in page["Connections"]]
+    columns = ["established", "connection", "common name", "client IP", "status", "message"]
+    if with_bytes:
+        columns += ["ingress bytes", "egress bytes"]
+    rows = [{"established": c["ConnectionEstablishedTime"], "connection": c["ConnectionId"],
+             "common name": c.get("CommonName", "-"), "client IP": c.get("ClientIp", "-"),
+             "status": c["Status"]["Code"], "message": c["Status"].get("Message", "-"),
+             "ingress bytes": int(c.get("IngressBytes", 0)), "egress bytes": int(c.get("EgressBytes", 0))}
+            for c in sorted(found, key=lambda c: (c["ConnectionEstablishedTime"], c.get("ClientIp", "")))]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def result(res: HandlerResult, decisions: pd.DataFrame, attempts: LabAttempts, connections: pd.DataFrame) -> dict:
+    return {
+        "function_name": res.function.name,
+        "function_arn": res.function.arn,
+        "code_sha256": res.function.code_sha256,
+        "function_action": res.function.action,
+        "environment": res.function.environment,
+        "client_vpn_endpoint_id": res.endpoint_id,
+        "handler_enabled": bool(res.endpoint.get("ClientConnectOptions", {}).get("Enabled")),
+        "created": res.created,
+        "changed": res.changed,
+        "decisions": decisions.reset_index().to_dict(orient="records"),
+        "data_plane": attempts.data_plane,
+        "data_plane_reason": attempts.reason,
+        "lab_attempts": attempts.attempts,
+        "connections": connections.to_dict(orient="records"),
+    }

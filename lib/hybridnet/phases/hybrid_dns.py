@@ -1,0 +1,546 @@
+"""Phase 3: hybrid DNS with Route 53 Resolver.
+
+Checks the private hosted zone (params ``dns.private_zone``) and its records,
+creates (or finds again, by tags) a security group admitting DNS (UDP and TCP
+53) from the on-prem CIDR only, an inbound and an outbound Resolver endpoint
+with the params' IPs in two AZs, a FORWARD rule for the on-prem domain to the
+on-prem DNS server, associated with the VPC; waits until all are
+OPERATIONAL / COMPLETE; writes the on-prem BIND configuration (conditional
+forwarders to the inbound endpoint IPs) under ``<run>/dns/``. In the lab it
+then starts the two named servers (:func:`hybridnet.dataplane.dns_up`) and
+asks the resolution matrix from both sides. Re-running creates nothing new.
+
+Why not TestDNSAnswer: AWS documents it for public hosted zones only (the
+emulator refuses a private zone the same way), so the private zone's records
+are checked with ListResourceRecordSets, and the answers with real DNS queries
+from an on-prem client and a VPC host (the probe matrix).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .. import dataplane
+from ..aws import AwsContext, tag_value
+from ..waiting import extra_waiter, wait
+from . import PhaseError
+
+PHASE = "3"
+NOTEBOOK = "03_hybrid_dns"
+DNS_PORT = 53
+LIVE_ENDPOINT = ("CREATING", "OPERATIONAL", "UPDATING", "AUTO_RECOVERING", "ACTION_NEEDED")
+LIVE_RULE = ("CREATING", "COMPLETE", "UPDATING")
+NO_LAB = "no lab running"
+NONEXISTENT_HOST = "does-not-exist"
+
+
+def dns_params(ctx: AwsContext):
+    if ctx.params.dns is None:
+        raise PhaseError("the parameter set has no dns section; add dns.private_zone, dns.records, "
+                         "dns.inbound_ips and dns.outbound_ips (see params/lab.yaml)")
+    return ctx.params.dns
+
+
+def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+
+
+# --- the VPC and its subnets -------------------------------------------------------------
+
+def find_vpc(ctx: AwsContext) -> dict:
+    """The existing VPC with the params' CIDR (the one the TGW is attached to)."""
+    cidr = ctx.params.vpc.cidr
+    vpcs = _pages(ctx.client("ec2"), "describe_vpcs", "Vpcs", Filters=[{"Name": "cidr-block", "Values": [cidr]}])
+    if not vpcs:
+        raise PhaseError(f"no VPC with CIDR {cidr} in {ctx.params.region}; fix vpc.cidr in the params")
+    if len(vpcs) > 1:
+        raise PhaseError(f"several VPCs have CIDR {cidr} ({', '.join(v['VpcId'] for v in vpcs)}); "
+                         "this suite needs the VPC's CIDR to be unique in the region")
+    return vpcs[0]
+
+
+def endpoint_subnets(ctx: AwsContext, vpc_id: str, ips: list[str]) -> list[dict]:
+    """For each endpoint IP: {Ip, SubnetId, AvailabilityZone} of the VPC subnet holding it."""
+    subnets = _pages(ctx.client("ec2"), "describe_subnets", "Subnets",
+                     Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    placed = []
+    for ip in ips:
+        home = [s for s in subnets if ipaddress.ip_address(ip) in ipaddress.ip_network(s["CidrBlock"])]
+        if not home:
+            raise PhaseError(f"no subnet of {vpc_id} holds the endpoint IP {ip}; create the subnet "
+                             f"or change dns.inbound_ips / dns.outbound_ips")
+        placed.append({"Ip": ip, "SubnetId": home[0]["SubnetId"], "AvailabilityZone": home[0]["AvailabilityZone"]})
+    return placed
+
+
+# --- the private hosted zone -----------------------------------------------------------------
+
+@dataclass
+class ZoneCheck:
+    hosted_zone_id: str
+    name: str
+    vpc_id: str
+    records: pd.DataFrame  # name, type, expected, found, ok
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.records["ok"].all())
+
+    def _repr_html_(self) -> str:
+        return self.records._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.records.to_string()
+
+
+def check_private_zone(ctx: AwsContext, vpc_id: str | None = None) -> ZoneCheck:
+    """The private hosted zone exists, is associated with the VPC and holds the
+    params' records (ListResourceRecordSets: TestDNSAnswer does not answer for
+    private zones)."""
+    dns = dns_params(ctx)
+    vpc_id = vpc_id or find_vpc(ctx)["VpcId"]
+    r53 = ctx.client("route53")
+    zone_name = dns.private_zone + "."
+    summaries = r53.list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=ctx.params.region)["HostedZoneSummaries"]
+    zone = next((z for z in summaries if z["Name"].lower() == zone_name), None)
+    if zone is None:
+        same_name = [z["Id"].split("/")[-1] for z in r53.list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
+                     if z["Name"].lower() == zone_name]
+        hint = (f"zone(s) {', '.join(same_name)} have that name but are not associated with {vpc_id}: "
+                "associate one with the VPC (AssociateVPCWithHostedZone)" if same_name else
+                "create it as a private hosted zone for the VPC, or fix dns.private_zone")
+        raise PhaseError(f"no private hosted zone {dns.private_zone} associated with {vpc_id}; {hint}")
+    zone_id = zone["HostedZoneId"].split("/")[-1]
+    found: dict[str, list[str]] = {}
+    for rrset in _pages(r53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id):
+        if rrset["Type"] == "A":
+            values = [r["Value"] for r in rrset.get("ResourceRecords", [])]
+            found.setdefault(rrset["Name"].rstrip(".").lower(), []).extend(values)
+    rows = []
+    for host, ip in dns.records.items():
+        fqdn = f"{host}.{dns.private_zone}".lower()
+        have = sorted(found.get(fqdn, []))
+        rows.append({"name": fqdn, "type": "A", "expected": ip, "found": ",".join(have) or "(missing)",
+                     "ok": have == [ip]})
+    records = pd.DataFrame(rows, columns=["name", "type", "expected", "found", "ok"])
+    return ZoneCheck(zone_id, dns.private_zone, vpc_id, records)
+
+
+# --- security group ------------------------------------------------------------------------------
+
+def _dns_permissions(cidr: str) -> list[dict]:
+    return [{"IpProtocol": proto, "FromPort": DNS_PORT, "ToPort": DNS_PORT,
+             "IpRanges": [{"CidrIp": cidr, "Description": f"DNS ({proto.upper()}) from on-prem"}]}
+            for proto in ("udp", "tcp")]
+
+
+def _ingress_set(group: dict) -> set[tuple]:
+    return {(p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r["CidrIp"])
+            for p in group.get("IpPermissions", []) for r in p.get("IpRanges", [])}
+
+
+def ensure_security_group(ctx: AwsContext, vpc_id: str, created: list[str]) -> dict:
+    """The stack's Resolver endpoint group: DNS over UDP and TCP from the on-prem CIDR only.
+
+    A found group is brought back to exactly that (a missing rule added, any
+    other ingress rule revoked: it is this suite's group)."""
+    ec2 = ctx.client("ec2")
+    cidr = ctx.params.onprem.cidr
+    name = f"{ctx.params.name}-resolver-endpoints"
+    groups = ec2.describe_security_groups(Filters=ctx.stack_filters(PHASE) + [
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+    if groups:
+        group = groups[0]
+    else:
+        group_id = ec2.create_security_group(
+            GroupName=name, VpcId=vpc_id,
+            Description="Route 53 Resolver endpoints: DNS (UDP and TCP 53) from the on-prem network only",
+            TagSpecifications=ctx.tag_spec("security-group", PHASE, "resolver-endpoints"),
+        )["GroupId"]
+        created.append(group_id)
+        group = {"GroupId": group_id, "IpPermissions": []}
+    want = _dns_permissions(cidr)
+    have = _ingress_set(group)
+    missing = [p for p in want if (p["IpProtocol"], DNS_PORT, DNS_PORT, cidr) not in have]
+    if missing:
+        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=missing)
+    wanted = {(p["IpProtocol"], DNS_PORT, DNS_PORT, cidr) for p in want}
+    extra = [{"IpProtocol": proto, "FromPort": lo, "ToPort": hi, "IpRanges": [{"CidrIp": c}]}
+             for proto, lo, hi, c in sorted(have - wanted, key=str)]
+    extra = [{k: v for k, v in p.items() if v is not None} for p in extra]
+    if extra:
+        ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=extra)
+    return ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+
+
+def ingress_frame(ctx: AwsContext, group_id: str) -> pd.DataFrame:
+    """Who the endpoints' security group admits (as AWS reports it)."""
+    group = ctx.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    rows = [{"protocol": p.get("IpProtocol"), "port": p.get("FromPort"), "source": r["CidrIp"],
+             "description": r.get("Description", "")}
+            for p in group.get("IpPermissions", []) for r in p.get("IpRanges", [])]
+    frame = pd.DataFrame(rows, columns=["protocol", "port", "source", "description"])
+    return frame.sort_values(["protocol", "source"]).reset_index(drop=True)
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+def _resolver_tags(ctx: AwsContext, arn: str) -> list[dict]:
+    return _pages(ctx.client("route53resolver"), "list_tags_for_resource", "Tags", ResourceArn=arn)
+
+
+def _ours(ctx: AwsContext, item: dict, name: str) -> bool:
+    tags = {"Tags": _resolver_tags(ctx, item["Arn"])}
+    return (tag_value(tags, "hybridnet:stack") == ctx.params.name and tag_value(tags, "hybridnet:phase") == PHASE
+            and tag_value(tags, "Name") == f"{ctx.params.name}-{name}")
+
+
+def endpoint_ips(ctx: AwsContext, endpoint_id: str) -> list[dict]:
+    return _pages(ctx.client("route53resolver"), "list_resolver_endpoint_ip_addresses", "IpAddresses",
+                  ResolverEndpointId=endpoint_id)
+
+
+def ensure_endpoint(ctx: AwsContext, direction: str, vpc_id: str, group_id: str, created: list[str]) -> dict:
+    """The stack's INBOUND or OUTBOUND endpoint with the params' IPs (found by tags, else created)."""
+    resolver = ctx.client("route53resolver")
+    dns = dns_params(ctx)
+    ips = list(dns.inbound_ips if direction == "INBOUND" else dns.outbound_ips)
+    name = f"{direction.lower()}-endpoint"
+    field_name = f"dns.{direction.lower()}_ips"
+    found = [e for e in _pages(resolver, "list_resolver_endpoints", "ResolverEndpoints", Filters=[
+        {"Name": "Direction", "Values": [direction]}, {"Name": "HostVPCId", "Values": [vpc_id]}])
+        if e["Status"] in LIVE_ENDPOINT and _ours(ctx, e, name)]
+    if found:
+        endpoint = found[0]
+        have = sorted(a["Ip"] for a in endpoint_ips(ctx, endpoint["Id"]))
+        if have != sorted(ips):
+            raise PhaseError(f"{endpoint['Id']} exists with IPs {have}, but {field_name} asks for {sorted(ips)}; "
+                             f"run the teardown notebook (99) to replace it, or set {field_name} to the existing IPs")
+        return endpoint
+    if not ips:
+        raise PhaseError(f"{field_name} is empty; give two IPs, one in an endpoint subnet of each AZ")
+    placed = endpoint_subnets(ctx, vpc_id, ips)
+    endpoint = resolver.create_resolver_endpoint(
+        CreatorRequestId=f"hybridnet-{ctx.params.name}-{direction.lower()}-{uuid.uuid4().hex[:12]}",
+        Name=f"{ctx.params.name}-{name}", Direction=direction, SecurityGroupIds=[group_id],
+        IpAddresses=[{"SubnetId": p["SubnetId"], "Ip": p["Ip"]} for p in placed],
+        Tags=ctx.tags(PHASE, name),
+    )["ResolverEndpoint"]
+    created.append(endpoint["Id"])
+    return endpoint
+
+
+# --- forwarding rule and its association ----------------------------------------------------------
+
+def ensure_forward_rule(ctx: AwsContext, outbound_id: str, created: list[str]) -> dict:
+    """FORWARD <onprem.domain> -> onprem.dns_server:53 via the outbound endpoint."""
+    resolver = ctx.client("route53resolver")
+    domain = ctx.params.onprem.domain
+    targets = [{"Ip": ctx.params.onprem.dns_server, "Port": DNS_PORT}]
+    found = [r for r in _pages(resolver, "list_resolver_rules", "ResolverRules", Filters=[
+        {"Name": "DomainName", "Values": [domain + "."]}, {"Name": "Type", "Values": ["FORWARD"]}])
+        if r["Status"] in LIVE_RULE and _ours(ctx, r, "forward-onprem")]
+    if found:
+        rule = found[0]
+        have = [{"Ip": t["Ip"], "Port": t.get("Port", DNS_PORT)} for t in rule.get("TargetIps", [])]
+        if have != targets or rule.get("ResolverEndpointId") != outbound_id:
+            shown = ", ".join(f"{t['Ip']}:{t['Port']}" for t in have)
+            raise PhaseError(f"{rule['Id']} forwards {domain} to {shown} via {rule.get('ResolverEndpointId')}, but "
+                             f"the params ask for {ctx.params.onprem.dns_server}:{DNS_PORT} via {outbound_id}; run "
+                             "the teardown notebook (99) to replace it, or set onprem.dns_server to the rule's target")
+        return rule
+    rule = resolver.create_resolver_rule(
+        CreatorRequestId=f"hybridnet-{ctx.params.name}-forward-{uuid.uuid4().hex[:12]}",
+        Name=f"{ctx.params.name}-forward-onprem", RuleType="FORWARD", DomainName=domain,
+        TargetIps=targets, ResolverEndpointId=outbound_id, Tags=ctx.tags(PHASE, "forward-onprem"),
+    )["ResolverRule"]
+    created.append(rule["Id"])
+    return rule
+
+
+def ensure_rule_association(ctx: AwsContext, rule_id: str, vpc_id: str, created: list[str]) -> dict:
+    """The rule associated with the VPC (associations carry no tags: found by rule and VPC)."""
+    resolver = ctx.client("route53resolver")
+    found = [a for a in _pages(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations", Filters=[
+        {"Name": "ResolverRuleId", "Values": [rule_id]}, {"Name": "VPCId", "Values": [vpc_id]}])
+        if a["Status"] in ("CREATING", "COMPLETE", "OVERRIDDEN")]
+    if found:
+        return found[0]
+    association = resolver.associate_resolver_rule(
+        ResolverRuleId=rule_id, VPCId=vpc_id, Name=f"{ctx.params.name}-forward-onprem")["ResolverRuleAssociation"]
+    created.append(association["Id"])
+    return association
+
+
+# --- waiting ------------------------------------------------------------------------------------
+
+def wait_ready(ctx: AwsContext, endpoint_ids: list[str], rule_id: str, association_id: str,
+               progress: Callable[[str], None] | None = print, timeout: float = 900) -> None:
+    """Endpoints OPERATIONAL (AWS: a few minutes), rule and association COMPLETE."""
+    resolver = ctx.client("route53resolver")
+    for endpoint_id in endpoint_ids:
+        wait(extra_waiter("ResolverEndpointOperational", resolver), label=f"Resolver endpoint {endpoint_id}",
+             delay=ctx.waiter_delay, timeout=timeout, progress=progress, done="OPERATIONAL",
+             ResolverEndpointId=endpoint_id)
+    wait(extra_waiter("ResolverRuleComplete", resolver), label=f"Resolver rule {rule_id}", delay=ctx.waiter_delay,
+         timeout=timeout, progress=progress, done="COMPLETE", ResolverRuleId=rule_id)
+    wait(extra_waiter("ResolverRuleAssociationComplete", resolver), label=f"rule association {association_id}",
+         delay=ctx.waiter_delay, timeout=timeout, progress=progress, done="COMPLETE",
+         ResolverRuleAssociationId=association_id)
+
+
+# --- the phase ----------------------------------------------------------------------------------
+
+@dataclass
+class Endpoint:
+    id: str
+    direction: str
+    status: str
+    security_group_ids: list[str]
+    ip_addresses: list[dict]  # {ip, subnet_id, availability_zone, status}
+
+    @property
+    def ips(self) -> list[str]:
+        return [a["ip"] for a in self.ip_addresses]
+
+
+@dataclass
+class HybridDnsResult:
+    vpc_id: str
+    hosted_zone_id: str
+    private_zone: str
+    records_ok: bool
+    security_group_id: str
+    inbound: Endpoint
+    outbound: Endpoint
+    rule_id: str
+    rule_domain: str
+    rule_targets: list[str]
+    rule_status: str
+    association_id: str
+    association_status: str
+    created: list[str] = field(default_factory=list)  # what this run created (empty on a re-run)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def describe_endpoint(ctx: AwsContext, endpoint_id: str) -> Endpoint:
+    endpoint = ctx.client("route53resolver").get_resolver_endpoint(ResolverEndpointId=endpoint_id)["ResolverEndpoint"]
+    ips = endpoint_ips(ctx, endpoint_id)
+    azs = {s["SubnetId"]: s["AvailabilityZone"] for s in ctx.client("ec2").describe_subnets(
+        SubnetIds=sorted({a["SubnetId"] for a in ips}))["Subnets"]} if ips else {}
+    return Endpoint(
+        id=endpoint_id, direction=endpoint["Direction"], status=endpoint["Status"],
+        security_group_ids=list(endpoint.get("SecurityGroupIds", [])),
+        ip_addresses=[{"ip": a["Ip"], "subnet_id": a["SubnetId"], "availability_zone": azs.get(a["SubnetId"], "?"),
+                       "status": a.get("Status", "")} for a in sorted(ips, key=lambda a: ipaddress.ip_address(a["Ip"]))],
+    )
+
+
+def run(ctx: AwsContext, progress: Callable[[str], None] | None = print, zone: ZoneCheck | None = None
+        ) -> HybridDnsResult:
+    """The whole phase: check the zone, find or create, wait. Safe to re-run."""
+    dns_params(ctx)
+    created: list[str] = []
+    vpc_id = find_vpc(ctx)["VpcId"]
+    zone = zone or check_private_zone(ctx, vpc_id)
+    group = ensure_security_group(ctx, vpc_id, created)
+    inbound = ensure_endpoint(ctx, "INBOUND", vpc_id, group["GroupId"], created)
+    outbound = ensure_endpoint(ctx, "OUTBOUND", vpc_id, group["GroupId"], created)
+    rule = ensure_forward_rule(ctx, outbound["Id"], created)
+    association = ensure_rule_association(ctx, rule["Id"], vpc_id, created)
+    wait_ready(ctx, [inbound["Id"], outbound["Id"]], rule["Id"], association["Id"], progress=progress)
+    resolver = ctx.client("route53resolver")
+    rule = resolver.get_resolver_rule(ResolverRuleId=rule["Id"])["ResolverRule"]
+    association = resolver.get_resolver_rule_association(
+        ResolverRuleAssociationId=association["Id"])["ResolverRuleAssociation"]
+    return HybridDnsResult(
+        vpc_id=vpc_id, hosted_zone_id=zone.hosted_zone_id, private_zone=zone.name, records_ok=zone.ok,
+        security_group_id=group["GroupId"],
+        inbound=describe_endpoint(ctx, inbound["Id"]), outbound=describe_endpoint(ctx, outbound["Id"]),
+        rule_id=rule["Id"], rule_domain=rule["DomainName"].rstrip("."),
+        rule_targets=[f"{t['Ip']}:{t.get('Port', DNS_PORT)}" for t in rule.get("TargetIps", [])],
+        rule_status=rule["Status"], association_id=association["Id"], association_status=association["Status"],
+        created=created,
+    )
+
+
+def summary_frame(result: HybridDnsResult) -> pd.DataFrame:
+    def made(resource_id: str) -> str:
+        return "created" if resource_id in result.created else "reused"
+
+    rows = [
+        ("private hosted zone", f"/hostedzone/{result.hosted_zone_id}",
+         f"{result.private_zone}: records {'as expected' if result.records_ok else 'NOT as expected'}"),
+        ("security group", result.security_group_id, f"DNS from on-prem only ({made(result.security_group_id)})"),
+        ("inbound endpoint", result.inbound.id, f"{result.inbound.status} ({made(result.inbound.id)})"),
+        ("outbound endpoint", result.outbound.id, f"{result.outbound.status} ({made(result.outbound.id)})"),
+        ("forwarding rule", result.rule_id,
+         f"{result.rule_status}: {result.rule_domain} -> {', '.join(result.rule_targets)} ({made(result.rule_id)})"),
+        ("rule association", result.association_id,
+         f"{result.association_status}: with {result.vpc_id} ({made(result.association_id)})"),
+    ]
+    return pd.DataFrame(rows, columns=["resource", "id", "state"]).set_index("resource")
+
+
+def endpoints_frame(result: HybridDnsResult) -> pd.DataFrame:
+    rows = [{"endpoint": e.direction.lower(), "ip": a["ip"], "availability_zone": a["availability_zone"],
+             "subnet_id": a["subnet_id"], "ip_status": a["status"]}
+            for e in (result.inbound, result.outbound) for a in e.ip_addresses]
+    return pd.DataFrame(rows, columns=["endpoint", "ip", "availability_zone", "subnet_id", "ip_status"])
+
+
+# --- on-prem BIND -------------------------------------------------------------------------------
+
+def dns_dir(run_dir: Path | str) -> Path:
+    return Path(run_dir) / "dns"
+
+
+def write_onprem_bind(ctx: AwsContext, result: HybridDnsResult, run_dir: Path | str) -> pd.DataFrame:
+    """The IDC server's /etc/bind files under <run>/dns/onprem-bind/: conditional
+    forwarders for the private zone and <region>.compute.internal to the inbound
+    endpoint IPs as AWS reports them. One row per forwarded or served zone."""
+    from ..render.dns import compute_internal_zone, render_onprem_bind_from_params
+
+    out = dns_dir(run_dir) / "onprem-bind"
+    paths = render_onprem_bind_from_params(ctx.params, out, inbound_ips=result.inbound.ips)
+    rows = [{"zone": z, "type": "forward only", "to": ", ".join(result.inbound.ips), "file": "named.conf.local"}
+            for z in (result.private_zone, compute_internal_zone(ctx.params.region))]
+    rows.append({"zone": ctx.params.onprem.domain, "type": "master", "to": "(served here)",
+                 "file": f"db.{ctx.params.onprem.domain}"})
+    frame = pd.DataFrame(rows, columns=["zone", "type", "to", "file"])
+    frame.attrs["files"] = [str(p) for p in paths]
+    return frame
+
+
+def bind_files_frame(run_dir: Path | str) -> pd.DataFrame:
+    base = dns_dir(run_dir)
+    rows = [{"file": str(p.relative_to(base)), "mode": oct(p.stat().st_mode & 0o777), "bytes": p.stat().st_size}
+            for p in sorted((base / "onprem-bind").glob("*")) if p.is_file()]
+    return pd.DataFrame(rows, columns=["file", "mode", "bytes"])
+
+
+# --- the lab's two named servers ----------------------------------------------------------------
+
+@dataclass
+class DnsDeployment:
+    data_plane: str | None
+    reason: str
+    table: pd.DataFrame
+    timings: dict = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.table.to_string()
+
+
+def deploy(ctx: AwsContext, run_dir: Path | str) -> DnsDeployment:
+    """In the lab: (re)start the IDC's named and the Resolver's named from the
+    emulator's state. Elsewhere: say what to do with the generated files."""
+    if ctx.data_plane == dataplane.LAB and dataplane.lab_running():
+        table, timings = dataplane.dns_up(ctx, dns_dir(run_dir) / "lab", Path(run_dir) / "lab-logs")
+        return DnsDeployment(ctx.data_plane, ctx.data_plane_reason, table, timings)
+    reason = ctx.data_plane_reason if ctx.data_plane != dataplane.LAB else f"{NO_LAB}: run notebook 02 first"
+    table = pd.DataFrame([{
+        "data plane": "none here",
+        "why": reason,
+        "next step": "copy dns/onprem-bind/ to the on-prem DNS server (/etc/bind), run named-checkconf -z, "
+                     "reload named; then ask the matrix from an on-prem client and a VPC host",
+    }])
+    return DnsDeployment(None, reason, table)
+
+
+# --- the resolution matrix ----------------------------------------------------------------------
+
+ONPREM_SIDE = "on-prem client"
+VPC_SIDE = "VPC host"
+
+
+def probes(ctx: AwsContext) -> list:
+    """Each name from each side: an on-prem client (192.168.2.20 in hn-idc) asking the
+    on-prem DNS server; a VPC host (web1, in hn-vpc) asking the VPC resolver (VPC CIDR base + 2)."""
+    from ..diagnostics.dns import Probe
+    from ..lab.topology import IDC_HOSTS, IDC_NS, VPC_HOSTS, VPC_NS
+
+    p = ctx.params
+    dns = dns_params(ctx)
+    vpc_resolver = str(ipaddress.ip_network(p.vpc.cidr).network_address + 2)
+    onprem_client = p.onprem.hosts.get("websrv") or dict(IDC_HOSTS)["websrv"]
+    vpc_host = dict(VPC_HOSTS)["web1"]
+    questions = [(f"{host}.{dns.private_zone}", [ip]) for host, ip in dns.records.items()]
+    questions += [(f"{host}.{p.onprem.domain}", [ip]) for host, ip in p.onprem.hosts.items()]
+    questions.append((f"{NONEXISTENT_HOST}.{dns.private_zone}", "NXDOMAIN"))
+    out = []
+    for side, server, source, ns in ((ONPREM_SIDE, p.onprem.dns_server, onprem_client, IDC_NS),
+                                     (VPC_SIDE, vpc_resolver, vpc_host, VPC_NS)):
+        out += [Probe(side, server, name, expected=expected, source=source, netns=ns) for name, expected in questions]
+    return out
+
+
+def lab_dns_running() -> str | None:
+    """None when the lab and both named servers run; else why not (the row detail)."""
+    if not dataplane.lab_running():
+        return NO_LAB
+    missing = dataplane.dns_daemons_missing()
+    return f"{NO_LAB} for DNS: {', '.join(missing)} not running (run the lab DNS step)" if missing else None
+
+
+def probe_matrix(ctx: AwsContext, timeout: float = 2.0, probe_list: list | None = None) -> pd.DataFrame:
+    """Ask the matrix in the lab. Without a running lab nothing is sent (never a
+    query toward private addresses from this host): every row is UNREACHABLE."""
+    from ..diagnostics import dns as dnsdiag
+
+    asked = list(probe_list if probe_list is not None else probes(ctx))
+    if ctx.data_plane == dataplane.LAB:
+        why = lab_dns_running()
+    else:  # dataplane.choose already says "no lab running: <why>" when the lab cannot run here
+        reason = ctx.data_plane_reason
+        why = reason if reason.startswith(NO_LAB) else f"{NO_LAB}: {reason}"
+    if why is None:
+        return dnsdiag.probe_matrix(asked, timeout=timeout)
+    rows = [{"side": q.side, "server": q.server, "name": q.qname, "type": q.qtype, "answer": "",
+             "rcode": dnsdiag.UNREACHABLE, "latency_ms": float("nan"), "expected": dnsdiag.expected_text(q.expected),
+             "ok": False, "detail": why} for q in asked]
+    return pd.DataFrame(rows, columns=dnsdiag.COLUMNS).astype({"ok": bool, "latency_ms": float})
+
+
+def matrix_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The matrix for display: latency as text with its unit, fixed width."""
+    shown = df.copy()
+    shown["latency"] = [f"{v:7.1f} ms" if v == v else "-" for v in shown["latency_ms"]]
+    return shown[["side", "name", "server", "expected", "answer", "rcode", "ok", "latency", "detail"]]
+
+
+def matrix_chart(df: pd.DataFrame, run_dir: Path | str):
+    """The matrix as a chart (names x sides), also saved as <run>/dns/dns-matrix.png."""
+    from ..diagnostics.charts_dns import dns_matrix_chart
+
+    fig = dns_matrix_chart(df, title="Hybrid DNS: who resolves what")
+    path = dns_dir(run_dir) / "dns-matrix.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return fig
+
+
+def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame, run_dir: Path | str) -> dict:
+    """What the notebook records (ids, IPs, states, the matrix without latencies)."""
+    return {
+        **res.to_dict(),
+        "dns_dir": str(dns_dir(run_dir)),
+        "data_plane": deployment.data_plane,
+        "data_plane_reason": deployment.reason,
+        "timings": deployment.timings,
+        "matrix": matrix[["side", "server", "name", "answer", "rcode", "expected", "ok", "detail"]].to_dict(
+            orient="records"),
+        "matrix_ok": int(matrix["ok"].sum()),
+        "matrix_total": int(len(matrix)),
+    }

@@ -1,0 +1,94 @@
+"""The scheduled health check against the lab: exit codes 0/1/2 from fault
+drills, the HTML report (charts in, secrets out), and teardown to nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hybridnet import dataplane, faults
+from hybridnet.aws import connect
+from hybridnet.params import load_params
+from hybridnet.phases import hybrid_dns, router_config, tgw_attachment
+
+ROOT = Path(__file__).resolve().parents[2]
+HYBRIDNET = str(ROOT / ".venv" / "bin" / "hybridnet")
+
+
+@pytest.fixture(scope="module")
+def stack(lab_session, own_emulator, tmp_path_factory):
+    ctx = connect(load_params(ROOT / "params" / "lab.yaml"))
+    tgw_attachment.run(ctx, progress=None)
+    vpn, cfg = router_config.load_connection(ctx)
+    run_dir = tmp_path_factory.mktemp("hc-run")
+    router_config.write_router_configs(cfg, router_config.router_site(ctx), run_dir, targets=("lab",))
+    timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run_dir) / "lab", run_dir / "lab-logs")
+    assert "error" not in timings, timings
+    hybrid_dns.run(ctx, progress=None)
+    assert hybrid_dns.deploy(ctx, run_dir).data_plane == dataplane.LAB
+    yield ctx
+    faults.clear(ctx)
+    dataplane.lab_down()
+
+
+def healthcheck() -> subprocess.CompletedProcess:
+    return subprocess.run([HYBRIDNET, "healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml")],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
+def report_of(result: subprocess.CompletedProcess) -> Path:
+    return Path(re.search(r"^report: (.+)$", result.stdout, re.M).group(1))
+
+
+def settle(seconds: float = 2.5) -> None:
+    time.sleep(seconds)  # the emulator polls the lab every second
+
+
+def test_healthy_lab_exits_0_with_a_self_contained_report(stack):
+    result = healthcheck()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("health check: OK")
+    html = report_of(result).read_text()
+    assert html.count("data:image/png;base64,") >= 4  # timeline, prefixes per tunnel, DNS matrix, verdicts
+    assert "open_healthcheck" not in html  # code cells are hidden
+    for secret in ("strongswan_awsvpn", "PRIVATE KEY", "<key>"):
+        assert secret not in html
+
+
+@pytest.mark.parametrize("drill, code, check, status", [
+    ("tunnel-down", 1, "tunnels", "WARN"),
+    ("withdraw-prefix", 2, "TGW route to on-prem", "FAIL"),
+    ("inbound-endpoint-down", 1, "inbound endpoints", "WARN"),
+    ("idc-dns-down", 2, "hybrid DNS", "FAIL"),
+])
+def test_each_drill_gives_its_verdict_and_clear_restores_ok(stack, drill, code, check, status):
+    faults.apply(stack, drill)
+    try:
+        settle()
+        result = healthcheck()
+        assert result.returncode == code, result.stdout
+        assert re.search(rf"^  {status}\s+{re.escape(check)}", result.stdout, re.M), result.stdout
+    finally:
+        faults.clear(stack)
+    deadline = time.monotonic() + 40  # BGP re-converges after the drill
+    while True:
+        settle()
+        result = healthcheck()
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+    assert result.returncode == 0, result.stdout
+
+
+def test_teardown_removes_everything_and_the_lab(stack):
+    result = subprocess.run([HYBRIDNET, "teardown"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "left            nothing" in result.stdout
+    assert not dataplane.lab_running()
+    assert not {"hn-aws", "hn-cgw"} & set(os.listdir("/run/netns") if os.path.isdir("/run/netns") else [])
+    after = healthcheck()
+    assert after.returncode == 2 and "no VPN connection tagged" in after.stdout

@@ -1,0 +1,165 @@
+"""Phases 4 and 5 end to end with real OpenVPN 2.6 in the lab.
+
+The site-to-site lab (phases 1 + 2) runs; the lab's Client VPN endpoint is
+an OpenVPN server configured from the emulator's endpoint; remote users run
+OpenVPN with exactly the profile phase 4 wrote. The handler phase 5 deployed
+decides every connection (through the emulator, which runs its code).
+Needs root (lab_session); without it these tests skip (fail under CI=true).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from pathlib import Path
+
+import pytest
+
+from hybridnet import dataplane, lab, pki
+from hybridnet.aws import connect
+from hybridnet.handlers import connect_handler as deployed
+from hybridnet.lab import clientvpn, netns
+from hybridnet.params import load_params
+from hybridnet.phases import client_vpn, router_config, tgw_attachment
+from hybridnet.phases import connect_handler as phase5
+from hybridnet.workspace import write_private
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB1, WEBSRV = "10.0.10.10", "192.168.2.20"
+
+
+@pytest.fixture(scope="module")
+def ctx(lab_session, own_emulator):
+    context = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "cvpnlab"}))
+    assert context.data_plane == dataplane.LAB, context.data_plane_reason
+    tgw_attachment.run(context, progress=None)
+    return context
+
+
+@pytest.fixture(scope="module")
+def setup(ctx, tmp_path_factory):
+    """Site-to-site lab up, phase 4 (endpoint + profile), the lab endpoint, phase 5 (handler enabled)."""
+    run = tmp_path_factory.mktemp("cvpn-run")
+    vpn, cfg = router_config.load_connection(ctx)
+    router_config.write_router_configs(cfg, router_config.router_site(ctx), run, targets=("lab",))
+    timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run) / "lab", run / "lab-logs")
+    assert "error" not in timings, timings
+    try:
+        phase4 = client_vpn.run(ctx, run, progress=None)
+        material = client_vpn.ensure_pki(ctx)
+        clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, phase4.endpoint_id, material))
+        handler = phase5.run(ctx, progress=None)
+        yield {"run": run, "phase4": phase4, "handler": handler, "material": material,
+               "profile": phase4.profile.path, "digest": hashlib.sha256(phase4.profile.path.read_bytes()).hexdigest()}
+    finally:
+        dataplane.lab_down()
+
+
+def connections(ctx, endpoint_id: str) -> list[dict]:
+    return ctx.client("ec2").describe_client_vpn_connections(ClientVpnEndpointId=endpoint_id)["Connections"]
+
+
+def test_allowed_user_connects_with_the_profile_and_reaches_the_vpc_and_the_idc(ctx, setup):
+    attempt = clientvpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
+    try:
+        assert attempt.outcome == "connected", attempt
+        assert ipaddress.ip_address(attempt.client_ip) in ipaddress.ip_network("172.16.0.0/22")
+        # exactly the profile phase 4 wrote, unchanged, is what the user's OpenVPN reads
+        runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
+        record = runtime.daemon(clientvpn.client_name("user"))
+        argv = Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[:3] == [b"/usr/sbin/openvpn", b"--config", str(setup["profile"]).encode()]
+        assert hashlib.sha256(setup["profile"].read_bytes()).hexdigest() == setup["digest"]
+        # split tunnel: only the endpoint's routes go into the tunnel, no default route
+        routes = netns.ip_in(clientvpn.USERS["user"][0], "-4", "route", "show").stdout
+        assert re.search(r"^10\.0\.0\.0/16 via 172\.16\.0\.1 dev tun0", routes, re.M), routes
+        assert re.search(r"^192\.168\.0\.0/16 via 172\.16\.0\.1 dev tun0", routes, re.M), routes
+        assert "default" not in routes
+        for target in (WEB1, WEBSRV):  # a VPC host, and an IDC host through the site-to-site tunnels
+            result = lab.ping(dataplane.LAB_DIR, clientvpn.USERS["user"][0], target, count=3)
+            assert result["received"] == 3, result
+        mine = [c for c in connections(ctx, setup["phase4"].endpoint_id) if c["ClientIp"] == attempt.client_ip]
+        assert [c["Status"]["Code"] for c in mine][-1] == "active"
+        assert mine[-1]["CommonName"] == "client1.hybridnet.lab"
+    finally:
+        clientvpn.disconnect(dataplane.LAB_DIR, "user")
+    ended = client_vpn.wait_connection_status(ctx, setup["phase4"].endpoint_id, attempt.client_ip, "terminated")
+    assert ended and ended[-1]["Status"]["Code"] == "terminated"
+    assert int(ended[-1]["IngressBytes"]) > 0 and int(ended[-1]["EgressBytes"]) > 0
+
+
+def test_denied_user_is_refused_and_sees_the_handlers_message(ctx, setup):
+    before = len(connections(ctx, setup["phase4"].endpoint_id))
+    attempt = clientvpn.connect(dataplane.LAB_DIR, "guest", setup["profile"])
+    assert attempt.outcome == "refused", attempt
+    assert attempt.message == deployed.SOURCE_IP_MESSAGE
+    log = Path(attempt.log).read_text()
+    assert f"AUTH_FAILED,{deployed.SOURCE_IP_MESSAGE}" in log
+    assert netns.ip_in(clientvpn.USERS["guest"][0], "-o", "-4", "address", "show").stdout.count("tun") == 0
+    after = connections(ctx, setup["phase4"].endpoint_id)
+    assert len(after) == before + 1
+    refused = [c for c in after if c["Status"].get("Message") == deployed.SOURCE_IP_MESSAGE]
+    assert refused and refused[-1]["Status"]["Code"] == "terminated"
+
+
+def test_describe_connections_lists_allowed_and_refused_attempts(ctx, setup):
+    attempts = phase5.lab_attempts(ctx, setup["phase4"].endpoint_id, setup["profile"])
+    outcomes = dict(zip(attempts.table["public IP"], attempts.table["outcome"]))
+    assert outcomes == {"192.0.2.10": "connected", "192.0.2.200": "refused"}
+    table = phase5.connections_frame(ctx, setup["phase4"].endpoint_id)
+    statuses = list(zip(table["status"], table["message"]))
+    assert ("terminated", "-") in statuses  # admitted, then ended when the user disconnected
+    assert ("terminated", deployed.SOURCE_IP_MESSAGE) in statuses
+    assert set(table["common name"]) == {"client1.hybridnet.lab"}
+
+
+def test_a_client_certificate_from_another_ca_is_refused_by_the_server(ctx, setup, tmp_path):
+    other_ca = pki.make_ca("someone-elses-ca")
+    stranger = pki.issue_client(other_ca, "client1.hybridnet.lab")
+    text = client_vpn.add_client_credentials(setup["profile"].read_text(), stranger.cert_pem, stranger.key_pem)
+    profile = write_private(tmp_path / "stranger.ovpn", text)
+    before = len(connections(ctx, setup["phase4"].endpoint_id))
+    offset = clientvpn.server_log_size(dataplane.LAB_DIR)
+    # the client only sees the TLS handshake go unanswered: a short hand-window ends it quickly
+    attempt = clientvpn.connect(dataplane.LAB_DIR, "user", profile, timeout=6, extra_args=("--hand-window", "3"))
+    assert attempt.outcome != "connected", attempt
+    server = clientvpn.server_log_since(dataplane.LAB_DIR, offset)
+    assert re.search(r"VERIFY ERROR: depth=0, error=unable to get local issuer certificate.*CN=client1", server), \
+        server[-2000:]
+    assert "TLS handshake failed" in server or "TLS Error" in server
+    assert len(connections(ctx, setup["phase4"].endpoint_id)) == before  # never got as far as the handler
+
+
+def test_authorization_rules_are_the_servers_packet_filter(ctx, setup):
+    """Without a rule for the IDC CIDR, the route is still pushed but the IDC is unreachable."""
+    full = client_vpn.lab_spec(ctx, setup["phase4"].endpoint_id, setup["material"])
+    vpc_only = full.model_copy(update={"authorized": [ipaddress.ip_network(ctx.params.vpc.cidr)]})
+    ruleset = netns.exec_in(clientvpn.CVPN_NS, ["nft", "list", "ruleset"]).stdout
+    assert "10.0.0.0/16" in ruleset and "192.168.0.0/16" in ruleset and "policy drop" in ruleset
+    clientvpn.up(dataplane.LAB_DIR, vpc_only)
+    try:
+        attempt = clientvpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
+        assert attempt.connected, attempt
+        ns = clientvpn.USERS["user"][0]
+        assert lab.ping(dataplane.LAB_DIR, ns, WEB1, count=2)["received"] == 2
+        assert lab.ping(dataplane.LAB_DIR, ns, WEBSRV, count=2, wait_s=0.5)["received"] == 0
+        clientvpn.disconnect(dataplane.LAB_DIR, "user")
+    finally:
+        clientvpn.up(dataplane.LAB_DIR, full)
+
+
+def test_client_vpn_down_leaves_the_site_to_site_lab_running(ctx, setup):
+    runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
+    pids = [r.pid for r in runtime.daemons if r.ns in clientvpn.NAMESPACES or r.name == clientvpn.DNS]
+    assert pids
+    clientvpn.down(dataplane.LAB_DIR)
+    assert not set(netns.list_namespaces()) & set(clientvpn.NAMESPACES)
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    assert not clientvpn.running(dataplane.LAB_DIR)
+    assert lab.ping(dataplane.LAB_DIR, "hn-idc", WEB1, src_ip=WEBSRV, count=2)["received"] == 2
+    # and it comes back, for whoever runs next
+    clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, setup["phase4"].endpoint_id, setup["material"]))
+    assert clientvpn.running(dataplane.LAB_DIR)

@@ -1,0 +1,29 @@
+"""A health check against a target with nothing deployed: FAIL with reasons, no crash."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_empty_target_fails_clearly(own_emulator, tmp_path: Path):
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "healthcheck"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.startswith("health check: FAIL")
+    assert "no VPN connection tagged hybridnet:stack=anycompany" in result.stdout
+    assert "-> run notebooks 01 and 02" in result.stdout
+
+
+def test_bad_settings_are_refused_before_anything_runs(tmp_path: Path):
+    bad = tmp_path / "hc.yaml"
+    bad.write_text("params: lab.yaml\nlookback_minuts: 5\nvpn_connections: [vpn-xyz]\n")
+    (tmp_path / "lab.yaml").write_text((ROOT / "params" / "lab.yaml").read_text())
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "healthcheck", "--params", str(bad)],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ, HYBRIDNET_HOME=str(tmp_path)))
+    assert result.returncode == 2
+    assert "lookback_minuts: unknown key" in result.stderr
+    assert "vpn_connections: ['vpn-xyz'] are not VPN connection ids" in result.stderr

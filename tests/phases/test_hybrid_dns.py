@@ -1,0 +1,244 @@
+"""Phase 3 against the emulator: Route 53 Resolver endpoints, forwarding rule and
+on-prem BIND files; creates once, finds again, never duplicates; without a lab
+no DNS query is sent."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from hybridnet import summary
+from hybridnet.aws import AwsContext, connect
+from hybridnet.params import load_params, parse_params
+from hybridnet.phases import PhaseError, hybrid_dns
+from hybridnet.waiting import EXTRA_WAITERS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tooling  # noqa: E402  (tests/tooling.py)
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "phase3test"
+
+
+def params_data(**dns_changes) -> dict:
+    data = load_params(ROOT / "params" / "lab.yaml", overrides={"name": STACK, "lab": "off"}).model_dump(mode="python")
+    for tunnel, key in zip(data["vpn"]["tunnels"], ("strongswan_awsvpn1", "strongswan_awsvpn2")):
+        tunnel["pre_shared_key"] = key  # model_dump masks secrets
+    data["dns"].update(dns_changes)
+    return data
+
+
+@pytest.fixture(scope="module")
+def ctx(own_emulator):
+    return connect(parse_params(params_data()))
+
+
+def other(ctx: AwsContext, **dns_changes) -> AwsContext:
+    """Same emulator and stack, other params."""
+    return AwsContext(parse_params(params_data(**dns_changes)), ctx.session, ctx.endpoint_url, ctx.waiter_delay,
+                      data_plane=None, data_plane_reason="lab: off in the params")
+
+
+def test_phase3_twice_two_endpoints_one_rule_one_association(ctx):
+    messages: list[str] = []
+    first = hybrid_dns.run(ctx, progress=messages.append)
+    second = hybrid_dns.run(ctx, progress=messages.append)
+
+    assert first.created == [first.security_group_id, first.inbound.id, first.outbound.id, first.rule_id,
+                             first.association_id]
+    assert second.created == []
+    assert (second.inbound.id, second.outbound.id, second.rule_id, second.association_id) == (
+        first.inbound.id, first.outbound.id, first.rule_id, first.association_id)
+
+    resolver = ctx.client("route53resolver")
+    endpoints = resolver.list_resolver_endpoints(Filters=[{"Name": "HostVPCId", "Values": [first.vpc_id]}])
+    assert sorted(e["Direction"] for e in endpoints["ResolverEndpoints"]) == ["INBOUND", "OUTBOUND"]
+    rules = resolver.list_resolver_rules(Filters=[{"Name": "Type", "Values": ["FORWARD"]}])["ResolverRules"]
+    assert [(r["Id"], r["DomainName"]) for r in rules] == [(first.rule_id, "anycompany.corp.")]
+    assert rules[0]["TargetIps"] == [{"Ip": "192.168.2.250", "Port": 53}]
+    assert rules[0]["ResolverEndpointId"] == first.outbound.id
+    associations = resolver.list_resolver_rule_associations()["ResolverRuleAssociations"]
+    assert [(a["ResolverRuleId"], a["VPCId"]) for a in associations] == [(first.rule_id, first.vpc_id)]
+    groups = ctx.client("ec2").describe_security_groups(Filters=ctx.stack_filters())["SecurityGroups"]
+    assert [g["GroupId"] for g in groups] == [first.security_group_id]
+    # every wait was a boto3 waiter that reported its end state
+    assert f"Resolver endpoint {first.inbound.id}: OPERATIONAL" in messages
+    assert f"rule association {first.association_id}: COMPLETE" in messages
+
+
+def test_endpoints_have_the_params_ips_in_two_azs(ctx):
+    result = hybrid_dns.run(ctx, progress=None)
+    frame = hybrid_dns.endpoints_frame(result)
+    assert frame[["endpoint", "ip", "availability_zone"]].values.tolist() == [
+        ["inbound", "10.0.1.250", "ap-northeast-2a"], ["inbound", "10.0.2.250", "ap-northeast-2c"],
+        ["outbound", "10.0.1.251", "ap-northeast-2a"], ["outbound", "10.0.2.251", "ap-northeast-2c"]]
+    assert (result.inbound.status, result.outbound.status) == ("OPERATIONAL", "OPERATIONAL")
+    assert (result.rule_status, result.association_status) == ("COMPLETE", "COMPLETE")
+    assert result.inbound.security_group_ids == [result.security_group_id] == result.outbound.security_group_ids
+
+
+def test_security_group_admits_dns_from_onprem_only_and_is_restored(ctx):
+    result = hybrid_dns.run(ctx, progress=None)
+    want = [["tcp", 53, "192.168.0.0/16"], ["udp", 53, "192.168.0.0/16"]]
+    assert hybrid_dns.ingress_frame(ctx, result.security_group_id)[["protocol", "port", "source"]].values.tolist() \
+        == want
+    # drift: someone opens the group to the world and drops the TCP rule
+    ec2 = ctx.client("ec2")
+    ec2.authorize_security_group_ingress(GroupId=result.security_group_id, IpPermissions=[
+        {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.revoke_security_group_ingress(GroupId=result.security_group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "192.168.0.0/16"}]}])
+    again = hybrid_dns.run(ctx, progress=None)
+    assert again.created == []
+    assert hybrid_dns.ingress_frame(ctx, result.security_group_id)[["protocol", "port", "source"]].values.tolist() \
+        == want
+
+
+def test_private_zone_records_are_checked(ctx):
+    zone = hybrid_dns.check_private_zone(ctx)
+    assert zone.ok and zone.name == "awsanycompany.corp"
+    assert zone.records[["name", "found", "ok"]].values.tolist() == [
+        ["web1.awsanycompany.corp", "10.0.10.10", True], ["web2.awsanycompany.corp", "10.0.20.10", True]]
+    wrong = hybrid_dns.check_private_zone(other(ctx, records={"web1": "10.0.10.99", "web3": "10.0.20.30"}))
+    assert not wrong.ok
+    assert wrong.records[["name", "found", "ok"]].values.tolist() == [
+        ["web1.awsanycompany.corp", "10.0.10.10", False], ["web3.awsanycompany.corp", "(missing)", False]]
+
+
+def test_missing_private_zone_is_a_clear_error(ctx):
+    with pytest.raises(PhaseError, match="no private hosted zone elsewhere.corp associated with vpc-.*dns.private_zone"):
+        hybrid_dns.run(other(ctx, private_zone="elsewhere.corp"), progress=None)
+
+
+def test_changed_endpoint_ips_are_drift_not_duplicates(ctx):
+    hybrid_dns.run(ctx, progress=None)
+    with pytest.raises(PhaseError, match=r"dns.inbound_ips asks for \['10.0.1.240', '10.0.2.240'\].*teardown"):
+        hybrid_dns.run(other(ctx, inbound_ips=["10.0.1.240", "10.0.2.240"]), progress=None)
+    endpoints = ctx.client("route53resolver").list_resolver_endpoints()["ResolverEndpoints"]
+    assert len(endpoints) == 2
+
+
+def test_onprem_bind_files_forward_to_the_inbound_endpoint(ctx, tmp_path):
+    result = hybrid_dns.run(ctx, progress=None)
+    table = hybrid_dns.write_onprem_bind(ctx, result, tmp_path)
+    assert table[["zone", "type", "to"]].values.tolist() == [
+        ["awsanycompany.corp", "forward only", "10.0.1.250, 10.0.2.250"],
+        ["ap-northeast-2.compute.internal", "forward only", "10.0.1.250, 10.0.2.250"],
+        ["anycompany.corp", "master", "(served here)"]]
+    files = hybrid_dns.bind_files_frame(tmp_path)
+    assert sorted(files["file"]) == ["onprem-bind/db.anycompany.corp", "onprem-bind/named.conf.local",
+                                     "onprem-bind/named.conf.options"]
+    out = tmp_path / "dns" / "onprem-bind"
+    local = (out / "named.conf.local").read_text()
+    assert 'zone "awsanycompany.corp"' in local and "10.0.1.250;" in local and "10.0.2.250;" in local
+    options = [line for line in (out / "named.conf.options").read_text().splitlines()
+               if not line.lstrip().startswith("//")]
+    assert not [line for line in options if "forwarders" in line or "8.8.8.8" in line]  # the seed's is dropped
+    # named-checkconf -z on the files as named.conf would include them (paths rewritten to here)
+    wrapper = tmp_path / "named.conf"
+    text = {name: (out / name).read_text().replace("/etc/bind/", f"{out}/").replace("/var/cache/bind", str(out))
+            for name in ("named.conf.options", "named.conf.local")}
+    for name, content in text.items():
+        (tmp_path / name).write_text(content)
+    wrapper.write_text(f'include "{tmp_path}/named.conf.options";\ninclude "{tmp_path}/named.conf.local";\n')
+    res = tooling.run([tooling.require_tool("named-checkconf"), "-z", str(wrapper)])
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_without_a_lab_no_query_is_sent_and_every_row_says_why(ctx, tmp_path, monkeypatch):
+    from hybridnet.diagnostics import dns as dnsdiag
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a DNS query was about to be sent without a lab")
+
+    monkeypatch.setattr(dnsdiag, "probe_matrix", refuse)
+    monkeypatch.setattr(dnsdiag, "aprobe_rows", refuse)
+    monkeypatch.setattr(dnsdiag, "_rows_in_netns", refuse)
+    result = hybrid_dns.run(ctx, progress=None)
+    deployment = hybrid_dns.deploy(ctx, tmp_path)
+    assert deployment.data_plane is None and "lab: off" in deployment.reason
+    matrix = hybrid_dns.probe_matrix(ctx)
+    assert len(matrix) == 8
+    assert set(matrix["rcode"]) == {"UNREACHABLE"} and not matrix["ok"].any()
+    assert all(d.startswith("no lab running") for d in matrix["detail"])
+    assert set(matrix["name"]) == {"web1.awsanycompany.corp", "web2.awsanycompany.corp", "websrv.anycompany.corp",
+                                   "does-not-exist.awsanycompany.corp"}
+    assert set(matrix["side"]) == {"on-prem client", "VPC host"}
+    fig = hybrid_dns.matrix_chart(matrix, tmp_path)
+    assert (tmp_path / "dns" / "dns-matrix.png").stat().st_size > 1000
+    assert fig.axes
+    # the recorded result and its one-screen summary
+    data = hybrid_dns.result(result, deployment, matrix, tmp_path)
+    lines = summary.SUMMARIES[hybrid_dns.NOTEBOOK](data)
+    assert any("DNS matrix      0/8 as expected (lab: off in the params)" in line for line in lines)
+    assert any(line.startswith("inbound  endpoint rslvr-in-") and "10.0.1.250 ap-northeast-2a" in line
+               for line in lines)
+
+
+def test_resolver_waiters_are_botocore_waiter_models():
+    assert {"ResolverEndpointOperational", "ResolverRuleComplete", "ResolverRuleAssociationComplete"} <= set(
+        EXTRA_WAITERS.waiter_names)
+    endpoint = EXTRA_WAITERS.get_waiter("ResolverEndpointOperational")
+    assert endpoint.operation == "GetResolverEndpoint"
+    assert {(a.state, a.expected) for a in endpoint.acceptors} >= {("success", "OPERATIONAL"),
+                                                                   ("failure", "ACTION_NEEDED")}
+
+
+def test_no_dns_section_is_a_clear_error(ctx):
+    data = params_data()
+    data.pop("dns")
+    bare = AwsContext(parse_params(data), ctx.session, ctx.endpoint_url, ctx.waiter_delay)
+    with pytest.raises(PhaseError, match="no dns section"):
+        hybrid_dns.run(bare, progress=None)
+
+
+def test_what_the_lab_would_play_comes_from_the_aws_api(ctx):
+    """dataplane.dns_spec reads the Resolver set-up back through boto3 (no root needed)."""
+    from hybridnet import dataplane
+
+    result = hybrid_dns.run(ctx, progress=None)
+    spec = dataplane.dns_spec(ctx)
+    assert (spec["vpc_id"], spec["vpc_resolver_ip"]) == (result.vpc_id, "10.0.0.2")
+    assert spec["inbound_ips"] == ["10.0.1.250", "10.0.2.250"]
+    assert spec["outbound_ips"] == ["10.0.1.251", "10.0.2.251"]
+    assert spec["query_source_ip"] in spec["outbound_ips"]
+    assert spec["forward_rules"] == {"anycompany.corp": [{"Ip": "192.168.2.250", "Port": 53}]}
+    assert spec["admitted_cidrs"] == ["192.168.0.0/16"]  # from the security group, as AWS reports it
+    records = {(r["Name"], r["Type"]): [v["Value"] for v in r.get("ResourceRecords", [])]
+               for r in spec["hosted_zones"]["awsanycompany.corp"]}
+    assert records[("web1.awsanycompany.corp.", "A")] == ["10.0.10.10"]
+    assert records[("web2.awsanycompany.corp.", "A")] == ["10.0.20.10"]
+
+
+def test_the_notebook_completes_without_a_lab(ctx, tmp_path):
+    """Not root / no lab: the notebook still runs to the end and says why no probe was sent."""
+    import json
+
+    import papermill
+    import yaml
+
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump({**yaml.safe_load((ROOT / "params" / "lab.yaml").read_text()),
+                                           "name": STACK, "lab": "off"}))
+    run = tmp_path / "run"
+    run.mkdir()
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "03_hybrid_dns.ipynb"), str(run / "03_hybrid_dns.ipynb"),
+        parameters={"params_file": str(params_file), "run_dir": str(run)}, kernel_name="python3",
+        cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False)
+    recorded = json.loads((run / "results" / "03_hybrid_dns.json").read_text())
+    assert recorded["data_plane"] is None and recorded["matrix_ok"] == 0 and recorded["matrix_total"] == 8
+    assert {r["rcode"] for r in recorded["matrix"]} == {"UNREACHABLE"}
+    assert all(r["detail"] == "no lab running: lab: off in the params" for r in recorded["matrix"])
+    assert (run / "dns" / "dns-matrix.png").exists() and (run / "dns" / "onprem-bind" / "named.conf.local").exists()
+    assert "no lab running" in (run / "03_hybrid_dns.ipynb").read_text()
+
+
+def test_not_root_reason_is_said_once(ctx):
+    """dataplane.choose's reason without root already starts with "no lab running"."""
+    not_root = AwsContext(ctx.params, ctx.session, ctx.endpoint_url, ctx.waiter_delay, data_plane=None,
+                          data_plane_reason="no lab running: not root (the lab needs network namespaces)")
+    matrix = hybrid_dns.probe_matrix(not_root)
+    assert set(matrix["detail"]) == {"no lab running: not root (the lab needs network namespaces)"}

@@ -1,0 +1,96 @@
+"""The verdict engine on hand-made evidence: each check's OK / WARN / FAIL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hybridnet.diagnostics import verdicts
+from hybridnet.diagnostics.routes import TGW_COLUMNS
+from hybridnet.diagnostics.tunnels import TELEMETRY_COLUMNS, TIMELINE_COLUMNS
+from hybridnet.params import Thresholds, load_params
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS = load_params(ROOT / "params" / "lab.yaml")
+
+
+def telemetry(*tunnels):
+    return pd.DataFrame([{"vpn_connection_id": "vpn-0a1b2c3d4e5f60718", "outside_ip": ip, "status": status,
+                          "status_message": "", "accepted_routes": routes, "last_status_change": None}
+                         for ip, status, routes in tunnels], columns=TELEMETRY_COLUMNS)
+
+
+def tgw(*prefixes):
+    return pd.DataFrame([{"prefix": p, "type": "propagated", "state": "active", "resource_type": kind,
+                          "resource_id": "x", "attachment_id": "y"} for p, kind in prefixes], columns=TGW_COLUMNS)
+
+
+def evidence(tele, routes=None, timeline=None, **extra):
+    return verdicts.Evidence(params=PARAMS, thresholds=Thresholds(), telemetry=tele,
+                             timeline=timeline if timeline is not None else pd.DataFrame(columns=TIMELINE_COLUMNS),
+                             tgw_routes=routes, router_bgp=None, **extra)
+
+
+HEALTHY = telemetry(("203.0.113.11", "UP", 1), ("203.0.113.12", "UP", 1))
+ROUTES = tgw(("192.168.0.0/16", "vpn"), ("10.0.0.0/16", "vpc"))
+
+
+def statuses(ev) -> dict[str, str]:
+    return {v.check.split(" vpn-")[0]: v.status for v in verdicts.evaluate(ev)}
+
+
+def test_healthy_is_all_ok_and_exit_0():
+    found = verdicts.evaluate(evidence(HEALTHY, ROUTES))
+    assert {v.status for v in found} == {"OK"}
+    assert verdicts.exit_code(found) == 0
+
+
+def test_one_tunnel_down_is_warn_and_exit_1():
+    ev = evidence(telemetry(("203.0.113.11", "DOWN", 0), ("203.0.113.12", "UP", 1)), ROUTES)
+    assert statuses(ev)["tunnels"] == "WARN"
+    assert verdicts.exit_code(verdicts.evaluate(ev)) == 1
+
+
+def test_all_tunnels_down_is_fail_and_exit_2():
+    ev = evidence(telemetry(("203.0.113.11", "DOWN", 0), ("203.0.113.12", "DOWN", 0)), tgw(("10.0.0.0/16", "vpc")))
+    assert statuses(ev)["tunnels"] == "FAIL"
+    assert statuses(ev)["TGW route to on-prem"] == "FAIL"
+    assert verdicts.exit_code(verdicts.evaluate(ev)) == 2
+
+
+def test_withdrawn_prefix_fails_routes():
+    ev = evidence(telemetry(("203.0.113.11", "UP", 0), ("203.0.113.12", "UP", 0)), tgw(("10.0.0.0/16", "vpc")))
+    assert statuses(ev)["BGP routes"] == "FAIL"
+    assert statuses(ev)["TGW route to on-prem"] == "FAIL"
+
+
+def test_nothing_deployed_fails_with_a_reason_instead_of_crashing():
+    ev = evidence(pd.DataFrame(columns=TELEMETRY_COLUMNS), None)
+    found = verdicts.evaluate(ev)
+    assert [(v.check, v.status) for v in found][0] == ("tunnels", "FAIL")
+    assert "run notebooks 01 and 02" in found[0].action
+    assert verdicts.exit_code(found) == 2
+
+
+@pytest.mark.parametrize("states, expected", [
+    ([True, True, True], "OK"),
+    ([True, False, True], "OK"),  # one recovered drop is noted, not a warning
+    ([True, False, True, False, True, False, True], "WARN"),  # three drops: flapping
+])
+def test_tunnel_history(states, expected):
+    times = pd.date_range("2026-11-29 02:00", periods=len(states), freq="1min", tz="UTC")
+    timeline = pd.DataFrame({"vpn_connection_id": "vpn-0a1b2c3d4e5f60718", "outside_ip": "203.0.113.11",
+                             "time": times, "up": states}, columns=TIMELINE_COLUMNS)
+    assert statuses(evidence(HEALTHY, ROUTES, timeline))["tunnel history"] == expected
+
+
+def test_dns_failures_and_slowness():
+    dns = pd.DataFrame([{"side": "on-prem client", "name": "web1.awsanycompany.corp", "rcode": "NOERROR",
+                         "ok": True, "latency_ms": 3.0},
+                        {"side": "VPC host", "name": "websrv.anycompany.corp", "rcode": "TIMEOUT",
+                         "ok": False, "latency_ms": 2000.0}])
+    assert statuses(evidence(HEALTHY, ROUTES, dns=dns))["hybrid DNS"] == "FAIL"
+    slow = dns.assign(ok=True, rcode="NOERROR")
+    assert statuses(evidence(HEALTHY, ROUTES, dns=slow))["hybrid DNS"] == "WARN"
