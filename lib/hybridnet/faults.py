@@ -96,6 +96,29 @@ def _start_idc_dns(ctx: AwsContext, undo: dict) -> None:
     _idc_named(signal.SIGCONT)
 
 
+def _handler_deny_all(ctx: AwsContext, deny: bool) -> None:
+    from .phases import connect_handler
+
+    client = ctx.client("lambda")
+    name = connect_handler.function_name(ctx)
+    variables = dict(client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {}))
+    if deny:
+        variables["HYBRIDNET_DENY_ALL"] = "1"
+    else:
+        variables.pop("HYBRIDNET_DENY_ALL", None)
+    client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def _deny_everybody(ctx: AwsContext) -> dict:
+    _handler_deny_all(ctx, deny=True)
+    return {}
+
+
+def _admit_again(ctx: AwsContext, undo: dict) -> None:
+    _handler_deny_all(ctx, deny=False)
+
+
 DRILLS: dict[str, Drill] = {
     "tunnel-down": Drill("tunnel-down", "take tunnel 1 down on the customer gateway",
                          "WARN tunnels (1 of 2 UP)", _tunnel_down, _tunnel_restore),
@@ -105,6 +128,8 @@ DRILLS: dict[str, Drill] = {
                                    "WARN inbound endpoints (redundancy lost)", _stop_inbound, _start_inbound),
     "idc-dns-down": Drill("idc-dns-down", "stop (pause) the on-prem DNS server",
                           "FAIL hybrid DNS", _stop_idc_dns, _start_idc_dns),
+    "handler-deny-all": Drill("handler-deny-all", "make the client connect handler deny everybody",
+                              "FAIL connect handler", _deny_everybody, _admit_again),
 }
 
 

@@ -42,9 +42,16 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
 
         dns = hybrid_dns.probe_matrix(ctx)
         dns_endpoints = hybrid_dns.probe_matrix(ctx, probe_list=inbound_endpoint_probes(ctx))
+    client_vpn = {}
+    if ctx.params.client_vpn or check.client_vpn_endpoints:
+        from .diagnostics import clientvpn
+
+        endpoints, connections = clientvpn.endpoints_and_connections(ctx, check.client_vpn_endpoints)
+        client_vpn = {"endpoints": endpoints, "connections": connections,
+                      "handler_probe": clientvpn.handler_probe(ctx, endpoints)}
     return Evidence(params=ctx.params, thresholds=check.thresholds, telemetry=telemetry, timeline=timeline,
                     tgw_routes=tgw_routes, router_bgp=bgp, router_source=source, dns=dns,
-                    dns_endpoints=dns_endpoints)
+                    dns_endpoints=dns_endpoints, client_vpn=client_vpn)
 
 
 def inbound_endpoint_probes(ctx: AwsContext) -> list:

@@ -308,6 +308,12 @@ class Params(_Model):
     # The local lab of real daemons (emulator target only): auto = when root
     # and installed, on = required, off = never.
     lab: Literal["auto", "on", "off"] = "auto"
+
+    @field_validator("lab", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value):
+        # YAML 1.1 reads an unquoted `lab: off` / `lab: on` as a boolean
+        return {False: "off", True: "on"}.get(value, value) if isinstance(value, bool) else value
     vpc: Vpc
     transit_gateway: TransitGateway = TransitGateway()
     onprem: OnPrem

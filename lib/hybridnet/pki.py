@@ -47,7 +47,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .workspace import write_file
 
 __all__ = [
     "CA_VALIDITY_DAYS",
@@ -428,28 +429,8 @@ def _check_file_name(name: str) -> str:
 
 
 def _write_atomic(path: Path, data: str, mode: int) -> None:
-    """Write ``data`` to ``path`` with ``mode`` set before the first byte lands.
-
-    The file is created under a temporary name with ``os.open(..., mode)``
-    (and ``fchmod``, so a umask cannot change it), filled, synced and then
-    renamed over ``path``: a reader never sees a partial file, and a key is
-    never readable by others, not even while empty.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    # mode is set before the first byte lands: a key is never readable by others
+    write_file(path, data, mode)
 
 
 def write_credential(cred: Credential, directory: str | os.PathLike, name: str) -> CredentialFiles:

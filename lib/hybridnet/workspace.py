@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import tempfile
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -46,14 +47,38 @@ def new_run_dir(label: str = "run") -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> Path:
-    """Write a file that holds a secret: created 0600 before any byte lands."""
+def write_file(path: Path, content: str, mode: int) -> Path:
+    """Write ``content`` to ``path`` atomically with exactly ``mode``: the one
+    way the suite writes files that may hold secrets.
+
+    The temporary file is created 0600 in the same directory, so a secret is
+    never readable by others, even for a moment; then chmod, fsync, rename: a
+    reader never sees a partial file.
+    """
+    if mode & 0o002:
+        raise ValueError(f"{path}: refusing to write a world-writable file")
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content.encode("utf-8"))
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
     return path
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a file that holds a secret (mode 0600)."""
+    return write_file(path, text, 0o600)
 
 
 def read_json(path: Path) -> dict:

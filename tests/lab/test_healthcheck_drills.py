@@ -14,7 +14,7 @@ import pytest
 from hybridnet import dataplane, faults
 from hybridnet.aws import connect
 from hybridnet.params import load_params
-from hybridnet.phases import hybrid_dns, router_config, tgw_attachment
+from hybridnet.phases import client_vpn, connect_handler, hybrid_dns, router_config, tgw_attachment
 
 ROOT = Path(__file__).resolve().parents[2]
 HYBRIDNET = str(ROOT / ".venv" / "bin" / "hybridnet")
@@ -31,6 +31,8 @@ def stack(lab_session, own_emulator, tmp_path_factory):
     assert "error" not in timings, timings
     hybrid_dns.run(ctx, progress=None)
     assert hybrid_dns.deploy(ctx, run_dir).data_plane == dataplane.LAB
+    client_vpn.run(ctx, run_dir, progress=None)
+    connect_handler.run(ctx, progress=None)
     yield ctx
     faults.clear(ctx)
     dataplane.lab_down()
@@ -65,6 +67,7 @@ def test_healthy_lab_exits_0_with_a_self_contained_report(stack):
     ("withdraw-prefix", 2, "TGW route to on-prem", "FAIL"),
     ("inbound-endpoint-down", 1, "inbound endpoints", "WARN"),
     ("idc-dns-down", 2, "hybrid DNS", "FAIL"),
+    ("handler-deny-all", 2, "connect handler", "FAIL"),
 ])
 def test_each_drill_gives_its_verdict_and_clear_restores_ok(stack, drill, code, check, status):
     faults.apply(stack, drill)

@@ -253,3 +253,22 @@ def test_chosen_subnets_default_to_one_per_zone(ctx):
     chosen = client_vpn.chosen_subnets(auto)
     assert [s.name for s in chosen] == ["endpoints-a", "endpoints-c"]
     assert all(ipaddress.ip_network(s.cidr).subnet_of(ipaddress.ip_network("10.0.0.0/16")) for s in chosen)
+
+
+@pytest.mark.parametrize("notebook", ["04_client_vpn", "05_connection_handler"])
+def test_saved_notebooks_hold_no_key_or_profile_content(notebook):
+    import json
+
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    outputs = json.dumps([cell.get("outputs", []) for cell in cells])
+    assert outputs != "[]" and "BEGIN" not in outputs and "PRIVATE KEY" not in outputs
+    assert "-----" not in outputs  # no PEM block of any kind
+
+
+def test_results_record_no_secrets(ctx, first):
+    import json
+
+    run, res, _ = first
+    recorded = json.dumps(client_vpn.result(res, client_vpn.deploy_lab(ctx, res.endpoint_id, client_vpn.ensure_pki(ctx),
+                                                                       res.profile.path), run), default=str)
+    assert "PRIVATE KEY" not in recorded and "BEGIN" not in recorded

@@ -112,3 +112,10 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path: Path):
     bad.write_text("vpc: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(bad)
+
+
+@pytest.mark.parametrize("text, mode", [("off", "off"), ("on", "on"), ('"auto"', "auto")])
+def test_lab_mode_reads_unquoted_yaml_words(tmp_path: Path, text: str, mode: str):
+    path = tmp_path / "p.yaml"
+    path.write_text((ROOT / "params" / "lab.yaml").read_text() + f"\nlab: {text}\n")
+    assert load_params(path).lab == mode

@@ -45,3 +45,31 @@ def endpoints_and_connections(ctx: AwsContext, endpoint_ids: list[str] | None = 
         })
     return (pd.DataFrame(endpoint_rows, columns=ENDPOINT_COLUMNS),
             pd.DataFrame(connection_rows, columns=CONNECTION_COLUMNS))
+
+
+PROBE_COLUMNS = ["endpoint_id", "event", "public_ip", "expected_allow", "allow", "message"]
+
+
+def handler_probe(ctx: AwsContext, endpoints: pd.DataFrame) -> pd.DataFrame:
+    """Ask each endpoint's deployed connect handler about a user the params' policy
+    admits and one it refuses, and compare with what that policy decides."""
+    from .. import handlers
+    from ..phases import connect_handler
+
+    if ctx.params.connect_handler is None:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    intended = connect_handler.environment(ctx)
+    inside, outside = connect_handler.sample_ips(ctx)
+    rows = []
+    for row in endpoints.itertuples():
+        if row.connect_handler == "-":
+            continue
+        name = row.connect_handler.rsplit(":", 1)[-1]
+        for what, ip in (("a user the policy admits", inside), ("a user the policy refuses", outside)):
+            event = handlers.sample_event(ip, common_name="healthcheck", endpoint_id=row.endpoint_id,
+                                          connection_id="cvpn-connection-00000000000000000")
+            expected = handlers.decide_locally(event, intended)
+            actual = connect_handler.invoke(ctx, name, event)
+            rows.append({"endpoint_id": row.endpoint_id, "event": what, "public_ip": ip,
+                         "expected_allow": expected.allow, "allow": actual.allow, "message": actual.message or "-"})
+    return pd.DataFrame(rows, columns=PROBE_COLUMNS)

@@ -192,12 +192,18 @@ def check_client_vpn(ev: Evidence) -> list[Verdict]:
     probe = ev.client_vpn.get("handler_probe")
     if probe is not None and not probe.empty:
         denied = probe[~probe["allow"] & probe["expected_allow"]]
+        admitted = probe[probe["allow"] & ~probe["expected_allow"]]
         if not denied.empty:
             verdicts.append(Verdict("connect handler", FAIL,
-                                    f"an allowed user is denied: {denied.iloc[0]['message']}",
-                                    "check the handler's configuration (environment) and its recent changes"))
+                                    f"a user the policy admits is denied: \"{denied.iloc[0]['message']}\"",
+                                    "check the handler's environment (policies, allowed CIDRs, deny-all) "
+                                    "against connect_handler in the params, and redeploy (notebook 05)"))
+        elif not admitted.empty:
+            verdicts.append(Verdict("connect handler", FAIL,
+                                    f"a user the policy refuses is admitted ({admitted.iloc[0]['public_ip']})",
+                                    "redeploy the handler from the params (notebook 05)"))
         else:
-            verdicts.append(Verdict("connect handler", OK, "allows an allowed user, denies a denied one"))
+            verdicts.append(Verdict("connect handler", OK, "decides as the policy in the params says"))
     return verdicts
 
 

@@ -18,6 +18,7 @@ from .render import render_strongswan_conf, render_zebra_conf
 from .spec import LabSpec
 from .topology import ALL_NAMESPACES, AWS_NS, CGW_NS, CLIENT_VPN_NAMESPACES, Topology, build_topology
 from .vici import ViciError, ViciSession
+from ..workspace import write_private
 
 
 class LabError(RuntimeError):
@@ -157,11 +158,8 @@ def build_network(runtime: LabRuntime, topology: Topology) -> None:
 
 
 def _write_secret(path: Path, text: str) -> Path:
-    # swanctl.conf holds the PSKs: create it 0600 before writing anything
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    return path
+    # swanctl.conf holds the PSKs
+    return write_private(path, text)
 
 
 def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:

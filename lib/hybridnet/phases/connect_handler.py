@@ -288,7 +288,7 @@ def decisions_frame(ctx: AwsContext, res: HandlerResult) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("event")
 
 
-def _sample_ips(ctx: AwsContext) -> tuple[str, str]:
+def sample_ips(ctx: AwsContext) -> tuple[str, str]:
     import ipaddress
 
     allowed = [ipaddress.ip_network(c) for c in settings(ctx).allowed_cidrs] or [ipaddress.ip_network("72.21.0.0/16")]
@@ -304,7 +304,7 @@ def policy_matrix_frame(ctx: AwsContext) -> pd.DataFrame:
     the deployable module run in-process with an injected clock."""
     s = settings(ctx)
     allowed = s.allowed_cidrs or ["72.21.0.0/16"]
-    inside, outside = _sample_ips(ctx)
+    inside, outside = sample_ips(ctx)
     events = handlers.sample_events(allowed_ip=inside, denied_ip=outside)[:4]
     rows = []
     for policies in (["weekdays"], ["source_ip"], ["weekdays", "source_ip"]):

@@ -26,9 +26,7 @@ pure function of the inputs, so rendering twice gives identical bytes.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from hybridnet.render.proposals import esp_proposals, ike_proposals, ike_version
+from hybridnet.workspace import write_file
 from hybridnet.render.site import RouterSite
 from hybridnet.vpnconfig import TunnelConfig, VpnConnectionConfig
 
@@ -293,31 +292,6 @@ TARGETS: dict[str, Callable[[VpnConnectionConfig, RouterSite], list[RenderedFile
 
 
 # --- writing --------------------------------------------------------------
-
-
-def write_file(path: Path, content: str, mode: int) -> Path:
-    """Write ``content`` to ``path`` atomically with exactly ``mode``.
-
-    The temporary file is created 0600 in the same directory, so a secret
-    is never readable by others, even for a moment; then chmod + rename.
-    """
-    if mode & 0o002:
-        raise ValueError(f"{path}: refusing to write a world-writable file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content.encode("utf-8"))
-            fh.flush()
-            os.fchmod(fh.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 def render_files(cfg: VpnConnectionConfig, site: RouterSite, target: str) -> list[RenderedFile]:
