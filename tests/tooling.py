@@ -140,10 +140,11 @@ def charon_in_netns() -> Iterator[tuple[str, str, Path]]:
             assert Path(exe).name == "charon", f"pid {proc.pid} is {exe}, not charon"
             yield ns, f"unix://{vici}", log
         finally:
-            _stop(proc)
+            stop(proc)
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM a process this test started, SIGKILL if it lingers."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:

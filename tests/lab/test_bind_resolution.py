@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -78,16 +77,6 @@ def no_route_count(ns: str) -> int:
                          text=True, timeout=10)
     assert res.returncode == 0, res.stderr
     return int(res.stdout.split("IpOutNoRoutes")[1].split()[0])
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def test_hybrid_dns_both_ways_with_failover():
@@ -177,7 +166,7 @@ def test_hybrid_dns_both_ways_with_failover():
         assert time.monotonic() - started < 15
     finally:
         for proc in procs:
-            stop(proc)
+            tooling.stop(proc)
         for ns in namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
         shutil.rmtree(work, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -424,16 +423,6 @@ def _read(log: Path) -> str:
     return log.read_text(errors="replace") if log.exists() else ""
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def _openvpn_handshake(openvpn: str, ns: str, folder: Path, client: str, tag: str) -> tuple[bool, str, str]:
     """A TLS-mode point-to-point tunnel over 127.0.0.1 in ``ns`` (``--dev null``: no interface).
 
@@ -468,8 +457,8 @@ def _openvpn_handshake(openvpn: str, ns: str, folder: Path, client: str, tag: st
         done = "Initialization Sequence Completed" in _read(client_log)
     finally:
         if client_proc is not None:
-            _stop(client_proc)
-        _stop(server)
+            tooling.stop(client_proc)
+        tooling.stop(server)
     return done, _read(server_log), _read(client_log)
 
 

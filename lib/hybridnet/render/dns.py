@@ -51,9 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-from hybridnet.render.router import FILE_MODE, TEMPLATES, RenderedFile, write_file
+from hybridnet.render.router import FILE_MODE, RenderedFile, template_environment, write_file
 
 DEFAULT_TTL = 300
 SOA_TIMERS = "3600 900 1209600 300"  # refresh retry expire negative-TTL
@@ -61,14 +59,7 @@ ROUTE53_SOA = "ns-0.awsdns-00.com. awsdns-hostmaster.amazon.com. {serial} 7200 9
 ROUTE53_NS = "ns-0.awsdns-00.com."
 ROLES = ("onprem", "resolver")
 
-_ENV = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    undefined=StrictUndefined,
-    autoescape=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENV = template_environment()  # the same Jinja2 settings as the router templates
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _OWNER_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")  # _srv._tcp style owners too

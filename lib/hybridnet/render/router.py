@@ -61,7 +61,8 @@ class RenderedFile:
     mode: int
 
 
-def _env() -> Environment:
+def template_environment() -> Environment:
+    """Jinja2 for config files: undefined names fail, no HTML escaping, exact whitespace."""
     return Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         undefined=StrictUndefined,
@@ -72,7 +73,7 @@ def _env() -> Environment:
     )
 
 
-_ENV = _env()
+_ENV = template_environment()
 
 
 def _render(template: str, **context: Any) -> str:
