@@ -10,7 +10,7 @@ On-prem DNS server (the IDC's BIND, Debian layout)::
 writes ``named.conf.options``, ``named.conf.local`` and ``db.anycompany.corp``:
 what an engineer copies to /etc/bind. It is the seed's named.conf.options
 made right: recursion for the on-prem and VPC networks only (not ``any``), no
-global forwarders (the seed's 8.8.8.8 is dropped), ``dnssec-validation no``
+global forwarders (the seed's public-internet forwarder is dropped), ``dnssec-validation no``
 (the private zones are unsigned), conditional ``forward only`` zones for the
 private hosted zone(s) and ``<region>.compute.internal`` to the Resolver
 inbound endpoint IPs, and the on-prem zone itself (SOA, NS, ns/dns and the
