@@ -90,8 +90,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 0
     if args.action == "status":
         table = dataplane.lab_status_frame()
-        print(table.to_string(index=False) if not table.empty else "no lab running")
-        return 0 if not table.empty else 3
+        if table.empty:
+            print("no lab running")
+            return 3
+        print(table.to_string(index=False))
+        routes = dataplane.lab_routes_frame()
+        print("\nroutes learned over BGP and installed for the tunnels:")
+        print(routes.to_string(index=False) if not routes.empty else "(none)")
+        return 0
     # up: the AWS side from the emulator's VPN connection, the customer gateway
     # from a freshly generated lab setup (what notebook 02 writes).
     from .aws import connect

@@ -111,6 +111,17 @@ def lab_status_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lab_routes_frame() -> pd.DataFrame:
+    """Per side of the tunnels: the BGP routes and the routes charon installed (table 220)."""
+    from . import lab
+
+    status = lab.status(LAB_DIR)
+    rows = [{"side": side, **{k: r[k] for k in ("prefix", "protocol", "next_hop", "table")}}
+            for side, routes in status.get("routes", {}).items() for r in routes
+            if r["protocol"] in ("bgp", "ipsec")]
+    return pd.DataFrame(rows, columns=["side", "prefix", "protocol", "next_hop", "table"])
+
+
 def lab_running() -> bool:
     return lab_unavailable_reason() is None and (LAB_DIR / "state.json").exists()
 

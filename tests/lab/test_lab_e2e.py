@@ -71,6 +71,17 @@ def test_both_tunnels_up_and_bgp_established_within_10_s(running_lab):
     assert set(table["bgp_aws_side"]) == {"Established"} and set(table["bgp_cgw_side"]) == {"Established"}
 
 
+def test_lab_status_command_prints_tunnels_sessions_and_routes(running_lab):
+    import subprocess
+
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "lab", "status"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Established") == 4  # both sessions, seen from both ends
+    assert re.search(r"aws\s+192\.168\.0\.0/16\s+bgp", result.stdout)
+    assert re.search(r"cgw\s+10\.0\.0\.0/16\s+bgp", result.stdout)
+
+
 def test_routes_are_exchanged_both_ways(running_lab):
     status = lab.status(dataplane.LAB_DIR)
     aws_bgp = {r["prefix"] for r in status["routes"]["aws"] if r["protocol"] == "bgp"}
