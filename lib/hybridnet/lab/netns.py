@@ -151,6 +151,9 @@ def add_veth(ns_a: str, if_a: str, ns_b: str, if_b: str) -> None:
     interface ever appears in the host namespace, not even briefly.
     """
     check_lab_namespace(ns_b)
+    # A namespace is destroyed asynchronously: right after `ip netns del` of an
+    # earlier peer, its veth end can still linger in ns_a. It is ours; remove it.
+    ip_in(ns_a, "link", "del", if_a, check=False)
     ip_in(ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
     ip_in(ns_a, "link", "set", if_a, "up")
     ip_in(ns_b, "link", "set", if_b, "up")
