@@ -95,6 +95,14 @@ def connect(params: Params) -> AwsContext:
     return TARGETS[params.target](params)
 
 
+def paginate(client: BaseClient, operation: str, key: str, **kwargs) -> list[dict]:
+    """Every item under `key` across all pages (botocore's paginator; one call
+    for the few operations botocore cannot paginate)."""
+    if client.can_paginate(operation):
+        return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+    return getattr(client, operation)(**kwargs).get(key, [])
+
+
 def tag_value(resource: dict[str, Any], key: str) -> str | None:
     for tag in resource.get("Tags", []) or []:
         if tag["Key"] == key:

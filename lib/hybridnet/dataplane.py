@@ -138,10 +138,6 @@ DNS_DAEMONS = {"onprem": ("named@hn-idc", "hn-idc"), "resolver": ("named@hn-vpc"
 NAMED = "/usr/sbin/named"
 
 
-def _pages(client, operation: str, key: str, **kwargs) -> list:
-    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
-
-
 def dns_spec(ctx) -> dict:
     """What the lab's two named servers play, from the AWS API only (boto3):
     the VPC, its Resolver endpoints (the stack's, by tag), the FORWARD rules
@@ -149,7 +145,7 @@ def dns_spec(ctx) -> dict:
     record sets, and who the inbound endpoint's security group admits."""
     import ipaddress
 
-    from .aws import STACK_TAG, tag_value
+    from .aws import STACK_TAG, paginate, tag_value  # here: aws.py imports this module
 
     p = ctx.params
     ec2, r53, resolver = ctx.client("ec2"), ctx.client("route53"), ctx.client("route53resolver")
@@ -160,14 +156,14 @@ def dns_spec(ctx) -> dict:
     endpoints: dict[str, list[str]] = {"INBOUND": [], "OUTBOUND": []}
     endpoint_ips: dict[str, list[str]] = {}
     groups: set[str] = set()
-    for endpoint in _pages(resolver, "list_resolver_endpoints", "ResolverEndpoints",
+    for endpoint in paginate(resolver, "list_resolver_endpoints", "ResolverEndpoints",
                            Filters=[{"Name": "HostVPCId", "Values": [vpc["VpcId"]]}]):
         if endpoint["Status"] != "OPERATIONAL":
             continue
-        ips = [a["Ip"] for a in _pages(resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses",
+        ips = [a["Ip"] for a in paginate(resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses",
                                        ResolverEndpointId=endpoint["Id"])]
         endpoint_ips[endpoint["Id"]] = ips
-        tags = {"Tags": _pages(resolver, "list_tags_for_resource", "Tags", ResourceArn=endpoint["Arn"])}
+        tags = {"Tags": paginate(resolver, "list_tags_for_resource", "Tags", ResourceArn=endpoint["Arn"])}
         if tag_value(tags, STACK_TAG) == p.name:
             endpoints[endpoint["Direction"]] += ips
             if endpoint["Direction"] == "INBOUND":
@@ -181,7 +177,7 @@ def dns_spec(ctx) -> dict:
                     admitted += [r["CidrIp"] for r in perm.get("IpRanges", []) if r["CidrIp"] not in admitted]
     rules: dict[str, list[dict]] = {}
     query_source = None
-    for association in _pages(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
+    for association in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
                               Filters=[{"Name": "VPCId", "Values": [vpc["VpcId"]]}]):
         if association["Status"] != "COMPLETE":
             continue
@@ -195,7 +191,7 @@ def dns_spec(ctx) -> dict:
     zones: dict[str, list[dict]] = {}
     listed = r53.list_hosted_zones_by_vpc(VPCId=vpc["VpcId"], VPCRegion=p.region)["HostedZoneSummaries"]
     for zone in listed:
-        zones[zone["Name"].rstrip(".")] = _pages(r53, "list_resource_record_sets", "ResourceRecordSets",
+        zones[zone["Name"].rstrip(".")] = paginate(r53, "list_resource_record_sets", "ResourceRecordSets",
                                                  HostedZoneId=zone["HostedZoneId"])
     return {
         "vpc_id": vpc["VpcId"],

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..aws import AwsContext
+from ..aws import AwsContext, paginate
 
 ENDPOINT_COLUMNS = ["endpoint_id", "status", "client_cidr", "associations", "active", "denied",
                     "connect_handler"]
 CONNECTION_COLUMNS = ["endpoint_id", "connection_id", "common_name", "client_ip", "status", "message"]
 
 
-def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
-    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
-
-
 def endpoints_and_connections(ctx: AwsContext, endpoint_ids: list[str] | None = None
                               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     ec2 = ctx.client("ec2")
     if endpoint_ids:
-        endpoints = _pages(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", ClientVpnEndpointIds=endpoint_ids)
+        endpoints = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", ClientVpnEndpointIds=endpoint_ids)
     else:
-        endpoints = _pages(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters())
+        endpoints = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters())
     endpoint_rows, connection_rows = [], []
     for endpoint in endpoints:
         endpoint_id = endpoint["ClientVpnEndpointId"]
         if endpoint["Status"]["Code"] == "deleted":
             continue
-        networks = _pages(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
+        networks = paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
                           ClientVpnEndpointId=endpoint_id)
-        connections = _pages(ec2, "describe_client_vpn_connections", "Connections", ClientVpnEndpointId=endpoint_id)
+        connections = paginate(ec2, "describe_client_vpn_connections", "Connections", ClientVpnEndpointId=endpoint_id)
         for c in connections:
             connection_rows.append({"endpoint_id": endpoint_id, "connection_id": c["ConnectionId"],
                                     "common_name": c.get("CommonName", ""), "client_ip": c.get("ClientIp", ""),

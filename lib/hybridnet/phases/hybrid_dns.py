@@ -27,7 +27,7 @@ from typing import Callable
 import pandas as pd
 
 from .. import dataplane
-from ..aws import AwsContext, tag_value
+from ..aws import AwsContext, paginate, tag_value
 from ..waiting import extra_waiter, wait
 from . import PhaseError
 
@@ -47,16 +47,12 @@ def dns_params(ctx: AwsContext):
     return ctx.params.dns
 
 
-def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
-    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
-
-
 # --- the VPC and its subnets -------------------------------------------------------------
 
 def find_vpc(ctx: AwsContext) -> dict:
     """The existing VPC with the params' CIDR (the one the TGW is attached to)."""
     cidr = ctx.params.vpc.cidr
-    vpcs = _pages(ctx.client("ec2"), "describe_vpcs", "Vpcs", Filters=[{"Name": "cidr-block", "Values": [cidr]}])
+    vpcs = paginate(ctx.client("ec2"), "describe_vpcs", "Vpcs", Filters=[{"Name": "cidr-block", "Values": [cidr]}])
     if not vpcs:
         raise PhaseError(f"no VPC with CIDR {cidr} in {ctx.params.region}; fix vpc.cidr in the params")
     if len(vpcs) > 1:
@@ -67,7 +63,7 @@ def find_vpc(ctx: AwsContext) -> dict:
 
 def endpoint_subnets(ctx: AwsContext, vpc_id: str, ips: list[str]) -> list[dict]:
     """For each endpoint IP: {Ip, SubnetId, AvailabilityZone} of the VPC subnet holding it."""
-    subnets = _pages(ctx.client("ec2"), "describe_subnets", "Subnets",
+    subnets = paginate(ctx.client("ec2"), "describe_subnets", "Subnets",
                      Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     placed = []
     for ip in ips:
@@ -118,7 +114,7 @@ def check_private_zone(ctx: AwsContext, vpc_id: str | None = None) -> ZoneCheck:
         raise PhaseError(f"no private hosted zone {dns.private_zone} associated with {vpc_id}; {hint}")
     zone_id = zone["HostedZoneId"].split("/")[-1]
     found: dict[str, list[str]] = {}
-    for rrset in _pages(r53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id):
+    for rrset in paginate(r53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id):
         if rrset["Type"] == "A":
             values = [r["Value"] for r in rrset.get("ResourceRecords", [])]
             found.setdefault(rrset["Name"].rstrip(".").lower(), []).extend(values)
@@ -192,7 +188,7 @@ def ingress_frame(ctx: AwsContext, group_id: str) -> pd.DataFrame:
 # --- endpoints ---------------------------------------------------------------------------------
 
 def _resolver_tags(ctx: AwsContext, arn: str) -> list[dict]:
-    return _pages(ctx.client("route53resolver"), "list_tags_for_resource", "Tags", ResourceArn=arn)
+    return paginate(ctx.client("route53resolver"), "list_tags_for_resource", "Tags", ResourceArn=arn)
 
 
 def _ours(ctx: AwsContext, item: dict, name: str) -> bool:
@@ -202,7 +198,7 @@ def _ours(ctx: AwsContext, item: dict, name: str) -> bool:
 
 
 def endpoint_ips(ctx: AwsContext, endpoint_id: str) -> list[dict]:
-    return _pages(ctx.client("route53resolver"), "list_resolver_endpoint_ip_addresses", "IpAddresses",
+    return paginate(ctx.client("route53resolver"), "list_resolver_endpoint_ip_addresses", "IpAddresses",
                   ResolverEndpointId=endpoint_id)
 
 
@@ -213,7 +209,7 @@ def ensure_endpoint(ctx: AwsContext, direction: str, vpc_id: str, group_id: str,
     ips = list(dns.inbound_ips if direction == "INBOUND" else dns.outbound_ips)
     name = f"{direction.lower()}-endpoint"
     field_name = f"dns.{direction.lower()}_ips"
-    found = [e for e in _pages(resolver, "list_resolver_endpoints", "ResolverEndpoints", Filters=[
+    found = [e for e in paginate(resolver, "list_resolver_endpoints", "ResolverEndpoints", Filters=[
         {"Name": "Direction", "Values": [direction]}, {"Name": "HostVPCId", "Values": [vpc_id]}])
         if e["Status"] in LIVE_ENDPOINT and _ours(ctx, e, name)]
     if found:
@@ -243,7 +239,7 @@ def ensure_forward_rule(ctx: AwsContext, outbound_id: str, created: list[str]) -
     resolver = ctx.client("route53resolver")
     domain = ctx.params.onprem.domain
     targets = [{"Ip": ctx.params.onprem.dns_server, "Port": DNS_PORT}]
-    found = [r for r in _pages(resolver, "list_resolver_rules", "ResolverRules", Filters=[
+    found = [r for r in paginate(resolver, "list_resolver_rules", "ResolverRules", Filters=[
         {"Name": "DomainName", "Values": [domain + "."]}, {"Name": "Type", "Values": ["FORWARD"]}])
         if r["Status"] in LIVE_RULE and _ours(ctx, r, "forward-onprem")]
     if found:
@@ -267,7 +263,7 @@ def ensure_forward_rule(ctx: AwsContext, outbound_id: str, created: list[str]) -
 def ensure_rule_association(ctx: AwsContext, rule_id: str, vpc_id: str, created: list[str]) -> dict:
     """The rule associated with the VPC (associations carry no tags: found by rule and VPC)."""
     resolver = ctx.client("route53resolver")
-    found = [a for a in _pages(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations", Filters=[
+    found = [a for a in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations", Filters=[
         {"Name": "ResolverRuleId", "Values": [rule_id]}, {"Name": "VPCId", "Values": [vpc_id]}])
         if a["Status"] in ("CREATING", "COMPLETE", "OVERRIDDEN")]
     if found:

@@ -17,7 +17,7 @@ from typing import Callable
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from ..aws import STACK_TAG, AwsContext
+from ..aws import STACK_TAG, AwsContext, paginate
 
 NOTEBOOK = "99_teardown"
 GONE_STATES = {"deleted", "deleting", "disassociated", "terminated"}
@@ -29,17 +29,11 @@ def _tagged(tags: list[dict] | dict | None, stack: str) -> bool:
     return any(t.get("Key") == STACK_TAG and t.get("Value") == stack for t in tags or [])
 
 
-def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
-    if client.can_paginate(operation):
-        return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
-    return client.__getattribute__(operation)(**kwargs).get(key, [])
-
-
 # --- finders: (id, label) of the stack's live resources -------------------------------------
 
 def _client_vpn_endpoints(ctx: AwsContext) -> list[tuple[str, str]]:
     ec2 = ctx.client("ec2")
-    found = _pages(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters())
+    found = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters())
     return [(e["ClientVpnEndpointId"], e.get("Description", "")) for e in found
             if e["Status"]["Code"] not in GONE_STATES]
 
@@ -47,7 +41,7 @@ def _client_vpn_endpoints(ctx: AwsContext) -> list[tuple[str, str]]:
 def _lambda_functions(ctx: AwsContext) -> list[tuple[str, str]]:
     client = ctx.client("lambda")
     found = []
-    for fn in _pages(client, "list_functions", "Functions"):
+    for fn in paginate(client, "list_functions", "Functions"):
         tags = client.list_tags(Resource=fn["FunctionArn"]).get("Tags", {})
         if _tagged(tags, ctx.params.name):
             found.append((fn["FunctionName"], fn["FunctionArn"]))
@@ -57,8 +51,8 @@ def _lambda_functions(ctx: AwsContext) -> list[tuple[str, str]]:
 def _iam_roles(ctx: AwsContext) -> list[tuple[str, str]]:
     iam = ctx.client("iam")
     found = []
-    for role in _pages(iam, "list_roles", "Roles"):
-        tags = _pages(iam, "list_role_tags", "Tags", RoleName=role["RoleName"])
+    for role in paginate(iam, "list_roles", "Roles"):
+        tags = paginate(iam, "list_role_tags", "Tags", RoleName=role["RoleName"])
         if _tagged(tags, ctx.params.name):
             found.append((role["RoleName"], role["Arn"]))
     return found
@@ -67,7 +61,7 @@ def _iam_roles(ctx: AwsContext) -> list[tuple[str, str]]:
 def _acm_certificates(ctx: AwsContext) -> list[tuple[str, str]]:
     acm = ctx.client("acm")
     found = []
-    for cert in _pages(acm, "list_certificates", "CertificateSummaryList"):
+    for cert in paginate(acm, "list_certificates", "CertificateSummaryList"):
         tags = acm.list_tags_for_certificate(CertificateArn=cert["CertificateArn"]).get("Tags", [])
         if _tagged(tags, ctx.params.name):
             found.append((cert["CertificateArn"], cert.get("DomainName", "")))
@@ -77,10 +71,10 @@ def _acm_certificates(ctx: AwsContext) -> list[tuple[str, str]]:
 def _resolver_tagged(ctx: AwsContext, operation: str, key: str, gone: set[str]) -> list[tuple[str, str]]:
     resolver = ctx.client("route53resolver")
     found = []
-    for item in _pages(resolver, operation, key):
+    for item in paginate(resolver, operation, key):
         if item.get("Status") in gone:
             continue
-        tags = _pages(resolver, "list_tags_for_resource", "Tags", ResourceArn=item["Arn"])
+        tags = paginate(resolver, "list_tags_for_resource", "Tags", ResourceArn=item["Arn"])
         if _tagged(tags, ctx.params.name):
             found.append((item["Id"], item.get("Name") or item.get("DomainName") or ""))
     return found
@@ -89,7 +83,7 @@ def _resolver_tagged(ctx: AwsContext, operation: str, key: str, gone: set[str]) 
 def _resolver_rule_associations(ctx: AwsContext) -> list[tuple[str, str]]:
     rules = {rule_id for rule_id, _ in _resolver_rules(ctx)}
     resolver = ctx.client("route53resolver")
-    return [(a["Id"], a["ResolverRuleId"]) for a in _pages(resolver, "list_resolver_rule_associations",
+    return [(a["Id"], a["ResolverRuleId"]) for a in paginate(resolver, "list_resolver_rule_associations",
                                                             "ResolverRuleAssociations")
             if a["ResolverRuleId"] in rules and a.get("Status") not in ("DELETING",)]
 
@@ -121,13 +115,13 @@ def _customer_gateways(ctx: AwsContext) -> list[tuple[str, str]]:
 
 def _delete_client_vpn_endpoint(ctx: AwsContext, endpoint_id: str) -> None:
     ec2 = ctx.client("ec2")
-    associations = _pages(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
+    associations = paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
                           ClientVpnEndpointId=endpoint_id)
     for association in associations:
         if association["Status"]["Code"] not in ("disassociating", "disassociated"):
             ec2.disassociate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id,
                                                        AssociationId=association["AssociationId"])
-    _poll(lambda: not [a for a in _pages(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
+    _poll(lambda: not [a for a in paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
                                          ClientVpnEndpointId=endpoint_id)
                        if a["Status"]["Code"] != "disassociated"], ctx, f"{endpoint_id} disassociated")
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
@@ -135,9 +129,9 @@ def _delete_client_vpn_endpoint(ctx: AwsContext, endpoint_id: str) -> None:
 
 def _delete_iam_role(ctx: AwsContext, role: str) -> None:
     iam = ctx.client("iam")
-    for policy in _pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role):
+    for policy in paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role):
         iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
-    for name in _pages(iam, "list_role_policies", "PolicyNames", RoleName=role):
+    for name in paginate(iam, "list_role_policies", "PolicyNames", RoleName=role):
         iam.delete_role_policy(RoleName=role, PolicyName=name)
     iam.delete_role(RoleName=role)
 
