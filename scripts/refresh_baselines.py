@@ -44,5 +44,10 @@ if __name__ == "__main__":
     reason = dataplane.lab_unavailable_reason()
     if reason:
         sys.exit(f"refresh the baselines as root with the lab installed ({reason})")
+    # The baselines show the user's lab names (hn-*), so they are made with that
+    # lab: never replace one that is running.
+    if dataplane.lab_running():
+        sys.exit(f"a lab is running ({dataplane.LAB_DIR}); the baselines need the lab for themselves: "
+                 "stop it first (hybridnet lab down), then run make baselines again")
     # The whole runbook, then the teardown, in one emulator: as nbval replays them.
     refresh([*execute.NOTEBOOKS, execute.TEARDOWN])

@@ -5,6 +5,10 @@
   it started.
 - With CI=true a skipped test is a failure: CI must prove everything, and a
   skip there would hide a gap.
+- The tests drive a lab of their own (HYBRIDNET_LAB=test: `hntest-`
+  namespaces, /run/hybridnet-lab-test, its own lock), never the user's `hn-`
+  lab; set before anything imports hybridnet, and inherited by every kernel,
+  CLI and emulator the tests start.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import os
 from pathlib import Path
 
 import pytest
+
+TEST_LAB = "test"
+os.environ["HYBRIDNET_LAB"] = TEST_LAB
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"

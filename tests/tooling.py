@@ -26,10 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 CHARON = Path("/usr/lib/ipsec/charon")
 BGPD = Path("/usr/lib/frr/bgpd")
-NETNS_PREFIX = "hn-chk-"
+NETNS_PREFIX = f"{NS_PREFIX}chk-"
 
 # charon for config checks: no kernel-libipsec (no TUN device needed), the
 # same crypto plugins as the lab, vici for swanctl.
@@ -115,7 +116,7 @@ def charon_in_netns() -> Iterator[tuple[str, str, Path]]:
     """
     require_path(CHARON)
     require_tool("swanctl")
-    with private_netns() as ns, tempfile.TemporaryDirectory(prefix="hn-chk-") as tmp:
+    with private_netns() as ns, tempfile.TemporaryDirectory(prefix=f"{NS_PREFIX}chk-") as tmp:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         log = Path(tmp) / "charon.log"
@@ -190,7 +191,7 @@ def frr_check(conf: Path) -> list[str]:
     vtysh = require_tool("vtysh")
     require_path(BGPD)
     problems: list[str] = []
-    with private_netns() as ns, tempfile.TemporaryDirectory(prefix="hn-chk-") as tmp:
+    with private_netns() as ns, tempfile.TemporaryDirectory(prefix=f"{NS_PREFIX}chk-") as tmp:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         res = run(["ip", "netns", "exec", ns, vtysh, "--dryrun", "--inputfile", str(conf)])
@@ -219,7 +220,7 @@ def starter_conftest(ipsec_conf: Path) -> list[str]:
     in this mode; it still runs inside a private namespace with its own /run.
     """
     require_path(STARTER)
-    with private_netns() as ns, tempfile.TemporaryDirectory(prefix="hn-chk-") as tmp:
+    with private_netns() as ns, tempfile.TemporaryDirectory(prefix=f"{NS_PREFIX}chk-") as tmp:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         script = 'mount --bind "$1" /run && exec "$2" --conftest --conf "$3"'

@@ -67,38 +67,40 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
-    if args.action == "down":
-        report = dataplane.lab_down()
-        print(f"lab down: stopped {len(report['stopped'])} daemons, "
-              f"deleted namespaces {', '.join(report['namespaces_deleted']) or '(none)'}")
-        return 0
-    if args.action == "fault":
-        from . import faults
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    report = dataplane.lab_down()
+    print(f"lab down: stopped {len(report['stopped'])} daemons, "
+          f"deleted namespaces {', '.join(report['namespaces_deleted']) or '(none)'}")
+    return 0
 
-        if not args.fault:
-            print(f"hybridnet: name a fault: {', '.join(faults.DRILLS)}, or clear", file=sys.stderr)
-            return 2
-        from .aws import connect
 
-        ctx = connect(load_params(resolve_params_path(args.params)))
-        if args.fault == "clear":
-            print(f"cleared: {', '.join(faults.clear(ctx)) or 'nothing was applied'}")
-        else:
-            drill = faults.apply(ctx, args.fault)
-            print(f"fault {drill.name}: {drill.what}; the health check should say {drill.expect}")
-        return 0
-    if args.action == "status":
-        table = dataplane.lab_status_frame()
-        if table.empty:
-            print("no lab running")
-            return 3
-        print(table.to_string(index=False))
-        routes = dataplane.lab_routes_frame()
-        print("\nroutes learned over BGP and installed for the tunnels:")
-        print(routes.to_string(index=False) if not routes.empty else "(none)")
-        return 0
-    # up: the AWS side from the emulator's VPN connection, the customer gateway
+def cmd_lab_fault(args: argparse.Namespace) -> int:
+    from . import faults
+    from .aws import connect
+
+    ctx = connect(load_params(resolve_params_path(args.params)))
+    if args.drill == "clear":
+        print(f"cleared: {', '.join(faults.clear(ctx)) or 'nothing was applied'}")
+    else:
+        drill = faults.apply(ctx, args.drill)
+        print(f"fault {drill.name}: {drill.what}; the health check should say {drill.expect}")
+    return 0
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    table = dataplane.lab_status_frame()
+    if table.empty:
+        print("no lab running")
+        return 3
+    print(table.to_string(index=False))
+    routes = dataplane.lab_routes_frame()
+    print("\nroutes learned over BGP and installed for the tunnels:")
+    print(routes.to_string(index=False) if not routes.empty else "(none)")
+    return 0
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    # The AWS side from the emulator's VPN connection, the customer gateway
     # from a freshly generated lab setup (what notebook 02 writes).
     from .aws import connect
     from .phases import router_config
@@ -157,12 +159,29 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--params", default="params/healthcheck.yaml", help="health check settings")
     check.set_defaults(func=cmd_healthcheck)
 
-    lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels")
-    lab.add_argument("action", choices=["up", "status", "down", "fault"])
-    lab.add_argument("fault", nargs="?", default=None,
-                     help="with `fault`: a drill name, or clear (see hybridnet.faults.DRILLS)")
-    lab.add_argument("--params", default="params/lab.yaml", help="parameter file (for up and fault)")
-    lab.set_defaults(func=cmd_lab)
+    lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels",
+                         description="The local lab (root): real strongSwan, FRR, BIND and OpenVPN daemons in "
+                                     "network namespaces, playing both ends of the hybrid network.")
+    lab_sub = lab.add_subparsers(dest="action", required=True, metavar="{up,status,down,fault}")
+    params_help = "parameter file of the stack (default params/lab.yaml)"
+    up = lab_sub.add_parser("up", help="bring the lab up from the emulator's state (tunnels and BGP)")
+    up.add_argument("--params", default="params/lab.yaml", help=params_help)
+    up.set_defaults(func=cmd_lab_up)
+    lab_sub.add_parser("status", help="tunnels, BGP sessions and routes on both ends").set_defaults(
+        func=cmd_lab_status)
+    lab_sub.add_parser("down", help="stop every lab daemon by its pid and delete the lab's namespaces").set_defaults(
+        func=cmd_lab_down)
+    from .faults import DRILLS
+
+    drills = "\n".join(f"  {d.name:<22} {d.what} -> {d.expect}" for d in DRILLS.values())
+    fault = lab_sub.add_parser(
+        "fault", help="break one thing on purpose (a drill), or clear every drill",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Break one thing in the lab on purpose and see the health check catch it.",
+        epilog=f"drills:\n{drills}\n  {'clear':<22} undo every drill applied")
+    fault.add_argument("drill", choices=[*DRILLS, "clear"], metavar="DRILL", help="a drill below, or clear")
+    fault.add_argument("--params", default="params/lab.yaml", help=params_help)
+    fault.set_defaults(func=cmd_lab_fault)
     return parser
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .lab.identity import LAB_DIR, NAMESPACE_PREFIX
+
 LAB = "lab"
-LAB_DIR = Path("/run/hybridnet-lab")
 LAB_PROGRAMS = ("ip", "swanctl", "vtysh", "/usr/lib/ipsec/charon", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd",
                 "/usr/sbin/openvpn", "/usr/sbin/nft")  # the last two: the Client VPN endpoint (phase 4)
 
@@ -76,6 +77,7 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     except TimeoutError as exc:
         timings["error"] = str(exc)  # reported below as DOWN tunnels, with the lab's logs
     timings["tunnels_and_bgp_s"] = time.monotonic() - started
+    _record_owner(ctx)
     emulator.admin_call(ctx.endpoint_url, "POST", "data-plane", {"lab_dir": str(LAB_DIR), "region": ctx.params.region})
     ec2 = ctx.client("ec2")
     deadline = time.monotonic() + 5
@@ -126,15 +128,53 @@ def lab_running() -> bool:
     return lab_unavailable_reason() is None and (LAB_DIR / "state.json").exists()
 
 
+def _record_owner(ctx) -> None:
+    """Note in the lab's state which stack (of which emulator) it plays, so that
+    tearing down another stack leaves it alone."""
+    from . import lab
+
+    runtime = lab.LabRuntime.load(LAB_DIR)
+    runtime.state["owner"] = {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}
+    runtime.save()
+
+
+def lab_owner() -> dict | None:
+    """{stack, endpoint} of the stack the running lab plays, or None (no lab, or
+    one brought up without a stack)."""
+    from . import lab
+
+    if not lab_running():
+        return None
+    return lab.LabRuntime.load(LAB_DIR).state.get("owner")
+
+
 def lab_down() -> dict:
     from . import lab
 
     return lab.down(LAB_DIR)
 
 
+def lab_down_for(ctx) -> tuple[dict | None, str]:
+    """Stop the lab only if it plays this stack: (lab.down's report or None, what
+    happened in words). A lab that plays another stack or another emulator, or
+    any lab when this stack's params say it uses none, keeps running."""
+    if not lab_running():
+        return None, "not running"
+    if ctx.data_plane != LAB:
+        return None, f"left running: this stack uses no lab ({ctx.data_plane_reason})"
+    owner = lab_owner()
+    if owner != {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}:
+        plays = f"stack {owner['stack']!r} at {owner['endpoint']}" if owner else "no recorded stack"
+        return None, f"left running: it plays {plays}, not this stack (stop it: hybridnet lab down)"
+    report = lab_down()
+    return report, f"down: stopped {len(report['stopped'])} daemons, deleted {len(report['namespaces_deleted'])} " \
+                   "namespaces"
+
+
 # --- hybrid DNS (phase 3): two named servers in the lab -------------------------------------------
 
-DNS_DAEMONS = {"onprem": ("named@hn-idc", "hn-idc"), "resolver": ("named@hn-vpc", "hn-vpc")}
+DNS_DAEMONS = {"onprem": (f"named@{NAMESPACE_PREFIX}idc", f"{NAMESPACE_PREFIX}idc"),
+               "resolver": (f"named@{NAMESPACE_PREFIX}vpc", f"{NAMESPACE_PREFIX}vpc")}
 NAMED = "/usr/sbin/named"
 
 

@@ -46,7 +46,18 @@ def resolve_params_path(params_file: str | Path) -> Path:
     return workspace.project_root() / path
 
 
+def show_tables_whole() -> None:
+    """Tables print one line per row and every cell in full: no wrapping at 80
+    columns and no "..." that would move with the width of a timing or a count,
+    so a saved notebook shows the same text for the same facts (nbval compares it
+    with runs of spaces folded)."""
+    pd.set_option("display.expand_frame_repr", False)
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.width", None)
+
+
 def open_runbook(params_file: str | Path, run_dir: str | Path | None = None) -> Runbook:
+    show_tables_whole()
     params = load_params(resolve_params_path(params_file))
     return Runbook(params=params, ctx=connect(params), run_dir=results.run_dir(run_dir))
 
@@ -55,6 +66,7 @@ def open_healthcheck(healthcheck_file: str | Path, params_file: str | Path | Non
                      run_dir: str | Path | None = None) -> tuple[HealthCheck, Runbook]:
     """The health check's settings, and a runbook on its stack (or on params_file
     when given: `hybridnet run` checks the stack it has just built)."""
+    show_tables_whole()
     check, params = load_healthcheck(resolve_params_path(healthcheck_file))
     if params_file:
         params = load_params(resolve_params_path(params_file))

@@ -1,8 +1,11 @@
-"""Fixtures for the lab tests (real daemons in `hn-` network namespaces)."""
+"""Fixtures for the lab tests (real daemons in the test lab's `hntest-`
+network namespaces: tests/conftest.py sets HYBRIDNET_LAB=test)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,12 +30,36 @@ def cgw_fixture_dir() -> Path:
     return CGW_FIXTURE_DIR
 
 
+def users_lab() -> dict:
+    """What of the user's lab (the default `hn-` one) is on this machine: its
+    namespaces, and the daemons its state file records (pid, start time)."""
+    from hybridnet.lab import identity
+
+    prefix, lab_dir = identity.namespace_prefix(""), identity.lab_dir("")
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+    namespaces = sorted(line.split()[0] for line in listed.splitlines() if line.startswith(prefix))
+    try:
+        recorded = json.loads((lab_dir / "state.json").read_text()).get("daemons", [])
+    except (OSError, ValueError):
+        recorded = []
+    return {"namespaces": namespaces, "daemons": sorted((d["name"], d["pid"], d["starttime"]) for d in recorded)}
+
+
 @pytest.fixture(scope="session")
 def lab_session(lab_root):
-    """Root, and the machine-wide lab lock for the whole session: the lab's
-    namespace names are fixed, so a second session (another engineer's run)
-    waits here instead of tearing this one's lab down."""
-    from hybridnet.lab import exclusive_lab
+    """Root, and the test lab's lock for the whole session (a second test session
+    waits here instead of tearing this one's lab down). The user's own lab, if
+    one runs, must come out of the session exactly as it went in."""
+    from hybridnet.lab import exclusive_lab, identity
 
+    assert identity.NAME == "test", "tests/conftest.py should have set HYBRIDNET_LAB=test"
+    before = users_lab()
     with exclusive_lab(timeout=600.0):
         yield
+    from hybridnet.lab.daemons import is_same_process_alive
+
+    after = users_lab()
+    assert set(before["namespaces"]) <= set(after["namespaces"]), \
+        f"the tests removed namespaces of the user's lab: {sorted(set(before['namespaces']) - set(after['namespaces']))}"
+    gone = [name for name, pid, start in before["daemons"] if not is_same_process_alive(pid, start)]
+    assert not gone, f"the user's lab daemons {gone} stopped during the tests"

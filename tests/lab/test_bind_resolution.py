@@ -27,6 +27,7 @@ import pytest
 
 from hybridnet.diagnostics.dns import Probe, probe_matrix
 from hybridnet.render.dns import render_lab_bind
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tooling  # noqa: E402  (tests/tooling.py)
@@ -84,8 +85,8 @@ def test_hybrid_dns_both_ways_with_failover():
     tooling.require_tool("named")
     tooling.require_tool("ip")
     token = secrets.token_hex(4)
-    onprem_ns, vpc_ns = f"hn-dnstest-{token}-o", f"hn-dnstest-{token}-v"
-    work = Path(tempfile.mkdtemp(prefix=f"hn-dnstest-{token}-", dir="/tmp"))
+    onprem_ns, vpc_ns = f"{NS_PREFIX}dnstest-{token}-o", f"{NS_PREFIX}dnstest-{token}-v"
+    work = Path(tempfile.mkdtemp(prefix=f"{NS_PREFIX}dnstest-{token}-", dir="/tmp"))
     procs: list[subprocess.Popen] = []
     namespaces: list[str] = []
     try:

@@ -15,6 +15,7 @@ from hybridnet import dataplane, faults
 from hybridnet.aws import connect
 from hybridnet.params import load_params
 from hybridnet.phases import client_vpn, connect_handler, hybrid_dns, router_config, tgw_attachment
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 HYBRIDNET = str(ROOT / ".venv" / "bin" / "hybridnet")
@@ -92,6 +93,6 @@ def test_teardown_removes_everything_and_the_lab(stack):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "left            nothing" in result.stdout
     assert not dataplane.lab_running()
-    assert not {"hn-aws", "hn-cgw"} & set(os.listdir("/run/netns") if os.path.isdir("/run/netns") else [])
+    assert not {f"{NS_PREFIX}aws", f"{NS_PREFIX}cgw"} & set(os.listdir("/run/netns") if os.path.isdir("/run/netns") else [])
     after = healthcheck()
     assert after.returncode == 2 and "no VPN connection tagged" in after.stdout

@@ -24,6 +24,7 @@ from hybridnet.params import load_params
 from hybridnet.phases import client_vpn, router_config, tgw_attachment
 from hybridnet.phases import connect_handler as phase5
 from hybridnet.workspace import write_private
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 pytestmark = pytest.mark.lab
 
@@ -159,7 +160,7 @@ def test_client_vpn_down_leaves_the_site_to_site_lab_running(ctx, setup):
     assert not set(netns.list_namespaces()) & set(clientvpn.NAMESPACES)
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     assert not clientvpn.running(dataplane.LAB_DIR)
-    assert lab.ping(dataplane.LAB_DIR, "hn-idc", WEB1, src_ip=WEBSRV, count=2)["received"] == 2
+    assert lab.ping(dataplane.LAB_DIR, f"{NS_PREFIX}idc", WEB1, src_ip=WEBSRV, count=2)["received"] == 2
     # and it comes back, for whoever runs next
     clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, setup["phase4"].endpoint_id, setup["material"]))
     assert clientvpn.running(dataplane.LAB_DIR)

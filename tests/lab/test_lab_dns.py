@@ -25,6 +25,7 @@ from hybridnet.diagnostics.charts_dns import FAILED, outcome
 from hybridnet.diagnostics.dns import Probe, probe_matrix
 from hybridnet.params import load_params
 from hybridnet.phases import hybrid_dns, router_config, tgw_attachment
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tooling  # noqa: E402  (tests/tooling.py)
@@ -66,11 +67,11 @@ def dns_lab(ctx, tmp_path_factory):
 
 
 def onprem(name: str, expected) -> Probe:
-    return Probe("on-prem client", ONPREM_DNS, name, expected=expected, source=ONPREM_CLIENT, netns="hn-idc")
+    return Probe("on-prem client", ONPREM_DNS, name, expected=expected, source=ONPREM_CLIENT, netns=f"{NS_PREFIX}idc")
 
 
 def vpc(name: str, expected) -> Probe:
-    return Probe("VPC host", VPC_RESOLVER, name, expected=expected, source=VPC_HOST, netns="hn-vpc")
+    return Probe("VPC host", VPC_RESOLVER, name, expected=expected, source=VPC_HOST, netns=f"{NS_PREFIX}vpc")
 
 
 def lan_bytes() -> int:
@@ -115,7 +116,7 @@ def test_lab_servers_are_configured_from_the_emulator(dns_lab):
 
 def test_both_directions_resolve_across_the_tunnels(ctx, dns_lab):
     before = lan_bytes()
-    no_routes = {ns: no_route_count(ns) for ns in ("hn-idc", "hn-vpc")}
+    no_routes = {ns: no_route_count(ns) for ns in (f"{NS_PREFIX}idc", f"{NS_PREFIX}vpc")}
     matrix = hybrid_dns.probe_matrix(ctx)
     assert matrix["ok"].all(), "\n" + matrix.to_string()
     got = {(r.side, r.name): (r.rcode, r.answer) for r in matrix.itertuples()}
@@ -152,7 +153,7 @@ def test_a_record_changed_in_route53_is_what_the_lab_answers(ctx, dns_lab):
 
 
 def test_on_prem_still_resolves_with_the_first_inbound_ip_gone(dns_lab):
-    subprocess.run(["ip", "-n", "hn-vpc", "addr", "del", f"{INBOUND[0]}/24", "dev", "vpc"], check=True, timeout=10)
+    subprocess.run(["ip", "-n", f"{NS_PREFIX}vpc", "addr", "del", f"{INBOUND[0]}/24", "dev", "vpc"], check=True, timeout=10)
     try:
         # names not asked before: nothing cached on the on-prem server, so each answer
         # came through the tunnels from the second inbound IP
@@ -160,10 +161,10 @@ def test_on_prem_still_resolves_with_the_first_inbound_ip_gone(dns_lab):
                            onprem("not-there-1.awsanycompany.corp", "NXDOMAIN")], timeout=4.0)
         assert df["ok"].all(), df.to_string()
         unreachable = probe_matrix([Probe("VPC host", INBOUND[0], "web1.awsanycompany.corp", source=VPC_HOST,
-                                          netns="hn-vpc", expected=["10.0.10.10"])], timeout=1.0)
+                                          netns=f"{NS_PREFIX}vpc", expected=["10.0.10.10"])], timeout=1.0)
         assert not unreachable["ok"].any()  # the first inbound IP really was gone
     finally:
-        subprocess.run(["ip", "-n", "hn-vpc", "addr", "add", f"{INBOUND[0]}/24", "dev", "vpc"], check=True,
+        subprocess.run(["ip", "-n", f"{NS_PREFIX}vpc", "addr", "add", f"{INBOUND[0]}/24", "dev", "vpc"], check=True,
                        timeout=10)
 
 
@@ -215,10 +216,10 @@ def test_lab_down_stops_the_dns_servers(ctx, dns_lab):
     run_dir, _, _ = dns_lab
     runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
     named = [d for d in runtime.daemons if d.name.startswith("named@")]
-    assert sorted(d.ns for d in named) == ["hn-idc", "hn-vpc"]
+    assert sorted(d.ns for d in named) == [f"{NS_PREFIX}idc", f"{NS_PREFIX}vpc"]
     dataplane.lab_down()
     assert not [d.pid for d in named if Path(f"/proc/{d.pid}").exists()]
-    assert not (dataplane.LAB_DIR.exists() and list(dataplane.LAB_DIR.glob("hn-*-named")))
+    assert not (dataplane.LAB_DIR.exists() and list(dataplane.LAB_DIR.glob(f"{NS_PREFIX}*-named")))
     assert dataplane.dns_daemons_missing() == ["named@hn-idc", "named@hn-vpc"]
     matrix = hybrid_dns.probe_matrix(ctx)  # no lab: nothing sent, said plainly
     assert set(matrix["rcode"]) == {"UNREACHABLE"} and all(d.startswith("no lab running") for d in matrix["detail"])

@@ -15,6 +15,7 @@ from hybridnet import dataplane, lab
 from hybridnet.aws import connect
 from hybridnet.params import load_params
 from hybridnet.phases import router_config, tgw_attachment
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 ONPREM_HOST, VPC_HOST = "192.168.2.20", "10.0.10.10"
@@ -91,7 +92,7 @@ def test_routes_are_exchanged_both_ways(running_lab):
 
 
 def test_ping_crosses_the_tunnels(running_lab):
-    result = lab.ping(dataplane.LAB_DIR, "hn-idc", VPC_HOST, src_ip=ONPREM_HOST, count=3)
+    result = lab.ping(dataplane.LAB_DIR, f"{NS_PREFIX}idc", VPC_HOST, src_ip=ONPREM_HOST, count=3)
     assert result["received"] == 3, result
 
 
@@ -124,7 +125,7 @@ def test_failover_keeps_traffic_and_telemetry_shows_tunnel_1_down(ctx, running_l
     first = cfg.tunnels[0].vgw_outside_ip
     lab.tunnel_down(dataplane.LAB_DIR, 1)
     try:
-        result = lab.ping(dataplane.LAB_DIR, "hn-idc", VPC_HOST, src_ip=ONPREM_HOST, count=5)
+        result = lab.ping(dataplane.LAB_DIR, f"{NS_PREFIX}idc", VPC_HOST, src_ip=ONPREM_HOST, count=5)
         assert result["received"] >= 4, result
         # Within one BGP hold time (30 s); the emulator polls the lab every second.
         wait_for(lambda: telemetry(ctx, vpn["VpnConnectionId"])[first]["Status"] == "DOWN", 30,
@@ -157,15 +158,32 @@ def test_wrong_psk_on_the_customer_gateway_leaves_that_tunnel_down(ctx, vpn_and_
         dataplane.lab_down()
 
 
+def test_teardown_stops_the_lab_only_for_the_stack_it_plays(ctx, running_lab):
+    """Notebook 99's lab step: another stack's teardown, or this stack's with
+    `lab: off`, leaves the running lab alone and says why; this stack's stops it."""
+    assert dataplane.lab_owner() == {"stack": "e2e", "endpoint": ctx.endpoint_url}
+    other = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "another"}))
+    report, note = dataplane.lab_down_for(other)
+    assert report is None and "it plays stack 'e2e'" in note
+    lab_off = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "e2e", "lab": "off"}))
+    report, note = dataplane.lab_down_for(lab_off)
+    assert report is None and "this stack uses no lab" in note
+    assert dataplane.lab_running() and lab.status(dataplane.LAB_DIR)["tunnels"]
+    report, note = dataplane.lab_down_for(ctx)
+    assert report and note.startswith("down:") and not dataplane.lab_running()
+    report, note = dataplane.lab_down_for(ctx)
+    assert report is None and note == "not running"
+
+
 def test_lab_down_leaves_nothing_and_aws_sees_tunnels_down_again(ctx, vpn_and_cfg, tmp_path):
     vpn, cfg = vpn_and_cfg
     dataplane.lab_up(ctx, vpn, generate(ctx, cfg, tmp_path), tmp_path / "lab-logs")
     state = lab.status(dataplane.LAB_DIR)
     pids = [d["pid"] for d in state["daemons"]]
     dataplane.lab_down()
-    assert not set(lab.netns.list_namespaces()) & {"hn-inet", "hn-aws", "hn-cgw", "hn-idc", "hn-vpc"}
+    assert not set(lab.netns.list_namespaces()) & {f"{NS_PREFIX}{role}" for role in ("inet", "aws", "cgw", "idc", "vpc")}
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-    assert not list(Path("/run/frr").glob("hn-*"))
+    assert not list(Path("/run/frr").glob(f"{NS_PREFIX}*"))
     assert not (dataplane.LAB_DIR / "state.json").exists()
     seen = wait_for(lambda: (lambda t: t if all(x["Status"] == "DOWN" for x in t.values()) else None)(
         telemetry(ctx, vpn["VpnConnectionId"])), 5, "both tunnels DOWN after lab down")

@@ -14,6 +14,7 @@ import pytest
 from hybridnet import lab
 from hybridnet.lab import daemons, netns
 from hybridnet.lab.topology import ALL_NAMESPACES
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 ONPREM_HOST = "192.168.2.20"  # hn-idc websrv
 VPC_WEB1 = "10.0.10.10"  # hn-vpc web1
@@ -203,7 +204,7 @@ def _assert_nothing_left(lab_dir: Path, records: list[daemons.DaemonRecord], rep
     assert all(left["pids"] or left["age_s"] < daemons.FOREIGN_NAMESPACE_GRACE_S
                for left in report["namespaces_left"])
     assert not any(daemons.is_same_process_alive(r.pid, r.starttime) for r in records)
-    assert {p.name for p in Path("/run/frr").glob("hn-*")} <= remaining
+    assert {p.name for p in Path("/run/frr").glob(f"{NS_PREFIX}*")} <= remaining
     assert not lab_dir.exists() or list(lab_dir.iterdir()) == []
 
 
@@ -249,7 +250,7 @@ class TestDown:
     def test_down_leaves_other_users_busy_namespaces_alone(self, lab_session, tmp_path, monkeypatch):
         # `hn-` is shared with throwaway namespaces of config checks and other
         # tests; down() sweeps a stale empty one and never touches a busy one
-        busy, stale = "hn-zz-labtest-busy", "hn-zz-labtest-stale"
+        busy, stale = f"{NS_PREFIX}zz-labtest-busy", f"{NS_PREFIX}zz-labtest-stale"
         real_age = netns.namespace_age_s
         monkeypatch.setattr(netns, "namespace_age_s",
                             lambda ns: 3600.0 if ns == stale else real_age(ns))
@@ -268,3 +269,44 @@ class TestDown:
             sleeper.wait()
             for ns in (busy, stale):
                 netns.delete_namespace(ns)
+
+
+def test_the_tests_lab_runs_beside_a_users_lab_and_never_touches_it(lab_session, cgw_fixture_dir,
+                                                                    tmp_path_factory):
+    """The suite's lab has its own prefix, folder and lock (HYBRIDNET_LAB=test), so a
+    lab the user runs (`hn-` namespaces) survives the tests' up and down. Without a
+    user's lab running, a stand-in `hn-inet` with a process in it plays one."""
+    from hybridnet.lab import identity
+
+    def pids_in(ns: str) -> list[int]:  # netns.namespace_pids refuses another lab's names, rightly
+        listed = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10).stdout
+        return [int(tok) for tok in listed.split()]
+
+    users_ns = f"{identity.namespace_prefix('')}inet"
+    assert users_ns == "hn-inet" and lab.INET_NS != users_ns and lab.INET_NS.startswith(NS_PREFIX)
+    assert identity.lab_dir("") != identity.LAB_DIR and identity.LOCK_PATH.name == "hybridnet-lab-test.lock"
+    stand_in = not netns.namespace_exists(users_ns)
+    sleeper = None
+    if stand_in:
+        subprocess.run(["ip", "netns", "add", users_ns], check=True, timeout=10)
+        sleeper = subprocess.Popen(["ip", "netns", "exec", users_ns, "sleep", "120"])
+    try:
+        users_pids = _poll(lambda: pids_in(users_ns), timeout=2.0, interval=0.02)
+        lab_dir, log_dir = _dirs(tmp_path_factory, "beside-users-lab")
+        lab.up(lab.LabSpec.seed(), cgw_fixture_dir, lab_dir, log_dir)
+        try:
+            lab.wait_until_up(lab_dir, timeout=10.0)
+            assert netns.namespace_exists(users_ns)
+        finally:
+            report = lab.down(lab_dir)
+        assert not [ns for ns in report["namespaces_deleted"] if not ns.startswith(NS_PREFIX)], report
+        assert netns.namespace_exists(users_ns), "the tests' lab down removed the user's namespace"
+        assert set(users_pids) <= set(pids_in(users_ns))
+        if sleeper is not None:
+            assert sleeper.poll() is None  # the stand-in's process was never signalled
+    finally:
+        if sleeper is not None:
+            sleeper.kill()
+            sleeper.wait()
+        if stand_in:
+            subprocess.run(["ip", "netns", "del", users_ns], check=False, timeout=10)

@@ -11,6 +11,7 @@ from hybridnet import lab
 from hybridnet.lab import awsside, netns, vici
 from hybridnet.lab.cgwside import CgwConfigError, load_cgw_dir
 from hybridnet.lab.render import render_strongswan_conf
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 
 def test_seed_spec_values():
@@ -35,14 +36,14 @@ def test_tunnel_spec_rejects(change, message):
 
 def test_topology_addresses_stay_in_lab_space():
     topology = lab.build_topology(lab.LabSpec.seed())
-    assert set(topology.namespaces) == {"hn-inet", "hn-aws", "hn-cgw", "hn-idc", "hn-vpc"}
+    assert set(topology.namespaces) == {f"{NS_PREFIX}inet", f"{NS_PREFIX}aws", f"{NS_PREFIX}cgw", f"{NS_PREFIX}idc", f"{NS_PREFIX}vpc"}
     outside = {(link.b.ns, link.b.name): link.b.addresses for link in topology.links}
-    assert outside[("hn-aws", "outside")] == ("203.0.113.11/24", "203.0.113.12/24")
+    assert outside[(f"{NS_PREFIX}aws", "outside")] == ("203.0.113.11/24", "203.0.113.12/24")
     assert topology.host("web1").address == "10.0.10.10"
     assert topology.host("websrv").address == "192.168.2.20"
     for link in topology.links:
         for end in (link.a, link.b):
-            assert end.ns.startswith("hn-")
+            assert end.ns.startswith(NS_PREFIX)
             for address in end.addresses:
                 netns.check_lab_prefix(address)
     for route in topology.routes:
@@ -78,7 +79,7 @@ def test_aws_side_renders_from_spec_only():
 
 
 def test_strongswan_conf_puts_inside_addresses_on_ipsec0():
-    conf = render_strongswan_conf("hn-aws", ["169.254.11.1/30", "169.254.12.1/30"])
+    conf = render_strongswan_conf(f"{NS_PREFIX}aws", ["169.254.11.1/30", "169.254.12.1/30"])
     assert "kernel-libipsec" in conf
     assert "ip address add 169.254.11.1/30 dev ipsec0" in conf
 

@@ -51,6 +51,14 @@ def test_phase1_result_is_what_the_seed_checks(ctx):
     assert "strongswan_awsvpn" not in text and "******** (18 chars)" in text
 
 
+def test_resource_table_shows_the_customer_gateway_as_entered(ctx):
+    result = tgw_attachment.run(ctx, progress=None)
+    cgw = ctx.params.customer_gateway
+    state = tgw_attachment.summary_frame(result).loc["customer gateway", "state"]
+    assert state == f"IP {cgw.public_ip}, BGP ASN {cgw.bgp_asn}; reused"
+    assert (result.customer_gateway_ip, result.customer_gateway_asn) == ("198.51.100.10", 65016)
+
+
 def test_changed_params_are_reported_as_drift_not_duplicated(ctx):
     tgw_attachment.run(ctx, progress=None)
     changed = load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"})

@@ -25,6 +25,7 @@ import pytest
 from hybridnet.diagnostics import dns as probes_mod
 from hybridnet.diagnostics.charts_dns import COLOURS, cells, dns_matrix_chart
 from hybridnet.diagnostics.dns import COLUMNS, Probe, ProbeError, probe_matrix, probe_matrix_in_netns
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 matplotlib.use("Agg")
 
@@ -328,8 +329,8 @@ def test_probe_matrix_mixes_namespaces_in_order(server):
 
 def test_missing_namespace_raises():
     tooling.require_root()
-    with pytest.raises(ProbeError, match="hn-dnstest-missing"):
-        probe_matrix_in_netns("hn-dnstest-missing", [Probe("x", "127.0.0.1", "a.test")], timeout=0.2)
+    with pytest.raises(ProbeError, match=f"{NS_PREFIX}dnstest-missing"):
+        probe_matrix_in_netns(f"{NS_PREFIX}dnstest-missing", [Probe("x", "127.0.0.1", "a.test")], timeout=0.2)
 
 
 # --- chart ----------------------------------------------------------------------------------------

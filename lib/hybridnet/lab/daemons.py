@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from . import netns
+from . import identity, netns
 from .vici import ViciSession
 
-DEFAULT_LAB_DIR = Path("/run/hybridnet-lab")
+DEFAULT_LAB_DIR = identity.LAB_DIR
 STATE_FILE_NAME = "state.json"
 FRR_RUN_ROOT = Path("/run/frr")
 FRR_BIN = Path("/usr/lib/frr")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import awsside, daemons, netns, observe
+from . import awsside, daemons, identity, netns, observe
 from .cgwside import CgwConfig, cgw_connection_name, load_cgw_dir
 from .daemons import DEFAULT_LAB_DIR, LabRuntime
 from .render import render_strongswan_conf, render_zebra_conf
@@ -52,15 +52,16 @@ def lab_exists(lab_dir: Path | str) -> bool:
             or bool(set(netns.list_namespaces()) & set(ALL_NAMESPACES + CLIENT_VPN_NAMESPACES)))
 
 
-LAB_LOCK_PATH = Path("/run/hybridnet-lab.lock")
+LAB_LOCK_PATH = identity.LOCK_PATH
 
 
 @contextmanager
 def exclusive_lab(timeout: float = 300.0, lock_path: Path = LAB_LOCK_PATH) -> Iterator[None]:
-    """Hold the machine-wide lab lock while using the lab (e.g. for a test session).
+    """Hold this lab's lock while using it (e.g. for a test session).
 
-    The lab's namespace names are fixed, so two processes bringing labs up at
-    once would tear down each other's; whoever holds this lock is alone.
+    A lab's namespace names are fixed by its prefix, so two processes bringing
+    the same lab up at once would tear down each other's; whoever holds this
+    lock is alone. Labs of other names (identity.py) have other locks.
     `up()`/`down()` do not take it themselves (a lab outlives the process that
     started it); long-lived users such as test sessions do.
     """

@@ -1,7 +1,7 @@
 """Network namespaces for the local lab, driven through iproute2 (`ip`).
 
-Every lab namespace is named with the prefix ``hn-``. Functions here refuse to
-touch anything else: links are created inside a lab namespace (never in the
+Every lab namespace is named with the lab's prefix (``hn-`` for the user's lab,
+see identity.py). Functions here refuse to touch anything else: links are created inside a lab namespace (never in the
 host namespace), addresses and routes are only accepted when they fall inside
 the lab's address space (private, link-local and documentation ranges) and a
 default route is never installed. This keeps every lab packet inside the lab.
@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-NAMESPACE_PREFIX = "hn-"
+from .identity import NAMESPACE_PREFIX
+
 NETNS_RUN_DIR = Path("/run/netns")
 IP = "ip"
 

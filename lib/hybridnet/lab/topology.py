@@ -15,19 +15,22 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import asdict, dataclass, field
 
+from .identity import NAMESPACE_PREFIX
 from .spec import LabSpec
 
-INET_NS = "hn-inet"
-AWS_NS = "hn-aws"
-CGW_NS = "hn-cgw"
-IDC_NS = "hn-idc"
-VPC_NS = "hn-vpc"
+# The prefix is "hn-" for the user's lab and another one for a named lab (the
+# test suite's), so that both can run at once (see identity.py).
+INET_NS = f"{NAMESPACE_PREFIX}inet"
+AWS_NS = f"{NAMESPACE_PREFIX}aws"
+CGW_NS = f"{NAMESPACE_PREFIX}cgw"
+IDC_NS = f"{NAMESPACE_PREFIX}idc"
+VPC_NS = f"{NAMESPACE_PREFIX}vpc"
 ALL_NAMESPACES = (INET_NS, AWS_NS, CGW_NS, IDC_NS, VPC_NS)
 # Added to a running lab by phase 4 (lab/clientvpn.py): the Client VPN
 # endpoint's server and two remote users. Fixed names too, so `down` finds them.
-CVPN_NS = "hn-cvpn"
-USER_NS = "hn-user"
-GUEST_NS = "hn-guest"
+CVPN_NS = f"{NAMESPACE_PREFIX}cvpn"
+USER_NS = f"{NAMESPACE_PREFIX}user"
+GUEST_NS = f"{NAMESPACE_PREFIX}guest"
 CLIENT_VPN_NAMESPACES = (CVPN_NS, USER_NS, GUEST_NS)
 
 # Seed lab hosts: (name, address). VPC hosts sit in /24 subnets whose first

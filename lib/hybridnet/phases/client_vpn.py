@@ -709,6 +709,7 @@ def deploy_lab(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path, keep_co
                                             "remote machine and connect"}])
         return LabDeployment(None, reason, table)
     from ..lab import clientvpn
+    from ..lab.topology import CVPN_NS
 
     state = clientvpn.up(dataplane.LAB_DIR, lab_spec(ctx, endpoint_id, p))
     attempt = clientvpn.connect(dataplane.LAB_DIR, "user", profile)
@@ -718,7 +719,7 @@ def deploy_lab(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path, keep_co
         # OpenVPN reports a client's goodbye after a 5 s grace: wait for it, so the
         # API (and the next notebook) see this connection terminated.
         wait_connection_status(ctx, endpoint_id, attempt.client_ip, "terminated")
-    rows = [{"step": "endpoint (OpenVPN) in hn-cvpn", "result": f"listening on {state.public_ip}, "
+    rows = [{"step": f"endpoint (OpenVPN) in {CVPN_NS}", "result": f"listening on {state.public_ip}, "
                                                                   f"address in the VPC {state.eni_ip}", "ok": True},
             {"step": f"remote user {attempt.public_ip} connects with the profile", "ok": attempt.connected,
              "result": f"{attempt.outcome}: {attempt.client_ip or attempt.message}"}]

@@ -45,6 +45,8 @@ class AttachmentResult:
     transit_gateway_id: str
     amazon_side_asn: int
     customer_gateway_id: str
+    customer_gateway_ip: str  # as AWS holds them: the values the engineer entered
+    customer_gateway_asn: int
     vpn_connection_id: str
     vpn_state: str
     attachment_id: str
@@ -236,6 +238,8 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
         transit_gateway_id=tgw["TransitGatewayId"],
         amazon_side_asn=tgw["Options"]["AmazonSideAsn"],
         customer_gateway_id=cgw["CustomerGatewayId"],
+        customer_gateway_ip=cgw["IpAddress"],
+        customer_gateway_asn=int(cgw["BgpAsn"]),
         vpn_connection_id=vpn["VpnConnectionId"],
         vpn_state=vpn["State"],
         attachment_id=attachment["TransitGatewayAttachmentId"],
@@ -256,7 +260,8 @@ def summary_frame(result: AttachmentResult) -> pd.DataFrame:
     rows = [
         ("transit gateway", result.transit_gateway_id, f"ASN {result.amazon_side_asn}"),
         ("customer gateway", result.customer_gateway_id,
-         "created" if result.customer_gateway_id in result.created else "reused"),
+         f"IP {result.customer_gateway_ip}, BGP ASN {result.customer_gateway_asn}; "
+         + ("created" if result.customer_gateway_id in result.created else "reused")),
         ("VPN connection", result.vpn_connection_id, result.vpn_state),
         ("TGW attachment", result.attachment_id, result.attachment_state),
         ("default route table", result.association_route_table_id or "-",
