@@ -40,6 +40,21 @@ def hybridnet_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ["HYBRIDNET_HOME"] = previous
 
 
+@pytest.fixture(scope="session")
+def test_lab_lock():
+    """The test lab's lock (/run/hybridnet-lab-test.lock), held for the rest of the
+    session by every test that brings the lab up, so that two test sessions on
+    one machine (two engineers, a CI job) take turns instead of replacing each
+    other's lab. Without root there is no lab and nothing to hold."""
+    if os.geteuid() != 0:
+        yield
+        return
+    from hybridnet.lab import exclusive_lab
+
+    with exclusive_lab(timeout=1200.0):
+        yield
+
+
 @pytest.fixture(scope="module")
 def own_emulator(tmp_path_factory: pytest.TempPathFactory):
     """A fresh emulator (and HYBRIDNET_HOME) for one test module, for tests that

@@ -28,7 +28,7 @@ def test_ci_runs_the_readme_test_command():
     assert quick_start_commands()[1] in lines
 
 
-def test_make_run_as_written(tmp_path: Path):
+def test_make_run_as_written(tmp_path: Path, test_lab_lock):
     run_command = quick_start_commands()[0]
     env = dict(os.environ, HYBRIDNET_HOME=str(tmp_path))
     try:

@@ -46,16 +46,15 @@ def users_lab() -> dict:
 
 
 @pytest.fixture(scope="session")
-def lab_session(lab_root):
+def lab_session(lab_root, test_lab_lock):
     """Root, and the test lab's lock for the whole session (a second test session
-    waits here instead of tearing this one's lab down). The user's own lab, if
-    one runs, must come out of the session exactly as it went in."""
-    from hybridnet.lab import exclusive_lab, identity
+    waits instead of tearing this one's lab down). The user's own lab, if one
+    runs, must come out of the session exactly as it went in."""
+    from hybridnet.lab import identity
 
     assert identity.NAME == "test", "tests/conftest.py should have set HYBRIDNET_LAB=test"
     before = users_lab()
-    with exclusive_lab(timeout=600.0):
-        yield
+    yield
     from hybridnet.lab.daemons import is_same_process_alive
 
     after = users_lab()

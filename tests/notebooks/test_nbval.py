@@ -55,7 +55,7 @@ def test_notebooks_before_the_lab_reproduce_saved_outputs(tmp_path: Path):
     check(names, tmp_path / "home")
 
 
-def test_whole_runbook_reproduces_saved_outputs(tmp_path: Path):
+def test_whole_runbook_reproduces_saved_outputs(tmp_path: Path, test_lab_lock):
     reason = dataplane.lab_unavailable_reason()
     if reason:
         pytest.skip(f"the saved outputs show the lab's tunnels, and the lab cannot run here: {reason}")
