@@ -31,6 +31,7 @@ def refresh(names: list[str]) -> None:
                 path = ROOT / "notebooks" / f"{name}.ipynb"
                 notebook = nbformat.read(path, as_version=4)
                 NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
+                               kernel_manager_class=execute.ipc_kernel_manager(),
                                resources={"metadata": {"path": str(path.parent)}}).execute()
                 nbformat.write(notebook, path)
                 print(f"refreshed {path.relative_to(ROOT)}")

@@ -46,7 +46,7 @@ def select(only: list[str] | None) -> list[str]:
     return [n for n in NOTEBOOKS if n in chosen]
 
 
-def _ipc_kernel_manager():
+def ipc_kernel_manager():
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -69,6 +69,6 @@ def run_notebook(name: str, run_dir: Path, parameters: dict[str, str]) -> Notebo
         str(notebooks_dir() / f"{name}.ipynb"), str(output),
         parameters={**parameters, "run_dir": str(run_dir.resolve())},
         kernel_name=KERNEL, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
-        kernel_manager_class=_ipc_kernel_manager(),
+        kernel_manager_class=ipc_kernel_manager(),
     )
     return NotebookRun(name, output, time.monotonic() - start)
