@@ -220,7 +220,7 @@ def test_lab_down_stops_the_dns_servers(ctx, dns_lab):
     dataplane.lab_down()
     assert not [d.pid for d in named if Path(f"/proc/{d.pid}").exists()]
     assert not (dataplane.LAB_DIR.exists() and list(dataplane.LAB_DIR.glob(f"{NS_PREFIX}*-named")))
-    assert dataplane.dns_daemons_missing() == ["named@hn-idc", "named@hn-vpc"]
+    assert dataplane.dns_daemons_missing() == [f"named@{NS_PREFIX}idc", f"named@{NS_PREFIX}vpc"]
     matrix = hybrid_dns.probe_matrix(ctx)  # no lab: nothing sent, said plainly
     assert set(matrix["rcode"]) == {"UNREACHABLE"} and all(d.startswith("no lab running") for d in matrix["detail"])
     # leave the lab as the fixture made it, for any test after this one

@@ -158,9 +158,11 @@ def test_wrong_psk_on_the_customer_gateway_leaves_that_tunnel_down(ctx, vpn_and_
         dataplane.lab_down()
 
 
-def test_teardown_stops_the_lab_only_for_the_stack_it_plays(ctx, running_lab):
+def test_teardown_stops_the_lab_only_for_the_stack_it_plays(ctx, vpn_and_cfg, tmp_path):
     """Notebook 99's lab step: another stack's teardown, or this stack's with
     `lab: off`, leaves the running lab alone and says why; this stack's stops it."""
+    vpn, cfg = vpn_and_cfg
+    dataplane.lab_up(ctx, vpn, generate(ctx, cfg, tmp_path), tmp_path / "lab-logs")
     assert dataplane.lab_owner() == {"stack": "e2e", "endpoint": ctx.endpoint_url}
     other = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "another"}))
     report, note = dataplane.lab_down_for(other)

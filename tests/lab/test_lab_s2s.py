@@ -221,7 +221,7 @@ class TestDown:
 
         assert sorted(report["stopped"]) == sorted(r.name for r in records)
         _assert_nothing_left(lab_dir, records, report)
-        assert (log_dir / "charon-hn-cgw.log").stat().st_size > 0  # logs are kept
+        assert (log_dir / f"charon-{NS_PREFIX}cgw.log").stat().st_size > 0  # logs are kept
 
     def test_down_after_a_crash_that_lost_the_state_file(self, lab_session, cgw_fixture_dir, tmp_path_factory):
         lab_dir, log_dir = _dirs(tmp_path_factory, "crash")
