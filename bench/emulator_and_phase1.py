@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
@@ -27,8 +25,7 @@ def emulator_start_and_first_call() -> tuple[float, float]:
     start = time.monotonic()
     info = emulator.start()
     started = time.monotonic() - start
-    ec2 = boto3.client("ec2", region_name="ap-northeast-2", endpoint_url=info.endpoint,
-                       aws_access_key_id="bench", aws_secret_access_key="bench")
+    ec2 = emulator.client("ec2", "ap-northeast-2", info)  # signed with the emulator's own credentials
     ec2.describe_vpcs()
     answered = time.monotonic() - start
     emulator.stop()

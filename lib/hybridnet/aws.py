@@ -72,9 +72,9 @@ def _emulator(params: Params) -> AwsContext:
     from .emulator import seed
 
     info = emulator.start()
-    # Fixed dummy keys: the emulator never sees a real credential.
-    session = boto3.session.Session(aws_access_key_id="hybridnet", aws_secret_access_key="emulator",
-                                    region_name=params.region)
+    # The emulator's own generated keys (outputs/.state/, 0600): it refuses any
+    # other, and never sees a real credential.
+    session = emulator.session(params.region, info)
     plane, why = dataplane.choose(params.target, params.lab)
     ctx = AwsContext(params, session, info.endpoint, waiter_delay=1, data_plane=plane, data_plane_reason=why)
     seed.ensure_baseline(ctx)

@@ -78,7 +78,7 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
         timings["error"] = str(exc)  # reported below as DOWN tunnels, with the lab's logs
     timings["tunnels_and_bgp_s"] = time.monotonic() - started
     _record_owner(ctx)
-    emulator.admin_call(ctx.endpoint_url, "POST", "data-plane", {"lab_dir": str(LAB_DIR), "region": ctx.params.region})
+    emulator.admin_call(emulator.start(), "POST", "data-plane", {"lab_dir": str(LAB_DIR), "region": ctx.params.region})
     ec2 = ctx.client("ec2")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and "error" not in timings:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-import boto3
+from typing import Callable
+
 import pytest
 
 from hybridnet import emulator
@@ -9,14 +10,29 @@ REGION = "ap-northeast-2"
 
 
 @pytest.fixture(scope="session")
-def endpoint() -> str:
-    return emulator.start().endpoint
+def emulator_info() -> emulator.EmulatorInfo:
+    return emulator.start()
 
 
 @pytest.fixture(scope="session")
-def ec2(endpoint: str):
-    return boto3.client("ec2", region_name=REGION, endpoint_url=endpoint,
-                        aws_access_key_id="test", aws_secret_access_key="test")
+def endpoint(emulator_info: emulator.EmulatorInfo) -> str:
+    return emulator_info.endpoint
+
+
+@pytest.fixture(scope="session")
+def aws_client(emulator_info: emulator.EmulatorInfo) -> Callable:
+    """aws_client(service, **config): a boto3 client signed with the emulator's own credentials."""
+    from botocore.config import Config
+
+    def make(service: str, region: str = REGION, **config):
+        return emulator.client(service, region, emulator_info, config=Config(**config) if config else None)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def ec2(aws_client):
+    return aws_client("ec2")
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ _vpc_numbers = itertools.count(1)
 def client(endpoint: str, service: str, **config):
     from botocore.config import Config
 
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="test",
-                        aws_secret_access_key="test", config=Config(**config) if config else None)
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **emulator.credentials(endpoint).as_boto3(),
+                        config=Config(**config) if config else None)
 
 
 def code_of(exc_info) -> str:
@@ -183,8 +183,7 @@ def shared(ec2, pki) -> dict:
 
 # ---------------------------------------------------------------- the lifecycle
 
-def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, endpoint, pki, vpc, awslambda, role):
-    emulator_url = endpoint
+def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vpc, awslambda, role):
     created = create_endpoint(
         ec2, pki, SplitTunnel=True, Description="lab remote access", DnsServers=["10.1.0.2"],
         TagSpecifications=[{"ResourceType": "client-vpn-endpoint", "Tags": [{"Key": "Name", "Value": "lifecycle"}]}])
@@ -286,7 +285,7 @@ def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, endpoint, pki, vpc, aw
         "Enabled": True, "LambdaFunctionArn": handler_arn, "Status": {"Code": "applied"}}
 
     # Teardown: associations first, as AWS insists.
-    connected = report(emulator_url, client_vpn_endpoint_id=endpoint_id, common_name="client1.domain.tld")
+    connected = report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name="client1.domain.tld")
     with pytest.raises(ClientError) as refused:
         ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
     assert code_of(refused) == "ClientVpnEndpointAssociationExists"
@@ -613,23 +612,24 @@ def test_unsupported_options_are_refused_not_ignored(ec2, pki):
 
 # ---------------------------------------------------------------- connections
 
-def report(endpoint: str, **body) -> dict:
-    return emulator.admin_call(endpoint, "POST", "clientvpn-connection", {"region": REGION, **body})
+def report(info: emulator.EmulatorInfo, **body) -> dict:
+    """What a data plane reports, over the emulator's unix socket (the admin API is served there only)."""
+    return emulator.admin_call(info, "POST", "clientvpn-connection", {"region": REGION, **body})
 
 
 def connections(ec2, endpoint_id: str, **kwargs) -> list[dict]:
     return ec2.describe_client_vpn_connections(ClientVpnEndpointId=endpoint_id, **kwargs)["Connections"]
 
 
-def test_reported_connections_are_described_and_can_be_terminated(ec2, endpoint, shared):
+def test_reported_connections_are_described_and_can_be_terminated(ec2, emulator_info, shared):
     endpoint_id = shared["id"]
-    first = report(endpoint, client_vpn_endpoint_id=endpoint_id, common_name="client1.domain.tld",
+    first = report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name="client1.domain.tld",
                    public_ip="198.51.100.7", status="active")
     assert re.fullmatch(r"cvpn-connection-[0-9a-f]{17}", first["connection_id"])
     assert ipaddress.ip_address(first["client_ip"]) in ipaddress.ip_network(CLIENT_CIDR)
-    second = report(endpoint, client_vpn_endpoint_id=endpoint_id, common_name="client2.domain.tld",
+    second = report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name="client2.domain.tld",
                     client_ip="172.16.1.10", username="kim")
-    report(endpoint, client_vpn_endpoint_id=endpoint_id, connection_id=first["connection_id"], status="active",
+    report(emulator_info, client_vpn_endpoint_id=endpoint_id, connection_id=first["connection_id"], status="active",
            ingress_bytes=32302, egress_bytes=5696, ingress_packets=332, egress_packets=67)
 
     described = {c["ConnectionId"]: c for c in connections(ec2, endpoint_id)}
@@ -651,7 +651,7 @@ def test_reported_connections_are_described_and_can_be_terminated(ec2, endpoint,
                                                  "PreviousStatus": {"Code": "active"},
                                                  "CurrentStatus": {"Code": "terminating"}}]
     # A data plane still seeing the client active does not undo the termination.
-    report(endpoint, client_vpn_endpoint_id=endpoint_id, connection_id=first["connection_id"], status="active")
+    report(emulator_info, client_vpn_endpoint_id=endpoint_id, connection_id=first["connection_id"], status="active")
     done = wait_for(lambda: {c["ConnectionId"]: c for c in connections(ec2, endpoint_id)}[first["connection_id"]],
                     lambda c: c["Status"]["Code"] == "terminated")
     dt.datetime.strptime(done["ConnectionEndTime"], "%Y-%m-%d %H:%M:%S")
@@ -668,16 +668,16 @@ def test_reported_connections_are_described_and_can_be_terminated(ec2, endpoint,
     assert code_of(exc) == "InvalidClientVpnConnection.UserNotFound"
 
 
-def test_connection_reports_are_checked(ec2, endpoint, pki, shared):
+def test_connection_reports_are_checked(ec2, emulator_info, pki, shared):
     with pytest.raises(emulator.EmulatorError, match="client CIDR"):
-        report(endpoint, client_vpn_endpoint_id=shared["id"], common_name="c", client_ip="10.0.0.5")
+        report(emulator_info, client_vpn_endpoint_id=shared["id"], common_name="c", client_ip="10.0.0.5")
     with pytest.raises(emulator.EmulatorError, match="status"):
-        report(endpoint, client_vpn_endpoint_id=shared["id"], common_name="c", status="up")
+        report(emulator_info, client_vpn_endpoint_id=shared["id"], common_name="c", status="up")
     pending = create_endpoint(ec2, pki)["ClientVpnEndpointId"]
     with pytest.raises(emulator.EmulatorError, match="pending-associate"):
-        report(endpoint, client_vpn_endpoint_id=pending, common_name="c")
+        report(emulator_info, client_vpn_endpoint_id=pending, common_name="c")
     with pytest.raises(emulator.EmulatorError, match="InvalidClientVpnEndpointId.NotFound"):
-        report(endpoint, client_vpn_endpoint_id="cvpn-endpoint-0123456789abcdef0", common_name="c")
+        report(emulator_info, client_vpn_endpoint_id="cvpn-endpoint-0123456789abcdef0", common_name="c")
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=pending)
 
 
@@ -697,13 +697,13 @@ def handler(event, context):
 '''
 
 
-def test_connect_runs_the_client_connect_handler(ec2, endpoint, shared, awslambda, role):
+def test_connect_runs_the_client_connect_handler(ec2, emulator_info, shared, awslambda, role):
     endpoint_id = shared["id"]
     arn = awslambda.create_function(FunctionName="AWSClientVPN-source-ip", Runtime="python3.12", Role=role,
                                     Handler="handler.handler", Code={"ZipFile": handler_zip(HANDLER)})["FunctionArn"]
 
     def connect(common_name: str, public_ip: str) -> dict:
-        return emulator.admin_call(endpoint, "POST", "clientvpn-connect", {
+        return emulator.admin_call(emulator_info, "POST", "clientvpn-connect", {
             "region": REGION, "client_vpn_endpoint_id": endpoint_id, "common_name": common_name,
             "public_ip": public_ip, "platform": "linux", "client_openvpn_version": "2.6.12"})
 

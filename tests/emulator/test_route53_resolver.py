@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
+from hybridnet import emulator
 from hybridnet.render.dns import render_lab_bind
 
 from .conftest import REGION
@@ -20,8 +21,7 @@ import tooling  # noqa: E402  (tests/tooling.py)
 
 
 def _client(service: str, endpoint: str, **config):
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint,
-                        aws_access_key_id="test", aws_secret_access_key="test",
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **emulator.credentials(endpoint).as_boto3(),
                         config=Config(retries={"max_attempts": 1}, **config))
 
 

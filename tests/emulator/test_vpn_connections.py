@@ -192,19 +192,19 @@ def test_vpn_attachment_joins_the_default_route_table_and_leaves_on_delete(ec2, 
     assert not ec2.get_transit_gateway_route_table_associations(TransitGatewayRouteTableId=table)["Associations"]
 
 
-def report(endpoint, vpn_id, tunnels):
-    return emulator.admin_call(endpoint, "POST", "vpn-telemetry",
+def report(emulator_info, vpn_id, tunnels):
+    return emulator.admin_call(emulator_info, "POST", "vpn-telemetry",
                                {"region": REGION, "vpn_connection_id": vpn_id, "tunnels": tunnels})
 
 
-def test_telemetry_is_down_until_a_data_plane_reports(ec2, endpoint, tgw, cgw):
+def test_telemetry_is_down_until_a_data_plane_reports(ec2, emulator_info, tgw, cgw):
     vpn = create(ec2, tgw, cgw)
     telemetry = describe(ec2, vpn["VpnConnectionId"])["VgwTelemetry"]
     assert [t["Status"] for t in telemetry] == ["DOWN", "DOWN"]
     assert "no lab running" in telemetry[0]["StatusMessage"]
     first_ip = telemetry[0]["OutsideIpAddress"]
     time.sleep(1.1)  # LastStatusChange has one-second resolution on the wire
-    report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": first_ip, "status": "UP",
+    report(emulator_info, vpn["VpnConnectionId"], [{"outside_ip": first_ip, "status": "UP",
                                                "status_message": "1 BGP ROUTES",
                                                "received_routes": ["192.168.0.0/16"]}])
     after = {t["OutsideIpAddress"]: t for t in describe(ec2, vpn["VpnConnectionId"])["VgwTelemetry"]}
@@ -212,12 +212,12 @@ def test_telemetry_is_down_until_a_data_plane_reports(ec2, endpoint, tgw, cgw):
     assert after[first_ip]["LastStatusChange"] > telemetry[0]["LastStatusChange"]
     assert [t["Status"] for ip, t in after.items() if ip != first_ip] == ["DOWN"]
     with pytest.raises(emulator.EmulatorError, match="no tunnel"):
-        report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": "192.0.2.1", "status": "UP"}])
+        report(emulator_info, vpn["VpnConnectionId"], [{"outside_ip": "192.0.2.1", "status": "UP"}])
     with pytest.raises(emulator.EmulatorError, match="UP or DOWN"):
-        report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": first_ip, "status": "up-ish"}])
+        report(emulator_info, vpn["VpnConnectionId"], [{"outside_ip": first_ip, "status": "up-ish"}])
 
 
-def test_tgw_route_table_shows_propagated_routes_from_up_tunnels(ec2, endpoint, tgw, cgw):
+def test_tgw_route_table_shows_propagated_routes_from_up_tunnels(ec2, emulator_info, tgw, cgw):
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]
     subnet = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.40.1.0/24")["Subnet"]
     table = tgw["Options"]["AssociationDefaultRouteTableId"]
@@ -235,27 +235,29 @@ def test_tgw_route_table_shows_propagated_routes_from_up_tunnels(ec2, endpoint, 
         return {r["DestinationCidrBlock"]: r["TransitGatewayAttachments"][0]["ResourceType"] for r in found}
 
     assert routes() == {"10.40.0.0/16": "vpc"}
-    report(endpoint, vpn["VpnConnectionId"], [
+    report(emulator_info, vpn["VpnConnectionId"], [
         {"outside_ip": ips[0], "status": "UP", "received_routes": ["192.168.0.0/16"]},
         {"outside_ip": ips[1], "status": "UP", "received_routes": ["192.168.0.0/16"]}])
     assert routes() == {"10.40.0.0/16": "vpc", "192.168.0.0/16": "vpn"}
-    report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": ips[0], "status": "DOWN"}])
+    report(emulator_info, vpn["VpnConnectionId"], [{"outside_ip": ips[0], "status": "DOWN"}])
     assert routes()["192.168.0.0/16"] == "vpn"  # still learned over tunnel 2
-    report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": ips[1], "status": "DOWN"}])
+    report(emulator_info, vpn["VpnConnectionId"], [{"outside_ip": ips[1], "status": "DOWN"}])
     assert routes() == {"10.40.0.0/16": "vpc"}
 
 
-def test_telemetry_publishes_aws_vpn_metrics(ec2, endpoint, tgw, cgw):
+def test_telemetry_publishes_aws_vpn_metrics(ec2, endpoint, emulator_info, tgw, cgw):
     import datetime as dt
 
     import boto3
 
     vpn = create(ec2, tgw, cgw)
     ip = describe(ec2, vpn["VpnConnectionId"])["VgwTelemetry"][0]["OutsideIpAddress"]
-    report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": ip, "status": "UP", "bytes_in": 1000, "bytes_out": 400}])
-    report(endpoint, vpn["VpnConnectionId"], [{"outside_ip": ip, "status": "UP", "bytes_in": 1500, "bytes_out": 400}])
+    report(emulator_info, vpn["VpnConnectionId"],
+           [{"outside_ip": ip, "status": "UP", "bytes_in": 1000, "bytes_out": 400}])
+    report(emulator_info, vpn["VpnConnectionId"],
+           [{"outside_ip": ip, "status": "UP", "bytes_in": 1500, "bytes_out": 400}])
     cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=endpoint,
-                              aws_access_key_id="test", aws_secret_access_key="test")
+                              **emulator.credentials(endpoint).as_boto3())
     now = dt.datetime.now(dt.timezone.utc)
     dimensions = [{"Name": "VpnId", "Value": vpn["VpnConnectionId"]}, {"Name": "TunnelIpAddress", "Value": ip}]
 

@@ -1,6 +1,19 @@
 """The embedded AWS emulator: moto in its own process on 127.0.0.1, extended
-where it falls short of what hybridnet needs (see extensions.py)."""
+where it falls short of what hybridnet needs (see extensions.py), answering
+only requests signed with the credentials it generated (see auth.py)."""
 
-from .process import EmulatorError, EmulatorInfo, admin_call, start, status, stop
+from .process import (
+    Credentials,
+    EmulatorError,
+    EmulatorInfo,
+    admin_call,
+    client,
+    credentials,
+    session,
+    start,
+    status,
+    stop,
+)
 
-__all__ = ["EmulatorError", "EmulatorInfo", "admin_call", "start", "status", "stop"]
+__all__ = ["Credentials", "EmulatorError", "EmulatorInfo", "admin_call", "client", "credentials", "session", "start",
+           "status", "stop"]

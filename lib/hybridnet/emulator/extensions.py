@@ -112,6 +112,12 @@ def install_lambda_invoke() -> None:
     _install_methods(LambdaSimpleBackend, RunningLambdaSimpleBackend)
 
 
+def install_iam_authorization() -> None:
+    from .auth import install_authorization
+
+    install_authorization()
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
@@ -121,6 +127,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "resolver-ip-conflicts": install_resolver_ip_conflicts,
     "client-vpn": install_client_vpn,
     "lambda-invoke": install_lambda_invoke,
+    "iam-authorization": install_iam_authorization,
 }
 
 _installed: set[str] = set()

@@ -1,4 +1,10 @@
-"""Start, find and stop the emulator process (one per HYBRIDNET_HOME)."""
+"""Start, find and stop the emulator process (one per HYBRIDNET_HOME), and call it.
+
+The emulator answers AWS API calls on 127.0.0.1 (TCP) only when they are
+signed with the credentials it generated (see auth.py); `credentials()`,
+`session()` and `client()` hand them to callers. Its admin API and moto's
+/moto-api are served on its unix socket (0600) only: `admin_call`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import workspace
+from .unix_client import UNIX_PATH_MAX, AdminCallError, admin_call_unix
 
 START_TIMEOUT = 30.0
 
@@ -25,11 +32,28 @@ class EmulatorError(RuntimeError):
 class EmulatorInfo:
     pid: int
     port: int
-    endpoint: str
+    endpoint: str  # the AWS API (SigV4 with credentials() only)
     log: Path
-    # The same API on a unix socket (0600), for lab daemons inside network
-    # namespaces, where 127.0.0.1 is not the host's; None if it could not be made.
-    socket: str | None = None
+    # The unix socket (0600): the AWS API again, for lab daemons inside network
+    # namespaces (where 127.0.0.1 is not the host's), and the only way to the
+    # admin API (/_hybridnet/...) and moto's /moto-api/.
+    socket: str
+    # Its credentials (0600): see credentials().
+    credentials_file: Path
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The emulator's own AWS credentials (an IAM user's access key in the emulator)."""
+
+    access_key_id: str
+    secret_access_key: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key='****')"
+
+    def as_boto3(self) -> dict[str, str]:
+        return {"aws_access_key_id": self.access_key_id, "aws_secret_access_key": self.secret_access_key}
 
 
 def state_file() -> Path:
@@ -44,6 +68,51 @@ def socket_file() -> Path:
     return workspace.state_dir() / "emulator.sock"
 
 
+def credentials_file() -> Path:
+    """The emulator's generated credentials (0600), reused by every later start."""
+    return workspace.state_dir() / "emulator-credentials.json"
+
+
+def read_credentials(path: Path) -> Credentials:
+    """The credentials in `path` (OSError, ValueError or KeyError when there are none)."""
+    data = json.loads(Path(path).read_text())
+    return Credentials(str(data["aws_access_key_id"]), str(data["aws_secret_access_key"]))
+
+
+# The emulators this process has started or found, by endpoint: their credentials
+# stay reachable when HYBRIDNET_HOME has changed since (tests run several).
+_seen: dict[str, Path] = {}
+
+
+def credentials(emulator: EmulatorInfo | str | None = None) -> Credentials:
+    """The credentials an emulator accepts: this HYBRIDNET_HOME's, or those of
+    `emulator` (an EmulatorInfo, or the endpoint of one this process started or found)."""
+    if isinstance(emulator, EmulatorInfo):
+        path = emulator.credentials_file
+    elif emulator is not None and emulator in _seen:
+        path = _seen[emulator]
+    else:
+        path = credentials_file()
+    try:
+        return read_credentials(path)
+    except (OSError, ValueError, KeyError):
+        raise EmulatorError(f"no emulator credentials in {path}: start the emulator first "
+                            "(hybridnet emulator start)") from None
+
+
+def session(region: str, emulator: EmulatorInfo | str | None = None) -> Any:
+    """A boto3 session for the emulator (its credentials, never a real account's)."""
+    import boto3
+
+    return boto3.session.Session(region_name=region, **credentials(emulator).as_boto3())
+
+
+def client(service: str, region: str, info: EmulatorInfo | None = None, config: Any = None) -> Any:
+    """A boto3 client for the emulator `info` (default: this HYBRIDNET_HOME's, started if needed)."""
+    info = info or start()
+    return session(region, info).client(service, endpoint_url=info.endpoint, config=config)
+
+
 def _is_ours(pid: int) -> bool:
     """True when pid is alive and is our emulator (never signal anything else)."""
     try:
@@ -53,11 +122,10 @@ def _is_ours(pid: int) -> bool:
     return b"hybridnet.emulator.server" in cmdline
 
 
-def _healthy(endpoint: str, timeout: float = 2.0) -> bool:
+def _healthy(socket_path: str, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint}/_hybridnet/health", timeout=timeout) as resp:
-            return json.load(resp).get("ok") is True
-    except (OSError, ValueError):
+        return admin_call_unix(socket_path, "GET", "health", timeout=timeout).get("ok") is True
+    except AdminCallError:
         return False
 
 
@@ -68,8 +136,13 @@ def status() -> EmulatorInfo | None:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if _is_ours(state["pid"]) and _healthy(state["endpoint"]):
-        return EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file(), state.get("socket"))
+    # An emulator without credentials_file in its state predates authentication: not ours to use.
+    if (_is_ours(state["pid"]) and state.get("socket") and state.get("credentials_file")
+            and _healthy(state["socket"])):
+        info = EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file(), state["socket"],
+                            Path(state["credentials_file"]))
+        _seen[info.endpoint] = info.credentials_file
+        return info
     if not _is_ours(state["pid"]):
         path.unlink(missing_ok=True)
     return None
@@ -81,23 +154,37 @@ def start() -> EmulatorInfo:
     if running:
         return running
     path = state_file()
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = {}
+    if old.get("pid") and not old.get("credentials_file"):
+        stop()  # an emulator from before authentication (an older version): it must not keep serving
+    sock = socket_file()
+    if len(str(sock).encode()) > UNIX_PATH_MAX:
+        raise EmulatorError(f"the emulator's unix socket {sock} would be longer than {UNIX_PATH_MAX} bytes: "
+                            f"set HYBRIDNET_HOME to a shorter folder (now {workspace.home()})")
     path.unlink(missing_ok=True)
     env = dict(os.environ)
     # The emulator never needs, and must never see, real credentials.
     for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(key, None)
+    # moto's own switches, read when moto is imported: every action is
+    # authenticated and authorized (no free first N calls), and no CORS headers.
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    env["MOTO_DISABLE_GLOBAL_CORS"] = "true"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workspace.PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     with open(log_file(), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hybridnet.emulator.server", "--state-file", str(path),
-             "--socket", str(socket_file())],
+             "--socket", str(sock), "--credentials-file", str(credentials_file())],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,  # outlives the notebook or CLI that started it
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise EmulatorError(f"the emulator exited with {proc.returncode}; see {log_file()}")
+            raise EmulatorError(f"the emulator exited with {proc.returncode}{_last_words()}; see {log_file()}")
         info = status()
         if info:
             return info
@@ -127,12 +214,27 @@ def stop() -> bool:
     return stopped
 
 
-def admin_call(endpoint: str, method: str, route: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{endpoint}/_hybridnet/{route}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+def _last_words() -> str:
+    """The last line of the emulator's log (why it exited), for the error message."""
     try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.load(resp)
-    except urllib.error.HTTPError as exc:
-        raise EmulatorError(json.load(exc).get("error", str(exc))) from None
+        lines = log_file().read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f": {lines[-1]}" if lines else ""
+
+
+def admin_call(target: EmulatorInfo | str | os.PathLike, method: str, route: str, body: dict | None = None,
+               timeout: float = 35.0) -> dict:
+    """Call the admin API (/_hybridnet/<route>) over the emulator's unix socket.
+
+    `target` is the running emulator (EmulatorInfo) or its socket's path; the
+    admin API is not served on the TCP endpoint. Errors raise EmulatorError.
+    """
+    socket_path = target.socket if isinstance(target, EmulatorInfo) else os.fspath(target)
+    if socket_path.startswith(("http://", "https://")):
+        raise EmulatorError(f"the admin API is served on the emulator's unix socket only, not on {socket_path}: "
+                            "pass emulator.status() or its .socket")
+    try:
+        return admin_call_unix(socket_path, method, route, body, timeout=timeout)
+    except AdminCallError as exc:
+        raise EmulatorError(str(exc)) from None

@@ -1,12 +1,20 @@
 """The emulator process: moto's server with our extensions and an admin API.
 
-Run as `python -m hybridnet.emulator.server --state-file FILE [--socket PATH]`.
-It binds a free port on 127.0.0.1 (never another interface) and, with
---socket, also serves the same application on a unix socket (mode 0600):
-the lab's daemons run in network namespaces where the host's 127.0.0.1 is
-another loopback, but the filesystem is shared. It writes {pid, port,
-endpoint, socket} to the state file once it is serving, and serves until
-SIGTERM.
+Run as `python -m hybridnet.emulator.server --state-file FILE --socket PATH
+--credentials-file FILE`. It serves:
+
+* on a free port of 127.0.0.1 (never another interface): the AWS API only,
+  to requests signed with the emulator's credentials (auth.py; generated into
+  the credentials file at the first start, reused later), from no web page;
+* on the unix socket (mode 0600; the lab's daemons run in network namespaces
+  where the host's 127.0.0.1 is another loopback, but the filesystem is
+  shared): the same AWS API, equally authenticated, plus the admin API
+  (/_hybridnet/...) and moto's /moto-api/, which the socket's file mode
+  alone protects and TCP never serves.
+
+It refuses to start without its socket. It writes {pid, port, endpoint,
+socket, credentials_file} to the state file once it is serving, and serves
+until SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,21 +29,41 @@ from typing import Any, Callable, Iterable
 
 from . import admin
 from .extensions import install_all
+from .process import Credentials
+from .unix_client import UNIX_PATH_MAX
 
 ADMIN_PREFIX = "/_hybridnet/"
+MOTO_API_PREFIX = "/moto-api"
+SOCKET_ONLY = (ADMIN_PREFIX.rstrip("/"), MOTO_API_PREFIX)
+
+
+def _json(start_response: Callable, status: int, payload: dict) -> list[bytes]:
+    data = json.dumps(payload, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 class AdminMiddleware:
-    """Routes /_hybridnet/* to the admin API and everything else to moto."""
+    """On the unix socket: /_hybridnet/* to the admin API, /moto-api/* to moto
+    (then the emulator's credentials are installed again: a reset empties IAM),
+    everything else to the AWS API (`api`, authenticated)."""
 
-    def __init__(self, moto_app: Callable, extensions: list[str]):
-        self.moto_app = moto_app
+    def __init__(self, api: Callable, moto_app: Callable, extensions: list[str],
+                 after_moto_api: Callable[[], None] = lambda: None):
+        self.api, self.moto_app = api, moto_app
         self.extensions = extensions
+        self.after_moto_api = after_moto_api
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path.startswith(MOTO_API_PREFIX):
+            try:
+                return list(self.moto_app(environ, start_response))
+            finally:
+                self.after_moto_api()
         if not path.startswith(ADMIN_PREFIX):
-            return self.moto_app(environ, start_response)
+            return self.api(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
@@ -43,22 +71,39 @@ class AdminMiddleware:
                                            self.extensions)
         except Exception as exc:  # the admin API answers every error as JSON
             status, payload = 400, {"error": f"{type(exc).__name__}: {exc}"}
-        data = json.dumps(payload, default=str).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
-        start_response(f"{status} {reason}", [("Content-Type", "application/json"),
-                                              ("Content-Length", str(len(data)))])
-        return [data]
+        return _json(start_response, status, payload)
 
 
-def build_app() -> Any:
+class TcpOnlyApi:
+    """On 127.0.0.1: the AWS API (`api`) only; the admin API and /moto-api/ are refused."""
+
+    def __init__(self, api: Callable):
+        self.api = api
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(SOCKET_ONLY):
+            return _json(start_response, 403, {
+                "error": f"{path} is served on the emulator's unix socket only (see EmulatorInfo.socket), "
+                         "not on its TCP port, which serves the AWS API alone"})
+        return self.api(environ, start_response)
+
+
+def build_apps(credentials: Credentials) -> tuple[Any, Any]:
+    """(the TCP app, the unix socket app), sharing one moto."""
+    os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
+    from moto.moto_server import werkzeug_app
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from . import auth
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True  # no flask_cors on moto's apps (also set by process.start)
     extensions = install_all()
-    return AdminMiddleware(DomainDispatcherApplication(create_backend_app), extensions)
-
-
-# sun_path holds 108 bytes with the terminating NUL.
-UNIX_PATH_MAX = 107
+    auth.install(credentials)
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    api = auth.Gate(moto_app)
+    unix_app = AdminMiddleware(api, moto_app, extensions, after_moto_api=lambda: auth.install(credentials))
+    return TcpOnlyApi(api), unix_app
 
 
 def serve_unix(app: Any, socket_path: Path) -> Any:
@@ -82,22 +127,22 @@ def serve_unix(app: Any, socket_path: Path) -> Any:
     return server
 
 
-def serve(state_file: Path, port: int = 0, socket_path: Path | None = None) -> None:
+def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int = 0) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    app = build_app()
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    from . import auth
+
+    credentials = auth.load_or_create(credentials_file)
+    tcp_app, unix_app = build_apps(credentials)
+    try:
+        unix_server = serve_unix(unix_app, socket_path)
+    except (OSError, ValueError) as exc:  # no socket, no emulator: the lab and the admin API need it
+        raise SystemExit(f"the emulator cannot serve its unix socket {socket_path}: {exc}") from None
+    server = make_server("127.0.0.1", port, tcp_app, threaded=True, request_handler=MotoRequestHandler)
     bound = server.server_address[1]
-    state: dict[str, Any] = {"pid": os.getpid(), "port": bound, "endpoint": f"http://127.0.0.1:{bound}"}
-    unix_server = None
-    if socket_path is not None:
-        try:
-            unix_server = serve_unix(app, socket_path)
-            state["socket"] = str(socket_path)
-        except (OSError, ValueError) as exc:  # the TCP endpoint still serves; say why there is no socket
-            state["socket_error"] = str(exc)
-            print(f"no unix socket: {exc}", file=sys.stderr, flush=True)
+    state: dict[str, Any] = {"pid": os.getpid(), "port": bound, "endpoint": f"http://127.0.0.1:{bound}",
+                             "socket": str(socket_path), "credentials_file": str(credentials_file)}
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
@@ -110,18 +155,20 @@ def serve(state_file: Path, port: int = 0, socket_path: Path | None = None) -> N
         server.serve_forever()
     finally:
         server.server_close()
-        if unix_server is not None:
-            unix_server.server_close()
-            Path(state["socket"]).unlink(missing_ok=True)
+        unix_server.server_close()
+        Path(state["socket"]).unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--state-file", type=Path, required=True)
+    parser.add_argument("--socket", type=Path, required=True,
+                        help="the unix socket (AWS API, admin API and /moto-api/)")
+    parser.add_argument("--credentials-file", type=Path, required=True,
+                        help="the emulator's credentials (0600; generated at the first start)")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--socket", type=Path, help="also serve on this unix socket")
     args = parser.parse_args(argv)
-    serve(args.state_file, args.port, args.socket)
+    serve(args.state_file, args.socket, args.credentials_file, args.port)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import http.client
 import json
 import socket
 
+# sun_path holds 108 bytes with the terminating NUL.
+UNIX_PATH_MAX = 107
+
 
 class UnixHTTPConnection(http.client.HTTPConnection):
     """http.client over an AF_UNIX stream socket."""

@@ -1251,7 +1251,7 @@ def invoke_client_connect_handler(account_id: str, region: str, arn: str, reques
     try:
         fn = handler_function(account_id, region, arn)
         result = run_function(fn, request, timeout=HANDLER_TIMEOUT_SECONDS)
-        save_logs(fn, result.log)
+        save_logs(fn, result)
     except Exception as exc:  # the function vanished or cannot run: the service denies
         verdict["message"] = f"client-connect-failed: {exc}"
         return verdict
