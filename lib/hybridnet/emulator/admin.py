@@ -9,6 +9,7 @@ from typing import Any, Callable
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from . import labfeed
+from .ssm.admin import ssm_instances
 
 
 def ec2_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
@@ -76,6 +77,7 @@ ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
     ("GET", "data-plane"): data_planes,
     ("POST", "clientvpn-connection"): clientvpn_connection,
     ("POST", "clientvpn-connect"): clientvpn_connect,
+    ("POST", "ssm-instances"): ssm_instances,
 }
 
 

@@ -118,6 +118,17 @@ def install_iam_authorization() -> None:
     install_authorization()
 
 
+def install_ssm_run_command() -> None:
+    from moto.ssm.models import SimpleSystemManagerBackend
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    from .ssm.models import RunCommandBackend
+    from .ssm.responses import RunCommandResponses
+
+    _install_methods(SimpleSystemManagerBackend, RunCommandBackend)
+    _install_methods(SimpleSystemManagerResponse, RunCommandResponses)
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
@@ -128,6 +139,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "client-vpn": install_client_vpn,
     "lambda-invoke": install_lambda_invoke,
     "iam-authorization": install_iam_authorization,
+    "ssm-run-command": install_ssm_run_command,
 }
 
 _installed: set[str] = set()
