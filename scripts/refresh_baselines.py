@@ -30,6 +30,9 @@ def refresh(names: list[str]) -> None:
             for name in names:
                 path = ROOT / "notebooks" / f"{name}.ipynb"
                 notebook = nbformat.read(path, as_version=4)
+                # Over IPC the kernel's sockets are files named relative to the working
+                # directory: client and kernel must share it (papermill does the same).
+                os.chdir(path.parent)
                 NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
                                kernel_manager_class=execute.ipc_kernel_manager(),
                                resources={"metadata": {"path": str(path.parent)}}).execute()

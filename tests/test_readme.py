@@ -40,6 +40,13 @@ def test_make_run_as_written(tmp_path: Path, test_lab_lock):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"VPN connection  vpn-[0-9a-f]+  \(available\)", result.stdout)
     assert re.search(r"tunnel 1 .*outside 203\.0\.113\.\d+ .*inside 169\.254\.11\.0/30", result.stdout)
+    if os.geteuid() == 0:  # the lab plays the seed's hosts: the checks on hosts ran through SSM
+        assert re.search(r"DNS asked on    onprem_client seed-idc-websrv \(i-[0-9a-f]{17}, Online\); "
+                         r"vpc_client seed-web1 \(i-[0-9a-f]{17}, Online\), through SSM Run Command", result.stdout)
+        assert "DNS matrix      8/8 as expected" in result.stdout
+        assert re.search(r"OK +hosts \(SSM\): router, onprem_dns, onprem_client, vpc_client online", result.stdout)
+        assert re.search(r"OK +router BGP table: the VPC 10\.0\.0\.0/16 is learned over tunnels \[1, 2\]",
+                         result.stdout)
     runs = list((tmp_path / "outputs").glob("*-run"))
     assert len(runs) == 1
     assert (runs[0] / "01_tgw_attachment.ipynb").exists()

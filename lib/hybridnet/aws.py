@@ -14,7 +14,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from . import dataplane
+from . import dataplane, hosts
 from .params import Params
 
 # botocore's adaptive retry mode: standard retries plus client-side rate limiting.
@@ -38,6 +38,8 @@ class AwsContext:
     # Where the tunnels run (see dataplane.py): "lab" or None, and why.
     data_plane: str | None = None
     data_plane_reason: str = ""
+    # How the runbook reaches hosts (hosts.py): "ssm" when the params name hosts, else "none".
+    host_plane: str = "none"
     _clients: dict[str, BaseClient] = field(default_factory=dict, repr=False)
 
     @property
@@ -76,7 +78,8 @@ def _emulator(params: Params) -> AwsContext:
     # other, and never sees a real credential.
     session = emulator.session(params.region, info)
     plane, why = dataplane.choose(params.target, params.lab)
-    ctx = AwsContext(params, session, info.endpoint, waiter_delay=1, data_plane=plane, data_plane_reason=why)
+    ctx = AwsContext(params, session, info.endpoint, waiter_delay=1, data_plane=plane, data_plane_reason=why,
+                     host_plane=hosts.choose(params))
     seed.ensure_baseline(ctx)
     return ctx
 
@@ -84,7 +87,8 @@ def _emulator(params: Params) -> AwsContext:
 def _aws(params: Params) -> AwsContext:
     session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
     plane, why = dataplane.choose(params.target, params.lab)
-    return AwsContext(params, session, None, waiter_delay=15, data_plane=plane, data_plane_reason=why)
+    return AwsContext(params, session, None, waiter_delay=15, data_plane=plane, data_plane_reason=why,
+                      host_plane=hosts.choose(params))
 
 
 TARGETS: dict[str, Callable[[Params], AwsContext]] = {"emulator": _emulator, "aws": _aws}

@@ -115,8 +115,10 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     router_config.write_router_configs(cfg, router_config.router_site(ctx), run_dir, targets=("lab",))
     timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run_dir) / "lab", run_dir / "lab-logs")
     print(dataplane.lab_status_frame().to_string(index=False))
-    print(f"lab up in {timings['tunnels_and_bgp_s']:.1f} s; logs in {run_dir / 'lab-logs'}; "
-          "stop it: hybridnet lab down")
+    print(f"site-to-site up in {timings['tunnels_and_bgp_s']:.1f} s")
+    for line in dataplane.twin_services_up(ctx, run_dir):
+        print(line)
+    print(f"logs in {run_dir / 'lab-logs'}; stop it: hybridnet lab down")
     return 0 if "error" not in timings else 1
 
 
@@ -164,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "network namespaces, playing both ends of the hybrid network.")
     lab_sub = lab.add_subparsers(dest="action", required=True, metavar="{up,status,down,fault}")
     params_help = "parameter file of the stack (default params/lab.yaml)"
-    up = lab_sub.add_parser("up", help="bring the lab up from the emulator's state (tunnels and BGP)")
+    up = lab_sub.add_parser("up", help="bring the lab up from the emulator's state: tunnels and BGP, and the DNS "
+                                       "servers and Client VPN endpoint when the account has them")
     up.add_argument("--params", default="params/lab.yaml", help=params_help)
     up.set_defaults(func=cmd_lab_up)
     lab_sub.add_parser("status", help="tunnels, BGP sessions and routes on both ends").set_defaults(

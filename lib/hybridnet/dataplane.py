@@ -78,7 +78,9 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
         timings["error"] = str(exc)  # reported below as DOWN tunnels, with the lab's logs
     timings["tunnels_and_bgp_s"] = time.monotonic() - started
     _record_owner(ctx)
-    emulator.admin_call(emulator.start(), "POST", "data-plane", {"lab_dir": str(LAB_DIR), "region": ctx.params.region})
+    info = emulator.start()
+    emulator.admin_call(info, "POST", "data-plane", {"lab_dir": str(LAB_DIR), "region": ctx.params.region})
+    register_hosts(ctx, info)
     ec2 = ctx.client("ec2")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and "error" not in timings:
@@ -89,6 +91,56 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
         time.sleep(0.2)
     timings["telemetry_s"] = time.monotonic() - started
     return timings
+
+
+def twin_services_up(ctx, run_dir: Path) -> list[str]:
+    """After the site-to-site part: the lab's DNS servers and Client VPN endpoint,
+    when the account has what they play (this stack's Resolver endpoints, its
+    Client VPN endpoint), configured from the API as the notebooks do. One line
+    per part: what came up, or why it did not."""
+    from .phases import PhaseError, client_vpn
+
+    lines = []
+    try:
+        if not ctx.params.dns:
+            raise RuntimeError("no dns section in the params")
+        table, _ = dns_up(ctx, Path(run_dir) / "dns" / "lab", Path(run_dir) / "lab-logs")
+        running = ", ".join(f"{r['server']} ({r['namespace']})" for r in table.to_dict("records") if r["running"])
+        lines.append(f"DNS             {running or 'named did not start: see the lab logs'}")
+    except RuntimeError as exc:  # no OPERATIONAL inbound endpoint of this stack: phase 3 not run
+        lines.append(f"DNS             not played: {exc}")
+    endpoint = client_vpn.find_endpoint(ctx) if ctx.params.client_vpn else None
+    if endpoint is None:
+        lines.append("Client VPN      not played: no Client VPN endpoint of this stack (run notebook 04)")
+    else:
+        from .lab import clientvpn
+
+        try:
+            state = clientvpn.up(LAB_DIR, client_vpn.lab_spec(ctx, endpoint["ClientVpnEndpointId"],
+                                                              client_vpn.ensure_pki(ctx)))
+            lines.append(f"Client VPN      {endpoint['ClientVpnEndpointId']} played by OpenVPN on {state.public_ip}")
+        except PhaseError as exc:
+            lines.append(f"Client VPN      not played: {exc}")
+    return lines
+
+
+def register_hosts(ctx, info=None) -> list[dict]:
+    """Make the lab's namespaces the params' hosts (SSM managed instances) in the emulator."""
+    import ipaddress
+
+    from . import emulator
+    from .lab.hosts import registrations
+    from .lab.topology import IDC_NS, VPC_NS
+
+    roles = {role: ({"instance_id": host.instance_id} if host.instance_id else {"name_tag": host.name_tag})
+             for role, host in ctx.params.hosts.roles().items()}
+    if not roles:
+        return []
+    resolvers = {IDC_NS: ctx.params.onprem.dns_server,
+                 VPC_NS: str(ipaddress.ip_network(ctx.params.vpc.cidr).network_address + 2)}
+    answer = emulator.admin_call(info or emulator.start(), "POST", "ssm-instances",
+                                 {"region": ctx.params.region, "instances": registrations(LAB_DIR, roles, resolvers)})
+    return answer["instances"]
 
 
 def lab_status_frame() -> pd.DataFrame:

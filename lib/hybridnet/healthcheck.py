@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import results, workspace
+from . import hosts, results, workspace
 from .aws import AwsContext
 from .diagnostics import routes, tunnels
 from .diagnostics.verdicts import Evidence, exit_code
@@ -35,13 +35,19 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
     tgw_ids = sorted({c["TransitGatewayId"] for c in connections if c.get("TransitGatewayId")})
     tgw_routes = (pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids], ignore_index=True)
                   if tgw_ids else None)
-    bgp, source = routes.router_bgp_frame(ctx)
+    host_status = hosts.plane(ctx).describe()
+    bgp, source = routes.router_bgp_frame(ctx, connections)
     dns = dns_endpoints = None
     if check.dns_probes and ctx.params.dns:
         from .phases import hybrid_dns
 
-        dns = hybrid_dns.probe_matrix(ctx)
-        dns_endpoints = hybrid_dns.probe_matrix(ctx, probe_list=inbound_endpoint_probes(ctx))
+        # One command per host: the matrix and the inbound endpoints together.
+        questions = hybrid_dns.probes(ctx)
+        endpoints = inbound_endpoint_probes(ctx)
+        questions["onprem_client"] = questions.get("onprem_client", []) + endpoints["onprem_client"]
+        asked = hybrid_dns.probe_matrix(ctx, questions=questions)
+        at_endpoints = asked["side"].str.startswith(ENDPOINT_SIDE)
+        dns, dns_endpoints = asked[~at_endpoints].reset_index(drop=True), asked[at_endpoints].reset_index(drop=True)
     client_vpn = {}
     if ctx.params.client_vpn or check.client_vpn_endpoints:
         from .diagnostics import clientvpn
@@ -51,20 +57,24 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
                       "handler_probe": clientvpn.handler_probe(ctx, endpoints)}
     return Evidence(params=ctx.params, thresholds=check.thresholds, telemetry=telemetry, timeline=timeline,
                     tgw_routes=tgw_routes, router_bgp=bgp, router_source=source, dns=dns,
-                    dns_endpoints=dns_endpoints, client_vpn=client_vpn)
+                    dns_endpoints=dns_endpoints, client_vpn=client_vpn, hosts=host_status)
 
 
-def inbound_endpoint_probes(ctx: AwsContext) -> list:
-    """One question to each inbound endpoint IP straight from the on-prem side: the
-    forwarders fail over between them, so only these show a lost endpoint."""
+ENDPOINT_SIDE = "inbound endpoint"
+
+
+def inbound_endpoint_probes(ctx: AwsContext) -> dict[str, list]:
+    """One question to each inbound endpoint IP straight from an on-prem server
+    (`dig @ip` there): the forwarders fail over between them, so only these show
+    a lost endpoint."""
     from .diagnostics.dns import Probe
-    from .lab.topology import IDC_HOSTS, IDC_NS
+    from .diagnostics.hostdns import HostProbe
 
     p = ctx.params
     host, ip = next(iter(p.dns.records.items()))
-    source = p.onprem.hosts.get("websrv") or dict(IDC_HOSTS)["websrv"]
-    return [Probe(f"inbound endpoint {server}", server, f"{host}.{p.dns.private_zone}", expected=[ip],
-                  source=source, netns=IDC_NS) for server in p.dns.inbound_ips]
+    return {"onprem_client": [HostProbe(Probe(f"{ENDPOINT_SIDE} {server}", server, f"{host}.{p.dns.private_zone}",
+                                              expected=[ip]), via_resolver=False)
+                              for server in p.dns.inbound_ips]}
 
 
 @dataclass

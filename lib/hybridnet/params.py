@@ -300,6 +300,48 @@ class ConnectHandler(_Model):
         return self
 
 
+INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+HOST_ROLES = ("router", "onprem_dns", "onprem_client", "vpc_client")
+
+
+class Host(_Model):
+    """A host the runbook reaches through AWS Systems Manager (Run Command)."""
+    # An EC2 instance id (i-0123456789abcdef0) or the instance's Name tag.
+    instance: str = Field(min_length=1, max_length=255)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value):
+        return {"instance": value} if isinstance(value, str) else value
+
+    @field_validator("instance")
+    @classmethod
+    def _id_or_name(cls, value: str) -> str:
+        if value.startswith("i-") and not INSTANCE_ID.match(value):
+            raise ValueError(f"{value!r} looks like an instance id but is not one (i- and 8 or 17 hex digits); "
+                             "give the id as EC2 shows it, or the instance's Name tag")
+        return value
+
+    @property
+    def instance_id(self) -> str | None:
+        return self.instance if INSTANCE_ID.match(self.instance) else None
+
+    @property
+    def name_tag(self) -> str | None:
+        return None if self.instance_id else self.instance
+
+
+class Hosts(_Model):
+    """The hosts by role; each is optional (a missing role's checks say so)."""
+    router: Host | None = None  # the customer gateway (strongSwan + FRR/Quagga)
+    onprem_dns: Host | None = None  # the on-prem DNS server (BIND)
+    onprem_client: Host | None = None  # an on-prem server that resolves names as users do
+    vpc_client: Host | None = None  # an instance in the VPC
+
+    def roles(self) -> dict[str, Host]:
+        return {role: host for role in HOST_ROLES if (host := getattr(self, role)) is not None}
+
+
 class Params(_Model):
     target: Literal["emulator", "aws"] = "emulator"
     region: str
@@ -322,6 +364,7 @@ class Params(_Model):
     dns: Dns | None = None
     client_vpn: ClientVpn | None = None
     connect_handler: ConnectHandler | None = None
+    hosts: Hosts = Hosts()
 
     @field_validator("region")
     @classmethod

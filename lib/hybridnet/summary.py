@@ -54,11 +54,17 @@ def hybrid_dns(data: dict) -> list[str]:
     lines.append(f"forward rule    {data['rule_id']}  ({data['rule_status']}: {data['rule_domain']} -> "
                  f"{', '.join(data['rule_targets'])}; association {data['association_status']})")
     lines.append(f"on-prem BIND    {data['dns_dir']}/onprem-bind/")
-    failed = [f"{r['side']} {r['name']} {r['rcode']}" for r in data["matrix"] if not r["ok"]]
+    asked_on = [f"{h['role']} {h['host']} ({h['instance_id'] or 'not found'}, {h['ssm_status']})"
+                for h in data.get("hosts", [])]
+    if asked_on:
+        lines.append(f"DNS asked on    {'; '.join(asked_on)}, through SSM Run Command")
+    # A host SSM cannot reach fails all its rows for one reason: say it once.
+    unreachable = list(dict.fromkeys(r["detail"] for r in data["matrix"] if r["rcode"] == "UNREACHABLE"))
+    failed = [f"{r['side']} {r['name']} {r['rcode']}" for r in data["matrix"]
+              if not r["ok"] and r["rcode"] != "UNREACHABLE"]
     lines.append(f"DNS matrix      {data['matrix_ok']}/{data['matrix_total']} as expected"
-                 + (f" ({data['data_plane_reason']})" if not data["data_plane"] else "")
-                 + (f"; failed: {'; '.join(failed[:4])}{' ...' if len(failed) > 4 else ''}"
-                    if failed and data["data_plane"] else ""))
+                 + (f" (not asked: {'; '.join(unreachable[:2])})" if unreachable else "")
+                 + (f"; failed: {'; '.join(failed[:4])}{' ...' if len(failed) > 4 else ''}" if failed else ""))
     return lines
 
 

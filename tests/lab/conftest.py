@@ -58,7 +58,9 @@ def lab_session(lab_root, test_lab_lock):
     from hybridnet.lab.daemons import is_same_process_alive
 
     after = users_lab()
-    assert set(before["namespaces"]) <= set(after["namespaces"]), \
-        f"the tests removed namespaces of the user's lab: {sorted(set(before['namespaces']) - set(after['namespaces']))}"
+    unless = "; unless you stopped or rebuilt your lab yourself during the tests, the tests did, which is a bug"
+    assert set(before["namespaces"]) <= set(after["namespaces"]), (
+        f"namespaces of the user's lab disappeared during the tests: "
+        f"{sorted(set(before['namespaces']) - set(after['namespaces']))}{unless}")
     gone = [name for name, pid, start in before["daemons"] if not is_same_process_alive(pid, start)]
-    assert not gone, f"the user's lab daemons {gone} stopped during the tests"
+    assert not gone, f"the user's lab daemons {gone} stopped during the tests{unless}"

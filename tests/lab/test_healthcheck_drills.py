@@ -88,6 +88,40 @@ def test_each_drill_gives_its_verdict_and_clear_restores_ok(stack, drill, code, 
     assert result.returncode == 0, result.stdout
 
 
+def test_with_the_lab_down_the_hosts_are_named_with_ssm_s_reason(stack):
+    """The seed's instances stay in the account, but nothing plays them: SSM shows
+    them ConnectionLost, and the health check names each one (exit 2)."""
+    dataplane.lab_down()
+    result = healthcheck()
+    assert result.returncode == 2, result.stdout
+    for role in ("router", "onprem_dns", "onprem_client", "vpc_client"):
+        assert re.search(rf"^  FAIL\s+host {role}\s+{role} i-[0-9a-f]{{17}}: SSM Agent has not checked in "
+                         r"\(PingStatus ConnectionLost\)", result.stdout, re.M), result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_lab_up_brings_back_the_whole_twin_from_the_account(stack):
+    """After `lab down`, `hybridnet lab up` alone (no notebook) plays everything the
+    account has again: tunnels and BGP, both DNS servers, the Client VPN endpoint;
+    the hosts are back online for SSM, and the health check is OK."""
+    if dataplane.lab_running():
+        dataplane.lab_down()
+    up = subprocess.run([HYBRIDNET, "lab", "up", "--params", str(ROOT / "params" / "lab.yaml")],
+                        capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert re.search(r"^DNS +on-prem DNS \(IDC\) \(\S+idc\), Route 53 Resolver \(VPC\) \(\S+vpc\)$", up.stdout, re.M), \
+        up.stdout
+    assert re.search(r"^Client VPN +cvpn-endpoint-[0-9a-f]{17} played by OpenVPN on ", up.stdout, re.M), up.stdout
+    deadline = time.monotonic() + 40
+    while True:
+        settle()
+        result = healthcheck()
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+    assert result.returncode == 0, result.stdout
+    assert re.search(r"^  OK\s+hybrid DNS\s+8 probes answered as expected", result.stdout, re.M)
+
+
 def test_teardown_removes_everything_and_the_lab(stack):
     result = subprocess.run([HYBRIDNET, "teardown"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hybridnet import dataplane, lab
+from hybridnet import dataplane, hosts, lab
 from hybridnet.aws import connect
 from hybridnet.diagnostics.charts_dns import FAILED, outcome
 from hybridnet.diagnostics.dns import Probe, probe_matrix
@@ -132,6 +132,26 @@ def test_both_directions_resolve_across_the_tunnels(ctx, dns_lab):
     assert {ns: no_route_count(ns) for ns in no_routes} == no_routes
 
 
+def test_the_matrix_is_asked_on_the_hosts_through_ssm(ctx, dns_lab):
+    """Each side's questions ran as one Run Command on the seed's instance for that
+    role (the lab's namespace), through the host's own resolver."""
+    ssm = ctx.client("ssm")
+    hybrid_dns.probe_matrix(ctx)
+    commands = ssm.list_commands()["Commands"]
+    mine = [c for c in commands if c["Comment"] == "hybridnet" and any(
+        "dig +yaml" in line for line in c["Parameters"]["commands"])][:2]
+    ec2 = ctx.client("ec2")
+    names = {}
+    for command in mine:
+        instance = ec2.describe_instances(InstanceIds=command["InstanceIds"])["Reservations"][0]["Instances"][0]
+        names[next(t["Value"] for t in instance["Tags"] if t["Key"] == "Name")] = command["Status"]
+    assert names == {"seed-idc-websrv": "Success", "seed-web1": "Success"}
+    resolv = hosts.plane(ctx).run_many({"onprem_client": ["cat /etc/resolv.conf"],
+                                        "vpc_client": ["cat /etc/resolv.conf"]})
+    assert "nameserver 192.168.2.250" in resolv["onprem_client"].stdout
+    assert "nameserver 10.0.0.2" in resolv["vpc_client"].stdout
+
+
 def test_a_record_changed_in_route53_is_what_the_lab_answers(ctx, dns_lab):
     run_dir, result, _ = dns_lab
     r53 = ctx.client("route53")
@@ -221,8 +241,9 @@ def test_lab_down_stops_the_dns_servers(ctx, dns_lab):
     assert not [d.pid for d in named if Path(f"/proc/{d.pid}").exists()]
     assert not (dataplane.LAB_DIR.exists() and list(dataplane.LAB_DIR.glob(f"{NS_PREFIX}*-named")))
     assert dataplane.dns_daemons_missing() == [f"named@{NS_PREFIX}idc", f"named@{NS_PREFIX}vpc"]
-    matrix = hybrid_dns.probe_matrix(ctx)  # no lab: nothing sent, said plainly
-    assert set(matrix["rcode"]) == {"UNREACHABLE"} and all(d.startswith("no lab running") for d in matrix["detail"])
+    matrix = hybrid_dns.probe_matrix(ctx)  # no lab: the hosts are offline for SSM, nothing sent, said plainly
+    assert set(matrix["rcode"]) == {"UNREACHABLE"}
+    assert all("SSM Agent has not checked in (PingStatus ConnectionLost)" in d for d in matrix["detail"])
     # leave the lab as the fixture made it, for any test after this one
     bring_up(ctx, run_dir)
     hybrid_dns.deploy(ctx, run_dir)

@@ -5,6 +5,7 @@ no DNS query is sent."""
 from __future__ import annotations
 
 import sys
+import re
 from pathlib import Path
 
 import pytest
@@ -148,10 +149,13 @@ def test_onprem_bind_files_forward_to_the_inbound_endpoint(ctx, tmp_path):
 
 
 def test_without_a_lab_no_query_is_sent_and_every_row_says_why(ctx, tmp_path, monkeypatch):
+    """The params name the hosts, but no lab registered them with the emulator's
+    SSM: as on an account whose instances have no SSM Agent, nothing is sent and
+    every row names the instance and what to do."""
     from hybridnet.diagnostics import dns as dnsdiag
 
     def refuse(*args, **kwargs):
-        raise AssertionError("a DNS query was about to be sent without a lab")
+        raise AssertionError("a DNS query was about to be sent from this machine")
 
     monkeypatch.setattr(dnsdiag, "probe_matrix", refuse)
     monkeypatch.setattr(dnsdiag, "aprobe_rows", refuse)
@@ -162,7 +166,9 @@ def test_without_a_lab_no_query_is_sent_and_every_row_says_why(ctx, tmp_path, mo
     matrix = hybrid_dns.probe_matrix(ctx)
     assert len(matrix) == 8
     assert set(matrix["rcode"]) == {"UNREACHABLE"} and not matrix["ok"].any()
-    assert all(d.startswith("no lab running") for d in matrix["detail"])
+    onprem = matrix[matrix["side"] == "on-prem client"]["detail"]
+    assert all(re.fullmatch(r"onprem_client i-[0-9a-f]{17} is not a managed instance: it needs the SSM Agent.*", d)
+               for d in onprem), onprem.tolist()
     assert set(matrix["name"]) == {"web1.awsanycompany.corp", "web2.awsanycompany.corp", "websrv.anycompany.corp",
                                    "does-not-exist.awsanycompany.corp"}
     assert set(matrix["side"]) == {"on-prem client", "VPC host"}
@@ -172,7 +178,7 @@ def test_without_a_lab_no_query_is_sent_and_every_row_says_why(ctx, tmp_path, mo
     # the recorded result and its one-screen summary
     data = hybrid_dns.result(result, deployment, matrix, tmp_path)
     lines = summary.SUMMARIES[hybrid_dns.NOTEBOOK](data)
-    assert any("DNS matrix      0/8 as expected (lab: off in the params)" in line for line in lines)
+    assert any(line.startswith("DNS matrix      0/8 as expected (not asked: onprem_client i-") for line in lines)
     assert any(line.startswith("inbound  endpoint rslvr-in-") and "10.0.1.250 ap-northeast-2a" in line
                for line in lines)
 
@@ -231,14 +237,16 @@ def test_the_notebook_completes_without_a_lab(ctx, tmp_path):
     recorded = json.loads((run / "results" / "03_hybrid_dns.json").read_text())
     assert recorded["data_plane"] is None and recorded["matrix_ok"] == 0 and recorded["matrix_total"] == 8
     assert {r["rcode"] for r in recorded["matrix"]} == {"UNREACHABLE"}
-    assert all(r["detail"] == "no lab running: lab: off in the params" for r in recorded["matrix"])
+    assert all("is not a managed instance" in r["detail"] for r in recorded["matrix"])
     assert (run / "dns" / "dns-matrix.png").exists() and (run / "dns" / "onprem-bind" / "named.conf.local").exists()
-    assert "no lab running" in (run / "03_hybrid_dns.ipynb").read_text()
+    assert "is not a managed instance" in (run / "03_hybrid_dns.ipynb").read_text()
 
 
-def test_not_root_reason_is_said_once(ctx):
-    """dataplane.choose's reason without root already starts with "no lab running"."""
-    not_root = AwsContext(ctx.params, ctx.session, ctx.endpoint_url, ctx.waiter_delay, data_plane=None,
-                          data_plane_reason="no lab running: not root (the lab needs network namespaces)")
-    matrix = hybrid_dns.probe_matrix(not_root)
-    assert set(matrix["detail"]) == {"no lab running: not root (the lab needs network namespaces)"}
+def test_params_without_hosts_say_so_in_every_row(ctx):
+    data = params_data()
+    data.pop("hosts")
+    no_hosts = connect(parse_params(data))
+    assert no_hosts.host_plane == "none"
+    matrix = hybrid_dns.probe_matrix(no_hosts)
+    assert set(matrix["rcode"]) == {"UNREACHABLE"}
+    assert {d.split(" in the params")[0] for d in matrix["detail"]} == {"no hosts.onprem_client", "no hosts.vpc_client"}

@@ -94,3 +94,32 @@ def test_dns_failures_and_slowness():
     assert statuses(evidence(HEALTHY, ROUTES, dns=dns))["hybrid DNS"] == "FAIL"
     slow = dns.assign(ok=True, rcode="NOERROR")
     assert statuses(evidence(HEALTHY, ROUTES, dns=slow))["hybrid DNS"] == "WARN"
+
+
+def hosts_frame(*rows):
+    from hybridnet.hosts import FRAME_COLUMNS
+
+    return pd.DataFrame([{"role": role, "host": f"seed-{role}", "instance_id": "i-0123456789abcdef0",
+                          "ssm_status": status, "platform": None, "ip_address": None, "detail": detail}
+                         for role, status, detail in rows], columns=FRAME_COLUMNS)
+
+
+def test_hosts_online_are_ok_and_an_offline_one_fails_naming_its_ssm_status():
+    online = hosts_frame(("router", "Online", "managed instance, online"),
+                         ("onprem_client", "Online", "managed instance, online"),
+                         ("vpc_client", "NotConfigured", "no hosts.vpc_client in the params"))
+    got = verdicts.check_hosts(evidence(HEALTHY, ROUTES, hosts=online))
+    assert [(v.check, v.status) for v in got] == [("hosts (SSM)", "OK")]
+    assert got[0].reason == "router, onprem_client online as managed instances"
+    lost = "router i-0123456789abcdef0: SSM Agent has not checked in (PingStatus ConnectionLost): ..."
+    offline = hosts_frame(("router", "ConnectionLost", lost), ("onprem_client", "Online", "managed instance, online"))
+    ev = evidence(HEALTHY, ROUTES, hosts=offline)
+    got = verdicts.check_hosts(ev)
+    assert [(v.check, v.status, v.reason) for v in got] == [("host router", "FAIL", lost)]
+    assert verdicts.exit_code(verdicts.evaluate(ev)) == 2
+
+
+def test_no_host_named_is_not_judged_as_healthy_or_broken():
+    none = hosts_frame(*[(role, "NotConfigured", "no hosts in the params") for role in ("router", "vpc_client")])
+    assert verdicts.check_hosts(evidence(HEALTHY, ROUTES, hosts=none)) == []
+    assert verdicts.check_hosts(evidence(HEALTHY, ROUTES)) == []

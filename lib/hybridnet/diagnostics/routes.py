@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-from .. import dataplane
 from ..aws import AwsContext
 
 TGW_COLUMNS = ["prefix", "type", "state", "resource_type", "resource_id", "attachment_id"]
@@ -29,21 +30,27 @@ def tgw_routes_frame(ctx: AwsContext, transit_gateway_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TGW_COLUMNS).sort_values(["prefix", "type"], ignore_index=True)
 
 
-def router_bgp_frame(ctx: AwsContext) -> tuple[pd.DataFrame, str]:
-    """The customer gateway's BGP table, where the router is reachable, and where it came from.
+# FRR first; Quagga (the seed's router) names the same table the older way.
+ROUTER_BGP_COMMAND = "vtysh -c 'show bgp ipv4 unicast json' 2>/dev/null || vtysh -c 'show ip bgp json'"
 
-    In the lab: FRR in the customer gateway's namespace. On AWS the router is
-    the engineer's own device (reading it over SSM Run Command is not built).
-    """
-    if ctx.data_plane != dataplane.LAB:
-        return pd.DataFrame(columns=BGP_COLUMNS), f"router not reachable: {ctx.data_plane_reason}"
-    if not dataplane.lab_running():
-        return pd.DataFrame(columns=BGP_COLUMNS), "router not reachable: no lab running (hybridnet lab up)"
-    from ..lab import CGW_NS, status
-    from ..lab.daemons import vtysh_json
 
-    tunnels = {t["vgw_inside_ip"]: number for number, t in enumerate(status(dataplane.LAB_DIR)["tunnels"], 1)}
-    table = vtysh_json(CGW_NS, "show bgp ipv4 unicast json").get("routes", {})
+def router_bgp_frame(ctx: AwsContext, connections: list[dict] | None = None) -> tuple[pd.DataFrame, str]:
+    """The customer gateway's BGP table, read on the router itself (hosts.router,
+    through the data-plane seam: SSM Run Command), and where it came from. Each
+    path learned over a tunnel is numbered as the runbook numbers the tunnels of
+    `connections` (by their AWS inside addresses)."""
+    from .. import hosts
+    from ..phases.tgw_attachment import number_tunnels
+
+    empty = pd.DataFrame(columns=BGP_COLUMNS)
+    done = hosts.plane(ctx).run("router", [ROUTER_BGP_COMMAND], timeout=30)
+    if not done.ok:
+        return empty, f"router not reachable: {done.reason}"
+    try:
+        table = json.loads(done.stdout).get("routes", {})
+    except ValueError:
+        return empty, f"router {done.instance_id}: vtysh gave no JSON BGP table: {done.stdout.strip()[:200]!r}"
+    tunnels = {t.aws_inside_ip: t.number for vpn in connections or [] for t in number_tunnels(ctx, vpn)}
     rows = []
     for prefix, paths in table.items():
         for path in paths:
@@ -51,8 +58,8 @@ def router_bgp_frame(ctx: AwsContext) -> tuple[pd.DataFrame, str]:
             rows.append({"prefix": prefix, "next_hop": hop or "local", "as_path": path.get("path", "") or "-",
                          "best": bool(path.get("bestpath")), "multipath": bool(path.get("multipath")),
                          "tunnel": tunnels.get(hop, "-")})
-    return pd.DataFrame(rows, columns=BGP_COLUMNS).sort_values(["prefix", "next_hop"], ignore_index=True), \
-        "FRR on the lab's customer gateway (hn-cgw)"
+    frame = pd.DataFrame(rows, columns=BGP_COLUMNS).sort_values(["prefix", "next_hop"], ignore_index=True)
+    return frame, f"the router's own BGP table: hosts.router {done.host} ({done.instance_id}), through SSM"
 
 
 def prefixes_per_tunnel(bgp: pd.DataFrame) -> pd.Series:

@@ -42,6 +42,24 @@ class Evidence:
     dns: pd.DataFrame | None = None
     dns_endpoints: pd.DataFrame | None = None  # each inbound endpoint IP asked directly
     client_vpn: dict = field(default_factory=dict)  # endpoints, connections, handler_probe frames
+    hosts: pd.DataFrame | None = None  # hosts.DataPlane.describe(): role, instance, SSM status
+
+
+def check_hosts(ev: Evidence) -> list[Verdict]:
+    """The hosts the params name, as SSM sees them: every later check on a host
+    needs it online. Roles the params leave out are not judged here."""
+    if ev.hosts is None:
+        return []
+    named = ev.hosts[ev.hosts["ssm_status"] != "NotConfigured"]
+    if named.empty:
+        return []
+    offline = named[named["ssm_status"] != "Online"]
+    if offline.empty:
+        return [Verdict("hosts (SSM)", OK, f"{', '.join(named['role'])} online as managed instances")]
+    return [Verdict(f"host {row.role}", FAIL, row.detail,
+                    "bring it back for SSM: instance running, SSM Agent up, a path to SSM's endpoints "
+                    "(offline, the lab plays the hosts: hybridnet lab up)")
+            for row in offline.itertuples()]
 
 
 def check_tunnels(ev: Evidence) -> list[Verdict]:
@@ -146,7 +164,8 @@ def check_dns(ev: Evidence) -> list[Verdict]:
         return [Verdict("hybrid DNS", WARN, "no DNS probes were configured", "set dns in the params")]
     if (ev.dns["rcode"] == UNREACHABLE).all():
         return [Verdict("hybrid DNS", WARN, f"not probed: {ev.dns['detail'].iloc[0]}",
-                        "probe from a host inside the network (the lab does it as root)")]
+                        "the questions are asked on hosts.onprem_client and hosts.vpc_client through SSM: "
+                        "name them in the params and bring them online")]
     failed = ev.dns[~ev.dns["ok"]]
     if not failed.empty:
         what = "; ".join(f"{r.side}: {r.name} -> {r.rcode}" for r in failed.itertuples())
@@ -208,6 +227,7 @@ def check_client_vpn(ev: Evidence) -> list[Verdict]:
 
 
 CHECKS: dict[str, Callable[[Evidence], list[Verdict]]] = {
+    "hosts": check_hosts,
     "tunnels": check_tunnels,
     "accepted_routes": check_accepted_routes,
     "tgw_routes": check_tgw_routes,

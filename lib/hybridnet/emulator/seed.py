@@ -1,11 +1,14 @@
 """The emulator's starting state: what the seed lab already had on AWS before
 phase 1 (VPC with subnets in two AZs, a transit gateway attached to it, a
-private hosted zone with web1/web2). Created through boto3, like a user would,
-and only once: later calls find it by its baseline tag.
+private hosted zone with web1/web2, and the EC2 instances the engineer reaches
+with Session Manager: the IDC's router, DNS server and server in an "IDC" VPC
+with the on-prem CIDR, and a web server in the VPC). Created through boto3,
+like a user would, and only once: later calls find it by its baseline tag.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 from ..aws import BASELINE_TAG
@@ -76,7 +79,102 @@ def ensure_baseline(ctx: "AwsContext") -> dict:
     zone_id = None
     if p.dns:
         zone_id = _ensure_private_zone(ctx, vpc_id)
-    return {"vpc_id": vpc_id, "subnet_ids": subnet_ids, "transit_gateway_id": tgw_id, "hosted_zone_id": zone_id}
+    instances = _ensure_host_instances(ctx, vpc_id, subnet_ids)
+    return {"vpc_id": vpc_id, "subnet_ids": subnet_ids, "transit_gateway_id": tgw_id, "hosted_zone_id": zone_id,
+            "instances": instances}
+
+
+def _host_addresses(ctx: "AwsContext", vpc_subnets: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """role -> (where: "idc-router" | "idc-servers" | VPC subnet name, private IP), as in the seed:
+    the router in the IDC's first /24, the DNS server and the IDC server in the
+    DNS server's /24, the VPC host at the private zone's first record (web1)."""
+    p = ctx.params
+    onprem = ipaddress.ip_network(p.onprem.cidr)
+    servers = ipaddress.ip_network(f"{p.onprem.dns_server}/24", strict=False)
+    router_net = next(n for n in onprem.subnets(new_prefix=max(24, onprem.prefixlen)) if n != servers)
+    out = {"router": ("idc-router", str(router_net.network_address + 10)),
+           "onprem_dns": ("idc-servers", p.onprem.dns_server)}
+    client_ip = next((ip for ip in p.onprem.hosts.values() if ipaddress.ip_address(ip) in servers), None)
+    out["onprem_client"] = ("idc-servers", client_ip or str(servers.network_address + 20))
+    records = list(p.dns.records.values()) if p.dns else []
+    for subnet in p.vpc.subnets:
+        net = ipaddress.ip_network(subnet.cidr)
+        ip = next((r for r in records if ipaddress.ip_address(r) in net), None)
+        if ip:
+            out["vpc_client"] = (subnet.name, ip)
+            break
+    else:
+        first = p.vpc.subnets[-1]
+        out["vpc_client"] = (first.name, str(ipaddress.ip_network(first.cidr).network_address + 10))
+    return out
+
+
+# The seed lab's hosts (params/lab.yaml's `hosts:` names them); the Name tags are fixed,
+# like the rest of the seed: params naming other instances find none here, as on an account.
+HOST_NAMES = {"router": "seed-idc-router", "onprem_dns": "seed-idc-dns", "onprem_client": "seed-idc-websrv",
+              "vpc_client": "seed-web1"}
+
+
+def _ensure_host_instances(ctx: "AwsContext", vpc_id: str, vpc_subnets: dict[str, str]) -> dict[str, str]:
+    """The seed's hosts as EC2 instances (role -> instance id)."""
+    p = ctx.params
+    wanted = HOST_NAMES
+    ec2 = ctx.client("ec2")
+    baseline = [{"Name": f"tag:{BASELINE_TAG}", "Values": [BASELINE]}]
+    existing = {}
+    for reservation in ec2.describe_instances(Filters=baseline + [
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]:
+        for instance in reservation["Instances"]:
+            name = next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == "Name"), None)
+            existing[name] = instance["InstanceId"]
+    addresses = _host_addresses(ctx, vpc_subnets)
+    idc_subnets: dict[str, str] = {}
+    image_id = None
+    out = {}
+    for role, name in wanted.items():
+        if name in existing:
+            out[role] = existing[name]
+            continue
+        where, ip = addresses[role]
+        if where.startswith("idc-"):
+            if not idc_subnets:
+                idc_subnets = _ensure_idc_network(ctx, addresses)
+            subnet_id = idc_subnets[where]
+        else:
+            subnet_id = vpc_subnets[where]
+        if image_id is None:
+            images = ec2.describe_images(Owners=["amazon"], Filters=[
+                {"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}])["Images"]
+            image_id = images[0]["ImageId"] if images else "ami-12c6146b"
+        out[role] = ec2.run_instances(
+            ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id,
+            PrivateIpAddress=ip,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": BASELINE_TAG, "Value": BASELINE}, {"Key": "Name", "Value": name},
+                {"Key": "hybridnet:role", "Value": role}]}],
+        )["Instances"][0]["InstanceId"]
+    return out
+
+
+def _ensure_idc_network(ctx: "AwsContext", addresses: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The seed's "on-prem IDC": a VPC with the on-prem CIDR, a subnet for the
+    router and one for the servers."""
+    ec2 = ctx.client("ec2")
+    p = ctx.params
+    baseline = [{"Name": f"tag:{BASELINE_TAG}", "Values": [BASELINE]}]
+    vpcs = ec2.describe_vpcs(Filters=baseline + [{"Name": "cidr-block", "Values": [p.onprem.cidr]}])["Vpcs"]
+    vpc_id = vpcs[0]["VpcId"] if vpcs else ec2.create_vpc(CidrBlock=p.onprem.cidr, TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": _tags(ctx, "idc-vpc")}])["Vpc"]["VpcId"]
+    existing = {s["CidrBlock"]: s["SubnetId"] for s in
+                ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]}
+    out = {}
+    for where, (_, ip) in {w: (w, ip) for w, ip in addresses.values() if w.startswith("idc-")}.items():
+        cidr = str(ipaddress.ip_network(f"{ip}/24", strict=False))
+        out[where] = existing.get(cidr) or ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=p.vpc.subnets[0].az,
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": _tags(ctx, where)}])["Subnet"]["SubnetId"]
+        existing[cidr] = out[where]
+    return out
 
 
 def _ensure_private_zone(ctx: "AwsContext", vpc_id: str) -> str:

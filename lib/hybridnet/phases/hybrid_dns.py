@@ -461,52 +461,34 @@ ONPREM_SIDE = "on-prem client"
 VPC_SIDE = "VPC host"
 
 
-def probes(ctx: AwsContext) -> list:
-    """Each name from each side: an on-prem client (192.168.2.20 in hn-idc) asking the
-    on-prem DNS server; a VPC host (web1, in hn-vpc) asking the VPC resolver (VPC CIDR base + 2)."""
+def probes(ctx: AwsContext) -> dict[str, list]:
+    """Each name from each side, by host role, asked through that host's own
+    resolver as the seed's nslookup is: an on-prem server (hosts.onprem_client,
+    whose resolver is the IDC's DNS server) and a VPC instance (hosts.vpc_client,
+    whose resolver is the VPC's, CIDR base + 2). The server in each probe is the
+    resolver the side should use."""
     from ..diagnostics.dns import Probe
-    from ..lab.topology import IDC_HOSTS, IDC_NS, VPC_HOSTS, VPC_NS
+    from ..diagnostics.hostdns import HostProbe
 
     p = ctx.params
     dns = dns_params(ctx)
     vpc_resolver = str(ipaddress.ip_network(p.vpc.cidr).network_address + 2)
-    onprem_client = p.onprem.hosts.get("websrv") or dict(IDC_HOSTS)["websrv"]
-    vpc_host = dict(VPC_HOSTS)["web1"]
     questions = [(f"{host}.{dns.private_zone}", [ip]) for host, ip in dns.records.items()]
     questions += [(f"{host}.{p.onprem.domain}", [ip]) for host, ip in p.onprem.hosts.items()]
     questions.append((f"{NONEXISTENT_HOST}.{dns.private_zone}", "NXDOMAIN"))
-    out = []
-    for side, server, source, ns in ((ONPREM_SIDE, p.onprem.dns_server, onprem_client, IDC_NS),
-                                     (VPC_SIDE, vpc_resolver, vpc_host, VPC_NS)):
-        out += [Probe(side, server, name, expected=expected, source=source, netns=ns) for name, expected in questions]
-    return out
+    return {role: [HostProbe(Probe(side, server, name, expected=expected)) for name, expected in questions]
+            for role, side, server in (("onprem_client", ONPREM_SIDE, p.onprem.dns_server),
+                                       ("vpc_client", VPC_SIDE, vpc_resolver))}
 
 
-def lab_dns_running() -> str | None:
-    """None when the lab and both named servers run; else why not (the row detail)."""
-    if not dataplane.lab_running():
-        return NO_LAB
-    missing = dataplane.dns_daemons_missing()
-    return f"{NO_LAB} for DNS: {', '.join(missing)} not running (run the lab DNS step)" if missing else None
+def probe_matrix(ctx: AwsContext, timeout: float = 2.0, questions: dict[str, list] | None = None) -> pd.DataFrame:
+    """Ask the matrix on the hosts (through the data-plane seam: SSM Run Command,
+    on AWS and in the lab alike). A host that cannot be reached gives rows that
+    say why (UNREACHABLE, with SSM's status and what to do)."""
+    from .. import hosts
+    from ..diagnostics import hostdns
 
-
-def probe_matrix(ctx: AwsContext, timeout: float = 2.0, probe_list: list | None = None) -> pd.DataFrame:
-    """Ask the matrix in the lab. Without a running lab nothing is sent (never a
-    query toward private addresses from this host): every row is UNREACHABLE."""
-    from ..diagnostics import dns as dnsdiag
-
-    asked = list(probe_list if probe_list is not None else probes(ctx))
-    if ctx.data_plane == dataplane.LAB:
-        why = lab_dns_running()
-    else:  # dataplane.choose already says "no lab running: <why>" when the lab cannot run here
-        reason = ctx.data_plane_reason
-        why = reason if reason.startswith(NO_LAB) else f"{NO_LAB}: {reason}"
-    if why is None:
-        return dnsdiag.probe_matrix(asked, timeout=timeout)
-    rows = [{"side": q.side, "server": q.server, "name": q.qname, "type": q.qtype, "answer": "",
-             "rcode": dnsdiag.UNREACHABLE, "latency_ms": float("nan"), "expected": dnsdiag.expected_text(q.expected),
-             "ok": False, "detail": why} for q in asked]
-    return pd.DataFrame(rows, columns=dnsdiag.COLUMNS).astype({"ok": bool, "latency_ms": float})
+    return hostdns.matrix(hosts.plane(ctx), questions if questions is not None else probes(ctx), timeout=timeout)
 
 
 def matrix_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -527,7 +509,8 @@ def matrix_chart(df: pd.DataFrame, run_dir: Path | str):
     return fig
 
 
-def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame, run_dir: Path | str) -> dict:
+def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame, run_dir: Path | str,
+           hosts: pd.DataFrame | None = None) -> dict:
     """What the notebook records (ids, IPs, states, the matrix without latencies)."""
     return {
         **res.to_dict(),
@@ -538,5 +521,8 @@ def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame
         "matrix": matrix[["side", "server", "name", "answer", "rcode", "expected", "ok", "detail"]].to_dict(
             orient="records"),
         "matrix_ok": int(matrix["ok"].sum()),
+        # the hosts that asked (SSM managed instances), for the run's summary
+        "hosts": [] if hosts is None else hosts[hosts["role"].isin(["onprem_client", "vpc_client"])][
+            ["role", "host", "instance_id", "ssm_status"]].to_dict(orient="records"),
         "matrix_total": int(len(matrix)),
     }
