@@ -47,7 +47,7 @@ def setup(ctx, tmp_path_factory):
     vpn, cfg = router_config.load_connection(ctx)
     router_config.write_router_configs(cfg, router_config.router_site(ctx), run, targets=("lab",))
     timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run) / "lab", run / "lab-logs")
-    assert "error" not in timings, timings
+    assert "error" not in timings, str(timings)  # a str: pytest shortens a dict
     try:
         phase4 = client_vpn.run(ctx, run, progress=None)
         material = client_vpn.ensure_pki(ctx)

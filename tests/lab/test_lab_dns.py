@@ -52,7 +52,7 @@ def bring_up(ctx, run_dir: Path) -> None:
     vpn, cfg = router_config.load_connection(ctx)
     router_config.write_router_configs(cfg, router_config.router_site(ctx), run_dir, targets=("lab",))
     timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run_dir) / "lab", run_dir / "lab-logs")
-    assert "error" not in timings, timings
+    assert "error" not in timings, str(timings)  # a str: pytest shortens a dict
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def running_lab(ctx, vpn_and_cfg, tmp_path_factory):
 
 def test_both_tunnels_up_and_bgp_established_within_10_s(running_lab):
     vpn, cfg, timings = running_lab
-    assert "error" not in timings, timings
+    assert "error" not in timings, str(timings)  # a str: pytest shortens a dict
     assert timings["tunnels_and_bgp_s"] < 10
     table = dataplane.lab_status_frame()
     assert list(table["ipsec_aws_side"]) == ["UP", "UP"] and list(table["ipsec_cgw_side"]) == ["UP", "UP"]

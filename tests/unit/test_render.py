@@ -241,6 +241,7 @@ def test_seed_script_installs_the_seed_files_with_cfg_values(cfg, site, tmp_path
     for peer in ("169.254.11.1", "169.254.12.1"):
         assert f" neighbor {peer} remote-as 64512\n" in bgpd
         assert f" neighbor {peer} timers 10 30\n" in bgpd
+        assert f" neighbor {peer} timers connect 10\n" in bgpd
     assert " network 192.168.0.0/16\n" in bgpd
 
 
@@ -398,6 +399,7 @@ def test_lab_target(cfg, site, tmp_path) -> None:
     assert " no bgp ebgp-requires-policy\n" in frr
     assert " neighbor 169.254.11.1 remote-as 64512\n neighbor" in frr
     assert " neighbor 169.254.12.1 timers 10 30\n" in frr
+    assert " neighbor 169.254.12.1 timers connect 10\n" in frr
     assert "  network 192.168.0.0/16\n" in frr
 
 

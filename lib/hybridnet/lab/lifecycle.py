@@ -163,6 +163,11 @@ def _write_secret(path: Path, text: str) -> Path:
     return write_private(path, text)
 
 
+def _has_addresses(ns: str, device: str, cidrs: list[str]) -> bool:
+    shown = netns.ip_in(ns, "-o", "-4", "addr", "show", "dev", device, check=False).stdout
+    return all(f" {cidr} " in shown for cidr in cidrs)
+
+
 def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:
     aws_swanctl = _write_secret(runtime.ns_dir(AWS_NS) / "swanctl.conf", awsside.render_swanctl_conf(spec))
     cgw_swanctl = _write_secret(runtime.ns_dir(CGW_NS) / "swanctl.conf", cgw.swanctl_conf)
@@ -179,9 +184,14 @@ def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:
     zebras = {ns: daemons.start_frr_daemon(runtime, ns, "zebra", render_zebra_conf(ns, ns))
               for ns in (AWS_NS, CGW_NS)}
 
+    inside = {AWS_NS: awsside.aws_ipsec0_addresses(spec), CGW_NS: list(cgw.ipsec0_addresses)}
     for ns, record in charons.items():
         vici_socket = daemons.charon_paths(runtime, ns)["vici"]
         runtime.wait_ready(record, lambda s=vici_socket: daemons.vici_ready(s))
+        # charon runs its start-scripts (the inside addresses onto ipsec0) while it
+        # already answers on vici; a child SA installed before its address is
+        # there fails ("unable to install IPsec policies") and is never retried.
+        runtime.wait_ready(record, lambda ns=ns: _has_addresses(ns, "ipsec0", inside[ns]))
     # the responder's connections first, so the CGW's first IKE packet is answered
     daemons.swanctl(runtime, AWS_NS, "--load-all", "--noprompt", "--file", str(aws_swanctl))
     daemons.swanctl(runtime, CGW_NS, "--load-all", "--noprompt", "--file", str(cgw_swanctl))
