@@ -241,10 +241,12 @@ def dns_spec(ctx) -> dict:
 
     p = ctx.params
     ec2, r53, resolver = ctx.client("ec2"), ctx.client("route53"), ctx.client("route53resolver")
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [p.vpc.cidr]}])["Vpcs"]
-    if not vpcs:
-        raise RuntimeError(f"no VPC with CIDR {p.vpc.cidr}: nothing for the lab's resolver to play")
-    vpc = vpcs[0]
+    from .phases import PhaseError, find_vpc
+
+    try:
+        vpc = find_vpc(ctx)
+    except PhaseError as exc:
+        raise RuntimeError(f"nothing for the lab's resolver to play: {exc}") from None
     endpoints: dict[str, list[str]] = {"INBOUND": [], "OUTBOUND": []}
     endpoint_ips: dict[str, list[str]] = {}
     groups: set[str] = set()

@@ -1,6 +1,34 @@
 """One module per runbook phase. Each takes an AwsContext (validated params +
 clients) and returns plain data; notebooks only call and display."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..aws import AwsContext
+
 
 class PhaseError(RuntimeError):
     """A precondition or drift the engineer must resolve; the message says what to do."""
+
+
+def find_vpc(ctx: "AwsContext") -> dict:
+    """The existing VPC with the params' CIDR (the one the TGW is attached to)."""
+    from ..aws import paginate
+
+    cidr = ctx.params.vpc.cidr
+    vpcs = paginate(ctx.client("ec2"), "describe_vpcs", "Vpcs", Filters=[{"Name": "cidr-block", "Values": [cidr]}])
+    if not vpcs:
+        raise PhaseError(f"no VPC with CIDR {cidr} in {ctx.params.region}; fix vpc.cidr in the params")
+    if len(vpcs) > 1:
+        raise PhaseError(f"several VPCs have CIDR {cidr} ({', '.join(v['VpcId'] for v in vpcs)}); "
+                         "this suite needs the VPC's CIDR to be unique in the region")
+    return vpcs[0]
+
+
+def nothing_here(why: str, next_step: str) -> pd.DataFrame:
+    """The one-row table a phase shows where no data plane plays its part: why, and what to do."""
+    return pd.DataFrame([{"data plane": "none here", "why": why, "next step": next_step}])

@@ -41,7 +41,7 @@ from .. import dataplane, pki, workspace
 from ..aws import AwsContext, tag_value
 from ..params import ClientVpn
 from ..waiting import extra_waiter, wait
-from . import PhaseError
+from . import PhaseError, find_vpc, nothing_here
 
 PHASE = "4"
 NOTEBOOK = "04_client_vpn"
@@ -248,13 +248,6 @@ def acm_frame(certs: dict[str, AcmCertificate]) -> pd.DataFrame:
 
 
 # --- the endpoint ---------------------------------------------------------------------------------
-
-def find_vpc(ctx: AwsContext) -> dict:
-    vpcs = ctx.client("ec2").describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [ctx.params.vpc.cidr]}])["Vpcs"]
-    if not vpcs:
-        raise PhaseError(f"no VPC with CIDR {ctx.params.vpc.cidr} in {ctx.params.region}; fix vpc.cidr in the params")
-    return vpcs[0]
-
 
 def find_subnets(ctx: AwsContext, vpc_id: str) -> list[dict]:
     """The endpoint's subnets as AWS has them (found by CIDR), in params order."""
@@ -704,9 +697,8 @@ def deploy_lab(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path, keep_co
     profile, check what it reaches. Otherwise say what to do."""
     reason = lab_unavailable(ctx)
     if reason:
-        table = pd.DataFrame([{"data plane": "none here", "why": reason,
-                               "next step": "import the profile into the AWS VPN Client (or OpenVPN 2.6) on a "
-                                            "remote machine and connect"}])
+        table = nothing_here(reason, "import the profile into the AWS VPN Client (or OpenVPN 2.6) on a remote "
+                                     "machine and connect")
         return LabDeployment(None, reason, table)
     from ..lab import clientvpn
     from ..lab.topology import CVPN_NS

@@ -40,7 +40,7 @@ from .. import dataplane, handlers, results
 from ..aws import AwsContext
 from ..params import ConnectHandler
 from ..waiting import wait
-from . import PhaseError
+from . import PhaseError, nothing_here
 from . import client_vpn
 
 PHASE = "5"
@@ -366,9 +366,8 @@ def lab_attempts(ctx: AwsContext, endpoint_id: str, profile: Path, disconnect: b
     and from a hotel (not allowed). As root with the lab; otherwise says why not."""
     reason = client_vpn.lab_unavailable(ctx)
     if reason:
-        table = pd.DataFrame([{"data plane": "none here", "why": reason,
-                               "next step": "connect with the AWS VPN Client from an allowed and from another "
-                                            "address; the denied one shows the handler's message"}])
+        table = nothing_here(reason, "connect with the AWS VPN Client from an allowed and from another address; "
+                                     "the denied one shows the handler's message")
         return LabAttempts(None, reason, table)
     from ..lab import clientvpn
 

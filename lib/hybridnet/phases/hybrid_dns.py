@@ -29,7 +29,7 @@ import pandas as pd
 from .. import dataplane
 from ..aws import AwsContext, paginate, tag_value
 from ..waiting import extra_waiter, wait
-from . import PhaseError
+from . import PhaseError, find_vpc, nothing_here
 
 PHASE = "3"
 NOTEBOOK = "03_hybrid_dns"
@@ -48,18 +48,6 @@ def dns_params(ctx: AwsContext):
 
 
 # --- the VPC and its subnets -------------------------------------------------------------
-
-def find_vpc(ctx: AwsContext) -> dict:
-    """The existing VPC with the params' CIDR (the one the TGW is attached to)."""
-    cidr = ctx.params.vpc.cidr
-    vpcs = paginate(ctx.client("ec2"), "describe_vpcs", "Vpcs", Filters=[{"Name": "cidr-block", "Values": [cidr]}])
-    if not vpcs:
-        raise PhaseError(f"no VPC with CIDR {cidr} in {ctx.params.region}; fix vpc.cidr in the params")
-    if len(vpcs) > 1:
-        raise PhaseError(f"several VPCs have CIDR {cidr} ({', '.join(v['VpcId'] for v in vpcs)}); "
-                         "this suite needs the VPC's CIDR to be unique in the region")
-    return vpcs[0]
-
 
 def endpoint_subnets(ctx: AwsContext, vpc_id: str, ips: list[str]) -> list[dict]:
     """For each endpoint IP: {Ip, SubnetId, AvailabilityZone} of the VPC subnet holding it."""
@@ -446,12 +434,9 @@ def deploy(ctx: AwsContext, run_dir: Path | str) -> DnsDeployment:
         table, timings = dataplane.dns_up(ctx, dns_dir(run_dir) / "lab", Path(run_dir) / "lab-logs")
         return DnsDeployment(ctx.data_plane, ctx.data_plane_reason, table, timings)
     reason = ctx.data_plane_reason if ctx.data_plane != dataplane.LAB else f"{NO_LAB}: run notebook 02 first"
-    table = pd.DataFrame([{
-        "data plane": "none here",
-        "why": reason,
-        "next step": "copy dns/onprem-bind/ to the on-prem DNS server (/etc/bind), run named-checkconf -z, "
-                     "reload named; then ask the matrix from an on-prem client and a VPC host",
-    }])
+    table = nothing_here(reason, "copy dns/onprem-bind/ to the on-prem DNS server (/etc/bind), run "
+                                 "named-checkconf -z, reload named; then ask the matrix from an on-prem client "
+                                 "and a VPC host")
     return DnsDeployment(None, reason, table)
 
 

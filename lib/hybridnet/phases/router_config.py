@@ -17,6 +17,7 @@ from .. import dataplane
 from ..aws import AwsContext
 from ..render import TARGETS, RouterSite, lint_router, render_router
 from ..vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
+from . import nothing_here
 from .tgw_attachment import find_vpn_connection, mask_secret
 
 NOTEBOOK = "02_router_config"
@@ -106,12 +107,9 @@ def deploy(ctx: AwsContext, vpn: dict, run_dir: Path) -> Deployment:
     if ctx.data_plane == dataplane.LAB:
         timings = dataplane.lab_up(ctx, vpn, router_dir(run_dir) / "lab", Path(run_dir) / "lab-logs")
         return Deployment(ctx.data_plane, ctx.data_plane_reason, dataplane.lab_status_frame(), timings)
-    table = pd.DataFrame([{
-        "data plane": "none here",
-        "why": ctx.data_plane_reason,
-        "next step": "copy router/frr/ (or seed/, swanctl/) to the customer gateway and run its setup script "
-                     "as root; tunnels stay DOWN until a router answers",
-    }])
+    table = nothing_here(ctx.data_plane_reason, "copy router/frr/ (or seed/, swanctl/) to the customer gateway "
+                                                "and run its setup script as root; tunnels stay DOWN until a "
+                                                "router answers")
     return Deployment(None, ctx.data_plane_reason, table)
 
 
