@@ -79,7 +79,7 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     timings["tunnels_and_bgp_s"] = time.monotonic() - started
     _record_owner(ctx)
     info = emulator.start()
-    emulator.admin_call(info, "POST", "data-plane", {"lab_dir": str(LAB_DIR), "region": ctx.params.region})
+    start_telemetry(ctx, info)
     register_hosts(ctx, info)
     ec2 = ctx.client("ec2")
     deadline = time.monotonic() + 5
@@ -91,6 +91,32 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
         time.sleep(0.2)
     timings["telemetry_s"] = time.monotonic() - started
     return timings
+
+
+TELEMETRY = "telemetry"
+
+
+def start_telemetry(ctx, info) -> None:
+    """The lab's AWS side reports its tunnels to the emulator every second
+    (hybridnet.lab.telemetry, a lab daemon in the AWS namespace, stopped by `lab
+    down`); returns once the emulator has its first report."""
+    import sys
+
+    from . import emulator, lab
+    from .lab.topology import AWS_NS
+
+    runtime = lab.LabRuntime.load(LAB_DIR)
+    name = f"{TELEMETRY}@{AWS_NS}"
+    runtime.stop([name])  # a lab brought up again by the same process: one reporter
+
+    def reporting() -> bool:
+        feeds = emulator.admin_call(info, "GET", "data-plane")["feeds"]
+        return any(f["reporter"] == str(LAB_DIR) for f in feeds)
+
+    lab.start_daemon(runtime, name, AWS_NS, [
+        sys.executable, "-m", "hybridnet.lab.telemetry", "--lab-dir", str(LAB_DIR),
+        "--emulator-socket", info.socket, "--region", ctx.params.region],
+        executable=Path(sys.executable).name, ready=reporting, ready_timeout=10.0)
 
 
 def twin_services_up(ctx, run_dir: Path) -> list[str]:

@@ -272,3 +272,48 @@ def test_telemetry_publishes_aws_vpn_metrics(ec2, endpoint, emulator_info, tgw, 
     assert stat("TunnelDataOut", "Sum") == 400.0
 
 
+
+
+def plane_report(emulator_info, reporter, tunnels, **extra):
+    return emulator.admin_call(emulator_info, "POST", "data-plane",
+                               {"reporter": reporter, "region": REGION, "tunnels": tunnels, **extra})
+
+
+def telemetry_by_ip(ec2, vpn_id):
+    return {t["OutsideIpAddress"]: t for t in describe(ec2, vpn_id)["VgwTelemetry"]}
+
+
+def test_a_data_plane_reports_by_outside_ip_and_its_tunnels_go_down_when_it_goes(ec2, emulator_info, tgw, cgw):
+    """What the lab's agent does every second (hybridnet.lab.telemetry): report the
+    tunnels it plays by outside IP; the emulator finds their VPN connection."""
+    vpn = create(ec2, tgw, cgw)
+    first, second = sorted(telemetry_by_ip(ec2, vpn["VpnConnectionId"]))
+    up = [{"outside_ip": ip, "status": "UP", "status_message": "1 BGP ROUTES", "received_routes": ["192.168.0.0/16"]}
+          for ip in (first, second)]
+    answer = plane_report(emulator_info, "/run/test-plane-a", up + [{"outside_ip": "192.0.2.99", "status": "UP"}],
+                          lease_s=30)
+    assert answer["tunnels"] == [first, second]  # an IP no connection owns is ignored
+    assert {t["Status"] for t in telemetry_by_ip(ec2, vpn["VpnConnectionId"]).values()} == {"UP"}
+    feeds = emulator.admin_call(emulator_info, "GET", "data-plane")["feeds"]
+    assert [f["tunnels"] for f in feeds if f["reporter"] == "/run/test-plane-a"] == [[first, second]]
+    plane_report(emulator_info, "/run/test-plane-a", up[:1], lease_s=30)  # tunnel 2 no longer played
+    seen = telemetry_by_ip(ec2, vpn["VpnConnectionId"])
+    assert (seen[first]["Status"], seen[second]["Status"]) == ("UP", "DOWN")
+    assert "no data plane is reporting" in seen[second]["StatusMessage"]
+    plane_report(emulator_info, "/run/test-plane-a", [], final=True)
+    assert {t["Status"] for t in telemetry_by_ip(ec2, vpn["VpnConnectionId"]).values()} == {"DOWN"}
+    feeds = emulator.admin_call(emulator_info, "GET", "data-plane")["feeds"]
+    assert not [f for f in feeds if f["reporter"] == "/run/test-plane-a"]
+
+
+def test_a_data_plane_that_stops_reporting_loses_its_tunnels_when_its_lease_ends(ec2, emulator_info, tgw, cgw):
+    vpn = create(ec2, tgw, cgw)
+    first = sorted(telemetry_by_ip(ec2, vpn["VpnConnectionId"]))[0]
+    plane_report(emulator_info, "/run/test-plane-b", [{"outside_ip": first, "status": "UP",
+                                                       "status_message": "1 BGP ROUTES"}], lease_s=0.5)
+    assert telemetry_by_ip(ec2, vpn["VpnConnectionId"])[first]["Status"] == "UP"
+    deadline = time.monotonic() + 5
+    while telemetry_by_ip(ec2, vpn["VpnConnectionId"])[first]["Status"] == "UP" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    seen = telemetry_by_ip(ec2, vpn["VpnConnectionId"])[first]
+    assert seen["Status"] == "DOWN" and "no data plane is reporting" in seen["StatusMessage"]

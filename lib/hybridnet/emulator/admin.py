@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import labfeed
+from . import datafeed
 from .ssm.admin import ssm_instances
 
 
@@ -30,17 +30,18 @@ def vpn_telemetry(body: dict, extensions: list[str]) -> dict:
     Updates VgwTelemetry (AcceptedRouteCount = len(received_routes)), the TGW's
     propagated routes, and publishes AWS/VPN metrics as AWS would.
     """
-    labfeed.publish(body["region"], body["vpn_connection_id"], body["tunnels"])
+    datafeed.publish(body["region"], body["vpn_connection_id"], body["tunnels"])
     return {"ok": True, "tunnels": len(body["tunnels"])}
 
 
-def register_data_plane(body: dict, extensions: list[str]) -> dict:
-    """body: {lab_dir, region}: poll that lab for tunnel state from now on."""
-    return labfeed.register(body["lab_dir"], body["region"])
+def data_plane_report(body: dict, extensions: list[str]) -> dict:
+    """A data plane's report of the tunnels it plays (see datafeed.report), every
+    second while it runs; `final` when it goes away."""
+    return datafeed.report(body)
 
 
 def data_planes(body: dict, extensions: list[str]) -> dict:
-    return {"feeds": labfeed.feeds()}
+    return {"feeds": datafeed.feeds()}
 
 
 def clientvpn_connection(body: dict, extensions: list[str]) -> dict:
@@ -73,7 +74,7 @@ def clientvpn_connect(body: dict, extensions: list[str]) -> dict:
 ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
     ("GET", "health"): health,
     ("POST", "vpn-telemetry"): vpn_telemetry,
-    ("POST", "data-plane"): register_data_plane,
+    ("POST", "data-plane"): data_plane_report,
     ("GET", "data-plane"): data_planes,
     ("POST", "clientvpn-connection"): clientvpn_connection,
     ("POST", "clientvpn-connect"): clientvpn_connect,
