@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .lab.identity import LAB_DIR, NAMESPACE_PREFIX
+from .waiting import poll
 
 LAB = "lab"
 LAB_PROGRAMS = ("ip", "swanctl", "vtysh", "/usr/lib/ipsec/charon", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd",
@@ -82,13 +83,14 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     start_telemetry(ctx, info)
     register_hosts(ctx, info)
     ec2 = ctx.client("ec2")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and "error" not in timings:
+
+    def aws_sees_it_up() -> bool:
         telemetry = ec2.describe_vpn_connections(VpnConnectionIds=[vpn["VpnConnectionId"]])[
             "VpnConnections"][0]["VgwTelemetry"]
-        if all(t["Status"] == "UP" and t["AcceptedRouteCount"] > 0 for t in telemetry):
-            break
-        time.sleep(0.2)
+        return all(t["Status"] == "UP" and t["AcceptedRouteCount"] > 0 for t in telemetry)
+
+    if "error" not in timings:
+        poll(aws_sees_it_up, timeout=5, interval=0.2)
     timings["telemetry_s"] = time.monotonic() - started
     return timings
 

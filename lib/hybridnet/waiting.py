@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 from botocore.exceptions import WaiterError
 from botocore.waiter import Waiter, WaiterModel, create_waiter_with_client
+
+T = TypeVar("T")
 
 
 def wait(waiter: Waiter, *, label: str, delay: int, timeout: float,
@@ -37,6 +39,18 @@ def wait(waiter: Waiter, *, label: str, delay: int, timeout: float,
     if progress:
         progress(f"{label}: {done}")
     return elapsed
+
+
+def poll(check: Callable[[], T], *, timeout: float, interval: float) -> T:
+    """check() until it returns something truthy or `timeout` seconds passed; its
+    last value either way. For what no AWS waiter describes (the lab's own state,
+    a value that must appear in a list); AWS resources wait with `wait` above."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
 
 
 def _state_of(response: dict) -> str:

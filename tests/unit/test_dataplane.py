@@ -51,3 +51,13 @@ def test_spec_from_aws_uses_the_api_values():
     assert str(second.vgw_outside_ip) == "203.0.113.12"
     assert second.psk.get_secret_value() == "strongswan_awsvpn2"
     assert first.ike_versions == [1] and (spec.tgw_asn, spec.cgw_asn) == (64512, 65016)
+
+
+def test_poll_returns_the_first_truthy_value_or_the_last_one_at_the_deadline():
+    from hybridnet.waiting import poll
+
+    answers = iter([None, [], ["found"], ["later"]])
+    assert poll(lambda: next(answers), timeout=5, interval=0) == ["found"]
+    calls = []
+    assert poll(lambda: calls.append(1) or [], timeout=0.05, interval=0.01) == []
+    assert len(calls) >= 2

@@ -27,7 +27,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -40,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from .. import dataplane, pki, workspace
 from ..aws import AwsContext, tag_value
 from ..params import ClientVpn
-from ..waiting import extra_waiter, wait
+from ..waiting import extra_waiter, poll, wait
 from . import PhaseError, find_vpc, nothing_here
 
 PHASE = "4"
@@ -682,13 +681,15 @@ def wait_connection_status(ctx: AwsContext, endpoint_id: str, client_ip: str, st
     """Wait until every connection DescribeClientVpnConnections shows for `client_ip`
     has `status` (a client address is reused once its connection ended); returns them."""
     ec2 = ctx.client("ec2")
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [c for page in ec2.get_paginator("describe_client_vpn_connections").paginate(
+    found: list[dict] = []
+
+    def reached() -> bool:
+        found[:] = [c for page in ec2.get_paginator("describe_client_vpn_connections").paginate(
             ClientVpnEndpointId=endpoint_id) for c in page["Connections"] if c.get("ClientIp") == client_ip]
-        if (found and all(c["Status"]["Code"] == status for c in found)) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+        return bool(found) and all(c["Status"]["Code"] == status for c in found)
+
+    poll(reached, timeout=timeout, interval=0.1)
+    return found
 
 
 def deploy_lab(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path, keep_connected: bool = False

@@ -10,7 +10,6 @@ reported, so "nothing left" is a checked result, not a hope.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,6 +17,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from ..aws import STACK_TAG, AwsContext, paginate
+from ..waiting import poll
 
 NOTEBOOK = "99_teardown"
 GONE_STATES = {"deleted", "deleting", "disassociated", "terminated"}
@@ -144,11 +144,8 @@ def _delete_vpn_connection(ctx: AwsContext, vpn_id: str) -> None:
 
 
 def _poll(done: Callable[[], bool], ctx: AwsContext, what: str, attempts: int = 60) -> None:
-    for _ in range(attempts):
-        if done():
-            return
-        time.sleep(ctx.waiter_delay)
-    raise TimeoutError(f"teardown: {what} did not happen in time")
+    if not poll(done, timeout=attempts * ctx.waiter_delay, interval=ctx.waiter_delay):
+        raise TimeoutError(f"teardown: {what} did not happen in time")
 
 
 @dataclass(frozen=True)
