@@ -40,6 +40,9 @@ class AwsContext:
     data_plane_reason: str = ""
     # How the runbook reaches hosts (hosts.py): "ssm" when the params name hosts, else "none".
     host_plane: str = "none"
+    # Seconds between polls of a Run Command (botocore's command_executed waiter): a
+    # real command takes seconds, the emulator's a few milliseconds.
+    command_poll_s: float = 1.0
     _clients: dict[str, BaseClient] = field(default_factory=dict, repr=False)
 
     @property
@@ -79,7 +82,7 @@ def _emulator(params: Params) -> AwsContext:
     session = emulator.session(params.region, info)
     plane, why = dataplane.choose(params.target, params.lab)
     ctx = AwsContext(params, session, info.endpoint, waiter_delay=1, data_plane=plane, data_plane_reason=why,
-                     host_plane=hosts.choose(params))
+                     host_plane=hosts.choose(params), command_poll_s=0.05)
     seed.ensure_baseline(ctx)
     return ctx
 

@@ -201,7 +201,7 @@ class SsmPlane:
             error = exc.response["Error"]
             return HostCommand(role, label, instance_id, "Unreachable", None, "", "",
                                f"{role} {instance_id}: SendCommand refused: {error['Code']}: {error['Message']}")
-        delay = max(1, int(self.ctx.waiter_delay))
+        delay = self.ctx.command_poll_s
         attempts = math.ceil((timeout + 30) / delay) + 2
         try:
             ssm.get_waiter("command_executed").wait(CommandId=command_id, InstanceId=instance_id,
