@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from . import connect_handler as _deployed
 
 __all__ = [
+    "REMOTE_USER_IPS",
     "AWS_DEFAULT_DENY_MESSAGE",
     "FUNCTION_NAME_PREFIX",
     "HANDLER",
@@ -366,6 +367,12 @@ class SampleEvent(BaseModel):
     description: str
     event: dict[str, Any]
     now: dt.datetime
+
+
+# The seed lab's remote worker, from home (inside params/lab.yaml's allowed range)
+# and from a hotel (outside it): the addresses of the lab's two OpenVPN users, and
+# of the test events phase 5 sends the deployed handler.
+REMOTE_USER_IPS = {"user": "192.0.2.10", "guest": "192.0.2.200"}
 
 
 def sample_event(public_ip: str | None = "72.21.10.20", *, common_name: str = "client1.hybridnet.lab",

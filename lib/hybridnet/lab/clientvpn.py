@@ -51,6 +51,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ..handlers import REMOTE_USER_IPS
 from . import netns
 from .daemons import DEFAULT_LAB_DIR, LabRuntime, start_daemon
 from .render import render
@@ -66,8 +67,8 @@ ENDPOINT_PUBLIC_IP = "203.0.113.5"  # .1-.10 of 203.0.113.0/24 are the lab's own
 INET_AWS_SIDE = "203.0.113.1"  # hn-inet's address toward the AWS side (already on hn-inet)
 INET_USER_SIDE = "192.0.2.1"  # hn-inet toward the remote users; also the lab's public DNS server
 USERS: dict[str, tuple[str, str]] = {
-    "user": (USER_NS, "192.0.2.10"),  # a remote user at home
-    "guest": (GUEST_NS, "192.0.2.200"),  # the same user on a hotel's network
+    "user": (USER_NS, REMOTE_USER_IPS["user"]),  # a remote user at home
+    "guest": (GUEST_NS, REMOTE_USER_IPS["guest"]),  # the same user on a hotel's network
 }
 ENI_HOST_OFFSET = 10  # the endpoint's address in its first target subnet: <subnet>.10
 TUN_DEV = "cvpn0"

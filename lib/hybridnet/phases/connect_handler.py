@@ -267,11 +267,9 @@ def invoke(ctx: AwsContext, name: str, event: dict) -> handlers.HandlerDecision:
 def test_events(ctx: AwsContext, endpoint_id: str) -> list[tuple[str, dict]]:
     """Requests whose answers do not depend on the clock under a source_ip policy:
     the seed's range, the lab's two users, another address, malformed requests."""
-    from ..lab.clientvpn import USERS
-
     common_name = ctx.params.client_vpn.client_name if ctx.params.client_vpn else "client1.hybridnet.lab"
-    cases = [("seed's allowed range", "72.21.10.20"), ("lab remote user (home)", USERS["user"][1]),
-             ("lab remote user (hotel)", USERS["guest"][1]), ("another address", "198.51.100.7"),
+    cases = [("seed's allowed range", "72.21.10.20"), ("lab remote user (home)", handlers.REMOTE_USER_IPS["user"]),
+             ("lab remote user (hotel)", handlers.REMOTE_USER_IPS["guest"]), ("another address", "198.51.100.7"),
              ("malformed: no public-ip", None), ("malformed: public-ip not an address", "not-an-ip")]
     return [(what, handlers.sample_event(ip, common_name=common_name, endpoint_id=endpoint_id,
                                          connection_id=f"cvpn-connection-{n:017x}"))
