@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything hybridnet needs on this machine, idempotently:
-#   - as root on Debian: the lab's daemons (strongSwan, FRR, BIND, OpenVPN),
+#   - as root on Debian: the lab's daemons (strongSwan, FRR, BIND, OpenVPN)
+#     and the AWS CLI its hosts' SSM commands call the emulator with,
 #     installed so that no package can start a service on the host;
 #   - always: a virtual environment in .venv with the package, its pinned
 #     dependencies and a Jupyter kernel.
@@ -13,6 +14,7 @@ LAB_PACKAGES=(
   strongswan-starter strongswan-charon strongswan-swanctl
   libcharon-extra-plugins libstrongswan-standard-plugins
   frr bind9 bind9-dnsutils openvpn nftables shellcheck
+  awscli
 )
 
 install_lab_packages() {

@@ -3,7 +3,9 @@
 The emulator answers AWS API calls on 127.0.0.1 (TCP) only when they are
 signed with the credentials it generated (see auth.py); `credentials()`,
 `session()` and `client()` hand them to callers. Its admin API and moto's
-/moto-api are served on its unix socket (0600) only: `admin_call`.
+/moto-api are served on its unix socket (0600) only: `admin_call`. A second
+unix socket (0600), the instance socket, serves the AWS API alone, for the
+commands the lab's instances run (see server.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class EmulatorInfo:
     socket: str
     # Its credentials (0600): see credentials().
     credentials_file: Path
+    # The instance socket (0600, next to `socket`): the AWS API alone (SigV4,
+    # no admin API, no /moto-api/), which the lab pipes to 127.0.0.1:PORT inside
+    # a host's network namespace for the commands run on that "instance".
+    # None for an emulator started before it existed.
+    instance_socket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,11 @@ def log_file() -> Path:
 
 def socket_file() -> Path:
     return workspace.state_dir() / "emulator.sock"
+
+
+def instance_socket_file() -> Path:
+    """The instance socket: the AWS API alone, for commands on the lab's instances."""
+    return workspace.state_dir() / "instances.sock"
 
 
 def credentials_file() -> Path:
@@ -140,7 +152,7 @@ def status() -> EmulatorInfo | None:
     if (_is_ours(state["pid"]) and state.get("socket") and state.get("credentials_file")
             and _healthy(state["socket"])):
         info = EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file(), state["socket"],
-                            Path(state["credentials_file"]))
+                            Path(state["credentials_file"]), state.get("instance_socket") or None)
         _seen[info.endpoint] = info.credentials_file
         return info
     if not _is_ours(state["pid"]):
@@ -160,10 +172,11 @@ def start() -> EmulatorInfo:
         old = {}
     if old.get("pid") and not old.get("credentials_file"):
         stop()  # an emulator from before authentication (an older version): it must not keep serving
-    sock = socket_file()
-    if len(str(sock).encode()) > UNIX_PATH_MAX:
-        raise EmulatorError(f"the emulator's unix socket {sock} would be longer than {UNIX_PATH_MAX} bytes: "
-                            f"set HYBRIDNET_HOME to a shorter folder (now {workspace.home()})")
+    sock, instance_sock = socket_file(), instance_socket_file()
+    for unix_path in (sock, instance_sock):
+        if len(str(unix_path).encode()) > UNIX_PATH_MAX:
+            raise EmulatorError(f"the emulator's unix socket {unix_path} would be longer than {UNIX_PATH_MAX} bytes: "
+                                f"set HYBRIDNET_HOME to a shorter folder (now {workspace.home()})")
     path.unlink(missing_ok=True)
     env = dict(os.environ)
     # The emulator never needs, and must never see, real credentials.
@@ -177,7 +190,8 @@ def start() -> EmulatorInfo:
     with open(log_file(), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hybridnet.emulator.server", "--state-file", str(path),
-             "--socket", str(sock), "--credentials-file", str(credentials_file())],
+             "--socket", str(sock), "--instance-socket", str(instance_sock),
+             "--credentials-file", str(credentials_file())],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,  # outlives the notebook or CLI that started it
         )

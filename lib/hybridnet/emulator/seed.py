@@ -4,11 +4,15 @@ private hosted zone with web1/web2, and the EC2 instances the engineer reaches
 with Session Manager: the IDC's router, DNS server and server in an "IDC" VPC
 with the on-prem CIDR, and a web server in the VPC). Created through boto3,
 like a user would, and only once: later calls find it by its baseline tag.
+The hosts have the IAM instance profile an SSM-managed instance needs to read
+the suite's secrets (SSM_PROFILE): their SSM commands get its role's
+credentials from the emulator, as an instance gets them from its metadata.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import TYPE_CHECKING
 
 from ..aws import BASELINE_TAG
@@ -24,6 +28,23 @@ BASELINE = "seed"
 
 def _tags(ctx: "AwsContext", name: str) -> list[dict]:
     return [{"Key": BASELINE_TAG, "Value": BASELINE}, {"Key": "Name", "Value": f"seed-{name}"}]
+
+
+# The seed hosts' instance profile, and its role (same name): what an SSM-managed
+# instance needs to read the suite's parameters (SecureStrings included).
+SSM_PROFILE = "seed-idc-ssm"
+SSM_ROLE_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+SSM_ROLE_POLICY_NAME = "read-hybridnet-parameters"
+# kms:Decrypt without a kms:ViaService condition: the emulator's policy evaluation
+# (moto's) evaluates no condition of an identity policy, so the condition would
+# only pretend to restrict it. On AWS, add
+# "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"}}.
+SSM_ROLE_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "ReadHybridnetParameters", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+     "Resource": "arn:aws:ssm:*:*:parameter/hybridnet/*"},
+    {"Sid": "DecryptSecureStrings", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+]}
 
 
 def ensure_baseline(ctx: "AwsContext") -> dict:
@@ -115,11 +136,42 @@ HOST_NAMES = {"router": "seed-idc-router", "onprem_dns": "seed-idc-dns", "onprem
               "vpc_client": "seed-web1"}
 
 
+def _ensure_ssm_instance_profile(ctx: "AwsContext") -> str:
+    """The instance profile SSM_PROFILE with its role (trusting EC2, allowed to read
+    /hybridnet/* parameters), created once; its name."""
+    iam = ctx.client("iam")
+    missing = iam.exceptions.NoSuchEntityException
+    try:
+        iam.get_role(RoleName=SSM_PROFILE)
+    except missing:
+        iam.create_role(RoleName=SSM_PROFILE, AssumeRolePolicyDocument=json.dumps(SSM_ROLE_TRUST),
+                        Description="The seed hosts' instance profile role: read the suite's SSM parameters",
+                        Tags=_tags(ctx, "idc-ssm"))
+    try:
+        policy = iam.get_role_policy(RoleName=SSM_PROFILE, PolicyName=SSM_ROLE_POLICY_NAME)["PolicyDocument"]
+    except missing:
+        policy = None
+    if isinstance(policy, str):
+        policy = json.loads(policy)
+    if policy != SSM_ROLE_POLICY:
+        iam.put_role_policy(RoleName=SSM_PROFILE, PolicyName=SSM_ROLE_POLICY_NAME,
+                            PolicyDocument=json.dumps(SSM_ROLE_POLICY))
+    try:
+        profile = iam.get_instance_profile(InstanceProfileName=SSM_PROFILE)["InstanceProfile"]
+    except missing:
+        profile = iam.create_instance_profile(InstanceProfileName=SSM_PROFILE,
+                                              Tags=_tags(ctx, "idc-ssm"))["InstanceProfile"]
+    if not profile.get("Roles"):
+        iam.add_role_to_instance_profile(InstanceProfileName=SSM_PROFILE, RoleName=SSM_PROFILE)
+    return SSM_PROFILE
+
+
 def _ensure_host_instances(ctx: "AwsContext", vpc_id: str, vpc_subnets: dict[str, str]) -> dict[str, str]:
-    """The seed's hosts as EC2 instances (role -> instance id)."""
+    """The seed's hosts as EC2 instances (role -> instance id), with the instance profile SSM_PROFILE."""
     p = ctx.params
     wanted = HOST_NAMES
     ec2 = ctx.client("ec2")
+    profile = _ensure_ssm_instance_profile(ctx)
     baseline = [{"Name": f"tag:{BASELINE_TAG}", "Values": [BASELINE]}]
     existing = {}
     for reservation in ec2.describe_instances(Filters=baseline + [
@@ -131,9 +183,13 @@ def _ensure_host_instances(ctx: "AwsContext", vpc_id: str, vpc_subnets: dict[str
     idc_subnets: dict[str, str] = {}
     image_id = None
     out = {}
+    with_profile = {a["InstanceId"] for a in ec2.describe_iam_instance_profile_associations(Filters=[
+        {"Name": "state", "Values": ["associating", "associated"]}])["IamInstanceProfileAssociations"]}
     for role, name in wanted.items():
         if name in existing:
             out[role] = existing[name]
+            if existing[name] not in with_profile:  # seeded before the hosts had one
+                ec2.associate_iam_instance_profile(IamInstanceProfile={"Name": profile}, InstanceId=existing[name])
             continue
         where, ip = addresses[role]
         if where.startswith("idc-"):
@@ -148,7 +204,7 @@ def _ensure_host_instances(ctx: "AwsContext", vpc_id: str, vpc_subnets: dict[str
             image_id = images[0]["ImageId"] if images else "ami-12c6146b"
         out[role] = ec2.run_instances(
             ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id,
-            PrivateIpAddress=ip,
+            PrivateIpAddress=ip, IamInstanceProfile={"Name": profile},
             TagSpecifications=[{"ResourceType": "instance", "Tags": [
                 {"Key": BASELINE_TAG, "Value": BASELINE}, {"Key": "Name", "Value": name},
                 {"Key": "hybridnet:role", "Value": role}]}],

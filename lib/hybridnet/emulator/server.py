@@ -1,7 +1,7 @@
 """The emulator process: moto's server with our extensions and an admin API.
 
 Run as `python -m hybridnet.emulator.server --state-file FILE --socket PATH
---credentials-file FILE`. It serves:
+--credentials-file FILE [--instance-socket PATH]`. It serves:
 
 * on a free port of 127.0.0.1 (never another interface): the AWS API only,
   to requests signed with the emulator's credentials (auth.py; generated into
@@ -10,11 +10,17 @@ Run as `python -m hybridnet.emulator.server --state-file FILE --socket PATH
   where the host's 127.0.0.1 is another loopback, but the filesystem is
   shared): the same AWS API, equally authenticated, plus the admin API
   (/_hybridnet/...) and moto's /moto-api/, which the socket's file mode
-  alone protects and TCP never serves.
+  alone protects and TCP never serves;
+* on the instance socket (`--instance-socket`, mode 0600 too): the AWS API
+  only, equally authenticated, as on TCP (admin API and /moto-api/ refused
+  with the same answer). The lab pipes 127.0.0.1:PORT inside a host's network
+  namespace to it, so that commands run on a lab "instance" (SSM Run Command,
+  with its instance profile's credentials) reach the AWS API and never the
+  admin API.
 
-It refuses to start without its socket. It writes {pid, port, endpoint,
-socket, credentials_file} to the state file once it is serving, and serves
-until SIGTERM.
+It refuses to start without its sockets. It writes {pid, port, endpoint,
+socket, instance_socket, credentials_file} to the state file once it is
+serving, and serves until SIGTERM.
 """
 
 from __future__ import annotations
@@ -75,7 +81,8 @@ class AdminMiddleware:
 
 
 class TcpOnlyApi:
-    """On 127.0.0.1: the AWS API (`api`) only; the admin API and /moto-api/ are refused."""
+    """On 127.0.0.1 and on the instance socket: the AWS API (`api`) only; the
+    admin API and /moto-api/ are refused (the same answer on both)."""
 
     def __init__(self, api: Callable):
         self.api = api
@@ -85,12 +92,12 @@ class TcpOnlyApi:
         if path.startswith(SOCKET_ONLY):
             return _json(start_response, 403, {
                 "error": f"{path} is served on the emulator's unix socket only (see EmulatorInfo.socket), "
-                         "not on its TCP port, which serves the AWS API alone"})
+                         "not on its TCP port or its instance socket, which serve the AWS API alone"})
         return self.api(environ, start_response)
 
 
 def build_apps(credentials: Credentials) -> tuple[Any, Any]:
-    """(the TCP app, the unix socket app), sharing one moto."""
+    """(the AWS-API-only app for TCP and the instance socket, the unix socket app), sharing one moto."""
     os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
     from moto.moto_server import werkzeug_app
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -106,7 +113,7 @@ def build_apps(credentials: Credentials) -> tuple[Any, Any]:
     return TcpOnlyApi(api), unix_app
 
 
-def serve_unix(app: Any, socket_path: Path) -> Any:
+def serve_unix(app: Any, socket_path: Path, name: str = "emulator-unix-socket") -> Any:
     """Serve `app` on a unix socket (owner only), in a background thread."""
     import threading
 
@@ -123,11 +130,12 @@ def serve_unix(app: Any, socket_path: Path) -> Any:
     finally:
         os.umask(old_umask)
     os.chmod(socket_path, 0o600)
-    threading.Thread(target=server.serve_forever, name="emulator-unix-socket", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
 
 
-def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int = 0) -> None:
+def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int = 0,
+          instance_socket: Path | None = None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -135,14 +143,24 @@ def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int
 
     credentials = auth.load_or_create(credentials_file)
     tcp_app, unix_app = build_apps(credentials)
+    unix_servers = []
     try:
-        unix_server = serve_unix(unix_app, socket_path)
+        unix_servers.append(serve_unix(unix_app, socket_path))
     except (OSError, ValueError) as exc:  # no socket, no emulator: the lab and the admin API need it
         raise SystemExit(f"the emulator cannot serve its unix socket {socket_path}: {exc}") from None
+    if instance_socket is not None:
+        try:  # the AWS API alone, as on TCP: what commands on the lab's instances reach
+            unix_servers.append(serve_unix(tcp_app, instance_socket, name="emulator-instance-socket"))
+        except (OSError, ValueError) as exc:
+            unix_servers[0].server_close()
+            socket_path.unlink(missing_ok=True)
+            raise SystemExit(f"the emulator cannot serve its instance socket {instance_socket}: {exc}") from None
     server = make_server("127.0.0.1", port, tcp_app, threaded=True, request_handler=MotoRequestHandler)
     bound = server.server_address[1]
     state: dict[str, Any] = {"pid": os.getpid(), "port": bound, "endpoint": f"http://127.0.0.1:{bound}",
-                             "socket": str(socket_path), "credentials_file": str(credentials_file)}
+                             "socket": str(socket_path),
+                             "instance_socket": str(instance_socket) if instance_socket is not None else None,
+                             "credentials_file": str(credentials_file)}
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
@@ -155,8 +173,11 @@ def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int
         server.serve_forever()
     finally:
         server.server_close()
-        unix_server.server_close()
-        Path(state["socket"]).unlink(missing_ok=True)
+        for unix_server in unix_servers:
+            unix_server.server_close()
+        for path in (state["socket"], state["instance_socket"]):
+            if path:
+                Path(path).unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,9 +187,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="the unix socket (AWS API, admin API and /moto-api/)")
     parser.add_argument("--credentials-file", type=Path, required=True,
                         help="the emulator's credentials (0600; generated at the first start)")
+    parser.add_argument("--instance-socket", type=Path, default=None,
+                        help="a unix socket serving the AWS API alone (for commands on the lab's instances)")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    serve(args.state_file, args.socket, args.credentials_file, args.port)
+    serve(args.state_file, args.socket, args.credentials_file, args.port, instance_socket=args.instance_socket)
 
 
 if __name__ == "__main__":

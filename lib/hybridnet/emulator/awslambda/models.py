@@ -519,66 +519,15 @@ def check_runnable(fn: Any) -> None:
                              f"{fn.function_name}.") from None
 
 
-def _trusts_lambda(policy_document: Any) -> bool:
-    """Whether a role's trust policy lets lambda.amazonaws.com assume it."""
-    try:
-        policy = json.loads(policy_document) if isinstance(policy_document, str) else dict(policy_document)
-    except (TypeError, ValueError):
-        return False
-    if not isinstance(policy, dict):
-        return False
-    statements = policy.get("Statement", [])
-    statements = [statements] if isinstance(statements, dict) else statements
-    verdict = False
-    for statement in statements:
-        if not isinstance(statement, dict):
-            continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(str(a).lower() in ("sts:assumerole", "sts:*", "*") for a in actions):
-            continue
-        principal = statement.get("Principal")
-        if principal == "*":
-            matches = True
-        elif isinstance(principal, dict):
-            services = principal.get("Service", [])
-            services = [services] if isinstance(services, str) else services
-            everyone = principal.get("AWS") in ("*", ["*"])
-            matches = everyone or "lambda.amazonaws.com" in services
-        else:
-            matches = False
-        if matches and statement.get("Effect") == "Deny":
-            return False
-        verdict = verdict or (matches and statement.get("Effect") == "Allow")
-    return verdict
-
-
 def role_credentials(fn: Any) -> tuple[dict[str, str], str | None]:
     """Temporary credentials for the function's execution role, assumed
-    through the emulator's STS as Lambda assumes it; or none and why."""
-    from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
-    from moto.utilities.utils import get_partition
+    through the emulator's STS as Lambda assumes it (roles.py); or none and why."""
+    from .. import roles
 
-    role_arn = str(fn.role or "")
-    match = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):role/[\w+=,.@/-]+", role_arn)
-    if not match:
-        return {}, f"the execution role {role_arn!r} is not a role ARN"
-    partition, account = match.groups()
-    try:
-        role = iam_backends[account][partition].get_role_by_arn(role_arn)
-    except Exception:
-        return {}, f"the execution role {role_arn} does not exist"
-    if not _trusts_lambda(role.assume_role_policy_document):
-        return {}, f"the execution role {role_arn} does not trust lambda.amazonaws.com"
-    try:
-        assumed = sts_backends[fn.account_id][get_partition(fn.region)].assume_role(
-            region_name=fn.region, role_session_name=fn.function_name[:64], role_arn=role_arn, policy=None,
-            duration=ROLE_SESSION_SECONDS, external_id=None)
-    except Exception as exc:
-        return {}, f"the execution role {role_arn} could not be assumed: {exc}"
-    return {"AWS_ACCESS_KEY_ID": assumed.access_key_id, "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
-            "AWS_SESSION_TOKEN": assumed.session_token}, None
+    session, why = roles.assume_for_service(
+        str(fn.role or ""), "lambda.amazonaws.com", account_id=fn.account_id, region=fn.region,
+        session_name=fn.function_name[:64], duration=ROLE_SESSION_SECONDS, what="the execution role")
+    return (session.environment() if session is not None else {}), why
 
 
 def log_stream_name(fn: Any) -> str:

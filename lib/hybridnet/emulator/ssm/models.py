@@ -14,6 +14,27 @@ Here, as on AWS:
   otherwise), SendCommand refuses any other instance with InvalidInstanceId,
   and nothing ever runs for an instance that is not registered. The emulator
   never imports the lab: it only knows what was registered.
+* **The instance side**: a command calls AWS as it would on an EC2 instance.
+  Its environment is the emulator's without any AWS_* variable of the host,
+  then AWS_REGION / AWS_DEFAULT_REGION (the instance's region: what the SDKs
+  would read from the instance metadata), AWS_EC2_METADATA_DISABLED=true and
+  AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE=/dev/null (the host's metadata
+  service and ~/.aws are not the instance's), then the registration's
+  `environment` (e.g. AWS_ENDPOINT_URL, the AWS API as the instance reaches
+  it), then what the agent sets (AWS_SSM_INSTANCE_ID, AWS_SSM_REGION_NAME),
+  then, when the EC2 instance has an IAM instance profile whose role trusts
+  ec2.amazonaws.com, that role's temporary credentials (AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; session name: the instance id),
+  assumed through the emulator's STS as the Lambda sandbox's execution role is
+  (roles.py), reused while they have the command's execution timeout left, as
+  the instance metadata service hands out the same credentials until they
+  near their expiry. No profile, no role in it, or a role that does not trust
+  EC2: no credentials at all (the SDKs then find none). The emulator's
+  IAM policy evaluation gives them the role's own policies only; a policy's
+  Resource is matched for the actions on named parameters (see
+  `parameter_resources`). The credentials never show in what the API returns:
+  not in the command's parameters (they are not there), and any occurrence of
+  them in a command's output is replaced with "****".
 * **AWS-RunShellScript** runs as SSM Agent runs it: the commands joined with
   newlines into ``<orchestration dir>/_script.sh`` (mode 0700), run as
   ``argv_prefix + ["sh", "-c", <script>]`` in its own process group, in a
@@ -52,6 +73,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -60,13 +82,14 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.utilities.paginator import paginate
 
+from .. import roles
 from . import utils
 from .exceptions import (
     InvalidCommandId,
@@ -86,6 +109,20 @@ DELIVERY_POLL_SECONDS = 0.2  # how often an undelivered command looks for its in
 TICK_SECONDS = 0.1  # how soon a running command notices CancelCommand
 CANCEL_WAIT_SECONDS = 5.0  # CancelCommand waits this long for the invocations to stop
 KILL_WAIT_SECONDS = 5.0
+
+# The instance side (see the module's docstring).
+EC2_SERVICE = "ec2.amazonaws.com"
+ENVIRONMENT_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+MAX_ENVIRONMENT = 32  # registered variables per instance
+INSTANCE_ENVIRONMENT = {  # the host's instance metadata service and ~/.aws are not the instance's
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+ROLE_SESSION_SECONDS = 6 * 3600  # instance profile credentials (EC2 hands out sessions of about 6 h)
+MAX_ROLE_SESSION_SECONDS = 12 * 3600  # STS's limit
+ROLE_SESSION_MARGIN_SECONDS = 300  # credentials handed to a command outlast its timeout by this much
+REDACTED = "****"
 
 TERMINAL_DETAILS = frozenset({"Success", "Failed", "ExecutionTimedOut", "DeliveryTimedOut", "Cancelled",
                               "Undeliverable", "Terminated"})
@@ -142,9 +179,58 @@ class ManagedInstance:
     ip_address: str
     registered: dt.datetime
     last_ping: dt.datetime
+    environment: dict[str, str] = field(default_factory=dict)  # registered; added to every command's
+    _role_session: roles.RoleSession | None = field(default=None, repr=False, compare=False)
+    _role_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def ec2_instance(self) -> Any | None:
         return _ec2_instance(self.account_id, self.region, self.instance_id)
+
+    def instance_profile_role(self) -> str | None:
+        """The ARN of the role in the EC2 instance's IAM instance profile, as IAM has it now
+        (None: no instance profile, or one without a role)."""
+        from moto.iam.models import iam_backends
+
+        association = _ec2_backend(self.account_id, self.region).iam_instance_profile_associations.get(
+            self.instance_id)
+        if association is None:
+            return None
+        profile = association.iam_instance_profile
+        try:
+            profile = iam_backends[profile.account_id][profile.partition].get_instance_profile_by_arn(profile.arn)
+        except Exception:  # deleted since it was associated
+            return None
+        return profile.roles[0].arn if profile.roles else None
+
+    def role_session(self, timeout: int) -> roles.RoleSession | None:
+        """The instance profile's credentials for a command that may run `timeout` seconds, or None."""
+        role_arn = self.instance_profile_role()
+        if role_arn is None or roles.why_not(role_arn, EC2_SERVICE, "the instance profile's role") is not None:
+            return None
+        needed = min(timeout + ROLE_SESSION_MARGIN_SECONDS, MAX_ROLE_SESSION_SECONDS)
+        with self._role_lock:
+            cached = self._role_session
+            if cached is not None and cached.role_arn == role_arn and cached.seconds_left() >= needed:
+                return cached
+            session, _ = roles.assume_for_service(
+                role_arn, EC2_SERVICE, account_id=self.account_id, region=self.region,
+                session_name=self.instance_id, duration=max(ROLE_SESSION_SECONDS, needed),
+                what="the instance profile's role")
+            self._role_session = session
+            return session
+
+    def command_environment(self, timeout: int) -> tuple[dict[str, str], tuple[str, ...]]:
+        """(a command's environment, the secrets in it that its output must not show)."""
+        env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+        env.update(INSTANCE_ENVIRONMENT)
+        env.update(AWS_REGION=self.region, AWS_DEFAULT_REGION=self.region)
+        env.update(self.environment)
+        env.update(AWS_SSM_INSTANCE_ID=self.instance_id, AWS_SSM_REGION_NAME=self.region)
+        session = self.role_session(timeout)
+        if session is None:
+            return env, ()
+        env.update(session.environment())
+        return env, session.secrets()
 
     def is_managed(self) -> bool:
         """Listed and addressable at all (an instance that is gone is not)."""
@@ -181,7 +267,29 @@ class ManagedInstance:
 
 
 ENTRY_KEYS = {"instance_id", "name_tag", "argv_prefix", "alive_path", "platform_name", "platform_version",
-              "computer_name", "ip_address"}
+              "computer_name", "ip_address", "environment"}
+
+
+def _environment(instance_id: str, value: Any) -> dict[str, str]:
+    """A registration's `environment`, validated (errors name the field, never show a value)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{instance_id}: environment must be an object of NAME: \"value\", "
+                         f"not {type(value).__name__}")
+    if len(value) > MAX_ENVIRONMENT:
+        raise ValueError(f"{instance_id}: environment has {len(value)} variables; at most {MAX_ENVIRONMENT}")
+    for name, text in value.items():
+        if not ENVIRONMENT_NAME.fullmatch(name):
+            raise ValueError(f"{instance_id}: environment name {name!r} must match ^[A-Z_][A-Z0-9_]*$")
+        if name.startswith(roles.CREDENTIAL_VARIABLES):
+            raise ValueError(f"{instance_id}: environment.{name} is refused: a command's credentials are its "
+                             "instance profile's (the EC2 instance's IamInstanceProfile), never registered ones")
+        if not isinstance(text, str):
+            raise ValueError(f"{instance_id}: environment.{name} must be a string, not {type(text).__name__}")
+        if "\0" in text:
+            raise ValueError(f"{instance_id}: environment.{name} must not contain a NUL character")
+    return dict(value)
 
 
 def _find_ec2_instance(account_id: str, region: str, entry: dict) -> Any:
@@ -221,6 +329,7 @@ def _managed_instance(account_id: str, region: str, entry: Any, platform: tuple[
     alive_path = entry.get("alive_path")
     if not isinstance(alive_path, str) or not os.path.isabs(alive_path):
         raise ValueError(f"{instance.id}: alive_path must be an absolute path, not {alive_path!r}")
+    environment = _environment(instance.id, entry.get("environment"))
     now = utils.utcnow()
     return ManagedInstance(
         account_id=account_id, region=region, instance_id=instance.id, argv_prefix=tuple(prefix),
@@ -229,7 +338,7 @@ def _managed_instance(account_id: str, region: str, entry: Any, platform: tuple[
         platform_version=str(entry.get("platform_version") or platform[1]),
         computer_name=str(entry.get("computer_name") or instance.private_dns_name),
         ip_address=str(entry.get("ip_address") or instance.private_ip or ""),
-        registered=now, last_ping=now,
+        registered=now, last_ping=now, environment=environment,
     )
 
 
@@ -266,6 +375,45 @@ def register_instances(body: dict) -> dict:
                        "name_tag": _tags(instance).get("Name") if instance is not None else None,
                        "ping_status": managed.ping_status()})
     return {"region": region, "instances": answer}
+
+
+# --- parameter resources -------------------------------------------------------
+
+# The actions on named parameters, and the request field(s) naming them.
+PARAMETER_ACTIONS = {
+    "GetParameter": "Name", "GetParameters": "Names", "GetParameterHistory": "Name",
+    "GetParametersByPath": "Path", "PutParameter": "Name", "DeleteParameter": "Name",
+    "DeleteParameters": "Names", "LabelParameterVersion": "Name", "UnlabelParameterVersion": "Name",
+}
+
+
+def parameter_arn(name: str, region: str, account_id: str, partition: str = "aws") -> str:
+    """arn:aws:ssm:REGION:ACCOUNT:parameter/NAME for a parameter's name (or ARN), without
+    a version or label selector (name:3, name:label): what IAM policies' Resource match."""
+    if name.startswith("arn:"):
+        prefix, _, rest = name.partition(":parameter/")
+        return f"{prefix}:parameter/{rest.split(':', 1)[0]}" if rest else name
+    name = name.split(":", 1)[0]
+    return f"arn:{partition}:ssm:{region}:{account_id}:parameter/{name.lstrip('/')}"
+
+
+def parameter_resources(action: str, get_param: Any, region: str, account_id: str) -> list[str]:
+    """The parameters' ARNs an action on named parameters is authorized against, as on AWS
+    (one per name; GetParametersByPath: the path's); [] for any other action. moto
+    authorizes every SSM action against "*", so a policy allowing ssm:GetParameter on
+    arn:aws:ssm:*:*:parameter/hybridnet/* alone would allow nothing."""
+    field_name = PARAMETER_ACTIONS.get(action)
+    if field_name is None:
+        return []
+    from moto.utilities.utils import get_partition
+
+    value = get_param(field_name)
+    names = value if isinstance(value, list) else [value]
+    names = [str(n) for n in names if isinstance(n, str) and n]
+    if action == "GetParametersByPath":
+        names = [n.rstrip("/") or "/" for n in names]
+    partition = get_partition(region)
+    return [parameter_arn(n, region, account_id, partition) for n in names]
 
 
 # --- commands ----------------------------------------------------------------
@@ -513,14 +661,16 @@ class Invocation:
                 return Outcome("Failed", "Failed", 1,
                                stderr=f"failed to run commands: chdir {working_dir}: no such file or directory")
             argv = [*host.argv_prefix, *utils.SHELL, str(script_path)]
-            env = dict(os.environ, AWS_SSM_INSTANCE_ID=self.instance_id, AWS_SSM_REGION_NAME=host.region)
+            env, secrets = host.command_environment(script.timeout)
             try:
                 proc = subprocess.Popen(argv, cwd=working_dir, env=env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
             except OSError as exc:
                 return Outcome("Failed", "Failed", 1,
                                stderr=f"failed to run commands: fork/exec {argv[0]}: {exc.strerror or exc}")
-            return self._supervise(proc, script.timeout)
+            outcome = self._supervise(proc, script.timeout)
+            outcome.stdout, outcome.stderr = _redact(outcome.stdout, secrets), _redact(outcome.stderr, secrets)
+            return outcome
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -589,6 +739,14 @@ class Invocation:
         if time.monotonic() >= deadline:
             return "timeout"
         return None
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` without the credentials a command was given (e.g. a command that ran `env`)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def _working_directory(requested: str, document_dir: Path, plugin_dir: Path) -> str:

@@ -8,6 +8,7 @@ from moto.core.exceptions import InvalidToken
 from moto.core.responses import ActionResult, EmptyResult
 
 from .exceptions import InvalidNextToken
+from .models import parameter_resources
 
 
 def _page(items: list[dict], key: str, token: str | None) -> ActionResult:
@@ -19,12 +20,26 @@ def _page(items: list[dict], key: str, token: str | None) -> ActionResult:
 
 class RunCommandResponses:
     """Installed into moto's SimpleSystemManagerResponse (replacing SendCommand,
-    ListCommands and GetCommandInvocation)."""
+    ListCommands and GetCommandInvocation, and authorizing the actions on named
+    parameters against the parameters' ARNs)."""
 
     ssm_backend: Any
     _get_param: Any
     _get_int_param: Any
     _get_bool_param: Any
+    _get_action: Any
+    region: str
+    current_account: str
+
+    def _authenticate_and_authorize_normal_action(self, resource: str = "*") -> None:
+        """moto's authorization (auth.py's), once per named parameter for the actions on
+        parameters, so that a policy's Resource (arn:aws:ssm:...:parameter/...) counts."""
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+        arns = parameter_resources(self._get_action(), self._get_param, self.region, self.current_account)
+        for arn in arns or [resource]:
+            authorize(self, arn)
 
     def send_command(self) -> ActionResult:
         command = self.ssm_backend.send_command(
