@@ -29,7 +29,7 @@ EXPECTED_FILES = {
     "frr": {"setup-router-frr.sh": 0o700, "ipsec.conf": 0o644, "ipsec.secrets": 0o600,
             "ipsec-vti.sh": 0o755, "frr.conf": 0o644},
     "swanctl": {"swanctl.conf": 0o600, "xfrm-interfaces.sh": 0o755, "frr.conf": 0o644},
-    "lab": {"swanctl.conf": 0o600, "frr.conf": 0o644, "ipsec0-addresses": 0o644},
+    "lab": {"swanctl.conf": 0o600, "frr.conf": 0o644, "ipsec0-addresses": 0o644, "setup-router-lab.sh": 0o700},
 }
 
 INSTALLED = {
@@ -445,7 +445,7 @@ def scripts(cfg, site, tmp_path) -> list[Path]:
 def test_scripts_pass_bash_n(cfg, site, tmp_path) -> None:
     bash = tooling.require_tool("bash")
     found = scripts(cfg, site, tmp_path)
-    assert len(found) == 5
+    assert len(found) == 6
     for path in found:
         res = tooling.run([bash, "-n", str(path)])
         assert res.returncode == 0, (path.name, res.stderr)

@@ -17,7 +17,13 @@ Targets (``TARGETS``):
 ``lab``
     the data-plane variant for a kernel without ESP/VTI (strongSwan
     kernel-libipsec, explicit traffic selectors): ``swanctl.conf``,
-    ``frr.conf``, ``ipsec0-addresses``.
+    ``frr.conf``, ``ipsec0-addresses`` (the lab's customer-gateway contract,
+    see :mod:`hybridnet.lab.cgwside`), plus ``setup-router-lab.sh``, which
+    installs those three (``/etc/swanctl/conf.d/hybridnet-aws.conf``,
+    ``/etc/frr/frr.conf``, ``/etc/hybridnet/ipsec0-addresses``) on a router
+    with charon-systemd and FRR, restarts strongSwan, puts the inside
+    addresses on ``ipsec0``, loads the connections and restarts FRR
+    (non-interactive, idempotent; what ``router.apply`` runs through SSM).
 
 Files holding a pre-shared key are written 0600 (the setup scripts, which
 embed the keys, 0700); other files 0644, helper scripts 0755. Output is a
@@ -49,6 +55,10 @@ SCRIPT_MODE = 0o755
 VTI_MTU = 1436  # tunnel interface MTU used by the seed for AWS VPN tunnels
 DEFAULT_REKEY_MARGIN = 540  # strongSwan's ipsec.conf default margintime (9m)
 HEREDOC = "HYBRIDNET_EOF"
+
+# Where setup-router-lab.sh installs the lab target's files (below HYBRIDNET_ROOT).
+LAB_SWANCTL_CONF = "/etc/swanctl/conf.d/hybridnet-aws.conf"
+LAB_IPSEC0_ADDRESSES = "/etc/hybridnet/ipsec0-addresses"
 
 # Characters AWS allows in a pre-shared key (PSK rule: letters, digits, . _).
 _PSK_SAFE = re.compile(r"^[A-Za-z0-9._]+$")
@@ -277,10 +287,22 @@ def _lab(cfg: VpnConnectionConfig, site: RouterSite) -> list[RenderedFile]:
     ctx = _context(cfg, site, "lab")
     pairs = _lab_children(ctx)
     swanctl = _render("swanctl.conf.j2", mode="lab", lan_pairs=pairs, **ctx)
+    frr_conf = _render("frr.conf.j2", **ctx)
+    addresses = _render("ipsec0-addresses.j2", **ctx)
+    installs = [
+        {"step": "Set strongSwan connections (swanctl)", "path": LAB_SWANCTL_CONF, "mode": "0600",
+         "content": swanctl, "owner": None},
+        {"step": "Set BGP (FRR)", "path": ctx["paths"]["frr_conf"], "mode": "0640", "content": frr_conf,
+         "owner": "frr"},
+        {"step": "Set ipsec0 addresses", "path": LAB_IPSEC0_ADDRESSES, "mode": "0644", "content": addresses,
+         "owner": None},
+    ]
+    script = _script("setup-router-lab.sh", ctx, installs)
     return [
         RenderedFile("swanctl.conf", swanctl, SECRET_MODE),
-        RenderedFile("frr.conf", _render("frr.conf.j2", **ctx), FILE_MODE),
-        RenderedFile("ipsec0-addresses", _render("ipsec0-addresses.j2", **ctx), FILE_MODE),
+        RenderedFile("frr.conf", frr_conf, FILE_MODE),
+        RenderedFile("ipsec0-addresses", addresses, FILE_MODE),
+        RenderedFile("setup-router-lab.sh", script, SECRET_SCRIPT_MODE),
     ]
 
 
