@@ -13,7 +13,8 @@ run: setup  ## run the runbook on the embedded emulator (and the lab when root)
 test: setup  ## the whole test suite, nbval included
 	$(VENV)/python -m pytest
 
-jupyter: setup  ## open the notebooks in JupyterLab (on 127.0.0.1)
+jupyter: setup  ## open the notebooks in JupyterLab (on 127.0.0.1), with the lab's agent when root
+	-$(VENV)/hybridnet lab up --params $(PARAMS)
 	$(VENV)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser
 
 emulator-stop:

@@ -7,6 +7,7 @@ them after a deliberate change of what a notebook shows, and review the diff.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,9 @@ def refresh(names: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="hybridnet-baseline-") as home:
         os.environ["HYBRIDNET_HOME"] = home
         try:
+            # as `hybridnet run` does: the lab's agent plays AWS's side as the notebooks create it
+            subprocess.run([sys.executable, "-m", "hybridnet.cli", "lab", "up", "--params",
+                            str(ROOT / "params" / "lab.yaml")], check=True, cwd=ROOT)
             for name in names:
                 path = ROOT / "notebooks" / f"{name}.ipynb"
                 notebook = nbformat.read(path, as_version=4)
@@ -50,7 +54,7 @@ if __name__ == "__main__":
         sys.exit(f"refresh the baselines as root with the lab installed ({reason})")
     # The baselines show the user's lab names (hn-*), so they are made with that
     # lab: never replace one that is running.
-    if dataplane.lab_running():
+    if dataplane.lab_running() or dataplane.twin_status():
         sys.exit(f"a lab is running ({dataplane.LAB_DIR}); the baselines need the lab for themselves: "
                  "stop it first (hybridnet lab down), then run make baselines again")
     # The whole runbook, then the teardown, in one emulator: as nbval replays them.

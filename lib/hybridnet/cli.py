@@ -23,6 +23,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = workspace.new_run_dir("run")
     print(f"hybridnet run: {params.target} target, region {params.region}; outputs in {run_dir}")
     started = time.monotonic()
+    if params.target == "emulator":
+        _start_lab_agent(params_file, params)
     for name in names:
         done = execute.run_notebook(name, run_dir, {"params_file": str(params_file.resolve())})
         print(f"  {name}: done in {done.seconds:.1f} s -> {done.output}")
@@ -99,27 +101,50 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_lab_agent(params_file, params) -> dict | None:
+    """The lab's agent for this stack, when the lab can run here: it plays AWS's
+    side as the notebooks create the resources (see hybridnet.lab.twin)."""
+    from .aws import connect
+
+    ctx = connect(params)
+    if ctx.data_plane != dataplane.LAB:
+        print(f"no lab: {ctx.data_plane_reason}")
+        return None
+    info = dataplane.twin_start(ctx, params_file)
+    print(f"lab agent (pid {info['pid']}) plays stack {params.name!r}; its log: {info['log']}")
+    return info
+
+
 def cmd_lab_up(args: argparse.Namespace) -> int:
-    # The AWS side from the emulator's VPN connection, the customer gateway
-    # from a freshly generated lab setup (what notebook 02 writes).
+    # The lab's agent plays AWS's side from the emulator's state; the customer
+    # gateway gets its setup through SSM as notebook 02 sends it; then the DNS
+    # servers (the agent) and the Client VPN endpoint, where the account has them.
     from .aws import connect
     from .phases import router_config
 
-    params = load_params(resolve_params_path(args.params))
+    params_file = resolve_params_path(args.params)
+    params = load_params(params_file)
     ctx = connect(params)
     if ctx.data_plane != dataplane.LAB:
         print(f"hybridnet: the lab cannot run: {ctx.data_plane_reason}", file=sys.stderr)
         return 2
+    _start_lab_agent(params_file, params)
+    try:
+        vpn, cfg = router_config.load_connection(ctx)
+    except PhaseError as exc:
+        print(f"nothing to play yet ({exc}); the agent brings AWS's side up when the notebooks create it")
+        return 0
+    if not dataplane.wait_for_twin(ctx):
+        print("hybridnet: the lab's agent did not bring the network up in time; see its log", file=sys.stderr)
+        return 1
     run_dir = workspace.new_run_dir("lab")
-    vpn, cfg = router_config.load_connection(ctx)
-    router_config.write_router_configs(cfg, router_config.router_site(ctx), run_dir, targets=("lab",))
-    timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run_dir) / "lab", run_dir / "lab-logs")
+    deployment = router_config.deploy(ctx, vpn, cfg)
+    print(deployment.table.to_string(index=False))
     print(dataplane.lab_status_frame().to_string(index=False))
-    print(f"site-to-site up in {timings['tunnels_and_bgp_s']:.1f} s")
     for line in dataplane.twin_services_up(ctx, run_dir):
         print(line)
-    print(f"logs in {run_dir / 'lab-logs'}; stop it: hybridnet lab down")
-    return 0 if "error" not in timings else 1
+    print("stop it: hybridnet lab down")
+    return 0 if deployment.applied else 1
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:

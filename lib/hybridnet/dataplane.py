@@ -9,6 +9,7 @@ picks one (AwsContext.data_plane); phases ask it instead of the target.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .lab.identity import LAB_DIR, NAMESPACE_PREFIX
+from .lab.identity import LAB_DIR, NAME, NAMESPACE_PREFIX
 from .waiting import poll
 
 LAB = "lab"
@@ -78,7 +79,7 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     except TimeoutError as exc:
         timings["error"] = str(exc)  # reported below as DOWN tunnels, with the lab's logs
     timings["tunnels_and_bgp_s"] = time.monotonic() - started
-    _record_owner(ctx)
+    record_owner(ctx)
     info = emulator.start()
     start_telemetry(ctx, info)
     register_hosts(ctx, info)
@@ -122,21 +123,27 @@ def start_telemetry(ctx, info) -> None:
 
 
 def twin_services_up(ctx, run_dir: Path) -> list[str]:
-    """After the site-to-site part: the lab's DNS servers and Client VPN endpoint,
-    when the account has what they play (this stack's Resolver endpoints, its
-    Client VPN endpoint), configured from the API as the notebooks do. One line
-    per part: what came up, or why it did not."""
+    """After the site-to-site part: the lab's DNS servers (the agent starts them)
+    and Client VPN endpoint, when the account has what they play (this stack's
+    Resolver endpoints, its Client VPN endpoint), configured from the API as the
+    notebooks do. One line per part: what came up, or why it did not."""
     from .phases import PhaseError, client_vpn
 
     lines = []
-    try:
-        if not ctx.params.dns:
-            raise RuntimeError("no dns section in the params")
-        table, _ = dns_up(ctx, Path(run_dir) / "dns" / "lab", Path(run_dir) / "lab-logs")
-        running = ", ".join(f"{r['server']} ({r['namespace']})" for r in table.to_dict("records") if r["running"])
-        lines.append(f"DNS             {running or 'named did not start: see the lab logs'}")
-    except RuntimeError as exc:  # no OPERATIONAL inbound endpoint of this stack: phase 3 not run
-        lines.append(f"DNS             not played: {exc}")
+    if not ctx.params.dns:
+        lines.append("DNS             not played: no dns section in the params")
+    else:
+        try:
+            has_endpoint = bool(dns_spec(ctx)["inbound_ips"])
+        except RuntimeError:
+            has_endpoint = False
+        if not has_endpoint:
+            lines.append("DNS             not played: no OPERATIONAL inbound endpoint of this stack (run notebook 03)")
+        else:  # the agent starts them when it sees the endpoints
+            running = poll(lambda: not dns_daemons_missing(), timeout=15, interval=0.2)
+            lines.append("DNS             " + ("named in " + ", ".join(ns for _, ns in DNS_DAEMONS.values())
+                                               if running else f"named not running: {', '.join(dns_daemons_missing())}"
+                                               " (see the agent's log)"))
     endpoint = client_vpn.find_endpoint(ctx) if ctx.params.client_vpn else None
     if endpoint is None:
         lines.append("Client VPN      not played: no Client VPN endpoint of this stack (run notebook 04)")
@@ -169,6 +176,47 @@ def register_hosts(ctx, info=None) -> list[dict]:
     answer = emulator.admin_call(info or emulator.start(), "POST", "ssm-instances",
                                  {"region": ctx.params.region, "instances": registrations(LAB_DIR, roles, resolvers)})
     return answer["instances"]
+
+
+def emulator_info():
+    from . import emulator
+
+    return emulator.start()  # the running one (started if it is not)
+
+
+ENDPOINT = "endpoint"
+
+
+def start_host_endpoints(info) -> list[str]:
+    """In each host namespace, the AWS API at 127.0.0.1:4510 (hybridnet.lab.endpoint),
+    piped to the emulator's instance socket; none when the emulator has no such socket."""
+    import sys
+
+    from . import lab
+    from .lab.endpoint import PORT
+    from .lab.hosts import HOST_NAMESPACES
+
+    socket_path = getattr(info, "instance_socket", None)
+    if not socket_path:
+        return []
+    runtime = lab.LabRuntime.load(LAB_DIR)
+    records = {}
+    for ns in HOST_NAMESPACES:  # all started, then all awaited: each takes a Python start-up
+        name = f"{ENDPOINT}@{ns}"
+        runtime.stop([name])
+        records[ns] = lab.start_daemon(runtime, name, ns, [
+            sys.executable, "-m", "hybridnet.lab.endpoint", "--port", str(PORT), "--socket", socket_path],
+            executable=Path(sys.executable).name)
+    for ns, record in records.items():
+        runtime.wait_ready(record, lambda ns=ns: _listening(ns, PORT), timeout=10.0)
+    return [record.name for record in records.values()]
+
+
+def _listening(ns: str, port: int) -> bool:
+    from .lab import netns
+
+    shown = netns.run(["ip", "netns", "exec", ns, "ss", "-Hltn", f"sport = :{port}"], check=False).stdout
+    return bool(shown.strip())
 
 
 def lab_status_frame() -> pd.DataFrame:
@@ -208,7 +256,7 @@ def lab_running() -> bool:
     return lab_unavailable_reason() is None and (LAB_DIR / "state.json").exists()
 
 
-def _record_owner(ctx) -> None:
+def record_owner(ctx) -> None:
     """Note in the lab's state which stack (of which emulator) it plays, so that
     tearing down another stack leaves it alone."""
     from . import lab
@@ -229,26 +277,112 @@ def lab_owner() -> dict | None:
 
 
 def lab_down() -> dict:
+    """Stop the lab's agent, then every lab daemon; delete the namespaces."""
     from . import lab
 
-    return lab.down(LAB_DIR)
+    agent = twin_stop()
+    report = lab.down(LAB_DIR)
+    if agent:
+        report["stopped"].insert(0, agent)
+    return report
+
+
+# --- the lab's agent (hybridnet.lab.twin) -----------------------------------------------------
+
+def twin_status() -> dict | None:
+    """{pid, starttime, params, owner, log} of the running agent, or None."""
+    from .lab.daemons import is_same_process_alive
+    from .lab.twin import PID_FILE
+
+    try:
+        info = json.loads(PID_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if is_same_process_alive(info["pid"], info["starttime"]) else None
+
+
+def twin_start(ctx, params_file: Path, timeout: float = 30.0) -> dict:
+    """Start the lab's agent for this stack (or keep the one that plays it);
+    returns its status. It plays AWS's side from then on, as the account changes."""
+    import subprocess
+    import sys
+
+    from .lab.daemons import proc_stat
+    from .lab.twin import PID_FILE
+    from .workspace import outputs_dir
+
+    owner = {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}
+    running = twin_status()
+    if running and running["owner"] == owner and running["params"] == str(Path(params_file).resolve()):
+        return running
+    if running:
+        twin_stop()
+    log_dir = outputs_dir() / "lab-logs"  # the daemons' logs and the DNS configs the agent ran
+    log_dir.mkdir(parents=True, exist_ok=True)
+    LOG_FILE = log_dir / f"twin{'-' + NAME if NAME else ''}.log"
+    offset = LOG_FILE.stat().st_size if LOG_FILE.exists() else 0
+    with open(LOG_FILE, "ab") as log:
+        os.chmod(LOG_FILE, 0o600)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "hybridnet.lab.twin", "--params", str(Path(params_file).resolve()),
+             "--log-dir", str(log_dir)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    stat = proc_stat(child.pid)
+    info = {"pid": child.pid, "starttime": stat[1] if stat else -1, "owner": owner,
+            "params": str(Path(params_file).resolve()), "log": str(LOG_FILE), "log_dir": str(log_dir)}
+    PID_FILE.write_text(json.dumps(info))
+    PID_FILE.chmod(0o600)
+    if not poll(lambda: b"playing stack" in LOG_FILE.read_bytes()[offset:] or child.poll() is not None,
+                timeout=timeout, interval=0.1) or child.poll() is not None:
+        raise RuntimeError(f"the lab's agent did not start; its log {LOG_FILE}:\n{LOG_FILE.read_text()[-2000:]}")
+    return info
+
+
+def twin_stop() -> str | None:
+    """Stop the lab's agent (by pid and start time); its name, or None if none ran."""
+    from .lab.daemons import stop_processes
+    from .lab.twin import PID_FILE
+
+    info = twin_status()
+    PID_FILE.unlink(missing_ok=True)
+    if info is None:
+        return None
+    stop_processes([(info["pid"], info["starttime"])])
+    return f"twin (pid {info['pid']})"
+
+
+def wait_for_twin(ctx, timeout: float = 30.0) -> bool:
+    """Until the agent plays this stack's VPN connection: the lab's network and
+    AWS's side up, the hosts registered with SSM."""
+    from . import lab
+
+    def playing() -> bool:
+        if not lab_running():
+            return False
+        state = lab.LabRuntime.load(LAB_DIR).state
+        return state.get("owner") == {"stack": ctx.params.name, "endpoint": ctx.endpoint_url} \
+            and state.get("twin", {}).get("hosts") == "registered"
+
+    return poll(playing, timeout=timeout, interval=0.2)
 
 
 def lab_down_for(ctx) -> tuple[dict | None, str]:
-    """Stop the lab only if it plays this stack: (lab.down's report or None, what
-    happened in words). A lab that plays another stack or another emulator, or
-    any lab when this stack's params say it uses none, keeps running."""
-    if not lab_running():
+    """Stop the lab (its agent, daemons and namespaces) only if it plays this
+    stack: (lab.down's report or None, what happened in words). A lab that plays
+    another stack or another emulator, or any lab when this stack's params say
+    it uses none, keeps running. The words do not depend on how far the agent
+    had already taken the network down (it does when the VPN connection goes)."""
+    agent = twin_status()
+    if not lab_running() and agent is None:
         return None, "not running"
     if ctx.data_plane != LAB:
         return None, f"left running: this stack uses no lab ({ctx.data_plane_reason})"
-    owner = lab_owner()
+    owner = lab_owner() if lab_running() else agent["owner"]
     if owner != {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}:
         plays = f"stack {owner['stack']!r} at {owner['endpoint']}" if owner else "no recorded stack"
         return None, f"left running: it plays {plays}, not this stack (stop it: hybridnet lab down)"
     report = lab_down()
-    return report, f"down: stopped {len(report['stopped'])} daemons, deleted {len(report['namespaces_deleted'])} " \
-                   "namespaces"
+    return report, "down: its agent, daemons and namespaces are gone"
 
 
 # --- hybrid DNS (phase 3): two named servers in the lab -------------------------------------------

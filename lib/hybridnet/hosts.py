@@ -38,6 +38,7 @@ import pandas as pd
 from botocore.exceptions import ClientError, WaiterError
 
 from .params import HOST_ROLES
+from .waiting import poll
 
 if TYPE_CHECKING:
     from .aws import AwsContext
@@ -86,6 +87,8 @@ class DataPlane(Protocol):
     name: str
 
     def describe(self) -> pd.DataFrame: ...
+
+    def wait_online(self, role: str, timeout: float) -> str | None: ...
 
     def run(self, role: str, commands: Sequence[str], timeout: int = DEFAULT_TIMEOUT_S) -> HostCommand: ...
 
@@ -179,6 +182,25 @@ class SsmPlane:
                            ip_address=info.get("IPAddress"))
         return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
+    def wait_online(self, role: str, timeout: float) -> str | None:
+        """Until the host playing `role` is an online managed instance (an instance
+        just started, or the lab's network still coming up): None then, else why
+        not after `timeout` seconds, in the words describe() uses."""
+        failure: list[_Unreachable] = []
+
+        def online() -> bool:
+            failure.clear()
+            try:
+                instance_id = self.instance_id(role)
+                self._check_online(role, instance_id, self._information([instance_id]).get(instance_id))
+                return True
+            except _Unreachable as exc:
+                failure.append(exc)
+                return exc.status == "NotConfigured"  # no waiting names the host
+
+        poll(online, timeout=timeout, interval=max(self.ctx.command_poll_s * 4, 0.2))
+        return failure[0].reason if failure else None
+
     # --- running a command --------------------------------------------------------------------
 
     def run(self, role: str, commands: Sequence[str], timeout: int = DEFAULT_TIMEOUT_S) -> HostCommand:
@@ -251,6 +273,9 @@ class NoPlane:
         return pd.DataFrame([{"role": role, "host": "-", "instance_id": None, "ssm_status": "NotConfigured",
                               "platform": None, "ip_address": None, "detail": self._why(role)}
                              for role in HOST_ROLES], columns=FRAME_COLUMNS)
+
+    def wait_online(self, role: str, timeout: float) -> str | None:
+        return self._why(role)
 
     def run(self, role: str, commands: Sequence[str], timeout: int = DEFAULT_TIMEOUT_S) -> HostCommand:
         return HostCommand(role, "-", None, "NotConfigured", None, "", "", self._why(role))

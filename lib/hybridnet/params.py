@@ -342,6 +342,17 @@ class Hosts(_Model):
         return {role: host for role in HOST_ROLES if (host := getattr(self, role)) is not None}
 
 
+class Router(_Model):
+    """The customer gateway's setup (phase 2)."""
+    # Which generated setup the router runs: seed (Amazon Linux + Quagga), frr
+    # (strongSwan ipsec.conf + FRR), swanctl (current strongSwan, XFRM
+    # interfaces + FRR), lab (kernel-libipsec, what the local lab's router runs).
+    target: Literal["seed", "frr", "swanctl", "lab"] = "frr"
+    # Send it to hosts.router through SSM and run it there. Off by default: it
+    # is a production router; the files are written either way.
+    apply: bool = False
+
+
 class Params(_Model):
     target: Literal["emulator", "aws"] = "emulator"
     region: str
@@ -365,6 +376,7 @@ class Params(_Model):
     client_vpn: ClientVpn | None = None
     connect_handler: ConnectHandler | None = None
     hosts: Hosts = Hosts()
+    router: Router = Router()
 
     @field_validator("region")
     @classmethod
@@ -542,6 +554,12 @@ def _cross_problems(data: dict) -> list[tuple[str, str]]:
             if other and client.overlaps(other):
                 problems.append(("client_vpn.client_cidr", f"{client} overlaps {field} {other}"))
     problems += _client_vpn_problems(get)
+    if get("router", "apply") is True and get("router", "target") == "swanctl":
+        problems.append(("router.apply", "target swanctl is files only (no setup script to run); choose "
+                         "router.target frr, seed or lab to apply it, or set router.apply: false"))
+    if get("router", "apply") is True and not get("hosts", "router"):
+        problems.append(("router.apply", "is true but no hosts.router names the router to send the setup to; "
+                         "name it (instance id or Name tag) or set router.apply: false"))
     return problems
 
 

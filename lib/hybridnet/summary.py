@@ -24,9 +24,14 @@ def tgw_attachment(data: dict) -> list[str]:
 
 def router_config(data: dict) -> list[str]:
     lines = [f"router setup    {data['router_dir']}/{{seed,frr,swanctl,lab}}/"]
-    lines.append(f"data plane      {data['data_plane'] or 'none'}: {data['data_plane_reason']}")
-    if data["timings"].get("tunnels_and_bgp_s") is not None:
-        lines.append(f"lab up          tunnels and BGP in {data['timings']['tunnels_and_bgp_s']:.1f} s")
+    if data["applied"]:
+        lines.append(f"applied         {data['target']}/ on the router through SSM Run Command in "
+                     f"{data['timings'].get('apply_s', 0):.1f} s; pre-shared keys from Parameter Store")
+    else:
+        lines.append(f"not applied     {data['apply_reason']}")
+    for t in data.get("router_view", []):
+        lines.append(f"router tunnel {t['tunnel']} IKE {t['ike_sa']}; BGP {t['bgp_state']} with {t['bgp_peer']}, "
+                     f"{t['prefixes_received']} prefix(es)")
     for number, t in enumerate(data["tunnels"], start=1):
         lines.append(f"tunnel {number} (AWS)  {t['outside_ip']:<15} {t['status']}: {t['status_message']}")
     return lines
@@ -54,6 +59,7 @@ def hybrid_dns(data: dict) -> list[str]:
     lines.append(f"forward rule    {data['rule_id']}  ({data['rule_status']}: {data['rule_domain']} -> "
                  f"{', '.join(data['rule_targets'])}; association {data['association_status']})")
     lines.append(f"on-prem BIND    {data['dns_dir']}/onprem-bind/")
+    lines.append(f"DNS servers     {data['servers_reason']}")
     asked_on = [f"{h['role']} {h['host']} ({h['instance_id'] or 'not found'}, {h['ssm_status']})"
                 for h in data.get("hosts", [])]
     if asked_on:

@@ -55,14 +55,21 @@ def bring_up(ctx, run_dir: Path) -> None:
     assert "error" not in timings, str(timings)  # a str: pytest shortens a dict
 
 
+def dns_up(ctx, run_dir: Path):
+    """(Re)start both named servers from the emulator's state, as the lab's agent does."""
+    table, _ = dataplane.dns_up(ctx, run_dir / "dns-lab", run_dir / "lab-logs")
+    assert table["running"].all(), table.to_string()
+    return table
+
+
 @pytest.fixture(scope="module")
 def dns_lab(ctx, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("lab-dns-run")
     bring_up(ctx, run_dir)
     result = hybrid_dns.run(ctx, progress=None)
-    deployment = hybrid_dns.deploy(ctx, run_dir)
-    assert deployment.data_plane == dataplane.LAB
-    yield run_dir, result, deployment
+    table = dns_up(ctx, run_dir)
+    assert hybrid_dns.servers_answering(ctx).answering
+    yield run_dir, result, table
     dataplane.lab_down()
 
 
@@ -88,11 +95,11 @@ def no_route_count(ns: str) -> int:
 
 
 def test_every_generated_bind_configuration_passes_named_checkconf(dns_lab):
-    run_dir, _, deployment = dns_lab
-    assert list(deployment.table["running"]) == [True, True]
+    run_dir, _, table = dns_lab
+    assert list(table["running"]) == [True, True]
     checkconf = tooling.require_tool("named-checkconf")
     for role in ("onprem", "resolver"):
-        conf = run_dir / "dns" / "lab" / role / "named.conf"
+        conf = run_dir / "dns-lab" / role / "named.conf"
         res = tooling.run([checkconf, "-z", str(conf)])
         assert res.returncode == 0, res.stdout + res.stderr
         # no forwarder outside the lab (the seed's 8.8.8.8 is dropped)
@@ -104,8 +111,8 @@ def test_every_generated_bind_configuration_passes_named_checkconf(dns_lab):
 
 def test_lab_servers_are_configured_from_the_emulator(dns_lab):
     run_dir, result, _ = dns_lab
-    onprem_conf = (run_dir / "dns" / "lab" / "onprem" / "named.conf").read_text()
-    resolver_conf = (run_dir / "dns" / "lab" / "resolver" / "named.conf").read_text()
+    onprem_conf = (run_dir / "dns-lab" / "onprem" / "named.conf").read_text()
+    resolver_conf = (run_dir / "dns-lab" / "resolver" / "named.conf").read_text()
     assert result.inbound.ips == INBOUND
     for ip in result.inbound.ips:  # the on-prem server forwards to the endpoint's IPs as AWS reports them
         assert f"{ip};" in onprem_conf
@@ -163,13 +170,13 @@ def test_a_record_changed_in_route53_is_what_the_lab_answers(ctx, dns_lab):
 
     upsert("10.0.20.11")
     try:
-        hybrid_dns.deploy(ctx, run_dir)
+        dns_up(ctx, run_dir)
         df = probe_matrix([onprem("web2.awsanycompany.corp", ["10.0.20.11"]),
                            vpc("web2.awsanycompany.corp", ["10.0.20.11"])])
         assert df["ok"].all(), df.to_string()
     finally:
         upsert("10.0.20.10")
-        hybrid_dns.deploy(ctx, run_dir)
+        dns_up(ctx, run_dir)
 
 
 def test_on_prem_still_resolves_with_the_first_inbound_ip_gone(dns_lab):
@@ -199,6 +206,7 @@ def test_both_tunnels_down_the_matrix_shows_failures_and_the_notebook_completes(
     nb_run.mkdir()
     lab.tunnel_down(dataplane.LAB_DIR, 1)
     lab.tunnel_down(dataplane.LAB_DIR, 2)
+    dns_up(ctx, run_dir)  # empty caches: every answer from the other side needs a tunnel
     try:
         started = time.monotonic()
         papermill.execute_notebook(
@@ -227,7 +235,7 @@ def test_both_tunnels_down_the_matrix_shows_failures_and_the_notebook_completes(
         lab.tunnel_restore(dataplane.LAB_DIR, 1)
         lab.tunnel_restore(dataplane.LAB_DIR, 2)
         lab.wait_until_up(dataplane.LAB_DIR, timeout=40)
-        hybrid_dns.deploy(ctx, run_dir)
+        dns_up(ctx, run_dir)
     df = hybrid_dns.probe_matrix(ctx)
     assert df["ok"].all(), df.to_string()
 
@@ -246,4 +254,4 @@ def test_lab_down_stops_the_dns_servers(ctx, dns_lab):
     assert all("SSM Agent has not checked in (PingStatus ConnectionLost)" in d for d in matrix["detail"])
     # leave the lab as the fixture made it, for any test after this one
     bring_up(ctx, run_dir)
-    hybrid_dns.deploy(ctx, run_dir)
+    dns_up(ctx, run_dir)

@@ -29,6 +29,11 @@ def run_nbval(notebooks: list[Path], home: Path) -> subprocess.CompletedProcess:
     """nbval over the notebooks in order, sharing one fresh emulator as a run does."""
     env = dict(os.environ, HYBRIDNET_HOME=str(home))
     try:
+        if any(needs_lab(n.stem) for n in notebooks):  # as `hybridnet run` does: the lab's agent first
+            up = subprocess.run([sys.executable, "-m", "hybridnet.cli", "lab", "up", "--params",
+                                 str(ROOT / "params" / "lab.yaml")], env=env, capture_output=True, text=True,
+                                timeout=120)
+            assert up.returncode == 0, up.stdout + up.stderr
         return subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--nbval",
              *map(str, notebooks), "--nbval-sanitize-with", str(SANITIZE), "--nbval-kernel-name", execute.KERNEL,

@@ -100,6 +100,7 @@ def test_a_name_that_matches_no_instance_and_params_without_hosts(ctx):
     assert done.status == "Unreachable" and "no instance with Name tag 'no-such-router'" in done.reason
     assert hosts.plane(misnamed).run("onprem_dns", ["true"]).status == "NotConfigured"
     data["hosts"] = {}
+    data["router"]["apply"] = False  # nothing to send it to
     none = connect(parse_params(data))
     assert none.host_plane == "none"
     assert set(hosts.plane(none).describe()["ssm_status"]) == {"NotConfigured"}

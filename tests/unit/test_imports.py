@@ -24,9 +24,9 @@ EMULATOR = sorted(PACKAGE.glob("emulator/**/*.py"))
 # diagnostics code may not call it either. aws.py may: it asks dataplane.choose.
 FORBIDDEN = ("hybridnet.lab", "hybridnet.emulator", "hybridnet.dataplane")
 
-# Still to move behind the seam (issue 11): phases 2-5 bring the lab's daemons
-# up and drive the Client VPN lab's users; the session factory starts and seeds
-# the emulator.
+# Still to move behind the seam (issue 11): phases 4-5 bring the Client VPN
+# endpoint up in the lab and drive its users; the session factory starts and
+# seeds the emulator.
 KNOWN = {
     ("aws.py", "hybridnet.emulator"),
     ("phases/client_vpn.py", "hybridnet.dataplane"),
@@ -34,8 +34,6 @@ KNOWN = {
     ("phases/client_vpn.py", "hybridnet.lab"),
     ("phases/connect_handler.py", "hybridnet.dataplane"),
     ("phases/connect_handler.py", "hybridnet.lab"),
-    ("phases/hybrid_dns.py", "hybridnet.dataplane"),
-    ("phases/router_config.py", "hybridnet.dataplane"),
 }
 
 

@@ -4,11 +4,23 @@ On a real account the runbook reaches the customer gateway, the IDC's DNS
 server and servers, and a VPC instance through SSM; offline the emulator runs
 those commands "on" the lab's namespaces. This module says how: for each host,
 the argv prefix the emulator puts before the command (``ip netns exec NS`` plus
-the bind mounts that make the namespace look like that machine), and the path
-whose existence means the host is up. The lab registers them with the emulator
-(`POST /_hybridnet/ssm-instances`, over its unix socket) when it comes up.
+the bind mounts that make the namespace look like that machine), the
+environment of its commands, and the path whose existence means the host is
+up. The lab registers them with the emulator (`POST /_hybridnet/ssm-instances`,
+over its unix socket) when it comes up.
 
 What a command sees there is what it would see on the instance:
+* its own /etc/swanctl, /etc/frr, /etc/hybridnet and /var/lib/hybridnet (the
+  host's folder under the lab dir), so a setup script installs files there as
+  on a real router, and nothing of this machine's own configuration changes;
+* `systemctl` that manages the host's own daemons: a shim first on PATH that
+  asks the lab's agent (hybridnet.lab.twin, over a 0600 socket in the host's
+  folder; which socket says which host) to start, restart or stop the units
+  the lab can play (hybridnet.lab.hostinit);
+* the AWS API at http://127.0.0.1:4510, piped to the emulator's instance
+  socket (hybridnet.lab.endpoint), and the instance profile's credentials in
+  the environment (the emulator adds them), so ``aws ssm get-parameter`` works
+  as on an EC2 instance;
 * the router (customer gateway): charon's /run (so ``swanctl --list-sas`` and
   ``ipsec statusall`` find its vici/stroke sockets) and FRR's run directory at
   /run/frr (so a plain ``vtysh -c 'show bgp summary json'`` works);
@@ -20,19 +32,71 @@ What a command sees there is what it would see on the instance:
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
+from . import endpoint
 from .daemons import FRR_RUN_ROOT, LabRuntime, charon_paths
 from .topology import CGW_NS, IDC_NS, VPC_NS
 
 # Which namespace plays which host role (see hybridnet.params.HOST_ROLES).
 ROLE_NAMESPACES = {"router": CGW_NS, "onprem_dns": IDC_NS, "onprem_client": IDC_NS, "vpc_client": VPC_NS}
+HOST_NAMESPACES = (CGW_NS, IDC_NS, VPC_NS)
+# A host's own folders, bound over these paths in its commands' view.
+HOST_PATHS = ("/etc/swanctl", "/etc/frr", "/etc/hybridnet", "/var/lib/hybridnet", "/usr/local/sbin")
+MADE_MOUNT_POINTS = ("/etc/hybridnet", "/var/lib/hybridnet")
+INIT_SOCKET = "init.sock"  # in the host's sbin folder: the agent listens there for that host
+# The SSM agent's PATH on Amazon Linux and Debian: /usr/local/sbin first, where the shim is.
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+SYSTEMCTL_SHIM = """#!/bin/sh
+# This lab host's service manager: the lab's agent starts and stops this host's
+# daemons (hybridnet.lab.hostinit); the socket next to this file says which host.
+exec {python} -m hybridnet.lab.hostinit --socket "$(dirname "$0")/{socket}" -- "$@"
+"""
+
+
+def host_dir(lab_dir: Path | str, ns: str) -> Path:
+    """The host's folder: an <ns>-* folder of the lab dir, so `lab down` sweeps it."""
+    return Path(lab_dir) / f"{ns}-host"
+
+
+def init_socket(lab_dir: Path | str, ns: str) -> Path:
+    return host_dir(lab_dir, ns) / "usr-local-sbin" / INIT_SOCKET
+
+
+def host_folder(lab_dir: Path | str, ns: str, path: str) -> Path:
+    """Where the host's `path` (one of HOST_PATHS) lives on this machine."""
+    return host_dir(lab_dir, ns) / path.strip("/").replace("/", "-")
+
+
+def prepare_host(runtime: LabRuntime, ns: str) -> Path:
+    """Create the host's folders (once; what a script installed stays) and its
+    systemctl shim."""
+    folder = host_dir(runtime.lab_dir, ns)
+    folder.mkdir(mode=0o755, exist_ok=True)
+    for path in HOST_PATHS:
+        host_folder(runtime.lab_dir, ns, path).mkdir(mode=0o755, exist_ok=True)
+    swanctl = host_folder(runtime.lab_dir, ns, "/etc/swanctl")
+    (swanctl / "conf.d").mkdir(mode=0o755, exist_ok=True)
+    if not (swanctl / "swanctl.conf").exists():
+        (swanctl / "swanctl.conf").write_text("# as Debian ships it: the connections live in conf.d\n"
+                                              "include conf.d/*.conf\n")
+    shim = host_folder(runtime.lab_dir, ns, "/usr/local/sbin") / "systemctl"
+    shim.write_text(SYSTEMCTL_SHIM.format(python=shlex.quote(sys.executable), socket=INIT_SOCKET))
+    shim.chmod(0o755)
+    return folder
 
 
 def _prefix(ns: str, mounts: list[tuple[Path | str, Path | str]]) -> list[str]:
     if not mounts:
         return ["ip", "netns", "exec", ns]
-    binds = " && ".join(f"mount --rbind {shlex.quote(str(src))} {shlex.quote(str(dst))}" for src, dst in mounts)
+    # A bind needs its mount point: /etc/hybridnet and /var/lib/hybridnet are
+    # made once, empty, as a package makes its folders (left in place: another
+    # lab on this machine may be binding over them right now).
+    points = sorted({str(dst) for _, dst in mounts if str(dst) in MADE_MOUNT_POINTS})
+    binds = " && ".join([f"mkdir -p {' '.join(map(shlex.quote, points))}"] * bool(points) + [
+        f"mount --rbind {shlex.quote(str(src))} {shlex.quote(str(dst))}" for src, dst in mounts])
     # `ip netns exec` gives the command a private mount namespace: these binds
     # are the command's alone and vanish with it. Recursive (--rbind), so that
     # what was bound inside a folder comes along when the folder is bound.
@@ -40,12 +104,34 @@ def _prefix(ns: str, mounts: list[tuple[Path | str, Path | str]]) -> list[str]:
 
 
 def _resolv_conf(runtime: LabRuntime, ns: str, nameserver: str) -> Path:
-    folder = runtime.lab_dir / f"{ns}-host"  # an <ns>-* folder of the lab dir: `lab down` sweeps it
-    folder.mkdir(mode=0o755, exist_ok=True)
-    path = folder / "resolv.conf"
+    path = host_dir(runtime.lab_dir, ns) / "resolv.conf"
     path.write_text(f"# the lab's {ns}: as the seed's instance is configured\nnameserver {nameserver}\n")
     path.chmod(0o644)
     return path
+
+
+def host_mounts(runtime: LabRuntime, ns: str, nameserver: str | None = None) -> list[tuple[Path | str, Path | str]]:
+    """(source, target) binds that make namespace `ns` look like its instance."""
+    prepare_host(runtime, ns)
+    mounts: list[tuple[Path | str, Path | str]] = []
+    if nameserver:
+        mounts.append((_resolv_conf(runtime, ns, nameserver), "/etc/resolv.conf"))
+    mounts += [(host_folder(runtime.lab_dir, ns, path), path) for path in HOST_PATHS]
+    if ns == CGW_NS:
+        runtime.ns_dir(ns)  # creates and records the namespace's folder
+        paths = charon_paths(runtime, ns)
+        paths["run"].mkdir(mode=0o700, exist_ok=True)
+        frr_dir = paths["run"] / "frr"
+        frr_dir.mkdir(mode=0o755, exist_ok=True)
+        (FRR_RUN_ROOT / ns).mkdir(parents=True, exist_ok=True)
+        if not paths["strongswan_conf"].exists():  # charon not started yet: swanctl still needs one
+            from .render import render_strongswan_conf
+
+            paths["strongswan_conf"].write_text(render_strongswan_conf(ns, []))
+        # everything that lives under /run first: once /run is covered it is hidden
+        mounts += [(FRR_RUN_ROOT / ns, frr_dir), (paths["strongswan_conf"], "/etc/strongswan.conf"),
+                   (paths["run"], "/run")]
+    return mounts
 
 
 def registrations(lab_dir: Path | str, roles: dict[str, dict], resolvers: dict[str, str]) -> list[dict]:
@@ -55,19 +141,10 @@ def registrations(lab_dir: Path | str, roles: dict[str, dict], resolvers: dict[s
     out = []
     for role, instance in roles.items():
         ns = ROLE_NAMESPACES[role]
-        mounts: list[tuple[Path | str, Path | str]] = []
-        if ns == CGW_NS:
-            paths = charon_paths(runtime, ns)
-            frr_dir = paths["run"] / "frr"
-            frr_dir.mkdir(mode=0o755, exist_ok=True)
-            # everything that lives under /run first: once /run is covered it is hidden
-            mounts = [(FRR_RUN_ROOT / ns, frr_dir), (paths["strongswan_conf"], "/etc/strongswan.conf"),
-                      (paths["run"], "/run")]
-        if ns in resolvers:
-            mounts.insert(0, (_resolv_conf(runtime, ns, resolvers[ns]), "/etc/resolv.conf"))
-        out.append({**instance, "argv_prefix": _prefix(ns, mounts), "alive_path": f"/run/netns/{ns}",
-                    "computer_name": f"{role.replace('_', '-')}.lab"})
+        out.append({**instance, "argv_prefix": _prefix(ns, host_mounts(runtime, ns, resolvers.get(ns))),
+                    "alive_path": f"/run/netns/{ns}", "computer_name": f"{role.replace('_', '-')}.lab",
+                    "environment": {"PATH": PATH, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint.PORT}"}})
     return out
 
 
-__all__ = ["ROLE_NAMESPACES", "registrations"]
+__all__ = ["HOST_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]

@@ -118,6 +118,58 @@ def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = DEFAULT_LAB_DIR
     )
 
 
+def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
+                log_dir: Path | str | None = None) -> LabState:
+    """The lab's network and AWS's side of both tunnels (charon + FRR in hn-aws),
+    as AWS brings them up for a new VPN connection; the customer gateway (hn-cgw)
+    runs nothing until its setup script starts its daemons (hostinit). Like
+    `up()`, it replaces a lab that is already up."""
+    require_root()
+    started = time.monotonic()
+    topology = build_topology(spec)
+    if lab_exists(lab_dir):
+        down(lab_dir)
+    lab_dir = Path(lab_dir)
+    log_dir = Path(log_dir) if log_dir is not None else lab_dir.parent / f"{lab_dir.name}-logs"
+    runtime = LabRuntime(lab_dir, log_dir)
+    timings: dict[str, float] = {}
+    try:
+        _record_lab(runtime, spec, topology)
+        build_network(runtime, topology)
+        timings["network"] = time.monotonic() - started
+        _start_aws_side(runtime, spec)
+        # where the customer gateway's setup installs its connections (fault drills reload them)
+        from .hosts import host_folder
+
+        runtime.state["cgw_swanctl_conf"] = str(host_folder(lab_dir, CGW_NS, "/etc/swanctl") / "swanctl.conf")
+        runtime.save()
+        timings["daemons"] = time.monotonic() - started
+    except BaseException:
+        down(lab_dir)
+        raise
+    return LabState(
+        lab_dir=str(lab_dir), log_dir=str(log_dir), namespaces=list(topology.namespaces),
+        daemons=[asdict(d) for d in runtime.daemons], tunnels=runtime.state["tunnels"],
+        topology=topology.to_dict(), timings_s=timings,
+    )
+
+
+def _start_aws_side(runtime: LabRuntime, spec: LabSpec) -> None:
+    aws_swanctl = _write_secret(runtime.ns_dir(AWS_NS) / "swanctl.conf", awsside.render_swanctl_conf(spec))
+    runtime.state["aws_swanctl_conf"] = str(aws_swanctl)
+    runtime.save()
+    inside = awsside.aws_ipsec0_addresses(spec)
+    charon = daemons.start_charon(runtime, AWS_NS, render_strongswan_conf(AWS_NS, inside))
+    zebra = daemons.start_frr_daemon(runtime, AWS_NS, "zebra", render_zebra_conf(AWS_NS, AWS_NS))
+    vici_socket = daemons.charon_paths(runtime, AWS_NS)["vici"]
+    runtime.wait_ready(charon, lambda: daemons.vici_ready(vici_socket))
+    runtime.wait_ready(charon, lambda: _has_addresses(AWS_NS, "ipsec0", inside))
+    daemons.swanctl(runtime, AWS_NS, "--load-all", "--noprompt", "--file", str(aws_swanctl))
+    runtime.wait_ready(zebra, (daemons.frr_run_dir(AWS_NS) / "zserv.api").exists)
+    bgpd = daemons.start_frr_daemon(runtime, AWS_NS, "bgpd", awsside.render_bgpd_conf(spec))
+    runtime.wait_ready(bgpd, (daemons.frr_run_dir(AWS_NS) / "bgpd.vty").exists)
+
+
 def _record_lab(runtime: LabRuntime, spec: LabSpec, topology: Topology) -> None:
     runtime.state.update({
         "aws_ns": AWS_NS,

@@ -6,9 +6,9 @@ creates (or finds again, by tags) a security group admitting DNS (UDP and TCP
 with the params' IPs in two AZs, a FORWARD rule for the on-prem domain to the
 on-prem DNS server, associated with the VPC; waits until all are
 OPERATIONAL / COMPLETE; writes the on-prem BIND configuration (conditional
-forwarders to the inbound endpoint IPs) under ``<run>/dns/``. In the lab it
-then starts the two named servers (:func:`hybridnet.dataplane.dns_up`) and
-asks the resolution matrix from both sides. Re-running creates nothing new.
+forwarders to the inbound endpoint IPs) under ``<run>/dns/``; checks that
+each side's DNS server answers and asks the resolution matrix from both sides,
+on the hosts through SSM. Re-running creates nothing new.
 
 Why not TestDNSAnswer: AWS documents it for public hosted zones only (the
 emulator refuses a private zone the same way), so the private zone's records
@@ -26,17 +26,15 @@ from typing import Callable
 
 import pandas as pd
 
-from .. import dataplane
 from ..aws import AwsContext, paginate, tag_value
-from ..waiting import extra_waiter, wait
-from . import PhaseError, find_vpc, nothing_here
+from ..waiting import extra_waiter, poll, wait
+from . import PhaseError, find_vpc
 
 PHASE = "3"
 NOTEBOOK = "03_hybrid_dns"
 DNS_PORT = 53
 LIVE_ENDPOINT = ("CREATING", "OPERATIONAL", "UPDATING", "AUTO_RECOVERING", "ACTION_NEEDED")
 LIVE_RULE = ("CREATING", "COMPLETE", "UPDATING")
-NO_LAB = "no lab running"
 NONEXISTENT_HOST = "does-not-exist"
 
 
@@ -411,11 +409,12 @@ def bind_files_frame(run_dir: Path | str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "mode", "bytes"])
 
 
-# --- the lab's two named servers ----------------------------------------------------------------
+# --- are the DNS servers answering? ------------------------------------------------------------
 
 @dataclass
 class DnsDeployment:
-    data_plane: str | None
+    """Whether each side's DNS server answers, asked on the hosts through SSM."""
+    answering: bool
     reason: str
     table: pd.DataFrame
     timings: dict = field(default_factory=dict)
@@ -427,17 +426,51 @@ class DnsDeployment:
         return self.table.to_string()
 
 
-def deploy(ctx: AwsContext, run_dir: Path | str) -> DnsDeployment:
-    """In the lab: (re)start the IDC's named and the Resolver's named from the
-    emulator's state. Elsewhere: say what to do with the generated files."""
-    if ctx.data_plane == dataplane.LAB and dataplane.lab_running():
-        table, timings = dataplane.dns_up(ctx, dns_dir(run_dir) / "lab", Path(run_dir) / "lab-logs")
-        return DnsDeployment(ctx.data_plane, ctx.data_plane_reason, table, timings)
-    reason = ctx.data_plane_reason if ctx.data_plane != dataplane.LAB else f"{NO_LAB}: run notebook 02 first"
-    table = nothing_here(reason, "copy dns/onprem-bind/ to the on-prem DNS server (/etc/bind), run "
-                                 "named-checkconf -z, reload named; then ask the matrix from an on-prem client "
-                                 "and a VPC host")
-    return DnsDeployment(None, reason, table)
+# Seconds to wait for both servers: offline the lab's agent starts them a moment
+# after the endpoints are OPERATIONAL; on AWS the Resolver answers once it is, and
+# the on-prem server answers once its files are in place (a failure is reported, not awaited).
+ANSWERING_S = {"emulator": 30.0, "aws": 5.0}
+
+
+def servers_answering(ctx: AwsContext) -> DnsDeployment:
+    """One name each side's own server must answer: the on-prem DNS server, asked
+    from hosts.onprem_client, for an on-prem host; the VPC resolver (Route 53
+    Resolver), asked from hosts.vpc_client, for a private-zone record. Asked
+    until both answer, or ANSWERING_S passes."""
+    import time
+
+    from ..diagnostics.dns import Probe
+    from ..diagnostics.hostdns import HostProbe
+
+    p = ctx.params
+    dns = dns_params(ctx)
+    vpc_resolver = str(ipaddress.ip_network(p.vpc.cidr).network_address + 2)
+    onprem_host, onprem_ip = next(iter(p.onprem.hosts.items()))
+    private_host, private_ip = next(iter(dns.records.items()))
+    questions = {
+        "onprem_client": [HostProbe(Probe("on-prem DNS server", p.onprem.dns_server,
+                                          f"{onprem_host}.{p.onprem.domain}", expected=[onprem_ip]))],
+        "vpc_client": [HostProbe(Probe("Route 53 Resolver", vpc_resolver,
+                                       f"{private_host}.{dns.private_zone}", expected=[private_ip]))],
+    }
+    started = time.monotonic()
+    last: list[pd.DataFrame] = []
+
+    def answering() -> bool:
+        last[:] = [probe_matrix(ctx, questions=questions)]
+        unreachable = (last[0]["rcode"] == "UNREACHABLE").any()  # SSM says why; waiting will not help
+        return bool(last[0]["ok"].all() or unreachable)
+
+    poll(answering, timeout=ANSWERING_S[p.target], interval=0.5)
+    matrix = last[0]
+    table = pd.DataFrame({"server": matrix["side"], "address": matrix["server"], "asked from": [
+        "hosts.onprem_client", "hosts.vpc_client"], "name": matrix["name"], "answers": matrix["ok"],
+        "detail": [f"{a or '-'} ({r})" if ok else d for a, r, ok, d in
+                   zip(matrix["answer"], matrix["rcode"], matrix["ok"], matrix["detail"])]})
+    ok = bool(matrix["ok"].all())
+    failing = "; ".join(f"{r['server']}: {r['detail']}" for r in table.to_dict("records") if not r["answers"])
+    return DnsDeployment(ok, "both DNS servers answer" if ok else failing, table,
+                         {"answering_s": round(time.monotonic() - started, 1)})
 
 
 # --- the resolution matrix ----------------------------------------------------------------------
@@ -500,8 +533,8 @@ def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame
     return {
         **res.to_dict(),
         "dns_dir": str(dns_dir(run_dir)),
-        "data_plane": deployment.data_plane,
-        "data_plane_reason": deployment.reason,
+        "servers_answering": deployment.answering,
+        "servers_reason": deployment.reason,
         "timings": deployment.timings,
         "matrix": matrix[["side", "server", "name", "answer", "rcode", "expected", "ok", "detail"]].to_dict(
             orient="records"),

@@ -8,19 +8,25 @@ lab's data-plane variant), lints it, and reports tunnel status as AWS sees it.
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .. import dataplane
+from .. import hosts
 from ..aws import AwsContext
-from ..render import TARGETS, RouterSite, lint_router, render_router
+from ..render import TARGETS, RouterSite, lint_router, render_files, render_router
+from ..render.apply import apply_commands, psk_parameter_name, psk_placeholder, with_placeholder_secrets
 from ..vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
+from ..waiting import poll
 from . import nothing_here
-from .tgw_attachment import find_vpn_connection, mask_secret
+from .tgw_attachment import find_vpn_connection, mask_secret, number_tunnels
 
 NOTEBOOK = "02_router_config"
+PHASE = "2"
 
 
 def load_connection(ctx: AwsContext) -> tuple[dict, VpnConnectionConfig]:
@@ -90,7 +96,8 @@ def tunnel_status_frame(ctx: AwsContext, vpn_id: str) -> pd.DataFrame:
 
 @dataclass
 class Deployment:
-    data_plane: str | None
+    """What sending the setup to the router did: one row per step (ok, detail)."""
+    applied: bool
     reason: str
     table: pd.DataFrame
     timings: dict = field(default_factory=dict)
@@ -102,23 +109,153 @@ class Deployment:
         return self.table.to_string()
 
 
-def deploy(ctx: AwsContext, vpn: dict, run_dir: Path) -> Deployment:
-    """Run the generated lab setup on the lab's customer gateway, or say what to do."""
-    if ctx.data_plane == dataplane.LAB:
-        timings = dataplane.lab_up(ctx, vpn, router_dir(run_dir) / "lab", Path(run_dir) / "lab-logs")
-        return Deployment(ctx.data_plane, ctx.data_plane_reason, dataplane.lab_status_frame(), timings)
-    table = nothing_here(ctx.data_plane_reason, "copy router/frr/ (or seed/, swanctl/) to the customer gateway "
-                                                "and run its setup script as root; tunnels stay DOWN until a "
-                                                "router answers")
-    return Deployment(None, ctx.data_plane_reason, table)
+STEP_COLUMNS = ["step", "ok", "detail"]
+# Seconds to wait for the router to be an online managed instance: an instance
+# (or the lab's network) that has just come up needs a moment to check in.
+ROUTER_ONLINE_S = {"emulator": 30.0, "aws": 120.0}
+TUNNELS_UP_S = {"emulator": 30.0, "aws": 600.0}
+SETUP_TIMEOUT_S = 600
 
 
-def result(vpn: dict, status: pd.DataFrame, deployment: Deployment, run_dir: Path) -> dict:
+def store_pre_shared_keys(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> dict[str, str]:
+    """Each tunnel's pre-shared key as a Parameter Store SecureString (written only
+    when it changed), so that the router reads it with its instance profile and
+    the key never travels in a command. Returns placeholder -> parameter name."""
+    ssm = ctx.client("ssm")
+    secrets = {}
+    for tunnel in cfg.tunnels:
+        name = psk_parameter_name(ctx.params.name, vpn["VpnConnectionId"], tunnel.number)
+        value = tunnel.ike.pre_shared_key.get_secret_value()
+        try:
+            current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            current = None
+        if current is None:
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tags=ctx.tags(PHASE, "router-psk"),
+                              Description=f"pre-shared key of tunnel {tunnel.number} of {vpn['VpnConnectionId']}")
+        elif current != value:
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+        secrets[psk_placeholder(tunnel.number)] = name
+    return secrets
+
+
+def tunnels_up(ctx: AwsContext, vpn_id: str) -> bool:
+    """Every tunnel UP with at least one accepted route, as AWS reports it."""
+    vpn = ctx.client("ec2").describe_vpn_connections(VpnConnectionIds=[vpn_id])["VpnConnections"][0]
+    telemetry = vpn.get("VgwTelemetry", [])
+    return bool(telemetry) and all(t["Status"] == "UP" and t["AcceptedRouteCount"] > 0 for t in telemetry)
+
+
+def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> Deployment:
+    """With router.apply: the chosen target's setup to hosts.router through SSM
+    Run Command, run there, then AWS's view of the tunnels awaited. Otherwise
+    say what to do with the generated files. Never raises for a router that
+    cannot be reached or a setup that fails: the table says which step and why."""
+    p = ctx.params
+    target = p.router.target
+    if not p.router.apply:
+        table = nothing_here("router.apply is false (a production router is changed only on purpose)",
+                             f"copy router/{target}/ to the customer gateway and run its setup script as root, "
+                             "or set router.apply: true to send it through SSM; tunnels stay DOWN until a "
+                             "router answers")
+        return Deployment(False, "router.apply: false", table)
+    started = time.monotonic()
+    rows: list[dict] = []
+
+    def step(name: str, ok: bool, detail: str) -> bool:
+        rows.append({"step": name, "ok": ok, "detail": detail})
+        return ok
+
+    plane = hosts.plane(ctx)
+    why = plane.wait_online("router", ROUTER_ONLINE_S[p.target])
+    if step("router online in SSM", why is None, why or f"hosts.router {p.hosts.router.instance}: online"):
+        secrets = store_pre_shared_keys(ctx, vpn, cfg)
+        step("pre-shared keys in Parameter Store", True,
+             f"{len(secrets)} SecureString parameters: {', '.join(secrets.values())}")
+        files = render_files(with_placeholder_secrets(cfg), router_site(ctx), target)
+        script = next(f.name for f in files if f.name.startswith("setup-router"))
+        done = plane.run("router", apply_commands(files, script, secrets, p.region), timeout=SETUP_TIMEOUT_S)
+        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+        if step(f"{target}/{script} on the router", done.ok,
+                f"{done.reason}" + ("" if done.ok else f": {last[0][:300]}")):
+            up = poll(lambda: tunnels_up(ctx, vpn["VpnConnectionId"]), timeout=TUNNELS_UP_S[p.target],
+                      interval=min(ctx.waiter_delay, 5))
+            step("tunnels UP (AWS's view)", bool(up),
+                 "both tunnels UP, routes accepted" if up else
+                 f"not within {TUNNELS_UP_S[p.target]:.0f} s: see the router's view below")
+    ok = all(r["ok"] for r in rows)
+    return Deployment(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
+                      pd.DataFrame(rows, columns=STEP_COLUMNS), {"apply_s": round(time.monotonic() - started, 1)})
+
+
+# What the router itself says: strongSwan (swanctl, or ipsec for the ipsec.conf
+# targets) and BGP (FRR's JSON; Quagga's older command). One SSM command.
+ROUTER_VIEW_COMMANDS = [
+    "echo '--- ike'",
+    "swanctl --list-sas 2>/dev/null || ipsec statusall 2>/dev/null || echo 'no strongSwan answers'",
+    "echo '--- bgp'",
+    "vtysh -c 'show bgp ipv4 unicast summary json' 2>/dev/null || vtysh -c 'show ip bgp summary json' "
+    "2>/dev/null || echo '{}'",
+]
+VIEW_COLUMNS = ["tunnel", "aws_outside_ip", "ike_sa", "child_sas", "bgp_peer", "bgp_state", "prefixes_received"]
+_SWANCTL_IKE = re.compile(r"^(\S+): #\d+, (\w+), IKEv\d", re.M)
+_STROKE_IKE = re.compile(r"^\s*(\S+)\[\d+\]: (\w+)", re.M)
+
+
+def _ike_by_remote(text: str) -> dict[str, dict]:
+    """remote outside IP -> {state, children}, from `swanctl --list-sas` or `ipsec statusall`."""
+    found: dict[str, dict] = {}
+    for block in re.split(r"(?m)^(?=\S+: #\d+, )", text):  # swanctl: one block per IKE SA
+        head = _SWANCTL_IKE.match(block)
+        remote = re.search(r"remote\s+'[^']*' @ ([\d.]+)", block)
+        if head and remote:
+            children = re.findall(r"^\s+(\S+): #\d+, reqid \d+, (\w+)", block, re.M)
+            found[remote.group(1)] = {"state": head.group(2),
+                                      "children": ", ".join(f"{n} {s}" for n, s in children) or "none"}
+    for name, state in _STROKE_IKE.findall(text):  # ipsec statusall: "Tunnel1[1]: ESTABLISHED ..., a[..]...b[..]"
+        line = next((ln for ln in text.splitlines() if ln.strip().startswith(f"{name}[")), "")
+        peers = re.findall(r"\.\.\.([\d.]+)\[", line)
+        children = re.findall(rf"^\s*{re.escape(name)}{{\d+}}:\s+(\w+)", text, re.M)
+        if peers:
+            found.setdefault(peers[0], {"state": state, "children": ", ".join(children) or "none"})
+    return found
+
+
+def router_view(ctx: AwsContext, vpn: dict) -> tuple[pd.DataFrame, str]:
+    """The router's own view, per tunnel: its IKE SA and child SAs, and its BGP
+    session with AWS's inside address; and where it came from."""
+    done = hosts.plane(ctx).run("router", ROUTER_VIEW_COMMANDS, timeout=30)
+    if not done.ok:
+        return pd.DataFrame(columns=VIEW_COLUMNS), f"router not reachable: {done.reason}"
+    ike_text, _, bgp_text = done.stdout.partition("--- bgp")
+    sas = _ike_by_remote(ike_text)
+    try:
+        summary = json.loads(bgp_text.strip() or "{}")
+    except ValueError:
+        summary = {}
+    peers = summary.get("ipv4Unicast", summary).get("peers", {})
+    rows = []
+    for tunnel in number_tunnels(ctx, vpn):
+        sa = sas.get(tunnel.outside_ip, {})
+        peer = peers.get(tunnel.aws_inside_ip, {})
+        rows.append({"tunnel": tunnel.number, "aws_outside_ip": tunnel.outside_ip,
+                     "ike_sa": sa.get("state", "none"), "child_sas": sa.get("children", "-"),
+                     "bgp_peer": tunnel.aws_inside_ip, "bgp_state": peer.get("state", "no session"),
+                     "prefixes_received": int(peer.get("pfxRcd", peer.get("prefixReceivedCount", 0)) or 0)})
+    return pd.DataFrame(rows, columns=VIEW_COLUMNS), \
+        f"the router's own view: hosts.router {done.host} ({done.instance_id}), through SSM"
+
+
+def result(vpn: dict, status: pd.DataFrame, deployment: Deployment, view: pd.DataFrame, run_dir: Path,
+           target: str) -> dict:
     return {
         "vpn_connection_id": vpn["VpnConnectionId"],
         "router_dir": str(router_dir(run_dir)),
-        "data_plane": deployment.data_plane,
-        "data_plane_reason": deployment.reason,
+        "target": target,
+        "applied": deployment.applied,
+        "apply_reason": deployment.reason,
+        "apply_steps": deployment.table.to_dict(orient="records"),
         "timings": deployment.timings,
+        "router_view": view.to_dict(orient="records"),
         "tunnels": status.to_dict(orient="records"),
     }

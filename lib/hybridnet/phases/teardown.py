@@ -136,6 +136,16 @@ def _delete_iam_role(ctx: AwsContext, role: str) -> None:
     iam.delete_role(RoleName=role)
 
 
+def _ssm_parameters(ctx: AwsContext) -> list[tuple[str, str]]:
+    """The router's pre-shared keys in Parameter Store (phase 2 with router.apply)."""
+    ssm = ctx.client("ssm")
+    found = []
+    for parameter in paginate(ssm, "describe_parameters", "Parameters", ParameterFilters=[
+            {"Key": f"tag:{STACK_TAG}", "Values": [ctx.params.name]}]):
+        found.append((parameter["Name"], parameter.get("Type", "")))
+    return found
+
+
 def _delete_vpn_connection(ctx: AwsContext, vpn_id: str) -> None:
     ec2 = ctx.client("ec2")
     ec2.delete_vpn_connection(VpnConnectionId=vpn_id)
@@ -172,6 +182,7 @@ KINDS: tuple[Kind, ...] = (
          lambda ctx, ep_id: ctx.client("route53resolver").delete_resolver_endpoint(ResolverEndpointId=ep_id)),
     Kind("security group", _security_groups,
          lambda ctx, group_id: ctx.client("ec2").delete_security_group(GroupId=group_id)),
+    Kind("SSM parameter", _ssm_parameters, lambda ctx, name: ctx.client("ssm").delete_parameter(Name=name)),
     Kind("VPN connection", _vpn_connections, _delete_vpn_connection),
     Kind("customer gateway", _customer_gateways,
          lambda ctx, cgw_id: ctx.client("ec2").delete_customer_gateway(CustomerGatewayId=cgw_id)),

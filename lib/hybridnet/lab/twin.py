@@ -1,0 +1,261 @@
+"""The lab's agent: AWS's side of the account's resources, played by real
+daemons as the account changes, and the service manager of the lab's hosts.
+
+On AWS, creating a VPN connection brings up two tunnel endpoints on AWS's side;
+nothing on the customer's side changes until the customer configures the
+router. The agent does the same offline: every second it reads the stack's
+resources from the emulator, through the AWS API as the notebooks do, and when
+they change it rebuilds what AWS would run for them:
+
+* a VPN connection of the stack: the lab's network (namespaces, links) and the
+  AWS side of both tunnels (charon + FRR in hn-aws), the hosts registered with
+  the emulator's SSM (hn-cgw is the router, hn-idc the IDC's servers, hn-vpc
+  web1) and the AWS side's telemetry. The customer gateway stays unconfigured
+  until its setup script runs there through SSM (phase 2 with router.apply);
+* the stack's Resolver endpoints: the lab's DNS servers (hybridnet.dataplane.dns_up).
+
+It also answers the hosts' `systemctl` (hybridnet.lab.hostinit) on a 0600
+socket in each host's folder, so a script run through SSM starts that host's
+daemons. One process, one thread: requests and reconciling never overlap.
+
+    python -m hybridnet.lab.twin --params params/lab.yaml     (started by `hybridnet lab up`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from . import hostinit, identity
+from .hosts import HOST_NAMESPACES, init_socket
+
+INTERVAL_S = 1.0
+DNS_READ_S = 5.0
+PID_FILE = identity.LAB_DIR.with_name(identity.LAB_DIR.name + ".twin.json")
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Twin:
+    def __init__(self, ctx, log_dir: Path):
+        self.ctx = ctx
+        self.log_dir = log_dir
+        self.lab_dir = identity.LAB_DIR
+        self.selector = selectors.DefaultSelector()
+        self.listeners: dict[str, socket.socket] = {}
+        self.s2s: str | None = None  # digest of what the site-to-site part plays
+        self.dns: str | None = None
+        self.hosts_ready = False
+        self.described: str | None = None  # the VPN connection as last described
+        self.spec_digest: str | None = None
+        self.dns_read_at = 0.0
+        self.endpoints: str | None = None  # the VPC's Resolver endpoints as last listed
+        self.stopping = False
+
+    # -- the account -> the lab
+    def _vpn(self) -> dict | None:
+        from ..phases import PhaseError
+        from ..phases.tgw_attachment import find_vpn_connection
+
+        try:
+            vpn = find_vpn_connection(self.ctx)
+        except PhaseError:
+            return None
+        return vpn if vpn["State"] == "available" else None
+
+    def reconcile(self) -> None:
+        from .. import dataplane
+        from . import daemons, lifecycle
+
+        vpn = self._vpn()
+        if vpn is None:
+            if self.s2s is not None or (self.lab_dir / daemons.STATE_FILE_NAME).exists():
+                self._close_listeners()
+                lifecycle.down(self.lab_dir)
+                log("no VPN connection of the stack: the lab's network is down")
+            self.s2s = self.dns = self.endpoints = None
+            self.hosts_ready = False
+            return
+        # The connection as described (its telemetry aside) changes whenever what the
+        # lab plays could: only then are the gateways and VPCs read too (a few calls).
+        described = _digest({k: v for k, v in vpn.items() if k != "VgwTelemetry"})
+        if described != self.described or self.s2s is None:
+            spec = dataplane.lab_spec(self.ctx, vpn)
+            self.spec_digest = _digest([spec.model_dump(mode="json"),
+                                        [t.psk.get_secret_value() for t in spec.tunnels]])
+            self.described = described
+        digest = self.spec_digest
+        if self.s2s is None:  # a restarted agent: keep a lab that plays the same (hosts registered again)
+            self.s2s = self._recorded("s2s")
+        if digest != self.s2s:
+            self._close_listeners()
+            started = time.monotonic()
+            lifecycle.aws_side_up(dataplane.lab_spec(self.ctx, vpn), self.lab_dir, self.log_dir)
+            self._record("s2s", digest)
+            self.s2s, self.dns, self.hosts_ready, self.endpoints = digest, None, False, None
+            log(f"{vpn['VpnConnectionId']}: AWS side of both tunnels up in {time.monotonic() - started:.1f} s; "
+                "the customer gateway waits for its setup (phase 2)")
+        if not self.hosts_ready:  # retried every tick until it works: the log says why not
+            dataplane.record_owner(self.ctx)
+            info = dataplane.emulator_info()
+            dataplane.register_hosts(self.ctx, info)
+            dataplane.start_host_endpoints(info)
+            dataplane.start_telemetry(self.ctx, info)
+            self._close_listeners()
+            self._open_listeners()
+            self._record("hosts", "registered")
+            self.hosts_ready = True
+            log("the seed's instances are online for SSM; telemetry reports to the emulator")
+        self._reconcile_dns()
+
+    def _reconcile_dns(self) -> None:
+        from .. import dataplane
+
+        if not self.ctx.params.dns:
+            return
+        # Every tick: the VPC's Resolver endpoints (one call). Everything the servers
+        # play (rules, zones and records, the security group): when they change, and
+        # every DNS_READ_S seconds.
+        endpoints = _digest(self._endpoints())
+        if endpoints == self.endpoints and time.monotonic() - self.dns_read_at < DNS_READ_S:
+            return
+        self.endpoints, self.dns_read_at = endpoints, time.monotonic()
+        try:
+            spec = dataplane.dns_spec(self.ctx)
+        except RuntimeError:
+            spec = None
+        if spec is None or not spec["inbound_ips"]:
+            if self.dns is not None:
+                from .daemons import LabRuntime
+
+                LabRuntime.load(self.lab_dir).stop([name for name, _ in dataplane.DNS_DAEMONS.values()])
+                log("no OPERATIONAL inbound Resolver endpoint of the stack: the lab's DNS servers stopped")
+            self.dns = None
+            return
+        digest = _digest(spec)
+        if digest == self.dns:
+            return
+        table, timings = dataplane.dns_up(self.ctx, self.log_dir / "dns", self.log_dir)
+        self.dns = digest
+        log(f"DNS servers up in {timings['named_s']:.1f} s: "
+            + "; ".join(f"{r['server']} {'running' if r['running'] else 'NOT running'}"
+                        for r in table.to_dict("records")))
+
+    def _endpoints(self) -> list:
+        from ..aws import paginate
+
+        return [(e["Id"], e["Status"]) for e in paginate(self.ctx.client("route53resolver"),
+                                                          "list_resolver_endpoints", "ResolverEndpoints")]
+
+    def _recorded(self, key: str) -> str | None:
+        from .daemons import LabRuntime
+
+        try:
+            return LabRuntime.load(self.lab_dir).state.get("twin", {}).get(key)
+        except FileNotFoundError:
+            return None
+
+    def _record(self, key: str, digest: str) -> None:
+        from .daemons import LabRuntime
+
+        runtime = LabRuntime.load(self.lab_dir)
+        runtime.state.setdefault("twin", {})[key] = digest
+        runtime.save()
+
+    # -- the hosts' systemctl
+    def _open_listeners(self) -> None:
+        for ns in HOST_NAMESPACES:
+            path = init_socket(self.lab_dir, ns)
+            if not path.parent.is_dir():
+                continue  # the host is not registered (e.g. no such role in the params)
+            path.unlink(missing_ok=True)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old = os.umask(0o177)
+            try:
+                listener.bind(str(path))  # 0600 from the start: only root on this machine
+            finally:
+                os.umask(old)
+            listener.listen(8)
+            self.listeners[ns] = listener
+            self.selector.register(listener, selectors.EVENT_READ, ns)
+
+    def _close_listeners(self) -> None:
+        for listener in self.listeners.values():
+            self.selector.unregister(listener)
+            listener.close()
+        self.listeners.clear()
+
+    def _serve(self, listener: socket.socket, ns: str) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5.0)
+            data = b""
+            try:
+                while chunk := conn.recv(65536):
+                    data += chunk
+                    if len(data) > hostinit.MAX_REQUEST:
+                        raise ValueError("request too large")
+                argv = [str(a) for a in json.loads(data)["argv"]]
+                code, output = hostinit.handle(self.lab_dir, ns, argv)
+                log(f"{ns}: systemctl {' '.join(argv)} -> {code}")
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                code, output = 1, f"systemctl (lab host): {exc}"
+            try:
+                conn.sendall(json.dumps({"rc": code, "output": output}).encode())
+            except OSError:
+                pass
+
+    # -- the loop
+    def run(self) -> None:
+        next_tick = 0.0
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=max(0.0, next_tick - time.monotonic())):
+                self._serve(key.fileobj, key.data)
+            if time.monotonic() >= next_tick:
+                try:
+                    self.reconcile()
+                except Exception:  # keep playing: the next tick tries again, the log says why
+                    log("reconcile failed:\n" + traceback.format_exc())
+                next_tick = time.monotonic() + INTERVAL_S
+        self._close_listeners()
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..aws import connect
+    from ..params import load_params
+
+    parser = argparse.ArgumentParser(prog="python -m hybridnet.lab.twin", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--log-dir", required=True, type=Path)
+    args = parser.parse_args(argv)
+    ctx = connect(load_params(args.params))
+    twin = Twin(ctx, args.log_dir)
+
+    def stop(*_):
+        twin.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log(f"playing stack {ctx.params.name!r} of {ctx.endpoint_url}")
+    twin.run()
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

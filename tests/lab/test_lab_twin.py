@@ -1,0 +1,108 @@
+"""The lab's agent and phase 2 through SSM, as a user runs them: the agent plays
+AWS's side of the VPN connection phase 1 made; router.apply sends the lab
+target's setup to the seed's router instance (hn-cgw) through SSM Run Command,
+where it reads its pre-shared keys from Parameter Store and starts real
+strongSwan and FRR through the host's systemctl; AWS then reports both tunnels UP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hybridnet import dataplane, hosts, lab
+from hybridnet.aws import connect
+from hybridnet.lab.hosts import host_folder
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
+from hybridnet.params import load_params
+from hybridnet.phases import router_config, tgw_attachment
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "twin"
+
+
+@pytest.fixture(scope="module")
+def params_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("twin-params") / "params.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load((ROOT / "params" / "lab.yaml").read_text()), "name": STACK}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ctx(lab_session, own_emulator, params_file):
+    if dataplane.lab_running():
+        dataplane.lab_down()
+    context = connect(load_params(params_file))
+    assert context.data_plane == dataplane.LAB, context.data_plane_reason
+    agent = dataplane.twin_start(context, params_file)
+    assert not dataplane.lab_running()  # no VPN connection yet: nothing to play
+    tgw_attachment.run(context, progress=None)
+    assert dataplane.wait_for_twin(context), Path(agent["log"]).read_text()[-3000:]
+    yield context
+    dataplane.lab_down()
+
+
+@pytest.fixture(scope="module")
+def applied(ctx):
+    vpn, cfg = router_config.load_connection(ctx)
+    deployment = router_config.deploy(ctx, vpn, cfg)
+    assert deployment.applied, deployment.table.to_string()
+    return vpn, cfg, deployment
+
+
+def test_the_agent_plays_only_aws_s_side_until_the_router_is_set_up(ctx):
+    running = {d.name for d in lab.LabRuntime.load(dataplane.LAB_DIR).daemons}
+    assert {f"charon@{NS_PREFIX}aws", f"bgpd@{NS_PREFIX}aws"} <= running
+    assert not {f"{d}@{NS_PREFIX}cgw" for d in ("charon", "zebra", "bgpd")} & running  # the router: not yet
+    assert hosts.plane(ctx).wait_online("router", 10) is None  # the seed's router instance is online
+
+
+def test_router_apply_brings_both_tunnels_up_through_ssm(ctx, applied):
+    vpn, cfg, deployment = applied
+    assert deployment.table["step"].tolist() == [
+        "router online in SSM", "pre-shared keys in Parameter Store", "lab/setup-router-lab.sh on the router",
+        "tunnels UP (AWS's view)"]
+    assert deployment.table["ok"].all()
+    assert router_config.tunnels_up(ctx, vpn["VpnConnectionId"])
+    view, source = router_config.router_view(ctx, vpn)
+    assert "through SSM" in source
+    assert view["ike_sa"].tolist() == ["ESTABLISHED", "ESTABLISHED"], view.to_string()
+    assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
+    assert (view["prefixes_received"] >= 1).all()
+    running = {d.name for d in lab.LabRuntime.load(dataplane.LAB_DIR).daemons}
+    assert {f"charon@{NS_PREFIX}cgw", f"zebra@{NS_PREFIX}cgw", f"bgpd@{NS_PREFIX}cgw"} <= running
+
+
+def test_no_pre_shared_key_travels_in_a_command_or_lands_on_this_machine_s_etc(ctx, applied):
+    ssm = ctx.client("ssm")
+    history = ssm.list_commands()["Commands"]
+    assert history
+    text = repr(history) + "".join(
+        ssm.get_command_invocation(CommandId=c["CommandId"], InstanceId=c["InstanceIds"][0])[
+            "StandardOutputContent"] for c in history if c["InstanceIds"])
+    for number in (1, 2):
+        assert f"strongswan_awsvpn{number}" not in text
+    assert not Path("/etc/swanctl/conf.d/hybridnet-aws.conf").exists()  # the router's own /etc got it
+    installed = host_folder(dataplane.LAB_DIR, f"{NS_PREFIX}cgw", "/etc/swanctl") / "conf.d" / "hybridnet-aws.conf"
+    assert oct(installed.stat().st_mode & 0o777) == "0o600" and "strongswan_awsvpn1" in installed.read_text()
+
+
+def test_applying_again_is_safe(ctx, applied):
+    vpn, cfg, _ = applied
+    again = router_config.deploy(ctx, vpn, cfg)
+    assert again.applied, again.table.to_string()
+
+
+def test_the_router_s_systemctl_plays_only_its_own_units(ctx):
+    done = hosts.plane(ctx).run("router", ["systemctl restart apache2"], timeout=30)
+    assert done.status == "Failed" and done.exit_code == 5
+    assert "Unit apache2.service not found (this lab host plays: frr, strongswan)" in done.stdout + done.stderr
+
+
+def test_lab_down_stops_the_agent_too(ctx, applied):
+    assert dataplane.twin_status() is not None
+    dataplane.lab_down()
+    assert dataplane.twin_status() is None and not dataplane.lab_running()
+    assert not os.path.exists(f"/run/netns/{NS_PREFIX}cgw")
