@@ -42,7 +42,7 @@ install_lab_packages() {
 
 install_venv() {
   local stamp=.venv/.hybridnet-installed
-  if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
+  if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt scripts/constraints.txt ]; then
     return 0
   fi
   local python=${PYTHON:-python3}
@@ -51,7 +51,7 @@ install_venv() {
   fi
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e .
   # The kernel papermill and nbval start must be this venv's Python.
   .venv/bin/python -m ipykernel install --prefix .venv --name python3 --display-name "Python 3 (hybridnet)" >/dev/null
   touch "$stamp"
