@@ -141,6 +141,15 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     deployment = router_config.deploy(ctx, vpn, cfg)
     print(deployment.table.to_string(index=False))
     print(dataplane.lab_status_frame().to_string(index=False))
+    if params.dns and params.onprem_dns.apply:  # the on-prem DNS server's files, as notebook 03 sends them
+        from .phases import hybrid_dns
+
+        try:
+            inbound = dataplane.dns_spec(ctx)["inbound_ips"]
+        except RuntimeError:
+            inbound = []
+        if inbound:
+            print(hybrid_dns.apply_onprem_bind(ctx, inbound).table.to_string(index=False))
     for line in dataplane.twin_services_up(ctx, run_dir):
         print(line)
     print("stop it: hybridnet lab down")

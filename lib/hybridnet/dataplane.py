@@ -494,7 +494,8 @@ def _ensure_vpc_addresses(ips: list[str]) -> list[str]:
     return added
 
 
-def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 10.0) -> tuple[pd.DataFrame, dict]:
+def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 10.0,
+           roles: tuple[str, ...] = tuple(DNS_DAEMONS)) -> tuple[pd.DataFrame, dict]:
     """Start (replacing any previous) the lab's two named servers, configured from
     the emulator's state:
 
@@ -509,8 +510,9 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
     Queries between them cross the lab's IPsec tunnels. Both blackhole every
     address outside the lab. Each runs from its own folder under the lab dir
     (writable by user bind); a copy of what ran goes to `record_dir`. They are
-    recorded lab daemons, so `hybridnet lab down` stops them. Returns a table
-    (one row per server) and timings."""
+    recorded lab daemons, so `hybridnet lab down` stops them. `roles` says which
+    of the two (the on-prem one is the DNS server's own when its files arrive
+    through SSM: onprem_dns.apply). Returns a table (one row per server) and timings."""
     import shutil
 
     from . import lab
@@ -524,7 +526,7 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
     if not spec["inbound_ips"]:
         raise RuntimeError("no OPERATIONAL inbound Resolver endpoint of this stack in the VPC: run phase 3 first")
     runtime = lab.LabRuntime.load(LAB_DIR)
-    runtime.stop([name for name, _ in DNS_DAEMONS.values()])
+    runtime.stop([DNS_DAEMONS[role][0] for role in roles])
     vpc_ips = spec["inbound_ips"] + [spec["vpc_resolver_ip"]] + ([spec["query_source_ip"]]
                                                                   if spec["query_source_ip"] else [])
     _ensure_vpc_addresses(vpc_ips)
@@ -543,7 +545,7 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
             vpc_host_ips=[ip for name, ip in VPC_HOSTS if name.startswith("web")]),
     }
     rows = []
-    for role, (name, ns) in DNS_DAEMONS.items():
+    for role, (name, ns) in ((r, DNS_DAEMONS[r]) for r in roles):
         run = LAB_DIR / f"{ns}-named"  # swept by `lab down` with the other hn-* folders
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(mode=0o750)

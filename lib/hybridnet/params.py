@@ -353,6 +353,14 @@ class Router(_Model):
     apply: bool = False
 
 
+class OnpremDns(_Model):
+    """The on-prem DNS server's hybrid DNS files (phase 3)."""
+    # Send them to hosts.onprem_dns through SSM, check them with named-checkconf
+    # and reload named there. Off by default: it is a production DNS server;
+    # the files are written either way.
+    apply: bool = False
+
+
 class Params(_Model):
     target: Literal["emulator", "aws"] = "emulator"
     region: str
@@ -377,6 +385,7 @@ class Params(_Model):
     connect_handler: ConnectHandler | None = None
     hosts: Hosts = Hosts()
     router: Router = Router()
+    onprem_dns: OnpremDns = OnpremDns()
 
     @field_validator("region")
     @classmethod
@@ -554,6 +563,12 @@ def _cross_problems(data: dict) -> list[tuple[str, str]]:
             if other and client.overlaps(other):
                 problems.append(("client_vpn.client_cidr", f"{client} overlaps {field} {other}"))
     problems += _client_vpn_problems(get)
+    if get("onprem_dns", "apply") is True and not get("hosts", "onprem_dns"):
+        problems.append(("onprem_dns.apply", "is true but no hosts.onprem_dns names the DNS server to send the "
+                         "files to; name it (instance id or Name tag) or set onprem_dns.apply: false"))
+    if get("onprem_dns", "apply") is True and not isinstance(get("dns"), dict):
+        problems.append(("onprem_dns.apply", "is true but there is no dns section (the files forward its zones); "
+                         "add it or set onprem_dns.apply: false"))
     if get("router", "apply") is True and get("router", "target") == "swanctl":
         problems.append(("router.apply", "target swanctl is files only (no setup script to run); choose "
                          "router.target frr, seed or lab to apply it, or set router.apply: false"))

@@ -59,6 +59,10 @@ def hybrid_dns(data: dict) -> list[str]:
     lines.append(f"forward rule    {data['rule_id']}  ({data['rule_status']}: {data['rule_domain']} -> "
                  f"{', '.join(data['rule_targets'])}; association {data['association_status']})")
     lines.append(f"on-prem BIND    {data['dns_dir']}/onprem-bind/")
+    if data.get("onprem_applied"):
+        lines.append("applied         onprem-bind/ on the DNS server through SSM Run Command (named-checkconf, reload)")
+    else:
+        lines.append(f"not applied     {data.get('onprem_apply_reason', 'not asked')}")
     lines.append(f"DNS servers     {data['servers_reason']}")
     asked_on = [f"{h['role']} {h['host']} ({h['instance_id'] or 'not found'}, {h['ssm_status']})"
                 for h in data.get("hosts", [])]

@@ -101,6 +101,48 @@ def test_the_router_s_systemctl_plays_only_its_own_units(ctx):
     assert "Unit apache2.service not found (this lab host plays: frr, strongswan)" in done.stdout + done.stderr
 
 
+@pytest.fixture(scope="module")
+def dns(ctx, applied):
+    from hybridnet.phases import hybrid_dns
+
+    result = hybrid_dns.run(ctx, progress=None)
+    return result, hybrid_dns.apply_onprem_bind(ctx, result.inbound.ips)
+
+
+def test_onprem_dns_apply_installs_checks_and_starts_the_dns_server_s_own_named(ctx, dns):
+    from hybridnet.phases import hybrid_dns
+
+    _, onprem = dns
+    assert onprem.applied, onprem.table.to_string()
+    etc_bind = host_folder(dataplane.LAB_DIR, f"{NS_PREFIX}idc", "/etc/bind")
+    assert "forward only" in (etc_bind / "named.conf.local").read_text()
+    runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
+    named = runtime.daemon(f"named@{NS_PREFIX}idc")
+    assert runtime.is_running(named) and named.argv[-1] == "/etc/bind/named.conf"  # the host's own config
+    assert hybrid_dns.servers_answering(ctx).answering
+    matrix = hybrid_dns.probe_matrix(ctx)
+    assert matrix["ok"].all(), matrix.to_string()
+
+
+def test_a_config_named_checkconf_refuses_is_rolled_back_and_named_keeps_running(ctx, dns):
+    from hybridnet.render.apply import apply_commands
+    from hybridnet.render.dns import ONPREM_SETUP_SCRIPT, onprem_bind_files_from_params
+    from hybridnet.render.router import RenderedFile
+
+    result, _ = dns
+    etc_bind = host_folder(dataplane.LAB_DIR, f"{NS_PREFIX}idc", "/etc/bind")
+    good = (etc_bind / "named.conf.local").read_text()
+    runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
+    named = runtime.daemon(f"named@{NS_PREFIX}idc")
+    files = [f if f.name != "named.conf.local" else RenderedFile(f.name, 'zone "broken" {\n', f.mode)
+             for f in onprem_bind_files_from_params(ctx.params, inbound_ips=result.inbound.ips)]
+    done = hosts.plane(ctx).run("onprem_dns", apply_commands(files, ONPREM_SETUP_SCRIPT, {}, ctx.params.region,
+                                                             workdir="/var/lib/hybridnet/dns"), timeout=60)
+    assert done.status == "Failed" and "the previous files are back, named was not reloaded" in done.stderr
+    assert (etc_bind / "named.conf.local").read_text() == good
+    assert runtime.is_running(named) and lab.LabRuntime.load(dataplane.LAB_DIR).daemon(named.name).pid == named.pid
+
+
 def test_lab_down_stops_the_agent_too(ctx, applied):
     assert dataplane.twin_status() is not None
     dataplane.lab_down()

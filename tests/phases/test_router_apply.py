@@ -97,3 +97,37 @@ def test_pre_shared_keys_are_secure_strings_written_once(ctx):
     from hybridnet.phases import teardown
 
     assert sorted(n for n, _ in teardown._ssm_parameters(ctx)) == sorted(versions)
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"hosts": {"router": "r1"}, "router": {"apply": False}, "onprem_dns": {"apply": True}},
+     "onprem_dns.apply", "no hosts.onprem_dns"),
+    ({"dns": None, "onprem_dns": {"apply": True}}, "onprem_dns.apply", "there is no dns section"),
+])
+def test_bad_onprem_dns_settings_name_the_field_and_the_fix(change, field, words):
+    import yaml
+
+    data = yaml.safe_load((ROOT / "params" / "lab.yaml").read_text())
+    data.update(change)
+    if data["dns"] is None:
+        del data["dns"]
+    with pytest.raises(ParamsError) as caught:
+        parse_params(data, "test.yaml")
+    problems = dict(caught.value.problems)
+    assert field in problems and words in problems[field], problems
+
+
+def test_onprem_dns_files_go_nowhere_unless_asked_and_never_to_an_unreachable_server(ctx):
+    from hybridnet.phases import hybrid_dns
+
+    plain = connect(params(onprem_dns={"apply": False}))
+    skipped = hybrid_dns.apply_onprem_bind(plain, ["10.0.1.250", "10.0.2.250"])
+    assert skipped.applied is False and "run setup-onprem-bind.sh there as root" in skipped.table["detail"][0]
+    hybrid_dns.ONPREM_ONLINE_S["emulator"], saved = 0.5, hybrid_dns.ONPREM_ONLINE_S["emulator"]
+    try:
+        unreachable = hybrid_dns.apply_onprem_bind(ctx, ["10.0.1.250", "10.0.2.250"])
+    finally:
+        hybrid_dns.ONPREM_ONLINE_S["emulator"] = saved
+    assert unreachable.applied is False and unreachable.table["step"].tolist() == ["DNS server online in SSM"]
+    assert "onprem_dns i-" in unreachable.reason and "is not a managed instance" in unreachable.reason
+    assert not ctx.client("ssm").list_commands()["Commands"]

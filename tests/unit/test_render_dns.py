@@ -92,8 +92,9 @@ def load_zone(path: Path, origin: str) -> dict[tuple[str, str], set[str]]:
 
 def test_onprem_files_and_modes(tmp_path):
     paths = onprem(tmp_path)
-    assert [p.name for p in paths] == ["named.conf.options", "named.conf.local", "db.anycompany.corp"]
-    assert all(mode(p) == 0o644 for p in paths)
+    assert [p.name for p in paths] == ["named.conf.options", "named.conf.local", "db.anycompany.corp",
+                                       "setup-onprem-bind.sh"]
+    assert [mode(p) for p in paths] == [0o644, 0o644, 0o644, 0o755]
     assert all(p.parent == tmp_path for p in paths)
 
 
@@ -344,3 +345,14 @@ def test_named_checkconf_lab(tmp_path, variant):
     _checkconf(str(paths[0]))
     for zone_file in paths[1:]:
         _checkzone(zone_file.name.removeprefix("db."), zone_file)
+
+
+def test_the_onprem_setup_script_passes_shellcheck_and_installs_checks_and_reloads(tmp_path):
+    shellcheck = tooling.require_tool("shellcheck")
+    script = next(p for p in onprem(tmp_path) if p.name == "setup-onprem-bind.sh")
+    res = tooling.run([shellcheck, "--severity=style", str(script)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    text = script.read_text()
+    assert "files=(named.conf.options named.conf.local db.anycompany.corp)" in text
+    assert text.index("named-checkconf -z") < text.index("systemctl reload-or-restart")
+    assert "the previous files are back" in text

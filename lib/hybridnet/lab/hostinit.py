@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from .daemons import LabRuntime, charon_paths, frr_run_dir, start_charon, start_frr_daemon, vici_ready
-from .hosts import host_folder
+from .hosts import BIND_PATHS, host_folder
 from .render import render_strongswan_conf, render_zebra_conf
-from .topology import CGW_NS
+from .topology import CGW_NS, IDC_NS
 
 EXIT_NOT_ACTIVE = 3  # systemctl is-active / status of a stopped unit
 EXIT_NO_UNIT = 5  # systemctl start of a unit that does not exist (systemd's "not installed")
@@ -59,14 +59,52 @@ def _frr_start(runtime: LabRuntime, ns: str) -> str:
     return f"zebra (pid {zebra.pid}) and bgpd (pid {bgpd.pid}) started"
 
 
+NAMED = "/usr/sbin/named"
+
+
+def _named_start(runtime: LabRuntime, ns: str) -> str:
+    """named as the DNS server's own: its /etc/bind, /var/cache/bind and /run/named
+    are the host's folders (bound for named alone), in the foreground, recorded."""
+    import time
+
+    name = f"named@{ns}"
+    runtime.stop([name])
+    log = runtime.log_dir / f"{name.replace('@', '-')}.log"
+    offset = log.stat().st_size if log.exists() else 0
+    for path in BIND_PATHS:
+        Path(path).mkdir(parents=True, exist_ok=True)  # the mount points (bind9 makes them; a reboot drops /run's)
+    record = runtime.spawn(name, ns, [NAMED, "-4", "-g", "-u", "bind", "-c", "/etc/bind/named.conf"],
+                           executable="named",
+                           bind_mounts=[(host_folder(runtime.lab_dir, ns, p), p) for p in BIND_PATHS])
+
+    def running() -> bool:
+        try:
+            with open(log, "rb") as handle:
+                handle.seek(offset)
+                text = handle.read()
+        except OSError:
+            return False
+        if b"exiting (due to fatal error)" in text or b"loading configuration: failure" in text:
+            raise UnitError("named.service: named refused its configuration: " + text.decode(
+                errors="replace").strip().splitlines()[-1][:300])
+        return any(line.rstrip().endswith(b" running") for line in text.splitlines())
+
+    started = time.monotonic()
+    runtime.wait_ready(record, running, timeout=15.0)
+    return f"named started (pid {record.pid}) in {time.monotonic() - started:.1f} s"
+
+
 # unit -> (daemons it runs, how it starts), per host namespace
 UNITS: dict[str, dict[str, tuple[tuple[str, ...], Callable[[LabRuntime, str], str]]]] = {
     CGW_NS: {
         "strongswan": (("charon",), _strongswan_start),
         "frr": (("zebra", "bgpd"), _frr_start),
     },
+    IDC_NS: {
+        "named": (("named",), _named_start),
+    },
 }
-ALIASES = {"strongswan-swanctl": "strongswan", "strongswan-starter": "strongswan"}
+ALIASES = {"strongswan-swanctl": "strongswan", "strongswan-starter": "strongswan", "bind9": "named"}
 STARTS = ("start", "restart", "reload", "try-restart", "reload-or-restart", "try-reload-or-restart")
 NO_OPS = ("enable", "disable", "daemon-reload", "is-enabled", "reenable")
 

@@ -32,6 +32,7 @@ What a command sees there is what it would see on the instance:
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,6 +45,13 @@ ROLE_NAMESPACES = {"router": CGW_NS, "onprem_dns": IDC_NS, "onprem_client": IDC_
 HOST_NAMESPACES = (CGW_NS, IDC_NS, VPC_NS)
 # A host's own folders, bound over these paths in its commands' view.
 HOST_PATHS = ("/etc/swanctl", "/etc/frr", "/etc/hybridnet", "/var/lib/hybridnet", "/usr/local/sbin")
+# The IDC's DNS server's BIND (hostinit's named unit binds the other two for named itself).
+BIND_PATHS = ("/etc/bind", "/var/cache/bind", "/run/named")
+EXTRA_PATHS = {IDC_NS: ("/etc/bind",)}
+# Debian's /etc/bind as a fresh bind9 package leaves it, copied into the host's
+# own /etc/bind once (not rndc.key: a host makes its own secret).
+BIND_DEFAULTS = ("named.conf", "named.conf.options", "named.conf.local", "named.conf.default-zones", "db.0",
+                 "db.127", "db.255", "db.empty", "db.local", "zones.rfc1918", "bind.keys")
 MADE_MOUNT_POINTS = ("/etc/hybridnet", "/var/lib/hybridnet")
 INIT_SOCKET = "init.sock"  # in the host's sbin folder: the agent listens there for that host
 # The SSM agent's PATH on Amazon Linux and Debian: /usr/local/sbin first, where the shim is.
@@ -77,6 +85,10 @@ def prepare_host(runtime: LabRuntime, ns: str) -> Path:
     folder.mkdir(mode=0o755, exist_ok=True)
     for path in HOST_PATHS:
         host_folder(runtime.lab_dir, ns, path).mkdir(mode=0o755, exist_ok=True)
+    for path in EXTRA_PATHS.get(ns, ()):
+        host_folder(runtime.lab_dir, ns, path).mkdir(mode=0o755, exist_ok=True)
+    if ns == IDC_NS:
+        _bind_folders(runtime, ns)
     swanctl = host_folder(runtime.lab_dir, ns, "/etc/swanctl")
     (swanctl / "conf.d").mkdir(mode=0o755, exist_ok=True)
     if not (swanctl / "swanctl.conf").exists():
@@ -86,6 +98,17 @@ def prepare_host(runtime: LabRuntime, ns: str) -> Path:
     shim.write_text(SYSTEMCTL_SHIM.format(python=shlex.quote(sys.executable), socket=INIT_SOCKET))
     shim.chmod(0o755)
     return folder
+
+
+def _bind_folders(runtime: LabRuntime, ns: str) -> None:
+    etc = host_folder(runtime.lab_dir, ns, "/etc/bind")
+    for name in BIND_DEFAULTS:
+        if (Path("/etc/bind") / name).is_file() and not (etc / name).exists():
+            shutil.copy2(Path("/etc/bind") / name, etc / name)
+    for path in BIND_PATHS:
+        folder = host_folder(runtime.lab_dir, ns, path)
+        folder.mkdir(mode=0o775, exist_ok=True)
+        shutil.chown(folder, "root", "bind")  # named runs as bind: its cache and pid folders, its config readable
 
 
 def _prefix(ns: str, mounts: list[tuple[Path | str, Path | str]]) -> list[str]:
@@ -116,7 +139,7 @@ def host_mounts(runtime: LabRuntime, ns: str, nameserver: str | None = None) -> 
     mounts: list[tuple[Path | str, Path | str]] = []
     if nameserver:
         mounts.append((_resolv_conf(runtime, ns, nameserver), "/etc/resolv.conf"))
-    mounts += [(host_folder(runtime.lab_dir, ns, path), path) for path in HOST_PATHS]
+    mounts += [(host_folder(runtime.lab_dir, ns, path), path) for path in HOST_PATHS + EXTRA_PATHS.get(ns, ())]
     if ns == CGW_NS:
         runtime.ns_dir(ns)  # creates and records the namespace's folder
         paths = charon_paths(runtime, ns)
@@ -147,4 +170,4 @@ def registrations(lab_dir: Path | str, roles: dict[str, dict], resolvers: dict[s
     return out
 
 
-__all__ = ["HOST_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]
+__all__ = ["BIND_PATHS", "HOST_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]

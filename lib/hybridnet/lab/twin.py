@@ -139,14 +139,18 @@ class Twin:
             if self.dns is not None:
                 from .daemons import LabRuntime
 
-                LabRuntime.load(self.lab_dir).stop([name for name, _ in dataplane.DNS_DAEMONS.values()])
+                LabRuntime.load(self.lab_dir).stop([dataplane.DNS_DAEMONS["resolver"][0]] if
+                                                   self.ctx.params.onprem_dns.apply else
+                                                   [name for name, _ in dataplane.DNS_DAEMONS.values()])
                 log("no OPERATIONAL inbound Resolver endpoint of the stack: the lab's DNS servers stopped")
             self.dns = None
             return
         digest = _digest(spec)
         if digest == self.dns:
             return
-        table, timings = dataplane.dns_up(self.ctx, self.log_dir / "dns", self.log_dir)
+        # With onprem_dns.apply the on-prem server is the DNS host's own: its files come through SSM.
+        roles = ("resolver",) if self.ctx.params.onprem_dns.apply else tuple(dataplane.DNS_DAEMONS)
+        table, timings = dataplane.dns_up(self.ctx, self.log_dir / "dns", self.log_dir, roles=roles)
         self.dns = digest
         log(f"DNS servers up in {timings['named_s']:.1f} s: "
             + "; ".join(f"{r['server']} {'running' if r['running'] else 'NOT running'}"

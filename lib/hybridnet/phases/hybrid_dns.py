@@ -6,7 +6,8 @@ creates (or finds again, by tags) a security group admitting DNS (UDP and TCP
 with the params' IPs in two AZs, a FORWARD rule for the on-prem domain to the
 on-prem DNS server, associated with the VPC; waits until all are
 OPERATIONAL / COMPLETE; writes the on-prem BIND configuration (conditional
-forwarders to the inbound endpoint IPs) under ``<run>/dns/``; checks that
+forwarders to the inbound endpoint IPs) under ``<run>/dns/`` and, with
+``onprem_dns.apply``, sends them to the on-prem DNS server through SSM; checks that
 each side's DNS server answers and asks the resolution matrix from both sides,
 on the hosts through SSM. Re-running creates nothing new.
 
@@ -409,6 +410,63 @@ def bind_files_frame(run_dir: Path | str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "mode", "bytes"])
 
 
+# --- the on-prem DNS server's files, through SSM ------------------------------------------------
+
+@dataclass
+class OnpremApply:
+    """What sending the BIND files to the on-prem DNS server did: one row per step."""
+    applied: bool
+    reason: str
+    table: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.table.to_string()
+
+
+ONPREM_WORKDIR = "/var/lib/hybridnet/dns"
+ONPREM_ONLINE_S = {"emulator": 30.0, "aws": 120.0}
+
+
+def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> OnpremApply:
+    """With onprem_dns.apply: the on-prem BIND files (forwarding to `inbound_ips`,
+    as AWS reports them) to hosts.onprem_dns through SSM Run Command, where
+    setup-onprem-bind.sh installs them in /etc/bind, runs named-checkconf (the
+    previous files come back if it fails) and reloads named. Otherwise say what
+    to do with the written files. A host SSM cannot reach, or a failing check,
+    is a row saying why, never a traceback."""
+    from .. import hosts
+    from ..render.apply import apply_commands
+    from ..render.dns import ONPREM_SETUP_SCRIPT, onprem_bind_files_from_params
+
+    p = ctx.params
+    columns = ["step", "ok", "detail"]
+    if not p.onprem_dns.apply:
+        table = pd.DataFrame([{"step": "send the files", "ok": False, "detail":
+                               "onprem_dns.apply is false (a production DNS server is changed only on purpose): "
+                               f"copy dns/onprem-bind/ to the server and run {ONPREM_SETUP_SCRIPT} there as root, "
+                               "or set onprem_dns.apply: true"}], columns=columns)
+        return OnpremApply(False, "onprem_dns.apply: false", table)
+    plane = hosts.plane(ctx)
+    rows = []
+    why = plane.wait_online("onprem_dns", ONPREM_ONLINE_S[p.target])
+    rows.append({"step": "DNS server online in SSM", "ok": why is None,
+                 "detail": why or f"hosts.onprem_dns {p.hosts.onprem_dns.instance}: online"})
+    if why is None:
+        files = onprem_bind_files_from_params(p, inbound_ips=list(inbound_ips))
+        done = plane.run("onprem_dns", apply_commands(files, ONPREM_SETUP_SCRIPT, {}, p.region,
+                                                       workdir=ONPREM_WORKDIR, tag="hybridnet onprem_dns.apply"),
+                         timeout=120)
+        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+        rows.append({"step": f"{ONPREM_SETUP_SCRIPT}: install, named-checkconf, reload", "ok": done.ok,
+                     "detail": done.reason + ("" if done.ok else f": {last[0][:300]}")})
+    ok = all(r["ok"] for r in rows)
+    return OnpremApply(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
+                       pd.DataFrame(rows, columns=columns))
+
+
 # --- are the DNS servers answering? ------------------------------------------------------------
 
 @dataclass
@@ -528,11 +586,13 @@ def matrix_chart(df: pd.DataFrame, run_dir: Path | str):
 
 
 def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame, run_dir: Path | str,
-           hosts: pd.DataFrame | None = None) -> dict:
+           hosts: pd.DataFrame | None = None, onprem: OnpremApply | None = None) -> dict:
     """What the notebook records (ids, IPs, states, the matrix without latencies)."""
     return {
         **res.to_dict(),
         "dns_dir": str(dns_dir(run_dir)),
+        "onprem_applied": bool(onprem and onprem.applied),
+        "onprem_apply_reason": onprem.reason if onprem else "not asked",
         "servers_answering": deployment.answering,
         "servers_reason": deployment.reason,
         "timings": deployment.timings,

@@ -71,11 +71,11 @@ _PARAMETER_LEVELS_MAX = 15
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _WORKDIR = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
-_SCRIPT_TARGET = re.compile(r"^setup-router-([A-Za-z0-9_-]+)\.sh$")
+_SCRIPT_TARGET = re.compile(r"^setup-(?:router-)?([A-Za-z0-9_-]+)\.sh$")
 
 _B64_EOF = "HYBRIDNET_B64_EOF"  # '_' is not in base64's alphabet: no base64 line can match
 _APPLY_EOF = "HYBRIDNET_APPLY_EOF"
-_TAG = "hybridnet router.apply"
+DEFAULT_TAG = "hybridnet router.apply"  # how its messages start
 
 
 # --- placeholders and parameter names ------------------------------------------
@@ -188,7 +188,7 @@ def _b64_lines(text: str) -> list[str]:
     return base64.encodebytes(text.encode("utf-8")).decode("ascii").splitlines()
 
 
-def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, str],
+def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, str], tag: str,
                  region: str, workdir: str) -> list[str]:
     q = shlex.quote
     used = [(ph, secrets[ph]) for ph in secrets if any(ph in f.content for f in files)]
@@ -214,7 +214,7 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         "        rm -f -- \"$dir/$f\"",
         "    done",
         "    if [ \"$rc\" -ne 0 ] && [ \"$reported\" = 0 ]; then",
-        f"        echo \"{_TAG}: failed at step: $step (exit $rc)\" >&2",
+        f"        echo \"{tag}: failed at step: $step (exit $rc)\" >&2",
         "    fi",
         "    exit \"$rc\"",
         "}",
@@ -234,7 +234,7 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         lines += [
             "step='find the aws CLI'",
             "if ! command -v aws >/dev/null 2>&1; then",
-            f"    echo \"{_TAG}: no aws CLI on the router to read the pre-shared keys from Parameter Store: "
+            f"    echo \"{tag}: no aws CLI on the router to read the pre-shared keys from Parameter Store: "
             "install it (awscli, or AWS CLI v2)\" >&2",
             "    reported=1",
             "    exit 3",
@@ -255,7 +255,7 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
             f"--region {q(region)} --names {' '.join(q(n) for n in names)} --with-decryption "
             "--query 'Parameters[*].[Name,Value]' --output text 2>.aws-stderr)\"; then",
             f"    why=\"$({aws_reason})\"",
-            f"    echo {q(f'{_TAG}: cannot read the SecureString parameter(s) {where}: ')}\"${{why:-aws failed}}. "
+            f"    echo {q(f'{tag}: cannot read the SecureString parameter(s) {where}: ')}\"${{why:-aws failed}}. "
             f"Fix: \"{q(fix)} >&2",
             "    reported=1",
             "    exit 3",
@@ -270,8 +270,8 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         ]
     for i, (_, parameter) in enumerate(used, start=1):
         where = f"{parameter} ({region})"
-        cannot_read = f"{_TAG}: cannot read the SecureString parameter {where}: not found. Fix: "
-        not_a_key = (f"{_TAG}: parameter {where} does not hold a pre-shared key by AWS rule (8-64 letters, "
+        cannot_read = f"{tag}: cannot read the SecureString parameter {where}: not found. Fix: "
+        not_a_key = (f"{tag}: parameter {where} does not hold a pre-shared key by AWS rule (8-64 letters, "
                      "digits, . or _, not starting with 0): put the tunnel key there as a SecureString")
         lines += [
             f"step={q('check parameter ' + parameter)}",
@@ -300,17 +300,17 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         f"step={q('run ' + script)}",
         f"if ! ./{q(script)} > {q(log)} 2>&1; then",
         f"    tail -n 20 -- {q(log)} >&2",
-        f"    echo {q(_TAG + ': ' + script + ' failed; its output is in ' + workdir + '/' + log)} >&2",
+        f"    echo {q(tag + ': ' + script + ' failed; its output is in ' + workdir + '/' + log)} >&2",
         "    reported=1",
         "    exit 4",
         "fi",
-        f"echo {q(_TAG + ': ' + script + ' done (output: ' + workdir + '/' + log + ')')}",
+        f"echo {q(tag + ': ' + script + ' done (output: ' + workdir + '/' + log + ')')}",
     ]
     return lines
 
 
 def apply_commands(files: list[RenderedFile], script: str, secrets: dict[str, str], region: str,
-                   workdir: str = DEFAULT_WORKDIR) -> list[str]:
+                   workdir: str = DEFAULT_WORKDIR, tag: str = DEFAULT_TAG) -> list[str]:
     """The ``commands`` of an ``AWS-RunShellScript`` SendCommand that applies a router target.
 
     ``files``: the target rendered from :func:`with_placeholder_secrets`;
@@ -326,7 +326,7 @@ def apply_commands(files: list[RenderedFile], script: str, secrets: dict[str, st
     """
     files = _check_inputs(files, script, secrets, region, workdir)
     q = shlex.quote
-    body = _bash_script(files, script, secrets, region, workdir)
+    body = _bash_script(files, script, secrets, tag, region, workdir)
     if any(line == _APPLY_EOF for line in body):
         raise ValueError("a file holds the here-document delimiter")
     commands = [
@@ -335,7 +335,7 @@ def apply_commands(files: list[RenderedFile], script: str, secrets: dict[str, st
         f"hn_dir={q(workdir)}",
         "hn_step='start'",
         "hn_rc=0",
-        f"trap 'hn_rc=$?; [ \"$hn_rc\" -eq 0 ] || echo \"{_TAG}: failed at step: $hn_step (exit $hn_rc)\" >&2' EXIT",
+        f"trap 'hn_rc=$?; [ \"$hn_rc\" -eq 0 ] || echo \"{tag}: failed at step: $hn_step (exit $hn_rc)\" >&2' EXIT",
         "hn_step='find bash'",
         "command -v bash >/dev/null",
         "hn_step=\"remove the previous run's work directory $hn_dir\"",

@@ -51,13 +51,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridnet.render.router import FILE_MODE, RenderedFile, template_environment, write_file
+from hybridnet.render.router import FILE_MODE, SCRIPT_MODE, RenderedFile, template_environment, write_file
 
 DEFAULT_TTL = 300
 SOA_TIMERS = "3600 900 1209600 300"  # refresh retry expire negative-TTL
 ROUTE53_SOA = "ns-0.awsdns-00.com. awsdns-hostmaster.amazon.com. {serial} 7200 900 1209600 86400"
 ROUTE53_NS = "ns-0.awsdns-00.com."
 ROLES = ("onprem", "resolver")
+ONPREM_SETUP_SCRIPT = "setup-onprem-bind.sh"
 
 _ENV = template_environment()  # the same Jinja2 settings as the router templates
 
@@ -317,11 +318,15 @@ def onprem_bind_files(inbound_ips: Sequence[str], private_zone: str | Sequence[s
         f"Copy to {ctx['zone_file_path']} (named.conf.local loads it as type master).",
         "The serial is derived from the content: it changes whenever a record does.",
     ], records, f"ns.{zone}. hostmaster.{zone}. {{serial}} {SOA_TIMERS}")
-    return [
+    files = [
         RenderedFile("named.conf.options", _render("bind-onprem-named.conf.options.j2", **ctx), FILE_MODE),
         RenderedFile("named.conf.local", _render("bind-onprem-named.conf.local.j2", **ctx), FILE_MODE),
         zone_file,
     ]
+    # installs the three into bind_dir, checks them with named-checkconf (putting
+    # the previous ones back if it fails) and reloads named: by hand, or through SSM
+    setup = _render("setup-onprem-bind.sh.j2", files=[f.name for f in files], **ctx)
+    return files + [RenderedFile(ONPREM_SETUP_SCRIPT, setup, SCRIPT_MODE)]
 
 
 def render_onprem_bind(inbound_ips: Sequence[str], private_zone: str | Sequence[str], region: str,
@@ -351,18 +356,27 @@ def render_onprem_bind(inbound_ips: Sequence[str], private_zone: str | Sequence[
     return [write_file(out / f.name, f.content, f.mode) for f in files]
 
 
-def render_onprem_bind_from_params(params: Any, out_dir: Path | str, **overrides: Any) -> list[Path]:
-    """:func:`render_onprem_bind` with the values of a :class:`hybridnet.params.Params`."""
+def _onprem_kwargs(params: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     if params.dns is None:
         raise ValueError("dns: the parameter set has no dns section (private zone, inbound IPs)")
     kwargs: dict[str, Any] = dict(
         inbound_ips=list(params.dns.inbound_ips), private_zone=params.dns.private_zone, region=params.region,
-        onprem_zone=params.onprem.domain, onprem_records=dict(params.onprem.hosts), out_dir=out_dir,
+        onprem_zone=params.onprem.domain, onprem_records=dict(params.onprem.hosts),
         listen_ips=[params.onprem.dns_server], onprem_cidrs=[params.onprem.cidr], vpc_cidrs=[params.vpc.cidr],
         dns_server_ip=params.onprem.dns_server,
     )
     kwargs.update(overrides)
-    return render_onprem_bind(**kwargs)
+    return kwargs
+
+
+def onprem_bind_files_from_params(params: Any, **overrides: Any) -> list[RenderedFile]:
+    """:func:`onprem_bind_files` with the values of a :class:`hybridnet.params.Params`."""
+    return onprem_bind_files(**_onprem_kwargs(params, overrides))
+
+
+def render_onprem_bind_from_params(params: Any, out_dir: Path | str, **overrides: Any) -> list[Path]:
+    """:func:`render_onprem_bind` with the values of a :class:`hybridnet.params.Params`."""
+    return render_onprem_bind(out_dir=out_dir, **_onprem_kwargs(params, overrides))
 
 
 # --- lab ------------------------------------------------------------------------------
@@ -541,6 +555,7 @@ __all__ = [
     "lab_onprem_bind_files",
     "lab_resolver_bind_files",
     "onprem_bind_files",
+    "onprem_bind_files_from_params",
     "render_lab_bind",
     "render_onprem_bind",
     "render_onprem_bind_from_params",
