@@ -107,8 +107,10 @@ def _bind_folders(runtime: LabRuntime, ns: str) -> None:
             shutil.copy2(Path("/etc/bind") / name, etc / name)
     for path in BIND_PATHS:
         folder = host_folder(runtime.lab_dir, ns, path)
-        folder.mkdir(mode=0o775, exist_ok=True)
-        shutil.chown(folder, "root", "bind")  # named runs as bind: its cache and pid folders, its config readable
+        folder.mkdir(exist_ok=True)
+        # named runs as bind: its config readable, its cache and pid folders writable (as Debian sets them)
+        folder.chmod(0o755 if path == "/etc/bind" else 0o775)
+        shutil.chown(folder, "root", "bind")
 
 
 def _prefix(ns: str, mounts: list[tuple[Path | str, Path | str]]) -> list[str]:

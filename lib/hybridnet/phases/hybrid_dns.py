@@ -459,7 +459,9 @@ def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> OnpremApply:
         done = plane.run("onprem_dns", apply_commands(files, ONPREM_SETUP_SCRIPT, {}, p.region,
                                                        workdir=ONPREM_WORKDIR, tag="hybridnet onprem_dns.apply"),
                          timeout=120)
-        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+        said = [line for line in (done.stderr.strip() or done.stdout.strip()).splitlines()
+                if line.strip() and not line.startswith("failed to run commands")]  # SSM's own line
+        last = said[-1:] or [""]
         rows.append({"step": f"{ONPREM_SETUP_SCRIPT}: install, named-checkconf, reload", "ok": done.ok,
                      "detail": done.reason + ("" if done.ok else f": {last[0][:300]}")})
     ok = all(r["ok"] for r in rows)
