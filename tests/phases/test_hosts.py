@@ -95,6 +95,7 @@ def test_a_name_that_matches_no_instance_and_params_without_hosts(ctx):
     for tunnel, key in zip(data["vpn"]["tunnels"], ("strongswan_awsvpn1", "strongswan_awsvpn2")):
         tunnel["pre_shared_key"] = key  # model_dump masks secrets
     data["hosts"] = {"router": "no-such-router"}
+    data["onprem_dns"]["apply"] = False  # no DNS server named to send its files to
     misnamed = connect(parse_params(data))
     done = hosts.plane(misnamed).run("router", ["true"])
     assert done.status == "Unreachable" and "no instance with Name tag 'no-such-router'" in done.reason

@@ -130,7 +130,7 @@ def test_onprem_bind_files_forward_to_the_inbound_endpoint(ctx, tmp_path):
         ["anycompany.corp", "master", "(served here)"]]
     files = hybrid_dns.bind_files_frame(tmp_path)
     assert sorted(files["file"]) == ["onprem-bind/db.anycompany.corp", "onprem-bind/named.conf.local",
-                                     "onprem-bind/named.conf.options"]
+                                     "onprem-bind/named.conf.options", "onprem-bind/setup-onprem-bind.sh"]
     out = tmp_path / "dns" / "onprem-bind"
     local = (out / "named.conf.local").read_text()
     assert 'zone "awsanycompany.corp"' in local and "10.0.1.250;" in local and "10.0.2.250;" in local
@@ -196,6 +196,7 @@ def test_resolver_waiters_are_botocore_waiter_models():
 def test_no_dns_section_is_a_clear_error(ctx):
     data = params_data()
     data.pop("dns")
+    data.pop("onprem_dns")
     bare = AwsContext(parse_params(data), ctx.session, ctx.endpoint_url, ctx.waiter_delay)
     with pytest.raises(PhaseError, match="no dns section"):
         hybrid_dns.run(bare, progress=None)
@@ -247,6 +248,7 @@ def test_params_without_hosts_say_so_in_every_row(ctx):
     data = params_data()
     data.pop("hosts")
     data.pop("router")  # its apply needs a router to send the setup to
+    data.pop("onprem_dns")  # and this one a DNS server
     no_hosts = connect(parse_params(data))
     assert no_hosts.host_plane == "none"
     matrix = hybrid_dns.probe_matrix(no_hosts)

@@ -82,4 +82,5 @@ def test_the_seed_dns_values_are_valid():
 def test_a_parameter_set_without_dns_is_still_valid():
     data = copy.deepcopy(LAB)
     data.pop("dns")
+    data.pop("onprem_dns")  # its apply sends files that forward the dns section's zones
     assert parse_params(data).dns is None

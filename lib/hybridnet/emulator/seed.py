@@ -168,7 +168,6 @@ def _ensure_ssm_instance_profile(ctx: "AwsContext") -> str:
 
 def _ensure_host_instances(ctx: "AwsContext", vpc_id: str, vpc_subnets: dict[str, str]) -> dict[str, str]:
     """The seed's hosts as EC2 instances (role -> instance id), with the instance profile SSM_PROFILE."""
-    p = ctx.params
     wanted = HOST_NAMES
     ec2 = ctx.client("ec2")
     profile = _ensure_ssm_instance_profile(ctx)
