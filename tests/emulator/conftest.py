@@ -2,11 +2,32 @@ from __future__ import annotations
 
 from typing import Callable
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from hybridnet import emulator
 
 REGION = "ap-northeast-2"
+ONE_TRY = Config(retries={"max_attempts": 1, "mode": "standard"})  # an error is the answer, not a retry
+
+
+@pytest.fixture(scope="module")
+def info(own_emulator) -> emulator.EmulatorInfo:
+    """The module's own emulator (tests/conftest.py), for tests that check what it refuses."""
+    return own_emulator
+
+
+@pytest.fixture(scope="module")
+def client(info) -> Callable:
+    """client(service, **keys): signed with the emulator's credentials, or with `keys`
+    (aws_access_key_id=..., ...) when given; no retries."""
+    def make(service: str, **keys):
+        if not keys:
+            return emulator.client(service, REGION, info, config=ONE_TRY)
+        return boto3.client(service, region_name=REGION, endpoint_url=info.endpoint, config=ONE_TRY, **keys)
+
+    return make
 
 
 @pytest.fixture(scope="session")

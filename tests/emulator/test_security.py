@@ -33,7 +33,6 @@ from hybridnet.emulator.unix_client import UnixHTTPConnection
 
 REGION = "ap-northeast-2"
 ROOT = Path(__file__).resolve().parents[2]
-ONE_TRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 OTHER_KEYS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 
 # One call per service the runbook uses (our extensions' actions included), and
@@ -75,21 +74,6 @@ CALLS = {
             [("UnrecognizedClientException", 400), ("InvalidSignatureException", 400),
              ("MissingAuthenticationTokenException", 400)]),
 }
-
-
-@pytest.fixture(scope="module")
-def info(own_emulator) -> emulator.EmulatorInfo:
-    return own_emulator
-
-
-@pytest.fixture(scope="module")
-def client(info):
-    def make(service: str, **keys):
-        if not keys:
-            return emulator.client(service, REGION, info, config=ONE_TRY)
-        return boto3.client(service, region_name=REGION, endpoint_url=info.endpoint, config=ONE_TRY, **keys)
-
-    return make
 
 
 def refused(call, client) -> tuple[str, int]:

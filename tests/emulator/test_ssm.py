@@ -43,11 +43,6 @@ def delivery_cap():
 
 
 @pytest.fixture(scope="module")
-def info(own_emulator) -> emulator.EmulatorInfo:
-    return own_emulator
-
-
-@pytest.fixture(scope="module")
 def ec2(info):
     return ssm_client("ec2", info)
 

@@ -35,9 +35,7 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hybridnet import emulator
@@ -47,7 +45,6 @@ from hybridnet.emulator.unix_client import UnixHTTPConnection
 from .conftest import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
-ONE_TRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 # systemd's default PATH: what SSM Agent's commands get on an instance.
 INSTANCE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LOCAL = ["sh", "-c", 'exec "$@"', "sh"]  # "on the instance": here, as the emulator's user
@@ -72,23 +69,8 @@ def host_variable():
 
 
 @pytest.fixture(scope="module")
-def info(own_emulator) -> emulator.EmulatorInfo:
-    return own_emulator
-
-
-@pytest.fixture(scope="module")
-def aws(info):
-    def make(service: str, **keys):
-        if keys:
-            return boto3.client(service, region_name=REGION, endpoint_url=info.endpoint, config=ONE_TRY, **keys)
-        return emulator.client(service, REGION, info, config=ONE_TRY)
-
-    return make
-
-
-@pytest.fixture(scope="module")
-def ssm(aws):
-    return aws("ssm")
+def ssm(client):
+    return client("ssm")
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +88,9 @@ def psk(ssm) -> str:
     return value
 
 
-def role_with_profile(aws, trust: dict = EC2_TRUST, policy: dict | None = None) -> tuple[str, str]:
+def role_with_profile(client, trust: dict = EC2_TRUST, policy: dict | None = None) -> tuple[str, str]:
     """A role (with `policy` inline) in an instance profile of the same name: (name, role ARN)."""
-    iam = aws("iam")
+    iam = client("iam")
     name = f"hn-test-{uuid.uuid4().hex[:8]}"
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     if policy is not None:
@@ -118,9 +100,9 @@ def role_with_profile(aws, trust: dict = EC2_TRUST, policy: dict | None = None) 
     return name, arn
 
 
-def launch(aws, profile: str | None = None) -> str:
+def launch(client, profile: str | None = None) -> str:
     extra = {"IamInstanceProfile": {"Name": profile}} if profile else {}
-    return aws("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, **extra)["Instances"][0][
+    return client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, **extra)["Instances"][0][
         "InstanceId"]
 
 
@@ -131,9 +113,9 @@ def register(info, instance_id: str, alive: Path, environment: dict | None = Non
     return emulator.admin_call(info, "POST", "ssm-instances", {"region": REGION, "instances": [entry]})
 
 
-def managed(info, aws, tmp_path, profile: str | None = None, environment: dict | None = None) -> str:
+def managed(info, client, tmp_path, profile: str | None = None, environment: dict | None = None) -> str:
     """An Online managed instance (with `profile`), its commands on this host."""
-    instance_id = launch(aws, profile)
+    instance_id = launch(client, profile)
     alive = tmp_path / f"{instance_id}-up"
     alive.touch()
     register(info, instance_id, alive, {"PATH": INSTANCE_PATH, "AWS_ENDPOINT_URL": info.endpoint,
@@ -236,9 +218,9 @@ def test_the_state_file_records_the_instance_socket_and_old_ones_still_load(info
     assert emulator.status().instance_socket == info.instance_socket
 
 
-def test_commands_reach_the_aws_api_through_the_instance_socket(info, aws, ssm, tmp_path, aws_cli):
+def test_commands_reach_the_aws_api_through_the_instance_socket(info, client, ssm, tmp_path, aws_cli):
     """As in the lab: 127.0.0.1:PORT (here on the host) piped to the instance socket."""
-    role, _ = role_with_profile(aws)
+    role, _ = role_with_profile(client)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -268,7 +250,7 @@ def test_commands_reach_the_aws_api_through_the_instance_socket(info, aws, ssm, 
 
     threading.Thread(target=serve, daemon=True).start()
     try:
-        instance_id = managed(info, aws, tmp_path, role, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
+        instance_id = managed(info, client, tmp_path, role, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
         invocation = run(ssm, instance_id, f"{AWS} sts get-caller-identity --query Arn --output text",
                          f"if command -v curl >/dev/null; then curl -s -o /dev/null -w '%{{http_code}}\\n' "
                          f"http://127.0.0.1:{port}/_hybridnet/health; else echo no-curl; fi")
@@ -283,8 +265,8 @@ def test_commands_reach_the_aws_api_through_the_instance_socket(info, aws, ssm, 
 # --- registration ----------------------------------------------------------------
 
 
-def test_registration_environment_is_validated(info, aws, tmp_path):
-    instance_id = launch(aws)
+def test_registration_environment_is_validated(info, client, tmp_path):
+    instance_id = launch(client)
     alive = tmp_path / "up"
     cases = [
         ({"lower": "x"}, "environment name 'lower' must match"),
@@ -306,12 +288,12 @@ def test_registration_environment_is_validated(info, aws, tmp_path):
                                          "environment": {"AWS_SECRET_ACCESS_KEY": "x"}}]}).encode(),
         {"Content-Type": "application/json"})
     assert status == 400 and "environment.AWS_SECRET_ACCESS_KEY" in json.loads(answer)["error"]
-    assert {i["InstanceId"] for i in aws("ssm").describe_instance_information()["InstanceInformationList"]}.isdisjoint(
+    assert {i["InstanceId"] for i in client("ssm").describe_instance_information()["InstanceInformationList"]}.isdisjoint(
         {instance_id})  # nothing was registered
 
 
-def test_commands_get_the_registered_environment_and_the_instances_region(info, aws, ssm, tmp_path):
-    plain = launch(aws)  # registered as before, without environment
+def test_commands_get_the_registered_environment_and_the_instances_region(info, client, ssm, tmp_path):
+    plain = launch(client)  # registered as before, without environment
     alive = tmp_path / "up"
     alive.touch()
     register(info, plain, alive)
@@ -324,7 +306,7 @@ def test_commands_get_the_registered_environment_and_the_instances_region(info, 
         f"region={REGION} default={REGION} key=none host=none metadata=true config=/dev/null greeting=none "
         f"id={plain}\n")
 
-    greeted = launch(aws)
+    greeted = launch(client)
     register(info, greeted, alive, {"GREETING": "hello world", "AWS_SSM_INSTANCE_ID": "not-the-agents"})
     invocation = run(ssm, greeted, show)
     assert invocation["StandardOutputContent"] == (
@@ -335,9 +317,9 @@ def test_commands_get_the_registered_environment_and_the_instances_region(info, 
 # --- instance profile credentials ------------------------------------------------
 
 
-def test_an_instance_profile_reads_a_secure_string(info, aws, ssm, psk, tmp_path, aws_cli):
-    role, role_arn = role_with_profile(aws, policy=seed.SSM_ROLE_POLICY)
-    instance_id = managed(info, aws, tmp_path, role)
+def test_an_instance_profile_reads_a_secure_string(info, client, ssm, psk, tmp_path, aws_cli):
+    role, role_arn = role_with_profile(client, policy=seed.SSM_ROLE_POLICY)
+    instance_id = managed(info, client, tmp_path, role)
     secret_file, creds_file = tmp_path / "psk", tmp_path / "creds"
     invocation = run(
         ssm, instance_id,
@@ -370,9 +352,9 @@ def test_an_instance_profile_reads_a_secure_string(info, aws, ssm, psk, tmp_path
 
     # The same credentials, from the test: the role's policies and nothing more.
     keys = {"aws_access_key_id": key_id, "aws_secret_access_key": secret, "aws_session_token": token}
-    assert aws("sts", **keys).get_caller_identity()["Arn"].endswith(f":assumed-role/{role}/{instance_id}")
+    assert client("sts", **keys).get_caller_identity()["Arn"].endswith(f":assumed-role/{role}/{instance_id}")
     with pytest.raises(ClientError) as denied:
-        aws("ec2", **keys).describe_vpcs()
+        client("ec2", **keys).describe_vpcs()
     assert denied.value.response["Error"]["Code"] == "UnauthorizedOperation"
     # Reused by the next command, as the instance metadata hands out the same credentials until they near expiry.
     again = run(ssm, instance_id, f"printf %s \"$AWS_ACCESS_KEY_ID\" > {creds_file}")
@@ -380,9 +362,9 @@ def test_an_instance_profile_reads_a_secure_string(info, aws, ssm, psk, tmp_path
     assert role_arn.endswith(f":role/{role}")
 
 
-def test_a_policy_resource_limits_which_parameters(aws, ssm, psk):
+def test_a_policy_resource_limits_which_parameters(client, ssm, psk):
     """A policy's Resource counts for the actions on named parameters, as on AWS."""
-    iam, sts = aws("iam"), aws("sts")
+    iam, sts = client("iam"), client("sts")
     me = sts.get_caller_identity()["Arn"]
     name = f"hn-test-{uuid.uuid4().hex[:8]}"
     role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
@@ -392,7 +374,7 @@ def test_a_policy_resource_limits_which_parameters(aws, ssm, psk):
     ssm.put_parameter(Name="/other/secret", Type="SecureString", Value="not-yours", Overwrite=True)
     ssm.put_parameter(Name="/hybridnet/test/plain", Type="String", Value="plain", Overwrite=True)
     temporary = sts.assume_role(RoleArn=role_arn, RoleSessionName="resource-test")["Credentials"]
-    role_ssm = aws("ssm", aws_access_key_id=temporary["AccessKeyId"],
+    role_ssm = client("ssm", aws_access_key_id=temporary["AccessKeyId"],
                    aws_secret_access_key=temporary["SecretAccessKey"], aws_session_token=temporary["SessionToken"])
 
     assert role_ssm.get_parameter(Name=PSK_NAME, WithDecryption=True)["Parameter"]["Value"] == psk
@@ -410,9 +392,9 @@ def test_a_policy_resource_limits_which_parameters(aws, ssm, psk):
     assert ssm.get_parameter(Name="/other/secret", WithDecryption=True)["Parameter"]["Value"] == "not-yours"
 
 
-def test_an_instance_without_a_profile_has_no_credentials_until_one_is_associated(info, aws, ssm, psk, tmp_path,
+def test_an_instance_without_a_profile_has_no_credentials_until_one_is_associated(info, client, ssm, psk, tmp_path,
                                                                                   aws_cli):
-    instance_id = managed(info, aws, tmp_path)
+    instance_id = managed(info, client, tmp_path)
     read = f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption --query Parameter.Value --output text"
     invocation = run(ssm, instance_id, 'echo "key=${AWS_ACCESS_KEY_ID:-none}"', read)
     assert invocation["Status"] == "Failed"
@@ -420,18 +402,18 @@ def test_an_instance_without_a_profile_has_no_credentials_until_one_is_associate
     assert "Unable to locate credentials" in invocation["StandardErrorContent"]
 
     # AssociateIamInstanceProfile: the next command has the profile's credentials.
-    role, _ = role_with_profile(aws, policy=seed.SSM_ROLE_POLICY)
-    aws("ec2").associate_iam_instance_profile(IamInstanceProfile={"Name": role}, InstanceId=instance_id)
+    role, _ = role_with_profile(client, policy=seed.SSM_ROLE_POLICY)
+    client("ec2").associate_iam_instance_profile(IamInstanceProfile={"Name": role}, InstanceId=instance_id)
     invocation = run(ssm, instance_id, read)
     assert invocation["Status"] == "Success", invocation["StandardErrorContent"]
     assert invocation["StandardOutputContent"] == f"{psk}\n"
 
 
-def test_a_role_ec2_may_not_assume_gives_no_credentials(info, aws, ssm, tmp_path, aws_cli):
+def test_a_role_ec2_may_not_assume_gives_no_credentials(info, client, ssm, tmp_path, aws_cli):
     lambda_trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role, _ = role_with_profile(aws, trust=lambda_trust, policy=seed.SSM_ROLE_POLICY)
-    instance_id = managed(info, aws, tmp_path, role)
+    role, _ = role_with_profile(client, trust=lambda_trust, policy=seed.SSM_ROLE_POLICY)
+    instance_id = managed(info, client, tmp_path, role)
     invocation = run(ssm, instance_id, "env | grep -c '^AWS_ACCESS_KEY_ID=\\|^AWS_SESSION_TOKEN=' || true",
                      f"{AWS} sts get-caller-identity")
     assert invocation["Status"] == "Failed"
@@ -439,9 +421,9 @@ def test_a_role_ec2_may_not_assume_gives_no_credentials(info, aws, ssm, tmp_path
     assert "Unable to locate credentials" in invocation["StandardErrorContent"]
 
 
-def test_a_role_without_the_policy_is_denied(info, aws, ssm, psk, tmp_path, aws_cli):
-    role, _ = role_with_profile(aws)  # trusts EC2, no policy
-    instance_id = managed(info, aws, tmp_path, role)
+def test_a_role_without_the_policy_is_denied(info, client, ssm, psk, tmp_path, aws_cli):
+    role, _ = role_with_profile(client)  # trusts EC2, no policy
+    instance_id = managed(info, client, tmp_path, role)
     invocation = run(ssm, instance_id,
                      f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption --query Parameter.Value "
                      "--output text")
@@ -454,14 +436,14 @@ def test_a_role_without_the_policy_is_denied(info, aws, ssm, psk, tmp_path, aws_
 # --- the seed ----------------------------------------------------------------------
 
 
-def test_the_seed_hosts_have_the_ssm_instance_profile_once(info, aws, ssm, psk, tmp_path, aws_cli):
+def test_the_seed_hosts_have_the_ssm_instance_profile_once(info, client, ssm, psk, tmp_path, aws_cli):
     from hybridnet.aws import connect
     from hybridnet.aws import BASELINE_TAG
     from hybridnet.params import load_params
 
     ctx = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "instanceside", "lab": "off"}))
     assert ctx.endpoint_url == info.endpoint
-    ec2, iam = aws("ec2"), aws("iam")
+    ec2, iam = client("ec2"), client("iam")
     hosts = seed.ensure_baseline(ctx)["instances"]
     assert set(hosts) == set(seed.HOST_NAMES)
     # A host seeded before it had one gets it at the next seeding.

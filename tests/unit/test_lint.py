@@ -14,16 +14,6 @@ from hybridnet.vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-@pytest.fixture
-def cfg() -> VpnConnectionConfig:
-    return parse_customer_gateway_configuration((FIXTURES / "cgw_config_two_tunnels.xml").read_text())
-
-
-@pytest.fixture
-def site() -> RouterSite:
-    return RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16"], vpc_cidrs=["10.0.0.0/16"])
-
-
 def strong(cfg: VpnConnectionConfig, **extra) -> VpnConnectionConfig:
     options = []
     for t in cfg.tunnels:

@@ -13,7 +13,6 @@ import pytest
 
 from hybridnet.render import TARGETS, RouterSite, render_files, render_router
 from hybridnet.vpnconfig import (
-    VpnConnectionConfig,
     apply_tunnel_options,
     parse_customer_gateway_configuration,
 )
@@ -37,16 +36,6 @@ INSTALLED = {
              "etc/strongswan/ipsec-vti.sh", "etc/quagga/bgpd.conf"},
     "frr": {"etc/ipsec.conf", "etc/ipsec.secrets", "etc/ipsec-vti.sh", "etc/frr/frr.conf"},
 }
-
-
-@pytest.fixture
-def cfg() -> VpnConnectionConfig:
-    return parse_customer_gateway_configuration((FIXTURES / "cgw_config_two_tunnels.xml").read_text())
-
-
-@pytest.fixture
-def site() -> RouterSite:
-    return RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16"], vpc_cidrs=["10.0.0.0/16"])
 
 
 STRONG = [

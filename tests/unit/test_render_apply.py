@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridnet.render import TARGETS, RenderedFile, RouterSite, render_files
+from hybridnet.render import TARGETS, RenderedFile, render_files
 from hybridnet.render.apply import (
     SEND_COMMAND_MAX_PARAMETER_BYTES,
     apply_commands,
@@ -24,7 +24,7 @@ from hybridnet.render.apply import (
     psk_placeholder,
     with_placeholder_secrets,
 )
-from hybridnet.vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
+from hybridnet.vpnconfig import VpnConnectionConfig, apply_tunnel_options
 from hybridnet.vpnrules import psk_problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,16 +40,6 @@ B64_START = re.compile(r"^base64 -d > (\S+) <<'HYBRIDNET_B64_EOF'$")
 # External programs the commands and the setup script run, wrapped to record their argv.
 RECORDED_TOOLS = ("base64", "cat", "chmod", "chown", "cut", "dirname", "grep", "id", "mkdir", "mktemp", "mv",
                   "rm", "sed", "tail", "tr")
-
-
-@pytest.fixture
-def cfg() -> VpnConnectionConfig:
-    return parse_customer_gateway_configuration((FIXTURES / "cgw_config_two_tunnels.xml").read_text())
-
-
-@pytest.fixture
-def site() -> RouterSite:
-    return RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16"], vpc_cidrs=["10.0.0.0/16"])
 
 
 def secrets_for(cfg: VpnConnectionConfig) -> dict[str, str]:

@@ -9,7 +9,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import awsside, daemons, identity, netns, observe
 from .cgwside import CgwConfig, cgw_connection_name, load_cgw_dir
@@ -92,30 +92,8 @@ def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = DEFAULT_LAB_DIR
     daemons configured from other inputs. Returns as soon as the daemons run;
     `wait_until_up()` waits for the tunnels and BGP.
     """
-    require_root()
-    started = time.monotonic()
     cgw = load_cgw_dir(cgw_dir)
-    topology = build_topology(spec)
-    if lab_exists(lab_dir):
-        down(lab_dir)
-    lab_dir = Path(lab_dir)
-    log_dir = Path(log_dir) if log_dir is not None else lab_dir.parent / f"{lab_dir.name}-logs"
-    runtime = LabRuntime(lab_dir, log_dir)
-    timings: dict[str, float] = {}
-    try:
-        _record_lab(runtime, spec, topology)
-        build_network(runtime, topology)
-        timings["network"] = time.monotonic() - started
-        _start_daemons(runtime, spec, cgw)
-        timings["daemons"] = time.monotonic() - started
-    except BaseException:
-        down(lab_dir)
-        raise
-    return LabState(
-        lab_dir=str(lab_dir), log_dir=str(log_dir), namespaces=list(topology.namespaces),
-        daemons=[asdict(d) for d in runtime.daemons], tunnels=runtime.state["tunnels"],
-        topology=topology.to_dict(), timings_s=timings,
-    )
+    return _build(spec, lab_dir, log_dir, lambda runtime: _start_daemons(runtime, spec, cgw))
 
 
 def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
@@ -124,6 +102,22 @@ def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
     as AWS brings them up for a new VPN connection; the customer gateway (hn-cgw)
     runs nothing until its setup script starts its daemons (hostinit). Like
     `up()`, it replaces a lab that is already up."""
+    from .hosts import host_folder
+
+    def start(runtime: LabRuntime) -> None:
+        _start_aws_side(runtime, spec)
+        # where the customer gateway's setup installs its connections (fault drills reload them)
+        runtime.state["cgw_swanctl_conf"] = str(host_folder(runtime.lab_dir, CGW_NS, "/etc/swanctl") /
+                                                "swanctl.conf")
+        runtime.save()
+
+    return _build(spec, lab_dir, log_dir, start)
+
+
+def _build(spec: LabSpec, lab_dir: Path | str, log_dir: Path | str | None,
+           start_daemons: Callable[[LabRuntime], None]) -> LabState:
+    """Take down any lab there, record and build the network, then `start_daemons`;
+    on any failure take it all down again."""
     require_root()
     started = time.monotonic()
     topology = build_topology(spec)
@@ -137,12 +131,7 @@ def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
         _record_lab(runtime, spec, topology)
         build_network(runtime, topology)
         timings["network"] = time.monotonic() - started
-        _start_aws_side(runtime, spec)
-        # where the customer gateway's setup installs its connections (fault drills reload them)
-        from .hosts import host_folder
-
-        runtime.state["cgw_swanctl_conf"] = str(host_folder(lab_dir, CGW_NS, "/etc/swanctl") / "swanctl.conf")
-        runtime.save()
+        start_daemons(runtime)
         timings["daemons"] = time.monotonic() - started
     except BaseException:
         down(lab_dir)
