@@ -77,6 +77,16 @@ class HostCommand:
     def ok(self) -> bool:
         return self.status == "Success"
 
+    @property
+    def outcome(self) -> str:
+        """The reason, and for a failed command its own last words (stderr, else
+        stdout; not SSM's "failed to run commands" line)."""
+        if self.ok:
+            return self.reason
+        said = [line for line in (self.stderr.strip() or self.stdout.strip()).splitlines()
+                if line.strip() and not line.startswith("failed to run commands")]
+        return f"{self.reason}: {said[-1][:300]}" if said else self.reason
+
     def to_dict(self) -> dict:
         return asdict(self)
 

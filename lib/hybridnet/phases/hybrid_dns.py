@@ -459,11 +459,8 @@ def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> OnpremApply:
         done = plane.run("onprem_dns", apply_commands(files, ONPREM_SETUP_SCRIPT, {}, p.region,
                                                        workdir=ONPREM_WORKDIR, tag="hybridnet onprem_dns.apply"),
                          timeout=120)
-        said = [line for line in (done.stderr.strip() or done.stdout.strip()).splitlines()
-                if line.strip() and not line.startswith("failed to run commands")]  # SSM's own line
-        last = said[-1:] or [""]
         rows.append({"step": f"{ONPREM_SETUP_SCRIPT}: install, named-checkconf, reload", "ok": done.ok,
-                     "detail": done.reason + ("" if done.ok else f": {last[0][:300]}")})
+                     "detail": done.outcome})
     ok = all(r["ok"] for r in rows)
     return OnpremApply(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
                        pd.DataFrame(rows, columns=columns))

@@ -175,11 +175,7 @@ def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> Deployment:
         files = render_files(with_placeholder_secrets(cfg), router_site(ctx), target)
         script = next(f.name for f in files if f.name.startswith("setup-router"))
         done = plane.run("router", apply_commands(files, script, secrets, p.region), timeout=SETUP_TIMEOUT_S)
-        said = [line for line in (done.stderr.strip() or done.stdout.strip()).splitlines()
-                if line.strip() and not line.startswith("failed to run commands")]  # SSM's own line
-        last = said[-1:] or [""]
-        if step(f"{target}/{script} on the router", done.ok,
-                f"{done.reason}" + ("" if done.ok else f": {last[0][:300]}")):
+        if step(f"{target}/{script} on the router", done.ok, done.outcome):
             up = poll(lambda: tunnels_up(ctx, vpn["VpnConnectionId"]), timeout=TUNNELS_UP_S[p.target],
                       interval=min(ctx.waiter_delay, 5))
             step("tunnels UP (AWS's view)", bool(up),
