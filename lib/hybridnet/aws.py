@@ -7,6 +7,8 @@ and gets one that behaves like AWS either way.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -72,34 +74,57 @@ class AwsContext:
         return filters
 
 
-def _emulator(params: Params) -> AwsContext:
-    from . import emulator
-    from .emulator import seed
-
-    info = emulator.start()
-    # The emulator's own generated keys (outputs/.state/, 0600): it refuses any
-    # other, and never sees a real credential.
-    session = emulator.session(params.region, info)
-    plane, why = dataplane.choose(params.target, params.lab)
-    ctx = AwsContext(params, session, info.endpoint, waiter_delay=1, data_plane=plane, data_plane_reason=why,
-                     host_plane=hosts.choose(params), command_poll_s=0.05)
-    seed.ensure_baseline(ctx)
-    return ctx
+class TargetError(ValueError):
+    """The parameter set's target is not installed here."""
 
 
-def _aws(params: Params) -> AwsContext:
+@dataclass(frozen=True)
+class Account:
+    """What a target opens: a session, where its API answers and how fast it moves."""
+
+    session: boto3.session.Session
+    endpoint_url: str | None
+    waiter_delay: int
+    command_poll_s: float = 1.0
+    # Run once on the new context: the emulator seeds the environment a real
+    # account already has (a VPC, a transit gateway, the IDC's instances).
+    prepare: Callable[[AwsContext], Any] | None = None
+
+
+def _aws(params: Params) -> Account:
     session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
-    plane, why = dataplane.choose(params.target, params.lab)
-    return AwsContext(params, session, None, waiter_delay=15, data_plane=plane, data_plane_reason=why,
-                      host_plane=hosts.choose(params))
+    return Account(session, None, waiter_delay=15)
 
 
-TARGETS: dict[str, Callable[[Params], AwsContext]] = {"emulator": _emulator, "aws": _aws}
+# Other targets are plugins: a package registers a function `Params -> Account`
+# under this entry point group (the embedded emulator's is
+# hybridnet.emulator.target:open_account), so this module never imports it.
+TARGET_GROUP = "hybridnet.targets"
+
+
+@functools.cache
+def targets() -> dict[str, Callable[[Params], Account]]:
+    """Every target: "aws" and each one registered under TARGET_GROUP (loaded on first use)."""
+    found: dict[str, Callable[[Params], Account]] = {"aws": _aws}
+    for entry in importlib.metadata.entry_points(group=TARGET_GROUP):
+        found.setdefault(entry.name, lambda params, entry=entry: entry.load()(params))
+    return found
 
 
 def connect(params: Params) -> AwsContext:
     """Clients for the parameter set's target (starting the emulator if needed)."""
-    return TARGETS[params.target](params)
+    opener = targets().get(params.target)
+    if opener is None:
+        raise TargetError(f"target: {params.target!r} is not installed here (installed: {', '.join(sorted(targets()))});"
+                          " run `make setup`, or set target: aws")
+    account = opener(params)
+    plane, why = dataplane.choose(params.target, params.lab)
+    ctx = AwsContext(params, account.session, account.endpoint_url, waiter_delay=account.waiter_delay,
+                     data_plane=plane, data_plane_reason=why, host_plane=hosts.choose(params),
+                     command_poll_s=account.command_poll_s)
+    if account.prepare is not None:
+        account.prepare(ctx)
+    return ctx
 
 
 def paginate(client: BaseClient, operation: str, key: str, **kwargs) -> list[dict]:

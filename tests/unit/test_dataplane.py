@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hybridnet import dataplane
@@ -61,3 +63,20 @@ def test_poll_returns_the_first_truthy_value_or_the_last_one_at_the_deadline():
     calls = []
     assert poll(lambda: calls.append(1) or [], timeout=0.05, interval=0.01) == []
     assert len(calls) >= 2
+
+
+def test_the_session_factory_finds_the_emulator_by_entry_point_not_by_import():
+    from hybridnet import aws
+
+    # pyproject.toml registers it; an installed checkout carries the entry point.
+    assert set(aws.targets()) >= {"aws", "emulator"}
+
+
+def test_a_target_that_is_not_installed_is_one_clear_error(monkeypatch):
+    from hybridnet import aws
+    from hybridnet.params import load_params
+
+    params = load_params(Path(__file__).resolve().parents[2] / "params" / "lab.yaml")
+    monkeypatch.setattr(aws, "targets", lambda: {"aws": aws._aws})
+    with pytest.raises(aws.TargetError, match=r"target: 'emulator' is not installed here .*make setup"):
+        aws.connect(params)
