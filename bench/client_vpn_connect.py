@@ -38,7 +38,7 @@ def main() -> int:
 
     from hybridnet import dataplane, emulator
     from hybridnet.aws import connect
-    from hybridnet.lab import clientvpn
+    from hybridnet.lab import clientvpn, fromaws
     from hybridnet.params import load_params
     from hybridnet.phases import client_vpn, connect_handler, router_config, tgw_attachment
 
@@ -51,7 +51,9 @@ def main() -> int:
         router_config.write_router_configs(cfg, router_config.router_site(ctx), work, targets=("lab",))
         dataplane.lab_up(ctx, vpn, router_config.router_dir(work) / "lab", work / "lab-logs")
         phase4 = client_vpn.run(ctx, work, progress=None)
-        state = clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, phase4.endpoint_id, client_vpn.ensure_pki(ctx)))
+        # as the lab's agent plays it (this bench drives the lab itself, without the agent)
+        spec = fromaws.client_vpn_spec_from_aws(ctx, phase4.endpoint_id, emulator.status().socket)
+        state = clientvpn.up(dataplane.LAB_DIR, spec)
         handler = connect_handler.run(ctx, progress=None)
         print(f"set-up (emulator, phases 1, 2, 4, 5, lab) {time.monotonic() - started:.1f} s; "
               f"lab endpoint up in {state.timings_s['daemons_s']:.2f} s; handler {handler.function.name}")

@@ -44,7 +44,15 @@ def test_make_run_as_written(tmp_path: Path, test_lab_lock):
         assert re.search(r"DNS asked on    onprem_client seed-idc-websrv \(i-[0-9a-f]{17}, Online\); "
                          r"vpc_client seed-web1 \(i-[0-9a-f]{17}, Online\), through SSM Run Command", result.stdout)
         assert "DNS matrix      8/8 as expected" in result.stdout
-        assert re.search(r"OK +hosts \(SSM\): router, onprem_dns, onprem_client, vpc_client online", result.stdout)
+        assert re.search(r"OK +hosts \(SSM\): router, onprem_dns, onprem_client, vpc_client, remote_user, "
+                         r"remote_user_away online", result.stdout)
+        # phases 4 and 5 tried real clients on the remote users' hosts, through SSM
+        client_vpn_part = result.stdout[result.stdout.find("== 04_client_vpn"):result.stdout.find("== 10_")]
+        assert re.search(r"remote user +192\.0\.2\.10 \(SSM\): connected as 172\.16\.\d+\.\d+; ping VPC host "
+                         r"web1 ok, ping on-prem host websrv ok, resolve web1\.awsanycompany\.corp ok",
+                         client_vpn_part), client_vpn_part
+        assert re.search(r"remote user +remote_user_away 192\.0\.2\.200: refused: Your IP is not allowed",
+                         client_vpn_part), client_vpn_part
         assert re.search(r"OK +router BGP table: the VPC 10\.0\.0\.0/16 is learned over tunnels \[1, 2\]",
                          result.stdout)
     runs = list((tmp_path / "outputs").glob("*-run"))

@@ -123,11 +123,11 @@ def start_telemetry(ctx, info) -> None:
 
 
 def twin_services_up(ctx, run_dir: Path) -> list[str]:
-    """After the site-to-site part: the lab's DNS servers (the agent starts them)
-    and Client VPN endpoint, when the account has what they play (this stack's
-    Resolver endpoints, its Client VPN endpoint), configured from the API as the
-    notebooks do. One line per part: what came up, or why it did not."""
-    from .phases import PhaseError, client_vpn
+    """After the site-to-site part: the lab's DNS servers and Client VPN endpoint,
+    which the agent starts when the account has what they play (this stack's
+    Resolver endpoints, its Client VPN endpoint), configured from the API. Waits
+    for them; one line per part: what came up, or why it did not."""
+    from .phases import client_vpn
 
     lines = []
     if not ctx.params.dns:
@@ -148,15 +148,39 @@ def twin_services_up(ctx, run_dir: Path) -> list[str]:
     if endpoint is None:
         lines.append("Client VPN      not played: no Client VPN endpoint of this stack (run notebook 04)")
     else:
-        from .lab import clientvpn
+        from .lab.clientvpn import ENDPOINT_PUBLIC_IP
 
-        try:
-            state = clientvpn.up(LAB_DIR, client_vpn.lab_spec(ctx, endpoint["ClientVpnEndpointId"],
-                                                              client_vpn.ensure_pki(ctx)))
-            lines.append(f"Client VPN      {endpoint['ClientVpnEndpointId']} played by OpenVPN on {state.public_ip}")
-        except PhaseError as exc:
-            lines.append(f"Client VPN      not played: {exc}")
+        endpoint_id = endpoint["ClientVpnEndpointId"]
+        if wait_for_client_vpn(ctx, endpoint_id, timeout=15):
+            lines.append(f"Client VPN      {endpoint_id} played by OpenVPN on {ENDPOINT_PUBLIC_IP}")
+        else:
+            error = ((twin_status() or {}).get("client_vpn") or {}).get("error") or "not within 15 s"
+            lines.append(f"Client VPN      {endpoint_id} not played: {error} (see the agent's log)")
     return lines
+
+
+def wait_for_client_vpn(ctx, endpoint_id: str, timeout: float = 15.0) -> bool:
+    """Until the lab's agent plays this stack's Client VPN endpoint `endpoint_id` as
+    the account describes it now: OpenVPN runs, and the agent's last read of the
+    account, which confirmed it, started after this call (so a change made before
+    the call is in). False after `timeout` seconds, or as soon as such a read found
+    that it cannot be played (the reason: twin_status()["client_vpn"]["error"])."""
+    from .lab import clientvpn
+
+    started = time.time()
+    owner = {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}
+
+    def verdict() -> str | None:
+        agent = twin_status() or {}
+        status = agent.get("client_vpn") or {}
+        if agent.get("owner") != owner or status.get("endpoint_id") != endpoint_id or \
+                status.get("checked", 0) < started:
+            return None
+        if status.get("played") and clientvpn.running(LAB_DIR):
+            return "played"
+        return "failed" if status.get("error") else None
+
+    return poll(verdict, timeout=timeout, interval=0.2) == "played"
 
 
 def register_hosts(ctx, info=None) -> list[dict]:
@@ -164,15 +188,19 @@ def register_hosts(ctx, info=None) -> list[dict]:
     import ipaddress
 
     from . import emulator
-    from .lab.hosts import registrations
+    from .lab.clientvpn import INET_USER_SIDE
+    from .lab.hosts import REMOTE_NAMESPACES, registrations
     from .lab.topology import IDC_NS, VPC_NS
 
     roles = {role: ({"instance_id": host.instance_id} if host.instance_id else {"name_tag": host.name_tag})
              for role, host in ctx.params.hosts.roles().items()}
     if not roles:
         return []
+    # The IDC's hosts ask its DNS server, the VPC host the VPC resolver, the remote
+    # users the lab's public DNS (where the endpoint's name resolves).
     resolvers = {IDC_NS: ctx.params.onprem.dns_server,
-                 VPC_NS: str(ipaddress.ip_network(ctx.params.vpc.cidr).network_address + 2)}
+                 VPC_NS: str(ipaddress.ip_network(ctx.params.vpc.cidr).network_address + 2),
+                 **{ns: INET_USER_SIDE for ns in REMOTE_NAMESPACES}}
     answer = emulator.admin_call(info or emulator.start(), "POST", "ssm-instances",
                                  {"region": ctx.params.region, "instances": registrations(LAB_DIR, roles, resolvers)})
     return answer["instances"]
@@ -187,9 +215,10 @@ def emulator_info():
 ENDPOINT = "endpoint"
 
 
-def start_host_endpoints(info) -> list[str]:
-    """In each host namespace, the AWS API at 127.0.0.1:4510 (hybridnet.lab.endpoint),
-    piped to the emulator's instance socket; none when the emulator has no such socket."""
+def start_host_endpoints(info, namespaces: tuple[str, ...] | None = None) -> list[str]:
+    """In each host namespace (default: the site-to-site part's), the AWS API at
+    127.0.0.1:4510 (hybridnet.lab.endpoint), piped to the emulator's instance
+    socket; none when the emulator has no such socket."""
     import sys
 
     from . import lab
@@ -201,7 +230,7 @@ def start_host_endpoints(info) -> list[str]:
         return []
     runtime = lab.LabRuntime.load(LAB_DIR)
     records = {}
-    for ns in HOST_NAMESPACES:  # all started, then all awaited: each takes a Python start-up
+    for ns in namespaces or HOST_NAMESPACES:  # all started, then all awaited: each takes a Python start-up
         name = f"{ENDPOINT}@{ns}"
         runtime.stop([name])
         records[ns] = lab.start_daemon(runtime, name, ns, [
@@ -210,6 +239,19 @@ def start_host_endpoints(info) -> list[str]:
     for ns, record in records.items():
         runtime.wait_ready(record, lambda ns=ns: _listening(ns, PORT), timeout=10.0)
     return [record.name for record in records.values()]
+
+
+def client_vpn_up(ctx, endpoint_id: str, info=None):
+    """The lab plays the Client VPN endpoint as the API describes it, and its remote
+    users' hosts get the AWS API: what the lab's agent does when it sees the
+    endpoint (for tests and benches that drive the lab without the agent)."""
+    from .lab import clientvpn, fromaws
+    from .lab.hosts import REMOTE_NAMESPACES
+
+    info = info or emulator_info()
+    state = clientvpn.up(LAB_DIR, fromaws.client_vpn_spec_from_aws(ctx, endpoint_id, info.socket))
+    start_host_endpoints(info, REMOTE_NAMESPACES)
+    return state
 
 
 def _listening(ns: str, port: int) -> bool:
@@ -290,15 +332,20 @@ def lab_down() -> dict:
 # --- the lab's agent (hybridnet.lab.twin) -----------------------------------------------------
 
 def twin_status() -> dict | None:
-    """{pid, starttime, params, owner, log} of the running agent, or None."""
+    """{pid, starttime, params, owner, log, log_dir} of the running agent, or None; with
+    what the agent reports of what it plays: client_vpn = {endpoint_id (the stack's
+    endpoint, or None), played (its OpenVPN runs), public_ip, checked (time.time() at
+    the start of the read that found this), error (why it is not played, or None)}."""
     from .lab.daemons import is_same_process_alive
-    from .lab.twin import PID_FILE
+    from .lab.twin import PID_FILE, read_status
 
     try:
         info = json.loads(PID_FILE.read_text())
     except (OSError, ValueError):
         return None
-    return info if is_same_process_alive(info["pid"], info["starttime"]) else None
+    if not is_same_process_alive(info["pid"], info["starttime"]):
+        return None
+    return {**read_status(), **info}
 
 
 def twin_start(ctx, params_file: Path, timeout: float = 30.0) -> dict:
@@ -308,7 +355,7 @@ def twin_start(ctx, params_file: Path, timeout: float = 30.0) -> dict:
     import sys
 
     from .lab.daemons import proc_stat
-    from .lab.twin import PID_FILE
+    from .lab.twin import PID_FILE, STATUS_FILE
     from .workspace import outputs_dir
 
     owner = {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}
@@ -317,6 +364,7 @@ def twin_start(ctx, params_file: Path, timeout: float = 30.0) -> dict:
         return running
     if running:
         twin_stop()
+    STATUS_FILE.unlink(missing_ok=True)  # a killed agent's: the new one writes its own
     log_dir = outputs_dir() / "lab-logs"  # the daemons' logs and the DNS configs the agent ran
     log_dir.mkdir(parents=True, exist_ok=True)
     LOG_FILE = log_dir / f"twin{'-' + NAME if NAME else ''}.log"
@@ -341,14 +389,14 @@ def twin_start(ctx, params_file: Path, timeout: float = 30.0) -> dict:
 def twin_stop() -> str | None:
     """Stop the lab's agent (by pid and start time); its name, or None if none ran."""
     from .lab.daemons import stop_processes
-    from .lab.twin import PID_FILE
+    from .lab.twin import PID_FILE, STATUS_FILE
 
     info = twin_status()
     PID_FILE.unlink(missing_ok=True)
-    if info is None:
-        return None
-    stop_processes([(info["pid"], info["starttime"])])
-    return f"twin (pid {info['pid']})"
+    if info is not None:
+        stop_processes([(info["pid"], info["starttime"])])
+    STATUS_FILE.unlink(missing_ok=True)  # the agent removes it when it stops, unless it was killed
+    return None if info is None else f"twin (pid {info['pid']})"
 
 
 def wait_for_twin(ctx, timeout: float = 30.0) -> bool:

@@ -301,7 +301,9 @@ class ConnectHandler(_Model):
 
 
 INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-HOST_ROLES = ("router", "onprem_dns", "onprem_client", "vpc_client")
+HOST_ROLES = ("router", "onprem_dns", "onprem_client", "vpc_client", "remote_user", "remote_user_away")
+# The remote workers' machines: test clients for phases 4 and 5, not part of the network.
+REMOTE_ROLES = ("remote_user", "remote_user_away")
 
 
 class Host(_Model):
@@ -337,6 +339,11 @@ class Hosts(_Model):
     onprem_dns: Host | None = None  # the on-prem DNS server (BIND)
     onprem_client: Host | None = None  # an on-prem server that resolves names as users do
     vpc_client: Host | None = None  # an instance in the VPC
+    # A remote worker's machine with OpenVPN 2.6 (phase 4 connects it with the
+    # profile; phase 5 tries the connection policy from it), and the same worker
+    # somewhere else: an address the policy does not allow (phase 5).
+    remote_user: Host | None = None
+    remote_user_away: Host | None = None
 
     def roles(self) -> dict[str, Host]:
         return {role: host for role in HOST_ROLES if (host := getattr(self, role)) is not None}

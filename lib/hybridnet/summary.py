@@ -84,14 +84,15 @@ def client_vpn(data: dict) -> list[str]:
              "certificates    " + ", ".join(f"{role} {c['action']}" for role, c in data["certificates"].items())
              + " (ACM)",
              f"profile         {data['profile']}  (mode {data['profile_mode']})"]
-    attempt = data.get("lab_connect")
+    attempt = data.get("remote_user")
     if attempt:
-        checks = ", ".join(f"{c['check']} {'ok' if c['ok'] else 'FAILED'}" for c in data.get("lab_checks", []))
-        lines.append(f"lab user        {attempt['public_ip']}: {attempt['outcome']}"
+        checks = ", ".join(f"{c['check']} {'ok' if c['ok'] else 'FAILED'}" for c in attempt["checks"])
+        lines.append(f"remote user     {attempt['address'] or attempt['instance_id'] or attempt['host']} (SSM): "
+                     f"{attempt['outcome']}"
                      + (f" as {attempt['client_ip']}" if attempt.get("client_ip") else f" ({attempt['message']})")
                      + (f"; {checks}" if checks else ""))
     else:
-        lines.append(f"data plane      none: {data['data_plane_reason']}")
+        lines.append(f"remote user     not tried: {data['remote_user_not_tried']}")
     return lines
 
 
@@ -103,12 +104,12 @@ def connection_handler(data: dict) -> list[str]:
              f"policies        {env.get('HYBRIDNET_POLICIES') or 'none'}"
              + (f" (allowed {env['HYBRIDNET_ALLOWED_CIDRS']})" if env.get("HYBRIDNET_ALLOWED_CIDRS") else ""),
              f"test events     {allowed} allowed, {len(data['decisions']) - allowed} denied (through Lambda Invoke)"]
-    for attempt in data.get("lab_attempts") or []:
-        lines.append(f"lab {attempt['who']:<11} {attempt['public_ip']:<15} {attempt['outcome']}"
+    for attempt in data.get("remote_attempts") or []:
+        lines.append(f"remote user     {attempt['role']} {attempt['address'] or '-'}: {attempt['outcome']}"
                      + (f" as {attempt['client_ip']}" if attempt.get("client_ip") else "")
                      + (f": {attempt['message']}" if attempt.get("message") else ""))
-    if not data.get("lab_attempts"):
-        lines.append(f"data plane      none: {data['data_plane_reason']}")
+    if not data.get("remote_attempts"):
+        lines.append(f"remote users    not tried: {data['remote_not_tried']}")
     return lines
 
 

@@ -728,3 +728,36 @@ def test_connect_runs_the_client_connect_handler(ec2, emulator_info, shared, aws
         "Code": "terminated", "Message": "Connections are only allowed from the office"}
     assert described[home["connection_id"]]["PostureComplianceStatuses"] == ["non-compliant"]
     assert ipaddress.ip_address(described[office["connection_id"]]["ClientIp"]) in ipaddress.ip_network(CLIENT_CIDR)
+
+
+def test_with_a_data_plane_routes_and_rules_turn_active_once_it_applies_them(ec2, emulator_info, pki):
+    """A client that connects after "active" must get the route: while a data plane
+    reports what it plays, a route or an all-users rule waits for it; without
+    reports (or once they stop) statuses settle by time."""
+    state = make_available(ec2, pki, make_vpc(ec2))
+    endpoint_id = state["id"]
+
+    def played(routes: list[str], rules: list[str]) -> dict:
+        return emulator.admin_call(emulator_info, "POST", "clientvpn-played", {
+            "client_vpn_endpoint_id": endpoint_id, "routes": routes, "rules": rules})
+
+    def status_of(listed: list[dict], cidr: str) -> str:
+        return next(item["Status"]["Code"] for item in listed if item["DestinationCidr"] == cidr)
+
+    assert played([state["vpc_cidr"]], []) == {"client_vpn_endpoint_id": endpoint_id,
+                                                "routes": [state["vpc_cidr"]], "rules": []}
+    ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR,
+                                TargetVpcSubnetId=state["vpc_a"])
+    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
+                                     AuthorizeAllGroups=True)
+    for _ in range(25):  # longer than the pending time: it is the data plane that holds them
+        played([state["vpc_cidr"]], [])
+        time.sleep(0.1)
+    assert status_of(routes(ec2, endpoint_id), IDC_CIDR) == "creating"
+    assert status_of(routes(ec2, endpoint_id), state["vpc_cidr"]) == "active"
+    assert status_of(rules(ec2, endpoint_id), IDC_CIDR) == "authorizing"
+    played([state["vpc_cidr"], IDC_CIDR], [IDC_CIDR])
+    assert status_of(routes(ec2, endpoint_id), IDC_CIDR) == "active"
+    assert status_of(rules(ec2, endpoint_id), IDC_CIDR) == "active"
+    with pytest.raises(emulator.EmulatorError, match="clientvpn-played"):
+        played(["not a cidr"], [])

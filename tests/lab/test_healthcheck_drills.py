@@ -34,7 +34,8 @@ def stack(lab_session, own_emulator, tmp_path_factory):
     hybrid_dns.run(ctx, progress=None)
     table, _ = dataplane.dns_up(ctx, run_dir / "dns-lab", run_dir / "lab-logs")
     assert table["running"].all(), table.to_string()
-    client_vpn.run(ctx, run_dir, progress=None)
+    phase4 = client_vpn.run(ctx, run_dir, progress=None)
+    dataplane.client_vpn_up(ctx, phase4.endpoint_id)  # the remote users' hosts are online then
     connect_handler.run(ctx, progress=None)
     yield ctx
     faults.clear(ctx)

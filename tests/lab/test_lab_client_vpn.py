@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from hybridnet import dataplane, lab, pki
+from hybridnet import dataplane, emulator, lab, pki
 from hybridnet.aws import connect
 from hybridnet.handlers import connect_handler as deployed
-from hybridnet.lab import clientvpn, netns
+from hybridnet.lab import clientvpn, fromaws, netns
+from hybridnet.lab.hosts import REMOTE_NAMESPACES
 from hybridnet.params import load_params
-from hybridnet.phases import client_vpn, router_config, tgw_attachment
+from hybridnet.phases import client_vpn, hybrid_dns, router_config, tgw_attachment
 from hybridnet.phases import connect_handler as phase5
 from hybridnet.workspace import write_private
 from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
@@ -40,20 +41,34 @@ def ctx(lab_session, own_emulator):
     return context
 
 
+def lab_spec(ctx, endpoint_id: str) -> clientvpn.ClientVpnLabSpec:
+    """The endpoint as the lab's agent plays it (these tests run no agent: they drive clientvpn themselves)."""
+    return fromaws.client_vpn_spec_from_aws(ctx, endpoint_id, emulator.status().socket)
+
+
+def play(spec: clientvpn.ClientVpnLabSpec) -> None:
+    """As the agent plays an endpoint: the server, and the remote users' hosts' AWS API (for SSM)."""
+    clientvpn.up(dataplane.LAB_DIR, spec)
+    dataplane.start_host_endpoints(emulator.status(), REMOTE_NAMESPACES)
+
+
 @pytest.fixture(scope="module")
 def setup(ctx, tmp_path_factory):
-    """Site-to-site lab up, phase 4 (endpoint + profile), the lab endpoint, phase 5 (handler enabled)."""
+    """Site-to-site lab up, phase 3 (the VPC resolver), phase 4 (endpoint + profile), the lab
+    endpoint, phase 5 (handler enabled)."""
     run = tmp_path_factory.mktemp("cvpn-run")
     vpn, cfg = router_config.load_connection(ctx)
     router_config.write_router_configs(cfg, router_config.router_site(ctx), run, targets=("lab",))
     timings = dataplane.lab_up(ctx, vpn, router_config.router_dir(run) / "lab", run / "lab-logs")
     assert "error" not in timings, str(timings)  # a str: pytest shortens a dict
     try:
+        hybrid_dns.run(ctx, progress=None)  # the VPC resolver the endpoint names as its DNS server
+        table, _ = dataplane.dns_up(ctx, run / "dns-lab", run / "lab-logs")
+        assert table["running"].all(), table.to_string()
         phase4 = client_vpn.run(ctx, run, progress=None)
-        material = client_vpn.ensure_pki(ctx)
-        clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, phase4.endpoint_id, material))
+        dataplane.client_vpn_up(ctx, phase4.endpoint_id)
         handler = phase5.run(ctx, progress=None)
-        yield {"run": run, "phase4": phase4, "handler": handler, "material": material,
+        yield {"run": run, "phase4": phase4, "handler": handler,
                "profile": phase4.profile.path, "digest": hashlib.sha256(phase4.profile.path.read_bytes()).hexdigest()}
     finally:
         dataplane.lab_down()
@@ -106,10 +121,36 @@ def test_denied_user_is_refused_and_sees_the_handlers_message(ctx, setup):
     assert refused and refused[-1]["Status"]["Code"] == "terminated"
 
 
+def test_phase4_connects_the_remote_user_through_ssm_and_the_key_never_travels(ctx, setup):
+    material = client_vpn.ensure_pki(ctx)
+    deployment = client_vpn.deploy(ctx, setup["phase4"].endpoint_id, material, setup["profile"])
+    table = deployment.table
+    assert table["ok"].all(), table.to_string()
+    assert list(table["step"]) == [
+        "client key in Parameter Store", f"remote_user {deployment.attempt['instance_id']} (192.0.2.10) connects with "
+        "the profile", "ping VPC host web1", "ping on-prem host websrv", "resolve web1.awsanycompany.corp",
+        "disconnect"], table.to_string()
+    attempt = deployment.attempt
+    assert ipaddress.ip_address(attempt["client_ip"]) in ipaddress.ip_network("172.16.0.0/22")
+    ended = [c for c in connections(ctx, setup["phase4"].endpoint_id) if c["ClientIp"] == attempt["client_ip"]]
+    assert ended[-1]["Status"]["Code"] == "terminated"
+    # The account's command history holds the profile's certificates, never its key.
+    ssm = ctx.client("ssm")
+    sent = [c for page in ssm.get_paginator("list_commands").paginate() for c in page["Commands"]]
+    assert sent and not any("PRIVATE KEY" in str(c["Parameters"]) for c in sent)
+    assert not any(material.client.key_pem.splitlines()[1] in str(c["Parameters"]) for c in sent)
+    # On the host, nothing of the key is left after the try.
+    folder = Path(dataplane.LAB_DIR) / f"{clientvpn.USERS['user'][0]}-host" / "var-lib-hybridnet" / "clientvpn"
+    assert folder.is_dir() and not any("PRIVATE KEY" in p.read_text(errors="replace")
+                                       for p in folder.rglob("*") if p.is_file())
+
+
 def test_describe_connections_lists_allowed_and_refused_attempts(ctx, setup):
-    attempts = phase5.lab_attempts(ctx, setup["phase4"].endpoint_id, setup["profile"])
+    attempts = phase5.remote_attempts(ctx, setup["phase4"].endpoint_id, setup["profile"])
     outcomes = dict(zip(attempts.table["public IP"], attempts.table["outcome"]))
-    assert outcomes == {"192.0.2.10": "connected", "192.0.2.200": "refused"}
+    assert outcomes == {"192.0.2.10": "connected", "192.0.2.200": "refused"}, attempts.table.to_string()
+    refused = attempts.table.loc["elsewhere"]
+    assert refused["what the client was told"] == deployed.SOURCE_IP_MESSAGE
     table = phase5.connections_frame(ctx, setup["phase4"].endpoint_id)
     statuses = list(zip(table["status"], table["message"]))
     assert ("terminated", "-") in statuses  # admitted, then ended when the user disconnected
@@ -136,11 +177,11 @@ def test_a_client_certificate_from_another_ca_is_refused_by_the_server(ctx, setu
 
 def test_authorization_rules_are_the_servers_packet_filter(ctx, setup):
     """Without a rule for the IDC CIDR, the route is still pushed but the IDC is unreachable."""
-    full = client_vpn.lab_spec(ctx, setup["phase4"].endpoint_id, setup["material"])
+    full = lab_spec(ctx, setup["phase4"].endpoint_id)
     vpc_only = full.model_copy(update={"authorized": [ipaddress.ip_network(ctx.params.vpc.cidr)]})
     ruleset = netns.exec_in(clientvpn.CVPN_NS, ["nft", "list", "ruleset"]).stdout
     assert "10.0.0.0/16" in ruleset and "192.168.0.0/16" in ruleset and "policy drop" in ruleset
-    clientvpn.up(dataplane.LAB_DIR, vpc_only)
+    play(vpc_only)
     try:
         attempt = clientvpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
         assert attempt.connected, attempt
@@ -149,7 +190,7 @@ def test_authorization_rules_are_the_servers_packet_filter(ctx, setup):
         assert lab.ping(dataplane.LAB_DIR, ns, WEBSRV, count=2, wait_s=0.5)["received"] == 0
         clientvpn.disconnect(dataplane.LAB_DIR, "user")
     finally:
-        clientvpn.up(dataplane.LAB_DIR, full)
+        play(full)
 
 
 def test_client_vpn_down_leaves_the_site_to_site_lab_running(ctx, setup):
@@ -162,5 +203,5 @@ def test_client_vpn_down_leaves_the_site_to_site_lab_running(ctx, setup):
     assert not clientvpn.running(dataplane.LAB_DIR)
     assert lab.ping(dataplane.LAB_DIR, f"{NS_PREFIX}idc", WEB1, src_ip=WEBSRV, count=2)["received"] == 2
     # and it comes back, for whoever runs next
-    clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, setup["phase4"].endpoint_id, setup["material"]))
+    play(lab_spec(ctx, setup["phase4"].endpoint_id))
     assert clientvpn.running(dataplane.LAB_DIR)

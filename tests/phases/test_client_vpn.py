@@ -20,6 +20,7 @@ from hybridnet import pki
 from hybridnet.aws import connect
 from hybridnet.params import load_params, parse_params
 from hybridnet.phases import PhaseError, client_vpn
+from hybridnet.render.clientvpn import key_parameter_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tooling  # noqa: E402  (tests/tooling.py)
@@ -238,16 +239,6 @@ def test_no_client_vpn_section_is_a_clear_error_before_any_call(ctx, tmp_path, m
         client_vpn.run(bare, tmp_path, progress=None)
 
 
-def test_issuing_chain_keeps_only_the_client_certificates_issuers():
-    ca = pki.make_ca("test-ca")
-    other = pki.make_ca("unrelated-root")
-    client = pki.issue_client(ca, "client1.hybridnet.lab")
-    chain = client_vpn.issuing_chain(client.cert_pem, other.cert_pem + ca.cert_pem)
-    assert [c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(chain.encode())] == ["CN=test-ca"]
-    with pytest.raises(PhaseError, match="issuer"):
-        client_vpn.issuing_chain(client.cert_pem, other.cert_pem)
-
-
 def test_chosen_subnets_default_to_one_per_zone(ctx):
     auto = connect(params(client_vpn={"subnets": []}))
     chosen = client_vpn.chosen_subnets(auto)
@@ -265,10 +256,29 @@ def test_saved_notebooks_hold_no_key_or_profile_content(notebook):
     assert "-----" not in outputs  # no PEM block of any kind
 
 
-def test_results_record_no_secrets(ctx, first):
+def test_a_remote_user_ssm_cannot_reach_is_one_row_and_the_key_waits_in_parameter_store(ctx, first):
     import json
 
     run, res, _ = first
-    recorded = json.dumps(client_vpn.result(res, client_vpn.deploy_lab(ctx, res.endpoint_id, client_vpn.ensure_pki(ctx),
-                                                                       res.profile.path), run), default=str)
+    material = client_vpn.ensure_pki(ctx)  # other tests here renew certificates: a profile of today's
+    profile = client_vpn.write_profile(ctx, res.endpoint_id, material, run)
+    deployment = client_vpn.deploy(ctx, res.endpoint_id, material, profile.path, online_timeout=0.2)
+    attempt = deployment.attempt
+    # No lab here: the seed's instance is not a managed instance, and the row says what to do.
+    assert attempt["outcome"] == "unreachable" and attempt["ssm"] == "NotManaged"
+    assert "seed-remote-home" in attempt["host"] and "SSM Agent" in attempt["message"]
+    connect_row = deployment.table[deployment.table["step"].str.contains("connects with the profile")]
+    assert connect_row["ok"].tolist() == [False]
+    stored = ctx.client("ssm").get_parameter(Name=key_parameter_name(STACK, "client1.hybridnet.lab"),
+                                             WithDecryption=True)["Parameter"]
+    assert stored["Type"] == "SecureString" and stored["Value"] == material.client.key_pem
+    recorded = json.dumps(client_vpn.result(res, deployment, run), default=str)
     assert "PRIVATE KEY" not in recorded and "BEGIN" not in recorded
+
+
+def test_without_a_remote_user_the_table_says_what_to_do(first):
+    run, res, _ = first
+    bare = connect(params(hosts={"remote_user": None, "remote_user_away": None}))
+    deployment = client_vpn.deploy(bare, res.endpoint_id, client_vpn.ensure_pki(bare), res.profile.path)
+    assert deployment.attempt is None and "no hosts.remote_user" in deployment.reason
+    assert "AWS VPN Client" in deployment.table.to_string()

@@ -119,6 +119,13 @@ def test_hosts_online_are_ok_and_an_offline_one_fails_naming_its_ssm_status():
     assert verdicts.exit_code(verdicts.evaluate(ev)) == 2
 
 
+def test_a_remote_workers_machine_offline_is_a_warning_not_a_failure():
+    lost = "remote_user i-0123456789abcdef0: SSM Agent has not checked in (PingStatus ConnectionLost): ..."
+    frame = hosts_frame(("router", "Online", "managed instance, online"), ("remote_user", "ConnectionLost", lost))
+    ev = evidence(HEALTHY, ROUTES, hosts=frame)
+    assert [(v.check, v.status, v.reason) for v in verdicts.check_hosts(ev)] == [("host remote_user", "WARN", lost)]
+
+
 def test_no_host_named_is_not_judged_as_healthy_or_broken():
     none = hosts_frame(*[(role, "NotConfigured", "no hosts in the params") for role in ("router", "vpc_client")])
     assert verdicts.check_hosts(evidence(HEALTHY, ROUTES, hosts=none)) == []

@@ -12,6 +12,10 @@ from . import datafeed
 from .ssm.admin import ssm_instances
 
 
+class NotFound(LookupError):
+    """What an admin route was asked about does not exist: answered 404."""
+
+
 def ec2_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
     from moto.ec2.models import ec2_backends
 
@@ -71,6 +75,41 @@ def clientvpn_connect(body: dict, extensions: list[str]) -> dict:
     return connect(body)
 
 
+def clientvpn_played(body: dict, extensions: list[str]) -> dict:
+    """A data plane reports which routes and all-users rules of a Client VPN endpoint
+    it applies: body {client_vpn_endpoint_id, routes, rules}. Until it applies one,
+    that route or rule stays creating / authorizing, as on AWS."""
+    from .clientvpn.models import report_played
+
+    return report_played(body)
+
+
+def acm_private_key(body: dict, extensions: list[str]) -> dict:
+    """The private key of a certificate imported into ACM, which AWS's own services
+    hold (a Client VPN endpoint's server uses its server certificate's) and ACM's API
+    never returns. For the data plane playing those services.
+
+    body: {region, arn}; answers {arn, private_key_pem}. An unknown ARN is a 404;
+    a certificate ACM issued itself has no key to give (400).
+    """
+    from moto.acm.exceptions import CertificateNotFound
+
+    from .clientvpn.models import ACM_CERTIFICATE_ARN, _acm_backend
+
+    region, arn = str(body["region"]), str(body["arn"])
+    match = ACM_CERTIFICATE_ARN.fullmatch(arn)
+    if match is None or match.group(1) != region:
+        raise NotFound(f"no ACM certificate {arn} in {region}")
+    try:
+        bundle = _acm_backend(match.group(2), region).get_certificate(arn)
+    except CertificateNotFound:
+        raise NotFound(f"no ACM certificate {arn} in {region}") from None
+    if bundle.type != "IMPORTED":
+        raise ValueError(f"ACM certificate {arn} is {bundle.type}, not imported: it has no private key to give")
+    key = bundle.key.decode() if isinstance(bundle.key, bytes) else str(bundle.key)
+    return {"arn": arn, "private_key_pem": key}
+
+
 ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
     ("GET", "health"): health,
     ("POST", "vpn-telemetry"): vpn_telemetry,
@@ -78,7 +117,9 @@ ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
     ("GET", "data-plane"): data_planes,
     ("POST", "clientvpn-connection"): clientvpn_connection,
     ("POST", "clientvpn-connect"): clientvpn_connect,
+    ("POST", "clientvpn-played"): clientvpn_played,
     ("POST", "ssm-instances"): ssm_instances,
+    ("POST", "acm-private-key"): acm_private_key,
 }
 
 
@@ -87,4 +128,7 @@ def handle(method: str, path: str, body: dict, extensions: list[str]) -> tuple[i
     if route is None:
         return 404, {"error": f"no admin route {method} /_hybridnet/{path}",
                      "routes": [f"{m} /_hybridnet/{p}" for m, p in ROUTES]}
-    return 200, route(body, extensions)
+    try:
+        return 200, route(body, extensions)
+    except NotFound as exc:
+        return 404, {"error": str(exc)}

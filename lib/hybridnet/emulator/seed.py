@@ -2,7 +2,9 @@
 phase 1 (VPC with subnets in two AZs, a transit gateway attached to it, a
 private hosted zone with web1/web2, and the EC2 instances the engineer reaches
 with Session Manager: the IDC's router, DNS server and server in an "IDC" VPC
-with the on-prem CIDR, and a web server in the VPC). Created through boto3,
+with the on-prem CIDR, a web server in the VPC, and two remote workers'
+machines on the "internet", 192.0.2.0/24, one at an address the connect
+handler's policy allows and one elsewhere). Created through boto3,
 like a user would, and only once: later calls find it by its baseline tag.
 The hosts have the IAM instance profile an SSM-managed instance needs to read
 the suite's secrets (SSM_PROFILE): their SSM commands get its role's
@@ -16,6 +18,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..aws import BASELINE_TAG
+from ..handlers import REMOTE_USER_IPS
 
 if TYPE_CHECKING:
     from ..aws import AwsContext
@@ -127,13 +130,18 @@ def _host_addresses(ctx: "AwsContext", vpc_subnets: dict[str, str]) -> dict[str,
     else:
         first = p.vpc.subnets[-1]
         out["vpc_client"] = (first.name, str(ipaddress.ip_network(first.cidr).network_address + 10))
+    out["remote_user"] = ("remote", REMOTE_USER_IPS["user"])
+    out["remote_user_away"] = ("remote", REMOTE_USER_IPS["guest"])
     return out
 
 
 # The seed lab's hosts (params/lab.yaml's `hosts:` names them); the Name tags are fixed,
 # like the rest of the seed: params naming other instances find none here, as on an account.
 HOST_NAMES = {"router": "seed-idc-router", "onprem_dns": "seed-idc-dns", "onprem_client": "seed-idc-websrv",
-              "vpc_client": "seed-web1"}
+              "vpc_client": "seed-web1", "remote_user": "seed-remote-home", "remote_user_away": "seed-remote-hotel"}
+# Where the remote workers' machines live: a VPC standing for the internet, with
+# the documentation range the lab's remote users have.
+REMOTE_CIDR = "192.0.2.0/24"
 
 
 def _ensure_ssm_instance_profile(ctx: "AwsContext") -> str:
@@ -195,6 +203,8 @@ def _ensure_host_instances(ctx: "AwsContext", vpc_id: str, vpc_subnets: dict[str
             if not idc_subnets:
                 idc_subnets = _ensure_idc_network(ctx, addresses)
             subnet_id = idc_subnets[where]
+        elif where == "remote":
+            subnet_id = _ensure_remote_network(ctx)
         else:
             subnet_id = vpc_subnets[where]
         if image_id is None:
@@ -230,6 +240,21 @@ def _ensure_idc_network(ctx: "AwsContext", addresses: dict[str, tuple[str, str]]
             TagSpecifications=[{"ResourceType": "subnet", "Tags": _tags(ctx, where)}])["Subnet"]["SubnetId"]
         existing[cidr] = out[where]
     return out
+
+
+def _ensure_remote_network(ctx: "AwsContext") -> str:
+    """The remote workers' "internet": one VPC and subnet with REMOTE_CIDR; the subnet's id."""
+    ec2 = ctx.client("ec2")
+    baseline = [{"Name": f"tag:{BASELINE_TAG}", "Values": [BASELINE]}]
+    vpcs = ec2.describe_vpcs(Filters=baseline + [{"Name": "cidr-block", "Values": [REMOTE_CIDR]}])["Vpcs"]
+    vpc_id = vpcs[0]["VpcId"] if vpcs else ec2.create_vpc(CidrBlock=REMOTE_CIDR, TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": _tags(ctx, "remote-vpc")}])["Vpc"]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    if subnets:
+        return subnets[0]["SubnetId"]
+    return ec2.create_subnet(VpcId=vpc_id, CidrBlock=REMOTE_CIDR, AvailabilityZone=ctx.params.vpc.subnets[0].az,
+                             TagSpecifications=[{"ResourceType": "subnet", "Tags": _tags(ctx, "remote")}]
+                             )["Subnet"]["SubnetId"]
 
 
 def _ensure_private_zone(ctx: "AwsContext", vpc_id: str) -> str:

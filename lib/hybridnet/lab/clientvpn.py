@@ -314,7 +314,8 @@ def up(lab_dir: Path | str, spec: ClientVpnLabSpec, timeout: float = 10.0) -> Cl
     timings["daemons_s"] = time.monotonic() - started
     runtime.state["client_vpn"] = {"endpoint_id": spec.endpoint_id, "public_ip": ENDPOINT_PUBLIC_IP,
                                    "eni_ip": spec.eni_ip, "client_cidr": str(spec.client_cidr),
-                                   "config_dir": str(config_dir)}
+                                   "config_dir": str(config_dir), "routes": [str(r) for r in spec.routes],
+                                   "authorized": [str(r) for r in spec.authorized]}
     runtime.save()
     return ClientVpnLabState(spec.endpoint_id, ENDPOINT_PUBLIC_IP, spec.eni_ip, [DNS, SERVER, AGENT],
                              str(config_dir), timings)
@@ -382,8 +383,8 @@ def connect(lab_dir: Path | str, who: str, profile: Path | str, *, timeout: floa
     passes. A connected client keeps running; `disconnect` stops it."""
     runtime = _runtime(lab_dir)
     if not running(lab_dir):
-        raise ClientVpnLabError("the lab's Client VPN endpoint is not running: run notebook 04 (or "
-                                "clientvpn.up) first")
+        raise ClientVpnLabError("the lab's Client VPN endpoint is not running: the lab's agent plays it once "
+                                "notebook 04 has created it (its log says why not), or call clientvpn.up")
     profile = Path(profile).resolve()
     if not profile.is_file():
         raise ClientVpnLabError(f"no client profile at {profile}: run notebook 04 first")

@@ -1,9 +1,13 @@
-"""The lab's AWS side, derived from what the AWS API says about the VPN.
+"""The lab's AWS side, derived from what the AWS API says.
 
-Deliberately independent of the customer-gateway generator (which reads the
-CustomerGatewayConfiguration XML): this reads DescribeVpnConnections'
-tunnel options, the customer gateway and the transit gateway, so a generator
-bug shows up as a tunnel that does not come up.
+Site-to-site: deliberately independent of the customer-gateway generator
+(which reads the CustomerGatewayConfiguration XML): this reads
+DescribeVpnConnections' tunnel options, the customer gateway and the transit
+gateway, so a generator bug shows up as a tunnel that does not come up.
+
+Client VPN: the endpoint, its target networks, routes and authorization rules,
+and its certificates in ACM; the server certificate's private key from the
+emulator, which holds it as AWS does (admin route acm-private-key).
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from __future__ import annotations
 import ipaddress
 import itertools
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pydantic import SecretStr, ValidationError
+
+from .clientvpn import ClientVpnLabError, ClientVpnLabSpec
 from .spec import LabSpec, TunnelSpec
 
 # API algorithm names -> strongSwan proposal keywords.
@@ -73,3 +82,109 @@ def spec_from_aws(vpn: dict, customer_gateway: dict, amazon_side_asn: int,
         ))
     return LabSpec(tunnels=tunnels, tgw_asn=amazon_side_asn, cgw_asn=int(customer_gateway["BgpAsn"]),
                    vpc_cidrs=vpc_cidrs, onprem_cidrs=onprem_cidrs)
+
+
+# --- Client VPN -------------------------------------------------------------------------------------
+
+LIVE_ROUTE = ("creating", "active")
+LIVE_RULE = ("authorizing", "active")
+
+
+def issuing_chain(leaf_pem: str, chain_pem: str) -> str:
+    """The certificates of `chain_pem` that issued `leaf_pem`, leaf's issuer first, up to a root.
+
+    What a server must trust to accept the client certificate, whatever else
+    the chain text holds (an emulator adds its own fake root).
+    """
+    leaf = x509.load_pem_x509_certificate(leaf_pem.encode())
+    pool = x509.load_pem_x509_certificates(chain_pem.encode()) if chain_pem.strip() else []
+    path, current = [], leaf
+    while True:
+        issuer = next((c for c in pool if c.subject == current.issuer and c not in path), None)
+        if issuer is None:
+            break
+        path.append(issuer)
+        if issuer.subject == issuer.issuer:
+            break
+        current = issuer
+    if not path:
+        raise ClientVpnLabError("the client certificate's chain in ACM does not hold its issuer; re-import it with "
+                                "the CA chain (run notebook 04 again)")
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in path)
+
+
+def client_root_chain_arn(endpoint: dict) -> str | None:
+    """The mutual-authentication client certificate chain's ACM ARN of a DescribeClientVpnEndpoints entry."""
+    for option in endpoint.get("AuthenticationOptions", []):
+        chain = (option.get("MutualAuthentication") or {}).get("ClientRootCertificateChain")
+        if chain:
+            return chain
+    return None
+
+
+def client_vpn_described(ctx, endpoint: dict) -> dict:
+    """What the AWS API says of a Client VPN endpoint (a DescribeClientVpnEndpoints
+    entry) that the lab plays, ACM aside: {endpoint, networks (associated, in the
+    API's order), routes (creating/active), rules (all users, authorizing/active)}.
+    Three calls; the lab's agent reads it every second to see changes."""
+    from ..aws import paginate
+
+    ec2, endpoint_id = ctx.client("ec2"), endpoint["ClientVpnEndpointId"]
+    return {
+        "endpoint": endpoint,
+        "networks": [n for n in paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
+                                         ClientVpnEndpointId=endpoint_id) if n["Status"]["Code"] == "associated"],
+        "routes": [r for r in paginate(ec2, "describe_client_vpn_routes", "Routes", ClientVpnEndpointId=endpoint_id)
+                   if r["Status"]["Code"] in LIVE_ROUTE],
+        "rules": [r for r in paginate(ec2, "describe_client_vpn_authorization_rules", "AuthorizationRules",
+                                      ClientVpnEndpointId=endpoint_id)
+                  if r.get("AccessAll") and r["Status"]["Code"] in LIVE_RULE],
+    }
+
+
+def client_vpn_spec_from_aws(ctx, endpoint_id: str, emulator_socket: str,
+                             described: dict | None = None) -> ClientVpnLabSpec:
+    """The lab's Client VPN endpoint from what the AWS API says (the endpoint, its
+    associated target networks, routes and authorization rules, its certificates in
+    ACM) and the server certificate's key, which the emulator holds as AWS does.
+    `described`: client_vpn_described's answer when the caller has just read it.
+    ClientVpnLabError when the endpoint cannot be played (e.g. no associated network)."""
+    from .. import emulator
+
+    if described is None:
+        endpoint = ctx.client("ec2").describe_client_vpn_endpoints(ClientVpnEndpointIds=[endpoint_id])[
+            "ClientVpnEndpoints"][0]
+        described = client_vpn_described(ctx, endpoint)
+    endpoint = described["endpoint"]
+    if not described["networks"]:
+        raise ClientVpnLabError(f"{endpoint_id} has no associated target network")
+    # The endpoint's address lives in its first associated subnet (phase 4 associates them in params order).
+    first = described["networks"][0]["TargetNetworkId"]
+    subnet = ctx.client("ec2").describe_subnets(SubnetIds=[first])["Subnets"][0]
+    acm = ctx.client("acm")
+    server_arn = endpoint["ServerCertificateArn"]
+    server_cert = acm.get_certificate(CertificateArn=server_arn)["Certificate"]
+    client_arn = client_root_chain_arn(endpoint)
+    if client_arn is None:
+        raise ClientVpnLabError(f"{endpoint_id} has no mutual (certificate) authentication: the lab plays only that")
+    client = acm.get_certificate(CertificateArn=client_arn)
+    try:
+        key = emulator.admin_call(emulator_socket, "POST", "acm-private-key",
+                                  {"region": ctx.params.region, "arn": server_arn})["private_key_pem"]
+    except emulator.EmulatorError as exc:
+        raise ClientVpnLabError(f"the server certificate's key of {endpoint_id}: {exc}") from None
+    try:
+        return ClientVpnLabSpec(
+            endpoint_id=endpoint_id, region=ctx.params.region, dns_name=endpoint["DnsName"],
+            client_cidr=endpoint["ClientCidrBlock"], transport_protocol=endpoint["TransportProtocol"],
+            vpn_port=endpoint["VpnPort"], split_tunnel=endpoint["SplitTunnel"],
+            dns_servers=endpoint.get("DnsServers", []),
+            routes=sorted({r["DestinationCidr"] for r in described["routes"]}),
+            authorized=sorted({r["DestinationCidr"] for r in described["rules"]}),
+            target_subnet=subnet["CidrBlock"], server_cert_pem=server_cert, server_key_pem=SecretStr(key),
+            client_ca_pem=issuing_chain(client["Certificate"], client.get("CertificateChain", "")),
+            emulator_socket=emulator_socket)
+    except ValidationError as exc:  # its messages only: a missing field's error would quote the whole input
+        raise ClientVpnLabError(f"{endpoint_id} cannot be played in the lab: " + "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'endpoint'}: {e['msg']}" for e in exc.errors(include_input=False))
+            ) from None

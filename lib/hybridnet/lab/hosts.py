@@ -26,7 +26,10 @@ What a command sees there is what it would see on the instance:
   /run/frr (so a plain ``vtysh -c 'show bgp summary json'`` works);
 * the IDC's hosts and the VPC host: /etc/resolv.conf naming their resolver (the
   IDC's DNS server; the VPC resolver at the VPC CIDR base + 2), so ``dig`` or
-  ``nslookup`` ask what the seed's instances ask.
+  ``nslookup`` ask what the seed's instances ask;
+* the remote users (hn-user, hn-guest, while the Client VPN part runs):
+  /etc/resolv.conf naming the lab's public DNS, so the profile's ``remote``
+  resolves as on the internet, and OpenVPN to run the profile with.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ from pathlib import Path
 
 from . import endpoint
 from .daemons import FRR_RUN_ROOT, LabRuntime, charon_paths
-from .topology import CGW_NS, IDC_NS, VPC_NS
+from .topology import CGW_NS, GUEST_NS, IDC_NS, USER_NS, VPC_NS
 
 # Which namespace plays which host role (see hybridnet.params.HOST_ROLES).
-ROLE_NAMESPACES = {"router": CGW_NS, "onprem_dns": IDC_NS, "onprem_client": IDC_NS, "vpc_client": VPC_NS}
+ROLE_NAMESPACES = {"router": CGW_NS, "onprem_dns": IDC_NS, "onprem_client": IDC_NS, "vpc_client": VPC_NS,
+                   "remote_user": USER_NS, "remote_user_away": GUEST_NS}
+# The site-to-site part's hosts; the remote users' namespaces come and go with
+# the Client VPN part (hybridnet.lab.clientvpn), and their hosts with them.
 HOST_NAMESPACES = (CGW_NS, IDC_NS, VPC_NS)
+REMOTE_NAMESPACES = (USER_NS, GUEST_NS)
 # A host's own folders, bound over these paths in its commands' view.
 HOST_PATHS = ("/etc/swanctl", "/etc/frr", "/etc/hybridnet", "/var/lib/hybridnet", "/usr/local/sbin")
 # The IDC's DNS server's BIND (hostinit's named unit binds the other two for named itself).
@@ -172,4 +179,4 @@ def registrations(lab_dir: Path | str, roles: dict[str, dict], resolvers: dict[s
     return out
 
 
-__all__ = ["BIND_PATHS", "HOST_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]
+__all__ = ["BIND_PATHS", "HOST_NAMESPACES", "REMOTE_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]

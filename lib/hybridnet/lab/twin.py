@@ -12,8 +12,13 @@ they change it rebuilds what AWS would run for them:
   the emulator's SSM (hn-cgw is the router, hn-idc the IDC's servers, hn-vpc
   web1) and the AWS side's telemetry. The customer gateway stays unconfigured
   until its setup script runs there through SSM (phase 2 with router.apply);
-* the stack's Resolver endpoints: the lab's DNS servers (hybridnet.dataplane.dns_up).
+* the stack's Resolver endpoints: the lab's DNS servers (hybridnet.dataplane.dns_up);
+* the stack's Client VPN endpoint with an associated target network: OpenVPN
+  playing it (hybridnet.lab.clientvpn), configured from the API and the server
+  certificate's key the emulator holds as AWS does (hybridnet.lab.fromaws);
+  replaced only when what it plays changed, since users may be connected.
 
+What it plays of the Client VPN endpoint is in STATUS_FILE (dataplane.twin_status).
 It also answers the hosts' `systemctl` (hybridnet.lab.hostinit) on a 0600
 socket in each host's folder, so a script run through SSM starts that host's
 daemons. One process, one thread: requests and reconciling never overlap.
@@ -35,12 +40,17 @@ import time
 import traceback
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import hostinit, identity
-from .hosts import HOST_NAMESPACES, init_socket
+from .hosts import HOST_NAMESPACES, REMOTE_NAMESPACES, init_socket
 
 INTERVAL_S = 1.0
 DNS_READ_S = 5.0
+CLIENT_VPN_READ_S = 5.0  # also how often a Client VPN endpoint that failed to come up is tried again
 PID_FILE = identity.LAB_DIR.with_name(identity.LAB_DIR.name + ".twin.json")
+# Written by the agent (PID_FILE is its starter's): {"client_vpn": {endpoint_id, played, public_ip, checked, error}}.
+STATUS_FILE = identity.LAB_DIR.with_name(identity.LAB_DIR.name + ".twin-status.json")
 
 
 def _digest(value) -> str:
@@ -61,6 +71,11 @@ class Twin:
         self.spec_digest: str | None = None
         self.dns_read_at = 0.0
         self.endpoints: str | None = None  # the VPC's Resolver endpoints as last listed
+        self.cvpn: str | None = None  # digest of the Client VPN endpoint the lab plays (its spec)
+        self.cvpn_described: str | None = None  # the endpoint as last described (ACM aside)
+        self.cvpn_read_at = 0.0
+        self.cvpn_error: str | None = None  # why the stack's endpoint is not played, as last logged
+        self.report_error: str | None = None  # why the emulator did not take the last report, as logged
         self.stopping = False
 
     # -- the account -> the lab
@@ -86,6 +101,7 @@ class Twin:
                 log("no VPN connection of the stack: the lab's network is down")
             self.s2s = self.dns = self.endpoints = None
             self.hosts_ready = False
+            self._forget_client_vpn(time.time())
             return
         # The connection as described (its telemetry aside) changes whenever what the
         # lab plays could: only then are the gateways and VPCs read too (a few calls).
@@ -104,6 +120,7 @@ class Twin:
             lifecycle.aws_side_up(dataplane.lab_spec(self.ctx, vpn), self.lab_dir, self.log_dir)
             self._record("s2s", digest)
             self.s2s, self.dns, self.hosts_ready, self.endpoints = digest, None, False, None
+            self._forget_client_vpn(time.time())  # the new network has none
             log(f"{vpn['VpnConnectionId']}: AWS side of both tunnels up in {time.monotonic() - started:.1f} s; "
                 "the customer gateway waits for its setup (phase 2)")
         if not self.hosts_ready:  # retried every tick until it works: the log says why not
@@ -117,6 +134,7 @@ class Twin:
             self._record("hosts", "registered")
             self.hosts_ready = True
             log("the seed's instances are online for SSM; telemetry reports to the emulator")
+        self._reconcile_client_vpn()  # first: it never raises, so DNS trouble cannot hold it up
         self._reconcile_dns()
 
     def _reconcile_dns(self) -> None:
@@ -156,6 +174,144 @@ class Twin:
             + "; ".join(f"{r['server']} {'running' if r['running'] else 'NOT running'}"
                         for r in table.to_dict("records")))
 
+    def _reconcile_client_vpn(self) -> None:
+        """Every tick: the stack's endpoint, its target networks, routes and rules (four
+        calls). Its certificates in ACM and the server's key too when that answer
+        changes, and every CLIENT_VPN_READ_S seconds; OpenVPN is replaced only when
+        what it plays changed (or it died). Errors go to the log and the status,
+        never further."""
+        checked = time.time()  # callers wait for a read that started after their change
+        try:
+            self._play_client_vpn(checked)
+        except Exception as exc:  # the lab's own trouble (e.g. a namespace that would not go)
+            self._client_vpn_failed(None, f"{type(exc).__name__}: {exc}", checked, traceback.format_exc())
+
+    def _play_client_vpn(self, checked: float) -> None:
+        from ..phases import PhaseError
+        from ..phases.client_vpn import find_endpoint
+        from . import clientvpn, fromaws
+
+        try:
+            endpoint = find_endpoint(self.ctx)
+            described = fromaws.client_vpn_described(self.ctx, endpoint) if endpoint else None
+        except (PhaseError, ClientError, BotoCoreError, OSError) as exc:
+            self._client_vpn_failed(None, f"reading the stack's Client VPN endpoint: {exc}", checked)
+            return
+        if described is None or not described["networks"]:  # deleted, or nothing associated: AWS plays nothing
+            if self.cvpn is not None or clientvpn.running(self.lab_dir):
+                self._client_vpn_down()
+                log("no Client VPN endpoint of the stack with an associated target network: OpenVPN stopped")
+            self._forget_client_vpn(checked, endpoint["ClientVpnEndpointId"] if endpoint else None)
+            return
+        endpoint_id = endpoint["ClientVpnEndpointId"]
+        if self.cvpn is None and clientvpn.running(self.lab_dir):  # a restarted agent: keep what plays the same
+            self.cvpn = self._recorded("client_vpn")
+        digest = _digest(described)
+        if digest == self.cvpn_described and time.monotonic() - self.cvpn_read_at < CLIENT_VPN_READ_S:
+            self._client_vpn_status(endpoint_id, checked)  # as played (or as failed) at the last read
+            return
+        self.cvpn_described, self.cvpn_read_at = digest, time.monotonic()
+        started = time.monotonic()
+        try:
+            from .. import dataplane, emulator
+
+            info = emulator.status()
+            if info is None or not info.socket:
+                raise clientvpn.ClientVpnLabError("the emulator is not running, or serves no unix socket")
+            spec = fromaws.client_vpn_spec_from_aws(self.ctx, endpoint_id, info.socket, described)
+            wanted = _digest([spec.model_dump(mode="json"), spec.server_key_pem.get_secret_value()])
+            if wanted == self.cvpn and clientvpn.running(self.lab_dir):
+                self.cvpn_error = None
+                self._client_vpn_status(endpoint_id, checked)
+                return
+            if wanted == self.cvpn:
+                log(f"{endpoint_id}: the Client VPN endpoint's daemons stopped: playing it again")
+            state = clientvpn.up(self.lab_dir, spec)
+            # the remote users' namespaces are new: their hosts' AWS API (SSM's GetParameter)
+            dataplane.start_host_endpoints(info, REMOTE_NAMESPACES)
+        except clientvpn.ClientVpnLabError as exc:  # the account describes what the lab cannot play (any more)
+            if self.cvpn is not None or clientvpn.running(self.lab_dir):
+                self._client_vpn_down()
+            self._client_vpn_failed(endpoint_id, str(exc), checked)
+            return
+        except Exception as exc:  # e.g. the emulator did not answer: an endpoint that plays keeps playing
+            if not clientvpn.running(self.lab_dir):  # clientvpn.up failed, and took it down
+                self.cvpn = None
+            self._client_vpn_failed(endpoint_id, f"{type(exc).__name__}: {exc}", checked, traceback.format_exc())
+            return
+        self.cvpn, self.cvpn_error = wanted, None
+        self._record("client_vpn", wanted)
+        self._client_vpn_status(endpoint_id, checked)
+        log(f"{endpoint_id}: Client VPN endpoint played by OpenVPN on {state.public_ip} (its address in the VPC "
+            f"{state.eni_ip}; routes {', '.join(map(str, spec.routes))}) in {time.monotonic() - started:.1f} s")
+
+    def _client_vpn_down(self) -> None:
+        from . import clientvpn
+
+        clientvpn.down(self.lab_dir)
+        self._record("client_vpn", None)
+        self.cvpn = None
+
+    def _forget_client_vpn(self, checked: float, endpoint_id: str | None = None) -> None:
+        """Nothing of the stack's Client VPN to play (or the network under it was rebuilt)."""
+        self.cvpn = self.cvpn_described = self.cvpn_error = None
+        self._client_vpn_status(endpoint_id, checked)
+
+    def _client_vpn_failed(self, endpoint_id: str | None, error: str, checked: float, details: str = "") -> None:
+        if error != self.cvpn_error:  # once per distinct error: it is tried again every few seconds
+            log(f"{endpoint_id or 'Client VPN'}: not played: {error}" + (f"\n{details}" if details else ""))
+        self.cvpn_error = error
+        self._client_vpn_status(endpoint_id, checked)
+
+    def _client_vpn_status(self, endpoint_id: str | None, checked: float) -> None:
+        """STATUS_FILE's client_vpn: the stack's endpoint (None: none), whether the lab's
+        OpenVPN plays it, `checked` = when the read that found this started (time.time()),
+        and `error`: why it is not played, or not as the account now describes it."""
+        from .clientvpn import ENDPOINT_PUBLIC_IP
+
+        playing = self._played()
+        played = endpoint_id is not None and playing.get("endpoint_id") == endpoint_id
+        write_status({"client_vpn": {"endpoint_id": endpoint_id, "played": played,
+                                     "public_ip": ENDPOINT_PUBLIC_IP if played else None, "checked": checked,
+                                     "error": self.cvpn_error}})
+        if endpoint_id is not None and self.cvpn_error is None:
+            self._report_played(endpoint_id, playing if played else {})
+
+    def _report_played(self, endpoint_id: str, playing: dict) -> None:
+        """Tell the emulator which routes and rules the lab applies (none yet, before
+        the first play): until then they stay creating / authorizing in the API, so a
+        runbook that waited for "active" meets an endpoint that serves them. Every
+        tick: a lab that stops reporting is gone, and the API settles by time again."""
+        from .. import emulator
+
+        info = emulator.status()
+        if info is None:
+            return
+        try:
+            emulator.admin_call(info, "POST", "clientvpn-played", {
+                "client_vpn_endpoint_id": endpoint_id, "routes": playing.get("routes", []),
+                "rules": playing.get("authorized", [])})
+        except Exception as exc:  # the emulator restarting: the next tick reports again
+            if str(exc) != self.report_error:
+                log(f"{endpoint_id}: could not tell the emulator what the lab plays: {exc}")
+            self.report_error = str(exc)
+        else:
+            self.report_error = None
+
+    def _played(self) -> dict:
+        """What the lab's OpenVPN plays (clientvpn.up records it), if it runs: endpoint_id,
+        routes, authorized, ...; {} when nothing plays."""
+        from .clientvpn import running
+        from .daemons import LabRuntime
+
+        if not running(self.lab_dir):
+            return {}
+        try:
+            return LabRuntime.load(self.lab_dir).state.get("client_vpn", {})
+        except FileNotFoundError:
+            return {}
+
+
     def _endpoints(self) -> list:
         from ..aws import paginate
 
@@ -170,7 +326,7 @@ class Twin:
         except FileNotFoundError:
             return None
 
-    def _record(self, key: str, digest: str) -> None:
+    def _record(self, key: str, digest: str | None) -> None:
         from .daemons import LabRuntime
 
         runtime = LabRuntime.load(self.lab_dir)
@@ -239,6 +395,23 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
+def write_status(status: dict) -> None:
+    """STATUS_FILE, replaced whole (a reader never sees half of it), 0600 from the start."""
+    tmp = STATUS_FILE.with_name(STATUS_FILE.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(status, handle)
+    tmp.replace(STATUS_FILE)
+
+
+def read_status() -> dict:
+    """What the agent last wrote to STATUS_FILE ({} when nothing)."""
+    try:
+        return json.loads(STATUS_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..aws import connect
     from ..params import load_params
@@ -256,7 +429,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log(f"playing stack {ctx.params.name!r} of {ctx.endpoint_url}")
-    twin.run()
+    try:
+        twin.run()
+    finally:
+        STATUS_FILE.unlink(missing_ok=True)
     log("stopped")
     return 0
 

@@ -15,9 +15,11 @@
 5. The client profile: the exported configuration plus the client's
    ``<cert>`` and ``<key>``, without the ``verify-x509-name`` line (as the
    seed's runbook does), written 0600 under ``<run>/clientvpn/``.
-6. In the local lab (root): an OpenVPN server configured from the endpoint
-   as the API describes it, and a remote user connecting with exactly that
-   profile (hybridnet.lab.clientvpn).
+6. With hosts.remote_user: that machine connects with the profile through
+   SSM Run Command (the key read there from a Parameter Store SecureString),
+   tries what it reaches and disconnects. Offline, the lab's agent plays the
+   endpoint with OpenVPN from what the API says, and its remote user's
+   namespace plays the machine.
 
 Private keys and the profile's content never appear in a returned table.
 """
@@ -34,11 +36,12 @@ from typing import Callable
 import pandas as pd
 from botocore.exceptions import ClientError
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 
-from .. import dataplane, pki, workspace
+from .. import hosts, pki, workspace
 from ..aws import AwsContext, tag_value
-from ..params import ClientVpn
+from ..params import REMOTE_ROLES, ClientVpn
+from ..render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 from ..waiting import extra_waiter, poll, wait
 from . import PhaseError, find_vpc, nothing_here
 
@@ -564,116 +567,104 @@ def networks_frame(ctx: AwsContext, result: ClientVpnResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# --- the lab ----------------------------------------------------------------------------------------
+# --- a remote user, through SSM ----------------------------------------------------------------------
 
-def issuing_chain(leaf_pem: str, chain_pem: str) -> str:
-    """The certificates of `chain_pem` that issued `leaf_pem`, leaf's issuer first, up to a root.
-
-    What a server must trust to accept the client certificate, whatever else
-    the chain text holds (an emulator adds its own fake root).
-    """
-    leaf = x509.load_pem_x509_certificate(leaf_pem.encode())
-    pool = x509.load_pem_x509_certificates(chain_pem.encode()) if chain_pem.strip() else []
-    path, current = [], leaf
-    while True:
-        issuer = next((c for c in pool if c.subject == current.issuer and c not in path), None)
-        if issuer is None:
-            break
-        path.append(issuer)
-        if issuer.subject == issuer.issuer:
-            break
-        current = issuer
-    if not path:
-        raise PhaseError("the client certificate's chain in ACM does not hold its issuer; re-import it with the CA "
-                         "chain (run this notebook again)")
-    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in path)
+# The remote worker's machine at an allowed address, and elsewhere (hosts.<role>).
+REMOTE_USER, REMOTE_USER_AWAY = REMOTE_ROLES
+# Long enough for a host that is just coming up (offline: the lab's agent adds the
+# remote users' namespaces when it sees the endpoint associated, in seconds).
+ONLINE_TIMEOUT_S = 60
 
 
-def lab_spec(ctx: AwsContext, endpoint_id: str, p: Pki):
-    """The lab endpoint, from what the API says (endpoint, routes, rules, ACM); the server key from the PKI."""
-    from .. import emulator
-    from ..lab.clientvpn import ClientVpnLabSpec
+def store_client_key(ctx: AwsContext, p: Pki) -> str:
+    """The client's private key as a Parameter Store SecureString (written only
+    when it changed), for the remote user's host to read with its instance
+    profile: the key never travels in a command. Its parameter name."""
+    ssm = ctx.client("ssm")
+    name = key_parameter_name(ctx.params.name, settings(ctx).client_name)
+    value = p.client.key_pem
+    try:
+        current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        current = None
+    if current is None:
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tags=ctx.tags(PHASE, "client-key"),
+                          Description=f"private key of Client VPN client {settings(ctx).client_name}")
+    elif current != value:
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+    return name
 
-    info = emulator.status()
-    if info is None or not info.socket:
-        raise PhaseError("the emulator serves no unix socket (started by an older version?): "
-                         "run `hybridnet emulator stop` and run the notebook again")
-    endpoint = describe_endpoint(ctx, endpoint_id)
-    acm = ctx.client("acm")
-    server_body = acm.get_certificate(CertificateArn=endpoint["ServerCertificateArn"])["Certificate"]
-    if _pem_fingerprint(server_body) != p.server.fingerprint:
-        raise PhaseError(f"{endpoint_id}'s server certificate in ACM is not the one in {p.directory} (whose key the "
-                         "lab server needs): run this notebook's ACM step again")
-    client_arn = _chain_arn(endpoint)
-    client = acm.get_certificate(CertificateArn=client_arn)
-    networks = {n["TargetNetworkId"] for n in _target_networks(ctx, endpoint_id) if n["Status"]["Code"] == "associated"}
-    subnets = [s for s in find_subnets(ctx, endpoint["VpcId"]) if s["SubnetId"] in networks]
-    if not subnets:
-        raise PhaseError(f"{endpoint_id} has no associated target network")
-    routes = sorted({r["DestinationCidr"] for r in _routes(ctx, endpoint_id)
-                     if r["Status"]["Code"] in ("creating", "active")})
-    rules = sorted({r["DestinationCidr"] for r in _rules(ctx, endpoint_id)
-                    if r.get("AccessAll") and r["Status"]["Code"] in ("authorizing", "active")})
-    return ClientVpnLabSpec(
-        endpoint_id=endpoint_id, region=ctx.params.region, dns_name=endpoint["DnsName"],
-        client_cidr=endpoint["ClientCidrBlock"], transport_protocol=endpoint["TransportProtocol"],
-        vpn_port=endpoint["VpnPort"], split_tunnel=endpoint["SplitTunnel"],
-        dns_servers=endpoint.get("DnsServers", []), routes=routes, authorized=rules,
-        target_subnet=subnets[0]["CidrBlock"], server_cert_pem=p.server.cert_pem,
-        server_key_pem=p.server.key_pem, client_ca_pem=issuing_chain(client["Certificate"],
-                                                                      client.get("CertificateChain", "")),
-        emulator_socket=info.socket)
+
+def profile_without_key(profile: Path, p: Pki) -> str:
+    """The profile as the user imports it, with the key's placeholder in ``<key>``."""
+    text = Path(profile).read_text()
+    key = p.client.key_pem.strip()
+    if text.count(key) != 1:
+        raise PhaseError(f"{profile} does not hold this stack's client key: run this notebook's profile step again")
+    return text.replace(key, KEY_PLACEHOLDER)
+
+
+def remote_checks(ctx: AwsContext) -> list[Check]:
+    """What a connected remote user tries: a VPC host (the private zone's first
+    record), each on-prem host, and that name through the endpoint's DNS server."""
+    p = ctx.params
+    checks = []
+    vpc_host = next(iter(p.dns.records.items()), None) if p.dns else None
+    if vpc_host:
+        checks.append(Check(f"ping VPC host {vpc_host[0]}", vpc_host[1]))
+    checks += [Check(f"ping on-prem host {name}", ip) for name, ip in p.onprem.hosts.items()]
+    if vpc_host:
+        name = f"{vpc_host[0]}.{p.dns.private_zone}"
+        checks.append(Check(f"resolve {name}", dns_servers(ctx)[0], name, vpc_host[1]))
+    return checks
 
 
 @dataclass
-class LabDeployment:
-    data_plane: str | None
-    reason: str
-    table: pd.DataFrame
-    attempt: dict | None = None
+class RemoteAttempt:
+    """One remote host's try of the profile (plain data; no key, no profile text)."""
+
+    role: str
+    host: str
+    instance_id: str | None
+    address: str | None  # the host's address as SSM reports it: what the endpoint sees as its public IP
+    outcome: str  # connected | refused | exited | no answer | missing | unreachable | no output
+    client_ip: str | None
+    message: str  # what the client was told, or why it did not connect
+    seconds: float | None
     checks: list[dict] = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
+    ssm: str = ""  # the command's status and reason
 
-    def _repr_html_(self) -> str:
-        return self.table._repr_html_()
+    @property
+    def connected(self) -> bool:
+        return self.outcome == "connected"
 
-    def __repr__(self) -> str:
-        return self.table.to_string()
-
-
-def lab_unavailable(ctx: AwsContext) -> str | None:
-    """Why the lab cannot play this endpoint, or None."""
-    if ctx.data_plane != dataplane.LAB:
-        return ctx.data_plane_reason
-    if not dataplane.lab_running():
-        return "the site-to-site lab is not running: run notebook 02_router_config first"
-    return None
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
-def lab_checks(ctx: AwsContext, who: str = "user") -> list[dict]:
-    """From a connected remote user: ping a VPC host and an on-prem host, resolve through the VPC resolver."""
-    from .. import lab
-    from ..lab import clientvpn, netns
-    from ..lab.topology import VPC_HOSTS
-
-    ns = clientvpn.USERS[who][0]
-    hosts = dict(VPC_HOSTS)
-    targets = [("VPC host web1", hosts["web1"]), *((f"on-prem host {n}", ip) for n, ip in
-                                                    ctx.params.onprem.hosts.items())]
-    rows = []
-    for what, ip in targets:
-        result = lab.ping(dataplane.LAB_DIR, ns, ip, count=3, interval_s=0.2)
-        rows.append({"check": f"ping {what}", "target": ip, "ok": result["received"] == result["sent"],
-                     "detail": f"{result['received']}/{result['sent']} replies"})
-    if ctx.params.dns and not dataplane.dns_daemons_missing():
-        resolver = dns_servers(ctx)[0]
-        name = f"web1.{ctx.params.dns.private_zone}"
-        answer = netns.exec_in(ns, ["dig", "+short", "+time=2", "+tries=1", f"@{resolver}", name, "A"],
-                               check=False, timeout=10).stdout.split()
-        expected = ctx.params.dns.records.get("web1")
-        rows.append({"check": f"resolve {name}", "target": resolver, "ok": expected in answer,
-                     "detail": ", ".join(answer) or "no answer"})
-    return rows
+def try_from(ctx: AwsContext, role: str, endpoint_id: str, profile_text: str, key_parameter: str,
+             checks: list[Check] = (), online_timeout: float = ONLINE_TIMEOUT_S) -> RemoteAttempt:
+    """The host playing `role` runs OpenVPN with the profile (the key read from
+    `key_parameter` there), runs `checks` through the tunnel and disconnects;
+    then the API is awaited until that connection shows terminated."""
+    plane = hosts.plane(ctx)
+    waited = plane.wait_online(role, online_timeout)
+    row = plane.describe().set_index("role").loc[role]
+    address = row["ip_address"] if isinstance(row["ip_address"], str) else None
+    if waited:
+        return RemoteAttempt(role, row["host"], row["instance_id"], address, "unreachable", None, waited, None,
+                             ssm=row["ssm_status"] or "")
+    commands = try_commands(profile_text, key_parameter, ctx.params.region, endpoint_id, checks)
+    command = plane.run(role, commands, timeout=60)
+    said = parse_output(command.stdout)
+    message = said.message if said.outcome != "no output" else command.outcome
+    attempt = RemoteAttempt(role, command.host, command.instance_id, address, said.outcome, said.client_ip, message,
+                            said.seconds, said.checks, ssm=command.outcome)
+    if attempt.connected and attempt.client_ip:
+        # OpenVPN reports a client's goodbye after a grace period: wait for it, so
+        # the API (and the next notebook) see this connection terminated.
+        wait_connection_status(ctx, endpoint_id, attempt.client_ip, "terminated", timeout=15)
+    return attempt
 
 
 def wait_connection_status(ctx: AwsContext, endpoint_id: str, client_ip: str, status: str,
@@ -692,36 +683,47 @@ def wait_connection_status(ctx: AwsContext, endpoint_id: str, client_ip: str, st
     return found
 
 
-def deploy_lab(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path, keep_connected: bool = False
-               ) -> LabDeployment:
-    """As root with the lab: play the endpoint with OpenVPN, connect the remote user with the
-    profile, check what it reaches. Otherwise say what to do."""
-    reason = lab_unavailable(ctx)
-    if reason:
+@dataclass
+class Deployment:
+    """Phase 4's try of the profile from hosts.remote_user: a table, and the attempt as data."""
+
+    host_plane: str
+    reason: str
+    table: pd.DataFrame
+    attempt: dict | None = None
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.table.to_string()
+
+
+def deploy(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path,
+           online_timeout: float = ONLINE_TIMEOUT_S) -> Deployment:
+    """With hosts.remote_user: that machine connects with the profile through SSM
+    Run Command, pings a VPC host and the on-prem hosts, resolves a private name,
+    disconnects. Otherwise say what to do with the profile."""
+    if ctx.params.hosts.remote_user is None:
+        reason = "no hosts.remote_user in the params (a remote machine with OpenVPN, reached through SSM)"
         table = nothing_here(reason, "import the profile into the AWS VPN Client (or OpenVPN 2.6) on a remote "
-                                     "machine and connect")
-        return LabDeployment(None, reason, table)
-    from ..lab import clientvpn
-    from ..lab.topology import CVPN_NS
-
-    state = clientvpn.up(dataplane.LAB_DIR, lab_spec(ctx, endpoint_id, p))
-    attempt = clientvpn.connect(dataplane.LAB_DIR, "user", profile)
-    checks = lab_checks(ctx) if attempt.connected else []
-    if not keep_connected and attempt.connected:
-        clientvpn.disconnect(dataplane.LAB_DIR, "user")
-        # OpenVPN reports a client's goodbye after a 5 s grace: wait for it, so the
-        # API (and the next notebook) see this connection terminated.
-        wait_connection_status(ctx, endpoint_id, attempt.client_ip, "terminated")
-    rows = [{"step": f"endpoint (OpenVPN) in {CVPN_NS}", "result": f"listening on {state.public_ip}, "
-                                                                  f"address in the VPC {state.eni_ip}", "ok": True},
-            {"step": f"remote user {attempt.public_ip} connects with the profile", "ok": attempt.connected,
+                                     "machine and connect, or name that machine as hosts.remote_user")
+        return Deployment(ctx.host_plane, reason, table)
+    key_parameter = store_client_key(ctx, p)
+    attempt = try_from(ctx, REMOTE_USER, endpoint_id, profile_without_key(profile, p), key_parameter,
+                       remote_checks(ctx), online_timeout)
+    where = f"{attempt.role} {attempt.instance_id or attempt.host}" + (f" ({attempt.address})"
+                                                                         if attempt.address else "")
+    rows = [{"step": "client key in Parameter Store", "ok": True, "result": f"{key_parameter} (SecureString)"},
+            {"step": f"{where} connects with the profile", "ok": attempt.connected,
              "result": f"{attempt.outcome}: {attempt.client_ip or attempt.message}"}]
-    rows += [{"step": c["check"], "result": c["detail"], "ok": c["ok"]} for c in checks]
-    return LabDeployment(dataplane.LAB, ctx.data_plane_reason, pd.DataFrame(rows, columns=["step", "ok", "result"]),
-                         attempt.to_dict(), checks, state.timings_s)
+    rows += [{"step": c["check"], "ok": c["ok"], "result": c["detail"]} for c in attempt.checks]
+    if attempt.connected:
+        rows.append({"step": "disconnect", "ok": True, "result": "terminated, as DescribeClientVpnConnections shows"})
+    return Deployment(ctx.host_plane, "", pd.DataFrame(rows, columns=["step", "ok", "result"]), attempt.to_dict())
 
 
-def result(res: ClientVpnResult, deployment: LabDeployment, run_dir: Path) -> dict:
+def result(res: ClientVpnResult, deployment: Deployment, run_dir: Path) -> dict:
     e = res.endpoint
     return {
         "client_vpn_endpoint_id": res.endpoint_id,
@@ -739,9 +741,7 @@ def result(res: ClientVpnResult, deployment: LabDeployment, run_dir: Path) -> di
         "profile_mode": res.profile.mode,
         "created": res.created,
         "changed": res.changed,
-        "data_plane": deployment.data_plane,
-        "data_plane_reason": deployment.reason,
-        "lab_connect": deployment.attempt,
-        "lab_checks": deployment.checks,
-        "lab_timings": deployment.timings,
+        "host_plane": deployment.host_plane,
+        "remote_user": deployment.attempt,
+        "remote_user_not_tried": deployment.reason,
     }

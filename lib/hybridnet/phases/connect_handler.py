@@ -12,8 +12,9 @@
 5. What it decides: documented-schema test events, sent to the deployed
    function through Lambda Invoke and judged as Client VPN judges responses
    (handlers.validate_response: anything malformed is a denial).
-6. In the local lab: a remote user from an allowed address and one from
-   elsewhere connect with the phase-4 profile; the refused one is told the
+6. Real clients: the remote worker's machine at an allowed address
+   (hosts.remote_user) and elsewhere (hosts.remote_user_away) connect with
+   the phase-4 profile through SSM Run Command; the refused one is told the
    handler's message; DescribeClientVpnConnections lists both attempts.
 
 Deterministic outputs: the deployed function reads the real clock, so the
@@ -36,7 +37,7 @@ from typing import Callable
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import dataplane, handlers, results
+from .. import handlers, results
 from ..aws import AwsContext
 from ..params import ConnectHandler
 from ..waiting import wait
@@ -338,11 +339,13 @@ def response_rules_frame() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("response")
 
 
-# --- the lab: real clients -----------------------------------------------------------------------------
+# --- real clients, through SSM --------------------------------------------------------------------------
 
 @dataclass
-class LabAttempts:
-    data_plane: str | None
+class Attempts:
+    """Phase 5's tries of the profile from the remote workers' machines."""
+
+    host_plane: str
     reason: str
     table: pd.DataFrame
     attempts: list[dict] = field(default_factory=list)
@@ -359,32 +362,32 @@ def profile_of_run(run_dir: Path) -> Path:
     return Path(data["profile"])
 
 
-def lab_attempts(ctx: AwsContext, endpoint_id: str, profile: Path, disconnect: bool = True) -> LabAttempts:
-    """Both remote users connect with the phase-4 profile: from home (an allowed address)
-    and from a hotel (not allowed). As root with the lab; otherwise says why not."""
-    reason = client_vpn.lab_unavailable(ctx)
-    if reason:
+# The two places a remote worker connects from: where the policy allows, and elsewhere.
+PLACES = ((client_vpn.REMOTE_USER, "home"), (client_vpn.REMOTE_USER_AWAY, "elsewhere"))
+
+
+def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> Attempts:
+    """The remote worker connects with the phase-4 profile from hosts.remote_user
+    (an allowed address) and from hosts.remote_user_away (elsewhere), one after
+    the other, through SSM Run Command; the refused one is told the handler's message."""
+    named = [(role, where) for role, where in PLACES if getattr(ctx.params.hosts, role) is not None]
+    if not named:
+        reason = "no hosts.remote_user or hosts.remote_user_away in the params"
         table = nothing_here(reason, "connect with the AWS VPN Client from an allowed and from another address; "
                                      "the denied one shows the handler's message")
-        return LabAttempts(None, reason, table)
-    from ..lab import clientvpn
-
-    if not clientvpn.running(dataplane.LAB_DIR):  # e.g. the lab was rebuilt since notebook 04
-        clientvpn.up(dataplane.LAB_DIR, client_vpn.lab_spec(ctx, endpoint_id, client_vpn.ensure_pki(ctx)))
+        return Attempts(ctx.host_plane, reason, table)
+    p = client_vpn.ensure_pki(ctx)
+    key_parameter = client_vpn.store_client_key(ctx, p)
+    text = client_vpn.profile_without_key(profile, p)
     rows, attempts = [], []
-    for who, where in (("user", "home"), ("guest", "a hotel")):
-        attempt = clientvpn.connect(dataplane.LAB_DIR, who, profile)
+    for role, where in named:  # one at a time: the same certificate, as one user would
+        attempt = client_vpn.try_from(ctx, role, endpoint_id, text, key_parameter)
         attempts.append(attempt.to_dict())
-        rows.append({"remote user at": where, "public IP": attempt.public_ip, "outcome": attempt.outcome,
+        rows.append({"remote user at": where, "host": f"{role} {attempt.instance_id or attempt.host}",
+                     "public IP": attempt.address or "-", "outcome": attempt.outcome,
                      "client IP": attempt.client_ip or "-", "what the client was told": attempt.message or "-",
-                     "time": f"{attempt.seconds:.1f} s"})
-    if disconnect:
-        for attempt in attempts:
-            if attempt["outcome"] == "connected":
-                clientvpn.disconnect(dataplane.LAB_DIR, attempt["who"])
-                client_vpn.wait_connection_status(ctx, endpoint_id, attempt["client_ip"], "terminated")
-    return LabAttempts(dataplane.LAB, ctx.data_plane_reason, pd.DataFrame(rows).set_index("remote user at"),
-                       attempts)
+                     "time": f"{attempt.seconds:.1f} s" if attempt.seconds is not None else "-"})
+    return Attempts(ctx.host_plane, "", pd.DataFrame(rows).set_index("remote user at"), attempts)
 
 
 def connections_frame(ctx: AwsContext, endpoint_id: str, with_bytes: bool = False) -> pd.DataFrame:
@@ -404,7 +407,7 @@ def connections_frame(ctx: AwsContext, endpoint_id: str, with_bytes: bool = Fals
     return pd.DataFrame(rows, columns=columns)
 
 
-def result(res: HandlerResult, decisions: pd.DataFrame, attempts: LabAttempts, connections: pd.DataFrame) -> dict:
+def result(res: HandlerResult, decisions: pd.DataFrame, attempts: Attempts, connections: pd.DataFrame) -> dict:
     return {
         "function_name": res.function.name,
         "function_arn": res.function.arn,
@@ -416,8 +419,8 @@ def result(res: HandlerResult, decisions: pd.DataFrame, attempts: LabAttempts, c
         "created": res.created,
         "changed": res.changed,
         "decisions": decisions.reset_index().to_dict(orient="records"),
-        "data_plane": attempts.data_plane,
-        "data_plane_reason": attempts.reason,
-        "lab_attempts": attempts.attempts,
+        "host_plane": attempts.host_plane,
+        "remote_attempts": attempts.attempts,
+        "remote_not_tried": attempts.reason,
         "connections": connections.to_dict(orient="records"),
     }

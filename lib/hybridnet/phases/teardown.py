@@ -137,7 +137,8 @@ def _delete_iam_role(ctx: AwsContext, role: str) -> None:
 
 
 def _ssm_parameters(ctx: AwsContext) -> list[tuple[str, str]]:
-    """The router's pre-shared keys in Parameter Store (phase 2 with router.apply)."""
+    """The stack's secrets in Parameter Store: the router's pre-shared keys (phase 2 with
+    router.apply) and the Client VPN client's key (phases 4 and 5 with hosts.remote_user)."""
     ssm = ctx.client("ssm")
     found = []
     for parameter in paginate(ssm, "describe_parameters", "Parameters", ParameterFilters=[

@@ -116,11 +116,11 @@ def psk_parameter_name(stack: str, vpn_connection_id: str, tunnel_number: int) -
     if isinstance(tunnel_number, bool) or not isinstance(tunnel_number, int) or tunnel_number < 1:
         raise ValueError(f"tunnel number must be a positive integer, got {tunnel_number!r}")
     name = f"/hybridnet/{stack}/{vpn_connection_id}/tunnel{tunnel_number}/pre-shared-key"
-    _check_parameter_name(name)
+    check_parameter_name(name)
     return name
 
 
-def _check_parameter_name(name: str) -> None:
+def check_parameter_name(name: str) -> None:
     if not isinstance(name, str) or not _PARAMETER_NAME.match(name):
         raise ValueError(f"{name!r} is not a Parameter Store name (letters, digits, '_', '.', '-', '/')")
     if name.lstrip("/").lower().startswith(("aws", "ssm")):
@@ -175,7 +175,7 @@ def _check_inputs(files: Sequence[RenderedFile], script: str, secrets: Mapping[s
         if not isinstance(placeholder, str) or not PSK_PATTERN.match(placeholder):
             raise ValueError("a placeholder in secrets is not a token by the PSK rule "
                              f"({PSK_RULE}): {placeholder!r}")
-        _check_parameter_name(parameter)
+        check_parameter_name(parameter)
     for f in files:
         for token in sorted(set(_PLACEHOLDER_ANY.findall(f.content))):
             if token not in secrets:

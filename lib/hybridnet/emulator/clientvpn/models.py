@@ -7,7 +7,10 @@ An endpoint is `pending-associate` until one of its target networks
 it (Origin `associate`). Transitions take time as on AWS (`associating`,
 `authorizing`, `creating`, `disassociating`, `revoking`, `deleting`,
 `terminating` last HYBRIDNET_EMULATOR_PENDING_SECONDS, like VPN connections),
-so callers must really wait for them.
+so callers must really wait for them. While a data plane plays an endpoint
+(the lab, reporting through `report_played`), its routes and all-users rules
+turn active only once that data plane applies them: a client that connects
+after "active" gets them, as on AWS.
 
 Certificates live in moto's ACM backend and the client connect handler in
 its Lambda backend, in this same process. Client connections exist only when
@@ -53,6 +56,7 @@ TARGET_NETWORK_FILTERS = ("association-id", "target-network-id", "vpc-id")
 AUTHORIZATION_RULE_FILTERS = ("description", "destination-cidr", "group-id")
 ROUTE_FILTERS = ("destination-cidr", "origin", "target-subnet")
 CONNECTION_FILTERS = ("connection-id", "username")
+ACM_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/[A-Za-z0-9-]+")
 
 _LOCK = threading.RLock()  # the emulator serves requests on several threads
 
@@ -76,6 +80,23 @@ def endpoint_not_found(endpoint_id: str) -> EC2ClientError:
 
 def settled(since: float | None) -> bool:
     return since is not None and time.monotonic() - since >= pending_seconds()
+
+
+# What a data plane (the lab) reports it applies of each endpoint, by endpoint id:
+# {"routes": {cidr}, "rules": {cidr}, "at": monotonic time}. A route or an
+# all-users rule is active once AWS would have applied it: with a data plane
+# reporting, when that data plane applies it (so a client that connects after
+# "active" gets it, as on AWS); without one, after the usual pending time.
+PLAYED: dict[str, dict] = {}
+# A data plane that stopped reporting is gone: statuses settle by time again.
+PLAYED_HOLD_S = 5.0
+
+
+def applied(endpoint_id: str, kind: str, cidr: str) -> bool:
+    report = PLAYED.get(endpoint_id)
+    if report is None or time.monotonic() - report["at"] > PLAYED_HOLD_S:
+        return True
+    return str(ipaddress.ip_network(cidr, strict=False)) in report[kind]
 
 
 def aws_time(moment: dt.datetime) -> str:
@@ -148,7 +169,7 @@ def _acm_backend(account_id: str, region: str) -> Any:
 
 def acm_certificate(account_id: str, region: str, arn: str, parameter: str) -> Any:
     """The ACM certificate bundle behind `arn`, or AWS's error."""
-    match = re.fullmatch(r"arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/[A-Za-z0-9-]+", str(arn or ""))
+    match = ACM_CERTIFICATE_ARN.fullmatch(str(arn or ""))
     if not match:
         raise invalid(f"{parameter} {arn!r} is not a valid ACM certificate ARN.")
     if match.group(1) != region or match.group(2) != account_id:
@@ -285,7 +306,8 @@ class AuthorizationRule:
     def status(self) -> str:
         if self.revoked_at is not None:
             return "revoking"
-        return "active" if settled(self.created_at) else "authorizing"
+        played = not self.access_all or applied(self.endpoint_id, "rules", self.destination_cidr)
+        return "active" if settled(self.created_at) and played else "authorizing"
 
     @property
     def gone(self) -> bool:
@@ -315,7 +337,8 @@ class Route:
     def status(self) -> str:
         if self.deleted_at is not None:
             return "deleting"
-        return "active" if settled(self.created_at) else "creating"
+        played = applied(self.endpoint_id, "routes", self.destination_cidr)
+        return "active" if settled(self.created_at) and played else "creating"
 
     @property
     def gone(self) -> bool:
@@ -1323,6 +1346,21 @@ def ec2_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
 
 
 # ---------------------------------------------------------------- admin API
+
+def report_played(body: dict) -> dict:
+    """A data plane says what it applies of an endpoint: body {client_vpn_endpoint_id,
+    routes: [cidr], rules: [cidr] (all-users rules)}; sent again every second or so
+    while it plays (PLAYED_HOLD_S). Routes and rules it has not applied yet stay
+    creating / authorizing."""
+    endpoint_id = str(body["client_vpn_endpoint_id"])
+    try:
+        routes = {str(ipaddress.ip_network(c, strict=False)) for c in body.get("routes", [])}
+        rules = {str(ipaddress.ip_network(c, strict=False)) for c in body.get("rules", [])}
+    except ValueError as exc:
+        raise ValueError(f"clientvpn-played: {exc}") from None
+    PLAYED[endpoint_id] = {"routes": routes, "rules": rules, "at": time.monotonic()}
+    return {"client_vpn_endpoint_id": endpoint_id, "routes": sorted(routes), "rules": sorted(rules)}
+
 
 def report_connection(body: dict) -> dict:
     """Admin route: a data plane reports a client connection (new or an update).
