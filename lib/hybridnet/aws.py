@@ -15,8 +15,18 @@ from typing import Any, Callable
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
 
 from . import dataplane, hosts
+from .errors import CredentialsError, HybridnetError
 from .params import Params
 
 # botocore's adaptive retry mode: standard retries plus client-side rate limiting.
@@ -74,7 +84,7 @@ class AwsContext:
         return filters
 
 
-class TargetError(ValueError):
+class TargetError(HybridnetError, ValueError):
     """The parameter set's target is not installed here."""
 
 
@@ -92,7 +102,13 @@ class Account:
 
 
 def _aws(params: Params) -> Account:
-    session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
+    try:
+        session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
+    except ProfileNotFound:
+        raise CredentialsError(
+            f"profile: {params.profile!r} is not in ~/.aws/config or ~/.aws/credentials: create it "
+            f"(aws configure --profile {params.profile}, or aws configure sso), or name one that exists "
+            "(aws configure list-profiles)") from None
     return Account(session, None, waiter_delay=15)
 
 
@@ -125,6 +141,35 @@ def connect(params: Params) -> AwsContext:
     if account.prepare is not None:
         account.prepare(ctx)
     return ctx
+
+
+def caller_identity(ctx: AwsContext) -> dict:
+    """STS GetCallerIdentity, once before a run touches anything: the account and the
+    identity the runbook acts as. What stops it is one CredentialsError naming the fix."""
+    profile = ctx.params.profile
+    login = f"aws sso login --profile {profile}" if profile else "aws sso login (or set the params' profile)"
+    try:
+        return ctx.client("sts").get_caller_identity()
+    except NoCredentialsError:
+        raise CredentialsError(
+            "no AWS credentials: set the params' profile to one in ~/.aws/config (aws configure "
+            "list-profiles), or export AWS_PROFILE, or give the instance or container a role") from None
+    except (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError) as exc:
+        raise CredentialsError(f"the SSO session of the profile has ended or never began ({exc}): {login}") from None
+    except EndpointConnectionError as exc:
+        raise CredentialsError(f"cannot reach AWS STS ({exc}): check the network, a proxy, or the region "
+                               f"{ctx.params.region!r}") from None
+    except ClientError as exc:
+        code, message = exc.response["Error"]["Code"], exc.response["Error"].get("Message", "")
+        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+            fix = f"the credentials have expired: {login}, or refresh the session's keys"
+        elif code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"):
+            fix = "the access key is not valid in this account or region: check the profile's keys"
+        elif code in ("AccessDenied", "AccessDeniedException"):
+            fix = "the identity may not call sts:GetCallerIdentity: see the IAM permissions in the README"
+        else:
+            fix = "see the message"
+        raise CredentialsError(f"AWS refused the credentials: {code}: {message}; {fix}") from None
 
 
 def paginate(client: BaseClient, operation: str, key: str, **kwargs) -> list[dict]:

@@ -11,6 +11,7 @@ import time
 
 
 from . import dataplane, emulator, execute, healthcheck, results, summary, workspace
+from .errors import HybridnetError
 from .params import ParamsError, load_params
 from .phases import PhaseError
 from .runbook import resolve_params_path
@@ -20,6 +21,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)  # fail before anything is touched
     names = execute.select(args.only)
+    _check_account(params)  # before anything is created: one clear line if the account cannot be reached
     run_dir = workspace.new_run_dir("run")
     print(f"hybridnet run: {params.target} target, region {params.region}; outputs in {run_dir}")
     started = time.monotonic()
@@ -43,9 +45,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_account(params) -> None:
+    """STS GetCallerIdentity with the params' target: the account and identity the
+    runbook will act as, printed; a CredentialsError (one line, exit 4) otherwise."""
+    from .aws import caller_identity, connect
+
+    identity = caller_identity(connect(params))
+    print(f"account {identity['Account']} as {identity['Arn']} ({params.target}, {params.region})")
+
+
 def cmd_teardown(args: argparse.Namespace) -> int:
     params_file = resolve_params_path(args.params)
-    load_params(params_file)
+    _check_account(load_params(params_file))
     run_dir = workspace.new_run_dir("teardown")
     execute.run_notebook(execute.TEARDOWN, run_dir, {"params_file": str(params_file.resolve())})
     print("\n".join(summary.summarize(run_dir, [execute.TEARDOWN])))
@@ -160,7 +171,8 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     from .params import load_healthcheck
 
     path = resolve_params_path(args.params)
-    load_healthcheck(path)  # fail on bad settings before anything runs
+    _, params = load_healthcheck(path)  # fail on bad settings before anything runs
+    _check_account(params)
     done = healthcheck.run(path)
     width = max([len(c) for c in done.verdicts["check"]] + [5])
     print(f"health check: {healthcheck.STATUS_WORDS[done.exit_code]}")
@@ -227,10 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ParamsError as exc:
+    except ParamsError as exc:  # it lists every problem, each naming its field
         print(exc, file=sys.stderr)
-        return 2
-    except (ValueError, PhaseError) as exc:
+        return exc.exit_code
+    except HybridnetError as exc:  # a known failure: its message, its exit code, no traceback
+        print(f"hybridnet: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:  # bad input caught by a library (e.g. an unknown --only notebook)
         print(f"hybridnet: {exc}", file=sys.stderr)
         return 2
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import workspace
+from .errors import NotebookFailed
 
 # The runbook, in order. Later phases join as they land.
 NOTEBOOKS: tuple[str, ...] = (
@@ -62,13 +63,17 @@ def ipc_kernel_manager():
 def run_notebook(name: str, run_dir: Path, parameters: dict[str, str]) -> NotebookRun:
     """Execute one notebook into the run folder; parameters are file paths and such."""
     import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     output = run_dir / f"{name}.ipynb"
     start = time.monotonic()
-    papermill.execute_notebook(
-        str(notebooks_dir() / f"{name}.ipynb"), str(output),
-        parameters={**parameters, "run_dir": str(run_dir.resolve())},
-        kernel_name=KERNEL, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
-        kernel_manager_class=ipc_kernel_manager(),
-    )
+    try:
+        papermill.execute_notebook(
+            str(notebooks_dir() / f"{name}.ipynb"), str(output),
+            parameters={**parameters, "run_dir": str(run_dir.resolve())},
+            kernel_name=KERNEL, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
+            kernel_manager_class=ipc_kernel_manager(),
+        )
+    except PapermillExecutionError as exc:  # papermill saved the notebook with the error in it
+        raise NotebookFailed(name, exc.exec_count, exc.source or "", exc.ename, exc.evalue, output) from None
     return NotebookRun(name, output, time.monotonic() - start)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import HybridnetError
 from .vpnrules import (
     ENCRYPTION,
     IKE_VERSIONS,
@@ -35,7 +36,7 @@ from .vpnrules import (
 )
 
 
-class ParamsError(ValueError):
+class ParamsError(HybridnetError, ValueError):
     """Every problem found in a parameter set, each naming its field."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):

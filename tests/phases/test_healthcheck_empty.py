@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,10 @@ def test_empty_target_fails_clearly(own_emulator, tmp_path: Path):
     result = subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "healthcheck"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stdout.startswith("health check: FAIL")
+    # which account was checked comes first (STS GetCallerIdentity), then the verdict
+    account, verdict = result.stdout.splitlines()[:2]
+    assert re.fullmatch(r"account \d{12} as arn:aws:\S+ \(emulator, ap-northeast-2\)", account), account
+    assert verdict == "health check: FAIL"
     assert "no VPN connection tagged hybridnet:stack=anycompany" in result.stdout
     assert "-> run notebooks 01 and 02" in result.stdout
 

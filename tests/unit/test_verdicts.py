@@ -27,9 +27,17 @@ def tgw(*prefixes):
                           "resource_id": "x", "attachment_id": "y"} for p, kind in prefixes], columns=TGW_COLUMNS)
 
 
+def steady_timeline(tele) -> pd.DataFrame:
+    """A TunnelState point a minute for each tunnel, as its status says now."""
+    times = pd.date_range("2026-11-29 02:00", periods=3, freq="1min", tz="UTC")
+    return pd.DataFrame([{"vpn_connection_id": t.vpn_connection_id, "outside_ip": t.outside_ip, "time": at,
+                          "up": t.status == "UP"} for t in tele.itertuples() for at in times],
+                        columns=TIMELINE_COLUMNS)
+
+
 def evidence(tele, routes=None, timeline=None, **extra):
     return verdicts.Evidence(params=PARAMS, thresholds=Thresholds(), telemetry=tele,
-                             timeline=timeline if timeline is not None else pd.DataFrame(columns=TIMELINE_COLUMNS),
+                             timeline=timeline if timeline is not None else steady_timeline(tele),
                              tgw_routes=routes, router_bgp=None, **extra)
 
 
@@ -84,6 +92,15 @@ def test_tunnel_history(states, expected):
     timeline = pd.DataFrame({"vpn_connection_id": "vpn-0a1b2c3d4e5f60718", "outside_ip": "203.0.113.11",
                              "time": times, "up": states}, columns=TIMELINE_COLUMNS)
     assert statuses(evidence(HEALTHY, ROUTES, timeline))["tunnel history"] == expected
+
+
+def test_no_tunnel_history_for_tunnels_that_exist_is_no_data_not_ok():
+    ev = evidence(HEALTHY, ROUTES, pd.DataFrame(columns=TIMELINE_COLUMNS))
+    history = [v for v in verdicts.evaluate(ev) if v.check == "tunnel history"]
+    assert [(v.status, v.reason.split(":")[0]) for v in history] == [("WARN", "no data")]
+    assert "2 tunnel(s) that exist" in history[0].reason
+    nothing = evidence(pd.DataFrame(columns=TELEMETRY_COLUMNS), None, pd.DataFrame(columns=TIMELINE_COLUMNS))
+    assert "tunnel history" not in statuses(nothing)  # no tunnel, no history to miss
 
 
 def test_dns_failures_and_slowness():

@@ -124,7 +124,13 @@ def check_tunnel_history(ev: Evidence) -> list[Verdict]:
     """Drops (UP -> DOWN) per tunnel in the look-back window: a recovered drop is
     worth a note, repeated drops are a flapping tunnel."""
     if ev.timeline.empty:
-        return [Verdict("tunnel history", OK, "no TunnelState data in the look-back window")]
+        if ev.telemetry.empty:  # no tunnel: nothing to have a history (the tunnels check fails)
+            return []
+        # Silence is not health: tunnels exist, so their metric should too.
+        return [Verdict("tunnel history", WARN, f"no data: no AWS/VPN TunnelState point in the look-back window "
+                                               f"for the {len(ev.telemetry)} tunnel(s) that exist",
+                        "CloudWatch should hold TunnelState for every tunnel: check the region and the look-back "
+                        "window (offline: the lab's telemetry agent reports it)")]
     drops = {}
     for ip, points in ev.timeline.sort_values("time").groupby("outside_ip"):
         states = list(points["up"])

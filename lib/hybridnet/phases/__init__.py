@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..errors import HybridnetError
+
 if TYPE_CHECKING:
     from ..aws import AwsContext
 
 
-class PhaseError(RuntimeError):
+class PhaseError(HybridnetError, RuntimeError):
     """A precondition or drift the engineer must resolve; the message says what to do."""
 
 
