@@ -12,6 +12,7 @@ import time
 
 from . import dataplane, emulator, execute, healthcheck, results, summary, workspace
 from .errors import HybridnetError
+from .locks import stack_lock
 from .params import ParamsError, load_params
 from .phases import PhaseError
 from .runbook import resolve_params_path
@@ -22,14 +23,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = load_params(params_file)  # fail before anything is touched
     names = execute.select(args.only)
     _check_account(params)  # before anything is created: one clear line if the account cannot be reached
-    run_dir = workspace.new_run_dir("run")
-    print(f"hybridnet run: {params.target} target, region {params.region}; outputs in {run_dir}")
-    started = time.monotonic()
-    if params.target == "emulator":
-        _start_lab_agent(params_file, params)
-    for name in names:
-        done = execute.run_notebook(name, run_dir, {"params_file": str(params_file.resolve())})
-        print(f"  {name}: done in {done.seconds:.1f} s -> {done.output}")
+    with stack_lock(params, "hybridnet run"):
+        run_dir = workspace.new_run_dir("run")
+        print(f"hybridnet run: {params.target} target, region {params.region}; outputs in {run_dir}")
+        started = time.monotonic()
+        if params.target == "emulator":
+            _start_lab_agent(params_file, params)
+        for name in names:
+            done = execute.run_notebook(name, run_dir, {"params_file": str(params_file.resolve())})
+            print(f"  {name}: done in {done.seconds:.1f} s -> {done.output}")
     print()
     print("\n".join(summary.summarize(run_dir, names)))
     if healthcheck.NOTEBOOK in names:
@@ -56,9 +58,11 @@ def _check_account(params) -> None:
 
 def cmd_teardown(args: argparse.Namespace) -> int:
     params_file = resolve_params_path(args.params)
-    _check_account(load_params(params_file))
-    run_dir = workspace.new_run_dir("teardown")
-    execute.run_notebook(execute.TEARDOWN, run_dir, {"params_file": str(params_file.resolve())})
+    params = load_params(params_file)
+    _check_account(params)
+    with stack_lock(params, "hybridnet teardown"):
+        run_dir = workspace.new_run_dir("teardown")
+        execute.run_notebook(execute.TEARDOWN, run_dir, {"params_file": str(params_file.resolve())})
     print("\n".join(summary.summarize(run_dir, [execute.TEARDOWN])))
     return 0 if not results.load(run_dir, execute.TEARDOWN)["left"] else 1
 

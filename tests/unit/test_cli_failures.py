@@ -5,6 +5,7 @@ and the notebook as far as it ran)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import boto3
@@ -15,6 +16,7 @@ import yaml
 from hybridnet import cli, execute, workspace
 from hybridnet.aws import AwsContext, caller_identity, connect
 from hybridnet.errors import CredentialsError
+from hybridnet.locks import stack_lock
 from hybridnet.params import load_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +105,24 @@ def test_a_failing_notebook_is_one_block_exit_3(tmp_path, monkeypatch, capsys, o
     saved = Path(lines[2].split(": ", 1)[1])
     assert saved.name == f"{execute.NOTEBOOKS[0]}.ipynb" and saved.is_file()
     assert lines[3] == "  (exit 3)" and "Traceback" not in err
+
+
+def test_a_second_command_on_the_same_stack_refuses_naming_the_first(tmp_path, capsys, own_emulator):
+    path = params_file(tmp_path, lab="off")
+    params = load_params(path)
+
+    def runs() -> set[Path]:
+        return set(workspace.outputs_dir().glob("*-run"))
+
+    with stack_lock(params, "hybridnet run"):
+        before = runs()
+        assert cli.main(["run", "--params", str(path)]) == 5
+        err = capsys.readouterr().err
+        assert f"stack 'anycompany' (emulator, ap-northeast-2) is being changed by `hybridnet run` (pid {os.getpid()}" \
+            in err and "interleave" in err and "Traceback" not in err
+        assert runs() == before  # refused before anything was created
+        other = params.model_copy(update={"name": "otherstack"})
+        with stack_lock(other, "hybridnet run"):  # another stack is not held up
+            pass
+    with stack_lock(params, "hybridnet teardown"):  # released with the block
+        pass

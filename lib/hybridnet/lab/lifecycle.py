@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import time
@@ -18,6 +17,7 @@ from .render import render_strongswan_conf, render_zebra_conf
 from .spec import LabSpec
 from .topology import ALL_NAMESPACES, AWS_NS, CGW_NS, CLIENT_VPN_NAMESPACES, Topology, build_topology
 from .vici import ViciError, ViciSession
+from ..locks import Busy, acquire, release
 from ..workspace import write_private
 
 
@@ -65,20 +65,14 @@ def exclusive_lab(timeout: float = 300.0, lock_path: Path = LAB_LOCK_PATH) -> It
     `up()`/`down()` do not take it themselves (a lab outlives the process that
     started it); long-lived users such as test sessions do.
     """
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another process held {lock_path} for {timeout:.0f}s") from None
-                time.sleep(0.2)
+        fd = acquire(lock_path, timeout)
+    except Busy:
+        raise TimeoutError(f"another process held {lock_path} for {timeout:.0f}s") from None
+    try:
         yield
     finally:
-        os.close(fd)  # releases the lock
+        release(fd)
 
 
 # --- up ------------------------------------------------------------------------------
