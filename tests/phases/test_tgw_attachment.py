@@ -83,3 +83,56 @@ def test_missing_transit_gateway_is_a_clear_error(ctx):
     other = AwsContext(parse_params(data), ctx.session, ctx.endpoint_url, ctx.waiter_delay)
     with pytest.raises(tgw_attachment.PhaseError, match="no available transit gateway with Amazon-side ASN 65000"):
         tgw_attachment.find_transit_gateway(other)
+
+
+def changed_params(**changes):
+    """The phase1test params with some fields changed (dotted paths)."""
+    from hybridnet.params import parse_params
+
+    data = load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"}).model_dump(mode="python")
+    for tunnel, key in zip(data["vpn"]["tunnels"], ("strongswan_awsvpn1", "strongswan_awsvpn2")):
+        tunnel["pre_shared_key"] = key  # model_dump keeps SecretStr objects
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        target = data
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+    return parse_params(data)
+
+
+def test_the_plan_keeps_what_matches_the_params(ctx):
+    tgw_attachment.run(ctx, progress=None)
+    plan = tgw_attachment.plan_frame(ctx)
+    assert list(plan["action"]) == ["keep", "keep"]
+    assert list(plan["resource"].str.split(" ").str[:2].str.join(" ")) == ["customer gateway", "VPN connection"]
+
+
+def test_a_changed_bgp_asn_is_planned_and_refused_before_anything_changes(ctx):
+    """The engineer fixes a typo in the customer gateway's ASN: one clear refusal with
+    the plan, not AWS's 'inside CIDR already in use' from a second VPN connection."""
+    tgw_attachment.run(ctx, progress=None)
+    before = ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
+    changed = connect(changed_params(**{"customer_gateway.bgp_asn": 65020}))
+    steps = tgw_attachment.plan(changed)
+    assert [(s.kind, s.action) for s in steps] == [("customer gateway", "replace"), ("VPN connection", "modify")]
+    assert [(c.field, c.have, c.want) for c in steps[0].changes] == [("bgp_asn", "65016", "65020")]
+    assert steps[1].changes[0].field == "customer_gateway" and "ModifyVpnConnection" in steps[1].how
+    with pytest.raises(tgw_attachment.PhaseError, match=r"customer gateway cgw-\w+: replace \(bgp_asn 65016 -> "
+                                                        r"65020\).*put the params back.*teardown"):
+        tgw_attachment.run(changed, progress=None)
+    after = ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
+    assert after == before  # nothing created, nothing changed
+
+
+def test_a_changed_tunnel_option_is_a_modify_and_a_key_is_never_shown(ctx):
+    tgw_attachment.run(ctx, progress=None)
+    changed = connect(changed_params(**{"vpn.tunnels.1.pre_shared_key": "another_key_2",
+                                        "vpn.crypto.dpd_timeout_seconds": 40}))
+    steps = tgw_attachment.plan(changed)
+    assert [s.action for s in steps] == ["keep", "modify"]
+    fields = [(c.field, c.have, c.want) for c in steps[1].changes]
+    assert ("tunnel 1 DPDTimeoutSeconds", "30", "40") in fields and ("tunnel 2 DPDTimeoutSeconds", "30", "40") in fields
+    assert ("tunnel 2 pre-shared key", "(secret)", "(a different secret)") in fields
+    text = tgw_attachment.plan_frame(changed).to_string()
+    assert "another_key_2" not in text and "strongswan_awsvpn" not in text

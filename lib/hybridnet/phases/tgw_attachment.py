@@ -15,6 +15,7 @@ from typing import Callable
 import pandas as pd
 
 from ..aws import AwsContext
+from ..plan import Change, Step, frame, pending, secret_change
 from ..waiting import extra_waiter, wait
 from . import PhaseError
 
@@ -124,15 +125,114 @@ def tunnel_options(ctx: AwsContext) -> list[dict]:
     return options
 
 
-def _check_drift(ctx: AwsContext, vpn: dict) -> None:
-    """A found connection must match the params; say how to fix it if not."""
-    have = [t.get("TunnelInsideCidr") for t in vpn.get("Options", {}).get("TunnelOptions", [])]
-    want = [t.inside_cidr for t in ctx.params.vpn.tunnels if t.inside_cidr]
-    missing = [c for c in want if c not in have]
-    if missing:
-        raise PhaseError(
-            f"{vpn['VpnConnectionId']} exists with tunnel inside CIDRs {have}, but the params ask for {want}; "
-            "run the teardown notebook (99) to replace it, or set vpn.tunnels to the existing values")
+# TunnelOptions as CreateVpnConnection takes them -> as DescribeVpnConnections shows them.
+DESCRIBED_AS = {"IKEVersions": "IkeVersions", "DPDTimeoutSeconds": "DpdTimeoutSeconds"}
+
+
+def _option_value(value) -> str:
+    if isinstance(value, list):  # [{"Value": ...}, ...]: a set of choices
+        return ", ".join(sorted(str(v["Value"]) if isinstance(v, dict) else str(v) for v in value))
+    return str(value)
+
+
+def ordered_tunnel_options(ctx: AwsContext, vpn: dict) -> list[dict]:
+    """The connection's TunnelOptions in the params' order: the one with the params'
+    first inside CIDR first, else by outside IP (how tunnels are numbered)."""
+    first = ctx.params.vpn.tunnels[0].inside_cidr
+
+    def order(option: dict) -> tuple:
+        return (option.get("TunnelInsideCidr") != first, ipaddress.ip_address(option["OutsideIpAddress"]))
+
+    return sorted(vpn.get("Options", {}).get("TunnelOptions", []), key=order)
+
+
+def _tunnel_changes(ctx: AwsContext, vpn: dict) -> list[tuple[int, list[Change]]]:
+    """Per tunnel (1, 2), what the params ask for that the connection does not have."""
+    out = []
+    for number, (want, have) in enumerate(zip(tunnel_options(ctx), ordered_tunnel_options(ctx, vpn)), start=1):
+        changes = []
+        for key, value in want.items():
+            current = have.get(DESCRIBED_AS.get(key, key))
+            if key == "PreSharedKey":
+                if value != current:
+                    changes.append(secret_change("pre-shared key"))
+            elif current is None or _option_value(value) != _option_value(current):
+                changes.append(Change(key, _option_value(current) if current is not None else "-", _option_value(value)))
+        if changes:
+            out.append((number, changes))
+    return out
+
+
+def _stack_customer_gateways(ctx: AwsContext) -> list[dict]:
+    return ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters() + [
+        {"Name": "state", "Values": ["pending", "available"]}])["CustomerGateways"]
+
+
+def _stack_vpn_connections(ctx: AwsContext) -> list[dict]:
+    return [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters(PHASE))["VpnConnections"]
+            if v["State"] in LIVE_STATES]
+
+
+def plan(ctx: AwsContext) -> list[Step]:
+    """What run() would do to the account: the customer gateway, then the VPN connection."""
+    want = ctx.params.customer_gateway
+    tgw = find_transit_gateway(ctx)
+    gateways = _stack_customer_gateways(ctx)
+    same = next((g for g in gateways if g["IpAddress"] == want.public_ip and int(g["BgpAsn"]) == want.bgp_asn), None)
+    steps = []
+    if same:
+        steps.append(Step("customer gateway", same["CustomerGatewayId"], "keep"))
+    elif gateways:
+        old = gateways[0]
+        changes = [Change(name, str(have), str(wanted)) for name, have, wanted in (
+            ("ip_address", old["IpAddress"], want.public_ip), ("bgp_asn", old["BgpAsn"], want.bgp_asn))
+            if str(have) != str(wanted)]
+        steps.append(Step("customer gateway", old["CustomerGatewayId"], "replace", changes,
+                          "a gateway's address and ASN cannot change: CreateCustomerGateway, move the VPN "
+                          "connection to it (ModifyVpnConnection), DeleteCustomerGateway"))
+    else:
+        steps.append(Step("customer gateway", "(new)", "create", how="CreateCustomerGateway"))
+    vpns = _stack_vpn_connections(ctx)
+    if not vpns:
+        steps.append(Step("VPN connection", "(new)", "create", how="CreateVpnConnection on the transit gateway "
+                                                                   f"{tgw['TransitGatewayId']}"))
+        return steps
+    vpn = vpns[0]
+    replace = [Change(name, str(have), str(wanted)) for name, have, wanted in (
+        ("transit_gateway", vpn.get("TransitGatewayId"), tgw["TransitGatewayId"]),
+        ("static_routes_only", vpn.get("Options", {}).get("StaticRoutesOnly", False), ctx.params.vpn.static_routes_only))
+        if have != wanted]
+    if replace:
+        steps.append(Step("VPN connection", vpn["VpnConnectionId"], "replace", replace,
+                          "cannot change in place: DeleteVpnConnection, CreateVpnConnection (new tunnel "
+                          "addresses and keys: the router needs its new setup; traffic stops meanwhile)"))
+        return steps
+    modify = []
+    if not same or same["CustomerGatewayId"] != vpn["CustomerGatewayId"]:
+        modify.append(Change("customer_gateway", vpn["CustomerGatewayId"],
+                             same["CustomerGatewayId"] if same else "the new customer gateway"))
+    how = ["ModifyVpnConnection (both tunnels re-establish)"] if modify else []
+    for number, changes in _tunnel_changes(ctx, vpn):
+        modify += [Change(f"tunnel {number} {c.field}", c.have, c.want) for c in changes]
+        how.append(f"ModifyVpnTunnelOptions on tunnel {number} (it re-establishes)")
+    steps.append(Step("VPN connection", vpn["VpnConnectionId"], "modify" if modify else "keep", modify,
+                      "; ".join(how)))
+    return steps
+
+
+def plan_frame(ctx: AwsContext) -> pd.DataFrame:
+    return frame(plan(ctx))
+
+
+def _refuse_changes(steps: list[Step]) -> None:
+    changing = pending(steps)
+    if changing:
+        listed = "; ".join(f"{s.kind} {s.resource}: {s.action} "
+                           f"({', '.join(c.field + ' ' + c.have + ' -> ' + c.want for c in s.changes)})"
+                           for s in changing)
+        raise PhaseError(f"the account holds this stack with other values than the params: {listed}. Changing "
+                         "existing resources is not applied by this version: put the params back as they were, "
+                         "or remove the stack (hybridnet teardown, or notebook 99) and run again")
 
 
 def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str]) -> dict:
@@ -142,7 +242,6 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
         {"Name": "transit-gateway-id", "Values": [tgw["TransitGatewayId"]]},
     ])["VpnConnections"] if v["State"] in LIVE_STATES]
     if found:
-        _check_drift(ctx, found[0])
         return found[0]
     vpn = ec2.create_vpn_connection(
         Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
@@ -189,14 +288,8 @@ def route_table_state(ctx: AwsContext, tgw: dict, attachment_id: str) -> dict:
 def number_tunnels(ctx: AwsContext, vpn: dict) -> list[Tunnel]:
     """Tunnel 1 is the one with the params' first inside CIDR, else the lower outside IP."""
     telemetry = {t["OutsideIpAddress"]: t for t in vpn.get("VgwTelemetry", [])}
-    options = vpn.get("Options", {}).get("TunnelOptions", [])
-    first = ctx.params.vpn.tunnels[0].inside_cidr
-
-    def order(option: dict) -> tuple:
-        return (option.get("TunnelInsideCidr") != first, ipaddress.ip_address(option["OutsideIpAddress"]))
-
     tunnels = []
-    for number, option in enumerate(sorted(options, key=order), start=1):
+    for number, option in enumerate(ordered_tunnel_options(ctx, vpn), start=1):
         hosts = list(ipaddress.ip_network(option["TunnelInsideCidr"]).hosts())
         tele = telemetry.get(option["OutsideIpAddress"], {})
         tunnels.append(Tunnel(
@@ -226,6 +319,7 @@ def describe_vpn(ctx: AwsContext, vpn_id: str) -> dict:
 def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> AttachmentResult:
     """The whole phase: find or create, wait, verify. Safe to re-run."""
     created: list[str] = []
+    _refuse_changes(plan(ctx))  # before anything is created
     tgw = find_transit_gateway(ctx)
     cgw = ensure_customer_gateway(ctx, created)
     vpn = ensure_vpn_connection(ctx, tgw, cgw, created)
