@@ -19,6 +19,7 @@ def tgw_attachment(data: dict) -> list[str]:
             f"tunnel {t['number']}        outside {t['outside_ip']:<15} inside {t['inside_cidr']:<18} "
             f"{t['status']}: {t['status_message']}")
     lines.append("created now: " + (", ".join(data["created"]) or "nothing (all reused)"))
+    lines += [f"changed now: {change}" for change in data.get("changed", [])]
     return lines
 
 

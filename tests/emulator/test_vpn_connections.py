@@ -317,3 +317,52 @@ def test_a_data_plane_that_stops_reporting_loses_its_tunnels_when_its_lease_ends
         time.sleep(0.1)
     seen = telemetry_by_ip(ec2, vpn["VpnConnectionId"])[first]
     assert seen["Status"] == "DOWN" and "no data plane is reporting" in seen["StatusMessage"]
+
+
+def test_modify_tunnel_options_in_place_as_aws_validates_them(ec2, emulator_info, tgw, cgw):
+    vpn = create(ec2, tgw, cgw, [{"TunnelInsideCidr": "169.254.50.0/30", "PreSharedKey": "first_key_1"},
+                                 {"TunnelInsideCidr": "169.254.51.0/30"}])
+    vpn_id = vpn["VpnConnectionId"]
+    first = next(t for t in describe(ec2, vpn_id)["Options"]["TunnelOptions"]
+                 if t["TunnelInsideCidr"] == "169.254.50.0/30")
+    report(emulator_info, vpn_id, [{"outside_ip": first["OutsideIpAddress"], "status": "UP"}])
+    changed = ec2.modify_vpn_tunnel_options(
+        VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=first["OutsideIpAddress"],
+        TunnelOptions={"PreSharedKey": "second_key_2", "TunnelInsideCidr": "169.254.52.0/30",
+                       "DPDTimeoutSeconds": 40, "Phase1DHGroupNumbers": [{"Value": 14}]})["VpnConnection"]
+    assert changed["VpnConnectionId"] == vpn_id
+    now = next(t for t in describe(ec2, vpn_id)["Options"]["TunnelOptions"]
+               if t["OutsideIpAddress"] == first["OutsideIpAddress"])
+    assert (now["TunnelInsideCidr"], now["PreSharedKey"], now["DpdTimeoutSeconds"]) == \
+        ("169.254.52.0/30", "second_key_2", 40)
+    assert [g["Value"] for g in now["Phase1DHGroupNumbers"]] == [14]
+    xml = config_tunnels(describe(ec2, vpn_id)["CustomerGatewayConfiguration"])
+    assert {t["psk"] for t in xml if t["vgw_outside"] == first["OutsideIpAddress"]} == {"second_key_2"}
+    telemetry = {t["OutsideIpAddress"]: t for t in describe(ec2, vpn_id)["VgwTelemetry"]}
+    assert telemetry[first["OutsideIpAddress"]]["Status"] == "DOWN"  # until the data plane re-establishes it
+    assert "modified" in telemetry[first["OutsideIpAddress"]]["StatusMessage"]
+    for options, words in (({"PreSharedKey": "0starts_with_zero"}, "pre-shared key"),
+                           ({"TunnelInsideCidr": "169.254.51.0/30"}, "already in use"),  # the other tunnel's
+                           ({"DPDTimeoutSeconds": 10}, "DPDTimeoutSeconds")):
+        with pytest.raises(ClientError) as info:
+            ec2.modify_vpn_tunnel_options(VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=first["OutsideIpAddress"],
+                                          TunnelOptions=options)
+        assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert words in info.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as info:
+        ec2.modify_vpn_tunnel_options(VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress="192.0.2.99",
+                                      TunnelOptions={"DPDTimeoutSeconds": 40})
+    assert "no tunnel with outside IP address 192.0.2.99" in info.value.response["Error"]["Message"]
+
+
+def test_modify_vpn_connection_moves_it_to_another_customer_gateway(ec2, tgw, cgw):
+    vpn_id = create(ec2, tgw, cgw)["VpnConnectionId"]
+    other = ec2.create_customer_gateway(Type="ipsec.1", BgpAsn=65020, IpAddress="198.51.100.10")["CustomerGateway"]
+    moved = ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId=other["CustomerGatewayId"])
+    assert moved["VpnConnection"]["CustomerGatewayId"] == other["CustomerGatewayId"]
+    now = describe(ec2, vpn_id)
+    assert now["CustomerGatewayId"] == other["CustomerGatewayId"]
+    assert {t["cgw_asn"] for t in config_tunnels(now["CustomerGatewayConfiguration"])} == {65020}
+    with pytest.raises(ClientError) as info:
+        ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId="cgw-0123456789abcdef0")
+    assert "NotFound" in info.value.response["Error"]["Code"]

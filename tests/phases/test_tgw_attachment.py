@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -59,21 +60,6 @@ def test_resource_table_shows_the_customer_gateway_as_entered(ctx):
     assert (result.customer_gateway_ip, result.customer_gateway_asn) == ("198.51.100.10", 65016)
 
 
-def test_changed_params_are_reported_as_drift_not_duplicated(ctx):
-    tgw_attachment.run(ctx, progress=None)
-    changed = load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"})
-    data = changed.model_dump(mode="python")
-    data["vpn"]["tunnels"][0]["inside_cidr"] = "169.254.21.0/30"
-    data["vpn"]["tunnels"][0]["pre_shared_key"] = "strongswan_awsvpn1"
-    data["vpn"]["tunnels"][1]["pre_shared_key"] = "strongswan_awsvpn2"
-    from hybridnet.params import parse_params
-
-    drifted = connect(parse_params(data))
-    with pytest.raises(tgw_attachment.PhaseError, match="teardown"):
-        tgw_attachment.run(drifted, progress=None)
-    assert len(ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]) == 1
-
-
 def test_missing_transit_gateway_is_a_clear_error(ctx):
     data = load_params(ROOT / "params" / "lab.yaml", overrides={"name": "phase1test"}).model_dump(mode="python")
     data["transit_gateway"]["amazon_side_asn"] = 65000
@@ -108,23 +94,6 @@ def test_the_plan_keeps_what_matches_the_params(ctx):
     assert list(plan["resource"].str.split(" ").str[:2].str.join(" ")) == ["customer gateway", "VPN connection"]
 
 
-def test_a_changed_bgp_asn_is_planned_and_refused_before_anything_changes(ctx):
-    """The engineer fixes a typo in the customer gateway's ASN: one clear refusal with
-    the plan, not AWS's 'inside CIDR already in use' from a second VPN connection."""
-    tgw_attachment.run(ctx, progress=None)
-    before = ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
-    changed = connect(changed_params(**{"customer_gateway.bgp_asn": 65020}))
-    steps = tgw_attachment.plan(changed)
-    assert [(s.kind, s.action) for s in steps] == [("customer gateway", "replace"), ("VPN connection", "modify")]
-    assert [(c.field, c.have, c.want) for c in steps[0].changes] == [("bgp_asn", "65016", "65020")]
-    assert steps[1].changes[0].field == "customer_gateway" and "ModifyVpnConnection" in steps[1].how
-    with pytest.raises(tgw_attachment.PhaseError, match=r"customer gateway cgw-\w+: replace \(bgp_asn 65016 -> "
-                                                        r"65020\).*put the params back.*teardown"):
-        tgw_attachment.run(changed, progress=None)
-    after = ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
-    assert after == before  # nothing created, nothing changed
-
-
 def test_a_changed_tunnel_option_is_a_modify_and_a_key_is_never_shown(ctx):
     tgw_attachment.run(ctx, progress=None)
     changed = connect(changed_params(**{"vpn.tunnels.1.pre_shared_key": "another_key_2",
@@ -136,3 +105,57 @@ def test_a_changed_tunnel_option_is_a_modify_and_a_key_is_never_shown(ctx):
     assert ("tunnel 2 pre-shared key", "(secret)", "(a different secret)") in fields
     text = tgw_attachment.plan_frame(changed).to_string()
     assert "another_key_2" not in text and "strongswan_awsvpn" not in text
+
+
+def test_a_changed_bgp_asn_is_planned_then_applied_in_place(ctx):
+    """The engineer fixes a typo in the customer gateway's ASN: a new gateway, the same
+    VPN connection moved to it (ModifyVpnConnection), the old gateway removed; not a
+    second VPN connection refused with 'inside CIDR already in use'."""
+    first = tgw_attachment.run(ctx, progress=None)
+    changed = connect(changed_params(**{"customer_gateway.bgp_asn": 65020}))
+    steps = tgw_attachment.plan(changed)
+    assert [(s.kind, s.action) for s in steps] == [("customer gateway", "replace"), ("VPN connection", "modify")]
+    assert [(c.field, c.have, c.want) for c in steps[0].changes] == [("bgp_asn", "65016", "65020")]
+    assert steps[1].changes[0].field == "customer_gateway" and "ModifyVpnConnection" in steps[1].how
+
+    after = tgw_attachment.run(changed, progress=None)
+    assert after.vpn_connection_id == first.vpn_connection_id  # the same tunnels, addresses and keys
+    assert after.customer_gateway_asn == 65020 and after.created == [after.customer_gateway_id]
+    assert after.changed == [
+        f"{first.vpn_connection_id}: customer gateway {first.customer_gateway_id} -> {after.customer_gateway_id} "
+        "(ModifyVpnConnection)", f"{first.customer_gateway_id}: deleted (no VPN connection uses it any more)"]
+    ec2 = ctx.client("ec2")
+    live = [g for g in ec2.describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
+            if g["State"] == "available"]
+    assert [g["BgpAsn"] for g in live] == ["65020"]
+    assert [s.action for s in tgw_attachment.plan(changed)] == ["keep", "keep"]
+    back = tgw_attachment.run(ctx, progress=None)  # and back again, for the other tests
+    assert back.customer_gateway_asn == 65016 and back.vpn_connection_id == first.vpn_connection_id
+
+
+def test_changed_tunnel_options_are_applied_to_the_same_connection(ctx):
+    first = tgw_attachment.run(ctx, progress=None)
+    changed = connect(changed_params(**{"vpn.tunnels.0.inside_cidr": "169.254.21.0/30",
+                                        "vpn.tunnels.1.pre_shared_key": "another_key_2"}))
+    after = tgw_attachment.run(changed, progress=None)
+    assert after.vpn_connection_id == first.vpn_connection_id and after.created == []
+    assert [re.sub(r"\(\d+\.\d+\.\d+\.\d+\)", "(IP)", c) for c in after.changed] == [
+        f"{first.vpn_connection_id}: tunnel 1 (IP) TunnelInsideCidr (ModifyVpnTunnelOptions)",
+        f"{first.vpn_connection_id}: tunnel 2 (IP) pre-shared key (ModifyVpnTunnelOptions)"]
+    options = tgw_attachment.ordered_tunnel_options(changed, tgw_attachment.describe_vpn(ctx, first.vpn_connection_id))
+    assert (options[0]["TunnelInsideCidr"], options[1]["PreSharedKey"]) == ("169.254.21.0/30", "another_key_2")
+    assert "another_key_2" not in str(after.to_dict())  # the key stays masked in the result
+    assert len(ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]) == 1
+    tgw_attachment.run(ctx, progress=None)  # back again
+    assert [s.action for s in tgw_attachment.plan(ctx)] == ["keep", "keep"]
+
+
+def test_what_cannot_change_in_place_is_refused_before_anything_changes(ctx):
+    tgw_attachment.run(ctx, progress=None)
+    before = ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
+    static = connect(changed_params(**{"vpn.static_routes_only": True}))
+    assert [s.action for s in tgw_attachment.plan(static)] == ["keep", "replace"]
+    with pytest.raises(tgw_attachment.PhaseError, match=r"VPN connection vpn-\w+: static_routes_only False -> True: "
+                                                        r"this cannot change in place.*teardown"):
+        tgw_attachment.run(static, progress=None)
+    assert ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"] == before

@@ -15,7 +15,7 @@ from typing import Callable
 import pandas as pd
 
 from ..aws import AwsContext
-from ..plan import Change, Step, frame, pending, secret_change
+from ..plan import Change, Step, frame, secret_change
 from ..waiting import extra_waiter, wait
 from . import PhaseError
 
@@ -57,6 +57,7 @@ class AttachmentResult:
     propagation_state: str | None
     tunnels: list[Tunnel] = field(default_factory=list)
     created: list[str] = field(default_factory=list)  # what this run created (empty on a re-run)
+    changed: list[str] = field(default_factory=list)  # what it modified in place, and what it removed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,20 +147,24 @@ def ordered_tunnel_options(ctx: AwsContext, vpn: dict) -> list[dict]:
     return sorted(vpn.get("Options", {}).get("TunnelOptions", []), key=order)
 
 
-def _tunnel_changes(ctx: AwsContext, vpn: dict) -> list[tuple[int, list[Change]]]:
-    """Per tunnel (1, 2), what the params ask for that the connection does not have."""
+def _tunnel_diff(ctx: AwsContext, vpn: dict) -> list[tuple[int, str, list[Change], dict]]:
+    """Per tunnel the params ask to differ: (number, outside IP, the changes, the
+    ModifyVpnTunnelOptions request that makes them)."""
     out = []
     for number, (want, have) in enumerate(zip(tunnel_options(ctx), ordered_tunnel_options(ctx, vpn)), start=1):
-        changes = []
+        changes, request = [], {}
         for key, value in want.items():
             current = have.get(DESCRIBED_AS.get(key, key))
             if key == "PreSharedKey":
                 if value != current:
                     changes.append(secret_change("pre-shared key"))
+                    request[key] = value
             elif current is None or _option_value(value) != _option_value(current):
-                changes.append(Change(key, _option_value(current) if current is not None else "-", _option_value(value)))
+                have_value = _option_value(current) if current is not None else "-"
+                changes.append(Change(key, have_value, _option_value(value)))
+                request[key] = value
         if changes:
-            out.append((number, changes))
+            out.append((number, have["OutsideIpAddress"], changes, request))
     return out
 
 
@@ -200,7 +205,8 @@ def plan(ctx: AwsContext) -> list[Step]:
     vpn = vpns[0]
     replace = [Change(name, str(have), str(wanted)) for name, have, wanted in (
         ("transit_gateway", vpn.get("TransitGatewayId"), tgw["TransitGatewayId"]),
-        ("static_routes_only", vpn.get("Options", {}).get("StaticRoutesOnly", False), ctx.params.vpn.static_routes_only))
+        ("static_routes_only", vpn.get("Options", {}).get("StaticRoutesOnly", False),
+         ctx.params.vpn.static_routes_only))
         if have != wanted]
     if replace:
         steps.append(Step("VPN connection", vpn["VpnConnectionId"], "replace", replace,
@@ -212,7 +218,7 @@ def plan(ctx: AwsContext) -> list[Step]:
         modify.append(Change("customer_gateway", vpn["CustomerGatewayId"],
                              same["CustomerGatewayId"] if same else "the new customer gateway"))
     how = ["ModifyVpnConnection (both tunnels re-establish)"] if modify else []
-    for number, changes in _tunnel_changes(ctx, vpn):
+    for number, _, changes, _ in _tunnel_diff(ctx, vpn):
         modify += [Change(f"tunnel {number} {c.field}", c.have, c.want) for c in changes]
         how.append(f"ModifyVpnTunnelOptions on tunnel {number} (it re-establishes)")
     steps.append(Step("VPN connection", vpn["VpnConnectionId"], "modify" if modify else "keep", modify,
@@ -224,32 +230,47 @@ def plan_frame(ctx: AwsContext) -> pd.DataFrame:
     return frame(plan(ctx))
 
 
-def _refuse_changes(steps: list[Step]) -> None:
-    changing = pending(steps)
-    if changing:
-        listed = "; ".join(f"{s.kind} {s.resource}: {s.action} "
-                           f"({', '.join(c.field + ' ' + c.have + ' -> ' + c.want for c in s.changes)})"
-                           for s in changing)
-        raise PhaseError(f"the account holds this stack with other values than the params: {listed}. Changing "
-                         "existing resources is not applied by this version: put the params back as they were, "
-                         "or remove the stack (hybridnet teardown, or notebook 99) and run again")
+def _refuse_replacements(steps: list[Step]) -> None:
+    """What cannot change in place stops the run before anything is touched."""
+    replaced = [s for s in steps if s.action == "replace" and s.kind == "VPN connection"]
+    if replaced:
+        listed = "; ".join(f"{s.kind} {s.resource}: " + ", ".join(f"{c.field} {c.have} -> {c.want}" for c in s.changes)
+                           for s in replaced)
+        raise PhaseError(f"{listed}: this cannot change in place (a new VPN connection has new tunnel addresses and "
+                         "keys, and traffic stops meanwhile), and this version does not replace it: put the params "
+                         "back as they were, or remove the stack (hybridnet teardown, or notebook 99) and run again")
 
 
-def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str]) -> dict:
+def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str], changed: list[str],
+                          progress: Callable[[str], None] | None = print) -> dict:
+    """The stack's VPN connection on the transit gateway, created once; changed in place
+    where the params differ and AWS allows it (its customer gateway, its tunnels' options)."""
     ec2 = ctx.client("ec2")
-    found = [v for v in ec2.describe_vpn_connections(Filters=ctx.stack_filters(PHASE) + [
-        {"Name": "customer-gateway-id", "Values": [cgw["CustomerGatewayId"]]},
-        {"Name": "transit-gateway-id", "Values": [tgw["TransitGatewayId"]]},
-    ])["VpnConnections"] if v["State"] in LIVE_STATES]
-    if found:
-        return found[0]
-    vpn = ec2.create_vpn_connection(
-        Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
-        Options={"StaticRoutesOnly": ctx.params.vpn.static_routes_only, "TunnelOptions": tunnel_options(ctx)},
-        TagSpecifications=ctx.tag_spec("vpn-connection", PHASE, "vpn"),
-    )["VpnConnection"]
-    created.append(vpn["VpnConnectionId"])
-    return vpn
+    found = [v for v in _stack_vpn_connections(ctx) if v.get("TransitGatewayId") == tgw["TransitGatewayId"]]
+    if not found:
+        vpn = ec2.create_vpn_connection(
+            Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
+            Options={"StaticRoutesOnly": ctx.params.vpn.static_routes_only, "TunnelOptions": tunnel_options(ctx)},
+            TagSpecifications=ctx.tag_spec("vpn-connection", PHASE, "vpn"),
+        )["VpnConnection"]
+        created.append(vpn["VpnConnectionId"])
+        return vpn
+    vpn = found[0]
+    vpn_id, old_gateway = vpn["VpnConnectionId"], vpn["CustomerGatewayId"]
+    if old_gateway != cgw["CustomerGatewayId"]:
+        wait_available(ctx, vpn_id, progress=progress)  # one modification at a time, as AWS requires
+        ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId=cgw["CustomerGatewayId"])
+        changed.append(f"{vpn_id}: customer gateway {old_gateway} -> {cgw['CustomerGatewayId']} (ModifyVpnConnection)")
+        if not [v for v in _stack_vpn_connections(ctx) if v["CustomerGatewayId"] == old_gateway]:
+            ec2.delete_customer_gateway(CustomerGatewayId=old_gateway)
+            changed.append(f"{old_gateway}: deleted (no VPN connection uses it any more)")
+    for number, outside_ip, changes, request in _tunnel_diff(ctx, describe_vpn(ctx, vpn_id)):
+        wait_available(ctx, vpn_id, progress=progress)
+        ec2.modify_vpn_tunnel_options(VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=outside_ip,
+                                      TunnelOptions=request)
+        changed.append(f"{vpn_id}: tunnel {number} ({outside_ip}) {', '.join(c.field for c in changes)} "
+                       "(ModifyVpnTunnelOptions)")
+    return describe_vpn(ctx, vpn_id)
 
 
 def wait_available(ctx: AwsContext, vpn_id: str, progress: Callable[[str], None] | None = print,
@@ -319,10 +340,11 @@ def describe_vpn(ctx: AwsContext, vpn_id: str) -> dict:
 def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> AttachmentResult:
     """The whole phase: find or create, wait, verify. Safe to re-run."""
     created: list[str] = []
-    _refuse_changes(plan(ctx))  # before anything is created
+    changed: list[str] = []
+    _refuse_replacements(plan(ctx))  # before anything is touched
     tgw = find_transit_gateway(ctx)
     cgw = ensure_customer_gateway(ctx, created)
-    vpn = ensure_vpn_connection(ctx, tgw, cgw, created)
+    vpn = ensure_vpn_connection(ctx, tgw, cgw, created, changed, progress)
     attachment = wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
     if not any(t["Key"] == "hybridnet:stack" for t in attachment.get("Tags", [])):
         ctx.client("ec2").create_tags(Resources=[attachment["TransitGatewayAttachmentId"]],
@@ -340,6 +362,7 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
         attachment_state=attachment["State"],
         tunnels=number_tunnels(ctx, vpn),
         created=created,
+        changed=changed,
         **route_table_state(ctx, tgw, attachment["TransitGatewayAttachmentId"]),
     )
 

@@ -15,7 +15,6 @@ import ipaddress
 import os
 import secrets
 import string
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from moto.ec2.models.vpn_connections import VPNConnection
 from moto.ec2.utils import generic_filter, random_vpn_connection_id
 
 from ... import vpnrules
+from .. import clock
 
 # The AWS side's "public" tunnel addresses come from a documentation range.
 OUTSIDE_ADDRESS_POOL = ipaddress.ip_network("203.0.113.0/24")
@@ -104,7 +104,7 @@ class Tunnel:
             "RekeyMarginTimeSeconds": req.get("RekeyMarginTimeSeconds", 270),
             "RekeyFuzzPercentage": req.get("RekeyFuzzPercentage", 100),
             "ReplayWindowSize": req.get("ReplayWindowSize", 1024),
-            "DpdTimeoutSeconds": req.get("DpdTimeoutSeconds", 30),
+            "DpdTimeoutSeconds": req.get("DPDTimeoutSeconds", 30),  # the request spells it DPD...
             "DpdTimeoutAction": req.get("DPDTimeoutAction", "clear"),
             "StartupAction": req.get("StartupAction", "add"),
             "IkeVersions": req.get("IKEVersions") or [{"Value": v} for v in vpnrules.IKE_VERSIONS],
@@ -157,7 +157,7 @@ class TunnelledVpnConnection(VPNConnection):
         self.static_routes_only = static_routes_only
         self.category = "VPN"
         self.routes: list[dict] = []
-        self.created_at = time.monotonic()
+        self.created_at = clock.now()
         self._deleted = False
 
     # moto serialises these attributes into the API's members.
@@ -165,7 +165,7 @@ class TunnelledVpnConnection(VPNConnection):
     def state(self) -> str:
         if self._deleted:
             return "deleted"
-        return "available" if time.monotonic() - self.created_at >= pending_seconds() else "pending"
+        return "available" if clock.now() - self.created_at >= pending_seconds() else "pending"
 
     @state.setter
     def state(self, value: str) -> None:
@@ -303,8 +303,8 @@ def _validate_tunnel_options(specs: list[dict]) -> None:
                                  ("Phase2LifetimeSeconds", vpnrules.PHASE2_LIFETIME)):
             if key in spec and not low <= int(spec[key]) <= high:
                 raise invalid(f"{key} must be between {low} and {high}.")
-        if "DpdTimeoutSeconds" in spec and int(spec["DpdTimeoutSeconds"]) < vpnrules.DPD_TIMEOUT_MIN:
-            raise invalid(f"DpdTimeoutSeconds must be at least {vpnrules.DPD_TIMEOUT_MIN}.")
+        if "DPDTimeoutSeconds" in spec and int(spec["DPDTimeoutSeconds"]) < vpnrules.DPD_TIMEOUT_MIN:
+            raise invalid(f"DPDTimeoutSeconds must be at least {vpnrules.DPD_TIMEOUT_MIN}.")
     if len(inside) != len(set(inside)):
         raise invalid("The tunnel inside CIDRs of a VPN connection must be different.")
 
@@ -392,6 +392,58 @@ class TunnelledVpnConnectionBackend:
             static_routes_only=bool(options.get("StaticRoutesOnly", False)),
         )
         self.vpn_connections[connection.id] = connection
+        return connection
+
+    def _tunnelled(self, vpn_connection_id: str) -> TunnelledVpnConnection:
+        connection = self.vpn_connections.get(vpn_connection_id)
+        if not isinstance(connection, TunnelledVpnConnection) or connection.state == "deleted":
+            raise InvalidVpnConnectionIdError(vpn_connection_id)
+        return connection
+
+    def modify_vpn_tunnel_options(self, vpn_connection_id: str, outside_ip: str,
+                                  options: dict) -> TunnelledVpnConnection:
+        """One tunnel's options changed in place, validated as at creation; the tunnel
+        goes DOWN until the data plane re-establishes it with the new values (AWS:
+        "the tunnel will be unavailable for a brief period")."""
+        connection = self._tunnelled(vpn_connection_id)
+        tunnel = next((t for t in connection.tunnel_list if t.outside_ip == outside_ip), None)
+        if tunnel is None:
+            raise invalid(f"The VPN connection {vpn_connection_id} has no tunnel with outside IP address "
+                          f"{outside_ip}.")
+        _validate_tunnel_options([options])
+        cidr = options.get("TunnelInsideCidr")
+        if cidr and cidr != tunnel.inside_cidr:
+            taken = {t.inside_cidr for c in self._gateway_connections(connection.transit_gateway_id,
+                                                                      connection.vpn_gateway_id)
+                     for t in c.tunnel_list if t is not tunnel}
+            if cidr in taken:
+                raise invalid(f"The tunnel inside CIDR {cidr} is already in use by another VPN connection "
+                              "on the same gateway.")
+            tunnel.inside_cidr = cidr
+        if options.get("PreSharedKey"):
+            tunnel.pre_shared_key = options["PreSharedKey"]
+        tunnel.requested = {**tunnel.requested, **options}
+        tunnel.report("DOWN", "the tunnel's options are being modified", [], tunnel.bytes_in, tunnel.bytes_out)
+        return connection
+
+    def modify_vpn_connection(self, vpn_connection_id: str, customer_gateway_id: str | None = None,
+                              transit_gateway_id: str | None = None,
+                              vpn_gateway_id: str | None = None) -> TunnelledVpnConnection:
+        """Move the connection to another customer gateway; both tunnels go DOWN until the
+        data plane re-establishes them with the new peer."""
+        connection = self._tunnelled(vpn_connection_id)
+        if transit_gateway_id or vpn_gateway_id:
+            raise invalid("Moving a VPN connection to another gateway is not supported by the hybridnet emulator.")
+        if not customer_gateway_id:
+            raise EC2ClientError("MissingParameter", "The request must contain one of CustomerGatewayId, "
+                                                     "TransitGatewayId or VpnGatewayId.")
+        gateway = self.get_customer_gateway(customer_gateway_id)  # type: ignore[attr-defined]
+        if gateway.state != "available":
+            raise EC2ClientError("IncorrectState", f"The customer gateway {customer_gateway_id} is {gateway.state}.")
+        connection.customer_gateway, connection.customer_gateway_id = gateway, gateway.id
+        for tunnel in connection.tunnel_list:
+            tunnel.report("DOWN", "the VPN connection is moving to another customer gateway", [],
+                          tunnel.bytes_in, tunnel.bytes_out)
         return connection
 
     def delete_vpn_connection(self, vpn_connection_id: str) -> VPNConnection:

@@ -1,4 +1,5 @@
-"""CreateVpnConnection that passes `Options` on to the backend (moto drops it)."""
+"""CreateVpnConnection that passes `Options` on to the backend (moto drops it), and
+ModifyVpnTunnelOptions / ModifyVpnConnection, which moto does not have."""
 
 from __future__ import annotations
 
@@ -22,4 +23,16 @@ class TunnelledVpnConnectionResponses(EC2BaseResponse):
                 vpn_id=connection.id,
                 transit_gateway_id=connection.transit_gateway_id,
             )  # AWS applies the request's tags to the connection only, not to the attachment
+        return ActionResult({"VpnConnection": connection})
+
+    def modify_vpn_tunnel_options(self) -> ActionResult:
+        connection = self.ec2_backend.modify_vpn_tunnel_options(
+            self._get_param("VpnConnectionId"), self._get_param("VpnTunnelOutsideIpAddress"),
+            self._get_param("TunnelOptions", {}))
+        return ActionResult({"VpnConnection": connection})
+
+    def modify_vpn_connection(self) -> ActionResult:
+        connection = self.ec2_backend.modify_vpn_connection(
+            self._get_param("VpnConnectionId"), customer_gateway_id=self._get_param("CustomerGatewayId"),
+            transit_gateway_id=self._get_param("TransitGatewayId"), vpn_gateway_id=self._get_param("VpnGatewayId"))
         return ActionResult({"VpnConnection": connection})
