@@ -83,6 +83,7 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     info = emulator.start()
     start_telemetry(ctx, info)
     register_hosts(ctx, info)
+    start_host_endpoints(info)  # the hosts are Online for SSM once their AWS API answers
     ec2 = ctx.client("ec2")
 
     def aws_sees_it_up() -> bool:
@@ -140,6 +141,7 @@ def twin_services_up(ctx, run_dir: Path) -> list[str]:
         if not has_endpoint:
             lines.append("DNS             not played: no OPERATIONAL inbound endpoint of this stack (run notebook 03)")
         else:  # the agent starts them when it sees the endpoints
+            respawn_crashed([name for name, _ in DNS_DAEMONS.values()])
             running = poll(lambda: not dns_daemons_missing(), timeout=15, interval=0.2)
             lines.append("DNS             " + ("named in " + ", ".join(ns for _, ns in DNS_DAEMONS.values())
                                                if running else f"named not running: {', '.join(dns_daemons_missing())}"
@@ -223,7 +225,7 @@ def start_host_endpoints(info, namespaces: tuple[str, ...] | None = None) -> lis
 
     from . import lab
     from .lab.endpoint import PORT
-    from .lab.hosts import HOST_NAMESPACES
+    from .lab.hosts import HOST_NAMESPACES, online_flag
 
     socket_path = getattr(info, "instance_socket", None)
     if not socket_path:
@@ -238,6 +240,8 @@ def start_host_endpoints(info, namespaces: tuple[str, ...] | None = None) -> lis
             executable=Path(sys.executable).name)
     for ns, record in records.items():
         runtime.wait_ready(record, lambda ns=ns: _listening(ns, PORT), timeout=10.0)
+        runtime.ns_dir(ns)  # the namespace's lab folder: the flag goes with it
+        online_flag(LAB_DIR, ns).touch()  # SSM shows the host Online from now on
     return [record.name for record in records.values()]
 
 
@@ -510,7 +514,8 @@ def dns_spec(ctx) -> dict:
     }
 
 
-def _named_ready(log: Path, offset: int) -> bool:
+def named_ready(log: Path, offset: int) -> bool:
+    """named (-g) logged "running" after `offset`: it has loaded its zones and answers."""
     try:
         with open(log, "rb") as handle:
             handle.seek(offset)
@@ -606,7 +611,7 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
         log = runtime.log_dir / f"{name.replace('@', '-')}.log"
         offset = log.stat().st_size if log.exists() else 0
         record = lab.start_daemon(runtime, name, ns, [NAMED, "-4", "-g", "-u", "bind", "-c", str(run / "named.conf")],
-                                  ready=lambda log=log, offset=offset: _named_ready(log, offset),
+                                  ready=lambda log=log, offset=offset: named_ready(log, offset),
                                   ready_timeout=timeout, runtime_dirs=[run])
         conf = configs[role]
         if role == "onprem":
@@ -621,6 +626,23 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
                      "listens on": ", ".join(conf["listen_ips"]), "answers": answers, "forwards": forwards})
     timings = {"named_s": time.monotonic() - started}
     return pd.DataFrame(rows), timings
+
+
+def respawn_crashed(names: list[str]) -> list[str]:
+    """Those of the lab daemons `names` that are recorded but dead (a crash: the agent
+    plays them again only when what they play changes, as a server that crashed
+    stays down until someone starts it), started again exactly as they were
+    started. Returns their names."""
+    from . import lab
+
+    try:
+        runtime = lab.LabRuntime.load(LAB_DIR)
+    except FileNotFoundError:
+        return []
+    crashed = [r.name for r in runtime.daemons if r.name in names and not runtime.is_running(r)]
+    for name in crashed:
+        runtime.respawn(name)
+    return crashed
 
 
 def dns_daemons_missing() -> list[str]:

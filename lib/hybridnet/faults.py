@@ -10,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from . import dataplane
@@ -96,6 +98,93 @@ def _start_idc_dns(ctx: AwsContext, undo: dict) -> None:
     _idc_named(signal.SIGCONT)
 
 
+def _crash(name: str) -> dict:
+    """SIGKILL a lab daemon by the pid the lab recorded (ours to signal), as a crash
+    ends it; its record stays, for clear to start it again as it was started."""
+    from . import lab
+
+    try:
+        return {"pid": lab.LabRuntime.load(dataplane.LAB_DIR).kill(name).pid}
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"nothing to crash: {exc.args[0]}") from None
+
+
+def _respawn(name: str, ready: Callable, timeout: float = 10.0, stale: tuple[Path, ...] = ()):
+    """Start a crashed lab daemon again exactly as the lab (or the host's systemctl,
+    through the lab's agent) started it, without the `stale` files the dead one
+    left (not a sign of the new one); back, with the lab's runtime, once
+    `ready(runtime)` says so. None when it runs already: `hybridnet lab up` (the
+    router's setup, the DNS server's files through SSM) starts it again too."""
+    from . import lab
+
+    runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
+    if runtime.is_running(runtime.daemon(name)):
+        return None
+    for path in stale:
+        path.unlink(missing_ok=True)
+    record = runtime.respawn(name)
+    runtime.wait_ready(record, lambda: ready(runtime), timeout=timeout)
+    return runtime
+
+
+def _cgw(daemon: str) -> str:
+    from .lab import CGW_NS
+
+    return f"{daemon}@{CGW_NS}"
+
+
+def _crash_cgw_charon(ctx: AwsContext) -> dict:
+    from .lab import CGW_NS, netns
+
+    # kernel-libipsec's ipsec0 dies with charon, and the tunnel inside addresses the
+    # router's setup put there with it: noted, to be put back.
+    shown = netns.ip_in(CGW_NS, "-o", "-4", "addr", "show", "dev", "ipsec0", check=False).stdout
+    return {**_crash(_cgw("charon")), "ipsec0": re.findall(r"\binet (\S+)", shown)}
+
+
+def _restart_cgw_charon(ctx: AwsContext, undo: dict) -> None:
+    from .lab import CGW_NS, netns
+    from .lab.daemons import charon_paths, swanctl, vici_ready
+
+    def ready(runtime) -> bool:
+        return vici_ready(charon_paths(runtime, CGW_NS)["vici"]) and \
+            netns.ip_in(CGW_NS, "link", "show", "dev", "ipsec0", check=False).returncode == 0
+
+    runtime = _respawn(_cgw("charon"), ready)
+    if runtime is None:
+        return
+    # What the router's setup does after starting charon: the inside addresses on
+    # ipsec0, then its connections and secrets (start_action=start brings them up).
+    for address in undo.get("ipsec0", []):
+        netns.ip_in(CGW_NS, "addr", "replace", address, "dev", "ipsec0")
+    swanctl(runtime, CGW_NS, "--load-all", "--noprompt", "--file", runtime.state["cgw_swanctl_conf"])
+
+
+def _crash_cgw_bgpd(ctx: AwsContext) -> dict:
+    return _crash(_cgw("bgpd"))
+
+
+def _restart_cgw_bgpd(ctx: AwsContext, undo: dict) -> None:
+    from .lab import CGW_NS
+    from .lab.daemons import frr_run_dir
+
+    vty = frr_run_dir(CGW_NS) / "bgpd.vty"
+    _respawn(_cgw("bgpd"), lambda runtime: vty.exists(), stale=(vty,))
+
+
+def _crash_onprem_named(ctx: AwsContext) -> dict:
+    return _crash(dataplane.DNS_DAEMONS["onprem"][0])
+
+
+def _restart_onprem_named(ctx: AwsContext, undo: dict) -> None:
+    from . import lab
+
+    name = dataplane.DNS_DAEMONS["onprem"][0]
+    log = Path(lab.LabRuntime.load(dataplane.LAB_DIR).daemon(name).log)
+    offset = log.stat().st_size if log.exists() else 0
+    _respawn(name, lambda runtime: dataplane.named_ready(log, offset), timeout=15.0)
+
+
 def _handler_deny_all(ctx: AwsContext, deny: bool) -> None:
     from .phases import connect_handler
 
@@ -130,6 +219,15 @@ DRILLS: dict[str, Drill] = {
                           "FAIL hybrid DNS", _stop_idc_dns, _start_idc_dns),
     "handler-deny-all": Drill("handler-deny-all", "make the client connect handler deny everybody",
                               "FAIL connect handler", _deny_everybody, _admit_again),
+    # Crashes (SIGKILL): the health check names the daemon that is gone, on the host
+    # itself, before the tunnels, routes and answers it takes with it.
+    "cgw-ike-crash": Drill("cgw-ike-crash", "kill the customer gateway's charon (strongSwan's IKE daemon)",
+                           "FAIL router daemons (charon not running)", _crash_cgw_charon, _restart_cgw_charon),
+    "cgw-bgp-crash": Drill("cgw-bgp-crash", "kill the customer gateway's bgpd (FRR)",
+                           "FAIL router daemons (bgpd not running)", _crash_cgw_bgpd, _restart_cgw_bgpd),
+    "onprem-dns-crash": Drill("onprem-dns-crash", "kill the on-prem DNS server's named",
+                              "FAIL on-prem DNS server (named not running)", _crash_onprem_named,
+                              _restart_onprem_named),
 }
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import hosts, results, workspace
 from .aws import AwsContext
-from .diagnostics import routes, tunnels
+from .diagnostics import daemons, routes, tunnels
 from .diagnostics.verdicts import Evidence, exit_code
 from .params import HealthCheck
 
@@ -36,6 +36,7 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
     tgw_routes = (pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids], ignore_index=True)
                   if tgw_ids else None)
     host_status = hosts.plane(ctx).describe()
+    host_daemons = daemons.daemons_frame(ctx)
     bgp, source = routes.router_bgp_frame(ctx, connections)
     dns = dns_endpoints = None
     if check.dns_probes and ctx.params.dns:
@@ -57,7 +58,8 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
                       "handler_probe": clientvpn.handler_probe(ctx, endpoints)}
     return Evidence(params=ctx.params, thresholds=check.thresholds, telemetry=telemetry, timeline=timeline,
                     tgw_routes=tgw_routes, router_bgp=bgp, router_source=source, dns=dns,
-                    dns_endpoints=dns_endpoints, client_vpn=client_vpn, hosts=host_status)
+                    dns_endpoints=dns_endpoints, client_vpn=client_vpn, hosts=host_status,
+                    daemons=host_daemons)
 
 
 ENDPOINT_SIDE = "inbound endpoint"

@@ -99,20 +99,25 @@ def test_healthy_lab_exits_0_with_a_self_contained_report(stack):
         assert secret not in html
 
 
-@pytest.mark.parametrize("drill, code, check, status", [
-    ("tunnel-down", 1, "tunnels", "WARN"),
-    ("withdraw-prefix", 2, "TGW route to on-prem", "FAIL"),
-    ("inbound-endpoint-down", 1, "inbound endpoints", "WARN"),
-    ("idc-dns-down", 2, "hybrid DNS", "FAIL"),
-    ("handler-deny-all", 2, "connect handler", "FAIL"),
+@pytest.mark.parametrize("drill, code, check, status, says", [
+    ("tunnel-down", 1, "tunnels", "WARN", "1 of 2 UP"),
+    ("withdraw-prefix", 2, "TGW route to on-prem", "FAIL", "no active route to 192.168.0.0/16"),
+    ("inbound-endpoint-down", 1, "inbound endpoints", "WARN", "does not answer"),
+    ("idc-dns-down", 2, "hybrid DNS", "FAIL", "-> TIMEOUT"),
+    ("handler-deny-all", 2, "connect handler", "FAIL", "a user the policy admits is denied"),
+    # a crash is named on the host itself, not only by what it takes with it
+    ("cgw-ike-crash", 2, "router daemons", "FAIL", "charon not running on hosts.router seed-idc-router (i-"),
+    ("cgw-bgp-crash", 2, "router daemons", "FAIL", "bgpd not running on hosts.router seed-idc-router (i-"),
+    ("onprem-dns-crash", 2, "on-prem DNS server", "FAIL", "named not running on hosts.onprem_dns seed-idc-dns (i-"),
 ])
-def test_each_drill_gives_its_verdict_and_clear_restores_ok(stack, drill, code, check, status):
+def test_each_drill_gives_its_verdict_and_clear_restores_ok(stack, drill, code, check, status, says):
     faults.apply(stack, drill)
     try:
         settle()
         got, frame = verdicts_now(stack)
         assert got == code, frame.to_string()
-        assert status in set(frame[frame["check"].str.startswith(check)]["status"]), frame.to_string()
+        named = frame[frame["check"].str.startswith(check) & (frame["status"] == status)]
+        assert any(says in reason for reason in named["reason"]), frame.to_string()
     finally:
         faults.clear(stack)
     got, frame = verdicts_until_ok(stack)  # BGP re-converges after the drill
@@ -131,14 +136,18 @@ def test_with_the_lab_down_the_hosts_are_named_with_ssm_s_reason(stack):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def lab_up() -> subprocess.CompletedProcess:
+    return subprocess.run([HYBRIDNET, "lab", "up", "--params", str(ROOT / "params" / "lab.yaml")],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
 def test_lab_up_brings_back_the_whole_twin_from_the_account(stack):
     """After `lab down`, `hybridnet lab up` alone (no notebook) plays everything the
     account has again: tunnels and BGP, both DNS servers, the Client VPN endpoint;
     the hosts are back online for SSM, and the health check is OK."""
     if dataplane.lab_running():
         dataplane.lab_down()
-    up = subprocess.run([HYBRIDNET, "lab", "up", "--params", str(ROOT / "params" / "lab.yaml")],
-                        capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    up = lab_up()
     assert up.returncode == 0, up.stdout + up.stderr
     assert re.search(r"^DNS +named in \S+idc, \S+vpc$", up.stdout, re.M), up.stdout
     assert re.search(r"^ *router online in SSM +True", up.stdout, re.M), up.stdout  # the router's setup, through SSM
@@ -146,6 +155,30 @@ def test_lab_up_brings_back_the_whole_twin_from_the_account(stack):
     result = healthcheck_until_ok()
     assert result.returncode == 0, result.stdout
     assert re.search(r"^  OK\s+hybrid DNS\s+8 probes answered as expected", result.stdout, re.M)
+
+
+def test_lab_up_starts_crashed_daemons_again(stack):
+    """The crash drills on the lab as `hybridnet lab up` plays it (the router's
+    charon and FRR started by its setup through the host's systemctl, the DNS
+    server's named by its files): `lab up` again starts them, as a rerun of the
+    setup does on a real host, and the health check is OK without a `clear`."""
+    from hybridnet.diagnostics.daemons import daemons_frame
+
+    if dataplane.twin_status() is None:  # run alone: the lab as `lab up` plays it
+        assert lab_up().returncode == 0
+    crashes = ("cgw-ike-crash", "cgw-bgp-crash", "onprem-dns-crash")
+    try:
+        for drill in crashes:
+            faults.apply(stack, drill)
+        found = daemons_frame(stack)
+        assert sorted(found.loc[found["running"].eq(False), "daemon"]) == ["bgpd", "charon", "named"], found
+        up = lab_up()
+        assert up.returncode == 0, up.stdout + up.stderr
+        got, frame = verdicts_until_ok(stack)
+        assert got == 0, frame.to_string()
+    finally:
+        faults.clear(stack)  # nothing left to start: each runs again
+    assert not faults.active()
 
 
 def test_teardown_removes_everything_and_the_lab(stack):

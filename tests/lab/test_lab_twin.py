@@ -143,6 +143,28 @@ def test_a_config_named_checkconf_refuses_is_rolled_back_and_named_keeps_running
     assert runtime.is_running(named) and lab.LabRuntime.load(dataplane.LAB_DIR).daemon(named.name).pid == named.pid
 
 
+def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ctx, applied, params_file, tmp_path):
+    """Phase 1 moves the same VPN connection to a new customer gateway (ASN 65016 ->
+    65020) and sets tunnel 2's new key; the agent re-plays AWS's side from the API,
+    phase 2 sends the router its new setup, and both tunnels are UP again."""
+    vpn, _, _ = applied
+    data = yaml.safe_load(params_file.read_text())
+    data["customer_gateway"]["bgp_asn"] = 65020
+    data["vpn"]["tunnels"][1]["pre_shared_key"] = "changed_key_2"
+    changed_file = tmp_path / "changed.yaml"
+    changed_file.write_text(yaml.safe_dump(data))
+    changed = connect(load_params(changed_file))
+    result = tgw_attachment.run(changed, progress=None)
+    assert result.vpn_connection_id == vpn["VpnConnectionId"] and result.customer_gateway_asn == 65020
+    assert len(result.changed) == 3, result.changed  # the move, the old gateway gone, tunnel 2's key
+    new_vpn, cfg = router_config.load_connection(changed)
+    assert {t.cgw_asn for t in cfg.tunnels} == {65020}
+    deployment = router_config.deploy(changed, new_vpn, cfg)
+    assert deployment.applied and deployment.table["ok"].all(), deployment.table.to_string()
+    view, _ = router_config.router_view(changed, new_vpn)
+    assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
+
+
 def test_lab_down_stops_the_agent_too(ctx, applied):
     assert dataplane.twin_status() is not None
     dataplane.lab_down()

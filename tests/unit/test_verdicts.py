@@ -147,3 +147,86 @@ def test_no_host_named_is_not_judged_as_healthy_or_broken():
     none = hosts_frame(*[(role, "NotConfigured", "no hosts in the params") for role in ("router", "vpc_client")])
     assert verdicts.check_hosts(evidence(HEALTHY, ROUTES, hosts=none)) == []
     assert verdicts.check_hosts(evidence(HEALTHY, ROUTES)) == []
+
+
+def daemons_frame(running: dict[str, bool | None], detail: str = "router i-0123456789abcdef0: exit 0"):
+    from hybridnet.diagnostics.daemons import COLUMNS, HOST_DAEMONS
+
+    role_of = {daemon: role for role, daemons in HOST_DAEMONS.items() for daemon in daemons}
+    return pd.DataFrame([{"role": role_of[d], "host": f"seed-{role_of[d]}", "instance_id": "i-0123456789abcdef0",
+                          "daemon": d, "running": up, "detail": detail} for d, up in running.items()],
+                        columns=COLUMNS)
+
+
+ALL_UP = {"charon": True, "bgpd": True, "zebra": True, "named": True}
+
+
+def daemon_verdicts(running, **extra) -> list[tuple[str, str, str]]:
+    found = verdicts.check_daemons(evidence(HEALTHY, ROUTES, daemons=daemons_frame(running), **extra))
+    return [(v.check, v.status, v.reason) for v in found]
+
+
+def test_daemons_running_are_ok_per_host():
+    assert daemon_verdicts(ALL_UP) == [
+        ("router daemons", "OK", "charon, bgpd, zebra running on hosts.router seed-router (i-0123456789abcdef0)"),
+        ("on-prem DNS server", "OK", "named running on hosts.onprem_dns seed-onprem_dns (i-0123456789abcdef0)")]
+
+
+@pytest.mark.parametrize("dead, check, action", [
+    ("charon", "router daemons", "systemctl restart strongswan"),
+    ("bgpd", "router daemons", "systemctl restart frr"),
+    ("named", "on-prem DNS server", "systemctl restart named"),
+])
+def test_a_dead_daemon_fails_naming_it_and_its_host(dead, check, action):
+    ev = evidence(HEALTHY, ROUTES, daemons=daemons_frame({**ALL_UP, dead: False}))
+    failed = [v for v in verdicts.evaluate(ev) if v.status != "OK"]
+    assert [(v.check, v.status) for v in failed] == [(check, "FAIL")]
+    assert failed[0].reason.startswith(f"{dead} not running on hosts.")
+    assert "(i-0123456789abcdef0)" in failed[0].reason and action in failed[0].action
+    assert verdicts.exit_code(verdicts.evaluate(ev)) == 2
+
+
+def test_every_dead_daemon_of_a_host_is_named_once_with_each_action_once():
+    got = verdicts.check_daemons(evidence(HEALTHY, ROUTES, daemons=daemons_frame(
+        {"charon": True, "bgpd": False, "zebra": False})))
+    assert [(v.status, v.reason.split(" on ")[0]) for v in got] == [("FAIL", "bgpd, zebra not running")]
+    assert got[0].action.count("systemctl restart frr") == 1
+
+
+def test_daemons_not_asked_are_no_data_unless_the_host_already_fails_as_a_host():
+    failed = "router i-0123456789abcdef0: the command failed with exit code 127 (Failed): ps: not found"
+    frame = daemons_frame({"charon": None, "bgpd": None, "zebra": None}, detail=failed)
+    online = hosts_frame(("router", "Online", "managed instance, online"))
+    got = verdicts.check_daemons(evidence(HEALTHY, ROUTES, daemons=frame, hosts=online))
+    assert [(v.check, v.status, v.reason) for v in got] == [("router daemons", "WARN", f"no data: {failed}")]
+    lost = "router i-0123456789abcdef0: SSM Agent has not checked in (PingStatus ConnectionLost): ..."
+    offline = hosts_frame(("router", "ConnectionLost", lost))
+    ev = evidence(HEALTHY, ROUTES, daemons=frame.assign(detail=lost), hosts=offline)
+    assert verdicts.check_daemons(ev) == []  # the hosts verdict names it, with SSM's reason
+    assert [(v.check, v.status) for v in verdicts.evaluate(ev) if v.status != "OK"] == [("host router", "FAIL")]
+
+
+def test_daemons_frame_reads_the_process_list_of_each_named_host(monkeypatch):
+    from types import SimpleNamespace
+
+    from hybridnet import hosts
+    from hybridnet.diagnostics import daemons
+
+    answers = {"router": hosts.HostCommand("router", "seed-idc-router", "i-0123456789abcdef0", "Success", 0,
+                                           "awk\nbgpd\ncharon\nps\nsh\n", "", "router i-0123456789abcdef0: exit 0"),
+               "onprem_dns": hosts.HostCommand("onprem_dns", "seed-idc-dns", "i-0123456789abcdef1", "Success", 0,
+                                               "", "sh: 1: ps: not found\n", "onprem_dns i-0123456789abcdef1: exit 0")}
+    sent = {}
+
+    class Plane:
+        def run_many(self, commands, timeout):
+            sent.update(commands)
+            return {role: answers[role] for role in commands}
+
+    monkeypatch.setattr(hosts, "plane", lambda ctx: Plane())
+    frame = daemons.daemons_frame(SimpleNamespace(params=PARAMS))
+    assert sent == {"router": [daemons.PROCESSES_COMMAND], "onprem_dns": [daemons.PROCESSES_COMMAND]}
+    assert dict(zip(frame["daemon"], frame["running"])) == {"charon": True, "bgpd": True, "zebra": False,
+                                                            "named": None}
+    assert "no process listed" in frame.loc[frame["daemon"] == "named", "detail"].item()
+    assert "ps: not found" in frame.loc[frame["daemon"] == "named", "detail"].item()

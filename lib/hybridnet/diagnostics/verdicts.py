@@ -43,6 +43,7 @@ class Evidence:
     dns_endpoints: pd.DataFrame | None = None  # each inbound endpoint IP asked directly
     client_vpn: dict = field(default_factory=dict)  # endpoints, connections, handler_probe frames
     hosts: pd.DataFrame | None = None  # hosts.DataPlane.describe(): role, instance, SSM status
+    daemons: pd.DataFrame | None = None  # daemons.daemons_frame(): role, daemon, running (None: not asked)
 
 
 def check_hosts(ev: Evidence) -> list[Verdict]:
@@ -62,6 +63,46 @@ def check_hosts(ev: Evidence) -> list[Verdict]:
                     "bring it back for SSM: instance running, SSM Agent up, a path to SSM's endpoints "
                     "(offline, the lab plays the hosts: hybridnet lab up)")
             for row in offline.itertuples()]
+
+
+DAEMON_CHECKS = {"router": "router daemons", "onprem_dns": "on-prem DNS server"}
+# How a daemon is started again, and where it says why it stopped.
+DAEMON_ACTIONS = {
+    "charon": "start strongSwan again (systemctl restart strongswan, or the router's setup again: notebook 02 "
+              "with router.apply) and see why it stopped: journalctl -u strongswan",
+    "bgpd": "start FRR again (systemctl restart frr) and see why it stopped: journalctl -u frr",
+    "zebra": "start FRR again (systemctl restart frr) and see why it stopped: journalctl -u frr",
+    "named": "check the configuration (named-checkconf -z), start BIND again (systemctl restart named) and see "
+             "why it stopped: journalctl -u named",
+}
+
+
+def check_daemons(ev: Evidence) -> list[Verdict]:
+    """The daemons each host's role needs, asked on the host: a missing one is
+    named, before the tunnels, routes and answers it takes with it."""
+    if ev.daemons is None or ev.daemons.empty:
+        return []
+    # A host SSM does not reach already fails (or warns) as a host, with SSM's reason.
+    unreachable = set() if ev.hosts is None else set(
+        ev.hosts.loc[~ev.hosts["ssm_status"].isin(["Online", "NotConfigured"]), "role"])
+    verdicts = []
+    for role, rows in ev.daemons.groupby("role", sort=False):
+        check, first = DAEMON_CHECKS.get(role, f"{role} daemons"), rows.iloc[0]
+        where = f"hosts.{role} {first.host} ({first.instance_id})"
+        if rows["running"].isna().any():
+            if role not in unreachable:  # silence is not health
+                verdicts.append(Verdict(check, WARN, f"no data: {first.detail}",
+                                        f"the daemons are listed on {where} through SSM Run Command: "
+                                        "see why the command did not answer"))
+            continue
+        missing = [r.daemon for r in rows.itertuples() if not r.running]
+        if not missing:
+            verdicts.append(Verdict(check, OK, f"{', '.join(rows['daemon'])} running on {where}"))
+            continue
+        actions = list(dict.fromkeys(DAEMON_ACTIONS.get(d, f"start {d} again") for d in missing))
+        verdicts.append(Verdict(check, FAIL, f"{', '.join(missing)} not running on {where}",
+                                "; ".join(actions) + " (offline, the lab plays the hosts: hybridnet lab up)"))
+    return verdicts
 
 
 def check_tunnels(ev: Evidence) -> list[Verdict]:
@@ -236,6 +277,7 @@ def check_client_vpn(ev: Evidence) -> list[Verdict]:
 
 CHECKS: dict[str, Callable[[Evidence], list[Verdict]]] = {
     "hosts": check_hosts,
+    "daemons": check_daemons,
     "tunnels": check_tunnels,
     "accepted_routes": check_accepted_routes,
     "tgw_routes": check_tgw_routes,

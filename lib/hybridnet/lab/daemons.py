@@ -58,6 +58,9 @@ class DaemonRecord:
     argv: list[str]
     log: str
     runtime_dirs: list[str] = field(default_factory=list)  # removed when it stops
+    # (source, target) bind mounts it was started with, so `respawn` starts it the
+    # same way; None in a record written before they were recorded
+    bind_mounts: list[list[str]] | None = None
 
 
 # --- /proc helpers -----------------------------------------------------------
@@ -113,6 +116,16 @@ def _reap(pid: int) -> None:
             child.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             _children[pid] = child
+
+
+def reap_exited() -> list[int]:
+    """Reap the daemons this process started that have exited (crashed, killed by
+    someone else): a zombie still holds its pid, and charon will not start again
+    while its pid file names a process that exists. Returns the reaped pids."""
+    reaped = [pid for pid, child in list(_children.items()) if child.poll() is not None]
+    for pid in reaped:
+        _children.pop(pid, None)
+    return reaped
 
 
 def stop_processes(targets: Iterable[tuple[int, int]], grace_s: float = STOP_GRACE_S) -> list[int]:
@@ -245,7 +258,8 @@ class LabRuntime:
         stat = proc_stat(child.pid)
         record = DaemonRecord(name=name, ns=ns, pid=child.pid, starttime=stat[1] if stat else -1,
                               executable=executable, argv=list(argv), log=str(log_path),
-                              runtime_dirs=[str(p) for p in runtime_dirs])
+                              runtime_dirs=[str(p) for p in runtime_dirs],
+                              bind_mounts=[[str(src), str(dst)] for src, dst in bind_mounts])
         _children[child.pid] = child
         self.state["daemons"].append(asdict(record))
         self.save()
@@ -253,6 +267,45 @@ class LabRuntime:
 
     def is_running(self, record: DaemonRecord) -> bool:
         return is_same_process_alive(record.pid, record.starttime)
+
+    def _restartable(self, name: str) -> DaemonRecord:
+        record = self.daemon(name)
+        if record.bind_mounts is None:
+            raise RuntimeError(f"{name} was started by an older hybridnet, which did not record how: it could "
+                               "not be started again as it was (hybridnet lab down, then up)")
+        return record
+
+    def kill(self, name: str, timeout: float = 5.0) -> DaemonRecord:
+        """SIGKILL a running recorded daemon, as a crash ends it (no clean shutdown:
+        charon sends no IKE DELETE, bgpd no NOTIFICATION). Its record stays, so
+        `respawn` can start it again. Returns once it is dead (reaped, if this
+        process started it)."""
+        record = self._restartable(name)
+        if not _signal_if_same(record.pid, record.starttime, signal.SIGKILL):
+            raise RuntimeError(f"{name} is not running (pid {record.pid})")
+        deadline = time.monotonic() + timeout
+        while self.is_running(record) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _reap(record.pid)
+        return record
+
+    def respawn(self, name: str, timeout: float = 5.0) -> DaemonRecord:
+        """Start a recorded daemon that died (a crash) again exactly as it was
+        started: its argv and bind mounts, its runtime folders kept (`stop` would
+        remove them). A daemon still running is left alone."""
+        record = self._restartable(name)
+        if self.is_running(record):
+            return record
+        # until its parent (this process, the lab's agent, init) has reaped it: see reap_exited
+        deadline = time.monotonic() + timeout
+        while (stat := proc_stat(record.pid)) is not None and stat[1] == record.starttime \
+                and time.monotonic() < deadline:
+            reap_exited()
+            time.sleep(0.02)
+        self.state["daemons"] = [d for d in self.state["daemons"] if d["name"] != name]
+        return self.spawn(name, record.ns, record.argv, executable=record.executable,
+                          bind_mounts=[(src, dst) for src, dst in record.bind_mounts],
+                          runtime_dirs=record.runtime_dirs)
 
     def wait_ready(self, record: DaemonRecord, ready: Callable[[], bool], timeout: float = 10.0) -> float:
         """Poll `ready()` until true; fail early, with the log's tail, if the daemon died."""

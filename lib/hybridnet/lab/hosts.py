@@ -71,6 +71,14 @@ exec {python} -m hybridnet.lab.hostinit --socket "$(dirname "$0")/{socket}" -- "
 """
 
 
+def online_flag(lab_dir: Path | str, ns: str) -> Path:
+    """Exists while the host's SSM Agent would be online: its namespace is up and its
+    AWS API pipe listens (dataplane.start_host_endpoints makes it). In the namespace's
+    own lab folder, so that the namespace's removal takes it along: a host the lab is
+    rebuilding is not "Online" before it can run a command that calls AWS."""
+    return Path(lab_dir) / ns / "ssm-online"
+
+
 def host_dir(lab_dir: Path | str, ns: str) -> Path:
     """The host's folder: an <ns>-* folder of the lab dir, so `lab down` sweeps it."""
     return Path(lab_dir) / f"{ns}-host"
@@ -174,9 +182,9 @@ def registrations(lab_dir: Path | str, roles: dict[str, dict], resolvers: dict[s
     for role, instance in roles.items():
         ns = ROLE_NAMESPACES[role]
         out.append({**instance, "argv_prefix": _prefix(ns, host_mounts(runtime, ns, resolvers.get(ns))),
-                    "alive_path": f"/run/netns/{ns}", "computer_name": f"{role.replace('_', '-')}.lab",
+                    "alive_path": str(online_flag(lab_dir, ns)), "computer_name": f"{role.replace('_', '-')}.lab",
                     "environment": {"PATH": PATH, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint.PORT}"}})
     return out
 
 
-__all__ = ["BIND_PATHS", "HOST_NAMESPACES", "REMOTE_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]
+__all__ = ["BIND_PATHS", "HOST_NAMESPACES", "online_flag", "REMOTE_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]

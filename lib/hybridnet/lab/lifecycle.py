@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -106,6 +107,31 @@ def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
         runtime.save()
 
     return _build(spec, lab_dir, log_dir, start)
+
+
+AWS_SIDE_DAEMONS = ("bgpd", "zebra", "charon")
+
+
+def aws_side_replay(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR) -> bool:
+    """AWS's side of both tunnels again with `spec`, the rest left running, when the
+    network is the one the lab has: AWS changed a tunnel's options or the peer's ASN
+    (ModifyVpnTunnelOptions, ModifyVpnConnection), which on AWS leaves the customer's
+    router alone too. False (nothing done) when the network differs: then
+    aws_side_up() builds it all again."""
+    require_root()
+    try:
+        runtime = LabRuntime.load(lab_dir)
+    except FileNotFoundError:
+        return False
+    topology = build_topology(spec)
+    if runtime.state.get("topology") != json.loads(json.dumps(topology.to_dict())):
+        return False
+    runtime.stop([f"{name}@{AWS_NS}" for name in AWS_SIDE_DAEMONS])
+    for stale in ("zserv.api", "bgpd.vty", "zebra.vty"):  # or zebra would look ready before it is
+        (daemons.frr_run_dir(AWS_NS) / stale).unlink(missing_ok=True)
+    _start_aws_side(runtime, spec)
+    _record_lab(runtime, spec, topology)
+    return True
 
 
 def _build(spec: LabSpec, lab_dir: Path | str, log_dir: Path | str | None,

@@ -43,6 +43,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import hostinit, identity
+from .daemons import reap_exited
 from .hosts import HOST_NAMESPACES, REMOTE_NAMESPACES, init_socket
 
 INTERVAL_S = 1.0
@@ -114,6 +115,13 @@ class Twin:
         digest = self.spec_digest
         if self.s2s is None:  # a restarted agent: keep a lab that plays the same (hosts registered again)
             self.s2s = self._recorded("s2s")
+        if digest != self.s2s and self.s2s is not None:
+            started = time.monotonic()
+            if lifecycle.aws_side_replay(dataplane.lab_spec(self.ctx, vpn), self.lab_dir):
+                self._record("s2s", digest)
+                self.s2s = digest
+                log(f"{vpn['VpnConnectionId']}: AWS side of both tunnels again with the connection's new values "
+                    f"in {time.monotonic() - started:.1f} s; the network and the customer gateway keep running")
         if digest != self.s2s:
             self._close_listeners()
             started = time.monotonic()
@@ -383,6 +391,7 @@ class Twin:
             for key, _ in self.selector.select(timeout=max(0.0, next_tick - time.monotonic())):
                 self._serve(key.fileobj, key.data)
             if time.monotonic() >= next_tick:
+                reap_exited()  # the hosts' daemons it started that someone killed (a crash drill)
                 try:
                     self.reconcile()
                 except Exception:  # keep playing: the next tick tries again, the log says why
