@@ -69,19 +69,26 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     if args.action == "start":
-        info = emulator.start()
+        info = emulator.start(fresh=args.fresh)
         if args.params:
             from .aws import connect
 
             connect(load_params(resolve_params_path(args.params)))  # seeds the lab's starting state
-        print(f"emulator running: pid {info.pid}, {info.endpoint}, log {info.log}")
+        print(f"emulator running: pid {info.pid}, {info.endpoint}, log {info.log}; {_emulator_state(info)}")
     elif args.action == "status":
         info = emulator.status()
-        print(f"emulator running: pid {info.pid}, {info.endpoint}" if info else "emulator not running")
+        print(f"emulator running: pid {info.pid}, {info.endpoint}; {_emulator_state(info)}" if info
+              else "emulator not running")
         return 0 if info else 3
     elif args.action == "stop":
         print("emulator stopped" if emulator.stop() else "emulator was not running")
     return 0
+
+
+def _emulator_state(info) -> str:
+    since = f"started {info.started_at}" if getattr(info, "started_at", None) else "started"
+    restored = getattr(info, "restored_from", None)
+    return f"{since}, its state restored from {restored}" if restored else f"{since} empty"
 
 
 def cmd_lab_down(args: argparse.Namespace) -> int:
@@ -201,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     emu = sub.add_parser("emulator", help="the embedded AWS emulator (moto + hybridnet extensions)")
     emu.add_argument("action", choices=["start", "status", "stop"])
     emu.add_argument("--params", help="seed the lab's starting state from this parameter file")
+    emu.add_argument("--fresh", action="store_true",
+                     help="start: empty, on purpose (a running emulator is stopped; its saved state is kept as "
+                          "outputs/.state/emulator-state.<date-time>.pickle)")
     emu.set_defaults(func=cmd_emulator)
 
     down = sub.add_parser("teardown", help="remove everything the suite created (notebook 99), and the lab")

@@ -47,7 +47,7 @@ def new_run_dir(label: str = "run") -> Path:
     return path
 
 
-def write_file(path: Path, content: str, mode: int) -> Path:
+def write_file(path: Path, content: str | bytes, mode: int) -> Path:
     """Write ``content`` to ``path`` atomically with exactly ``mode``: the one
     way the suite writes files that may hold secrets.
 
@@ -62,7 +62,7 @@ def write_file(path: Path, content: str, mode: int) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(content.encode("utf-8"))
+            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
             fh.flush()
             os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
@@ -76,9 +76,9 @@ def write_file(path: Path, content: str, mode: int) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> Path:
+def write_private(path: Path, content: str | bytes) -> Path:
     """Write a file that holds a secret (mode 0600)."""
-    return write_file(path, text, 0o600)
+    return write_file(path, content, 0o600)
 
 
 def read_json(path: Path) -> dict:

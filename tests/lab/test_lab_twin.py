@@ -165,6 +165,20 @@ def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ct
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
 
 
+def test_after_an_emulator_restart_the_agent_registers_the_hosts_again(ctx, applied):
+    """The emulator comes back with the account (its saved state), not with the lab's
+    registrations: the agent notices the new start and registers the hosts again."""
+    from hybridnet import emulator
+
+    vpn_id = tgw_attachment.find_vpn_connection(ctx)["VpnConnectionId"]
+    emulator.stop()
+    info = emulator.start()
+    assert info.restored_from and info.endpoint == ctx.endpoint_url  # the same port, the same account
+    assert tgw_attachment.find_vpn_connection(ctx)["VpnConnectionId"] == vpn_id
+    assert hosts.plane(ctx).wait_online("router", 15) is None
+    assert hosts.plane(ctx).run("router", ["true"], timeout=30).ok
+
+
 def test_lab_down_stops_the_agent_too(ctx, applied):
     assert dataplane.twin_status() is not None
     dataplane.lab_down()

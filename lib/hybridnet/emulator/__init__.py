@@ -9,11 +9,12 @@ from .process import (
     admin_call,
     client,
     credentials,
+    saved_state_file,
     session,
     start,
     status,
     stop,
 )
 
-__all__ = ["Credentials", "EmulatorError", "EmulatorInfo", "admin_call", "client", "credentials", "session", "start",
-           "status", "stop"]
+__all__ = ["Credentials", "EmulatorError", "EmulatorInfo", "admin_call", "client", "credentials", "saved_state_file",
+           "session", "start", "status", "stop"]

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import datafeed
+from . import datafeed, persistence
 from .ssm.admin import ssm_instances
 
 
@@ -23,7 +23,12 @@ def ec2_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
 
 
 def health(body: dict, extensions: list[str]) -> dict:
-    return {"ok": True, "extensions": extensions}
+    """Serving; since when, restored from which saved state (None: started empty), and its saves."""
+    answer: dict[str, Any] = {"ok": True, "extensions": extensions}
+    store = persistence.current()
+    if store is not None:
+        answer.update(started_at=store.started_at, restored_from=store.restored_from, state=store.status())
+    return answer
 
 
 def vpn_telemetry(body: dict, extensions: list[str]) -> dict:
@@ -123,12 +128,22 @@ ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
 }
 
 
+# Routes after which the state is saved (persistence.py): what a data plane reports once
+# and the API shows (Client VPN connections, and the handler's logs). Telemetry, played
+# routes and SSM registrations are reported again by the data plane and not saved.
+SAVED_ROUTES = {("POST", "clientvpn-connection"), ("POST", "clientvpn-connect")}
+
+
 def handle(method: str, path: str, body: dict, extensions: list[str]) -> tuple[int, dict]:
-    route = ROUTES.get((method, path.strip("/")))
+    key = (method, path.strip("/"))
+    route = ROUTES.get(key)
     if route is None:
         return 404, {"error": f"no admin route {method} /_hybridnet/{path}",
                      "routes": [f"{m} /_hybridnet/{p}" for m, p in ROUTES]}
     try:
-        return 200, route(body, extensions)
+        answer = route(body, extensions)
     except NotFound as exc:
         return 404, {"error": str(exc)}
+    if key in SAVED_ROUTES:
+        persistence.note_change()
+    return 200, answer

@@ -137,6 +137,11 @@ def install(creds: Credentials) -> None:
     if USER_NAME not in backend.users:
         backend.create_user(region_name="us-east-1", user_name=USER_NAME)
     backend.put_user_policy(USER_NAME, POLICY_NAME, json.dumps(ALLOW_ALL))
+    # A restored IAM (persistence.py) may hold the keys of an earlier credentials file,
+    # e.g. one replaced because others could read it: only the current key is valid.
+    for old in [k.access_key_id for k in backend.get_user(USER_NAME).access_keys
+                if k.access_key_id != creds.access_key_id]:
+        backend.delete_access_key(old, USER_NAME)
     if creds.access_key_id not in backend.access_keys:
         key = backend.create_access_key(USER_NAME)  # moto's AccessKey, given our id and secret
         del backend.access_keys[key.access_key_id]

@@ -7,8 +7,10 @@ tunnel outside IP, IPsec UP/DOWN, the BGP session's message, the prefixes
 received, bytes. Each report feeds VgwTelemetry, the TGW's propagated routes
 and the AWS/VPN metrics of the VPN connection owning that outside IP. A report
 holds for its lease: when a reporter says it is going (`final`) or stops
-reporting, its tunnels turn DOWN again with the "no data plane" message. The
-emulator imports nothing of the lab.
+reporting, its tunnels turn DOWN again with the "no data plane" message. None
+of it is saved with the emulator's state (persistence.py): a restarted emulator
+shows the tunnels DOWN until the data plane reports again. The emulator imports
+nothing of the lab.
 """
 
 from __future__ import annotations

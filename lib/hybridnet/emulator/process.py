@@ -5,7 +5,9 @@ signed with the credentials it generated (see auth.py); `credentials()`,
 `session()` and `client()` hand them to callers. Its admin API and moto's
 /moto-api are served on its unix socket (0600) only: `admin_call`. A second
 unix socket (0600), the instance socket, serves the AWS API alone, for the
-commands the lab's instances run (see server.py).
+commands the lab's instances run (see server.py). Its state is saved in
+`saved_state_file()` after every change and restored at the next start
+(persistence.py); `start(fresh=True)` starts it empty.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import workspace
+from ..errors import HybridnetError
+from . import persistence
 from .unix_client import UNIX_PATH_MAX, AdminCallError, admin_call_unix
 
 START_TIMEOUT = 30.0
 
 
-class EmulatorError(RuntimeError):
-    pass
+class EmulatorError(HybridnetError, RuntimeError):
+    """The emulator cannot start, be found or answer (the message says why and what to do;
+    the CLI prints it without a traceback)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class EmulatorInfo:
     # a host's network namespace for the commands run on that "instance".
     # None for an emulator started before it existed.
     instance_socket: str | None = None
+    # When this emulator process started (ISO 8601, UTC), and the saved state it restored
+    # (None: it started empty). None for an emulator started before they were recorded.
+    started_at: str | None = None
+    restored_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,11 @@ def socket_file() -> Path:
 def instance_socket_file() -> Path:
     """The instance socket: the AWS API alone, for commands on the lab's instances."""
     return workspace.state_dir() / "instances.sock"
+
+
+def saved_state_file() -> Path:
+    """The emulator's saved state (0600: it holds secrets), restored at every start."""
+    return workspace.state_dir() / "emulator-state.pickle"
 
 
 def credentials_file() -> Path:
@@ -152,7 +166,8 @@ def status() -> EmulatorInfo | None:
     if (_is_ours(state["pid"]) and state.get("socket") and state.get("credentials_file")
             and _healthy(state["socket"])):
         info = EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file(), state["socket"],
-                            Path(state["credentials_file"]), state.get("instance_socket") or None)
+                            Path(state["credentials_file"]), state.get("instance_socket") or None,
+                            state.get("started_at"), state.get("restored_from"))
         _seen[info.endpoint] = info.credentials_file
         return info
     if not _is_ours(state["pid"]):
@@ -160,11 +175,30 @@ def status() -> EmulatorInfo | None:
     return None
 
 
-def start() -> EmulatorInfo:
-    """Start the emulator in the background unless it already runs."""
+def start(fresh: bool = False) -> EmulatorInfo:
+    """Start the emulator in the background unless it already runs, with the state it saved.
+
+    A saved state it cannot restore (damaged, from another version) is refused with
+    EmulatorError, the file untouched. `fresh`: start empty on purpose; a running
+    emulator is stopped first, and the saved state is kept under a timestamped name.
+    """
     running = status()
-    if running:
+    if running and not fresh:
         return running
+    if running:
+        stop()
+    saved = saved_state_file()
+    header = None
+    if fresh:
+        persistence.set_aside(saved)
+    else:
+        try:
+            header = persistence.check(saved)  # here, so the refusal is this one message
+        except persistence.StateFileError as exc:
+            raise EmulatorError(str(exc)) from None
+    # The port the saved state was served on, so that clients holding its endpoint (a
+    # notebook's kernel, the lab's agent) reach the restarted emulator (another if taken).
+    port = (header or {}).get("port") or 0
     path = state_file()
     try:
         old = json.loads(path.read_text())
@@ -191,7 +225,7 @@ def start() -> EmulatorInfo:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hybridnet.emulator.server", "--state-file", str(path),
              "--socket", str(sock), "--instance-socket", str(instance_sock),
-             "--credentials-file", str(credentials_file())],
+             "--credentials-file", str(credentials_file()), "--saved-state", str(saved), "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,  # outlives the notebook or CLI that started it
         )

@@ -1,9 +1,12 @@
 """The emulator process: moto's server with our extensions and an admin API.
 
 Run as `python -m hybridnet.emulator.server --state-file FILE --socket PATH
---credentials-file FILE [--instance-socket PATH]`. It serves:
+--credentials-file FILE [--instance-socket PATH] [--saved-state FILE] [--port N]`.
+It serves:
 
-* on a free port of 127.0.0.1 (never another interface): the AWS API only,
+* on a free port of 127.0.0.1 (never another interface; a restarted emulator
+  takes the port of the state it restores again when it is free, so the
+  clients and the lab that knew it keep reaching it): the AWS API only,
   to requests signed with the emulator's credentials (auth.py; generated into
   the credentials file at the first start, reused later), from no web page;
 * on the unix socket (mode 0600; the lab's daemons run in network namespaces
@@ -18,9 +21,11 @@ Run as `python -m hybridnet.emulator.server --state-file FILE --socket PATH
   with its instance profile's credentials) reach the AWS API and never the
   admin API.
 
-It refuses to start without its sockets. It writes {pid, port, endpoint,
-socket, instance_socket, credentials_file} to the state file once it is
-serving, and serves until SIGTERM.
+It refuses to start without its sockets. With `--saved-state FILE` it first
+restores the state saved there, or refuses to start if it cannot (see
+persistence.py), and saves it there after every change. It writes {pid, port,
+endpoint, socket, instance_socket, credentials_file, started_at,
+restored_from} to the state file once it is serving, and serves until SIGTERM.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import admin
+from . import admin, persistence
 from .extensions import install_all
 from .process import Credentials
 from .unix_client import UNIX_PATH_MAX
@@ -68,6 +73,8 @@ class AdminMiddleware:
                 return list(self.moto_app(environ, start_response))
             finally:
                 self.after_moto_api()
+                if environ.get("REQUEST_METHOD") == "POST":  # a reset, a seed...: saved as it is now
+                    persistence.note_change()
         if not path.startswith(ADMIN_PREFIX):
             return self.api(environ, start_response)
         try:
@@ -96,8 +103,32 @@ class TcpOnlyApi:
         return self.api(environ, start_response)
 
 
-def build_apps(credentials: Credentials) -> tuple[Any, Any]:
-    """(the AWS-API-only app for TCP and the instance socket, the unix socket app), sharing one moto."""
+class SavingApi:
+    """The AWS API (`api`: moto), then, after a call that may have changed the state and
+    succeeded, the state saved before the answer leaves (persistence.py)."""
+
+    def __init__(self, api: Callable):
+        self.api = api
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if persistence.is_read(environ):
+            return self.api(environ, start_response)
+        status: list[str] = []
+
+        def noting(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status.append(code)
+            return start_response(code, headers, exc_info) if exc_info else start_response(code, headers)
+
+        answer = self.api(environ, noting)  # moto has done the call when it returns
+        if status and status[0][:1] in ("2", "3"):  # AWS changes nothing on an error
+            persistence.note_change()
+        return answer
+
+
+def build_apps(credentials: Credentials, store: persistence.Store | None = None) -> tuple[Any, Any]:
+    """(the AWS-API-only app for TCP and the instance socket, the unix socket app), sharing one moto;
+    with `store`, the state it saved is restored first (StateFileError if it cannot be) and
+    every change is saved there."""
     os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
     from moto.moto_server import werkzeug_app
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -106,9 +137,11 @@ def build_apps(credentials: Credentials) -> tuple[Any, Any]:
 
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # no flask_cors on moto's apps (also set by process.start)
     extensions = install_all()
+    if store is not None:
+        store.restore()  # before the credentials, which go into the restored IAM
     auth.install(credentials)
     moto_app = DomainDispatcherApplication(create_backend_app)
-    api = auth.Gate(moto_app)
+    api = auth.Gate(moto_app if store is None else SavingApi(moto_app))
     unix_app = AdminMiddleware(api, moto_app, extensions, after_moto_api=lambda: auth.install(credentials))
     return TcpOnlyApi(api), unix_app
 
@@ -135,14 +168,18 @@ def serve_unix(app: Any, socket_path: Path, name: str = "emulator-unix-socket") 
 
 
 def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int = 0,
-          instance_socket: Path | None = None) -> None:
+          instance_socket: Path | None = None, saved_state: Path | None = None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     from . import auth
 
     credentials = auth.load_or_create(credentials_file)
-    tcp_app, unix_app = build_apps(credentials)
+    store = persistence.Store(saved_state) if saved_state is not None else None
+    try:
+        tcp_app, unix_app = build_apps(credentials, store)
+    except persistence.StateFileError as exc:  # never serve a half-restored state
+        raise SystemExit(str(exc)) from None
     unix_servers = []
     try:
         unix_servers.append(serve_unix(unix_app, socket_path))
@@ -155,12 +192,22 @@ def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int
             unix_servers[0].server_close()
             socket_path.unlink(missing_ok=True)
             raise SystemExit(f"the emulator cannot serve its instance socket {instance_socket}: {exc}") from None
-    server = make_server("127.0.0.1", port, tcp_app, threaded=True, request_handler=MotoRequestHandler)
+    try:
+        server = make_server("127.0.0.1", port, tcp_app, threaded=True, request_handler=MotoRequestHandler)
+    except OSError as exc:  # the port the saved state was served on is taken now: any free one
+        if not port:
+            raise
+        print(f"port {port} is not free ({exc.strerror}): serving on another", file=sys.stderr, flush=True)
+        server = make_server("127.0.0.1", 0, tcp_app, threaded=True, request_handler=MotoRequestHandler)
     bound = server.server_address[1]
+    if store is not None:
+        store.port = bound
     state: dict[str, Any] = {"pid": os.getpid(), "port": bound, "endpoint": f"http://127.0.0.1:{bound}",
                              "socket": str(socket_path),
                              "instance_socket": str(instance_socket) if instance_socket is not None else None,
-                             "credentials_file": str(credentials_file)}
+                             "credentials_file": str(credentials_file),
+                             "started_at": store.started_at if store else None,
+                             "restored_from": store.restored_from if store else None}
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
@@ -189,9 +236,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="the emulator's credentials (0600; generated at the first start)")
     parser.add_argument("--instance-socket", type=Path, default=None,
                         help="a unix socket serving the AWS API alone (for commands on the lab's instances)")
+    parser.add_argument("--saved-state", type=Path, default=None,
+                        help="restore the state saved in this file (0600), and save every change there")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    serve(args.state_file, args.socket, args.credentials_file, args.port, instance_socket=args.instance_socket)
+    serve(args.state_file, args.socket, args.credentials_file, args.port, instance_socket=args.instance_socket,
+          saved_state=args.saved_state)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ class Twin:
         self.cvpn_read_at = 0.0
         self.cvpn_error: str | None = None  # why the stack's endpoint is not played, as last logged
         self.report_error: str | None = None  # why the emulator did not take the last report, as logged
+        self.emulator_started: str | None = None  # the emulator's start time when the hosts were registered
         self.stopping = False
 
     # -- the account -> the lab
@@ -140,10 +141,29 @@ class Twin:
             self._close_listeners()
             self._open_listeners()
             self._record("hosts", "registered")
-            self.hosts_ready = True
+            self.hosts_ready, self.emulator_started = True, info.started_at
             log("the seed's instances are online for SSM; telemetry reports to the emulator")
+        else:
+            self._follow_emulator_restart()
         self._reconcile_client_vpn()  # first: it never raises, so DNS trouble cannot hold it up
         self._reconcile_dns()
+
+    def _follow_emulator_restart(self) -> None:
+        """An emulator restarted (its state restored from its file) knows the account but
+        not which namespaces play the instances: register them again. If it could not
+        take its old port, the agent's clients follow it to the new one."""
+        from .. import dataplane, emulator
+        from ..aws import connect
+
+        info = emulator.status()
+        if info is None or info.started_at == self.emulator_started:
+            return
+        if info.endpoint != self.ctx.endpoint_url:
+            self.ctx = connect(self.ctx.params)
+            dataplane.record_owner(self.ctx)
+        dataplane.register_hosts(self.ctx, info)
+        self.emulator_started = info.started_at
+        log(f"the emulator restarted ({info.started_at}): the seed's instances registered again")
 
     def _reconcile_dns(self) -> None:
         from .. import dataplane

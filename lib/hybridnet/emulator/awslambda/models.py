@@ -95,6 +95,8 @@ from typing import Any
 
 from moto.awslambda.exceptions import LambdaClientError
 
+from .. import persistence
+
 LOG_TAIL_BYTES = 4096  # X-Amz-Log-Result carries the last 4 KB of the log, as on AWS
 LOG_LIMIT_BYTES = 1 << 20  # what one invocation may print; the rest is dropped
 RESPONSE_LIMIT_BYTES = 6291556  # Lambda's synchronous response payload limit
@@ -869,7 +871,8 @@ class RunningLambdaFunction:
                 try:
                     save_logs(fn, run_function(fn, event))
                 except Exception:  # an asynchronous invocation has nobody to report to
-                    pass
+                    return
+                persistence.note_change()  # its logs, written after the call's answer
 
             threading.Thread(target=run_async, name=f"lambda-{fn.function_name}", daemon=True).start()
             return b""

@@ -26,7 +26,6 @@ import ipaddress
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -35,6 +34,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.utils import random_resource_id
 
+from .. import clock
 from ..vpn.models import pending_seconds
 
 RESOURCE_TYPE = "client-vpn-endpoint"
@@ -79,14 +79,15 @@ def endpoint_not_found(endpoint_id: str) -> EC2ClientError:
 
 
 def settled(since: float | None) -> bool:
-    return since is not None and time.monotonic() - since >= pending_seconds()
+    return since is not None and clock.now() - since >= pending_seconds()
 
 
 # What a data plane (the lab) reports it applies of each endpoint, by endpoint id:
-# {"routes": {cidr}, "rules": {cidr}, "at": monotonic time}. A route or an
+# {"routes": {cidr}, "rules": {cidr}, "at": clock.now()}. A route or an
 # all-users rule is active once AWS would have applied it: with a data plane
 # reporting, when that data plane applies it (so a client that connects after
 # "active" gets it, as on AWS); without one, after the usual pending time.
+# Not saved with the state (persistence.py): the data plane reports it every second.
 PLAYED: dict[str, dict] = {}
 # A data plane that stopped reporting is gone: statuses settle by time again.
 PLAYED_HOLD_S = 5.0
@@ -94,7 +95,7 @@ PLAYED_HOLD_S = 5.0
 
 def applied(endpoint_id: str, kind: str, cidr: str) -> bool:
     report = PLAYED.get(endpoint_id)
-    if report is None or time.monotonic() - report["at"] > PLAYED_HOLD_S:
+    if report is None or clock.now() - report["at"] > PLAYED_HOLD_S:
         return True
     return str(ipaddress.ip_network(cidr, strict=False)) in report[kind]
 
@@ -264,7 +265,7 @@ class TargetNetwork:
     availability_zone_id: str
     security_groups: list[str]
     client_token: str | None = None
-    created_at: float = field(default_factory=time.monotonic)
+    created_at: float = field(default_factory=clock.now)
     disassociated_at: float | None = None
 
     @property
@@ -299,7 +300,7 @@ class AuthorizationRule:
     access_all: bool
     group_id: str | None
     description: str | None
-    created_at: float = field(default_factory=time.monotonic)
+    created_at: float = field(default_factory=clock.now)
     revoked_at: float | None = None
 
     @property
@@ -330,7 +331,7 @@ class Route:
     target_subnet: str
     origin: str  # "associate" (added with a target network) or "add-route"
     description: str | None
-    created_at: float = field(default_factory=time.monotonic)
+    created_at: float = field(default_factory=clock.now)
     deleted_at: float | None = None
 
     @property
@@ -388,7 +389,7 @@ class Connection:
         previous = self.code
         if previous in ("active", "failed-to-terminate"):
             self.code = "terminating"
-            self.terminate_requested_at = time.monotonic()
+            self.terminate_requested_at = clock.now()
         return previous, self.code
 
     def to_api(self) -> dict:
@@ -932,7 +933,7 @@ class ClientVpnBackend:
                 raise EC2ClientError("ClientVpnEndpointAssociationExists",
                                      "The endpoint that you're trying to delete has associations "
                                      + ", ".join(endpoint.networks))
-            endpoint.deleted_at, endpoint.deletion_time = time.monotonic(), utcnow()
+            endpoint.deleted_at, endpoint.deletion_time = clock.now(), utcnow()
             for connection in endpoint.connections.values():
                 connection.terminate()
             acm = _acm_backend(self.account_id, self.region_name)
@@ -1025,7 +1026,7 @@ class ClientVpnBackend:
                 raise EC2ClientError("InvalidClientVpnAssociationIdNotFound",
                                      f"The association ID '{association_id}' does not exist on Client VPN endpoint "
                                      f"{endpoint_id}")
-            network.disassociated_at = time.monotonic()
+            network.disassociated_at = clock.now()
             # The routes through the subnet go with it (the VPC route added by the association included).
             for route in endpoint.live_routes():
                 if route.target_subnet == network.subnet_id:
@@ -1071,7 +1072,7 @@ class ClientVpnBackend:
             for rule in endpoint.live_rules():
                 if rule.destination_cidr == cidr and rule.access_all == access_all and \
                         rule.group_id == (access_group_id or None):
-                    rule.revoked_at = time.monotonic()
+                    rule.revoked_at = clock.now()
                     return rule
             raise EC2ClientError("InvalidClientVpnEndpointAuthorizationRuleNotFound",
                                  f"No authorization rule for {cidr} exists on Client VPN endpoint {endpoint_id}")
@@ -1132,7 +1133,7 @@ class ClientVpnBackend:
                 raise invalid(f"The route to {cidr} was added when its target subnet was associated; only "
                               "routes added with CreateClientVpnRoute can be deleted (disassociate the subnet "
                               "to remove it).")
-            now = time.monotonic()
+            now = clock.now()
             for route in added:
                 route.deleted_at = now
             return added[0]
@@ -1358,7 +1359,7 @@ def report_played(body: dict) -> dict:
         rules = {str(ipaddress.ip_network(c, strict=False)) for c in body.get("rules", [])}
     except ValueError as exc:
         raise ValueError(f"clientvpn-played: {exc}") from None
-    PLAYED[endpoint_id] = {"routes": routes, "rules": rules, "at": time.monotonic()}
+    PLAYED[endpoint_id] = {"routes": routes, "rules": rules, "at": clock.now()}
     return {"client_vpn_endpoint_id": endpoint_id, "routes": sorted(routes), "rules": sorted(rules)}
 
 

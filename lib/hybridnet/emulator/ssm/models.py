@@ -65,8 +65,11 @@ reads as TimedOut. Not emulated: MaxConcurrency (all invocations run at
 once), MaxErrors beyond the command's aggregate status, S3 / CloudWatch
 output (OutputS3BucketName is accepted and ignored), notifications, other
 documents than AWS-RunShellScript (InvalidDocument), the Delayed status.
-Nothing is persisted: a restarted emulator knows no registrations or
-commands until the data plane registers again.
+The commands are saved with the emulator's state (persistence.py); an
+invocation still pending or running when it was saved is restored Failed
+(ResponseCode -1, its stderr says why): its process belonged to the stopped
+emulator. The registrations are not saved: a restarted emulator knows no
+managed instances until the data plane registers them again.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ from typing import Any, Iterable
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.utilities.paginator import paginate
 
-from .. import roles
+from .. import persistence, roles
 from . import utils
 from .exceptions import (
     InvalidCommandId,
@@ -130,6 +133,10 @@ ERROR_DETAILS = frozenset({"Failed", "ExecutionTimedOut"})
 GONE_STATES = frozenset({"shutting-down", "terminated"})
 
 _lock = threading.RLock()  # registrations and the commands list, in every backend
+# Where a backend keeps its registrations (left out of the saved state: see persistence.py).
+REGISTRY_ATTRIBUTE = "_hybridnet_managed_instances"
+INTERRUPTED = ("hybridnet emulator: the emulator stopped while this command was {state}; "
+               "what became of it is unknown")
 
 
 def _ec2_backend(account_id: str, region: str) -> Any:
@@ -504,6 +511,27 @@ class Invocation:
     def command_id(self) -> str:  # for moto's paginator
         return self.command.command_id
 
+    # -- saved with the emulator's state (persistence.py): no lock, event or thread
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self.lock:
+            state = {k: v for k, v in self.__dict__.items() if k not in ("lock", "cancel_requested", "done")}
+            if self.details not in TERMINAL_DETAILS:
+                # As a restored emulator tells it: its process belonged to this emulator.
+                running = self.started is not None
+                state.update(status="Failed", details="Failed", response_code=utils.NOT_RUN_RESPONSE_CODE,
+                             stderr=INTERRUPTED.format(state="running" if running else "pending"))
+                if running:
+                    state.update(ended=utils.utcnow(), _elapsed=time.monotonic() - self._started_at)
+            return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+        self.cancel_requested = threading.Event()
+        self.done = threading.Event()
+        self.done.set()  # restored terminal: nothing runs it any more
+
     # -- state, read under the lock --
 
     def state(self) -> tuple[str, str]:
@@ -617,6 +645,7 @@ class Invocation:
             self.status, self.details, self.response_code = outcome.status, outcome.details, outcome.response_code
             self.stdout, self.stderr = outcome.stdout, outcome.stderr
         self.done.set()
+        persistence.note_change()  # no API call follows a command's end: save it now
 
     def _run(self) -> None:
         try:
@@ -968,9 +997,9 @@ class RunCommandBackend:
 
     def run_command_registry(self) -> dict[str, ManagedInstance]:
         with _lock:
-            registry = self.__dict__.get("_hybridnet_managed_instances")
+            registry = self.__dict__.get(REGISTRY_ATTRIBUTE)
             if registry is None:
-                registry = self.__dict__["_hybridnet_managed_instances"] = {}
+                registry = self.__dict__[REGISTRY_ATTRIBUTE] = {}
             return registry
 
     def registered_instance(self, instance_id: str) -> ManagedInstance | None:

@@ -82,6 +82,11 @@ class Tunnel:
     bytes_in: int = 0  # the data plane's counters, for AWS/VPN TunnelDataIn/Out
     bytes_out: int = 0
 
+    # What the data plane reports (report()), every second while it plays the tunnel: not
+    # saved with the emulator's state (persistence.py), a restored tunnel is DOWN until it does.
+    TELEMETRY = ("status", "status_message", "accepted_route_count", "last_status_change", "received_routes",
+                 "bytes_in", "bytes_out")
+
     @property
     def inside_hosts(self) -> tuple[str, str]:
         """(AWS side, customer side): AWS takes the first usable address."""
