@@ -55,6 +55,8 @@ class AwsContext:
     # Seconds between polls of a Run Command (botocore's command_executed waiter): a
     # real command takes seconds, the emulator's a few milliseconds.
     command_poll_s: float = 1.0
+    # When the target's account started empty (the emulator without a saved state), else None.
+    started_empty_at: str | None = None
     _clients: dict[str, BaseClient] = field(default_factory=dict, repr=False)
 
     @property
@@ -99,6 +101,9 @@ class Account:
     # Run once on the new context: the emulator seeds the environment a real
     # account already has (a VPC, a transit gateway, the IDC's instances).
     prepare: Callable[[AwsContext], Any] | None = None
+    # Set by a target whose account can start empty (the emulator: "started empty at
+    # ..."), so that finding nothing of a stack is told as that, not as a stack never built.
+    started_empty_at: str | None = None
 
 
 def _aws(params: Params) -> Account:
@@ -137,7 +142,7 @@ def connect(params: Params) -> AwsContext:
     plane, why = dataplane.choose(params.target, params.lab)
     ctx = AwsContext(params, account.session, account.endpoint_url, waiter_delay=account.waiter_delay,
                      data_plane=plane, data_plane_reason=why, host_plane=hosts.choose(params),
-                     command_poll_s=account.command_poll_s)
+                     command_poll_s=account.command_poll_s, started_empty_at=account.started_empty_at)
     if account.prepare is not None:
         account.prepare(ctx)
     return ctx

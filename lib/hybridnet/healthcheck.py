@@ -31,6 +31,7 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
         ec2 = ctx.client("ec2")
         connections = ec2.describe_vpn_connections(VpnConnectionIds=check.vpn_connections)["VpnConnections"]
     telemetry = tunnels.telemetry_frame(connections)
+    started_empty_at = _started_empty_and_never_built(ctx, connections)
     timeline = tunnels.timeline_frame(ctx, connections, check.lookback_minutes)
     tgw_ids = sorted({c["TransitGatewayId"] for c in connections if c.get("TransitGatewayId")})
     tgw_routes = (pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids], ignore_index=True)
@@ -59,7 +60,17 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
     return Evidence(params=ctx.params, thresholds=check.thresholds, telemetry=telemetry, timeline=timeline,
                     tgw_routes=tgw_routes, router_bgp=bgp, router_source=source, dns=dns,
                     dns_endpoints=dns_endpoints, client_vpn=client_vpn, hosts=host_status,
-                    daemons=host_daemons)
+                    daemons=host_daemons, started_empty_at=started_empty_at)
+
+
+def _started_empty_and_never_built(ctx: AwsContext, connections: list[dict]) -> str | None:
+    """When the account started empty (the emulator with no saved state) and holds no
+    trace of the stack's VPN connection, not even a deleted one: its state is
+    elsewhere, rather than the stack torn down or never built here."""
+    if not ctx.started_empty_at or connections:
+        return None
+    every = ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
+    return None if every else ctx.started_empty_at
 
 
 ENDPOINT_SIDE = "inbound endpoint"

@@ -74,6 +74,17 @@ def test_withdrawn_prefix_fails_routes():
     assert statuses(ev)["TGW route to on-prem"] == "FAIL"
 
 
+def test_an_account_that_started_empty_is_told_as_that_not_as_a_stack_never_built():
+    ev = evidence(pd.DataFrame(columns=TELEMETRY_COLUMNS), None, started_empty_at="2026-12-02T17:45:00+00:00")
+    tunnels = verdicts.check_tunnels(ev)
+    assert [(v.status, v.reason) for v in tunnels] == [
+        ("FAIL", "the emulator holds none of this stack's resources: it started empty at 2026-12-02T17:45:00+00:00 "
+                 "(no saved state restored)")]
+    assert "--fresh" in tunnels[0].action
+    built = evidence(HEALTHY, ROUTES, started_empty_at="2026-12-02T17:45:00+00:00")
+    assert [v.status for v in verdicts.check_tunnels(built)] == ["OK"]  # it was built since
+
+
 def test_nothing_deployed_fails_with_a_reason_instead_of_crashing():
     ev = evidence(pd.DataFrame(columns=TELEMETRY_COLUMNS), None)
     found = verdicts.evaluate(ev)

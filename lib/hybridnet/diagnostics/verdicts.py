@@ -43,6 +43,7 @@ class Evidence:
     dns_endpoints: pd.DataFrame | None = None  # each inbound endpoint IP asked directly
     client_vpn: dict = field(default_factory=dict)  # endpoints, connections, handler_probe frames
     hosts: pd.DataFrame | None = None  # hosts.DataPlane.describe(): role, instance, SSM status
+    started_empty_at: str | None = None  # the account started empty then (the emulator without saved state)
     daemons: pd.DataFrame | None = None  # daemons.daemons_frame(): role, daemon, running (None: not asked)
 
 
@@ -106,6 +107,12 @@ def check_daemons(ev: Evidence) -> list[Verdict]:
 
 
 def check_tunnels(ev: Evidence) -> list[Verdict]:
+    if ev.telemetry.empty and ev.started_empty_at:
+        # Not "never built": the account itself started empty (another machine, or --fresh).
+        return [Verdict("tunnels", FAIL, f"the emulator holds none of this stack's resources: it started empty at "
+                                         f"{ev.started_empty_at} (no saved state restored)",
+                        "if the stack was built before, its state is not on this machine (or was set aside by "
+                        "--fresh: outputs/.state/emulator-state.<date-time>.pickle); else build it: hybridnet run")]
     if ev.telemetry.empty:
         return [Verdict("tunnels", FAIL, f"no VPN connection tagged hybridnet:stack={ev.params.name}",
                         "run notebooks 01 and 02 (hybridnet run), or check the params' name and region")]

@@ -19,4 +19,5 @@ def open_account(params: Params) -> Account:
     info = start()
     # The emulator's waiters settle in a second and its commands in milliseconds.
     return Account(session(params.region, info), info.endpoint, waiter_delay=1, command_poll_s=0.05,
-                   prepare=seed.ensure_baseline)
+                   prepare=seed.ensure_baseline,
+                   started_empty_at=None if info.restored_from else (info.started_at or "an unknown time"))
