@@ -113,15 +113,6 @@ def issuing_chain(leaf_pem: str, chain_pem: str) -> str:
     return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in path)
 
 
-def client_root_chain_arn(endpoint: dict) -> str | None:
-    """The mutual-authentication client certificate chain's ACM ARN of a DescribeClientVpnEndpoints entry."""
-    for option in endpoint.get("AuthenticationOptions", []):
-        chain = (option.get("MutualAuthentication") or {}).get("ClientRootCertificateChain")
-        if chain:
-            return chain
-    return None
-
-
 def client_vpn_described(ctx, endpoint: dict) -> dict:
     """What the AWS API says of a Client VPN endpoint (a DescribeClientVpnEndpoints
     entry) that the lab plays, ACM aside: {endpoint, networks (associated, in the
@@ -164,6 +155,8 @@ def client_vpn_spec_from_aws(ctx, endpoint_id: str, emulator_socket: str,
     acm = ctx.client("acm")
     server_arn = endpoint["ServerCertificateArn"]
     server_cert = acm.get_certificate(CertificateArn=server_arn)["Certificate"]
+    from ..phases.client_vpn import client_root_chain_arn
+
     client_arn = client_root_chain_arn(endpoint)
     if client_arn is None:
         raise ClientVpnLabError(f"{endpoint_id} has no mutual (certificate) authentication: the lab plays only that")

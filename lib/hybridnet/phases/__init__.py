@@ -34,3 +34,19 @@ def find_vpc(ctx: "AwsContext") -> dict:
 def nothing_here(why: str, next_step: str) -> pd.DataFrame:
     """The one-row table a phase shows where no data plane plays its part: why, and what to do."""
     return pd.DataFrame([{"data plane": "none here", "why": why, "next step": next_step}])
+
+
+def store_secret(ctx: "AwsContext", name: str, value: str, phase: str, what: str, description: str) -> None:
+    """`value` as the Parameter Store SecureString `name`, tagged with the stack (so
+    teardown removes it), written only when it is new or changed: a host reads it
+    with its instance profile, and the secret never travels in a command."""
+    ssm = ctx.client("ssm")
+    try:
+        current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        current = None
+    if current is None:
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tags=ctx.tags(phase, what),
+                          Description=description)
+    elif current != value:
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)

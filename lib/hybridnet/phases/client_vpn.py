@@ -43,7 +43,7 @@ from ..aws import AwsContext, tag_value
 from ..params import REMOTE_ROLES, ClientVpn
 from ..render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 from ..waiting import extra_waiter, poll, wait
-from . import PhaseError, find_vpc, nothing_here
+from . import PhaseError, find_vpc, nothing_here, store_secret
 
 PHASE = "4"
 NOTEBOOK = "04_client_vpn"
@@ -290,7 +290,8 @@ def describe_endpoint(ctx: AwsContext, endpoint_id: str) -> dict:
         "ClientVpnEndpoints"][0]
 
 
-def _chain_arn(endpoint: dict) -> str | None:
+def client_root_chain_arn(endpoint: dict) -> str | None:
+    """The mutual-authentication client certificate chain's ACM ARN of a DescribeClientVpnEndpoints entry."""
     for option in endpoint.get("AuthenticationOptions", []):
         chain = (option.get("MutualAuthentication") or {}).get("ClientRootCertificateChain")
         if chain:
@@ -325,7 +326,7 @@ def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: s
     endpoint_id = endpoint["ClientVpnEndpointId"]
     fixed = {"client CIDR": (endpoint["ClientCidrBlock"], cv.client_cidr),
              "transport protocol": (endpoint["TransportProtocol"], cv.transport_protocol),
-             "client certificate chain": (_chain_arn(endpoint), certs["client"].arn)}
+             "client certificate chain": (client_root_chain_arn(endpoint), certs["client"].arn)}
     drift = [f"{what} is {have}, the params ask for {want}" for what, (have, want) in fixed.items() if have != want]
     if drift:
         raise PhaseError(f"{endpoint_id}: {'; '.join(drift)}. AWS cannot change these on an existing endpoint: "
@@ -580,18 +581,9 @@ def store_client_key(ctx: AwsContext, p: Pki) -> str:
     """The client's private key as a Parameter Store SecureString (written only
     when it changed), for the remote user's host to read with its instance
     profile: the key never travels in a command. Its parameter name."""
-    ssm = ctx.client("ssm")
     name = key_parameter_name(ctx.params.name, settings(ctx).client_name)
-    value = p.client.key_pem
-    try:
-        current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    except ssm.exceptions.ParameterNotFound:
-        current = None
-    if current is None:
-        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tags=ctx.tags(PHASE, "client-key"),
-                          Description=f"private key of Client VPN client {settings(ctx).client_name}")
-    elif current != value:
-        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+    store_secret(ctx, name, p.client.key_pem, PHASE, "client-key",
+                 f"private key of Client VPN client {settings(ctx).client_name}")
     return name
 
 

@@ -22,7 +22,7 @@ from ..render import TARGETS, RouterSite, lint_router, render_files, render_rout
 from ..render.apply import apply_commands, psk_parameter_name, psk_placeholder, with_placeholder_secrets
 from ..vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
 from ..waiting import poll
-from . import nothing_here
+from . import nothing_here, store_secret
 from .tgw_attachment import find_vpn_connection, mask_secret, number_tunnels
 
 NOTEBOOK = "02_router_config"
@@ -121,20 +121,11 @@ def store_pre_shared_keys(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) 
     """Each tunnel's pre-shared key as a Parameter Store SecureString (written only
     when it changed), so that the router reads it with its instance profile and
     the key never travels in a command. Returns placeholder -> parameter name."""
-    ssm = ctx.client("ssm")
     secrets = {}
     for tunnel in cfg.tunnels:
         name = psk_parameter_name(ctx.params.name, vpn["VpnConnectionId"], tunnel.number)
-        value = tunnel.ike.pre_shared_key.get_secret_value()
-        try:
-            current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        except ssm.exceptions.ParameterNotFound:
-            current = None
-        if current is None:
-            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tags=ctx.tags(PHASE, "router-psk"),
-                              Description=f"pre-shared key of tunnel {tunnel.number} of {vpn['VpnConnectionId']}")
-        elif current != value:
-            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+        store_secret(ctx, name, tunnel.ike.pre_shared_key.get_secret_value(), PHASE, "router-psk",
+                     f"pre-shared key of tunnel {tunnel.number} of {vpn['VpnConnectionId']}")
         secrets[psk_placeholder(tunnel.number)] = name
     return secrets
 
