@@ -118,8 +118,8 @@ def _aws(params: Params) -> Account:
 
 
 # Other targets are plugins: a package registers a function `Params -> Account`
-# under this entry point group (the embedded emulator's is
-# hybridnet.emulator.target:open_account), so this module never imports it.
+# under this entry point group (the embedded emulator registers its own in
+# pyproject.toml), so this module never imports it.
 TARGET_GROUP = "hybridnet.targets"
 
 

@@ -22,13 +22,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)  # fail before anything is touched
     names = execute.select(args.only)
-    _check_account(params)  # before anything is created: one clear line if the account cannot be reached
+    ctx = _check_account(params)  # before anything is created: one clear line if the account cannot be reached
     with stack_lock(params, "hybridnet run"):
         run_dir = workspace.new_run_dir("run")
         print(f"hybridnet run: {params.target} target, region {params.region}; outputs in {run_dir}")
         started = time.monotonic()
         if params.target == "emulator":
-            _start_lab_agent(params_file, params)
+            _start_lab_agent(params_file, ctx)
         for name in names:
             done = execute.run_notebook(name, run_dir, {"params_file": str(params_file.resolve())})
             print(f"  {name}: done in {done.seconds:.1f} s -> {done.output}")
@@ -47,13 +47,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_account(params) -> None:
+def _check_account(params):
     """STS GetCallerIdentity with the params' target: the account and identity the
-    runbook will act as, printed; a CredentialsError (one line, exit 4) otherwise."""
+    runbook will act as, printed; a CredentialsError (one line, exit 4) otherwise.
+    Returns the context it checked."""
     from .aws import caller_identity, connect
 
-    identity = caller_identity(connect(params))
+    ctx = connect(params)
+    identity = caller_identity(ctx)
     print(f"account {identity['Account']} as {identity['Arn']} ({params.target}, {params.region})")
+    return ctx
 
 
 def cmd_teardown(args: argparse.Namespace) -> int:
@@ -123,17 +126,14 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_lab_agent(params_file, params) -> dict | None:
+def _start_lab_agent(params_file, ctx) -> dict | None:
     """The lab's agent for this stack, when the lab can run here: it plays AWS's
     side as the notebooks create the resources (see hybridnet.lab.twin)."""
-    from .aws import connect
-
-    ctx = connect(params)
     if ctx.data_plane != dataplane.LAB:
         print(f"no lab: {ctx.data_plane_reason}")
         return None
     info = dataplane.twin_start(ctx, params_file)
-    print(f"lab agent (pid {info['pid']}) plays stack {params.name!r}; its log: {info['log']}")
+    print(f"lab agent (pid {info['pid']}) plays stack {ctx.params.name!r}; its log: {info['log']}")
     return info
 
 
@@ -150,7 +150,7 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     if ctx.data_plane != dataplane.LAB:
         print(f"hybridnet: the lab cannot run: {ctx.data_plane_reason}", file=sys.stderr)
         return 2
-    _start_lab_agent(params_file, params)
+    _start_lab_agent(params_file, ctx)
     try:
         vpn, cfg = router_config.load_connection(ctx)
     except PhaseError as exc:

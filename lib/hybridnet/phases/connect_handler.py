@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 
 from .. import handlers, results
 from ..aws import AwsContext
-from ..params import ConnectHandler
+from ..params import ClientVpn, ConnectHandler
 from ..waiting import wait
 from . import PhaseError, nothing_here
 from . import client_vpn
@@ -268,7 +268,8 @@ def invoke(ctx: AwsContext, name: str, event: dict) -> handlers.HandlerDecision:
 def test_events(ctx: AwsContext, endpoint_id: str) -> list[tuple[str, dict]]:
     """Requests whose answers do not depend on the clock under a source_ip policy:
     the seed's range, the lab's two users, another address, malformed requests."""
-    common_name = ctx.params.client_vpn.client_name if ctx.params.client_vpn else "client1.hybridnet.lab"
+    # without a client_vpn section: the name the params would give the client
+    common_name = (ctx.params.client_vpn or ClientVpn.model_construct()).client_name
     cases = [("seed's allowed range", "72.21.10.20"), ("lab remote user (home)", handlers.REMOTE_USER_IPS["user"]),
              ("lab remote user (hotel)", handlers.REMOTE_USER_IPS["guest"]), ("another address", "198.51.100.7"),
              ("malformed: no public-ip", None), ("malformed: public-ip not an address", "not-an-ip")]

@@ -174,6 +174,7 @@ def _stack_customer_gateways(ctx: AwsContext) -> list[dict]:
 
 
 def _stack_vpn_connections(ctx: AwsContext) -> list[dict]:
+    """The stack's VPN connections that are pending or available."""
     return [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters(PHASE))["VpnConnections"]
             if v["State"] in LIVE_STATES]
 
@@ -325,8 +326,7 @@ def number_tunnels(ctx: AwsContext, vpn: dict) -> list[Tunnel]:
 
 def find_vpn_connection(ctx: AwsContext) -> dict:
     """The VPN connection phase 1 made (for the later phases); says what to run if none."""
-    found = [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters(PHASE))["VpnConnections"]
-             if v["State"] in LIVE_STATES]
+    found = _stack_vpn_connections(ctx)
     if not found:
         raise PhaseError(f"no VPN connection tagged hybridnet:stack={ctx.params.name}; "
                          "run notebook 01_tgw_attachment first")

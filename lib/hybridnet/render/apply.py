@@ -68,9 +68,9 @@ _PARAMETER_NAME = re.compile(r"^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _PARAMETER_NAME_MAX = 1011 - 64
 _PARAMETER_LEVELS_MAX = 15
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_WORKDIR = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
+WORKDIR_PATH = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
 _SCRIPT_TARGET = re.compile(r"^setup-(?:router-)?([A-Za-z0-9_-]+)\.sh$")
 
 _B64_EOF = "HYBRIDNET_B64_EOF"  # '_' is not in base64's alphabet: no base64 line can match
@@ -150,9 +150,9 @@ def _target_name(script: str) -> str:
 
 def _check_inputs(files: Sequence[RenderedFile], script: str, secrets: Mapping[str, str],
                   region: str, workdir: str) -> list[RenderedFile]:
-    if not _REGION.match(region or ""):
+    if not REGION_NAME.match(region or ""):
         raise ValueError(f"region {region!r} is not an AWS region name like us-east-1")
-    if not _WORKDIR.match(workdir or "") or workdir.count("/") < 3:
+    if not WORKDIR_PATH.match(workdir or "") or workdir.count("/") < 3:
         raise ValueError(f"workdir {workdir!r} must be an absolute path at least three levels deep "
                          "(letters, digits, '_', '.', '-'): each run removes and recreates it")
     files = list(files)
@@ -184,7 +184,8 @@ def _check_inputs(files: Sequence[RenderedFile], script: str, secrets: Mapping[s
     return files
 
 
-def _b64_lines(text: str) -> list[str]:
+def b64_lines(text: str) -> list[str]:
+    """`text` (UTF-8) as base64 lines, for a here-document in a command."""
     return base64.encodebytes(text.encode("utf-8")).decode("ascii").splitlines()
 
 
@@ -226,7 +227,7 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         lines += [
             f"step={q('write ' + f.name)}",
             f"base64 -d > {q(f.name)} <<'{_B64_EOF}'",
-            *_b64_lines(f.content),
+            *b64_lines(f.content),
             _B64_EOF,
             f"chmod {f.mode:04o} -- {q(f.name)}",
         ]

@@ -18,14 +18,20 @@ Pure functions: nothing here calls AWS.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hybridnet.render.apply import SEND_COMMAND_MAX_PARAMETER_BYTES, check_parameter_name, parameters_size
+from hybridnet.render.apply import (
+    REGION_NAME,
+    SEND_COMMAND_MAX_PARAMETER_BYTES,
+    WORKDIR_PATH,
+    b64_lines,
+    check_parameter_name,
+    parameters_size,
+)
 from hybridnet.render.router import template_environment
 
 KEY_PLACEHOLDER = "hybridnetClientKeyFromParameterStore"
@@ -33,8 +39,6 @@ DEFAULT_WORKDIR = "/var/lib/hybridnet/clientvpn"
 SCRIPT = "try-client-vpn.sh"
 
 _ENV = template_environment()
-_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
-_WORKDIR = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
 _NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
                    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")
 _NAME_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -90,9 +94,9 @@ def try_commands(profile: str, key_parameter: str, region: str, endpoint: str, c
     if "PRIVATE KEY-----" in profile:
         raise ValueError("the profile holds a private key: send it with the placeholder instead")
     check_parameter_name(key_parameter)
-    if not _REGION.match(region):
+    if not REGION_NAME.match(region):
         raise ValueError(f"region {region!r} is not a region name (e.g. ap-northeast-2)")
-    if not _WORKDIR.match(workdir) or workdir.count("/") < 2:
+    if not WORKDIR_PATH.match(workdir) or workdir.count("/") < 2:
         raise ValueError(f"workdir {workdir!r}: an absolute path below a top-level folder, plain names only")
     if not 1 <= timeout_s <= 120:
         raise ValueError(f"timeout_s {timeout_s}: between 1 and 120 seconds")
@@ -105,13 +109,13 @@ def try_commands(profile: str, key_parameter: str, region: str, endpoint: str, c
     script = _ENV.get_template(f"{SCRIPT}.j2").render(
         endpoint=endpoint, key_parameter=q(key_parameter), key_parameter_text=key_parameter, region=q(region),
         region_text=region, workdir=q(workdir), placeholder=KEY_PLACEHOLDER, timeout_s=timeout_s,
-        profile_b64="\n".join(base64.encodebytes(profile.encode()).decode("ascii").splitlines()),
+        profile_b64="\n".join(b64_lines(profile)),
         pings=[quoted(c) for c in checks if c.kind == "ping"],
         resolves=[quoted(c) for c in checks if c.kind == "resolve"])
     path = f"{workdir}.sh"
     commands = ["set -eu", "umask 077", f"mkdir -p -- {q(workdir.rsplit('/', 1)[0])}",
                 f"base64 -d > {q(path)} <<'HYBRIDNET_SCRIPT_EOF'",
-                *base64.encodebytes(script.encode()).decode("ascii").splitlines(),
+                *b64_lines(script),
                 "HYBRIDNET_SCRIPT_EOF", f"exec bash {q(path)}"]
     size = parameters_size(commands)
     if size > SEND_COMMAND_MAX_PARAMETER_BYTES:
