@@ -17,6 +17,11 @@ from .params import ParamsError, load_params
 from .phases import PhaseError
 from .runbook import resolve_params_path
 
+# `emulator status` and `lab status`: 0 when it runs, this when it does not. Not LSB's
+# status code 3 (here a notebook that failed, errors.NotebookFailed): LSB's "program is
+# not running" of the other init-script actions, free in the table (README: exit codes).
+NOT_RUNNING = 7
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     params_file = resolve_params_path(args.params)
@@ -81,8 +86,8 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     elif args.action == "status":
         info = emulator.status()
         print(f"emulator running: pid {info.pid}, {info.endpoint}; {_emulator_state(info)}" if info
-              else "emulator not running")
-        return 0 if info else 3
+              else "emulator not running (start it: hybridnet emulator start)")
+        return 0 if info else NOT_RUNNING
     elif args.action == "stop":
         print("emulator stopped" if emulator.stop() else "emulator was not running")
     return 0
@@ -105,20 +110,22 @@ def cmd_lab_fault(args: argparse.Namespace) -> int:
     from . import faults
     from .aws import connect
 
-    ctx = connect(load_params(resolve_params_path(args.params)))
-    if args.drill == "clear":
-        print(f"cleared: {', '.join(faults.clear(ctx)) or 'nothing was applied'}")
-    else:
-        drill = faults.apply(ctx, args.drill)
-        print(f"fault {drill.name}: {drill.what}; the health check should say {drill.expect}")
+    params = load_params(resolve_params_path(args.params))
+    with stack_lock(params, f"hybridnet lab fault {args.drill}"):  # as lab up: before anything is touched
+        ctx = connect(params)
+        if args.drill == "clear":
+            print(f"cleared: {', '.join(faults.clear(ctx)) or 'nothing was applied'}")
+        else:
+            drill = faults.apply(ctx, args.drill)
+            print(f"fault {drill.name}: {drill.what}; the health check should say {drill.expect}")
     return 0
 
 
 def cmd_lab_status(args: argparse.Namespace) -> int:
     table = dataplane.lab_status_frame()
     if table.empty:
-        print("no lab running")
-        return 3
+        print("no lab running (start it: hybridnet lab up)")
+        return NOT_RUNNING
     print(table.to_string(index=False))
     routes = dataplane.lab_routes_frame()
     print("\nroutes learned over BGP and installed for the tunnels:")
@@ -141,12 +148,19 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     # The lab's agent plays AWS's side from the emulator's state; the customer
     # gateway gets its setup through SSM as notebook 02 sends it; then the DNS
     # servers (the agent) and the Client VPN endpoint, where the account has them.
+    # The stack is held (as by run and teardown) before anything is touched, the
+    # emulator included: a `lab up` during a `run` of the stack refuses (exit 5).
     from .aws import connect
-    from .phases import router_config
 
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)
-    ctx = connect(params)
+    with stack_lock(params, "hybridnet lab up"):
+        return _lab_up(params_file, params, connect(params))
+
+
+def _lab_up(params_file, params, ctx) -> int:
+    from .phases import router_config
+
     if ctx.data_plane != dataplane.LAB:
         print(f"hybridnet: the lab cannot run: {ctx.data_plane_reason}", file=sys.stderr)
         return 2

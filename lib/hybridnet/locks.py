@@ -2,7 +2,8 @@
 its process dies, so a crash never leaves a stale lock behind.
 
 Used for the lab (one process brings a lab up at a time) and for a stack (two
-`hybridnet run`s of the same stack would interleave their changes).
+`hybridnet run`s of the same stack would interleave their changes; `teardown`,
+`lab up` and `lab fault` hold it too).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ daemons. One process, one thread: requests and reconciling never overlap.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -40,8 +41,11 @@ import time
 import traceback
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from ..aws import RETRY_CONFIG, AwsContext
 from . import hostinit, identity
 from .daemons import reap_exited
 from .hosts import HOST_NAMESPACES, REMOTE_NAMESPACES, init_socket
@@ -52,6 +56,34 @@ CLIENT_VPN_READ_S = 5.0  # also how often a Client VPN endpoint that failed to c
 PID_FILE = identity.LAB_DIR.with_name(identity.LAB_DIR.name + ".twin.json")
 # Written by the agent (PID_FILE is its starter's): {"client_vpn": {endpoint_id, played, public_ip, checked, error}}.
 STATUS_FILE = identity.LAB_DIR.with_name(identity.LAB_DIR.name + ".twin-status.json")
+# The agent's AWS clients: the emulator on this machine, asked again every tick. A dead
+# one (killed, restarting) refuses at once; what held a tick for seconds was botocore's
+# retries (8 attempts, backing off up to 20 s each), so: one retry (a pooled connection
+# the old emulator closed), and a connect that gives up in 2 s (a loopback SYN is
+# retransmitted after 1 s). Each tick asks emulator.status() first anyway.
+AGENT_CLIENT_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 2},
+                                                connect_timeout=2))
+
+
+@dataclasses.dataclass
+class AgentContext(AwsContext):
+    """The agent's AwsContext: its clients use AGENT_CLIENT_CONFIG."""
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, endpoint_url=self.endpoint_url, config=AGENT_CLIENT_CONFIG)
+        return self._clients[service]
+
+
+def agent_context(params) -> AgentContext:
+    """aws.connect(params) (the emulator started if needed, the seed ensured), with the
+    agent's clients."""
+    from ..aws import connect
+
+    ctx = connect(params)
+    return AgentContext(**{f.name: getattr(ctx, f.name) for f in dataclasses.fields(AwsContext)
+                           if f.name != "_clients"})
 
 
 def _digest(value) -> str:
@@ -78,6 +110,7 @@ class Twin:
         self.cvpn_error: str | None = None  # why the stack's endpoint is not played, as last logged
         self.report_error: str | None = None  # why the emulator did not take the last report, as logged
         self.emulator_started: str | None = None  # the emulator's start time when the hosts were registered
+        self.emulator_gone = False  # the last tick found no emulator answering (logged once)
         self.stopping = False
 
     # -- the account -> the lab
@@ -95,6 +128,9 @@ class Twin:
         from .. import dataplane
         from . import daemons, lifecycle
 
+        info = self._emulator()  # first: no AWS call while the emulator is down
+        if info is None:
+            return
         vpn = self._vpn()
         if vpn is None:
             if self.s2s is not None or (self.lab_dir / daemons.STATE_FILE_NAME).exists():
@@ -134,7 +170,6 @@ class Twin:
                 "the customer gateway waits for its setup (phase 2)")
         if not self.hosts_ready:  # retried every tick until it works: the log says why not
             dataplane.record_owner(self.ctx)
-            info = dataplane.emulator_info()
             dataplane.register_hosts(self.ctx, info)
             dataplane.start_host_endpoints(info)
             dataplane.start_telemetry(self.ctx, info)
@@ -143,24 +178,41 @@ class Twin:
             self._record("hosts", "registered")
             self.hosts_ready, self.emulator_started = True, info.started_at
             log("the seed's instances are online for SSM; telemetry reports to the emulator")
-        else:
-            self._follow_emulator_restart()
         self._reconcile_client_vpn()  # first: it never raises, so DNS trouble cannot hold it up
         self._reconcile_dns()
 
-    def _follow_emulator_restart(self) -> None:
-        """An emulator restarted (its state restored from its file) knows the account but
-        not which namespaces play the instances: register them again. If it could not
-        take its old port, the agent's clients follow it to the new one."""
-        from .. import dataplane, emulator
-        from ..aws import connect
+    def _emulator(self):
+        """First in every tick, before any AWS call: the emulator, if it answers
+        (emulator.status(): its state file and its unix socket, on this machine). None
+        skips the tick, so that no call waits on a dead emulator; the first tick that
+        finds it again (restarted) registers the hosts again before anything else."""
+        from .. import emulator
 
         info = emulator.status()
-        if info is None or info.started_at == self.emulator_started:
-            return
+        if info is None:
+            if not self.emulator_gone:
+                log("the emulator does not answer (stopped, or restarting): no AWS call until it does")
+            self.emulator_gone = True
+            return None
+        if self.emulator_gone:
+            log(f"the emulator answers again (started {info.started_at})")
+            self.emulator_gone = False
+        self._follow_emulator_restart(info)
+        return info
+
+    def _follow_emulator_restart(self, info) -> None:
+        """An emulator restarted (its state restored from its file) knows the account but
+        not which namespaces play the instances: register them again. If it could not
+        take its old port, the agent's clients follow it to the new one (before any
+        other call: on the old port nothing answers any more)."""
+        from .. import dataplane
+
         if info.endpoint != self.ctx.endpoint_url:
-            self.ctx = connect(self.ctx.params)
-            dataplane.record_owner(self.ctx)
+            self.ctx = agent_context(self.ctx.params)
+            if self.hosts_ready:  # else the registration below this tick records it
+                dataplane.record_owner(self.ctx)
+        if not self.hosts_ready or info.started_at == self.emulator_started:
+            return
         dataplane.register_hosts(self.ctx, info)
         self.emulator_started = info.started_at
         log(f"the emulator restarted ({info.started_at}): the seed's instances registered again")
@@ -414,6 +466,8 @@ class Twin:
                 reap_exited()  # the hosts' daemons it started that someone killed (a crash drill)
                 try:
                     self.reconcile()
+                except (BotoConnectionError, HTTPClientError) as exc:  # the emulator went during the tick
+                    log(f"reconcile failed: {type(exc).__name__}: {exc} (the next tick asks the emulator first)")
                 except Exception:  # keep playing: the next tick tries again, the log says why
                     log("reconcile failed:\n" + traceback.format_exc())
                 next_tick = time.monotonic() + INTERVAL_S
@@ -442,14 +496,13 @@ def read_status() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..aws import connect
     from ..params import load_params
 
     parser = argparse.ArgumentParser(prog="python -m hybridnet.lab.twin", description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True)
     parser.add_argument("--log-dir", required=True, type=Path)
     args = parser.parse_args(argv)
-    ctx = connect(load_params(args.params))
+    ctx = agent_context(load_params(args.params))
     twin = Twin(ctx, args.log_dir)
 
     def stop(*_):
