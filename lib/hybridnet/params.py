@@ -383,6 +383,11 @@ class Params(_Model):
     def _yaml_booleans(cls, value):
         # YAML 1.1 reads an unquoted `lab: off` / `lab: on` as a boolean
         return {False: "off", True: "on"}.get(value, value) if isinstance(value, bool) else value
+    # A change AWS cannot make in place (a VPN connection on another transit gateway
+    # or with other routing, a Client VPN endpoint's client CIDR, ...) deletes the
+    # resource and creates it anew only when this is true: traffic through it stops
+    # meanwhile, and a new VPN connection has new tunnel addresses and keys.
+    allow_replace: bool = False
     vpc: Vpc
     transit_gateway: TransitGateway = TransitGateway()
     onprem: OnPrem

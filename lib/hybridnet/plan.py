@@ -27,6 +27,9 @@ class Step:
     action: str  # one of ACTIONS
     changes: list[Change] = field(default_factory=list)
     how: str = ""  # the API call(s) that would do it, and what it costs (an outage, a new address)
+    # A replacement that stops traffic (needs allow_replace); a customer gateway's is not:
+    # the VPN connection moves to the new one in place.
+    interrupts: bool = True
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -45,9 +48,23 @@ def frame(steps: list[Step]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["resource", "action", "changes", "how"])
 
 
+def refuse_replacements(steps: list[Step], allow_replace: bool) -> None:
+    """A replacement (delete, create anew) stops the run before anything is touched,
+    unless the params allow it (allow_replace: true): it interrupts traffic."""
+    from .phases import PhaseError
+
+    replaced = [s for s in steps if s.action == "replace" and s.interrupts]
+    if replaced and not allow_replace:
+        listed = "; ".join(f"{s.kind} {s.resource}: " + ", ".join(f"{c.field} {c.have} -> {c.want}" for c in s.changes)
+                           for s in replaced)
+        how = "; ".join(s.how for s in replaced)
+        raise PhaseError(f"{listed}: AWS cannot change this in place ({how}); set allow_replace: true in the params "
+                         "to replace it, or put the params back as they were")
+
+
 def pending(steps: list[Step]) -> list[Step]:
     """The steps that change what exists (modify, replace)."""
     return [s for s in steps if s.action in ("modify", "replace")]
 
 
-__all__ = ["ACTIONS", "Change", "Step", "frame", "pending", "secret_change"]
+__all__ = ["ACTIONS", "Change", "Step", "frame", "pending", "refuse_replacements", "secret_change"]

@@ -357,3 +357,48 @@ def test_same_ip_twice_in_one_request(resolver, vpc):
     with pytest.raises(ClientError) as exc:
         create_endpoint(resolver, vpc, "INBOUND", [("a", "10.0.1.250"), ("a", "10.0.1.250")])
     assert _error(exc)[0] == "ResourceExistsException"
+
+
+def test_an_endpoint_keeps_two_ips_and_names_one_it_never_had(resolver, vpc):
+    ep = create_endpoint(resolver, vpc, "OUTBOUND", [("a", "10.0.1.251"), ("c", "10.0.2.251")])
+    with pytest.raises(ClientError) as exc:
+        resolver.disassociate_resolver_endpoint_ip_address(
+            ResolverEndpointId=ep["Id"], IpAddress={"SubnetId": vpc["a"], "Ip": "10.0.1.251"})
+    assert _error(exc) == ("InvalidRequestException", "Resolver endpoint needs to have at least 2 IP addresses")
+    with pytest.raises(ClientError) as exc:
+        resolver.disassociate_resolver_endpoint_ip_address(
+            ResolverEndpointId=ep["Id"], IpAddress={"SubnetId": vpc["a"], "Ip": "10.0.1.99"})
+    assert _error(exc)[0] == "ResourceNotFoundException" and "10.0.1.99" in _error(exc)[1]
+    # a new IP first, then the old one goes: the endpoint moves address in place
+    resolver.associate_resolver_endpoint_ip_address(
+        ResolverEndpointId=ep["Id"], IpAddress={"SubnetId": vpc["a"], "Ip": "10.0.1.252"})
+    resolver.disassociate_resolver_endpoint_ip_address(
+        ResolverEndpointId=ep["Id"], IpAddress={"SubnetId": vpc["a"], "Ip": "10.0.1.251"})
+    assert endpoint_ips(resolver, ep["Id"]) == ["10.0.1.252", "10.0.2.251"]
+
+
+def test_update_resolver_rule_changes_targets_in_place(resolver, vpc):
+    outbound = create_endpoint(resolver, vpc, "OUTBOUND", [("a", "10.0.1.251"), ("c", "10.0.2.251")])
+    inbound = create_endpoint(resolver, vpc, "INBOUND", [("a", "10.0.1.250"), ("c", "10.0.2.250")])
+    rule = resolver.create_resolver_rule(
+        CreatorRequestId=uuid.uuid4().hex, Name="fwd", RuleType="FORWARD", DomainName="corp.example",
+        TargetIps=[{"Ip": "192.168.2.250", "Port": 53}], ResolverEndpointId=outbound["Id"])["ResolverRule"]
+    try:
+        updated = resolver.update_resolver_rule(ResolverRuleId=rule["Id"], Config={
+            "TargetIps": [{"Ip": "192.168.2.251"}, {"Ip": "192.168.3.250", "Port": 5353}]})["ResolverRule"]
+        assert [(t["Ip"], t["Port"]) for t in updated["TargetIps"]] == [("192.168.2.251", 53), ("192.168.3.250", 5353)]
+        assert (updated["Id"], updated["Name"], updated["ResolverEndpointId"]) == (rule["Id"], "fwd", outbound["Id"])
+        again = resolver.get_resolver_rule(ResolverRuleId=rule["Id"])["ResolverRule"]
+        assert again["TargetIps"] == updated["TargetIps"] and again["Status"] == "COMPLETE"
+        for config, code in (({"ResolverEndpointId": inbound["Id"]}, "InvalidRequestException"),
+                             ({"TargetIps": [{"Ip": "2001:db8::1"}]}, "InvalidParameterException"),
+                             ({"TargetIps": [{"Ip": "not-an-ip"}]}, "InvalidParameterException")):
+            with pytest.raises(ClientError) as exc:
+                resolver.update_resolver_rule(ResolverRuleId=rule["Id"], Config=config)
+            assert _error(exc)[0] == code, config
+        with pytest.raises(ClientError) as exc:
+            resolver.update_resolver_rule(ResolverRuleId="rslvr-rr-0123456789abcdef0", Config={"Name": "x"})
+        assert _error(exc)[0] == "ResourceNotFoundException"
+        assert resolver.get_resolver_rule(ResolverRuleId=rule["Id"])["ResolverRule"]["TargetIps"] == updated["TargetIps"]
+    finally:
+        resolver.delete_resolver_rule(ResolverRuleId=rule["Id"])

@@ -34,7 +34,7 @@ def params(**changes):
     for tunnel, key in zip(data["vpn"]["tunnels"], ("strongswan_awsvpn1", "strongswan_awsvpn2")):
         tunnel["pre_shared_key"] = key  # model_dump keeps SecretStr objects
     for section, values in changes.items():
-        data[section] = values if values is None else {**(data.get(section) or {}), **values}
+        data[section] = values if not isinstance(values, dict) else {**(data.get(section) or {}), **values}
     return parse_params(data)
 
 
@@ -208,23 +208,20 @@ def test_a_reissued_client_certificate_is_reimported_into_the_same_arn(ctx, firs
     again = client_vpn.run(ctx, tmp_path, progress=None)
     assert again.certificates["client"].action == "re-imported"
     assert again.certificates["client"].arn == res.certificates["client"].arn
+    assert sorted(stack_certificates(ctx)) == sorted(c.arn for c in res.certificates.values())  # tags kept
     assert again.certificates["server"].action == "reused"
     assert again.endpoint_id == res.endpoint_id and again.created == []
     body = ctx.client("acm").get_certificate(CertificateArn=again.certificates["client"].arn)["Certificate"]
     assert client_vpn.ensure_pki(ctx).client.cert_pem.strip() == body.strip()
 
 
-def test_changed_client_cidr_is_reported_as_drift_not_duplicated(ctx, first, tmp_path):
-    drifted = connect(params(client_vpn={"client_cidr": "172.20.0.0/22"}))
-    with pytest.raises(PhaseError, match=r"client CIDR is 172\.16\.0\.0/22.*teardown"):
-        client_vpn.run(drifted, tmp_path, progress=None)
-    endpoints = ctx.client("ec2").describe_client_vpn_endpoints(Filters=ctx.stack_filters())["ClientVpnEndpoints"]
-    assert len(endpoints) == 1
-
-
 def test_dns_servers_follow_the_params(ctx, first, tmp_path):
     _, res, _ = first
     changed = connect(params(client_vpn={"dns_servers": ["10.0.1.250", "10.0.2.250"]}))
+    steps = {s.kind: s for s in client_vpn.plan(changed, client_vpn.ensure_pki(ctx))}
+    assert [(c.field, c.have, c.want) for c in steps["Client VPN endpoint"].changes] == [
+        ("DnsServers", "10.0.0.2", "10.0.1.250, 10.0.2.250")]
+    assert steps["Client VPN endpoint"].action == "modify"
     again = client_vpn.run(changed, tmp_path, progress=None)
     assert again.changed == [f"{res.endpoint_id}: DnsServers"]
     assert again.endpoint["DnsServers"] == ["10.0.1.250", "10.0.2.250"]
@@ -282,3 +279,32 @@ def test_without_a_remote_user_the_table_says_what_to_do(first):
     deployment = client_vpn.deploy(bare, res.endpoint_id, client_vpn.ensure_pki(bare), res.profile.path)
     assert deployment.attempt is None and "no hosts.remote_user" in deployment.reason
     assert "AWS VPN Client" in deployment.table.to_string()
+
+
+def _live_endpoints(ctx) -> list[str]:
+    return [e["ClientVpnEndpointId"] for e in ctx.client("ec2").describe_client_vpn_endpoints(
+        Filters=ctx.stack_filters())["ClientVpnEndpoints"] if e["Status"]["Code"] in client_vpn.LIVE_ENDPOINT]
+
+
+# Last in this module: the endpoint the other tests share gets a new id.
+def test_a_changed_client_cidr_replaces_the_endpoint_only_when_allowed(ctx, first, tmp_path):
+    _, res, _ = first
+    material = client_vpn.ensure_pki(ctx)
+    drifted = connect(params(client_vpn={"client_cidr": "172.20.0.0/22"}))
+    endpoint = {s.kind: s for s in client_vpn.plan(drifted, material)}["Client VPN endpoint"]
+    assert (endpoint.action, [(c.field, c.have, c.want) for c in endpoint.changes]) == (
+        "replace", [("client CIDR", "172.16.0.0/22", "172.20.0.0/22")])
+    before = stack_certificates(ctx)
+    with pytest.raises(PhaseError, match=rf"Client VPN endpoint {res.endpoint_id}: client CIDR 172\.16\.0\.0/22 -> "
+                                         r"172\.20\.0\.0/22: AWS cannot change this in place .*allow_replace: true"):
+        client_vpn.run(drifted, tmp_path, progress=None)
+    assert _live_endpoints(ctx) == [res.endpoint_id] and stack_certificates(ctx) == before
+
+    allowed = connect(params(client_vpn={"client_cidr": "172.20.0.0/22"}, allow_replace=True))
+    replaced = client_vpn.run(allowed, tmp_path, progress=None)
+    assert replaced.endpoint_id != res.endpoint_id and replaced.endpoint["ClientCidrBlock"] == "172.20.0.0/22"
+    assert replaced.changed == [f"{res.endpoint_id}: deleted, to be replaced (allow_replace)"]
+    assert _live_endpoints(ctx) == [replaced.endpoint_id] and stack_certificates(ctx) == before
+    assert {s.action for s in client_vpn.plan(allowed, material)} == {"keep"}
+    back = client_vpn.run(connect(params(allow_replace=True)), tmp_path, progress=None)  # for the other tests
+    assert _live_endpoints(ctx) == [back.endpoint_id] and back.endpoint["ClientCidrBlock"] == "172.16.0.0/22"

@@ -104,6 +104,12 @@ def test_a_code_change_is_redeployed_and_nothing_else(ctx, first, monkeypatch):
 
 def test_policy_changes_update_the_configuration(ctx, first):
     both = connect(params(connect_handler={"policies": ["weekdays", "source_ip"]}))
+    assert [(s.kind, s.action) for s in phase5.plan(ctx)] == [
+        ("IAM role", "keep"), ("Lambda function", "keep"), ("Client VPN endpoint", "keep")]
+    steps = phase5.plan(both)
+    assert [s.action for s in steps] == ["keep", "modify", "keep"]
+    assert [(c.field, c.have, c.want) for c in steps[1].changes] == [
+        (f"environment {handlers.ENV_POLICIES}", "source_ip", "weekdays,source_ip")]
     updated = phase5.run(both, progress=None)
     assert updated.function.action == "updated (configuration)"
     assert updated.function.environment[handlers.ENV_POLICIES] == "weekdays,source_ip"

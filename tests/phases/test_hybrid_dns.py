@@ -113,12 +113,62 @@ def test_missing_private_zone_is_a_clear_error(ctx):
         hybrid_dns.run(other(ctx, private_zone="elsewhere.corp"), progress=None)
 
 
-def test_changed_endpoint_ips_are_drift_not_duplicates(ctx):
-    hybrid_dns.run(ctx, progress=None)
-    with pytest.raises(PhaseError, match=r"dns.inbound_ips asks for \['10.0.1.240', '10.0.2.240'\].*teardown"):
-        hybrid_dns.run(other(ctx, inbound_ips=["10.0.1.240", "10.0.2.240"]), progress=None)
+def _stack_params(ctx: AwsContext, **changes) -> AwsContext:
+    """Same emulator and stack, other top-level or onprem params."""
+    data = params_data()
+    for key, value in changes.items():
+        section, _, name = key.rpartition("__")
+        (data[section] if section else data)[name] = value
+    return AwsContext(parse_params(data), ctx.session, ctx.endpoint_url, ctx.waiter_delay,
+                      data_plane=None, data_plane_reason="lab: off in the params")
+
+
+def test_changed_endpoint_ips_are_planned_then_moved_in_place(ctx):
+    first = hybrid_dns.run(ctx, progress=None)
+    moved = other(ctx, inbound_ips=["10.0.1.240", "10.0.2.250"])
+    steps = {s.kind: s for s in hybrid_dns.plan(moved)}
+    assert [s.action for s in steps.values()] == ["keep", "modify", "keep", "keep", "keep"]
+    assert [(c.field, c.have, c.want) for c in steps["inbound endpoint"].changes] == [
+        ("ip_addresses", "10.0.1.250, 10.0.2.250", "10.0.1.240, 10.0.2.250")]
+    after = hybrid_dns.run(moved, progress=None)
+    assert after.inbound.id == first.inbound.id and after.created == []
+    assert after.changed == [f"{first.inbound.id}: IPs + 10.0.1.240; - 10.0.1.250"]
+    assert after.inbound.ips == ["10.0.1.240", "10.0.2.250"]
+    assert hybrid_dns.summary_frame(after).loc["inbound endpoint", "state"] == "OPERATIONAL (changed)"
     endpoints = ctx.client("route53resolver").list_resolver_endpoints()["ResolverEndpoints"]
     assert len(endpoints) == 2
+    back = hybrid_dns.run(ctx, progress=None)
+    assert back.inbound.ips == ["10.0.1.250", "10.0.2.250"]
+    assert [s.action for s in hybrid_dns.plan(ctx)] == ["keep"] * 5
+
+
+def test_a_changed_onprem_dns_server_updates_the_rule_in_place(ctx):
+    first = hybrid_dns.run(ctx, progress=None)
+    moved = _stack_params(ctx, onprem__dns_server="192.168.2.251")
+    rule = {s.kind: s for s in hybrid_dns.plan(moved)}["forwarding rule"]
+    assert (rule.action, [(c.field, c.have, c.want) for c in rule.changes]) == (
+        "modify", [("targets", "192.168.2.250:53", "192.168.2.251:53")])
+    after = hybrid_dns.run(moved, progress=None)
+    assert (after.rule_id, after.rule_targets, after.rule_status) == (first.rule_id, ["192.168.2.251:53"], "COMPLETE")
+    assert after.changed == [f"{first.rule_id}: targets (UpdateResolverRule)"]
+    assert hybrid_dns.run(ctx, progress=None).rule_targets == ["192.168.2.250:53"]
+
+
+def test_another_domain_replaces_the_rule_only_when_allowed(ctx):
+    first = hybrid_dns.run(ctx, progress=None)
+    renamed = _stack_params(ctx, onprem__domain="idc.example")
+    with pytest.raises(PhaseError, match=rf"forwarding rule {first.rule_id}: domain anycompany.corp -> idc.example: "
+                                         r"AWS cannot change this in place \(DisassociateResolverRule.*allow_replace"):
+        hybrid_dns.run(renamed, progress=None)
+    assert hybrid_dns.run(ctx, progress=None).rule_id == first.rule_id  # nothing was touched
+    after = hybrid_dns.run(_stack_params(ctx, onprem__domain="idc.example", allow_replace=True), progress=None)
+    assert after.rule_id != first.rule_id and after.rule_domain == "idc.example"
+    assert after.association_status == "COMPLETE" and after.created == [after.rule_id, after.association_id]
+    rules = [r for r in ctx.client("route53resolver").list_resolver_rules()["ResolverRules"]
+             if r["RuleType"] == "FORWARD"]
+    assert [r["Id"] for r in rules] == [after.rule_id]
+    back = hybrid_dns.run(_stack_params(ctx, allow_replace=True), progress=None)
+    assert back.rule_domain == "anycompany.corp"
 
 
 def test_onprem_bind_files_forward_to_the_inbound_endpoint(ctx, tmp_path):

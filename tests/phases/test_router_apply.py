@@ -131,3 +131,21 @@ def test_onprem_dns_files_go_nowhere_unless_asked_and_never_to_an_unreachable_se
     assert unreachable.applied is False and unreachable.table["step"].tolist() == ["DNS server online in SSM"]
     assert "onprem_dns i-" in unreachable.reason and "is not a managed instance" in unreachable.reason
     assert not ctx.client("ssm").list_commands()["Commands"]
+
+
+def test_a_replaced_connections_keys_are_removed(ctx):
+    """After phase 1 replaced the VPN connection (allow_replace), phase 2 stores the new
+    connection's keys and removes the old one's: no orphaned secret stays behind."""
+    vpn, cfg = router_config.load_connection(ctx)
+    router_config.store_pre_shared_keys(ctx, vpn, cfg)
+    old = sorted(stored_parameters(ctx))
+    replaced = connect(params(allow_replace=True, vpn={**params().model_dump(mode="python")["vpn"],
+                                                        "static_routes_only": True}))
+    assert [s.action for s in tgw_attachment.plan(replaced)][-1] == "replace"
+    tgw_attachment.run(replaced, progress=None)
+    new_vpn, new_cfg = router_config.load_connection(ctx)
+    assert new_vpn["VpnConnectionId"] != vpn["VpnConnectionId"]
+    secrets = router_config.store_pre_shared_keys(ctx, new_vpn, new_cfg)
+    assert sorted(stored_parameters(ctx)) == sorted(secrets.values())
+    assert not set(old) & set(stored_parameters(ctx))
+    tgw_attachment.run(connect(params(allow_replace=True)), progress=None)  # back, for the other tests

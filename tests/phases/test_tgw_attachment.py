@@ -156,6 +156,28 @@ def test_what_cannot_change_in_place_is_refused_before_anything_changes(ctx):
     static = connect(changed_params(**{"vpn.static_routes_only": True}))
     assert [s.action for s in tgw_attachment.plan(static)] == ["keep", "replace"]
     with pytest.raises(tgw_attachment.PhaseError, match=r"VPN connection vpn-\w+: static_routes_only False -> True: "
-                                                        r"this cannot change in place.*teardown"):
+                                                        r"AWS cannot change this in place \(DeleteVpnConnection.*\); "
+                                                        r"set allow_replace: true in the params"):
         tgw_attachment.run(static, progress=None)
     assert ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"] == before
+
+
+def _live_connections(ctx) -> list[dict]:
+    return [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
+            if v["State"] != "deleted"]
+
+
+def test_allow_replace_deletes_the_connection_and_creates_it_anew(ctx):
+    """With allow_replace the old connection goes first (its tunnels' inside CIDRs are
+    free again) and a new one takes its place: one live connection, new id."""
+    first = tgw_attachment.run(ctx, progress=None)
+    static = connect(changed_params(**{"vpn.static_routes_only": True, "allow_replace": True}))
+    after = tgw_attachment.run(static, progress=None)
+    assert after.vpn_connection_id != first.vpn_connection_id and after.created == [after.vpn_connection_id]
+    assert after.changed == [f"{first.vpn_connection_id}: deleted, to be replaced (allow_replace)"]
+    assert [v["VpnConnectionId"] for v in _live_connections(ctx)] == [after.vpn_connection_id]
+    assert [t.inside_cidr for t in after.tunnels] == [t.inside_cidr for t in first.tunnels]
+    assert [s.action for s in tgw_attachment.plan(static)] == ["keep", "keep"]
+    back = tgw_attachment.run(connect(changed_params(allow_replace=True)), progress=None)  # for the other tests
+    assert [v["VpnConnectionId"] for v in _live_connections(ctx)] == [back.vpn_connection_id]
+    assert back.customer_gateway_id == first.customer_gateway_id

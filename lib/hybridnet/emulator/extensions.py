@@ -87,6 +87,25 @@ def install_resolver_ip_conflicts() -> None:
     _install_methods(Route53ResolverBackend, FreeIpResolverBackend)
 
 
+def install_resolver_rule_update() -> None:
+    from moto.route53resolver.models import Route53ResolverBackend
+    from moto.route53resolver.responses import Route53ResolverResponse
+
+    from .resolver.models import RuleUpdateBackend
+    from .resolver.responses import RuleUpdateResponses
+
+    _install_methods(Route53ResolverBackend, RuleUpdateBackend)
+    _install_methods(Route53ResolverResponse, RuleUpdateResponses)
+
+
+def install_acm_reimport_keeps_tags() -> None:
+    from moto.acm.models import AWSCertificateManagerBackend
+
+    from .acm.models import ReimportKeepsTagsBackend
+
+    _install_methods(AWSCertificateManagerBackend, ReimportKeepsTagsBackend)
+
+
 def install_client_vpn() -> None:
     from moto.ec2.models import EC2Backend
     from moto.ec2.responses import EC2Response
@@ -136,6 +155,8 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "tgw-propagated-routes": install_tgw_propagated_routes,
     "route53-test-dns-answer": install_route53_test_dns_answer,
     "resolver-ip-conflicts": install_resolver_ip_conflicts,
+    "resolver-rule-update": install_resolver_rule_update,
+    "acm-reimport-keeps-tags": install_acm_reimport_keeps_tags,
     "client-vpn": install_client_vpn,
     "lambda-invoke": install_lambda_invoke,
     "iam-authorization": install_iam_authorization,

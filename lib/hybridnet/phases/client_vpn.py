@@ -41,9 +41,11 @@ from cryptography.hazmat.primitives import hashes
 from .. import hosts, pki, workspace
 from ..aws import AwsContext, tag_value
 from ..params import REMOTE_ROLES, ClientVpn
+from ..plan import Change, Step, frame, refuse_replacements
 from ..render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 from ..waiting import extra_waiter, poll, wait
 from . import PhaseError, find_vpc, nothing_here, store_secret
+from .teardown import delete_client_vpn_endpoint
 
 PHASE = "4"
 NOTEBOOK = "04_client_vpn"
@@ -299,53 +301,132 @@ def client_root_chain_arn(endpoint: dict) -> str | None:
     return None
 
 
+ENDPOINT_FIELDS_FIXED = "client CIDR", "transport protocol", "client certificate chain"
+
+
+def _endpoint_drift(ctx: AwsContext, endpoint: dict, server_arn: str | None, client_arn: str | None
+                    ) -> tuple[list[Change], dict, list[Change]]:
+    """(what AWS cannot change on an existing endpoint, the ModifyClientVpnEndpoint request
+    that brings the rest to the params, that request's changes as the plan shows them)."""
+    cv = settings(ctx)
+    dns = dns_servers(ctx)
+    fixed = [Change(what, str(have), str(want)) for what, have, want in (
+        ("client CIDR", endpoint["ClientCidrBlock"], cv.client_cidr),
+        ("transport protocol", endpoint["TransportProtocol"], cv.transport_protocol),
+        ("client certificate chain", client_root_chain_arn(endpoint), client_arn or "(to be imported)"))
+        if have != want]
+    modify: dict = {}
+    changes: list[Change] = []
+    for key, have, want, request in (
+            ("ServerCertificateArn", endpoint["ServerCertificateArn"], server_arn or "(to be imported)", server_arn),
+            ("DnsServers", ", ".join(sorted(endpoint.get("DnsServers", []))) or "-", ", ".join(sorted(dns)) or "-",
+             {"CustomDnsServers": dns, "Enabled": bool(dns)}),
+            ("SplitTunnel", endpoint["SplitTunnel"], cv.split_tunnel, cv.split_tunnel),
+            ("VpnPort", endpoint["VpnPort"], cv.vpn_port, cv.vpn_port),
+            ("ConnectionLogOptions", "enabled" if endpoint.get("ConnectionLogOptions", {}).get("Enabled")
+             else "disabled", "disabled", {"Enabled": False})):
+        if str(have) != str(want):
+            modify[key] = request
+            changes.append(Change(key, str(have), str(want)))
+    return fixed, modify, changes
+
+
+REPLACE_HOW = ("DeleteClientVpnEndpoint (its target networks first), CreateClientVpnEndpoint: a new endpoint id "
+               "and DNS name, connected users are dropped, and every client needs the new profile")
+
+
 def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: str,
                     created: list[str], changed: list[str]) -> dict:
     cv = settings(ctx)
     ec2 = ctx.client("ec2")
-    dns = dns_servers(ctx)
+    endpoint = find_endpoint(ctx)
+    if endpoint is not None:
+        endpoint_id = endpoint["ClientVpnEndpointId"]
+        fixed, modify, _ = _endpoint_drift(ctx, endpoint, certs["server"].arn, certs["client"].arn)
+        if fixed:
+            refuse_replacements([Step("Client VPN endpoint", endpoint_id, "replace", fixed, REPLACE_HOW)],
+                                ctx.params.allow_replace)
+            delete_client_vpn_endpoint(ctx, endpoint_id)
+            changed.append(f"{endpoint_id}: deleted, to be replaced (allow_replace)")
+        else:
+            if modify:
+                ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, **modify)
+                changed += [f"{endpoint_id}: {key}" for key in modify]
+            return describe_endpoint(ctx, endpoint_id)
+    endpoint_id = ec2.create_client_vpn_endpoint(
+        ClientCidrBlock=cv.client_cidr,
+        ServerCertificateArn=certs["server"].arn,
+        AuthenticationOptions=[{"Type": "certificate-authentication",
+                                "MutualAuthentication": {"ClientRootCertificateChainArn": certs["client"].arn}}],
+        ConnectionLogOptions={"Enabled": False},
+        DnsServers=dns_servers(ctx),
+        TransportProtocol=cv.transport_protocol,
+        VpnPort=cv.vpn_port,
+        SplitTunnel=cv.split_tunnel,
+        VpcId=vpc_id,
+        Description=f"{ctx.params.name} remote access (hybridnet phase 4)",
+        TagSpecifications=ctx.tag_spec("client-vpn-endpoint", PHASE, "client-vpn"),
+    )["ClientVpnEndpointId"]
+    created.append(endpoint_id)
+    return describe_endpoint(ctx, endpoint_id)
+
+
+def plan(ctx: AwsContext, material: Pki) -> list[Step]:
+    """What run() would do to the account: the two ACM certificates, the endpoint, its
+    target networks, authorization rules and routes."""
+    settings(ctx)
+    acm = ctx.client("acm")
+    steps = []
+    arns: dict[str, str | None] = {}
+    for role in ROLES:
+        cred = material.credential(role)
+        arn = arns[role] = find_acm_certificate(ctx, role) or _find_by_fingerprint(ctx, cred)
+        if arn is None:
+            steps.append(Step(f"{role} certificate", "(new)", "create", how="ImportCertificate"))
+        elif _pem_fingerprint(acm.get_certificate(CertificateArn=arn)["Certificate"]) != cred.fingerprint:
+            steps.append(Step(f"{role} certificate", arn.rsplit("/", 1)[-1], "modify",
+                              [Change("certificate", "(another certificate)", short_fingerprint(cred))],
+                              "ImportCertificate into the same ARN (the endpoint keeps pointing at it)"))
+        else:
+            steps.append(Step(f"{role} certificate", arn.rsplit("/", 1)[-1], "keep"))
     endpoint = find_endpoint(ctx)
     if endpoint is None:
-        endpoint_id = ec2.create_client_vpn_endpoint(
-            ClientCidrBlock=cv.client_cidr,
-            ServerCertificateArn=certs["server"].arn,
-            AuthenticationOptions=[{"Type": "certificate-authentication",
-                                    "MutualAuthentication": {"ClientRootCertificateChainArn": certs["client"].arn}}],
-            ConnectionLogOptions={"Enabled": False},
-            DnsServers=dns,
-            TransportProtocol=cv.transport_protocol,
-            VpnPort=cv.vpn_port,
-            SplitTunnel=cv.split_tunnel,
-            VpcId=vpc_id,
-            Description=f"{ctx.params.name} remote access (hybridnet phase 4)",
-            TagSpecifications=ctx.tag_spec("client-vpn-endpoint", PHASE, "client-vpn"),
-        )["ClientVpnEndpointId"]
-        created.append(endpoint_id)
-        return describe_endpoint(ctx, endpoint_id)
+        steps.append(Step("Client VPN endpoint", "(new)", "create", how="CreateClientVpnEndpoint"))
+        endpoint_id = None
+    else:
+        endpoint_id = endpoint["ClientVpnEndpointId"]
+        fixed, _, changes = _endpoint_drift(ctx, endpoint, arns["server"], arns["client"])
+        if fixed:
+            steps.append(Step("Client VPN endpoint", endpoint_id, "replace", fixed + changes, REPLACE_HOW))
+            endpoint_id = None
+        else:
+            steps.append(Step("Client VPN endpoint", endpoint_id, "modify" if changes else "keep", changes,
+                              "ModifyClientVpnEndpoint (in place; connected users stay)" if changes else ""))
+    vpc_id = find_vpc(ctx)["VpcId"]
+    subnets = find_subnets(ctx, vpc_id)
+    live = ({n["TargetNetworkId"]: n["AssociationId"] for n in _target_networks(ctx, endpoint_id)
+             if n["Status"]["Code"] not in GONE_ASSOCIATION} if endpoint_id else {})
+    rules = ({r["DestinationCidr"] for r in _rules(ctx, endpoint_id)
+              if r.get("AccessAll") and r["Status"]["Code"] in ("authorizing", "active")} if endpoint_id else set())
+    routes = ({(r["DestinationCidr"], r["TargetSubnet"]) for r in _routes(ctx, endpoint_id)
+               if r["Status"]["Code"] in ("creating", "active")} if endpoint_id else set())
+    for subnet in subnets:
+        association = live.get(subnet["SubnetId"])
+        steps.append(Step(f"target network {subnet['Name']}", association, "keep") if association else
+                     Step(f"target network {subnet['Name']}", "(new)", "create",
+                          how="AssociateClientVpnTargetNetwork"))
+    for cidr in (ctx.params.vpc.cidr, ctx.params.onprem.cidr):
+        steps.append(Step("authorization rule", cidr, "keep" if cidr in rules else "create",
+                          how="" if cidr in rules else "AuthorizeClientVpnIngress (all groups)"))
+    for subnet in subnets:
+        here = (ctx.params.onprem.cidr, subnet["SubnetId"]) in routes
+        steps.append(Step("route", f"{ctx.params.onprem.cidr} via {subnet['Name']}", "keep" if here else "create",
+                          how="" if here else "CreateClientVpnRoute"))
+    return steps
 
-    endpoint_id = endpoint["ClientVpnEndpointId"]
-    fixed = {"client CIDR": (endpoint["ClientCidrBlock"], cv.client_cidr),
-             "transport protocol": (endpoint["TransportProtocol"], cv.transport_protocol),
-             "client certificate chain": (client_root_chain_arn(endpoint), certs["client"].arn)}
-    drift = [f"{what} is {have}, the params ask for {want}" for what, (have, want) in fixed.items() if have != want]
-    if drift:
-        raise PhaseError(f"{endpoint_id}: {'; '.join(drift)}. AWS cannot change these on an existing endpoint: "
-                         "run the teardown notebook (99) to replace it, or set the params to the existing values")
-    modify: dict = {}
-    if endpoint["ServerCertificateArn"] != certs["server"].arn:
-        modify["ServerCertificateArn"] = certs["server"].arn
-    if sorted(endpoint.get("DnsServers", [])) != sorted(dns):
-        modify["DnsServers"] = {"CustomDnsServers": dns, "Enabled": bool(dns)}
-    if endpoint["SplitTunnel"] != cv.split_tunnel:
-        modify["SplitTunnel"] = cv.split_tunnel
-    if endpoint["VpnPort"] != cv.vpn_port:
-        modify["VpnPort"] = cv.vpn_port
-    if endpoint.get("ConnectionLogOptions", {}).get("Enabled"):
-        modify["ConnectionLogOptions"] = {"Enabled": False}
-    if modify:
-        ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, **modify)
-        changed += [f"{endpoint_id}: {key}" for key in modify]
-    return describe_endpoint(ctx, endpoint_id)
+
+def plan_frame(ctx: AwsContext, material: Pki) -> pd.DataFrame:
+    return frame(plan(ctx, material))
 
 
 def _target_networks(ctx: AwsContext, endpoint_id: str) -> list[dict]:
@@ -508,6 +589,7 @@ def run(ctx: AwsContext, run_dir: Path, pki_material: Pki | None = None,
     created: list[str] = []
     changed: list[str] = []
     material = pki_material or ensure_pki(ctx)
+    refuse_replacements(plan(ctx, material), ctx.params.allow_replace)  # before anything is touched
     certs = ensure_acm(ctx, material, created)
     vpc = find_vpc(ctx)
     subnets = find_subnets(ctx, vpc["VpcId"])

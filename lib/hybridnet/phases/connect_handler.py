@@ -40,6 +40,7 @@ from botocore.exceptions import ClientError
 from .. import handlers, results
 from ..aws import AwsContext
 from ..params import ClientVpn, ConnectHandler
+from ..plan import Change, Step, frame
 from ..waiting import wait
 from . import PhaseError, nothing_here
 from . import client_vpn
@@ -224,6 +225,54 @@ class HandlerResult:
     @property
     def endpoint_id(self) -> str:
         return self.endpoint["ClientVpnEndpointId"]
+
+
+def plan(ctx: AwsContext) -> list[Step]:
+    """What run() would do to the account: the function's role, the function (its code
+    and configuration), and the endpoint's client connect handler."""
+    name = function_name(ctx)
+    env = environment(ctx)
+    endpoint = client_vpn.require_endpoint(ctx)
+    iam, aws_lambda = ctx.client("iam"), ctx.client("lambda")
+    steps = []
+    try:
+        role_arn = iam.get_role(RoleName=role_name(ctx))["Role"]["Arn"]
+        steps.append(Step("IAM role", role_name(ctx), "keep"))
+    except iam.exceptions.NoSuchEntityException:
+        role_arn = None
+        steps.append(Step("IAM role", role_name(ctx), "create", how="CreateRole, PutRolePolicy (its logs)"))
+    try:
+        config = aws_lambda.get_function(FunctionName=name)["Configuration"]
+    except aws_lambda.exceptions.ResourceNotFoundException:
+        config = None
+    if config is None:
+        steps.append(Step("Lambda function", name, "create", how="CreateFunction"))
+    else:
+        changes = []
+        if config["CodeSha256"] != handlers.code_sha256(handlers.build_package()):
+            changes.append(Change("code", config["CodeSha256"][:12], "this version's handler"))
+        have_env = (config.get("Environment") or {}).get("Variables") or {}
+        changes += [Change(f"environment {key}", have_env.get(key, "-"), env.get(key, "-"))
+                    for key in sorted(set(have_env) | set(env)) if have_env.get(key) != env.get(key)]
+        wanted = {"Runtime": handlers.RUNTIME, "Handler": handlers.HANDLER, "Timeout": handlers.TIMEOUT_SECONDS,
+                  **({"Role": role_arn} if role_arn else {})}
+        changes += [Change(key, str(config.get(key)), str(value)) for key, value in wanted.items()
+                    if config.get(key) != value]
+        steps.append(Step("Lambda function", name, "modify" if changes else "keep", changes,
+                          "UpdateFunctionCode / UpdateFunctionConfiguration (in place; new connections get the "
+                          "new version)" if changes else ""))
+    options = endpoint.get("ClientConnectOptions", {})
+    handler_arn = config["FunctionArn"] if config else "(the new function)"
+    same = bool(options.get("Enabled")) and options.get("LambdaFunctionArn") == handler_arn
+    steps.append(Step("Client VPN endpoint", endpoint["ClientVpnEndpointId"], "keep" if same else "modify",
+                      [] if same else [Change("client connect handler",
+                                              options.get("LambdaFunctionArn") or "disabled", handler_arn)],
+                      "" if same else "ModifyClientVpnEndpoint (in place)"))
+    return steps
+
+
+def plan_frame(ctx: AwsContext) -> pd.DataFrame:
+    return frame(plan(ctx))
 
 
 def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> HandlerResult:

@@ -28,6 +28,7 @@ from typing import Callable
 import pandas as pd
 
 from ..aws import AwsContext, paginate, tag_value
+from ..plan import Change, Step, frame, refuse_replacements
 from ..waiting import extra_waiter, poll, wait
 from . import PhaseError, find_vpc
 
@@ -128,37 +129,58 @@ def _ingress_set(group: dict) -> set[tuple]:
             for p in group.get("IpPermissions", []) for r in p.get("IpRanges", [])}
 
 
-def ensure_security_group(ctx: AwsContext, vpc_id: str, created: list[str]) -> dict:
+def _group_name(ctx: AwsContext) -> str:
+    return f"{ctx.params.name}-resolver-endpoints"
+
+
+def find_security_group(ctx: AwsContext, vpc_id: str) -> dict | None:
+    groups = ctx.client("ec2").describe_security_groups(Filters=ctx.stack_filters(PHASE) + [
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [_group_name(ctx)]}])["SecurityGroups"]
+    return groups[0] if groups else None
+
+
+def _ingress_drift(ctx: AwsContext, group: dict) -> tuple[list[dict], list[dict]]:
+    """(the DNS rules to add, the other rules to revoke) to make the group admit DNS
+    over UDP and TCP from the on-prem CIDR only."""
+    cidr = ctx.params.onprem.cidr
+    want = _dns_permissions(cidr)
+    have = _ingress_set(group)
+    missing = [p for p in want if (p["IpProtocol"], DNS_PORT, DNS_PORT, cidr) not in have]
+    wanted = {(p["IpProtocol"], DNS_PORT, DNS_PORT, cidr) for p in want}
+    extra = [{"IpProtocol": proto, "FromPort": lo, "ToPort": hi, "IpRanges": [{"CidrIp": c}]}
+             for proto, lo, hi, c in sorted(have - wanted, key=str)]
+    return missing, [{k: v for k, v in p.items() if v is not None} for p in extra]
+
+
+def _permission_text(permission: dict) -> str:
+    port = permission.get("FromPort")
+    return (f"{permission['IpProtocol']}{'/' + str(port) if port is not None else ''} from "
+            + ", ".join(r["CidrIp"] for r in permission["IpRanges"]))
+
+
+def ensure_security_group(ctx: AwsContext, vpc_id: str, created: list[str], changed: list[str] | None = None) -> dict:
     """The stack's Resolver endpoint group: DNS over UDP and TCP from the on-prem CIDR only.
 
     A found group is brought back to exactly that (a missing rule added, any
     other ingress rule revoked: it is this suite's group)."""
     ec2 = ctx.client("ec2")
-    cidr = ctx.params.onprem.cidr
-    name = f"{ctx.params.name}-resolver-endpoints"
-    groups = ec2.describe_security_groups(Filters=ctx.stack_filters(PHASE) + [
-        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}])["SecurityGroups"]
-    if groups:
-        group = groups[0]
-    else:
+    group = find_security_group(ctx, vpc_id)
+    if group is None:
         group_id = ec2.create_security_group(
-            GroupName=name, VpcId=vpc_id,
+            GroupName=_group_name(ctx), VpcId=vpc_id,
             Description="Route 53 Resolver endpoints: DNS (UDP and TCP 53) from the on-prem network only",
             TagSpecifications=ctx.tag_spec("security-group", PHASE, "resolver-endpoints"),
         )["GroupId"]
         created.append(group_id)
         group = {"GroupId": group_id, "IpPermissions": []}
-    want = _dns_permissions(cidr)
-    have = _ingress_set(group)
-    missing = [p for p in want if (p["IpProtocol"], DNS_PORT, DNS_PORT, cidr) not in have]
+    missing, extra = _ingress_drift(ctx, group)
     if missing:
         ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=missing)
-    wanted = {(p["IpProtocol"], DNS_PORT, DNS_PORT, cidr) for p in want}
-    extra = [{"IpProtocol": proto, "FromPort": lo, "ToPort": hi, "IpRanges": [{"CidrIp": c}]}
-             for proto, lo, hi, c in sorted(have - wanted, key=str)]
-    extra = [{k: v for k, v in p.items() if v is not None} for p in extra]
     if extra:
         ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=extra)
+    if (missing or extra) and changed is not None and group["GroupId"] not in created:
+        changed.append(f"{group['GroupId']}: ingress " + "; ".join(
+            [f"+ {_permission_text(p)}" for p in missing] + [f"- {_permission_text(p)}" for p in extra]))
     return ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
 
 
@@ -189,26 +211,48 @@ def endpoint_ips(ctx: AwsContext, endpoint_id: str) -> list[dict]:
                   ResolverEndpointId=endpoint_id)
 
 
-def ensure_endpoint(ctx: AwsContext, direction: str, vpc_id: str, group_id: str, created: list[str]) -> dict:
-    """The stack's INBOUND or OUTBOUND endpoint with the params' IPs (found by tags, else created)."""
-    resolver = ctx.client("route53resolver")
+def _endpoint_ips_wanted(ctx: AwsContext, direction: str) -> tuple[list[str], str]:
     dns = dns_params(ctx)
-    ips = list(dns.inbound_ips if direction == "INBOUND" else dns.outbound_ips)
+    return list(dns.inbound_ips if direction == "INBOUND" else dns.outbound_ips), f"dns.{direction.lower()}_ips"
+
+
+def find_endpoint(ctx: AwsContext, direction: str, vpc_id: str) -> dict | None:
+    """The stack's live INBOUND or OUTBOUND endpoint in the VPC (by tags), or None."""
     name = f"{direction.lower()}-endpoint"
-    field_name = f"dns.{direction.lower()}_ips"
-    found = [e for e in paginate(resolver, "list_resolver_endpoints", "ResolverEndpoints", Filters=[
-        {"Name": "Direction", "Values": [direction]}, {"Name": "HostVPCId", "Values": [vpc_id]}])
-        if e["Status"] in LIVE_ENDPOINT and _ours(ctx, e, name)]
-    if found:
-        endpoint = found[0]
-        have = sorted(a["Ip"] for a in endpoint_ips(ctx, endpoint["Id"]))
-        if have != sorted(ips):
-            raise PhaseError(f"{endpoint['Id']} exists with IPs {have}, but {field_name} asks for {sorted(ips)}; "
-                             f"run the teardown notebook (99) to replace it, or set {field_name} to the existing IPs")
-        return endpoint
+    found = [e for e in paginate(ctx.client("route53resolver"), "list_resolver_endpoints", "ResolverEndpoints",
+                                 Filters=[{"Name": "Direction", "Values": [direction]},
+                                          {"Name": "HostVPCId", "Values": [vpc_id]}])
+             if e["Status"] in LIVE_ENDPOINT and _ours(ctx, e, name)]
+    return found[0] if found else None
+
+
+def ensure_endpoint(ctx: AwsContext, direction: str, vpc_id: str, group_id: str, created: list[str],
+                    changed: list[str] | None = None) -> dict:
+    """The stack's INBOUND or OUTBOUND endpoint with the params' IPs (found by tags, else
+    created). Other IPs are set in place: the new ones added first, then the old ones
+    removed, so the endpoint keeps answering on the IPs it keeps (and two at least)."""
+    resolver = ctx.client("route53resolver")
+    ips, field_name = _endpoint_ips_wanted(ctx, direction)
     if not ips:
         raise PhaseError(f"{field_name} is empty; give two IPs, one in an endpoint subnet of each AZ")
+    endpoint = find_endpoint(ctx, direction, vpc_id)
+    if endpoint is not None:
+        have = endpoint_ips(ctx, endpoint["Id"])
+        held = {a["Ip"] for a in have}
+        added = [p for p in endpoint_subnets(ctx, vpc_id, ips) if p["Ip"] not in held]
+        removed = [a for a in have if a["Ip"] not in ips]
+        for ip in added:
+            resolver.associate_resolver_endpoint_ip_address(
+                ResolverEndpointId=endpoint["Id"], IpAddress={"SubnetId": ip["SubnetId"], "Ip": ip["Ip"]})
+        for ip in removed:
+            resolver.disassociate_resolver_endpoint_ip_address(
+                ResolverEndpointId=endpoint["Id"], IpAddress={"SubnetId": ip["SubnetId"], "Ip": ip["Ip"]})
+        if (added or removed) and changed is not None:
+            changed.append(f"{endpoint['Id']}: IPs " + "; ".join(
+                [f"+ {a['Ip']}" for a in added] + [f"- {a['Ip']}" for a in removed]))
+        return endpoint
     placed = endpoint_subnets(ctx, vpc_id, ips)
+    name = f"{direction.lower()}-endpoint"
     endpoint = resolver.create_resolver_endpoint(
         CreatorRequestId=f"hybridnet-{ctx.params.name}-{direction.lower()}-{uuid.uuid4().hex[:12]}",
         Name=f"{ctx.params.name}-{name}", Direction=direction, SecurityGroupIds=[group_id],
@@ -221,42 +265,94 @@ def ensure_endpoint(ctx: AwsContext, direction: str, vpc_id: str, group_id: str,
 
 # --- forwarding rule and its association ----------------------------------------------------------
 
-def ensure_forward_rule(ctx: AwsContext, outbound_id: str, created: list[str]) -> dict:
-    """FORWARD <onprem.domain> -> onprem.dns_server:53 via the outbound endpoint."""
+RULE_NAME = "forward-onprem"
+
+
+def _targets_wanted(ctx: AwsContext) -> list[dict]:
+    return [{"Ip": ctx.params.onprem.dns_server, "Port": DNS_PORT}]
+
+
+def _targets_text(targets: list[dict]) -> str:
+    return ", ".join(f"{t['Ip']}:{t.get('Port', DNS_PORT)}" for t in targets) or "-"
+
+
+def find_forward_rule(ctx: AwsContext) -> dict | None:
+    """The stack's live FORWARD rule (by tags, whatever its domain), or None."""
+    found = [r for r in paginate(ctx.client("route53resolver"), "list_resolver_rules", "ResolverRules",
+                                 Filters=[{"Name": "Type", "Values": ["FORWARD"]}])
+             if r["Status"] in LIVE_RULE and _ours(ctx, r, RULE_NAME)]
+    return found[0] if found else None
+
+
+def _rule_update(ctx: AwsContext, rule: dict, outbound_id: str | None) -> dict:
+    """UpdateResolverRule's Config that brings the rule to the params ({} = as it is)."""
+    config: dict = {}
+    have = [{"Ip": t["Ip"], "Port": t.get("Port", DNS_PORT)} for t in rule.get("TargetIps", [])]
+    if have != _targets_wanted(ctx):
+        config["TargetIps"] = _targets_wanted(ctx)
+    if outbound_id and rule.get("ResolverEndpointId") != outbound_id:
+        config["ResolverEndpointId"] = outbound_id
+    return config
+
+
+def _rule_domain_changed(ctx: AwsContext, rule: dict) -> bool:
+    return rule["DomainName"].rstrip(".").lower() != ctx.params.onprem.domain.lower()
+
+
+def ensure_forward_rule(ctx: AwsContext, outbound_id: str, created: list[str], changed: list[str] | None = None
+                        ) -> dict:
+    """FORWARD <onprem.domain> -> onprem.dns_server:53 via the outbound endpoint. Other
+    targets or another outbound endpoint are set in place (UpdateResolverRule); another
+    domain replaces the rule (only with allow_replace: run() refuses it otherwise)."""
     resolver = ctx.client("route53resolver")
-    domain = ctx.params.onprem.domain
-    targets = [{"Ip": ctx.params.onprem.dns_server, "Port": DNS_PORT}]
-    found = [r for r in paginate(resolver, "list_resolver_rules", "ResolverRules", Filters=[
-        {"Name": "DomainName", "Values": [domain + "."]}, {"Name": "Type", "Values": ["FORWARD"]}])
-        if r["Status"] in LIVE_RULE and _ours(ctx, r, "forward-onprem")]
-    if found:
-        rule = found[0]
-        have = [{"Ip": t["Ip"], "Port": t.get("Port", DNS_PORT)} for t in rule.get("TargetIps", [])]
-        if have != targets or rule.get("ResolverEndpointId") != outbound_id:
-            shown = ", ".join(f"{t['Ip']}:{t['Port']}" for t in have)
-            raise PhaseError(f"{rule['Id']} forwards {domain} to {shown} via {rule.get('ResolverEndpointId')}, but "
-                             f"the params ask for {ctx.params.onprem.dns_server}:{DNS_PORT} via {outbound_id}; run "
-                             "the teardown notebook (99) to replace it, or set onprem.dns_server to the rule's target")
+    rule = find_forward_rule(ctx)
+    if rule is not None and _rule_domain_changed(ctx, rule):
+        for association in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
+                                    Filters=[{"Name": "ResolverRuleId", "Values": [rule["Id"]]}]):
+            resolver.disassociate_resolver_rule(VPCId=association["VPCId"], ResolverRuleId=rule["Id"])
+        poll(lambda: not paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
+                                  Filters=[{"Name": "ResolverRuleId", "Values": [rule["Id"]]}]),
+             timeout=60 * ctx.waiter_delay, interval=ctx.waiter_delay)
+        resolver.delete_resolver_rule(ResolverRuleId=rule["Id"])
+        if changed is not None:
+            changed.append(f"{rule['Id']}: {rule['DomainName'].rstrip('.')} deleted, to be replaced (allow_replace)")
+        rule = None
+    if rule is not None:
+        config = _rule_update(ctx, rule, outbound_id)
+        if config:
+            rule = resolver.update_resolver_rule(ResolverRuleId=rule["Id"], Config=config)["ResolverRule"]
+            if changed is not None:
+                changed.append(f"{rule['Id']}: " + ", ".join(
+                    {"TargetIps": "targets", "ResolverEndpointId": "outbound endpoint"}[k] for k in config)
+                    + " (UpdateResolverRule)")
         return rule
     rule = resolver.create_resolver_rule(
         CreatorRequestId=f"hybridnet-{ctx.params.name}-forward-{uuid.uuid4().hex[:12]}",
-        Name=f"{ctx.params.name}-forward-onprem", RuleType="FORWARD", DomainName=domain,
-        TargetIps=targets, ResolverEndpointId=outbound_id, Tags=ctx.tags(PHASE, "forward-onprem"),
+        Name=f"{ctx.params.name}-{RULE_NAME}", RuleType="FORWARD", DomainName=ctx.params.onprem.domain,
+        TargetIps=_targets_wanted(ctx), ResolverEndpointId=outbound_id, Tags=ctx.tags(PHASE, RULE_NAME),
     )["ResolverRule"]
     created.append(rule["Id"])
     return rule
 
 
+def find_rule_association(ctx: AwsContext, rule_id: str, vpc_id: str) -> dict | None:
+    """The rule's association with the VPC (associations carry no tags: found by rule and VPC)."""
+    found = [a for a in paginate(ctx.client("route53resolver"), "list_resolver_rule_associations",
+                                 "ResolverRuleAssociations", Filters=[
+                                     {"Name": "ResolverRuleId", "Values": [rule_id]},
+                                     {"Name": "VPCId", "Values": [vpc_id]}])
+             if a["Status"] in ("CREATING", "COMPLETE", "OVERRIDDEN")]
+    return found[0] if found else None
+
+
 def ensure_rule_association(ctx: AwsContext, rule_id: str, vpc_id: str, created: list[str]) -> dict:
-    """The rule associated with the VPC (associations carry no tags: found by rule and VPC)."""
+    """The rule associated with the VPC."""
     resolver = ctx.client("route53resolver")
-    found = [a for a in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations", Filters=[
-        {"Name": "ResolverRuleId", "Values": [rule_id]}, {"Name": "VPCId", "Values": [vpc_id]}])
-        if a["Status"] in ("CREATING", "COMPLETE", "OVERRIDDEN")]
+    found = find_rule_association(ctx, rule_id, vpc_id)
     if found:
-        return found[0]
+        return found
     association = resolver.associate_resolver_rule(
-        ResolverRuleId=rule_id, VPCId=vpc_id, Name=f"{ctx.params.name}-forward-onprem")["ResolverRuleAssociation"]
+        ResolverRuleId=rule_id, VPCId=vpc_id, Name=f"{ctx.params.name}-{RULE_NAME}")["ResolverRuleAssociation"]
     created.append(association["Id"])
     return association
 
@@ -309,6 +405,7 @@ class HybridDnsResult:
     association_id: str
     association_status: str
     created: list[str] = field(default_factory=list)  # what this run created (empty on a re-run)
+    changed: list[str] = field(default_factory=list)  # what it modified in place, and what it replaced
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -327,17 +424,81 @@ def describe_endpoint(ctx: AwsContext, endpoint_id: str) -> Endpoint:
     )
 
 
+def plan(ctx: AwsContext) -> list[Step]:
+    """What run() would do to the account: the security group, the two endpoints, the
+    forwarding rule and its association with the VPC."""
+    dns_params(ctx)
+    vpc_id = find_vpc(ctx)["VpcId"]
+    steps = []
+    group = find_security_group(ctx, vpc_id)
+    if group is None:
+        steps.append(Step("security group", "(new)", "create", how="CreateSecurityGroup, "
+                                                                  "AuthorizeSecurityGroupIngress"))
+    else:
+        missing, extra = _ingress_drift(ctx, group)
+        changes = ([Change("ingress", "-", _permission_text(p)) for p in missing]
+                   + [Change("ingress", _permission_text(p), "-") for p in extra])
+        steps.append(Step("security group", group["GroupId"], "modify" if changes else "keep", changes,
+                          "AuthorizeSecurityGroupIngress / RevokeSecurityGroupIngress" if changes else ""))
+    outbound_id = None
+    for direction in ("INBOUND", "OUTBOUND"):
+        kind = f"{direction.lower()} endpoint"
+        endpoint = find_endpoint(ctx, direction, vpc_id)
+        ips, _ = _endpoint_ips_wanted(ctx, direction)
+        if endpoint is None:
+            steps.append(Step(kind, "(new)", "create", how="CreateResolverEndpoint"))
+            continue
+        outbound_id = endpoint["Id"] if direction == "OUTBOUND" else outbound_id
+        have = sorted((a["Ip"] for a in endpoint_ips(ctx, endpoint["Id"])), key=ipaddress.ip_address)
+        want = sorted(ips, key=ipaddress.ip_address)
+        changes = [Change("ip_addresses", ", ".join(have), ", ".join(want))] if have != want else []
+        steps.append(Step(kind, endpoint["Id"], "modify" if changes else "keep", changes,
+                          "AssociateResolverEndpointIpAddress for each new IP, then "
+                          "DisassociateResolverEndpointIpAddress for each old one (the endpoint keeps answering on "
+                          "the IPs it keeps; the on-prem forwarders follow in this notebook)" if changes else ""))
+    rule = find_forward_rule(ctx)
+    if rule is None:
+        steps.append(Step("forwarding rule", "(new)", "create", how="CreateResolverRule"))
+    elif _rule_domain_changed(ctx, rule):
+        steps.append(Step("forwarding rule", rule["Id"], "replace",
+                          [Change("domain", rule["DomainName"].rstrip("."), ctx.params.onprem.domain)],
+                          "DisassociateResolverRule, DeleteResolverRule, CreateResolverRule, AssociateResolverRule: "
+                          "the old domain's names stop resolving from the VPC"))
+        rule = None
+    else:
+        config = _rule_update(ctx, rule, outbound_id)
+        changes = []
+        if "TargetIps" in config:
+            changes.append(Change("targets", _targets_text(rule.get("TargetIps", [])),
+                                  _targets_text(config["TargetIps"])))
+        if "ResolverEndpointId" in config:
+            changes.append(Change("outbound endpoint", rule.get("ResolverEndpointId") or "-",
+                                  config["ResolverEndpointId"]))
+        steps.append(Step("forwarding rule", rule["Id"], "modify" if changes else "keep", changes,
+                          "UpdateResolverRule (in place; queries follow the new targets)" if changes else ""))
+    association = find_rule_association(ctx, rule["Id"], vpc_id) if rule is not None else None
+    steps.append(Step("rule association", association["Id"], "keep") if association else
+                 Step("rule association", "(new)", "create", how=f"AssociateResolverRule with {vpc_id}"))
+    return steps
+
+
+def plan_frame(ctx: AwsContext) -> pd.DataFrame:
+    return frame(plan(ctx))
+
+
 def run(ctx: AwsContext, progress: Callable[[str], None] | None = print, zone: ZoneCheck | None = None
         ) -> HybridDnsResult:
-    """The whole phase: check the zone, find or create, wait. Safe to re-run."""
+    """The whole phase: check the zone, find or create (or change in place), wait. Safe to re-run."""
     dns_params(ctx)
+    refuse_replacements(plan(ctx), ctx.params.allow_replace)  # before anything is touched
     created: list[str] = []
+    changed: list[str] = []
     vpc_id = find_vpc(ctx)["VpcId"]
     zone = zone or check_private_zone(ctx, vpc_id)
-    group = ensure_security_group(ctx, vpc_id, created)
-    inbound = ensure_endpoint(ctx, "INBOUND", vpc_id, group["GroupId"], created)
-    outbound = ensure_endpoint(ctx, "OUTBOUND", vpc_id, group["GroupId"], created)
-    rule = ensure_forward_rule(ctx, outbound["Id"], created)
+    group = ensure_security_group(ctx, vpc_id, created, changed)
+    inbound = ensure_endpoint(ctx, "INBOUND", vpc_id, group["GroupId"], created, changed)
+    outbound = ensure_endpoint(ctx, "OUTBOUND", vpc_id, group["GroupId"], created, changed)
+    rule = ensure_forward_rule(ctx, outbound["Id"], created, changed)
     association = ensure_rule_association(ctx, rule["Id"], vpc_id, created)
     wait_ready(ctx, [inbound["Id"], outbound["Id"]], rule["Id"], association["Id"], progress=progress)
     resolver = ctx.client("route53resolver")
@@ -351,13 +512,15 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print, zone: Z
         rule_id=rule["Id"], rule_domain=rule["DomainName"].rstrip("."),
         rule_targets=[f"{t['Ip']}:{t.get('Port', DNS_PORT)}" for t in rule.get("TargetIps", [])],
         rule_status=rule["Status"], association_id=association["Id"], association_status=association["Status"],
-        created=created,
+        created=created, changed=changed,
     )
 
 
 def summary_frame(result: HybridDnsResult) -> pd.DataFrame:
     def made(resource_id: str) -> str:
-        return "created" if resource_id in result.created else "reused"
+        if resource_id in result.created:
+            return "created"
+        return "changed" if any(c.startswith(f"{resource_id}:") for c in result.changed) else "reused"
 
     rows = [
         ("private hosted zone", f"/hostedzone/{result.hosted_zone_id}",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import hosts
-from ..aws import AwsContext
+from ..aws import AwsContext, paginate
 from ..render import TARGETS, RouterSite, lint_router, render_files, render_router
 from ..render.apply import apply_commands, psk_parameter_name, psk_placeholder, with_placeholder_secrets
 from ..vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
@@ -127,6 +127,12 @@ def store_pre_shared_keys(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) 
         store_secret(ctx, name, tunnel.ike.pre_shared_key.get_secret_value(), PHASE, "router-psk",
                      f"pre-shared key of tunnel {tunnel.number} of {vpn['VpnConnectionId']}")
         secrets[psk_placeholder(tunnel.number)] = name
+    # A replaced VPN connection's keys (phase 1 with allow_replace) are no one's any more.
+    ssm = ctx.client("ssm")
+    for parameter in paginate(ssm, "describe_parameters", "Parameters", ParameterFilters=[
+            {"Key": "Name", "Option": "BeginsWith", "Values": [f"/hybridnet/{ctx.params.name}/vpn-"]}]):
+        if parameter["Name"].endswith("/pre-shared-key") and parameter["Name"] not in secrets.values():
+            ssm.delete_parameter(Name=parameter["Name"])
     return secrets
 
 

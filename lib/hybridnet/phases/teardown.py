@@ -113,7 +113,7 @@ def _customer_gateways(ctx: AwsContext) -> list[tuple[str, str]]:
 
 # --- deleters -------------------------------------------------------------------------------
 
-def _delete_client_vpn_endpoint(ctx: AwsContext, endpoint_id: str) -> None:
+def delete_client_vpn_endpoint(ctx: AwsContext, endpoint_id: str) -> None:
     ec2 = ctx.client("ec2")
     associations = paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
                           ClientVpnEndpointId=endpoint_id)
@@ -147,7 +147,7 @@ def _ssm_parameters(ctx: AwsContext) -> list[tuple[str, str]]:
     return found
 
 
-def _delete_vpn_connection(ctx: AwsContext, vpn_id: str) -> None:
+def delete_vpn_connection(ctx: AwsContext, vpn_id: str) -> None:
     ec2 = ctx.client("ec2")
     ec2.delete_vpn_connection(VpnConnectionId=vpn_id)
     ec2.get_waiter("vpn_connection_deleted").wait(
@@ -168,7 +168,7 @@ class Kind:
 
 # Dependency order: what uses a thing goes before the thing.
 KINDS: tuple[Kind, ...] = (
-    Kind("client VPN endpoint", _client_vpn_endpoints, _delete_client_vpn_endpoint),
+    Kind("client VPN endpoint", _client_vpn_endpoints, delete_client_vpn_endpoint),
     Kind("lambda function", _lambda_functions,
          lambda ctx, name: ctx.client("lambda").delete_function(FunctionName=name)),
     Kind("IAM role", _iam_roles, _delete_iam_role),
@@ -184,7 +184,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("security group", _security_groups,
          lambda ctx, group_id: ctx.client("ec2").delete_security_group(GroupId=group_id)),
     Kind("SSM parameter", _ssm_parameters, lambda ctx, name: ctx.client("ssm").delete_parameter(Name=name)),
-    Kind("VPN connection", _vpn_connections, _delete_vpn_connection),
+    Kind("VPN connection", _vpn_connections, delete_vpn_connection),
     Kind("customer gateway", _customer_gateways,
          lambda ctx, cgw_id: ctx.client("ec2").delete_customer_gateway(CustomerGatewayId=cgw_id)),
 )

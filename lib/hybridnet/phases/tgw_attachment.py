@@ -15,9 +15,10 @@ from typing import Callable
 import pandas as pd
 
 from ..aws import AwsContext
-from ..plan import Change, Step, frame, secret_change
+from ..plan import Change, Step, frame, refuse_replacements, secret_change
 from ..waiting import extra_waiter, wait
 from . import PhaseError
+from .teardown import delete_vpn_connection
 
 PHASE = "1"
 NOTEBOOK = "01_tgw_attachment"
@@ -195,7 +196,7 @@ def plan(ctx: AwsContext) -> list[Step]:
             if str(have) != str(wanted)]
         steps.append(Step("customer gateway", old["CustomerGatewayId"], "replace", changes,
                           "a gateway's address and ASN cannot change: CreateCustomerGateway, move the VPN "
-                          "connection to it (ModifyVpnConnection), DeleteCustomerGateway"))
+                          "connection to it (ModifyVpnConnection), DeleteCustomerGateway", interrupts=False))
     else:
         steps.append(Step("customer gateway", "(new)", "create", how="CreateCustomerGateway"))
     vpns = _stack_vpn_connections(ctx)
@@ -211,8 +212,8 @@ def plan(ctx: AwsContext) -> list[Step]:
         if have != wanted]
     if replace:
         steps.append(Step("VPN connection", vpn["VpnConnectionId"], "replace", replace,
-                          "cannot change in place: DeleteVpnConnection, CreateVpnConnection (new tunnel "
-                          "addresses and keys: the router needs its new setup; traffic stops meanwhile)"))
+                          "DeleteVpnConnection, CreateVpnConnection: new tunnel addresses and keys, the router "
+                          "needs its new setup (notebook 02), traffic stops meanwhile"))
         return steps
     modify = []
     if not same or same["CustomerGatewayId"] != vpn["CustomerGatewayId"]:
@@ -231,23 +232,19 @@ def plan_frame(ctx: AwsContext) -> pd.DataFrame:
     return frame(plan(ctx))
 
 
-def _refuse_replacements(steps: list[Step]) -> None:
-    """What cannot change in place stops the run before anything is touched."""
-    replaced = [s for s in steps if s.action == "replace" and s.kind == "VPN connection"]
-    if replaced:
-        listed = "; ".join(f"{s.kind} {s.resource}: " + ", ".join(f"{c.field} {c.have} -> {c.want}" for c in s.changes)
-                           for s in replaced)
-        raise PhaseError(f"{listed}: this cannot change in place (a new VPN connection has new tunnel addresses and "
-                         "keys, and traffic stops meanwhile), and this version does not replace it: put the params "
-                         "back as they were, or remove the stack (hybridnet teardown, or notebook 99) and run again")
-
-
 def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str], changed: list[str],
                           progress: Callable[[str], None] | None = print) -> dict:
     """The stack's VPN connection on the transit gateway, created once; changed in place
     where the params differ and AWS allows it (its customer gateway, its tunnels' options)."""
     ec2 = ctx.client("ec2")
-    found = [v for v in _stack_vpn_connections(ctx) if v.get("TransitGatewayId") == tgw["TransitGatewayId"]]
+    found = _stack_vpn_connections(ctx)
+    replaced = [v for v in found if v.get("TransitGatewayId") != tgw["TransitGatewayId"]
+                or v.get("Options", {}).get("StaticRoutesOnly", False) != ctx.params.vpn.static_routes_only]
+    for vpn in replaced:  # only with allow_replace (run() refused otherwise): its tunnels' addresses go with it
+        wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
+        delete_vpn_connection(ctx, vpn["VpnConnectionId"])
+        changed.append(f"{vpn['VpnConnectionId']}: deleted, to be replaced (allow_replace)")
+    found = [v for v in found if v not in replaced]
     if not found:
         vpn = ec2.create_vpn_connection(
             Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
@@ -255,6 +252,7 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
             TagSpecifications=ctx.tag_spec("vpn-connection", PHASE, "vpn"),
         )["VpnConnection"]
         created.append(vpn["VpnConnectionId"])
+        _delete_unused_gateways(ctx, cgw, changed)
         return vpn
     vpn = found[0]
     vpn_id, old_gateway = vpn["VpnConnectionId"], vpn["CustomerGatewayId"]
@@ -262,9 +260,7 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
         wait_available(ctx, vpn_id, progress=progress)  # one modification at a time, as AWS requires
         ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId=cgw["CustomerGatewayId"])
         changed.append(f"{vpn_id}: customer gateway {old_gateway} -> {cgw['CustomerGatewayId']} (ModifyVpnConnection)")
-        if not [v for v in _stack_vpn_connections(ctx) if v["CustomerGatewayId"] == old_gateway]:
-            ec2.delete_customer_gateway(CustomerGatewayId=old_gateway)
-            changed.append(f"{old_gateway}: deleted (no VPN connection uses it any more)")
+        _delete_unused_gateways(ctx, cgw, changed)
     for number, outside_ip, changes, request in _tunnel_diff(ctx, describe_vpn(ctx, vpn_id)):
         wait_available(ctx, vpn_id, progress=progress)
         ec2.modify_vpn_tunnel_options(VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=outside_ip,
@@ -272,6 +268,16 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
         changed.append(f"{vpn_id}: tunnel {number} ({outside_ip}) {', '.join(c.field for c in changes)} "
                        "(ModifyVpnTunnelOptions)")
     return describe_vpn(ctx, vpn_id)
+
+
+def _delete_unused_gateways(ctx: AwsContext, keep: dict, changed: list[str]) -> None:
+    """The stack's other customer gateways that no live VPN connection uses any more."""
+    used = {v["CustomerGatewayId"] for v in _stack_vpn_connections(ctx)}
+    for gateway in _stack_customer_gateways(ctx):
+        gateway_id = gateway["CustomerGatewayId"]
+        if gateway_id != keep["CustomerGatewayId"] and gateway_id not in used:
+            ctx.client("ec2").delete_customer_gateway(CustomerGatewayId=gateway_id)
+            changed.append(f"{gateway_id}: deleted (no VPN connection uses it any more)")
 
 
 def wait_available(ctx: AwsContext, vpn_id: str, progress: Callable[[str], None] | None = print,
@@ -341,7 +347,7 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
     """The whole phase: find or create, wait, verify. Safe to re-run."""
     created: list[str] = []
     changed: list[str] = []
-    _refuse_replacements(plan(ctx))  # before anything is touched
+    refuse_replacements(plan(ctx), ctx.params.allow_replace)  # before anything is touched
     tgw = find_transit_gateway(ctx)
     cgw = ensure_customer_gateway(ctx, created)
     vpn = ensure_vpn_connection(ctx, tgw, cgw, created, changed, progress)

@@ -1,2 +1,3 @@
-"""Route 53 Resolver endpoint checks moto leaves out: an endpoint IP that is
-already in use in its subnet (by another endpoint's or any other ENI)."""
+"""Route 53 Resolver as AWS has it where moto falls short: an endpoint IP that is
+already in use in its subnet (by another endpoint's or any other ENI), an
+endpoint's last two IPs, and UpdateResolverRule (a rule's targets in place)."""

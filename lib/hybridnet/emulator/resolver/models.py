@@ -22,10 +22,20 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from moto.route53resolver.exceptions import InvalidRequestException, ResourceExistsException
-from moto.route53resolver.models import Route53ResolverBackend
+from datetime import datetime, timezone
+
+from moto.route53resolver.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceExistsException,
+    ResourceNotFoundException,
+)
+from moto.route53resolver.models import ResolverRule, Route53ResolverBackend
+from moto.route53resolver.validations import validate_args
 
 _moto_verify_subnet_ips = Route53ResolverBackend._verify_subnet_ips
+_moto_disassociate_ip = Route53ResolverBackend.disassociate_resolver_endpoint_ip_address
+MIN_ENDPOINT_IPS = 2  # AWS: an endpoint keeps at least two IP addresses
 
 
 def _eni_ips(eni: Any) -> set[str]:
@@ -74,3 +84,63 @@ class FreeIpResolverBackend:
                 raise ResourceExistsException(
                     f"The IP address '{ip}' in subnet '{subnet_id}' is already in use"
                 )
+
+    def disassociate_resolver_endpoint_ip_address(self, resolver_endpoint_id: str, value: dict[str, Any]) -> Any:
+        """moto removes any IP, even the last ones or one the endpoint never had; AWS
+        keeps an endpoint at two IPs at least and names an unknown one."""
+        self._validate_resolver_endpoint_id(resolver_endpoint_id)  # type: ignore[attr-defined]
+        endpoint = self.resolver_endpoints[resolver_endpoint_id]  # type: ignore[attr-defined]
+        held = {ip: eni for subnet in endpoint.subnets.values() for ip, eni in subnet.items()}
+        ip = value.get("Ip") or next((i for i, eni in held.items() if eni == value.get("IpId")), None)
+        if ip not in held:
+            raise ResourceNotFoundException(
+                f"IP address '{value.get('Ip') or value.get('IpId')}' is not associated with resolver endpoint "
+                f"'{resolver_endpoint_id}'")
+        if len(endpoint.ip_addresses) <= MIN_ENDPOINT_IPS:
+            raise InvalidRequestException("Resolver endpoint needs to have at least 2 IP addresses")
+        return _moto_disassociate_ip(self, resolver_endpoint_id, value)  # type: ignore[arg-type]
+
+
+class RuleUpdateBackend:
+    """UpdateResolverRule, which moto lacks: a FORWARD rule's target IPs, its outbound
+    endpoint and its name change in place (AWS keeps what a request leaves out)."""
+
+    def update_resolver_rule(self, resolver_rule_id: str, config: dict[str, Any]) -> ResolverRule:
+        validate_args([("resolverRuleId", resolver_rule_id)])
+        rule = self.resolver_rules.get(resolver_rule_id)  # type: ignore[attr-defined]
+        if rule is None:
+            raise ResourceNotFoundException(f"Resolver rule with ID '{resolver_rule_id}' does not exist")
+        targets = config.get("TargetIps")
+        if targets is not None:  # Port is optional (53); moto's check reads it
+            targets = [{**t, "Port": t.get("Port", 53)} for t in targets]
+        endpoint_id = config.get("ResolverEndpointId")
+        checks: list[tuple[str, Any]] = [("targetIps.port", t) for t in targets or []]
+        if config.get("Name") is not None:
+            checks.append(("name", config["Name"]))
+        if endpoint_id is not None:
+            checks.append(("resolverEndpointId", endpoint_id))
+        validate_args(checks)
+        if (targets or endpoint_id) and rule.rule_type != "FORWARD":
+            raise InvalidRequestException(
+                f"Cannot specify resolver endpoint ID and target IP for {rule.rule_type} type resolver rule")
+        for target in targets or []:
+            try:
+                if ipaddress.ip_address(target["Ip"]).version != 4:
+                    raise InvalidParameterException(f"Only IPv4 addresses may be used: '{target['Ip']}'")
+            except ValueError as exc:
+                raise InvalidParameterException(f"Invalid IP address: '{target['Ip']}'") from exc
+        if endpoint_id is not None:
+            endpoint = self.resolver_endpoints.get(endpoint_id)  # type: ignore[attr-defined]
+            if endpoint is None:
+                raise ResourceNotFoundException(f"Resolver endpoint with ID '{endpoint_id}' does not exist.")
+            if endpoint.direction != "OUTBOUND":
+                raise InvalidRequestException(
+                    f"Resolver endpoint '{endpoint_id}' is {endpoint.direction}: a FORWARD rule needs an OUTBOUND one")
+            rule.resolver_endpoint_id = endpoint_id
+        if targets is not None:
+            rule.target_ips = [{k: t[k] for k in ("Ip", "Port", "Protocol") if t.get(k)} for t in targets]
+        if config.get("Name") is not None:
+            rule.name = config["Name"]
+        rule.status_message = "Successfully updated Resolver Rule"
+        rule.modification_time = datetime.now(timezone.utc).isoformat()
+        return rule
