@@ -195,6 +195,33 @@ def test_on_prem_still_resolves_with_the_first_inbound_ip_gone(dns_lab):
                        timeout=10)
 
 
+def test_moved_inbound_ips_are_changed_in_place_and_what_the_lab_plays(ctx, dns_lab):
+    """Phase 3 with another inbound IP: the same endpoint gets it (plan: modify), the
+    lab's Resolver answers on it, and the on-prem server forwards to it."""
+    from hybridnet.params import parse_params
+
+    run_dir, result, _ = dns_lab
+    data = ctx.params.model_dump(mode="python")
+    for tunnel, key in zip(data["vpn"]["tunnels"], ("strongswan_awsvpn1", "strongswan_awsvpn2")):
+        tunnel["pre_shared_key"] = key
+    data["dns"]["inbound_ips"] = ["10.0.1.240", INBOUND[1]]
+    moved = connect(parse_params(data))
+    assert [s.action for s in hybrid_dns.plan(moved)] == ["keep", "modify", "keep", "keep", "keep"]
+    try:
+        after = hybrid_dns.run(moved, progress=None)
+        assert after.inbound.id == result.inbound.id and after.inbound.ips == ["10.0.1.240", INBOUND[1]]
+        dns_up(moved, run_dir)
+        df = probe_matrix([Probe("VPC host", "10.0.1.240", "web1.awsanycompany.corp", source=VPC_HOST,
+                                 netns=f"{NS_PREFIX}vpc", expected=["10.0.10.10"]),
+                           onprem("not-there-2.awsanycompany.corp", "NXDOMAIN"),
+                           onprem("web2.awsanycompany.corp", ["10.0.20.10"])], timeout=4.0)
+        assert df["ok"].all(), df.to_string()
+        assert dataplane.dns_spec(moved)["inbound_ips"] == ["10.0.1.240", INBOUND[1]]
+    finally:
+        assert hybrid_dns.run(ctx, progress=None).inbound.ips == INBOUND
+        dns_up(ctx, run_dir)
+
+
 def test_both_tunnels_down_the_matrix_shows_failures_and_the_notebook_completes(ctx, dns_lab, tmp_path):
     import papermill
 
