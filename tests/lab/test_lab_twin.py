@@ -165,6 +165,36 @@ def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ct
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
 
 
+def test_a_changed_inside_cidr_and_crypto_are_applied_in_place_and_the_tunnels_come_back(ctx, applied, params_file,
+                                                                                          tmp_path):
+    """Tunnel 1's inside CIDR and both tunnels' IKE version and proposals change on the
+    same connection (ModifyVpnTunnelOptions): the agent re-keys AWS's side with the
+    new values, phase 2 sends the router its new setup, BGP runs over the new /30."""
+    vpn, _, _ = applied
+    data = yaml.safe_load(params_file.read_text())
+    data["customer_gateway"]["bgp_asn"] = 65020  # as the test before left it (the same when run alone)
+    data["vpn"]["tunnels"][1]["pre_shared_key"] = "changed_key_2"
+    data["vpn"]["tunnels"][0]["inside_cidr"] = "169.254.21.0/30"
+    data["vpn"]["crypto"].update(ike_versions=["ikev2"], phase1_encryption=["AES256"], phase2_encryption=["AES256"],
+                                 phase1_integrity=["SHA2-256"], phase2_integrity=["SHA2-256"],
+                                 phase1_dh_groups=[14], phase2_dh_groups=[14])
+    changed_file = tmp_path / "crypto.yaml"
+    changed_file.write_text(yaml.safe_dump(data))
+    changed = connect(load_params(changed_file))
+    steps = tgw_attachment.plan(changed)
+    assert steps[-1].action == "modify" and "tunnel 1 TunnelInsideCidr" in [c.field for c in steps[-1].changes]
+    result = tgw_attachment.run(changed, progress=None)
+    assert result.vpn_connection_id == vpn["VpnConnectionId"] and result.tunnels[0].inside_cidr == "169.254.21.0/30"
+    new_vpn, cfg = router_config.load_connection(changed)
+    assert {t.ike.versions for t in cfg.tunnels} == {("ikev2",)}
+    deployment = router_config.deploy(changed, new_vpn, cfg)
+    assert deployment.applied and deployment.table["ok"].all(), deployment.table.to_string()
+    view, _ = router_config.router_view(changed, new_vpn)
+    assert view["bgp_peer"].tolist()[0] == "169.254.21.1", view.to_string()
+    assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
+    assert [s.action for s in tgw_attachment.plan(changed)] == ["keep", "keep"]
+
+
 RESTART_ONLINE_S = 10.0  # sanity only: measured 0.5-1.1 s (a tick of the agent and a registration)
 
 
