@@ -369,6 +369,20 @@ class OnpremDns(_Model):
     apply: bool = False
 
 
+class Logs(_Model):
+    """AWS's own logs of the stack, into CloudWatch Logs groups of the stack
+    (/hybridnet/<name>/vpn, /resolver, /client-vpn): Site-to-Site VPN tunnel and
+    BGP logs (phase 1), Resolver query logs (phase 3), Client VPN connection logs
+    (phase 4). The health check reads them to name a failure's cause."""
+
+    enabled: bool = True
+    retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365] = 14  # CloudWatch Logs' choices
+
+    @staticmethod
+    def group_name(stack: str, service: str) -> str:
+        return f"/hybridnet/{stack}/{service}"
+
+
 class Params(_Model):
     target: Literal["emulator", "aws"] = "emulator"
     region: str
@@ -399,6 +413,7 @@ class Params(_Model):
     hosts: Hosts = Hosts()
     router: Router = Router()
     onprem_dns: OnpremDns = OnpremDns()
+    logs: Logs = Logs()
 
     @field_validator("region")
     @classmethod
