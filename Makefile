@@ -13,9 +13,10 @@ run: setup  ## run the runbook on the embedded emulator (and the lab when root)
 test: setup  ## the whole test suite, nbval included
 	$(VENV)/python -m pytest
 
-jupyter: setup  ## open the notebooks in JupyterLab (on 127.0.0.1), with the lab's agent when root
-	-$(VENV)/hybridnet lab up --params $(PARAMS)
-	$(VENV)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser
+# JupyterLab on the runbook, root included: the emulator (and, as root, the lab's agent) as `run`
+# starts them; on 127.0.0.1 only, with a token; prints the URL. JUPYTER_ARGS: e.g. --port 8890.
+jupyter: setup  ## open the notebooks in JupyterLab (127.0.0.1, token), against the emulator and lab `run` uses
+	$(VENV)/python -m hybridnet.jupyter --params $(PARAMS) $(JUPYTER_ARGS)
 
 emulator-stop:
 	$(VENV)/hybridnet emulator stop

@@ -2,9 +2,11 @@
 # Set up everything hybridnet needs on this machine, idempotently:
 #   - as root on Debian: the lab's daemons (strongSwan, FRR, BIND, OpenVPN)
 #     and the AWS CLI its hosts' SSM commands call the emulator with,
-#     installed so that no package can start a service on the host;
+#     installed so that no package can start a service on the host; and
+#     Chromium with its WebDriver, for the browser test of JupyterLab
+#     (tests/browser: nothing else downloads a browser);
 #   - always: a virtual environment in .venv with the package, its pinned
-#     dependencies and a Jupyter kernel.
+#     dependencies and test tools (the `test` extra) and a Jupyter kernel.
 # Re-running it is quick when nothing changed (stamp files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +18,17 @@ LAB_PACKAGES=(
   frr bind9 bind9-dnsutils openvpn nftables shellcheck
   awscli
 )
+# The browser test drives Debian's Chromium through Debian's chromedriver (same
+# source package, so always the same version): /usr/bin/chromium, /usr/bin/chromedriver.
+BROWSER_PACKAGES=(chromium chromium-driver)
 
 install_lab_packages() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "setup: not root on Debian; the lab's daemons are not installed (the emulator alone still runs)"
+    echo "setup: not root on Debian; the lab's daemons and Chromium are not installed (the emulator alone still runs)"
     return 0
   fi
   local missing=()
-  for pkg in "${LAB_PACKAGES[@]}"; do
+  for pkg in "${LAB_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -51,7 +56,7 @@ install_venv() {
   fi
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e .
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e '.[test]'
   # The kernel papermill and nbval start must be this venv's Python.
   .venv/bin/python -m ipykernel install --prefix .venv --name python3 --display-name "Python 3 (hybridnet)" >/dev/null
   touch "$stamp"
