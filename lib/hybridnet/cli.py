@@ -197,12 +197,21 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 
     path = resolve_params_path(args.params)
     _, params = load_healthcheck(path)  # fail on bad settings before anything runs
+    since = ""
+    if args.since:  # a run that is not there (or unreadable): one line, exit 2, before anything runs
+        from .diagnostics import changes
+
+        since = changes.load_snapshot(args.since)["path"]
     _check_account(params)
-    done = healthcheck.run(path)
+    done = healthcheck.run(path, since=since)
     width = max([len(c) for c in done.verdicts["check"]] + [5])
     print(f"health check: {healthcheck.STATUS_WORDS[done.exit_code]}")
+    if done.changes:
+        print(f"  {done.changes}")
     for row in done.verdicts.itertuples():
         print(f"  {row.status:<4}  {row.check:<{width}}  {row.reason}")
+        if row.status != "OK" and getattr(row, "cause", ""):
+            print(f"        {'':<{width}}  cause {row.cause}: {row.evidence}")
         if row.status != "OK" and row.action:
             print(f"        {'':<{width}}  -> {row.action}")
     print(f"report: {done.report}")
@@ -233,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("healthcheck", help="run the health check notebook; exit 0 OK, 1 WARN, 2 FAIL")
     check.add_argument("--params", default="params/healthcheck.yaml", help="health check settings")
+    check.add_argument("--since", metavar="RUN", default="",
+                       help="compare with this earlier run (its id in outputs/, or its folder) instead of the "
+                            "previous one")
     check.set_defaults(func=cmd_healthcheck)
 
     lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels",

@@ -579,7 +579,10 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
     if not spec["inbound_ips"]:
         raise RuntimeError("no OPERATIONAL inbound Resolver endpoint of this stack in the VPC: run phase 3 first")
     runtime = lab.LabRuntime.load(LAB_DIR)
-    runtime.stop([DNS_DAEMONS[role][0] for role in roles])
+    from .lab import resolverlogs  # the Resolver's query log collector starts and stops with its named
+
+    runtime.stop([DNS_DAEMONS[role][0] for role in roles]
+                 + ([resolverlogs.collector_name(DNS_DAEMONS["resolver"][1])] if "resolver" in roles else []))
     vpc_ips = spec["inbound_ips"] + [spec["vpc_resolver_ip"]] + ([spec["query_source_ip"]]
                                                                   if spec["query_source_ip"] else [])
     _ensure_vpc_addresses(vpc_ips)
@@ -605,7 +608,8 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
         shutil.chown(run, "bind", "bind")
         out = Path(record_dir) / role
         shutil.rmtree(out, ignore_errors=True)
-        paths = render_lab_bind(role, out, run_dir=run, **configs[role])
+        extra = {"dnstap_socket": resolverlogs.start_collector(runtime, ns, run)} if role == "resolver" else {}
+        paths = render_lab_bind(role, out, run_dir=run, **configs[role], **extra)
         for path in paths:
             shutil.copy2(path, run / path.name)
         log = runtime.log_dir / f"{name.replace('@', '-')}.log"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import hosts, results, workspace
 from .aws import AwsContext
-from .diagnostics import daemons, routes, tunnels
+from .diagnostics import daemons, facts, routes, servicelogs, tunnels, vpnlogs
 from .diagnostics.verdicts import Evidence, exit_code
 from .params import HealthCheck
 
@@ -33,6 +33,7 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
     telemetry = tunnels.telemetry_frame(connections)
     started_empty_at = _started_empty_and_never_built(ctx, connections)
     timeline = tunnels.timeline_frame(ctx, connections, check.lookback_minutes)
+    vpn_logs = vpnlogs.tunnel_log_frame(ctx, connections, check.lookback_minutes) if connections else None
     tgw_ids = sorted({c["TransitGatewayId"] for c in connections if c.get("TransitGatewayId")})
     tgw_routes = (pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids], ignore_index=True)
                   if tgw_ids else None)
@@ -50,17 +51,25 @@ def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
         asked = hybrid_dns.probe_matrix(ctx, questions=questions)
         at_endpoints = asked["side"].str.startswith(ENDPOINT_SIDE)
         dns, dns_endpoints = asked[~at_endpoints].reset_index(drop=True), asked[at_endpoints].reset_index(drop=True)
-    client_vpn = {}
+    client_vpn, certificates, client_vpn_log = {}, None, None
+    resolver_log = servicelogs.resolver_query_frame(ctx, check.lookback_minutes) if ctx.params.dns else None
     if ctx.params.client_vpn or check.client_vpn_endpoints:
         from .diagnostics import clientvpn
 
         endpoints, connections = clientvpn.endpoints_and_connections(ctx, check.client_vpn_endpoints)
         client_vpn = {"endpoints": endpoints, "connections": connections,
                       "handler_probe": clientvpn.handler_probe(ctx, endpoints)}
+        certificates = facts.certificates_frame(ctx, list(endpoints["endpoint_id"]))
+        client_vpn_log = servicelogs.client_vpn_connection_frame(ctx, list(endpoints["endpoint_id"]),
+                                                                 check.lookback_minutes)
     return Evidence(params=ctx.params, thresholds=check.thresholds, telemetry=telemetry, timeline=timeline,
                     tgw_routes=tgw_routes, router_bgp=bgp, router_source=source, dns=dns,
                     dns_endpoints=dns_endpoints, client_vpn=client_vpn, hosts=host_status,
-                    daemons=host_daemons, started_empty_at=started_empty_at)
+                    daemons=host_daemons, started_empty_at=started_empty_at,
+                    facts=facts.resolver_facts(ctx) if ctx.params.dns else None, certificates=certificates,
+                    router_neighbors=None if source.startswith("router not reachable")
+                    else routes.router_neighbors_frame(ctx), vpn_logs=vpn_logs,
+                    client_vpn_log=client_vpn_log, resolver_log=resolver_log)
 
 
 def _started_empty_and_never_built(ctx: AwsContext, connections: list[dict]) -> str | None:
@@ -90,6 +99,97 @@ def inbound_endpoint_probes(ctx: AwsContext) -> dict[str, list]:
                               for server in p.dns.inbound_ips]}
 
 
+LOG_COLUMNS = ["time", "log", "subject", "entry"]
+LOG_ROWS = 30
+
+
+def logs_view(ev: Evidence, rows: int = LOG_ROWS) -> pd.DataFrame:
+    """AWS's log entries the health check read, newest first, as one table; a log
+    that was not read (off in the params, not collected) says so in one row."""
+    shown = []
+    logs = ((ev.vpn_logs, "Site-to-Site VPN", lambda r: r["outside_ip"],
+             lambda r: f"BGP {r['bgp_status']}: {r['detail']}" if r["log"] == "bgp" else
+             f"{r['detail']} (phase 1 {r['phase1']}, phase 2 {r['phase2']})"),
+            (ev.client_vpn_log, "Client VPN connection", lambda r: r["endpoint_id"],
+             lambda r: f"{r['client_ip']} ({r['common_name']}): {r['status']} {r.get('failure_reason') or ''}"),
+            (ev.resolver_log, "Resolver query", lambda r: r["vpc_id"],
+             lambda r: f"{r['query_name']} {r['query_type']} from {r['srcaddr']}: {r['rcode']}"))
+    for frame, name, subject, entry in logs:
+        if frame is None:
+            shown.append({"time": None, "log": name, "subject": "-", "entry": "not read (logs off, or nothing to read)"})
+            continue
+        if frame.empty:
+            shown.append({"time": None, "log": name, "subject": "-", "entry": "no entry in the look-back window"})
+            continue
+        for record in frame.to_dict("records"):
+            shown.append({"time": record["time"], "log": name, "subject": subject(record), "entry": entry(record)})
+    table = pd.DataFrame(shown, columns=LOG_COLUMNS)
+    timed = table[table["time"].notna()].sort_values("time", ascending=False).head(rows)
+    return pd.concat([timed, table[table["time"].isna()]], ignore_index=True)
+
+
+STATUS_COLOURS = {"OK": "background-color:#d4edda", "WARN": "background-color:#fff3cd",
+                  "FAIL": "background-color:#f8d7da"}
+CHANGE_COLOURS = {"broke": STATUS_COLOURS["FAIL"], "flapped": STATUS_COLOURS["WARN"],
+                  "recovered": STATUS_COLOURS["OK"], "other": ""}
+
+
+@dataclass
+class Judgement:
+    """The verdicts of one run (each WARN/FAIL with its cause, evidence and fix), its
+    exit status, and what changed since the run it is compared with."""
+
+    verdicts: pd.DataFrame  # diagnostics.verdicts.COLUMNS
+    exit_code: int
+    changes: pd.DataFrame  # diagnostics.changes.COLUMNS, worst first
+    change_line: str
+
+    @property
+    def status(self) -> str:
+        return STATUS_WORDS[self.exit_code]
+
+    def headline(self) -> str:
+        counts = self.verdicts["status"].value_counts()
+        shown = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("FAIL", "WARN", "OK"))
+        return f"**{self.status}** ({shown}). Since the last run: {self.change_line}"
+
+    def verdicts_view(self):
+        """The verdicts, worst first, coloured by status."""
+        order = self.verdicts.assign(_rank=self.verdicts["status"].map({"FAIL": 0, "WARN": 1, "OK": 2}))
+        table = order.sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
+        # a fixed uuid: the HTML is the same from run to run (the saved notebook, the report)
+        return table.style.set_uuid("verdicts").apply(
+            lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1)
+
+    def changes_view(self):
+        from .diagnostics import changes
+
+        return self.changes.style.set_uuid("changes").apply(
+            lambda row: [CHANGE_COLOURS[changes.CHANGE_CLASS[row["change"]]]] * len(row), axis=1)
+
+    def record(self) -> dict:
+        return {"exit_code": self.exit_code, "status": self.status, "changes": self.change_line,
+                "verdicts": self.verdicts.to_dict(orient="records")}
+
+
+def judge(ev: Evidence, run_dir: Path | str, since: str = "") -> Judgement:
+    """Judge the evidence, keep this run's snapshot beside its report, and compare it
+    with the run `since` names (a run id or path), or with the previous run."""
+    import warnings
+
+    from .diagnostics import changes, verdicts
+
+    found = verdicts.evaluate(ev)
+    table = verdicts.verdict_frame(found)
+    snap = changes.snapshot(ev, table)
+    changes.save_snapshot(run_dir, snap)
+    with warnings.catch_warnings():  # the change line lists the runs passed over
+        warnings.simplefilter("ignore", changes.SnapshotSkipped)
+        before = changes.load_snapshot(since) if since else changes.previous_snapshot(run_dir, ev.params.name)
+    delta = changes.diff(before, snap)
+    return Judgement(table, exit_code(found), delta, changes.summary_line(delta))
+
+
 @dataclass
 class HealthCheckRun:
     exit_code: int
@@ -97,6 +197,7 @@ class HealthCheckRun:
     notebook: Path
     report: Path
     verdicts: pd.DataFrame
+    changes: str = ""  # what changed since the run it was compared with, in one line
 
 
 # What must never appear in a report: PEM blocks, and the keys of tunnels.
@@ -114,15 +215,18 @@ def export_html(notebook: Path, report: Path) -> Path:
     return report
 
 
-def run(healthcheck_file: Path) -> HealthCheckRun:
+def run(healthcheck_file: Path, since: str | Path = "") -> HealthCheckRun:
+    """`since`: the run to compare with (a run id or a path, see
+    diagnostics.changes.load_snapshot); "" compares with the previous run."""
     from . import execute
 
     run_dir = workspace.new_run_dir("healthcheck")
-    done = execute.run_notebook(NOTEBOOK, run_dir, {"healthcheck_file": str(Path(healthcheck_file).resolve())})
+    done = execute.run_notebook(NOTEBOOK, run_dir, {"healthcheck_file": str(Path(healthcheck_file).resolve()),
+                                                    "since": str(since or "")})
     report = export_html(done.output, run_dir / "health_check.html")
     data = results.load(run_dir, NOTEBOOK)
     verdicts = pd.DataFrame(data["verdicts"])
-    return HealthCheckRun(data["exit_code"], run_dir, done.output, report, verdicts)
+    return HealthCheckRun(data["exit_code"], run_dir, done.output, report, verdicts, data.get("changes", ""))
 
 
-__all__ = ["HealthCheckRun", "STATUS_WORDS", "collect", "exit_code", "export_html", "run"]
+__all__ = ["HealthCheckRun", "Judgement", "STATUS_WORDS", "collect", "exit_code", "export_html", "judge", "run"]

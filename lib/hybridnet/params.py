@@ -637,6 +637,7 @@ class Thresholds(_Model):
     min_accepted_routes: int = Field(1, ge=0)  # per UP tunnel: fewer is WARN (all tunnels: FAIL)
     dns_latency_warn_ms: float = Field(250.0, gt=0)
     max_drops: int = Field(2, ge=0)  # a tunnel that dropped more often in the look-back window is flapping: WARN
+    cert_warn_days: int = Field(30, ge=1)  # a Client VPN certificate expiring sooner: WARN (expired: FAIL)
 
 
 class HealthCheck(_Model):

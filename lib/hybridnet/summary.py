@@ -40,7 +40,8 @@ def router_config(data: dict) -> list[str]:
 
 def health_check(data: dict) -> list[str]:
     lines = [f"health check    {data['status']}"]
-    lines += [f"  {v['status']:<4}  {v['check']}: {v['reason']}" for v in data["verdicts"]]
+    lines += [f"  {v['status']:<4}  {v['check']}: {v['reason']}" + (f" [{v['cause']}]" if v.get("cause") else "")
+              for v in data["verdicts"]]
     return lines
 
 

@@ -206,7 +206,8 @@ def test_moved_inbound_ips_are_changed_in_place_and_what_the_lab_plays(ctx, dns_
         tunnel["pre_shared_key"] = key
     data["dns"]["inbound_ips"] = ["10.0.1.240", INBOUND[1]]
     moved = connect(parse_params(data))
-    assert [s.action for s in hybrid_dns.plan(moved)] == ["keep", "modify", "keep", "keep", "keep"]
+    # ... and the query log group, configuration and association
+    assert [s.action for s in hybrid_dns.plan(moved)] == ["keep", "modify", "keep", "keep", "keep"] + ["keep"] * 3
     try:
         after = hybrid_dns.run(moved, progress=None)
         assert after.inbound.id == result.inbound.id and after.inbound.ips == ["10.0.1.240", INBOUND[1]]

@@ -96,7 +96,8 @@ def test_endpoint_is_what_the_seed_builds(ctx, first):
     assert e["ClientCidrBlock"] == "172.16.0.0/22"
     assert e["SplitTunnel"] is True
     assert e["DnsServers"] == ["10.0.0.2"]  # the VPC resolver
-    assert e["ConnectionLogOptions"]["Enabled"] is False
+    assert e["ConnectionLogOptions"] == {"Enabled": True, "CloudwatchLogGroup": "/hybridnet/phase4test/client-vpn",
+                                         "CloudwatchLogStream": "connections"}
     assert e["ServerCertificateArn"] == res.certificates["server"].arn
     assert e["AuthenticationOptions"] == [{"Type": "certificate-authentication", "MutualAuthentication": {
         "ClientRootCertificateChain": res.certificates["client"].arn}}]
@@ -213,6 +214,36 @@ def test_a_reissued_client_certificate_is_reimported_into_the_same_arn(ctx, firs
     assert again.endpoint_id == res.endpoint_id and again.created == []
     body = ctx.client("acm").get_certificate(CertificateArn=again.certificates["client"].arn)["Certificate"]
     assert client_vpn.ensure_pki(ctx).client.cert_pem.strip() == body.strip()
+
+
+def test_connection_logs_go_to_the_stacks_log_group_and_follow_the_params(ctx, first, second, tmp_path):
+    _, res, _ = first
+    assert {"/hybridnet/phase4test/client-vpn", "/hybridnet/phase4test/client-vpn:connections"} <= set(res.created)
+    logs = ctx.client("logs")
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/hybridnet/phase4test/client-vpn")["logGroups"]
+    assert group["retentionInDays"] == 14
+    assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]["hybridnet:stack"] == STACK
+    streams = logs.describe_log_streams(logGroupName=group["logGroupName"])["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["connections"]
+    frame = client_vpn.endpoint_frame(res)
+    assert frame.loc["connection logging", "value"] == "on (/hybridnet/phase4test/client-vpn / connections)"
+    material = client_vpn.ensure_pki(ctx)
+    steps = {s.kind: s for s in client_vpn.plan(ctx, material)}
+    assert (steps["log group"].resource, steps["log group"].action) == ("/hybridnet/phase4test/client-vpn", "keep")
+
+    off = connect(params(logs={"enabled": False}))
+    steps = {s.kind: s for s in client_vpn.plan(off, material)}
+    assert "log group" not in steps
+    assert [(c.field, c.have, c.want) for c in steps["Client VPN endpoint"].changes] == [
+        ("ConnectionLogOptions", "enabled: /hybridnet/phase4test/client-vpn / connections", "disabled")]
+    stopped = client_vpn.run(off, tmp_path, progress=None)
+    assert stopped.changed == [f"{res.endpoint_id}: ConnectionLogOptions"]
+    assert stopped.endpoint["ConnectionLogOptions"]["Enabled"] is False
+    assert {s.action for s in client_vpn.plan(off, material)} == {"keep"}
+    again = client_vpn.run(ctx, tmp_path, progress=None)  # the params decide, either way
+    assert again.changed == [f"{res.endpoint_id}: ConnectionLogOptions"] and again.created == []
+    assert again.endpoint["ConnectionLogOptions"]["CloudwatchLogStream"] == "connections"
+    assert {s.action for s in client_vpn.plan(ctx, material)} == {"keep"}
 
 
 def test_dns_servers_follow_the_params(ctx, first, tmp_path):

@@ -48,8 +48,11 @@ def test_phase3_twice_two_endpoints_one_rule_one_association(ctx):
     second = hybrid_dns.run(ctx, progress=messages.append)
 
     assert first.created == [first.security_group_id, first.inbound.id, first.outbound.id, first.rule_id,
-                             first.association_id]
+                             first.association_id, "/hybridnet/phase3test/resolver", first.query_log_config_id,
+                             first.query_log_association_id]
     assert second.created == []
+    assert (second.query_log_config_id, second.query_log_association_id) == (
+        first.query_log_config_id, first.query_log_association_id)
     assert (second.inbound.id, second.outbound.id, second.rule_id, second.association_id) == (
         first.inbound.id, first.outbound.id, first.rule_id, first.association_id)
 
@@ -67,6 +70,7 @@ def test_phase3_twice_two_endpoints_one_rule_one_association(ctx):
     # every wait was a boto3 waiter that reported its end state
     assert f"Resolver endpoint {first.inbound.id}: OPERATIONAL" in messages
     assert f"rule association {first.association_id}: COMPLETE" in messages
+    assert f"query log association {first.query_log_association_id}: ACTIVE" in messages
 
 
 def test_endpoints_have_the_params_ips_in_two_azs(ctx):
@@ -95,6 +99,62 @@ def test_security_group_admits_dns_from_onprem_only_and_is_restored(ctx):
     assert again.created == []
     assert hybrid_dns.ingress_frame(ctx, result.security_group_id)[["protocol", "port", "source"]].values.tolist() \
         == want
+
+
+def test_query_logging_sends_the_vpcs_queries_to_the_stacks_log_group(ctx):
+    result = hybrid_dns.run(ctx, progress=None)
+    resolver, logs = ctx.client("route53resolver"), ctx.client("logs")
+    group = logs.describe_log_groups(logGroupNamePrefix="/hybridnet/phase3test/resolver")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in group] == [("/hybridnet/phase3test/resolver", 14)]
+    assert logs.list_tags_for_resource(resourceArn=group[0]["logGroupArn"])["tags"]["hybridnet:stack"] == "phase3test"
+    config = resolver.get_resolver_query_log_config(
+        ResolverQueryLogConfigId=result.query_log_config_id)["ResolverQueryLogConfig"]
+    assert (config["Status"], config["DestinationArn"], config["Name"]) == (
+        "CREATED", group[0]["logGroupArn"], "phase3test-query-log")
+    tags = {t["Key"]: t["Value"] for t in resolver.list_tags_for_resource(ResourceArn=config["Arn"])["Tags"]}
+    assert tags["hybridnet:stack"] == "phase3test" and tags["hybridnet:phase"] == "3"
+    associations = resolver.list_resolver_query_log_config_associations()["ResolverQueryLogConfigAssociations"]
+    assert [(a["Id"], a["ResourceId"], a["Status"]) for a in associations] == [
+        (result.query_log_association_id, result.vpc_id, "ACTIVE")]
+    assert (result.query_log_group, result.query_log_config_status, result.query_log_association_status) == (
+        "/hybridnet/phase3test/resolver", "CREATED", "ACTIVE")
+    summary = hybrid_dns.summary_frame(result)
+    assert summary.loc["query log config", "id"] == result.query_log_config_id
+    assert summary.loc["query log association", "state"].startswith(f"ACTIVE: with {result.vpc_id}")
+    steps = {s.kind: s for s in hybrid_dns.plan(ctx)}
+    assert [(steps[k].resource, steps[k].action) for k in ("log group", "query log config", "query log association")
+            ] == [("/hybridnet/phase3test/resolver", "keep"), (result.query_log_config_id, "keep"),
+                  (result.query_log_association_id, "keep")]
+
+
+def test_query_logging_follows_the_params_retention_and_switch(ctx):
+    first = hybrid_dns.run(ctx, progress=None)
+    logs = ctx.client("logs")
+    week = _stack_params(ctx, logs__retention_days=7)
+    step = {s.kind: s for s in hybrid_dns.plan(week)}["log group"]
+    assert (step.action, [(c.field, c.have, c.want) for c in step.changes]) == (
+        "modify", [("retention", "14 days", "7 days")])
+    after = hybrid_dns.run(week, progress=None)
+    assert after.created == [] and after.query_log_config_id == first.query_log_config_id
+    assert after.changed == ["/hybridnet/phase3test/resolver: retention 14 days -> 7 days"]
+    assert logs.describe_log_groups(logGroupNamePrefix="/hybridnet/phase3test/resolver")["logGroups"][0][
+        "retentionInDays"] == 7
+
+    off = _stack_params(ctx, logs__enabled=False)
+    step = {s.kind: s for s in hybrid_dns.plan(off)}["query log config"]
+    assert (step.resource, step.action) == (first.query_log_config_id, "modify")
+    stopped = hybrid_dns.run(off, progress=None)
+    assert stopped.query_log_config_id is None and stopped.changed == [
+        f"{first.query_log_config_id}: query logging off (logs.enabled: false): DisassociateResolverQueryLogConfig, "
+        "DeleteResolverQueryLogConfig"]
+    resolver = ctx.client("route53resolver")
+    assert resolver.list_resolver_query_log_configs()["ResolverQueryLogConfigs"] == []
+    assert "query log config" not in {s.kind for s in hybrid_dns.plan(off)}
+    assert "query log config" not in hybrid_dns.summary_frame(stopped).index
+
+    again = hybrid_dns.run(ctx, progress=None)  # on again: a new configuration, the same log group
+    assert again.created == [again.query_log_config_id, again.query_log_association_id]
+    assert again.changed == ["/hybridnet/phase3test/resolver: retention 7 days -> 14 days"]
 
 
 def test_private_zone_records_are_checked(ctx):
@@ -127,7 +187,7 @@ def test_changed_endpoint_ips_are_planned_then_moved_in_place(ctx):
     first = hybrid_dns.run(ctx, progress=None)
     moved = other(ctx, inbound_ips=["10.0.1.240", "10.0.2.250"])
     steps = {s.kind: s for s in hybrid_dns.plan(moved)}
-    assert [s.action for s in steps.values()] == ["keep", "modify", "keep", "keep", "keep"]
+    assert [s.action for s in steps.values()] == ["keep", "modify", "keep", "keep", "keep", "keep", "keep", "keep"]
     assert [(c.field, c.have, c.want) for c in steps["inbound endpoint"].changes] == [
         ("ip_addresses", "10.0.1.250, 10.0.2.250", "10.0.1.240, 10.0.2.250")]
     after = hybrid_dns.run(moved, progress=None)
@@ -139,7 +199,7 @@ def test_changed_endpoint_ips_are_planned_then_moved_in_place(ctx):
     assert len(endpoints) == 2
     back = hybrid_dns.run(ctx, progress=None)
     assert back.inbound.ips == ["10.0.1.250", "10.0.2.250"]
-    assert [s.action for s in hybrid_dns.plan(ctx)] == ["keep"] * 5
+    assert [s.action for s in hybrid_dns.plan(ctx)] == ["keep"] * 8
 
 
 def test_a_changed_onprem_dns_server_updates_the_rule_in_place(ctx):
@@ -304,3 +364,21 @@ def test_params_without_hosts_say_so_in_every_row(ctx):
     matrix = hybrid_dns.probe_matrix(no_hosts)
     assert set(matrix["rcode"]) == {"UNREACHABLE"}
     assert {d.split(" in the params")[0] for d in matrix["detail"]} == {"no hosts.onprem_client", "no hosts.vpc_client"}
+
+def test_teardown_removes_the_query_logging_and_its_association_first(ctx):
+    """Last in this module: it removes the stack."""
+    from hybridnet.phases import teardown
+
+    result = hybrid_dns.run(ctx, progress=None)
+    found = teardown.leftovers(ctx)
+    kinds = list(found["kind"])
+    assert kinds.index("resolver query log association") < kinds.index("resolver query log config") < kinds.index(
+        "log group")
+    assert set(found[found["kind"].str.startswith("resolver query log")]["id"]) == {
+        result.query_log_association_id, result.query_log_config_id}
+    removed = teardown.run(ctx, progress=None)
+    assert set(removed["outcome"]) == {"deleted"}, removed.to_string()
+    assert teardown.leftovers(ctx).empty
+    resolver = ctx.client("route53resolver")
+    assert resolver.list_resolver_query_log_configs()["ResolverQueryLogConfigs"] == []
+    assert resolver.list_resolver_query_log_config_associations()["ResolverQueryLogConfigAssociations"] == []

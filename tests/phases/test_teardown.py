@@ -30,9 +30,9 @@ def stacks(own_emulator):
 
 def test_teardown_leaves_nothing_of_the_stack(stacks):
     doomed, survivor = stacks
-    assert len(teardown.leftovers(doomed)) == 2  # its customer gateway and VPN connection
+    assert len(teardown.leftovers(doomed)) == 3  # its customer gateway, VPN connection and their logs' group
     removed = teardown.run(doomed, progress=None)
-    assert set(removed["kind"]) == {"VPN connection", "customer gateway"}
+    assert set(removed["kind"]) == {"VPN connection", "customer gateway", "log group"}
     assert set(removed["outcome"]) == {"deleted"}
     assert teardown.leftovers(doomed).empty
     ec2 = doomed.client("ec2")
@@ -46,7 +46,7 @@ def test_teardown_leaves_nothing_of_the_stack(stacks):
 def test_teardown_never_touches_other_stacks_or_the_seed_environment(stacks):
     doomed, survivor = stacks
     teardown.run(doomed, progress=None)
-    assert len(teardown.leftovers(survivor)) == 2
+    assert len(teardown.leftovers(survivor)) == 3
     assert tgw_attachment.run(survivor, progress=None).created == []
     ec2 = doomed.client("ec2")
     assert ec2.describe_transit_gateways(Filters=[{"Name": "state", "Values": ["available"]}])["TransitGateways"]

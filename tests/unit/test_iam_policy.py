@@ -23,6 +23,10 @@ IMPLICIT = {
     "route53resolver:TagResource",  # CreateResolverEndpoint / CreateResolverRule with tags
     "ec2:CreateNetworkInterface",  # a Resolver endpoint's addresses are network interfaces in the subnets
     "kms:Decrypt",  # GetParameter WithDecryption on the SecureStrings the runbook compares before writing
+    # CreateVpnConnection / ModifyVpnTunnelOptions with LogOptions (AWS's "IAM requirements to publish to
+    # CloudWatch Logs" for Site-to-Site VPN logs)
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
 }
 
 

@@ -43,7 +43,10 @@ def endpoints_and_connections(ctx: AwsContext, endpoint_ids: list[str] | None = 
             pd.DataFrame(connection_rows, columns=CONNECTION_COLUMNS))
 
 
-PROBE_COLUMNS = ["endpoint_id", "event", "public_ip", "expected_allow", "allow", "message"]
+PROBE_COLUMNS = ["endpoint_id", "event", "public_ip", "expected_allow", "allow", "failure_reason", "message"]
+# The health check waits this long for the handler (Client VPN waits 30 s): a handler
+# slower than this is reported as not answering, and the health check stays short.
+PROBE_WAIT_S = 10.0
 
 
 def handler_probe(ctx: AwsContext, endpoints: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +68,12 @@ def handler_probe(ctx: AwsContext, endpoints: pd.DataFrame) -> pd.DataFrame:
             event = handlers.sample_event(ip, common_name="healthcheck", endpoint_id=row.endpoint_id,
                                           connection_id="cvpn-connection-00000000000000000")
             expected = handlers.decide_locally(event, intended)
-            actual = connect_handler.invoke(ctx, name, event)
+            actual = connect_handler.invoke(ctx, name, event, wait_s=PROBE_WAIT_S)
+            problems = "; ".join(actual.problems)
             rows.append({"endpoint_id": row.endpoint_id, "event": what, "public_ip": ip,
-                         "expected_allow": expected.allow, "allow": actual.allow, "message": actual.message or "-"})
+                         "expected_allow": expected.allow, "allow": actual.allow,
+                         "failure_reason": actual.failure_reason or "",
+                         "message": f"{actual.message or '-'}{f' ({problems})' if problems else ''}"})
+            if actual.failure_reason == handlers.REASON_TIMEOUT:
+                break  # one wait is enough to know
     return pd.DataFrame(rows, columns=PROBE_COLUMNS)

@@ -62,6 +62,30 @@ def router_bgp_frame(ctx: AwsContext, connections: list[dict] | None = None) -> 
     return frame, f"the router's own BGP table: hosts.router {done.host} ({done.instance_id}), through SSM"
 
 
+NEIGHBOR_COLUMNS = ["neighbor", "remote_as", "state", "last_reset", "notification"]
+ROUTER_NEIGHBORS_COMMAND = "vtysh -c 'show bgp neighbors json'"
+
+
+def router_neighbors_frame(ctx: AwsContext) -> pd.DataFrame | None:
+    """The router's BGP sessions as it sees them (state, why the last one reset, the
+    last NOTIFICATION): what names a BGP failure from the on-prem end. None when
+    the router was not reached (the BGP table's source says why)."""
+    from .. import hosts
+
+    done = hosts.plane(ctx).run("router", [ROUTER_NEIGHBORS_COMMAND], timeout=30)
+    if not done.ok:
+        return None
+    try:
+        neighbors = json.loads(done.stdout or "{}")
+    except ValueError:
+        return None
+    rows = [{"neighbor": ip, "remote_as": n.get("remoteAs"), "state": n.get("bgpState", "?"),
+             "last_reset": n.get("lastResetDueTo", ""),
+             "notification": n.get("lastNotificationReason") or n.get("lastErrorCodeSubcode") or ""}
+            for ip, n in neighbors.items() if isinstance(n, dict)]
+    return pd.DataFrame(rows, columns=NEIGHBOR_COLUMNS)
+
+
 def prefixes_per_tunnel(bgp: pd.DataFrame) -> pd.Series:
     learned = bgp[bgp["tunnel"] != "-"]
     return learned.groupby("tunnel")["prefix"].nunique().rename("prefixes")

@@ -8,7 +8,7 @@ worst verdict: 0 all OK, 1 WARN only, 2 any FAIL.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import pandas as pd
@@ -17,7 +17,7 @@ from ..params import REMOTE_ROLES, Params, Thresholds
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 SEVERITY = {OK: 0, WARN: 1, FAIL: 2}
-COLUMNS = ["check", "status", "reason", "action"]
+COLUMNS = ["check", "status", "cause", "reason", "action", "evidence"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class Verdict:
     check: str
     status: str
     reason: str
-    action: str = ""
+    action: str = ""  # what to do: the cause's fix where one is known
+    cause: str = ""  # a code of diagnostics.causes.CATALOGUE (or UNKNOWN) for WARN and FAIL
+    evidence: str = ""  # what showed the cause: log lines, telemetry, API facts, the router's view
 
 
 @dataclass
@@ -45,6 +47,12 @@ class Evidence:
     hosts: pd.DataFrame | None = None  # hosts.DataPlane.describe(): role, instance, SSM status
     started_empty_at: str | None = None  # the account started empty then (the emulator without saved state)
     daemons: pd.DataFrame | None = None  # daemons.daemons_frame(): role, daemon, running (None: not asked)
+    vpn_logs: pd.DataFrame | None = None  # diagnostics.vpnlogs: AWS's tunnel and BGP log entries
+    client_vpn_log: pd.DataFrame | None = None  # diagnostics.servicelogs: Client VPN connection log entries
+    resolver_log: pd.DataFrame | None = None  # diagnostics.servicelogs: Resolver query log entries
+    facts: pd.DataFrame | None = None  # diagnostics.facts.resolver_facts(): subject, text, ok
+    router_neighbors: pd.DataFrame | None = None  # routes.router_neighbors_frame(): the router's BGP sessions
+    certificates: pd.DataFrame | None = None  # diagnostics.facts.certificates_frame()
 
 
 def check_hosts(ev: Evidence) -> list[Verdict]:
@@ -282,6 +290,25 @@ def check_client_vpn(ev: Evidence) -> list[Verdict]:
     return verdicts
 
 
+def check_certificates(ev: Evidence) -> list[Verdict]:
+    """Client VPN refuses every user once a certificate has expired, and AWS logs no
+    failed mutual-TLS attempt: warn ahead, by the days left."""
+    if ev.certificates is None or ev.certificates.empty:
+        return []
+    known = ev.certificates.dropna(subset=["days_left"])
+    if known.empty:
+        return [Verdict("certificates", WARN, "no data: ACM gives no expiry date for the endpoints' certificates",
+                        "check the certificates in ACM (DescribeCertificate NotAfter)")]
+    worst = known.sort_values("days_left").iloc[0]
+    what = f"{worst.role} certificate {worst.certificate} ({worst.domain}) of {worst.endpoint_id}"
+    if worst.days_left < 0:
+        return [Verdict("certificates", FAIL, f"{what} expired {abs(worst.days_left):.0f} day(s) ago")]
+    if worst.days_left <= ev.thresholds.cert_warn_days:
+        return [Verdict("certificates", WARN, f"{what} expires in {worst.days_left:.0f} day(s)")]
+    return [Verdict("certificates", OK, f"{len(known)} certificate(s), the first to expire in "
+                                        f"{worst.days_left:.0f} days")]
+
+
 CHECKS: dict[str, Callable[[Evidence], list[Verdict]]] = {
     "hosts": check_hosts,
     "daemons": check_daemons,
@@ -293,11 +320,24 @@ CHECKS: dict[str, Callable[[Evidence], list[Verdict]]] = {
     "dns": check_dns,
     "dns_endpoints": check_dns_endpoints,
     "client_vpn": check_client_vpn,
+    "certificates": check_certificates,
 }
 
 
 def evaluate(ev: Evidence) -> list[Verdict]:
-    return [verdict for check in CHECKS.values() for verdict in check(ev)]
+    """Every check's verdicts; each WARN and FAIL with its cause (diagnostics.causes),
+    the evidence for it, and the cause's fix as what to do where one is known."""
+    from . import causes, signals
+
+    found = signals.gather(ev)
+    out = []
+    for key, check in CHECKS.items():
+        for verdict in check(ev):
+            if verdict.status != OK and not verdict.cause:
+                code, shown, fix = causes.diagnose(key, f"{verdict.check} {verdict.reason}", found)
+                verdict = replace(verdict, cause=code, evidence=shown, action=fix or verdict.action)
+            out.append(verdict)
+    return out
 
 
 def verdict_frame(verdicts: list[Verdict]) -> pd.DataFrame:

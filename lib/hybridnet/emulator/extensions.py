@@ -98,6 +98,17 @@ def install_resolver_rule_update() -> None:
     _install_methods(Route53ResolverResponse, RuleUpdateResponses)
 
 
+def install_resolver_query_logging() -> None:
+    from moto.route53resolver.models import Route53ResolverBackend
+    from moto.route53resolver.responses import Route53ResolverResponse
+
+    from .resolver.models import QueryLoggingBackend
+    from .resolver.responses import QueryLoggingResponses
+
+    _install_methods(Route53ResolverBackend, QueryLoggingBackend)
+    _install_methods(Route53ResolverResponse, QueryLoggingResponses)
+
+
 def install_acm_reimport_keeps_tags() -> None:
     from moto.acm.models import AWSCertificateManagerBackend
 
@@ -156,6 +167,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "route53-test-dns-answer": install_route53_test_dns_answer,
     "resolver-ip-conflicts": install_resolver_ip_conflicts,
     "resolver-rule-update": install_resolver_rule_update,
+    "resolver-query-logging": install_resolver_query_logging,
     "acm-reimport-keeps-tags": install_acm_reimport_keeps_tags,
     "client-vpn": install_client_vpn,
     "lambda-invoke": install_lambda_invoke,

@@ -110,6 +110,7 @@ LAMBDA_ENVIRONMENT_LIMIT = 4096  # bytes, all keys and values together
 REASON_DENIED = "client-connect-failed"
 REASON_INVALID = "client-connect-handler-invalid-response"
 REASON_ERROR = "client-connect-handler-other-execution-error"
+REASON_TIMEOUT = "client-connect-handler-timed-out"
 
 
 class HandlerConfigError(ValueError):

@@ -61,6 +61,7 @@ def handler_request(env: dict[str, str]) -> dict[str, str]:
         "platform": env.get("IV_PLAT", ""),
         "platform_version": env.get("IV_PLAT_VER", ""),
         "client_openvpn_version": env.get("IV_VER", ""),
+        "port": env.get("untrusted_port") or env.get("trusted_port", ""),  # for the connection log
     }
 
 

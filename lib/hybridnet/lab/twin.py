@@ -179,6 +179,10 @@ class Twin:
             self.hosts_ready, self.emulator_started = True, info.started_at
             log("the seed's instances are online for SSM; telemetry reports to the emulator")
         self._reconcile_client_vpn()  # first: it never raises, so DNS trouble cannot hold it up
+        from . import vpnlogs
+        vpnlogs.publish(self.ctx, vpn, self.lab_dir)  # AWS's tunnel and BGP logs (never raises either)
+        from . import resolverlogs
+        resolverlogs.ship(self.ctx, self.lab_dir, log)  # Route 53 Resolver query logs (never raises)
         self._reconcile_dns()
 
     def _emulator(self):

@@ -8,7 +8,9 @@
    certificate changed.
 3. The endpoint: client CIDR, the server certificate, mutual authentication
    with the client certificate's chain, split tunnel, DNS servers (the VPC
-   resolver by default), connection logging off; tagged, found again by tag.
+   resolver by default), connection logging (params ``logs.enabled``: to the
+   stream ``connections`` of the stack's log group /hybridnet/<stack>/client-vpn,
+   with the params' retention; off otherwise); tagged, found again by tag.
 4. Two target networks (subnets in two AZs), authorization rules for the VPC
    CIDR and the on-prem CIDR, a route to the on-prem CIDR through each
    associated subnet; every change waited for with waiters.
@@ -44,7 +46,7 @@ from ..params import REMOTE_ROLES, ClientVpn
 from ..plan import Change, Step, frame, refuse_replacements
 from ..render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 from ..waiting import extra_waiter, poll, wait
-from . import PhaseError, find_vpc, nothing_here, store_secret
+from . import PhaseError, find_vpc, loggroups, nothing_here, store_secret
 from .teardown import delete_client_vpn_endpoint
 
 PHASE = "4"
@@ -302,6 +304,31 @@ def client_root_chain_arn(endpoint: dict) -> str | None:
 
 
 ENDPOINT_FIELDS_FIXED = "client CIDR", "transport protocol", "client certificate chain"
+LOG_SERVICE = "client-vpn"  # the stack's log group /hybridnet/<stack>/client-vpn
+LOG_STREAM = "connections"
+
+
+def connection_log_options(ctx: AwsContext) -> dict:
+    """The endpoint's ConnectionLogOptions as the params want them."""
+    if not ctx.params.logs.enabled:
+        return {"Enabled": False}
+    return {"Enabled": True, "CloudwatchLogGroup": loggroups.group_name(ctx, LOG_SERVICE),
+            "CloudwatchLogStream": LOG_STREAM}
+
+
+def _log_options_text(options: dict | None) -> str:
+    options = options or {}
+    if not options.get("Enabled"):
+        return "disabled"
+    return f"enabled: {options.get('CloudwatchLogGroup')} / {options.get('CloudwatchLogStream') or '(any stream)'}"
+
+
+def ensure_log_destination(ctx: AwsContext, created: list[str], changed: list[str] | None = None) -> None:
+    """With logs.enabled: the stack's log group (retention, tags) and the stream the
+    endpoint names (Client VPN needs both to exist)."""
+    if ctx.params.logs.enabled:
+        group = loggroups.ensure(ctx, LOG_SERVICE, PHASE, created, changed)
+        loggroups.ensure_stream(ctx, group["logGroupName"], LOG_STREAM, created)
 
 
 def _endpoint_drift(ctx: AwsContext, endpoint: dict, server_arn: str | None, client_arn: str | None
@@ -323,8 +350,8 @@ def _endpoint_drift(ctx: AwsContext, endpoint: dict, server_arn: str | None, cli
              {"CustomDnsServers": dns, "Enabled": bool(dns)}),
             ("SplitTunnel", endpoint["SplitTunnel"], cv.split_tunnel, cv.split_tunnel),
             ("VpnPort", endpoint["VpnPort"], cv.vpn_port, cv.vpn_port),
-            ("ConnectionLogOptions", "enabled" if endpoint.get("ConnectionLogOptions", {}).get("Enabled")
-             else "disabled", "disabled", {"Enabled": False})):
+            ("ConnectionLogOptions", _log_options_text(endpoint.get("ConnectionLogOptions")),
+             _log_options_text(connection_log_options(ctx)), connection_log_options(ctx))):
         if str(have) != str(want):
             modify[key] = request
             changes.append(Change(key, str(have), str(want)))
@@ -339,6 +366,7 @@ def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: s
                     created: list[str], changed: list[str]) -> dict:
     cv = settings(ctx)
     ec2 = ctx.client("ec2")
+    ensure_log_destination(ctx, created, changed)  # before the endpoint names them
     endpoint = find_endpoint(ctx)
     if endpoint is not None:
         endpoint_id = endpoint["ClientVpnEndpointId"]
@@ -358,7 +386,7 @@ def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: s
         ServerCertificateArn=certs["server"].arn,
         AuthenticationOptions=[{"Type": "certificate-authentication",
                                 "MutualAuthentication": {"ClientRootCertificateChainArn": certs["client"].arn}}],
-        ConnectionLogOptions={"Enabled": False},
+        ConnectionLogOptions=connection_log_options(ctx),
         DnsServers=dns_servers(ctx),
         TransportProtocol=cv.transport_protocol,
         VpnPort=cv.vpn_port,
@@ -372,8 +400,8 @@ def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: s
 
 
 def plan(ctx: AwsContext, material: Pki) -> list[Step]:
-    """What run() would do to the account: the two ACM certificates, the endpoint, its
-    target networks, authorization rules and routes."""
+    """What run() would do to the account: the two ACM certificates, the connection log
+    group (logs.enabled), the endpoint, its target networks, authorization rules and routes."""
     settings(ctx)
     acm = ctx.client("acm")
     steps = []
@@ -389,6 +417,14 @@ def plan(ctx: AwsContext, material: Pki) -> list[Step]:
                               "ImportCertificate into the same ARN (the endpoint keeps pointing at it)"))
         else:
             steps.append(Step(f"{role} certificate", arn.rsplit("/", 1)[-1], "keep"))
+    if ctx.params.logs.enabled:
+        step = loggroups.step(ctx, LOG_SERVICE, PHASE)
+        group = loggroups.group_name(ctx, LOG_SERVICE)
+        if step.action == "create" or not loggroups.stream_exists(ctx, group, LOG_STREAM):
+            step.how = ", ".join(filter(None, [step.how, f"CreateLogStream {LOG_STREAM}"]))
+            if step.action == "keep":
+                step.action, step.changes = "modify", [Change("log stream", "-", LOG_STREAM)]
+        steps.append(step)
     endpoint = find_endpoint(ctx)
     if endpoint is None:
         steps.append(Step("Client VPN endpoint", "(new)", "create", how="CreateClientVpnEndpoint"))
@@ -618,7 +654,9 @@ def endpoint_frame(result: ClientVpnResult) -> pd.DataFrame:
         ("DNS servers", ", ".join(e.get("DnsServers", [])) or "-"),
         ("server certificate", e["ServerCertificateArn"]),
         ("authentication", auth),
-        ("connection logging", "on" if e["ConnectionLogOptions"].get("Enabled") else "off"),
+        ("connection logging", f"on ({e['ConnectionLogOptions'].get('CloudwatchLogGroup')} / "
+                               f"{e['ConnectionLogOptions'].get('CloudwatchLogStream')})"
+         if e["ConnectionLogOptions"].get("Enabled") else "off"),
         ("client connect handler", e.get("ClientConnectOptions", {}).get("LambdaFunctionArn", "-")
          if e.get("ClientConnectOptions", {}).get("Enabled") else "off"),
     ]
@@ -806,6 +844,8 @@ def result(res: ClientVpnResult, deployment: Deployment, run_dir: Path) -> dict:
         "client_cidr": e["ClientCidrBlock"],
         "split_tunnel": e["SplitTunnel"],
         "dns_servers": e.get("DnsServers", []),
+        "connection_log": {k: v for k, v in e.get("ConnectionLogOptions", {}).items()
+                           if k in ("Enabled", "CloudwatchLogGroup", "CloudwatchLogStream")},
         "certificates": {role: {"arn": c.arn, "action": c.action, "fingerprint": c.fingerprint}
                          for role, c in res.certificates.items()},
         "target_networks": sorted(n["TargetNetworkId"] for n in res.target_networks),

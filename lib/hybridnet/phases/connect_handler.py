@@ -308,9 +308,24 @@ def deployment_frame(res: HandlerResult) -> pd.DataFrame:
 
 # --- what it decides ---------------------------------------------------------------------------------
 
-def invoke(ctx: AwsContext, name: str, event: dict) -> handlers.HandlerDecision:
-    """One request through Lambda Invoke (the emulator runs the deployed code), judged as Client VPN does."""
-    answer = ctx.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
+def invoke(ctx: AwsContext, name: str, event: dict, wait_s: float | None = None) -> handlers.HandlerDecision:
+    """One request through Lambda Invoke (the emulator runs the deployed code), judged as
+    Client VPN does. With `wait_s`, a handler that has not answered by then is judged
+    as one that timed out (Client VPN itself waits 30 s)."""
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    from ..aws import RETRY_CONFIG
+
+    client = ctx.client("lambda") if wait_s is None else ctx.session.client(
+        "lambda", endpoint_url=ctx.endpoint_url,
+        config=RETRY_CONFIG.merge(Config(read_timeout=wait_s, retries={"mode": "standard", "max_attempts": 1})))
+    try:
+        answer = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    except ReadTimeoutError:
+        return handlers.HandlerDecision(allow=False, message=handlers.AWS_DEFAULT_DENY_MESSAGE, valid=False,
+                                        failure_reason=handlers.REASON_TIMEOUT,
+                                        problems=(f"no answer within {wait_s:g} s",))
     return handlers.validate_response(answer["Payload"].read(), function_error=answer.get("FunctionError"))
 
 

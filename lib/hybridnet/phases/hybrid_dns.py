@@ -4,9 +4,12 @@ Checks the private hosted zone (params ``dns.private_zone``) and its records,
 creates (or finds again, by tags) a security group admitting DNS (UDP and TCP
 53) from the on-prem CIDR only, an inbound and an outbound Resolver endpoint
 with the params' IPs in two AZs, a FORWARD rule for the on-prem domain to the
-on-prem DNS server, associated with the VPC; waits until all are
-OPERATIONAL / COMPLETE; writes the on-prem BIND configuration (conditional
-forwarders to the inbound endpoint IPs) under ``<run>/dns/`` and, with
+on-prem DNS server, associated with the VPC, and (params ``logs.enabled``) a
+Resolver query logging configuration sending the VPC's queries to the stack's
+log group /hybridnet/<stack>/resolver, associated with the VPC; waits until all
+are OPERATIONAL / COMPLETE / CREATED / ACTIVE; writes the on-prem BIND
+configuration (conditional forwarders to the inbound endpoint IPs) under
+``<run>/dns/`` and, with
 ``onprem_dns.apply``, sends them to the on-prem DNS server through SSM; checks that
 each side's DNS server answers and asks the resolution matrix from both sides,
 on the hosts through SSM. Re-running creates nothing new.
@@ -30,7 +33,7 @@ import pandas as pd
 from ..aws import AwsContext, paginate, tag_value
 from ..plan import Change, Step, frame, refuse_replacements
 from ..waiting import extra_waiter, poll, wait
-from . import PhaseError, find_vpc
+from . import PhaseError, find_vpc, loggroups
 
 PHASE = "3"
 NOTEBOOK = "03_hybrid_dns"
@@ -357,12 +360,146 @@ def ensure_rule_association(ctx: AwsContext, rule_id: str, vpc_id: str, created:
     return association
 
 
+# --- query logging ---------------------------------------------------------------------------------
+
+QUERY_LOG_NAME = "query-log"
+LOG_SERVICE = "resolver"  # the stack's log group /hybridnet/<stack>/resolver
+LIVE_QUERY_LOG = ("CREATING", "CREATED")
+LIVE_QUERY_LOG_ASSOCIATION = ("CREATING", "ACTIVE")
+
+
+def find_query_log_config(ctx: AwsContext) -> dict | None:
+    """The stack's live Resolver query logging configuration (by tags), or None."""
+    found = [c for c in paginate(ctx.client("route53resolver"), "list_resolver_query_log_configs",
+                                 "ResolverQueryLogConfigs")
+             if c["Status"] in LIVE_QUERY_LOG and _ours(ctx, c, QUERY_LOG_NAME)]
+    return found[0] if found else None
+
+
+def query_log_associations(ctx: AwsContext, config_id: str, vpc_id: str | None = None) -> list[dict]:
+    """The configuration's live associations (with `vpc_id` only, when given)."""
+    filters = [{"Name": "ResolverQueryLogConfigId", "Values": [config_id]}]
+    if vpc_id:
+        filters.append({"Name": "ResourceId", "Values": [vpc_id]})
+    return [a for a in paginate(ctx.client("route53resolver"), "list_resolver_query_log_config_associations",
+                                "ResolverQueryLogConfigAssociations", Filters=filters)
+            if a["Status"] in LIVE_QUERY_LOG_ASSOCIATION]
+
+
+def _same_destination(a: str, b: str) -> bool:
+    return a.removesuffix(":*") == b.removesuffix(":*")
+
+
+def _log_group_of(arn: str) -> str:
+    return arn.split(":log-group:", 1)[-1].removesuffix(":*")
+
+
+def remove_query_logging(ctx: AwsContext, config: dict) -> None:
+    """Disassociate every VPC from the configuration, then delete it (AWS refuses to
+    delete one that still logs a VPC)."""
+    resolver = ctx.client("route53resolver")
+    for association in query_log_associations(ctx, config["Id"]):
+        resolver.disassociate_resolver_query_log_config(ResolverQueryLogConfigId=config["Id"],
+                                                        ResourceId=association["ResourceId"])
+    poll(lambda: not paginate(resolver, "list_resolver_query_log_config_associations",
+                              "ResolverQueryLogConfigAssociations",
+                              Filters=[{"Name": "ResolverQueryLogConfigId", "Values": [config["Id"]]}]),
+         timeout=60 * ctx.waiter_delay, interval=ctx.waiter_delay)
+    resolver.delete_resolver_query_log_config(ResolverQueryLogConfigId=config["Id"])
+
+
+@dataclass
+class QueryLogging:
+    """The VPC's query logging as this phase left it (all None: logs.enabled is false)."""
+    log_group: str | None = None
+    config_id: str | None = None
+    association_id: str | None = None
+
+
+def ensure_query_logging(ctx: AwsContext, vpc_id: str, created: list[str],
+                         changed: list[str] | None = None) -> QueryLogging:
+    """With logs.enabled: the stack's log group (retention, tags), a query logging
+    configuration sending to it (tagged; found again by tags; one with another
+    destination is replaced: AWS cannot change a destination), associated with the
+    VPC. Without: the stack's configuration, if any, disassociated and deleted."""
+    resolver = ctx.client("route53resolver")
+    config = find_query_log_config(ctx)
+    if not ctx.params.logs.enabled:
+        if config is not None:
+            remove_query_logging(ctx, config)
+            if changed is not None:
+                changed.append(f"{config['Id']}: query logging off (logs.enabled: false): "
+                               "DisassociateResolverQueryLogConfig, DeleteResolverQueryLogConfig")
+        return QueryLogging()
+    group = loggroups.ensure(ctx, LOG_SERVICE, PHASE, created, changed)
+    arn = loggroups.group_arn(group)
+    if config is not None and not _same_destination(config["DestinationArn"], arn):
+        remove_query_logging(ctx, config)
+        if changed is not None:
+            changed.append(f"{config['Id']}: destination {_log_group_of(config['DestinationArn'])} -> "
+                           f"{group['logGroupName']}: deleted, to be created anew")
+        config = None
+    if config is None:
+        config = resolver.create_resolver_query_log_config(
+            Name=f"{ctx.params.name}-{QUERY_LOG_NAME}", DestinationArn=arn,
+            CreatorRequestId=f"hybridnet-{ctx.params.name}-query-log-{uuid.uuid4().hex[:12]}",
+            Tags=ctx.tags(PHASE, QUERY_LOG_NAME))["ResolverQueryLogConfig"]
+        created.append(config["Id"])
+    found = query_log_associations(ctx, config["Id"], vpc_id)
+    if found:
+        association = found[0]
+    else:
+        association = resolver.associate_resolver_query_log_config(
+            ResolverQueryLogConfigId=config["Id"], ResourceId=vpc_id)["ResolverQueryLogConfigAssociation"]
+        created.append(association["Id"])
+    return QueryLogging(group["logGroupName"], config["Id"], association["Id"])
+
+
+def query_logging_steps(ctx: AwsContext, vpc_id: str) -> list[Step]:
+    """The plan's rows for the log group, the query logging configuration and its association."""
+    config = find_query_log_config(ctx)
+    if not ctx.params.logs.enabled:
+        return [Step("query log config", config["Id"], "modify", [Change("query logging", "on", "off")],
+                     "DisassociateResolverQueryLogConfig, DeleteResolverQueryLogConfig (logs.enabled: false)")
+                ] if config else []
+    steps = [loggroups.step(ctx, LOG_SERVICE, PHASE)]
+    group = loggroups.find(ctx, loggroups.group_name(ctx, LOG_SERVICE))
+    want = loggroups.group_name(ctx, LOG_SERVICE)
+    if config is not None and group is not None and not _same_destination(config["DestinationArn"],
+                                                                           loggroups.group_arn(group)):
+        steps.append(Step("query log config", config["Id"], "replace",
+                          [Change("destination", _log_group_of(config["DestinationArn"]), want)],
+                          "DisassociateResolverQueryLogConfig, DeleteResolverQueryLogConfig, "
+                          "CreateResolverQueryLogConfig, AssociateResolverQueryLogConfig (queries are not "
+                          "logged meanwhile; DNS is not affected)", interrupts=False))
+        config = None
+    elif config is not None:
+        steps.append(Step("query log config", config["Id"], "keep"))
+    else:
+        steps.append(Step("query log config", "(new)", "create", how=f"CreateResolverQueryLogConfig to {want}"))
+    association = query_log_associations(ctx, config["Id"], vpc_id) if config else []
+    steps.append(Step("query log association", association[0]["Id"], "keep") if association else
+                 Step("query log association", "(new)", "create",
+                      how=f"AssociateResolverQueryLogConfig with {vpc_id}"))
+    return steps
+
+
 # --- waiting ------------------------------------------------------------------------------------
 
 def wait_ready(ctx: AwsContext, endpoint_ids: list[str], rule_id: str, association_id: str,
-               progress: Callable[[str], None] | None = print, timeout: float = 900) -> None:
-    """Endpoints OPERATIONAL (AWS: a few minutes), rule and association COMPLETE."""
+               progress: Callable[[str], None] | None = print, timeout: float = 900,
+               query_logging: QueryLogging | None = None) -> None:
+    """Endpoints OPERATIONAL (AWS: a few minutes), rule and association COMPLETE; the
+    query logging configuration CREATED and its association ACTIVE."""
     resolver = ctx.client("route53resolver")
+    if query_logging is not None and query_logging.config_id:
+        wait(extra_waiter("ResolverQueryLogConfigCreated", resolver),
+             label=f"query log config {query_logging.config_id}", delay=ctx.waiter_delay, timeout=timeout,
+             progress=progress, done="CREATED", ResolverQueryLogConfigId=query_logging.config_id)
+        wait(extra_waiter("ResolverQueryLogConfigAssociationActive", resolver),
+             label=f"query log association {query_logging.association_id}", delay=ctx.waiter_delay,
+             timeout=timeout, progress=progress, done="ACTIVE",
+             ResolverQueryLogConfigAssociationId=query_logging.association_id)
     for endpoint_id in endpoint_ids:
         wait(extra_waiter("ResolverEndpointOperational", resolver), label=f"Resolver endpoint {endpoint_id}",
              delay=ctx.waiter_delay, timeout=timeout, progress=progress, done="OPERATIONAL",
@@ -406,6 +543,12 @@ class HybridDnsResult:
     association_status: str
     created: list[str] = field(default_factory=list)  # what this run created (empty on a re-run)
     changed: list[str] = field(default_factory=list)  # what it modified in place, and what it replaced
+    # Resolver query logging (None: logs.enabled is false)
+    query_log_group: str | None = None
+    query_log_config_id: str | None = None
+    query_log_config_status: str | None = None
+    query_log_association_id: str | None = None
+    query_log_association_status: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -426,7 +569,8 @@ def describe_endpoint(ctx: AwsContext, endpoint_id: str) -> Endpoint:
 
 def plan(ctx: AwsContext) -> list[Step]:
     """What run() would do to the account: the security group, the two endpoints, the
-    forwarding rule and its association with the VPC."""
+    forwarding rule and its association with the VPC, the query log group, the query
+    logging configuration and its association with the VPC."""
     dns_params(ctx)
     vpc_id = find_vpc(ctx)["VpcId"]
     steps = []
@@ -479,7 +623,7 @@ def plan(ctx: AwsContext) -> list[Step]:
     association = find_rule_association(ctx, rule["Id"], vpc_id) if rule is not None else None
     steps.append(Step("rule association", association["Id"], "keep") if association else
                  Step("rule association", "(new)", "create", how=f"AssociateResolverRule with {vpc_id}"))
-    return steps
+    return steps + query_logging_steps(ctx, vpc_id)
 
 
 def plan_frame(ctx: AwsContext) -> pd.DataFrame:
@@ -500,11 +644,19 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print, zone: Z
     outbound = ensure_endpoint(ctx, "OUTBOUND", vpc_id, group["GroupId"], created, changed)
     rule = ensure_forward_rule(ctx, outbound["Id"], created, changed)
     association = ensure_rule_association(ctx, rule["Id"], vpc_id, created)
-    wait_ready(ctx, [inbound["Id"], outbound["Id"]], rule["Id"], association["Id"], progress=progress)
+    logging = ensure_query_logging(ctx, vpc_id, created, changed)
+    wait_ready(ctx, [inbound["Id"], outbound["Id"]], rule["Id"], association["Id"], progress=progress,
+               query_logging=logging)
     resolver = ctx.client("route53resolver")
     rule = resolver.get_resolver_rule(ResolverRuleId=rule["Id"])["ResolverRule"]
     association = resolver.get_resolver_rule_association(
         ResolverRuleAssociationId=association["Id"])["ResolverRuleAssociation"]
+    config_status = association_status = None
+    if logging.config_id:
+        config_status = resolver.get_resolver_query_log_config(
+            ResolverQueryLogConfigId=logging.config_id)["ResolverQueryLogConfig"]["Status"]
+        association_status = resolver.get_resolver_query_log_config_association(
+            ResolverQueryLogConfigAssociationId=logging.association_id)["ResolverQueryLogConfigAssociation"]["Status"]
     return HybridDnsResult(
         vpc_id=vpc_id, hosted_zone_id=zone.hosted_zone_id, private_zone=zone.name, records_ok=zone.ok,
         security_group_id=group["GroupId"],
@@ -512,7 +664,9 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print, zone: Z
         rule_id=rule["Id"], rule_domain=rule["DomainName"].rstrip("."),
         rule_targets=[f"{t['Ip']}:{t.get('Port', DNS_PORT)}" for t in rule.get("TargetIps", [])],
         rule_status=rule["Status"], association_id=association["Id"], association_status=association["Status"],
-        created=created, changed=changed,
+        created=created, changed=changed, query_log_group=logging.log_group, query_log_config_id=logging.config_id,
+        query_log_config_status=config_status, query_log_association_id=logging.association_id,
+        query_log_association_status=association_status,
     )
 
 
@@ -533,6 +687,13 @@ def summary_frame(result: HybridDnsResult) -> pd.DataFrame:
         ("rule association", result.association_id,
          f"{result.association_status}: with {result.vpc_id} ({made(result.association_id)})"),
     ]
+    if result.query_log_config_id:
+        group = result.query_log_group or "-"
+        rows += [("query log config", result.query_log_config_id,
+                  f"{result.query_log_config_status}: to {group} ({made(result.query_log_config_id)})"),
+                 ("query log association", result.query_log_association_id,
+                  f"{result.query_log_association_status}: with {result.vpc_id} "
+                  f"({made(result.query_log_association_id)})")]
     return pd.DataFrame(rows, columns=["resource", "id", "state"]).set_index("resource")
 
 

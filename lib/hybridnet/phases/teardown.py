@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from ..aws import STACK_TAG, AwsContext, paginate
 from ..waiting import poll
+from . import loggroups
 
 NOTEBOOK = "99_teardown"
 GONE_STATES = {"deleted", "deleting", "disassociated", "terminated"}
@@ -96,6 +97,38 @@ def _resolver_endpoints(ctx: AwsContext) -> list[tuple[str, str]]:
     return _resolver_tagged(ctx, "list_resolver_endpoints", "ResolverEndpoints", {"DELETING"})
 
 
+def _query_log_configs(ctx: AwsContext) -> list[tuple[str, str]]:
+    return _resolver_tagged(ctx, "list_resolver_query_log_configs", "ResolverQueryLogConfigs", {"DELETING"})
+
+
+def _query_log_associations(ctx: AwsContext) -> list[tuple[str, str]]:
+    """The VPC associations of the stack's query logging configurations (untagged: found by configuration)."""
+    configs = {config_id for config_id, _ in _query_log_configs(ctx)}
+    resolver = ctx.client("route53resolver")
+    return [(a["Id"], f"{a['ResolverQueryLogConfigId']} with {a['ResourceId']}")
+            for a in paginate(resolver, "list_resolver_query_log_config_associations",
+                              "ResolverQueryLogConfigAssociations")
+            if a["ResolverQueryLogConfigId"] in configs and a.get("Status") not in ("DELETING", "FAILED")]
+
+
+def _disassociate_query_log(ctx: AwsContext, association_id: str) -> None:
+    resolver = ctx.client("route53resolver")
+    association = resolver.get_resolver_query_log_config_association(
+        ResolverQueryLogConfigAssociationId=association_id)["ResolverQueryLogConfigAssociation"]
+    resolver.disassociate_resolver_query_log_config(ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"],
+                                                    ResourceId=association["ResourceId"])
+
+
+def _delete_query_log_config(ctx: AwsContext, config_id: str) -> None:
+    """Once its associations are gone (AWS refuses to delete a configuration that logs a VPC)."""
+    resolver = ctx.client("route53resolver")
+    _poll(lambda: not paginate(resolver, "list_resolver_query_log_config_associations",
+                               "ResolverQueryLogConfigAssociations",
+                               Filters=[{"Name": "ResolverQueryLogConfigId", "Values": [config_id]}]),
+          ctx, f"{config_id} disassociated")
+    resolver.delete_resolver_query_log_config(ResolverQueryLogConfigId=config_id)
+
+
 def _security_groups(ctx: AwsContext) -> list[tuple[str, str]]:
     groups = ctx.client("ec2").describe_security_groups(Filters=ctx.stack_filters())["SecurityGroups"]
     return [(g["GroupId"], g["GroupName"]) for g in groups]
@@ -109,6 +142,20 @@ def _vpn_connections(ctx: AwsContext) -> list[tuple[str, str]]:
 def _customer_gateways(ctx: AwsContext) -> list[tuple[str, str]]:
     found = ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
     return [(g["CustomerGatewayId"], g.get("IpAddress", "")) for g in found if g["State"] not in GONE_STATES]
+
+
+def _log_groups(ctx: AwsContext) -> list[tuple[str, str]]:
+    """The stack's CloudWatch Logs groups (AWS's VPN, Resolver and Client VPN logs): those
+    under /hybridnet/<stack>/ that carry the stack's tag (a group of that name made by
+    hand is left alone)."""
+    logs = ctx.client("logs")
+    found = []
+    for group in paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=f"/hybridnet/{ctx.params.name}/"):
+        tags = logs.list_tags_for_resource(resourceArn=loggroups.group_arn(group)).get("tags", {})
+        if _tagged(tags, ctx.params.name):
+            days = group.get("retentionInDays")
+            found.append((group["logGroupName"], f"retention {days} days" if days else "never expires"))
+    return found
 
 
 # --- deleters -------------------------------------------------------------------------------
@@ -174,6 +221,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("IAM role", _iam_roles, _delete_iam_role),
     Kind("ACM certificate", _acm_certificates,
          lambda ctx, arn: ctx.client("acm").delete_certificate(CertificateArn=arn)),
+    Kind("resolver query log association", _query_log_associations, _disassociate_query_log),
+    Kind("resolver query log config", _query_log_configs, _delete_query_log_config),
     Kind("resolver rule association", _resolver_rule_associations,
          lambda ctx, assoc_id: ctx.client("route53resolver").disassociate_resolver_rule(
              VPCId=_association_vpc(ctx, assoc_id), ResolverRuleId=_association_rule(ctx, assoc_id))),
@@ -187,6 +236,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("VPN connection", _vpn_connections, delete_vpn_connection),
     Kind("customer gateway", _customer_gateways,
          lambda ctx, cgw_id: ctx.client("ec2").delete_customer_gateway(CustomerGatewayId=cgw_id)),
+    # last: the resources above send their logs there until they are gone
+    Kind("log group", _log_groups, lambda ctx, name: ctx.client("logs").delete_log_group(logGroupName=name)),
 )
 
 

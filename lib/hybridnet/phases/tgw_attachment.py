@@ -4,6 +4,12 @@ Creates (or finds again, by tags) the customer gateway and the VPN
 connection attached to the TGW, waits until both are available, and checks
 that the attachment is associated with, and propagates to, the TGW's
 default route tables. Re-running creates nothing new.
+
+With `logs.enabled` (the default) both tunnels send AWS's Site-to-Site VPN logs,
+tunnel activity and BGP (BGP only when the connection uses BGP), as json to the
+stack's CloudWatch Logs group /hybridnet/<stack>/vpn, created (or found again)
+with the params' retention and tagged with the stack; a connection made without
+them gets them in place (ModifyVpnTunnelOptions, tunnel by tunnel).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import pandas as pd
 from ..aws import AwsContext
 from ..plan import Change, Step, frame, refuse_replacements, secret_change
 from ..waiting import extra_waiter, wait
-from . import PhaseError
+from . import PhaseError, loggroups
 from .teardown import delete_vpn_connection
 
 PHASE = "1"
@@ -58,6 +64,7 @@ class AttachmentResult:
     propagation_state: str | None
     tunnels: list[Tunnel] = field(default_factory=list)
     created: list[str] = field(default_factory=list)  # what this run created (empty on a re-run)
+    log_group: str | None = None  # the CloudWatch Logs group of the tunnels' logs (None: logs off)
     changed: list[str] = field(default_factory=list)  # what it modified in place, and what it removed
 
     def to_dict(self) -> dict:
@@ -97,8 +104,69 @@ def ensure_customer_gateway(ctx: AwsContext, created: list[str]) -> dict:
     return gateway
 
 
-def tunnel_options(ctx: AwsContext) -> list[dict]:
-    """CreateVpnConnection's TunnelOptions from the params."""
+LOG_OUTPUT_FORMAT = "json"  # what the health check reads best; AWS's default too
+
+
+def log_group_name(ctx: AwsContext) -> str:
+    return loggroups.group_name(ctx, "vpn")
+
+
+def expected_log_group_arn(ctx: AwsContext) -> str | None:
+    """The ARN the tunnels' LogOptions must name (None: the params turn logs off): the
+    stack's group's, or, before it exists, the one it will have in this account."""
+    if not ctx.params.logs.enabled:
+        return None
+    name = log_group_name(ctx)
+    group = loggroups.find(ctx, name)
+    if group:
+        return loggroups.group_arn(group)
+    identity = ctx.client("sts").get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    return f"arn:{partition}:logs:{ctx.params.region}:{identity['Account']}:log-group:{name}"
+
+
+def ensure_log_group(ctx: AwsContext, changed: list[str] | None = None) -> str | None:
+    """The stack's log group for the tunnels' logs (phases.loggroups: created once, with
+    the params' retention and the stack's tags, so teardown finds it); its ARN. None when
+    the params turn logs off. (Not in `created` nor in the plan: the connection's rows
+    say what phase 1 does; AttachmentResult.log_group names it.)"""
+    if not ctx.params.logs.enabled:
+        return None
+    return loggroups.group_arn(loggroups.ensure(ctx, "vpn", PHASE, [], changed))
+
+
+def log_options(ctx: AwsContext, log_group_arn: str) -> dict:
+    """A tunnel's LogOptions: tunnel activity logs, and BGP logs when the connection
+    uses BGP, as json into the stack's group."""
+    options = {"LogEnabled": True, "LogGroupArn": log_group_arn, "LogOutputFormat": LOG_OUTPUT_FORMAT}
+    if not ctx.params.vpn.static_routes_only:
+        options.update(BgpLogEnabled=True, BgpLogGroupArn=log_group_arn, BgpLogOutputFormat=LOG_OUTPUT_FORMAT)
+    return {"CloudWatchLogOptions": options}
+
+
+def _log_state(options: dict | None) -> tuple:
+    """LogOptions reduced to what matters: per log (tunnel, BGP) on/off, group, format."""
+    cloudwatch = (options or {}).get("CloudWatchLogOptions") or {}
+    state = []
+    for prefix in ("", "Bgp"):
+        if str(cloudwatch.get(f"{prefix}LogEnabled", False)).lower() == "true":
+            state.append((True, str(cloudwatch.get(f"{prefix}LogGroupArn") or "").removesuffix(":*"),
+                          cloudwatch.get(f"{prefix}LogOutputFormat") or "json"))
+        else:
+            state.append((False, "", ""))
+    return tuple(state)
+
+
+def _log_summary(options: dict | None) -> str:
+    parts = []
+    for label, (enabled, arn, output) in zip(("tunnel log", "BGP log"), _log_state(options)):
+        parts.append(f"{label} {output} to {arn.split(':log-group:', 1)[-1]}" if enabled else f"{label} off")
+    return ", ".join(parts)
+
+
+def tunnel_options(ctx: AwsContext, log_group_arn: str | None = None) -> list[dict]:
+    """CreateVpnConnection's TunnelOptions from the params (with LogOptions when the
+    params turn logs on and the stack's log group ARN is given)."""
     crypto = ctx.params.vpn.crypto
     shared: dict = {}
     for key, api, wrap in (
@@ -123,6 +191,8 @@ def tunnel_options(ctx: AwsContext) -> list[dict]:
             option["TunnelInsideCidr"] = tunnel.inside_cidr
         if tunnel.pre_shared_key:
             option["PreSharedKey"] = tunnel.pre_shared_key.get_secret_value()
+        if ctx.params.logs.enabled and log_group_arn:
+            option["LogOptions"] = log_options(ctx, log_group_arn)
         options.append(option)
     return options
 
@@ -148,15 +218,21 @@ def ordered_tunnel_options(ctx: AwsContext, vpn: dict) -> list[dict]:
     return sorted(vpn.get("Options", {}).get("TunnelOptions", []), key=order)
 
 
-def _tunnel_diff(ctx: AwsContext, vpn: dict) -> list[tuple[int, str, list[Change], dict]]:
+def _tunnel_diff(ctx: AwsContext, vpn: dict,
+                 log_group_arn: str | None = None) -> list[tuple[int, str, list[Change], dict]]:
     """Per tunnel the params ask to differ: (number, outside IP, the changes, the
     ModifyVpnTunnelOptions request that makes them)."""
     out = []
-    for number, (want, have) in enumerate(zip(tunnel_options(ctx), ordered_tunnel_options(ctx, vpn)), start=1):
+    for number, (want, have) in enumerate(zip(tunnel_options(ctx, log_group_arn), ordered_tunnel_options(ctx, vpn)),
+                                          start=1):
         changes, request = [], {}
         for key, value in want.items():
             current = have.get(DESCRIBED_AS.get(key, key))
-            if key == "PreSharedKey":
+            if key == "LogOptions":
+                if _log_state(value) != _log_state(current):
+                    changes.append(Change(key, _log_summary(current), _log_summary(value)))
+                    request[key] = value
+            elif key == "PreSharedKey":
                 if value != current:
                     changes.append(secret_change("pre-shared key"))
                     request[key] = value
@@ -220,7 +296,7 @@ def plan(ctx: AwsContext) -> list[Step]:
         modify.append(Change("customer_gateway", vpn["CustomerGatewayId"],
                              same["CustomerGatewayId"] if same else "the new customer gateway"))
     how = ["ModifyVpnConnection (both tunnels re-establish)"] if modify else []
-    for number, _, changes, _ in _tunnel_diff(ctx, vpn):
+    for number, _, changes, _ in _tunnel_diff(ctx, vpn, expected_log_group_arn(ctx)):
         modify += [Change(f"tunnel {number} {c.field}", c.have, c.want) for c in changes]
         how.append(f"ModifyVpnTunnelOptions on tunnel {number} (it re-establishes)")
     steps.append(Step("VPN connection", vpn["VpnConnectionId"], "modify" if modify else "keep", modify,
@@ -233,9 +309,10 @@ def plan_frame(ctx: AwsContext) -> pd.DataFrame:
 
 
 def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str], changed: list[str],
-                          progress: Callable[[str], None] | None = print) -> dict:
+                          progress: Callable[[str], None] | None = print, log_group_arn: str | None = None) -> dict:
     """The stack's VPN connection on the transit gateway, created once; changed in place
-    where the params differ and AWS allows it (its customer gateway, its tunnels' options)."""
+    where the params differ and AWS allows it (its customer gateway, its tunnels' options,
+    their logs into `log_group_arn`)."""
     ec2 = ctx.client("ec2")
     found = _stack_vpn_connections(ctx)
     replaced = [v for v in found if v.get("TransitGatewayId") != tgw["TransitGatewayId"]
@@ -248,7 +325,8 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
     if not found:
         vpn = ec2.create_vpn_connection(
             Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
-            Options={"StaticRoutesOnly": ctx.params.vpn.static_routes_only, "TunnelOptions": tunnel_options(ctx)},
+            Options={"StaticRoutesOnly": ctx.params.vpn.static_routes_only,
+                     "TunnelOptions": tunnel_options(ctx, log_group_arn)},
             TagSpecifications=ctx.tag_spec("vpn-connection", PHASE, "vpn"),
         )["VpnConnection"]
         created.append(vpn["VpnConnectionId"])
@@ -261,7 +339,7 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
         ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId=cgw["CustomerGatewayId"])
         changed.append(f"{vpn_id}: customer gateway {old_gateway} -> {cgw['CustomerGatewayId']} (ModifyVpnConnection)")
         _delete_unused_gateways(ctx, cgw, changed)
-    for number, outside_ip, changes, request in _tunnel_diff(ctx, describe_vpn(ctx, vpn_id)):
+    for number, outside_ip, changes, request in _tunnel_diff(ctx, describe_vpn(ctx, vpn_id), log_group_arn):
         wait_available(ctx, vpn_id, progress=progress)
         ec2.modify_vpn_tunnel_options(VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=outside_ip,
                                       TunnelOptions=request)
@@ -350,7 +428,8 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
     refuse_replacements(plan(ctx), ctx.params.allow_replace)  # before anything is touched
     tgw = find_transit_gateway(ctx)
     cgw = ensure_customer_gateway(ctx, created)
-    vpn = ensure_vpn_connection(ctx, tgw, cgw, created, changed, progress)
+    log_group_arn = ensure_log_group(ctx, changed)
+    vpn = ensure_vpn_connection(ctx, tgw, cgw, created, changed, progress, log_group_arn)
     attachment = wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
     if not any(t["Key"] == "hybridnet:stack" for t in attachment.get("Tags", [])):
         ctx.client("ec2").create_tags(Resources=[attachment["TransitGatewayAttachmentId"]],
@@ -369,6 +448,7 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
         tunnels=number_tunnels(ctx, vpn),
         created=created,
         changed=changed,
+        log_group=log_group_name(ctx) if log_group_arn else None,
         **route_table_state(ctx, tgw, attachment["TransitGatewayAttachmentId"]),
     )
 

@@ -423,7 +423,7 @@ def _lab_common(out_dir: Path | str, run_dir: Path | str | None, listen_ips: Any
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"port: {port!r} is not 1-65535")
     return {"listen_ips": listen, "allowed_cidrs": allowed, "run_dir": str(run),
-            "conf_path": str(run / "named.conf"), "port": port}
+            "conf_path": str(run / "named.conf"), "port": port, "dnstap_socket": None}
 
 
 def lab_onprem_bind_files(out_dir: Path | str, *, listen_ips: Sequence[str], allow_query: Sequence[str],
@@ -460,9 +460,13 @@ def lab_resolver_bind_files(out_dir: Path | str, *, listen_ips: Sequence[str], a
                             hosted_zones: Mapping[str, Any], forward_rules: Mapping[str, Any] | None = None,
                             query_source_ip: str | None = None, region: str | None = None,
                             vpc_host_ips: Sequence[str] = (), run_dir: Path | str | None = None,
-                            port: int = 53) -> list[RenderedFile]:
+                            port: int = 53, dnstap_socket: Path | str | None = None) -> list[RenderedFile]:
     """The lab's Route 53 Resolver named in memory (see :func:`render_lab_bind`)."""
     ctx = _lab_common(out_dir, run_dir, listen_ips, allow_query, port)
+    if dnstap_socket is not None:
+        if not re.fullmatch(r"/[A-Za-z0-9_./+-]*", str(dnstap_socket)):
+            raise ValueError(f"dnstap_socket: {str(dnstap_socket)!r} is not an absolute path named.conf can hold")
+        ctx["dnstap_socket"] = str(dnstap_socket)
     rules = dict(forward_rules or {})
     if rules and query_source_ip is None:
         raise ValueError("query_source_ip: FORWARD rules need an outbound endpoint IP to send from")
@@ -534,7 +538,9 @@ def render_lab_bind(role: str, out_dir: Path | str, **kwargs: Any) -> list[Path]
         hosted_zones ({zone: {name: IP}} or {zone: Route 53 ResourceRecordSets}),
         forward_rules ({domain: [IP | "IP port N" | {"Ip", "Port"}]}),
         query_source_ip (an outbound endpoint IP), region + vpc_host_ips
-        (``ip-a-b-c-d.<region>.compute.internal`` names), run_dir, port.
+        (``ip-a-b-c-d.<region>.compute.internal`` names), run_dir, port,
+        dnstap_socket (every answer to a client sent as dnstap to that unix
+        socket: the lab's Resolver query logs, hybridnet.lab.dnstap).
 
     `run_dir` (default `out_dir`) is where named finds the files and keeps its
     pid file; it must be writable by user ``bind``.

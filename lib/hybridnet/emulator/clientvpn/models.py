@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -36,11 +37,17 @@ from moto.ec2.utils import random_resource_id
 
 from .. import clock
 from ..vpn.models import pending_seconds
+from . import connectionlog
+from .exceptions import InvalidConnectionLogDestination
 
 RESOURCE_TYPE = "client-vpn-endpoint"
 ENDPOINT_PREFIX = "cvpn-endpoint"
 HANDLER_PREFIX = "AWSClientVPN-"
-HANDLER_TIMEOUT_SECONDS = 30.0  # AWS gives the client connect handler 30 s, whatever its own Timeout
+# AWS Client VPN Administrator Guide, "Connection authorization": "The Lambda function times out
+# after 30 seconds. This value cannot be changed." The connection log then says
+# client-connect-handler-timed-out. HANDLER_TIMEOUT_ENV lowers it for tests (never raises it).
+HANDLER_TIMEOUT_SECONDS = 30.0
+HANDLER_TIMEOUT_ENV = "HYBRIDNET_EMULATOR_CLIENT_CONNECT_TIMEOUT_SECONDS"
 HANDLER_SCHEMA_VERSION = "v1"
 TERMINATED_RETENTION = dt.timedelta(minutes=60)  # Describe shows terminated connections for an hour
 CONNECTION_STATUSES = ("active", "failed-to-terminate", "terminating", "terminated")
@@ -98,6 +105,15 @@ def applied(endpoint_id: str, kind: str, cidr: str) -> bool:
     if report is None or clock.now() - report["at"] > PLAYED_HOLD_S:
         return True
     return str(ipaddress.ip_network(cidr, strict=False)) in report[kind]
+
+
+def handler_timeout_seconds() -> float:
+    """How long the client connect handler may run: 30 s, or less when HANDLER_TIMEOUT_ENV says."""
+    try:
+        lowered = float(os.environ.get(HANDLER_TIMEOUT_ENV, HANDLER_TIMEOUT_SECONDS))
+    except ValueError:
+        return HANDLER_TIMEOUT_SECONDS
+    return min(HANDLER_TIMEOUT_SECONDS, lowered) if lowered > 0 else HANDLER_TIMEOUT_SECONDS
 
 
 def aws_time(moment: dt.datetime) -> str:
@@ -372,6 +388,10 @@ class Connection:
     egress_packets: int = 0
     posture_compliance_statuses: list[str] = field(default_factory=list)
     terminate_requested_at: float | None = None
+    port: str | None = None  # the client's source port (connection log "port")
+    device_type: str | None = None  # the client's platform (connection log "device-type")
+    admitted: bool = False  # logged as a successful attempt: its end is logged too
+    end_logged: bool = False
 
     def refresh(self) -> None:
         """A requested termination completes after the usual transition time."""
@@ -691,11 +711,12 @@ class ClientVpnBackend:
 
         logs = logs_backends[self.account_id][self.region_name]
         if group not in logs.groups:
-            raise invalid(f"The CloudWatch Logs log group {group} does not exist.")
+            raise InvalidConnectionLogDestination("log group", group)
         stream = options.get("CloudwatchLogStream")
+        if stream and stream not in logs.groups[group].streams:  # a named stream must exist
+            raise InvalidConnectionLogDestination("log stream", stream, group)
         if not stream:  # AWS names and creates a stream when only the group is given
             stream = f"{endpoint_id}-{self.region_name}-{utcnow():%Y/%m/%d}-{random_resource_id(12)}"
-        if stream not in logs.groups[group].streams:
             logs.groups[group].create_log_stream(stream)
         result = {"Enabled": True, "CloudwatchLogGroup": group, "CloudwatchLogStream": stream}
         if "IncludeAuthorizationPolicyContext" in options:
@@ -1152,8 +1173,10 @@ class ClientVpnBackend:
         with _LOCK:
             _filter_names(filters, CONNECTION_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            return [c.to_api() for c in endpoint.connections.values() if _matches(filters, {
+            answer = [c.to_api() for c in endpoint.connections.values() if _matches(filters, {
                 "connection-id": c.connection_id, "username": c.username})]
+            log_ended(endpoint)  # a termination the API asked for completes by time (to_api)
+            return answer
 
     def terminate_client_vpn_connections(self, endpoint_id: str, connection_id: str | None = None,
                                          username: str | None = None) -> list[dict]:
@@ -1225,17 +1248,19 @@ class ClientVpnBackend:
                     setattr(connection, name, int(value))
             if posture_compliance_statuses is not None:
                 connection.posture_compliance_statuses = [str(s) for s in posture_compliance_statuses]
+            log_ended(endpoint)
             return connection
 
     def connect_client_vpn_client(self, endpoint_id: str, *, common_name: str, public_ip: str,
                                   username: str | None = None, client_ip: str | None = None,
                                   platform: str | None = None, platform_version: str | None = None,
-                                  client_openvpn_version: str | None = None) -> dict:
+                                  client_openvpn_version: str | None = None, port: str | int | None = None) -> dict:
         """Admit (or refuse) a new client connection as the Client VPN service does once
         the client has authenticated: run the client connect handler, if one is enabled,
-        with AWS's request, and deny on a denial, a timeout, an error or a malformed
-        response. The attempt is recorded either way (denied: terminated, with the
-        handler's message)."""
+        with AWS's request, and deny on a denial, a timeout (handler_timeout_seconds), an
+        error or a malformed response. The attempt is recorded either way (denied:
+        terminated, with the handler's message) and written to the endpoint's connection
+        log (connectionlog.py) with its failure reason."""
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if endpoint.status != "available":
@@ -1259,33 +1284,57 @@ class ClientVpnBackend:
             client_ip=client_ip, public_ip=public_ip, status="active" if decision["allow"] else "terminated",
             status_message=decision["message"],
             posture_compliance_statuses=decision["posture_compliance_statuses"])
+        with _LOCK:
+            endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
+            connection.port = str(port) if port not in (None, "") else None
+            connection.device_type = platform or None
+            connection.admitted = bool(decision["allow"])
+            if not decision["allow"]:
+                connection.end_logged = True  # a refused attempt has no end to log
+            entry = connectionlog.attempt_entry(
+                endpoint, connection, allowed=bool(decision["allow"]), failure_reason=decision.get("failure_reason"),
+                handler_invoked=bool(decision["handler_invoked"]), at=utcnow())
+            connectionlog.write(endpoint, entry)
         return {**connection.to_admin(), "allow": decision["allow"], "message": decision["message"],
                 "handler_invoked": decision["handler_invoked"],
                 "failure_reason": decision.get("failure_reason"),
                 "posture_compliance_statuses": decision["posture_compliance_statuses"]}
 
 
+REASON_SERVICE_ERROR = "client-connect-handler-service-error"  # the Guide: a service-side error
+
+
+def log_ended(endpoint: ClientVpnEndpoint) -> None:
+    """Write the end of every admitted connection that has ended and is not logged yet."""
+    for connection in endpoint.connections.values():
+        if connection.admitted and not connection.end_logged and connection.code == "terminated":
+            connection.end_logged = True
+            connectionlog.write(endpoint, connectionlog.end_entry(endpoint, connection), connection.ended)
+
+
 def invoke_client_connect_handler(account_id: str, region: str, arn: str, request: dict) -> dict:
     """Run the handler as Client VPN does and read its verdict; anything but a
     well-formed response denies the connection."""
+    from ...handlers import AWS_DEFAULT_DENY_MESSAGE, REASON_TIMEOUT
     from ..awslambda.models import run_function, save_logs
 
-    verdict: dict[str, Any] = {"allow": False, "handler_invoked": True, "message": None,
+    verdict: dict[str, Any] = {"allow": False, "handler_invoked": True, "message": AWS_DEFAULT_DENY_MESSAGE,
                                "posture_compliance_statuses": []}
     try:
         fn = handler_function(account_id, region, arn)
-        result = run_function(fn, request, timeout=HANDLER_TIMEOUT_SECONDS)
+        result = run_function(fn, request, timeout=handler_timeout_seconds())
         save_logs(fn, result)
     except Exception as exc:  # the function vanished or cannot run: the service denies
-        verdict["message"] = f"client-connect-failed: {exc}"
+        verdict["failure_reason"] = REASON_SERVICE_ERROR
+        verdict["problem"] = f"{type(exc).__name__}: {exc}"
         return verdict
     if result.function_error:
         try:
             timed_out = json.loads(result.payload).get("errorType") == "Sandbox.Timedout"
         except (ValueError, AttributeError):
             timed_out = False
-        if timed_out:
-            verdict["message"] = "client-connect-handler-timed-out"
+        if timed_out:  # the client sees AWS's generic message; the log names the timeout
+            verdict["failure_reason"] = REASON_TIMEOUT
             return verdict
     # One judge of handler responses for the whole project (AWS's rules).
     from ...handlers import validate_response
@@ -1295,8 +1344,7 @@ def invoke_client_connect_handler(account_id: str, region: str, arn: str, reques
     verdict["posture_compliance_statuses"] = list(decision.posture_compliance_statuses)
     verdict["valid"] = decision.valid
     verdict["failure_reason"] = decision.failure_reason
-    if not decision.allow:
-        verdict["message"] = decision.message or None
+    verdict["message"] = None if decision.allow else (decision.message or None)
     return verdict
 
 
@@ -1387,7 +1435,8 @@ def connect(body: dict) -> dict:
     """Admin route: a client has authenticated; admit it as Client VPN does.
 
     body: {region, client_vpn_endpoint_id, common_name, public_ip, username?, client_ip?,
-    platform?, platform_version?, client_openvpn_version?}. Returns {ok, allow,
+    platform?, platform_version?, client_openvpn_version?, port? (the client's source port,
+    for the connection log)}. Returns {ok, allow,
     connection_id, client_ip, status, status_message, message, handler_invoked,
     posture_compliance_statuses}.
     """
@@ -1395,5 +1444,6 @@ def connect(body: dict) -> dict:
     result = backend.connect_client_vpn_client(
         body["client_vpn_endpoint_id"], common_name=body["common_name"], public_ip=body["public_ip"],
         username=body.get("username"), client_ip=body.get("client_ip"), platform=body.get("platform"),
-        platform_version=body.get("platform_version"), client_openvpn_version=body.get("client_openvpn_version"))
+        platform_version=body.get("platform_version"), client_openvpn_version=body.get("client_openvpn_version"),
+        port=body.get("port"))
     return {"ok": True, **result}

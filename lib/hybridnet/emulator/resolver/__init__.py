@@ -1,3 +1,5 @@
 """Route 53 Resolver as AWS has it where moto falls short: an endpoint IP that is
 already in use in its subnet (by another endpoint's or any other ENI), an
-endpoint's last two IPs, and UpdateResolverRule (a rule's targets in place)."""
+endpoint's last two IPs, UpdateResolverRule (a rule's targets in place), and query
+logging configurations (their tags, their destination checked, disassociation and
+deletion)."""

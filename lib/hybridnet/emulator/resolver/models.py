@@ -144,3 +144,96 @@ class RuleUpdateBackend:
         rule.status_message = "Successfully updated Resolver Rule"
         rule.modification_time = datetime.now(timezone.utc).isoformat()
         return rule
+
+
+# --- query logging ------------------------------------------------------------------------------
+
+_moto_create_query_log_config = Route53ResolverBackend.create_resolver_query_log_config
+_moto_matched_arn = Route53ResolverBackend._matched_arn
+LIVE_QUERY_LOG_ASSOCIATION = ("CREATING", "ACTIVE")
+DESTINATION_SERVICES = ("logs", "s3", "firehose")
+
+
+def _destination_log_group(arn: str) -> str | None:
+    """The log group name in a CloudWatch Logs log group ARN (`:*` or not), else None."""
+    if ":log-group:" not in arn:
+        return None
+    name = arn.split(":log-group:", 1)[1]
+    return name[:-2] if name.endswith(":*") else name
+
+
+class QueryLoggingBackend:
+    """Resolver query logging as AWS has it where moto falls short. moto creates a
+    configuration (CREATED) and associates it with a VPC (ACTIVE), as AWS ends up,
+    but: its tags cannot be listed (ListTagsForResource knows endpoints and rules
+    only), any DestinationArn is taken, and it cannot disassociate or delete. Here
+    the destination must be a CloudWatch Logs log group of this account and region
+    that exists (or an S3 bucket / Firehose stream ARN, taken as given), a
+    configuration with VPCs still associated cannot be deleted, and both
+    DisassociateResolverQueryLogConfig and DeleteResolverQueryLogConfig answer
+    with status DELETING, as AWS does, the resource being gone from the lists
+    afterwards."""
+
+    def _matched_arn(self, resource_arn: str) -> None:
+        for config in self.resolver_query_log_configs.values():  # type: ignore[attr-defined]
+            if config.arn == resource_arn:
+                return
+        _moto_matched_arn(self, resource_arn)  # type: ignore[arg-type]
+
+    def create_resolver_query_log_config(self, name: str, destination_arn: str, creator_request_id: str,
+                                         tags: list[dict[str, str]] | None = None) -> Any:
+        parts = (destination_arn or "").split(":")
+        if len(parts) < 6 or parts[0] != "arn" or parts[2] not in DESTINATION_SERVICES:
+            raise InvalidParameterException(
+                f"DestinationArn '{destination_arn}' is not the ARN of a CloudWatch Logs log group, an S3 bucket "
+                "or a Kinesis Data Firehose delivery stream")
+        group = _destination_log_group(destination_arn)
+        if parts[2] == "logs":
+            from moto.logs.models import logs_backends
+
+            region, account = parts[3], parts[4]
+            if (region, account) != (self.region_name, self.account_id) or group is None:  # type: ignore[attr-defined]
+                raise InvalidParameterException(
+                    f"DestinationArn '{destination_arn}': the log group must be in this account and Region "
+                    f"({self.account_id}, {self.region_name})")  # type: ignore[attr-defined]
+            if group not in logs_backends[account][region].groups:
+                raise ResourceNotFoundException(
+                    f"The CloudWatch Logs log group '{group}' of DestinationArn '{destination_arn}' does not exist")
+        return _moto_create_query_log_config(self, name, destination_arn,  # type: ignore[arg-type]
+                                             creator_request_id, tags)
+
+    def disassociate_resolver_query_log_config(self, resolver_query_log_config_id: str, resource_id: str) -> Any:
+        if resolver_query_log_config_id not in self.resolver_query_log_configs:  # type: ignore[attr-defined]
+            raise ResourceNotFoundException(
+                f"Resolver query log config with ID '{resolver_query_log_config_id}' does not exist")
+        associations = self.resolver_query_log_config_associations  # type: ignore[attr-defined]
+        found = next((a for a in associations.values()
+                      if a.resolver_query_log_config_id == resolver_query_log_config_id
+                      and a.resource_id == resource_id), None)
+        if found is None:
+            raise ResourceNotFoundException(
+                f"Resolver query log config '{resolver_query_log_config_id}' is not associated with VPC "
+                f"'{resource_id}'")
+        del associations[found.id]
+        config = self.resolver_query_log_configs[resolver_query_log_config_id]  # type: ignore[attr-defined]
+        config.association_count = max(0, config.association_count - 1)
+        found.status = "DELETING"
+        return found
+
+    def delete_resolver_query_log_config(self, resolver_query_log_config_id: str) -> Any:
+        configs = self.resolver_query_log_configs  # type: ignore[attr-defined]
+        config = configs.get(resolver_query_log_config_id)
+        if config is None:
+            raise ResourceNotFoundException(
+                f"Resolver query log config with ID '{resolver_query_log_config_id}' does not exist")
+        vpcs = sorted(a.resource_id for a in self.resolver_query_log_config_associations.values()  # type: ignore
+                      if a.resolver_query_log_config_id == resolver_query_log_config_id
+                      and a.status in LIVE_QUERY_LOG_ASSOCIATION)
+        if vpcs:
+            raise InvalidRequestException(
+                f"Resolver query log config '{resolver_query_log_config_id}' is associated with {', '.join(vpcs)}: "
+                "disassociate the VPCs first")
+        del configs[resolver_query_log_config_id]
+        self.tagger.delete_all_tags_for_resource(config.arn)  # type: ignore[attr-defined]
+        config.status = "DELETING"
+        return config

@@ -6,6 +6,8 @@ CIDRs, PSKs, IKE versions, algorithms, lifetimes), gets its own outside
 addresses, exposes `Options`, `VgwTelemetry` and a CustomerGatewayConfiguration
 built from those values, and changes state pending -> available over time as
 on AWS. Telemetry stays DOWN until a data plane (the lab) reports otherwise.
+Each tunnel keeps its LogOptions (Site-to-Site VPN tunnel and BGP logs into
+CloudWatch Logs groups that must exist); the lab writes the entries.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import secrets
 import string
 import xml.etree.ElementTree as ET
@@ -57,8 +60,20 @@ def invalid(message: str) -> EC2ClientError:
     return EC2ClientError("InvalidParameterValue", message)
 
 
+# Site-to-Site VPN logs (TunnelOptions[].LogOptions.CloudWatchLogOptions): tunnel activity and BGP.
+LOG_OUTPUT_FORMATS = ("json", "text")
+LOG_KINDS = (("", "tunnel"), ("Bgp", "BGP"))  # (the members' prefix, what the log is of)
+NO_LOGS = {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}}
+LOG_GROUP_ARN = re.compile(r"^arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:([.\-_/#A-Za-z0-9]{1,512})(:\*)?$")
+
+
 def _values(option: list[dict] | None) -> list:
     return [item["Value"] for item in option or []]
+
+
+def _flag(value: Any) -> bool:
+    """A boolean member as the query protocol may hand it over ("true"/"false")."""
+    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
 
 
 def random_psk() -> str:
@@ -81,6 +96,8 @@ class Tunnel:
     received_routes: tuple[str, ...] = ()  # prefixes the customer gateway announces over this tunnel
     bytes_in: int = 0  # the data plane's counters, for AWS/VPN TunnelDataIn/Out
     bytes_out: int = 0
+    # LogOptions as DescribeVpnConnections shows them (validated: TunnelledVpnConnectionBackend._log_options)
+    log_options: dict = field(default_factory=lambda: {"CloudWatchLogOptions": dict(NO_LOGS["CloudWatchLogOptions"])})
 
     # What the data plane reports (report()), every second while it plays the tunnel: not
     # saved with the emulator's state (persistence.py), a restored tunnel is DOWN until it does.
@@ -113,6 +130,7 @@ class Tunnel:
             "DpdTimeoutAction": req.get("DPDTimeoutAction", "clear"),
             "StartupAction": req.get("StartupAction", "add"),
             "IkeVersions": req.get("IKEVersions") or [{"Value": v} for v in vpnrules.IKE_VERSIONS],
+            "LogOptions": {"CloudWatchLogOptions": dict(self.log_options["CloudWatchLogOptions"])},
         }
         for phase, groups in (("Phase1", vpnrules.PHASE1_DH_GROUPS), ("Phase2", vpnrules.PHASE2_DH_GROUPS)):
             option[f"{phase}EncryptionAlgorithms"] = req.get(f"{phase}EncryptionAlgorithms") or [
@@ -336,6 +354,46 @@ class TunnelledVpnConnectionBackend:
             raise EC2ClientError("VpnConnectionLimitExceeded", "No more tunnel outside addresses in the emulator.")
         return free[:count]
 
+    def _log_options(self, requested: dict | None) -> dict:
+        """A tunnel's LogOptions, as DescribeVpnConnections returns them, from what
+        CreateVpnConnection / ModifyVpnTunnelOptions asked. Refused as AWS refuses
+        it: an output format other than json or text; logging enabled without a log
+        group, or with one that is not a CloudWatch Logs log group of this account and
+        Region that exists. (AWS documents no error text for these; the emulator
+        answers InvalidParameterValue, EC2's code for a bad parameter.)"""
+        wanted = (requested or {}).get("CloudWatchLogOptions") or {}
+        options: dict = {}
+        for prefix, kind in LOG_KINDS:
+            enabled, arn = _flag(wanted.get(f"{prefix}LogEnabled", False)), wanted.get(f"{prefix}LogGroupArn")
+            output = wanted.get(f"{prefix}LogOutputFormat")
+            if output is not None and output not in LOG_OUTPUT_FORMATS:
+                raise invalid(f"Invalid value {output!r} for {prefix}LogOutputFormat; valid values: json, text")
+            if enabled and not arn:
+                raise invalid(f"{prefix}LogGroupArn is required when {prefix}LogEnabled is true "
+                              f"(the CloudWatch Logs log group for the tunnel's {kind} logs).")
+            if arn:
+                self._check_log_group(arn, f"{prefix}LogGroupArn", exists=enabled)
+            options[f"{prefix}LogEnabled"] = enabled
+            if arn:
+                options[f"{prefix}LogGroupArn"] = arn
+            if enabled or output:
+                options[f"{prefix}LogOutputFormat"] = output or "json"
+        return {"CloudWatchLogOptions": options}
+
+    def _check_log_group(self, arn: str, member: str, exists: bool) -> None:
+        from moto.logs.models import logs_backends
+
+        match = LOG_GROUP_ARN.match(arn)
+        if match is None:
+            raise invalid(f"Invalid {member} {arn!r}: not the ARN of a CloudWatch Logs log group "
+                          "(arn:aws:logs:<region>:<account>:log-group:<name>).")
+        _, region, account, name, _ = match.groups()
+        if (account, region) != (self.account_id, self.region_name):  # type: ignore[attr-defined]
+            raise invalid(f"The CloudWatch Logs log group {arn} ({member}) must be in the VPN connection's account "
+                          f"and Region ({self.region_name}).")  # type: ignore[attr-defined]
+        if exists and name not in logs_backends[account][region].groups:
+            raise invalid(f"The CloudWatch Logs log group {arn} ({member}) does not exist.")
+
     def _allocate_inside_cidr(self, taken: set[str]) -> str:
         # AWS picks a random free /30 from 169.254.0.0/16 outside the reserved ones.
         while True:
@@ -367,6 +425,7 @@ class TunnelledVpnConnectionBackend:
         specs = list(options.get("TunnelOptions") or [])
         _validate_tunnel_options(specs)
         specs += [{}] * (2 - len(specs))
+        log_options = [self._log_options(spec.get("LogOptions")) for spec in specs]
 
         # Inside CIDRs must be unique across all connections on the same gateway.
         taken = {t.inside_cidr for c in self._gateway_connections(transit_gateway_id, vpn_gateway_id)
@@ -377,11 +436,12 @@ class TunnelledVpnConnectionBackend:
                 raise invalid(f"The tunnel inside CIDR {cidr} is already in use by another VPN connection "
                               "on the same gateway.")
         tunnels = []
-        for spec, outside_ip in zip(specs, self._allocate_outside_ips(len(specs))):
+        for spec, logs, outside_ip in zip(specs, log_options, self._allocate_outside_ips(len(specs))):
             cidr = spec.get("TunnelInsideCidr") or self._allocate_inside_cidr(taken)
             taken.add(cidr)
             tunnels.append(Tunnel(outside_ip=outside_ip, inside_cidr=cidr,
-                                  pre_shared_key=spec.get("PreSharedKey") or random_psk(), requested=spec))
+                                  pre_shared_key=spec.get("PreSharedKey") or random_psk(),
+                                  requested={k: v for k, v in spec.items() if k != "LogOptions"}, log_options=logs))
 
         connection = TunnelledVpnConnection(
             self,
@@ -416,6 +476,7 @@ class TunnelledVpnConnectionBackend:
             raise invalid(f"The VPN connection {vpn_connection_id} has no tunnel with outside IP address "
                           f"{outside_ip}.")
         _validate_tunnel_options([options])
+        log_options = self._log_options(options["LogOptions"]) if "LogOptions" in options else None
         cidr = options.get("TunnelInsideCidr")
         if cidr and cidr != tunnel.inside_cidr:
             taken = {t.inside_cidr for c in self._gateway_connections(connection.transit_gateway_id,
@@ -427,7 +488,9 @@ class TunnelledVpnConnectionBackend:
             tunnel.inside_cidr = cidr
         if options.get("PreSharedKey"):
             tunnel.pre_shared_key = options["PreSharedKey"]
-        tunnel.requested = {**tunnel.requested, **options}
+        if log_options is not None:  # LogOptions given replace the tunnel's; left out, they stay
+            tunnel.log_options = log_options
+        tunnel.requested = {**tunnel.requested, **{k: v for k, v in options.items() if k != "LogOptions"}}
         tunnel.report("DOWN", "the tunnel's options are being modified", [], tunnel.bytes_in, tunnel.bytes_out)
         return connection
 
