@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
 from ..aws import AwsContext, paginate
+from .cloudwatchlogs import empty_frame, events, log_group_name, start_ms
 
 RESOLVER_COLUMNS = ["time", "vpc_id", "query_name", "query_type", "rcode", "answers", "srcaddr", "source"]
 CLIENT_VPN_COLUMNS = ["time", "endpoint_id", "connection_id", "client_ip", "common_name", "status",
@@ -53,19 +53,6 @@ HANDLER_OUTCOMES = {
     "client-connect-handler-invalid-response": "invalid-response",
     "client-connect-handler-service-error": "service-error",
 }
-
-
-def _empty(columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
-    frame["time"] = pd.Series(dtype="datetime64[ns, UTC]")
-    return frame
-
-
-def log_group_name(arn_or_name: str) -> str:
-    """A log group's name from its ARN (with or without the streams' ":*")."""
-    if ":log-group:" not in arn_or_name:
-        return arn_or_name
-    return arn_or_name.split(":log-group:", 1)[1].removesuffix(":*")
 
 
 def _json(message: str) -> dict | None:
@@ -107,23 +94,6 @@ def parse_resolver_query_entry(message: str) -> dict | None:
             "answers": answers, "srcaddr": entry.get("srcaddr", ""), "source": source}
 
 
-def _events(ctx: AwsContext, group: str, start_ms: int, streams: list[str] | None = None) -> Iterable[dict]:
-    logs = ctx.client("logs")
-    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
-    if streams:
-        kwargs["logStreamNames"] = streams
-    try:
-        for page in logs.get_paginator("filter_log_events").paginate(**kwargs):
-            yield from page.get("events", [])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":  # a group deleted: nothing to read
-            raise
-
-
-def _start_ms(lookback_minutes: float) -> int:
-    return int((dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=lookback_minutes)).timestamp() * 1000)
-
-
 def query_log_groups(ctx: AwsContext, vpc_id: str) -> list[str]:
     """The CloudWatch Logs groups the VPC's queries are logged to: the destinations of the
     query logging configurations with an ACTIVE association with it."""
@@ -152,9 +122,9 @@ def resolver_query_frame(ctx: AwsContext, lookback_minutes: float = 60, vpc_id: 
         try:
             vpc_id = find_vpc(ctx)["VpcId"]
         except PhaseError:
-            return _empty(RESOLVER_COLUMNS)
-    start = _start_ms(lookback_minutes)
-    rows = [row for group in query_log_groups(ctx, vpc_id) for event in _events(ctx, group, start)
+            return empty_frame(RESOLVER_COLUMNS)
+    start = start_ms(lookback_minutes)
+    rows = [row for group in query_log_groups(ctx, vpc_id) for event in events(ctx, group, start)
             if (row := parse_resolver_query_entry(event.get("message", ""))) is not None
             and row["vpc_id"] in (vpc_id, "")]
     return _frame(rows, RESOLVER_COLUMNS)
@@ -162,7 +132,7 @@ def resolver_query_frame(ctx: AwsContext, lookback_minutes: float = 60, vpc_id: 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     if not rows:
-        return _empty(columns)
+        return empty_frame(columns)
     frame = pd.DataFrame(rows, columns=columns)
     frame["time"] = pd.to_datetime(frame["time"], utc=True).astype("datetime64[ns, UTC]")  # as the empty frame's
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
@@ -222,11 +192,11 @@ def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookba
     handler_status (see handler_status), device_ip (the client's public address). Read
     where each endpoint's ConnectionLogOptions say; an endpoint without logging adds nothing."""
     if not endpoint_ids:
-        return _empty(CLIENT_VPN_COLUMNS)
+        return empty_frame(CLIENT_VPN_COLUMNS)
     ec2 = ctx.client("ec2")
     endpoints = [e for page in ec2.get_paginator("describe_client_vpn_endpoints").paginate(
         ClientVpnEndpointIds=list(endpoint_ids)) for e in page["ClientVpnEndpoints"]]
-    start = _start_ms(lookback_minutes)
+    start = start_ms(lookback_minutes)
     rows = []
     for endpoint in endpoints:
         options = endpoint.get("ConnectionLogOptions") or {}
@@ -234,7 +204,8 @@ def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookba
             continue
         handler = bool((endpoint.get("ClientConnectOptions") or {}).get("Enabled"))
         stream = options.get("CloudwatchLogStream")
-        for event in _events(ctx, log_group_name(options["CloudwatchLogGroup"]), start, [stream] if stream else None):
+        for event in events(ctx, log_group_name(options["CloudwatchLogGroup"]), start,
+                            streams=[stream] if stream else None):
             row = parse_client_vpn_entry(event.get("message", ""), handler, event.get("timestamp"))
             if row is not None and row["endpoint_id"] == endpoint["ClientVpnEndpointId"]:
                 rows.append(row)

@@ -33,9 +33,10 @@ import re
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
 from ..aws import AwsContext
+from . import cloudwatchlogs
+from .cloudwatchlogs import log_group_name
 
 COLUMNS = ["time", "vpn_connection_id", "outside_ip", "log", "phase1", "phase2", "bgp_status", "detail"]
 PHASE_STATES = {"established": "Established", "rekeying": "Rekeying", "negotiating": "Negotiating", "down": "Down"}
@@ -46,16 +47,7 @@ _TEXT_PAIR = re.compile(r"(?:^|,\s*)([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*")
 
 
 def empty_frame() -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype="object") for column in COLUMNS})
-    frame["time"] = pd.Series(dtype="datetime64[ns, UTC]")
-    return frame
-
-
-def log_group_name(arn_or_name: str) -> str:
-    """A log group's name from its ARN (with or without the streams' ":*")."""
-    if ":log-group:" not in arn_or_name:
-        return arn_or_name
-    return arn_or_name.split(":log-group:", 1)[1].removesuffix(":*")
+    return cloudwatchlogs.empty_frame(COLUMNS)
 
 
 def _enabled(value: Any) -> bool:
@@ -191,23 +183,12 @@ def tunnel_log_frame(ctx: AwsContext, connections: list[dict], lookback_minutes:
     its streams found by the connection id; a group that does not exist (any more)
     gives nothing. Empty (with these columns) when logging is off or nothing was written."""
     end = dt.datetime.now(dt.timezone.utc)
-    start = end - dt.timedelta(minutes=lookback_minutes)
     frames = []
     for vpn in connections:
         vpn_id = vpn["VpnConnectionId"]
         for group, wanted in tunnel_logs(vpn).items():
-            logs = ctx.client("logs")
-            paginator = logs.get_paginator("filter_log_events")
-            events = []
-            try:
-                for page in paginator.paginate(logGroupName=group, logStreamNamePrefix=vpn_id,
-                                               startTime=int(start.timestamp() * 1000),
-                                               endTime=int(end.timestamp() * 1000)):
-                    events += page.get("events", [])
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                    raise
-                continue
+            events = list(cloudwatchlogs.events(ctx, group, cloudwatchlogs.start_ms(lookback_minutes, end),
+                                                int(end.timestamp() * 1000), stream_prefix=vpn_id))
             frame = frame_from_events(vpn_id, events, wanted)
             if not frame.empty:
                 frames.append(frame)
