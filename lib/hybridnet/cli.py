@@ -203,7 +203,7 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 
         since = changes.load_snapshot(args.since)["path"]
     _check_account(params)
-    done = healthcheck.run(path, since=since)
+    done = healthcheck.run(path, since=since)  # notify connects as the notebook does (aws.connect)
     width = max([len(c) for c in done.verdicts["check"]] + [5])
     print(f"health check: {healthcheck.STATUS_WORDS[done.exit_code]}")
     if done.changes:
@@ -215,6 +215,15 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
         if row.status != "OK" and row.action:
             print(f"        {'':<{width}}  -> {row.action}")
     print(f"report: {done.report}")
+    if done.notification is not None:  # a failed publish is one line; the exit status stands
+        print(done.notification.line)
+    if args.metrics_file:
+        from . import metrics
+
+        try:
+            print(f"metrics: {metrics.write(args.metrics_file, params.name, done)}")
+        except OSError as exc:
+            print(f"warning: metrics not written to {args.metrics_file}: {exc.strerror or exc}")
     return done.exit_code
 
 
@@ -245,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--since", metavar="RUN", default="",
                        help="compare with this earlier run (its id in outputs/, or its folder) instead of the "
                             "previous one")
+    check.add_argument("--metrics-file", metavar="PATH", default="",
+                       help="also write the verdicts and tunnel states there in the Prometheus text format "
+                            "(node_exporter's textfile collector: a .prom file in --collector.textfile.directory)")
     check.set_defaults(func=cmd_healthcheck)
 
     lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels",

@@ -198,6 +198,11 @@ class HealthCheckRun:
     report: Path
     verdicts: pd.DataFrame
     changes: str = ""  # what changed since the run it was compared with, in one line
+    stack: str = ""  # the parameter set's name
+    # The tunnels of the run's snapshot.json (vpn_connection_id, outside_ip, status, ...);
+    # None when the telemetry was not collected or the snapshot cannot be read.
+    tunnels: list[dict] | None = None
+    notification: object | None = None  # notify.Notification when notify.sns_topic_arn is set
 
 
 # What must never appear in a report: PEM blocks, and the keys of tunnels.
@@ -215,18 +220,27 @@ def export_html(notebook: Path, report: Path) -> Path:
     return report
 
 
-def run(healthcheck_file: Path, since: str | Path = "") -> HealthCheckRun:
+def run(healthcheck_file: Path, since: str | Path = "", ctx: AwsContext | None = None) -> HealthCheckRun:
     """`since`: the run to compare with (a run id or a path, see
-    diagnostics.changes.load_snapshot); "" compares with the previous run."""
-    from . import execute
+    diagnostics.changes.load_snapshot); "" compares with the previous run.
+    With `notify.sns_topic_arn` in the settings, the verdict is published there
+    when it is news (hybridnet.notify; through `ctx`, else the params' own
+    context); a failed publish is `notification.failed`, never an exception."""
+    from . import execute, metrics, notify
+    from .params import load_healthcheck
 
+    check, params = load_healthcheck(healthcheck_file)
     run_dir = workspace.new_run_dir("healthcheck")
     done = execute.run_notebook(NOTEBOOK, run_dir, {"healthcheck_file": str(Path(healthcheck_file).resolve()),
                                                     "since": str(since or "")})
     report = export_html(done.output, run_dir / "health_check.html")
     data = results.load(run_dir, NOTEBOOK)
     verdicts = pd.DataFrame(data["verdicts"])
-    return HealthCheckRun(data["exit_code"], run_dir, done.output, report, verdicts, data.get("changes", ""))
+    finished = HealthCheckRun(data["exit_code"], run_dir, done.output, report, verdicts, data.get("changes", ""),
+                              stack=params.name, tunnels=metrics.snapshot_tunnels(run_dir))
+    if check.notify.sns_topic_arn:
+        finished.notification = notify.notify(finished, params, check.notify.sns_topic_arn, ctx=ctx)
+    return finished
 
 
 __all__ = ["HealthCheckRun", "Judgement", "STATUS_WORDS", "collect", "exit_code", "export_html", "judge", "run"]

@@ -640,6 +640,14 @@ class Thresholds(_Model):
     cert_warn_days: int = Field(30, ge=1)  # a Client VPN certificate expiring sooner: WARN (expired: FAIL)
 
 
+class Notify(_Model):
+    """params/healthcheck.yaml `notify:`: where the health check's alerts go (hybridnet.notify)."""
+
+    # SNS topic: a message when the check turns WARN or FAIL, and when it returns to OK.
+    # A standard topic (a FIFO one needs a message group id); "" sends nothing.
+    sns_topic_arn: str = Field("", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256})?$")
+
+
 class HealthCheck(_Model):
     """params/healthcheck.yaml: what the scheduled health check looks at."""
 
@@ -649,6 +657,7 @@ class HealthCheck(_Model):
     client_vpn_endpoints: list[str] = Field(default_factory=list)  # empty: the stack's
     dns_probes: bool = True  # the phase-3 resolution matrix
     thresholds: Thresholds = Thresholds()
+    notify: Notify = Notify()
 
     @field_validator("vpn_connections")
     @classmethod

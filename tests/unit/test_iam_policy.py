@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lib" / "hybridnet"
 POLICY = ROOT / "params" / "iam-policy.json"
 RUNBOOK = sorted([*PACKAGE.glob("phases/*.py"), *PACKAGE.glob("diagnostics/*.py"), PACKAGE / "healthcheck.py",
-                  PACKAGE / "hosts.py", PACKAGE / "aws.py", PACKAGE / "waiting.py"])
+                  PACKAGE / "hosts.py", PACKAGE / "aws.py", PACKAGE / "waiting.py", PACKAGE / "notify.py"])
 # Needed besides the calls themselves (AWS checks them on the caller's behalf).
 IMPLICIT = {
     "iam:PassRole",  # CreateFunction with the handler's role

@@ -83,7 +83,8 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 # The services the runbook calls: used to tell which service an unsigned
 # request is for (it names none), to answer it in that service's protocol.
-SERVICES = ("ec2", "route53", "route53resolver", "acm", "lambda", "iam", "logs", "cloudwatch", "sts", "ssm")
+SERVICES = ("ec2", "route53", "route53resolver", "acm", "lambda", "iam", "logs", "cloudwatch", "sts", "ssm",
+            "sns", "sqs")  # sns: the health check's alerts (hybridnet.notify); sqs: a topic's subscriber
 
 
 # --------------------------------------------------------------------------- credentials
