@@ -67,3 +67,71 @@ def verdict_chart(verdicts: pd.DataFrame, title: str = "Health check") -> Figure
     ax.axis("off")
     ax.set_title(title)
     return fig
+
+
+UNJUDGED_COLOUR = "#90a4ae"
+
+
+def topology_chart(graph, title: str = "") -> Figure:
+    """The hybrid network of diagnostics.topology.graph(): on-prem left, the tunnels and
+    remote users in the middle, AWS right (networkx's multipartite layout by the nodes'
+    layer), each node and link in its verdict's colour (grey: no verdict concerns it),
+    with the cause on it where one is known."""
+    import networkx as nx
+
+    layers = sorted({d["layer"] for _, d in graph.nodes(data=True)})
+    tallest = max((sum(1 for _, d in graph.nodes(data=True) if d["layer"] == layer) for layer in layers), default=1)
+    fig, ax = plt.subplots(figsize=(max(8.0, 2.7 * len(layers)), max(5.0, 1.3 * tallest + 2.2)))
+    ax.axis("off")
+    ax.set_title(title or f"Hybrid network {graph.graph.get('stack', '')}: coloured by the health check")
+    if graph.number_of_nodes() == 0:
+        ax.text(0.5, 0.5, "nothing to draw: no resource of the stack found", transform=ax.transAxes,
+                ha="center", va="center")
+        return fig
+    # networkx places each layer's nodes bottom-up in the order given: bands top-down
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    subsets = {layer: sorted((n for n, d in graph.nodes(data=True) if d["layer"] == layer),
+                             key=lambda n: (-graph.nodes[n].get("band", 0), -order[n])) for layer in layers}
+    pos = nx.multipartite_layout(graph, subset_key=subsets, align="vertical", scale=1.0)
+    ys = [y for _, y in pos.values()]
+    spread = max(ys) - min(ys) or 1.0
+    edges = list(graph.edges(data=True))
+    nx.draw_networkx_edges(graph, pos, ax=ax, edgelist=[(u, v) for u, v, _ in edges],
+                           edge_color=[d.get("colour", UNJUDGED_COLOUR) for _, _, d in edges],
+                           width=[3.0 if d.get("status") else 1.2 for _, _, d in edges],
+                           style=["dashed" if d.get("kind") in ("forward", "remote") else "solid" for _, _, d in edges])
+    kinds = nx.get_node_attributes(graph, "kind")
+    labels = {(u, v): d["label"] for u, v, d in edges if d.get("label")
+              # a tunnel's two links carry the same verdict: its cause once, on the customer gateway's side
+              and not {kinds[u], kinds[v]} == {"tunnel", "vpn_connection"}}
+    if labels:
+        nx.draw_networkx_edge_labels(graph, pos, ax=ax, edge_labels=labels, font_size=7, font_color=DOWN_COLOUR,
+                                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+    for node, d in graph.nodes(data=True):
+        x, y = pos[node]
+        text = d["label"] + (f"\n{d['cause']}" if d.get("cause") else "")
+        ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=3,
+                color="black" if d.get("status") in (None, "WARN") else "white",
+                fontweight="bold" if d.get("status") in ("WARN", "FAIL") else "normal",
+                bbox={"boxstyle": "round,pad=0.35", "facecolor": d.get("colour", UNJUDGED_COLOUR),
+                      "edgecolor": "black" if d.get("status") in ("WARN", "FAIL") else "none"})
+    names = graph.graph.get("layers") or []
+    xs = {d["layer"]: pos[n][0] for n, d in graph.nodes(data=True)}
+    top = max(ys) + 0.12 * spread + 0.05
+    for layer, x in xs.items():
+        if layer < len(names):
+            ax.text(x, top, names[layer], ha="center", va="bottom", fontsize=8, color="#455a64", style="italic")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=s) for s, c in STATUS_COLOURS.items()]
+              + [Patch(color=UNJUDGED_COLOUR, label="no verdict")], loc="lower right", fontsize=7, frameon=False)
+    unplaced = graph.graph.get("unplaced") or []
+    if unplaced:
+        shown = "; ".join(f"{v['status']} {v['check']}" for v in unplaced if v["status"] != "OK")
+        if shown:
+            ax.text(0.0, -0.02, f"not on the map: {shown}", transform=ax.transAxes, fontsize=7, va="top")
+    xmin, xmax = min(x for x, _ in pos.values()), max(x for x, _ in pos.values())
+    pad = (xmax - xmin or 1.0) * 0.08
+    ax.set_xlim(xmin - pad, xmax + pad)
+    ax.set_ylim(min(ys) - 0.15 * spread - 0.05, top + 0.08 * spread + 0.05)
+    return fig

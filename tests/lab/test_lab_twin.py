@@ -143,6 +143,22 @@ def test_a_config_named_checkconf_refuses_is_rolled_back_and_named_keeps_running
     assert runtime.is_running(named) and lab.LabRuntime.load(dataplane.LAB_DIR).daemon(named.name).pid == named.pid
 
 
+BGP_BACK_S = 90.0  # sanity bound: IPsec is up when deploy returns; BGP re-opens on its connect timer
+
+
+def _router_view_when_established(ctx, vpn):
+    """The router's view once both BGP sessions are Established (or the bound passed):
+    after a change, the sessions open again on bgpd's own retry timer."""
+    import time
+
+    deadline = time.monotonic() + BGP_BACK_S
+    while True:
+        view, _ = router_config.router_view(ctx, vpn)
+        if view["bgp_state"].tolist() == ["Established", "Established"] or time.monotonic() > deadline:
+            return view
+        time.sleep(1.0)
+
+
 def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ctx, applied, params_file, tmp_path):
     """Phase 1 moves the same VPN connection to a new customer gateway (ASN 65016 ->
     65020) and sets tunnel 2's new key; the agent re-plays AWS's side from the API,
@@ -161,7 +177,7 @@ def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ct
     assert {t.cgw_asn for t in cfg.tunnels} == {65020}
     deployment = router_config.deploy(changed, new_vpn, cfg)
     assert deployment.applied and deployment.table["ok"].all(), deployment.table.to_string()
-    view, _ = router_config.router_view(changed, new_vpn)
+    view = _router_view_when_established(changed, new_vpn)
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
 
 
@@ -189,7 +205,7 @@ def test_a_changed_inside_cidr_and_crypto_are_applied_in_place_and_the_tunnels_c
     assert {t.ike.versions for t in cfg.tunnels} == {("ikev2",)}
     deployment = router_config.deploy(changed, new_vpn, cfg)
     assert deployment.applied and deployment.table["ok"].all(), deployment.table.to_string()
-    view, _ = router_config.router_view(changed, new_vpn)
+    view = _router_view_when_established(changed, new_vpn)
     assert view["bgp_peer"].tolist()[0] == "169.254.21.1", view.to_string()
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
     assert [s.action for s in tgw_attachment.plan(changed)] == ["keep", "keep"]
