@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
+from ..phases.hybrid_dns import ONPREM_SIDE, VPC_SIDE
 from .causes import signals_frame
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def _router(ev: "Evidence") -> list[dict]:
 
 # Whose resolver a host asks through (the runbook's hosts: the on-prem client's is the
 # IDC's DNS server, the VPC host's the VPC resolver); dig names no server on a timeout.
-SIDE_RESOLVER = {"on-prem client": "on-prem DNS server", "VPC host": "VPC resolver"}
+SIDE_RESOLVER = {ONPREM_SIDE: "on-prem DNS server", VPC_SIDE: "VPC resolver"}
 
 
 def _server_role(ev: "Evidence", server: str, side: str = "") -> str:

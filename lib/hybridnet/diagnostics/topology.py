@@ -17,7 +17,10 @@ import re
 import networkx as nx
 import pandas as pd
 
-SEVERITY = {"OK": 0, "WARN": 1, "FAIL": 2}
+from ..charts import STATUS_COLOURS
+from .verdicts import SEVERITY
+
+
 # Left to right: on-prem, the internet (tunnels, remote users), AWS.
 LAYERS = ["on-prem hosts", "on-prem network", "customer gateway", "internet", "AWS edge", "transit gateway",
           "VPC", "subnets", "in the subnets", "Resolver rule"]
@@ -26,8 +29,7 @@ KIND_LAYER = {"onprem_host": 0, "dns_server": 0, "onprem_network": 1, "customer_
               "subnet": 7, "resolver_endpoint": 8, "vpc_host": 8, "resolver_rule": 9}
 # Top to bottom within a layer: the site-to-site path, then DNS, then Client VPN.
 KIND_BAND = {"resolver_endpoint": 1, "resolver_rule": 1, "dns_server": 1, "client_vpn": 2, "remote_user": 2}
-# The colours of charts.STATUS_COLOURS; a node no verdict concerns is neutral.
-STATUS_COLOURS = {"OK": "#2e7d32", "WARN": "#f9a825", "FAIL": "#c62828"}
+# A node no verdict concerns is neutral; the others have the verdict charts' colours.
 UNJUDGED_COLOUR = "#90a4ae"
 IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
