@@ -10,8 +10,9 @@ setup:
 run: setup  ## run the runbook on the embedded emulator (and the lab when root)
 	$(VENV)/hybridnet run --params $(PARAMS)
 
+# Two workers (pytest-xdist), a module at a time each, each with its own test lab.
 test: setup  ## the whole test suite, nbval included
-	$(VENV)/python -m pytest
+	$(VENV)/python -m pytest --numprocesses 2 --dist loadfile
 
 # JupyterLab on the runbook, root included: the emulator (and, as root, the lab's agent) as `run`
 # starts them; on 127.0.0.1 only, with a token; prints the URL. JUPYTER_ARGS: e.g. --port 8890.

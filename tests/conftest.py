@@ -6,9 +6,10 @@
 - With CI=true a skipped test is a failure: CI must prove everything, and a
   skip there would hide a gap.
 - The tests drive a lab of their own (HYBRIDNET_LAB=test: `hntest-`
-  namespaces, /run/hybridnet-lab-test, its own lock), never the user's `hn-`
-  lab; set before anything imports hybridnet, and inherited by every kernel,
-  CLI and emulator the tests start.
+  namespaces, /run/hybridnet-lab-test, its own lock; under pytest-xdist one per
+  worker, test0, test1, ...), never the user's `hn-` lab; set before anything
+  imports hybridnet, and inherited by every kernel, CLI and emulator the tests
+  start.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-TEST_LAB = "test"
+# One lab per pytest-xdist worker (`make test` runs two): test0, test1; "test" without xdist.
+TEST_LAB = "test" + os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
 os.environ["HYBRIDNET_LAB"] = TEST_LAB
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,6 +31,9 @@ from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 CHARON = Path("/usr/lib/ipsec/charon")
 BGPD = Path("/usr/lib/frr/bgpd")
 NETNS_PREFIX = f"{NS_PREFIX}chk-"
+# Held while a test plays the user's lab with a stand-in `hn-` namespace, and while a
+# session looks at the user's lab: another xdist worker's stand-in is not the user's lab.
+USERS_LAB_LOOK = Path("/run/hybridnet-tests-users-lab.lock")
 
 # charon for config checks: no kernel-libipsec (no TUN device needed), the
 # same crypto plugins as the lab, vici for swanctl.

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tooling  # noqa: E402  (tests/tooling.py)
 
 CGW_FIXTURE_DIR = Path(__file__).parent / "fixtures" / "cgw_lab"
 
@@ -33,10 +37,12 @@ def cgw_fixture_dir() -> Path:
 def users_lab() -> dict:
     """What of the user's lab (the default `hn-` one) is on this machine: its
     namespaces, and the daemons its state file records (pid, start time)."""
+    from hybridnet import locks
     from hybridnet.lab import identity
 
     prefix, lab_dir = identity.namespace_prefix(""), identity.lab_dir("")
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+    with locks.flock(tooling.USERS_LAB_LOOK, timeout=120.0):
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
     namespaces = sorted(line.split()[0] for line in listed.splitlines() if line.startswith(prefix))
     try:
         recorded = json.loads((lab_dir / "state.json").read_text()).get("daemons", [])
@@ -52,7 +58,7 @@ def lab_session(lab_root, test_lab_lock):
     runs, must come out of the session exactly as it went in."""
     from hybridnet.lab import identity
 
-    assert identity.NAME == "test", "tests/conftest.py should have set HYBRIDNET_LAB=test"
+    assert identity.NAME.startswith("test"), "tests/conftest.py should have set HYBRIDNET_LAB=test..."
     before = users_lab()
     yield
     from hybridnet.lab.daemons import is_same_process_alive

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from hybridnet import lab
+from hybridnet import lab, locks
 from hybridnet.lab import daemons, netns
 from hybridnet.lab.topology import ALL_NAMESPACES
 from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tooling  # noqa: E402  (tests/tooling.py)
 
 ONPREM_HOST = "192.168.2.20"  # hn-idc websrv
 VPC_WEB1 = "10.0.10.10"  # hn-vpc web1
@@ -284,7 +288,12 @@ def test_the_tests_lab_runs_beside_a_users_lab_and_never_touches_it(lab_session,
 
     users_ns = f"{identity.namespace_prefix('')}inet"
     assert users_ns == "hn-inet" and lab.INET_NS != users_ns and lab.INET_NS.startswith(NS_PREFIX)
-    assert identity.lab_dir("") != identity.LAB_DIR and identity.LOCK_PATH.name == "hybridnet-lab-test.lock"
+    assert identity.lab_dir("") != identity.LAB_DIR and identity.LOCK_PATH.name == f"hybridnet-lab-{identity.NAME}.lock"
+    with locks.flock(tooling.USERS_LAB_LOOK, timeout=120.0):
+        _beside_the_users_lab(users_ns, pids_in, cgw_fixture_dir, tmp_path_factory)
+
+
+def _beside_the_users_lab(users_ns, pids_in, cgw_fixture_dir, tmp_path_factory) -> None:
     stand_in = not netns.namespace_exists(users_ns)
     sleeper = None
     if stand_in:

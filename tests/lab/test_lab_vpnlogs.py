@@ -18,8 +18,8 @@ import yaml
 from hybridnet import dataplane
 from hybridnet.aws import connect
 from hybridnet.diagnostics.vpnlogs import tunnel_log_frame
-from hybridnet.lab.daemons import LabRuntime, charon_paths, swanctl
-from hybridnet.lab.vici import ViciError, ViciSession
+from hybridnet.lab.daemons import LabRuntime
+from hybridnet.lab.drills import renegotiate_cgw_tunnel
 from hybridnet.params import load_params
 from hybridnet.phases import router_config, tgw_attachment
 
@@ -93,23 +93,19 @@ def _with_secret(text: str, outside_ip: str, secret: str) -> str:
     return re.sub(pattern, replace, text)
 
 
-def renegotiate(runtime: LabRuntime, conn: str) -> None:
-    """Load the router's setup again and negotiate `conn` anew (an established SA keeps
-    what it negotiated), as an engineer does after changing it."""
-    cgw_ns = runtime.state["cgw_ns"]
-    swanctl(runtime, cgw_ns, "--load-all", "--noprompt", "--file", runtime.state["cgw_swanctl_conf"])
-    with ViciSession(charon_paths(runtime, cgw_ns)["vici"], timeout=10.0) as vici:
-        try:
-            vici.command("terminate", {"ike": conn, "timeout": "3000", "force": "yes"})
-        except ViciError as exc:
-            if "no matching" not in str(exc):
-                raise
-        for child in (vici.list_conns().get(conn, {}).get("children") or {}):
-            vici.command("initiate", {"ike": conn, "child": child, "timeout": "-1"})
+TUNNELS_BACK_S = 90.0  # sanity bound: IPsec is up at once; BGP re-opens on its connect timer
 
 
-def _cgw_conn(runtime: LabRuntime, number: int) -> str:
-    return runtime.state["tunnels"][number - 1]["cgw_connection"]
+def assert_tunnels_come_up(ctx, vpn_id: str) -> None:
+    """Both tunnels UP with routes, as AWS reports them, within TUNNELS_BACK_S; else
+    fail with what AWS and the lab show (which tunnel, which daemon)."""
+    deadline = time.monotonic() + TUNNELS_BACK_S
+    while not router_config.tunnels_up(ctx, vpn_id):
+        if time.monotonic() > deadline:
+            vpn = ctx.client("ec2").describe_vpn_connections(VpnConnectionIds=[vpn_id])["VpnConnections"][0]
+            pytest.fail(f"tunnels not UP after {TUNNELS_BACK_S:.0f} s: {vpn.get('VgwTelemetry')}\n"
+                        f"{dataplane.lab_status_frame().to_string()}")
+        time.sleep(1)
 
 
 # --- the tests ---------------------------------------------------------------------------------------
@@ -166,7 +162,7 @@ def test_a_pre_shared_key_mismatch_shows_on_that_tunnel(ctx, applied):
     started = time.time()
     try:
         path.write_text(broken)
-        renegotiate(runtime, _cgw_conn(runtime, 1))
+        renegotiate_cgw_tunnel(dataplane.LAB_DIR, 1)
 
         def mismatch(frame) -> bool:
             recent = frame[frame["time"] >= pd_time(started)]
@@ -179,18 +175,14 @@ def test_a_pre_shared_key_mismatch_shows_on_that_tunnel(ctx, applied):
         assert frame[(frame["outside_ip"] == second) & (frame["detail"] == PSK_MESSAGE)].empty
     finally:
         path.write_text(good)  # as the lab was
-        renegotiate(runtime, _cgw_conn(runtime, 1))
+        renegotiate_cgw_tunnel(dataplane.LAB_DIR, 1)
     back = wait_for(ctx, lambda f: not f[(f["outside_ip"] == first) & (f["phase1"] == "Established")
                                          & (f["time"] >= pd_time(started))].empty)
     assert not back[(back["outside_ip"] == first) & (back["phase1"] == "Established")].empty
-    deadline = time.monotonic() + 60
-    while not router_config.tunnels_up(ctx, connection(ctx)["VpnConnectionId"]) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert router_config.tunnels_up(ctx, connection(ctx)["VpnConnectionId"])
+    assert_tunnels_come_up(ctx, connection(ctx)["VpnConnectionId"])
 
 
 def test_a_tunnel_without_logging_gets_no_entries_until_phase_1_turns_it_on(ctx, applied):
-    runtime = LabRuntime.load(dataplane.LAB_DIR)
     vpn = connection(ctx)
     _, second = outside_ips()
     ctx.client("ec2").modify_vpn_tunnel_options(
@@ -198,10 +190,8 @@ def test_a_tunnel_without_logging_gets_no_entries_until_phase_1_turns_it_on(ctx,
         TunnelOptions={"LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}}})
     time.sleep(2)  # the agent sees the new options
     off = time.time()
-    renegotiate(runtime, _cgw_conn(runtime, 2))  # events AWS would log, if it logged them
-    deadline = time.monotonic() + 60
-    while not router_config.tunnels_up(ctx, vpn["VpnConnectionId"]) and time.monotonic() < deadline:
-        time.sleep(1)
+    renegotiate_cgw_tunnel(dataplane.LAB_DIR, 2)  # events AWS would log, if it logged them
+    assert_tunnels_come_up(ctx, vpn["VpnConnectionId"])
     time.sleep(3)
     frame = tunnel_log_frame(ctx, [connection(ctx)], 15)
     assert frame[frame["outside_ip"] == second].empty  # the reader reads no group for that tunnel
@@ -215,14 +205,11 @@ def test_a_tunnel_without_logging_gets_no_entries_until_phase_1_turns_it_on(ctx,
     tgw_attachment.run(ctx, progress=None)
     assert [s.action for s in tgw_attachment.plan(ctx)] == ["keep", "keep"]
     on = time.time()
-    renegotiate(runtime, _cgw_conn(runtime, 2))
+    renegotiate_cgw_tunnel(dataplane.LAB_DIR, 2)
     frame = wait_for(ctx, lambda f: not f[(f["outside_ip"] == second) & (f["time"] >= pd_time(on))
                                           & (f["phase2"] == "Established")].empty)
     assert not frame[(frame["outside_ip"] == second) & (frame["time"] >= pd_time(on))].empty
-    deadline = time.monotonic() + 60
-    while not router_config.tunnels_up(ctx, vpn["VpnConnectionId"]) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert router_config.tunnels_up(ctx, vpn["VpnConnectionId"])
+    assert_tunnels_come_up(ctx, vpn["VpnConnectionId"])
 
 
 def pd_time(epoch: float):
