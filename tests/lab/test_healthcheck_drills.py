@@ -109,6 +109,29 @@ def test_healthy_lab_exits_0_with_a_self_contained_report(stack):
         assert secret not in html
 
 
+def test_the_map_carries_the_routers_own_view(stack):
+    """The topology map joins what the customer gateway itself says, read through SSM:
+    its BGP session over each tunnel Established with the VPC learned, and the
+    on-prem prefix it announces, on the tunnels' and the gateway's labels."""
+    from hybridnet import healthcheck as hc
+    from hybridnet.diagnostics import topology
+    from hybridnet.params import load_healthcheck
+
+    code, frame = verdicts_until_ok(stack)
+    assert code == 0, frame.to_string()
+    check, _ = load_healthcheck(ROOT / "params" / "healthcheck.yaml")
+    data = topology.collect_topology(stack, hc.collect(stack, check))
+    router = data["router"]
+    assert router["reached"] and "through SSM" in router["source"], router
+    assert router["announced"] == [stack.params.onprem.cidr]
+    g = topology.graph(data, frame)
+    tunnels = [d for _, d in g.nodes(data=True) if d["kind"] == "tunnel"]
+    assert [(d["router_bgp"], d["router_prefixes"] >= 1) for d in tunnels] == [("Established", True)] * 2
+    assert all("router: BGP Established" in d["label"] for d in tunnels)
+    gateway = next(d for _, d in g.nodes(data=True) if d["kind"] == "customer_gateway")
+    assert f"announces {stack.params.onprem.cidr}" in gateway["label"]
+
+
 def test_with_the_lab_down_the_hosts_are_named_with_ssm_s_reason(stack):
     """The seed's instances stay in the account, but nothing plays them: SSM shows
     them ConnectionLost, and the health check names each one (exit 2)."""

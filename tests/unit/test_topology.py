@@ -11,7 +11,9 @@ import pytest
 
 from hybridnet import charts
 from hybridnet.diagnostics import tunnels, verdicts
-from hybridnet.diagnostics.topology import STATUS_COLOURS, UNJUDGED_COLOUR, edges_frame, graph, nodes_frame
+from hybridnet.diagnostics import routes
+from hybridnet.diagnostics.topology import (STATUS_COLOURS, UNJUDGED_COLOUR, edges_frame, graph, nodes_frame,
+                                               router_view)
 from hybridnet.params import Thresholds, load_params
 
 matplotlib.use("Agg")
@@ -42,7 +44,7 @@ def data(vpc_cidr="10.0.0.0/16", subnets=(("endpoints-a", "10.0.1.0/24"), ("endp
         "vpn_connections": [{"id": VPN, "transit_gateway_id": "tgw-0bbbbbbbbbbbbbbbb",
                              "customer_gateway_id": "cgw-0dddddddddddddddd",
                              "tunnels": [{"number": n, "outside_ip": ip, "inside_cidr": cidr, "status": s,
-                                          "message": ""}
+                                          "aws_inside_ip": _first_host(cidr), "message": ""}
                                          for n, (ip, cidr, s) in enumerate(zip(outside, inside, status), start=1)]}],
         "resolver": {"inbound": {"id": "rslvr-in-1", "ips": list(inbound)},
                      "outbound": {"id": "rslvr-out-1", "ips": list(outbound)},
@@ -56,6 +58,12 @@ def data(vpc_cidr="10.0.0.0/16", subnets=(("endpoints-a", "10.0.1.0/24"), ("endp
                   {"role": "onprem_client", "host": "seed-idc-websrv", "ip": "192.168.2.20"},
                   {"role": "vpc_client", "host": "seed-web1", "ip": "10.0.1.10"}],
     }
+
+
+def _first_host(cidr: str) -> str:
+    import ipaddress
+
+    return str(next(ipaddress.ip_network(cidr).hosts()))
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +180,50 @@ def test_the_chart_renders_and_saves_a_png(params, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     empty = charts.topology_chart(graph({**data(), "vpn_connections": [], "customer_gateways": []}, None))
     charts.save(empty, tmp_path, "topology_empty")
+
+
+def router_evidence(params, bgp_rows, neighbor_rows, source="the router's own BGP table: hosts.router r (mi-1)"):
+    """Evidence holding only the router's view, as routes.router_bgp_frame and
+    routes.router_neighbors_frame give it."""
+    return verdicts.Evidence(params=params, thresholds=Thresholds(), telemetry=pd.DataFrame(),
+                             timeline=pd.DataFrame(), tgw_routes=None, router_source=source,
+                             router_bgp=pd.DataFrame(bgp_rows, columns=routes.BGP_COLUMNS),
+                             router_neighbors=pd.DataFrame(neighbor_rows, columns=routes.NEIGHBOR_COLUMNS))
+
+
+def test_the_routers_own_view_is_on_its_tunnels_and_gateway(params):
+    """Where the health check reached the router, each tunnel says what the router sees
+    over it (its BGP session, the prefixes learned) and the gateway what it announces:
+    AWS says both tunnels are UP, the router says the second session is Active."""
+    ev = router_evidence(params, [
+        {"prefix": "10.0.0.0/16", "next_hop": "169.254.11.1", "as_path": "64512", "best": True, "multipath": False,
+         "tunnel": 1},
+        {"prefix": "10.1.0.0/16", "next_hop": "169.254.11.1", "as_path": "64512", "best": True, "multipath": False,
+         "tunnel": 1},
+        {"prefix": "192.168.0.0/16", "next_hop": "0.0.0.0", "as_path": "-", "best": True, "multipath": False,
+         "tunnel": "-"}], [
+        {"neighbor": "169.254.11.1", "remote_as": 64512, "state": "Established", "last_reset": "", "notification": ""},
+        {"neighbor": "169.254.12.1", "remote_as": 64512, "state": "Active", "last_reset": "Hold Timer Expired",
+         "notification": ""}])
+    view = router_view(ev)
+    assert view["reached"] and view["announced"] == ["192.168.0.0/16"] and view["prefixes"] == {1: 2}
+    g = graph({**data(), "router": view}, None)
+    one, two = (g.nodes[f"tunnel:{VPN}:{ip}"] for ip in ("203.0.113.11", "203.0.113.12"))
+    assert (one["router_bgp"], one["router_prefixes"]) == ("Established", 2)
+    assert "router: BGP Established, 2 prefixes" in one["label"]
+    assert (two["router_bgp"], two["router_prefixes"]) == ("Active", 0)
+    assert "router: BGP Active, 0 prefixes" in two["label"] and "tunnel 2 UP" in two["label"]
+    assert "announces 192.168.0.0/16" in g.nodes["cgw-0dddddddddddddddd"]["label"]
+
+
+def test_a_router_not_reached_is_said_so_and_nothing_is_made_up(params):
+    ev = router_evidence(params, [], [], source="router not reachable: hosts.router has no SSM agent online")
+    ev.router_neighbors = None
+    view = router_view(ev)
+    assert view == {"reached": False, "source": "router not reachable: hosts.router has no SSM agent online",
+                    "sessions": {}, "prefixes": {}, "announced": []}
+    g = graph({**data(), "router": view}, None)
+    assert "router not reached" in g.nodes["cgw-0dddddddddddddddd"]["label"]
+    for ip in ("203.0.113.11", "203.0.113.12"):
+        node = g.nodes[f"tunnel:{VPN}:{ip}"]
+        assert "router:" not in node["label"] and node["router_bgp"] == ""

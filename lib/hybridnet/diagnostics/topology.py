@@ -3,7 +3,9 @@
 `collect_topology(ctx, ev)` reads what the map shows (the VPC and its subnets, the
 transit gateway and its route table, the VPN connections with their tunnels, the
 customer gateway, the Resolver endpoints and forwarding rule, the Client VPN
-endpoints with their target networks and connected users) as plain data;
+endpoints with their target networks and connected users) as plain data, and
+joins the router's own view where the health check reached it (its BGP session
+over each tunnel, the prefixes learned over it, what it announces);
 `graph(data, verdicts)` turns it into a networkx graph, pure: each node and link
 with its kind, layer (on-prem left, tunnels in the middle, AWS right), label, and
 the status and cause of the verdicts that concern it. `charts.topology_chart` draws it.
@@ -66,7 +68,9 @@ def collect_topology(ctx, ev) -> dict:
             "id": vpn["VpnConnectionId"], "transit_gateway_id": vpn.get("TransitGatewayId"),
             "customer_gateway_id": vpn.get("CustomerGatewayId"),
             "tunnels": [{"number": t.number, "outside_ip": t.outside_ip, "inside_cidr": t.inside_cidr,
-                         "status": t.status, "message": t.status_message} for t in number_tunnels(ctx, vpn)]})
+                         "aws_inside_ip": t.aws_inside_ip, "status": t.status, "message": t.status_message}
+                        for t in number_tunnels(ctx, vpn)]})
+    data["router"] = router_view(ev)
     tgw_ids = sorted({v["transit_gateway_id"] for v in data["vpn_connections"] if v["transit_gateway_id"]})
     for tgw in (ec2.describe_transit_gateways(TransitGatewayIds=tgw_ids)["TransitGateways"] if tgw_ids else []):
         attachments = ec2.describe_transit_gateway_attachments(Filters=[
@@ -112,6 +116,23 @@ def collect_topology(ctx, ev) -> dict:
     return data
 
 
+def router_view(ev) -> dict:
+    """What the customer gateway itself says (its BGP sessions and table, read through
+    the data plane by the health check): per AWS inside address the session's state,
+    per tunnel the prefixes learned over it, and what the router announces. When the
+    router was not reached, `reached` is False and `source` says why."""
+    bgp, neighbors = ev.router_bgp, ev.router_neighbors
+    source = ev.router_source or ""
+    if bgp is None or source.startswith("router not reachable"):
+        return {"reached": False, "source": source or "the router's view was not read", "sessions": {},
+                "prefixes": {}, "announced": []}
+    learned = bgp[bgp["tunnel"] != "-"]
+    return {"reached": True, "source": source,
+            "sessions": {} if neighbors is None else dict(zip(neighbors["neighbor"], neighbors["state"])),
+            "prefixes": {int(k): int(v) for k, v in learned.groupby("tunnel")["prefix"].nunique().items()},
+            "announced": sorted(set(bgp[(bgp["tunnel"] == "-") & (bgp["as_path"] == "-")]["prefix"]))}
+
+
 def _tag(item: dict, key: str) -> str:
     return next((t["Value"] for t in item.get("Tags", []) if t["Key"] == key), "")
 
@@ -137,15 +158,21 @@ def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
     if client and not any(d.get("role") == "onprem_client" for _, d in g.nodes(data=True)):
         _node(g, "host:onprem_client", "onprem_host", f"{client['host']}\n(onprem_client)", role="onprem_client")
         g.add_edge("host:onprem_client", net)
+    router = data.get("router") or {}
     for cgw in data.get("customer_gateways", []):
-        _node(g, cgw["id"], "customer_gateway", f"customer gateway\n{cgw['ip']}\nASN {cgw['asn']}", role="router")
+        _node(g, cgw["id"], "customer_gateway", f"customer gateway\n{cgw['ip']}\nASN {cgw['asn']}"
+              + _router_line(router), role="router")
         g.add_edge(net, cgw["id"])
     for vpn in data.get("vpn_connections", []):
         _node(g, vpn["id"], "vpn_connection", f"VPN\n{vpn['id']}")
         for t in vpn["tunnels"]:
             tid = _tunnel_id(vpn["id"], t["outside_ip"])
-            _node(g, tid, "tunnel", f"tunnel {t['number']} {t['status']}\n{t['outside_ip']}\n{t['inside_cidr']}",
-                  vpn=vpn["id"], outside_ip=t["outside_ip"], up=t["status"] == "UP")
+            session, prefixes = _router_tunnel(router, t)
+            _node(g, tid, "tunnel", f"tunnel {t['number']} {t['status']}\n{t['outside_ip']}\n{t['inside_cidr']}"
+                  + (f"\nrouter: BGP {session}, {prefixes} prefix{'es' if prefixes != 1 else ''}"
+                     if session else ""),
+                  vpn=vpn["id"], outside_ip=t["outside_ip"], up=t["status"] == "UP", router_bgp=session,
+                  router_prefixes=prefixes)
             if vpn.get("customer_gateway_id") in g:
                 g.add_edge(vpn["customer_gateway_id"], tid, kind="tunnel")
             g.add_edge(tid, vpn["id"], kind="tunnel")
@@ -207,6 +234,26 @@ def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
         d["colour"] = STATUS_COLOURS.get(d["status"], UNJUDGED_COLOUR)
         d["label"] = d["cause"]
     return g
+
+
+def _router_line(router: dict) -> str:
+    """The customer gateway's own word on its label: what it announces, or that it was
+    not reached (nothing from the router is then shown as if it were known)."""
+    if not router:
+        return ""
+    if not router.get("reached"):
+        return "\nrouter not reached"
+    announced = router.get("announced") or []
+    return f"\nannounces {', '.join(announced)}" if announced else "\nannounces nothing"
+
+
+def _router_tunnel(router: dict, tunnel: dict) -> tuple[str, int]:
+    """The router's BGP session over `tunnel` (its AWS inside address) and the prefixes
+    it learned over it; ("", 0) when the router was not reached."""
+    if not router.get("reached"):
+        return "", 0
+    session = router.get("sessions", {}).get(tunnel.get("aws_inside_ip"), "no session")
+    return session, int(router.get("prefixes", {}).get(tunnel["number"], 0))
 
 
 def _node(g: nx.Graph, node: str, kind: str, label: str, **attrs) -> None:
@@ -326,4 +373,4 @@ def edges_frame(g: nx.Graph) -> pd.DataFrame:
                          for u, v, d in g.edges(data=True)], columns=["from", "to", "kind", "status", "cause"])
 
 
-__all__ = ["LAYERS", "collect_topology", "edges_frame", "graph", "nodes_frame"]
+__all__ = ["LAYERS", "collect_topology", "edges_frame", "graph", "nodes_frame", "router_view"]
