@@ -9,6 +9,7 @@ from typing import Any, Callable
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from . import datafeed, persistence
+from .fleet import responses as fleet
 from .ssm.admin import ssm_instances
 
 
@@ -125,13 +126,14 @@ ROUTES: dict[tuple[str, str], Callable[[dict, list[str]], dict]] = {
     ("POST", "clientvpn-played"): clientvpn_played,
     ("POST", "ssm-instances"): ssm_instances,
     ("POST", "acm-private-key"): acm_private_key,
+    **fleet.ROUTES,  # fleet/seed, fleet/throttle, fleet/regions (fleet/responses.py)
 }
 
 
 # Routes after which the state is saved (persistence.py): what a data plane reports once
 # and the API shows (Client VPN connections, and the handler's logs). Telemetry, played
 # routes and SSM registrations are reported again by the data plane and not saved.
-SAVED_ROUTES = {("POST", "clientvpn-connection"), ("POST", "clientvpn-connect")}
+SAVED_ROUTES = {("POST", "clientvpn-connection"), ("POST", "clientvpn-connect"), *fleet.SAVED_ROUTES}
 
 
 def handle(method: str, path: str, body: dict, extensions: list[str]) -> tuple[int, dict]:

@@ -50,6 +50,7 @@ leaves the emulator (moto's flask_cors is disabled too).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -170,6 +171,7 @@ KINDS = {  # kind -> the query-protocol code (the others are in CODES)
     "expired_token": "ExpiredToken",
     "denied": "AccessDenied",
     "cross_origin": "AccessDenied",
+    "throttled": "Throttling",
 }
 DEFAULT_MESSAGES = {
     "missing": "Request is missing Authentication Token",
@@ -183,6 +185,7 @@ DEFAULT_MESSAGES = {
     "denied": "Access denied.",
     "cross_origin": ("Cross-origin requests are refused: the hybridnet emulator serves API clients, "
                      "not web pages."),
+    "throttled": "Rate exceeded",
 }
 EC2_AUTH_FAILURE = "AWS was not able to validate the provided access credentials"
 # (code, HTTP status) per protocol family, as AWS answers.
@@ -190,20 +193,24 @@ CODES: dict[str, dict[str, tuple[str, int]]] = {
     "query": {"missing": ("MissingAuthenticationToken", 403), "incomplete": ("IncompleteSignature", 400),
               "unknown_key": ("InvalidClientTokenId", 403), "bad_signature": ("SignatureDoesNotMatch", 403),
               "stale": ("SignatureDoesNotMatch", 403), "expired_token": ("ExpiredToken", 403),
-              "denied": ("AccessDenied", 403), "cross_origin": ("AccessDenied", 403)},
+              "denied": ("AccessDenied", 403), "cross_origin": ("AccessDenied", 403),
+              "throttled": ("Throttling", 400)},
     "json": {"missing": ("MissingAuthenticationTokenException", 400),
              "incomplete": ("IncompleteSignatureException", 400),
              "unknown_key": ("UnrecognizedClientException", 400),
              "bad_signature": ("InvalidSignatureException", 400), "stale": ("InvalidSignatureException", 400),
              "expired_token": ("ExpiredTokenException", 400), "denied": ("AccessDeniedException", 400),
-             "cross_origin": ("AccessDeniedException", 403)},
+             "cross_origin": ("AccessDeniedException", 403), "throttled": ("ThrottlingException", 400)},
     "ec2": {"missing": ("MissingAuthenticationToken", 401), "incomplete": ("IncompleteSignature", 400),
             "unknown_key": ("AuthFailure", 401), "bad_signature": ("AuthFailure", 401),
             "stale": ("RequestExpired", 400), "expired_token": ("RequestExpired", 400),
-            "denied": ("UnauthorizedOperation", 403), "cross_origin": ("UnauthorizedOperation", 403)},
+            "denied": ("UnauthorizedOperation", 403), "cross_origin": ("UnauthorizedOperation", 403),
+            "throttled": ("RequestLimitExceeded", 503)},
 }
 CODES["rest-xml"] = CODES["query"]
 CODES["rest-json"] = {kind: (code, 403) for kind, (code, _) in CODES["json"].items()}  # Lambda answers 403
+CODES["rest-json"]["throttled"] = ("TooManyRequestsException", 429)  # Lambda's throttling
+THROTTLED_MESSAGES = {"ec2": "Request limit exceeded."}  # by protocol family; else DEFAULT_MESSAGES
 
 
 @functools.lru_cache(maxsize=None)
@@ -241,6 +248,8 @@ def render(refusal: Refused, service: str | None, content_type: str) -> tuple[in
     message = refusal.message
     if family == "ec2" and code == "AuthFailure":
         message = EC2_AUTH_FAILURE
+    if refusal.kind == "throttled" and refusal.message == DEFAULT_MESSAGES["throttled"]:
+        message = THROTTLED_MESSAGES.get(family, message)
     error = Refused(refusal.kind, message)
     error.code = code
     serializer = get_serializer_class(model.service_name, protocol)(operation_model=OperationModel({}, model))
@@ -284,9 +293,20 @@ class GateRequest(IAMRequest):
         return self._access_key
 
 
+# IAM's action prefix where it is not the SigV4 signing name moto builds the action from
+# (CloudWatch signs as "monitoring"; its IAM actions are cloudwatch:GetMetricData, ...).
+IAM_ACTION_PREFIXES = {"monitoring": "cloudwatch"}
+
+
 class AuthorizingRequest(GateRequest):
     """moto's in-band check (ActionAuthenticatorMixin): only the policies; the Gate
     has verified the signature over the exact bytes, which moto no longer has."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        prefix, _, action = self._action.partition(":")
+        if prefix in IAM_ACTION_PREFIXES:
+            self._action = f"{IAM_ACTION_PREFIXES[prefix]}:{action}"
 
     def check_signature(self) -> None:
         return None
@@ -328,7 +348,23 @@ def _check_session_expiry(access_key: Any) -> None:
         raise Refused("expired_token")
 
 
-def authenticate(environ: dict, body: bytes) -> None:
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who an authenticated request is from, and where it is for (its credential scope)."""
+
+    account_id: str
+    access_key_id: str
+    region: str
+    signing_name: str  # the scope's service, e.g. ec2, monitoring, route53resolver
+
+
+# Checks an authenticated request must pass before it reaches moto (e.g. the fleet's
+# throttles and disabled regions, fleet/rules.py): each is called with the WSGI environ and
+# the Caller, and raises Refused to answer instead of moto, in the service's protocol.
+REQUEST_RULES: list[Callable[[dict, Caller], None]] = []
+
+
+def authenticate(environ: dict, body: bytes) -> Caller:
     """Refused unless the request is SigV4-signed, now, with credentials moto knows."""
     from moto.iam.models import get_account_id_from
 
@@ -357,13 +393,15 @@ def authenticate(environ: dict, body: bytes) -> None:
     # The path as it arrived (moto's raw_path), not percent-decoded: what the client signed.
     received = Request(environ, populate_request=False, shallow=True)
     path = received.raw_path + (f"?{received.query_string.decode()}" if received.query_string else "")
+    account_id = get_account_id_from(match["key"])
     try:
-        request = GateRequest(account_id=get_account_id_from(match["key"]), method=environ["REQUEST_METHOD"],
+        request = GateRequest(account_id=account_id, method=environ["REQUEST_METHOD"],
                               path=path, data={}, body=body, headers=dict(headers.items()), action="")
     except CreateAccessKeyFailure:
         raise Refused("unknown_key") from None
     request.check_signature()
     _check_session_expiry(request.access_key)
+    return Caller(account_id, match["key"], match["region"], match["service"])
 
 
 def _read_body(environ: dict) -> bytes:
@@ -398,7 +436,9 @@ class Gate:
             body = _read_body(environ)
             if environ.get("HTTP_ORIGIN") is not None:
                 raise Refused("cross_origin")
-            authenticate(environ, body)
+            caller = authenticate(environ, body)
+            for rule in REQUEST_RULES:
+                rule(environ, caller)
         except Refused as refusal:
             return self.refuse(environ, refusal, start_response)
         except (ValueError, OSError) as exc:  # a malformed request (e.g. a bad Content-Length)
@@ -470,6 +510,11 @@ def install_authorization() -> None:
             self._authenticate_and_authorize_action(AuthorizingRequest, resource)
         except Refused as refusal:
             status, headers, body = render(refusal, self.boto3_service_name, self.headers.get("Content-Type", ""))
+            # moto answers an HTTPException here with the response headers it holds: the rendered
+            # ones go with it (e.g. x-amzn-query-error, which gives CloudWatch's AccessDenied its code).
+            response_headers = getattr(self, "response_headers", None)
+            if isinstance(response_headers, dict):
+                response_headers.update({k: v for k, v in headers.items() if k.lower() != "content-length"})
             raise RefusalResponse(status, body) from None
 
     ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action

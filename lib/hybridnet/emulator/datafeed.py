@@ -58,7 +58,9 @@ def _connections_by_outside_ip(region: str) -> dict[str, str]:
 
     found = {}
     for connection in ec2_backends[DEFAULT_ACCOUNT_ID][region].vpn_connections.values():
-        if isinstance(connection, TunnelledVpnConnection) and connection.state != "deleted":
+        # A seeded fleet's tunnels (fleet/models.py) keep their seeded telemetry: no data plane plays them.
+        if (isinstance(connection, TunnelledVpnConnection) and connection.state != "deleted"
+                and not any(t.seeded for t in connection.tunnel_list)):
             for tunnel in connection.tunnel_list:
                 found[tunnel.outside_ip] = connection.id
     return found

@@ -159,6 +159,19 @@ def install_ssm_run_command() -> None:
     _install_methods(SimpleSystemManagerResponse, RunCommandResponses)
 
 
+def install_fleet() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    from . import auth
+    from .fleet import metrics, rules
+
+    if metrics._moto_get_metric_data is None:
+        metrics._moto_get_metric_data = CloudWatchBackend.get_metric_data
+    _install_methods(CloudWatchBackend, metrics.IndexedMetricDataBackend)
+    if rules.check not in auth.REQUEST_RULES:
+        auth.REQUEST_RULES.append(rules.check)
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
@@ -173,6 +186,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "lambda-invoke": install_lambda_invoke,
     "iam-authorization": install_iam_authorization,
     "ssm-run-command": install_ssm_run_command,
+    "fleet": install_fleet,
 }
 
 _installed: set[str] = set()

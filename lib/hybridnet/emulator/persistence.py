@@ -14,7 +14,9 @@ no reporter left to correct it:
 * tunnel telemetry (UP/DOWN, received routes, byte counters): tunnels are
   restored DOWN with "no data plane" until the lab reports again (within a
   second), and the AWS/ metrics it published (only the emulator writes
-  AWS/ namespaces; the lab's reports are their only source);
+  AWS/ namespaces; the lab's reports are their only source). A seeded fleet's
+  tunnels (POST /_hybridnet/fleet/seed, fleet/models.py) are the exception: no data
+  plane reports them, so their telemetry and TunnelState history are saved;
 * the reporters' leases (datafeed._reporters) and which Client VPN routes and
   rules the lab applies (clientvpn.models.PLAYED): module state, not saved;
 * the SSM managed-instance registrations (how to run a command on a lab host,
@@ -268,7 +270,9 @@ def _ssm_backend(backend: Any) -> tuple:
 def _cloudwatch_backend(backend: Any) -> tuple:
     # AWS/ namespaces hold what the lab's telemetry published (clients may not write
     # there); paged_metric_data is GetMetricData's pagination of one call.
-    kept = [d for d in backend.metric_data if not d.namespace.startswith("AWS/")]
+    # A seeded fleet's history (fleet/models.py: SEEDED_DATUM) is kept, as its telemetry is.
+    kept = [d for d in backend.metric_data
+            if not d.namespace.startswith("AWS/") or getattr(d, "hybridnet_seeded", False)]
     return _object(backend, {**backend.__dict__, "metric_data": kept, "paged_metric_data": {}})
 
 
@@ -321,8 +325,9 @@ def _new_tunnel(cls: type, configuration: dict) -> Any:
 def _tunnel(tunnel: Any) -> tuple:
     import dataclasses
 
+    # A seeded tunnel's telemetry is state like any other (no data plane reports it again).
     return _new_tunnel, (type(tunnel), {f.name: getattr(tunnel, f.name) for f in dataclasses.fields(tunnel)
-                                        if f.name not in tunnel.TELEMETRY})
+                                        if tunnel.seeded or f.name not in tunnel.TELEMETRY})
 
 
 @functools.cache
@@ -416,8 +421,9 @@ def note_change() -> None:
         _store.changed()
 
 
-def is_read(environ: dict) -> bool:
-    """True for an AWS API request that only reads (no save after it)."""
+def action_name(environ: dict) -> str | None:
+    """The AWS action of a request (its X-Amz-Target, smithy-rpc-v2-cbor path or query Action);
+    None for REST services (Lambda, Route 53), which name it by method and path."""
     action = None
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -431,6 +437,12 @@ def is_read(environ: dict) -> bool:
             body = environ.get("wsgi.input")
             form = _FORM_ACTION.search(body.getvalue()) if query is None and isinstance(body, io.BytesIO) else None
             action = (query or form).group(1).decode() if (query or form) else None
+    return action
+
+
+def is_read(environ: dict) -> bool:
+    """True for an AWS API request that only reads (no save after it)."""
+    action = action_name(environ)
     if action is None:  # REST (Lambda, Route 53): the method says
         return environ.get("REQUEST_METHOD") in ("GET", "HEAD")
     return action.startswith(READ_PREFIXES)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import itertools
 import os
 import re
 import secrets
@@ -32,6 +33,10 @@ from .. import clock
 # The AWS side's "public" tunnel addresses come from a documentation range.
 OUTSIDE_ADDRESS_POOL = ipaddress.ip_network("203.0.113.0/24")
 FIRST_OUTSIDE_HOST = 11  # .1-.10 stay free for the lab's own routers
+# Seeded fleets (fleet/models.py) take theirs from the benchmarking range (RFC 2544: never
+# routed on the Internet), unique across every account and Region of the emulator, so that
+# a fleet never takes the lab's 203.0.113.11 and .12 and holds far more than 203.0.113.0/24.
+FLEET_OUTSIDE_ADDRESS_POOL = ipaddress.ip_network("198.18.0.0/15")
 NO_DATA_PLANE = "no data plane is reporting for this tunnel (no lab running)"
 
 # CustomerGatewayConfiguration spells algorithms differently from the API.
@@ -98,6 +103,9 @@ class Tunnel:
     bytes_out: int = 0
     # LogOptions as DescribeVpnConnections shows them (validated: TunnelledVpnConnectionBackend._log_options)
     log_options: dict = field(default_factory=lambda: {"CloudWatchLogOptions": dict(NO_LOGS["CloudWatchLogOptions"])})
+    # Its telemetry was seeded (POST /_hybridnet/fleet/seed) and stays as seeded: no data
+    # plane reports it, and it is saved with the emulator's state (persistence.py).
+    seeded: bool = False
 
     # What the data plane reports (report()), every second while it plays the tunnel: not
     # saved with the emulator's state (persistence.py), a restored tunnel is DOWN until it does.
@@ -222,7 +230,14 @@ class TunnelledVpnConnection(VPNConnection):
 
     @property
     def customer_gateway_configuration(self) -> str:
-        return render_customer_gateway_configuration(self)
+        # Rendered again only when what it shows changed: DescribeVpnConnections of a
+        # fleet (hundreds of connections) otherwise spends a third of its time here.
+        key = _configuration_key(self)
+        cached = getattr(self, "_configuration_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, render_customer_gateway_configuration(self))
+            self._configuration_cache = cached
+        return cached[1]
 
     def get_filter_value(self, filter_name: str, method_name: str | None = None) -> Any:
         values = {
@@ -239,6 +254,15 @@ class TunnelledVpnConnection(VPNConnection):
         if filter_name in values:
             return values[filter_name]
         return super().get_filter_value(filter_name, "DescribeVpnConnections")
+
+
+def _configuration_key(conn: TunnelledVpnConnection) -> tuple:
+    """Everything render_customer_gateway_configuration() reads."""
+    gateway = conn.customer_gateway
+    return (conn.id, conn.customer_gateway_id, conn.vpn_gateway_id, conn.type, gateway.ip_address, gateway.bgp_asn,
+            conn.amazon_side_asn,
+            tuple((t.outside_ip, tuple(t.inside_hosts), t.pre_shared_key, repr(sorted(t.tunnel_option().items())))
+                  for t in conn.tunnel_list))
 
 
 def render_customer_gateway_configuration(conn: TunnelledVpnConnection) -> str:
@@ -345,14 +369,19 @@ class TunnelledVpnConnectionBackend:
             ):
                 yield conn
 
-    def _allocate_outside_ips(self, count: int) -> list[str]:
-        used = {t.outside_ip for c in self.vpn_connections.values()
-                if isinstance(c, TunnelledVpnConnection) and c.state != "deleted" for t in c.tunnel_list}
-        hosts = list(OUTSIDE_ADDRESS_POOL.hosts())[FIRST_OUTSIDE_HOST - 1:]
-        free = [str(ip) for ip in hosts if str(ip) not in used]
+    def _allocate_outside_ips(self, count: int, pool: Any = None, used: set[str] | None = None) -> list[str]:
+        """`count` free outside addresses: from OUTSIDE_ADDRESS_POOL (.11 up) not used in this
+        account and Region, or from `pool` not in `used` (a fleet's, fleet_outside_ips_in_use)."""
+        if pool is None:
+            used = {t.outside_ip for c in self.vpn_connections.values()
+                    if isinstance(c, TunnelledVpnConnection) and c.state != "deleted" for t in c.tunnel_list}
+            hosts = itertools.islice(OUTSIDE_ADDRESS_POOL.hosts(), FIRST_OUTSIDE_HOST - 1, None)
+        else:
+            hosts = pool.hosts()
+        free = list(itertools.islice((str(ip) for ip in hosts if str(ip) not in (used or ())), count))
         if len(free) < count:
             raise EC2ClientError("VpnConnectionLimitExceeded", "No more tunnel outside addresses in the emulator.")
-        return free[:count]
+        return free
 
     def _log_options(self, requested: dict | None) -> dict:
         """A tunnel's LogOptions, as DescribeVpnConnections returns them, from what
@@ -410,7 +439,9 @@ class TunnelledVpnConnectionBackend:
         transit_gateway_id: str | None = None,
         tags: dict[str, str] | None = None,
         options: dict | None = None,
+        outside_ips: list[str] | None = None,
     ) -> TunnelledVpnConnection:
+        """`outside_ips`: the tunnels' addresses, already allocated (a seeded fleet's); the API never gives them."""
         options = options or {}
         if vpn_gateway_id and transit_gateway_id:
             raise invalid("The request must not contain both parameter vpnGatewayId and transitGatewayId")
@@ -436,7 +467,7 @@ class TunnelledVpnConnectionBackend:
                 raise invalid(f"The tunnel inside CIDR {cidr} is already in use by another VPN connection "
                               "on the same gateway.")
         tunnels = []
-        for spec, logs, outside_ip in zip(specs, log_options, self._allocate_outside_ips(len(specs))):
+        for spec, logs, outside_ip in zip(specs, log_options, outside_ips or self._allocate_outside_ips(len(specs))):
             cidr = spec.get("TunnelInsideCidr") or self._allocate_inside_cidr(taken)
             taken.add(cidr)
             tunnels.append(Tunnel(outside_ip=outside_ip, inside_cidr=cidr,
@@ -544,3 +575,18 @@ class TunnelledVpnConnectionBackend:
             if tunnel.outside_ip == outside_ip:
                 return tunnel.report(status, status_message, received_routes, bytes_in, bytes_out)
         raise invalid(f"VPN connection {vpn_connection_id} has no tunnel with outside IP {outside_ip}")
+
+
+def fleet_outside_ips_in_use() -> set[str]:
+    """The outside addresses of every tunnel in the emulator (all accounts and Regions) that
+    come from FLEET_OUTSIDE_ADDRESS_POOL: what a fleet's next connections must not take."""
+    from moto.ec2.models import ec2_backends
+
+    used = set()
+    for _account, regions in list(ec2_backends.items()):
+        for backend in list(dict(regions).values()):
+            for connection in list(backend.vpn_connections.values()):
+                if isinstance(connection, TunnelledVpnConnection) and connection.state != "deleted":
+                    used.update(t.outside_ip for t in connection.tunnel_list
+                                if ipaddress.ip_address(t.outside_ip) in FLEET_OUTSIDE_ADDRESS_POOL)
+    return used
