@@ -109,7 +109,8 @@ def pki(acm) -> dict:
                                       CertificateChain=pem(ca[0]))["CertificateArn"]
 
     return {"ca_pem": pem(ca[0]).decode(), "server": imported(server), "client": imported(client_cert),
-            "no_domain": imported(no_domain)}
+            "no_domain": imported(no_domain),
+            "server_2": imported(certificate("server", issuer=ca, san=["server"]))}  # a renewal
 
 
 @pytest.fixture(scope="module")
@@ -368,6 +369,51 @@ def test_pagination(ec2, pki):
         ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
 
 
+def test_pagination_of_an_endpoints_parts(ec2, emulator_info, pki):
+    """Routes, rules, target networks and connections page as endpoints do (moto's
+    paginator), a rule being revoked next to its successor included; a token that
+    is not one, or one used with other parameters, is AWS's InvalidParameterValue."""
+    state = make_available(ec2, pki, make_vpc(ec2))
+    endpoint_id, subnet = state["id"], state["vpc_a"]
+    cidrs = [f"192.168.{n}.0/24" for n in range(6)]
+    for cidr in cidrs:
+        ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=cidr,
+                                    TargetVpcSubnetId=subnet)
+        ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidr,
+                                         AuthorizeAllGroups=True)
+    # The same rule revoked and authorized again: both are listed (revoking, authorizing).
+    ec2.revoke_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidrs[0], RevokeAllGroups=True)
+    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidrs[0],
+                                     AuthorizeAllGroups=True)
+    made = [report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name=f"client{n}.domain.tld")[
+        "connection_id"] for n in range(6)]
+
+    def all_pages(operation: str, key: str) -> list[dict]:
+        pages = list(ec2.get_paginator(operation).paginate(ClientVpnEndpointId=endpoint_id,
+                                                           PaginationConfig={"PageSize": 5}))
+        assert all(len(p[key]) <= 5 for p in pages)
+        assert all("NextToken" in p for p in pages[:-1]) and "NextToken" not in pages[-1]
+        return [item for p in pages for item in p[key]]
+
+    paged_routes = all_pages("describe_client_vpn_routes", "Routes")
+    # In the order of one unpaged call (statuses may settle in between: not compared).
+    assert [r["DestinationCidr"] for r in paged_routes] == [r["DestinationCidr"] for r in routes(ec2, endpoint_id)]
+    assert sorted(r["DestinationCidr"] for r in paged_routes) == sorted([state["vpc_cidr"], *cidrs])
+    paged_rules = all_pages("describe_client_vpn_authorization_rules", "AuthorizationRules")
+    assert sorted(r["DestinationCidr"] for r in paged_rules) == sorted([*cidrs, cidrs[0]])
+    assert len(all_pages("describe_client_vpn_target_networks", "ClientVpnTargetNetworks")) == 1
+    assert set(made) <= {c["ConnectionId"] for c in all_pages("describe_client_vpn_connections", "Connections")}
+
+    first = ec2.describe_client_vpn_routes(ClientVpnEndpointId=endpoint_id, MaxResults=5)
+    assert len(first["Routes"]) == 5 and first["NextToken"]
+    for token, filters in (("not-a-token", []), (first["NextToken"], [{"Name": "origin", "Values": ["add-route"]}])):
+        with pytest.raises(ClientError) as exc:
+            ec2.describe_client_vpn_routes(ClientVpnEndpointId=endpoint_id, MaxResults=5, NextToken=token,
+                                           Filters=filters)
+        assert code_of(exc) == "InvalidParameterValue"
+        assert exc.value.response["Error"]["Message"] == f"Invalid NextToken {token!r}"
+
+
 # ---------------------------------------------------------------- validation
 
 @pytest.mark.parametrize("cidr", ["172.16.0.0/11", "172.16.0.0/23", "172.16.0.0/28", "172.16.0.1/22",
@@ -408,6 +454,19 @@ def test_acm_shows_the_endpoint_using_its_certificates(ec2, pki, acm):
     assert arn in acm.describe_certificate(CertificateArn=pki["client"])["Certificate"]["InUseBy"]
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
     assert arn not in acm.describe_certificate(CertificateArn=pki["server"])["Certificate"]["InUseBy"]
+
+
+def test_a_new_server_certificate_frees_the_old_one_in_acm(ec2, pki, acm):
+    """ACM's InUseBy follows ModifyClientVpnEndpoint: the replaced server certificate no
+    longer names the endpoint, the new one does."""
+    endpoint_id = create_endpoint(ec2, pki)["ClientVpnEndpointId"]
+    arn = f"arn:aws:ec2:{REGION}:123456789012:client-vpn-endpoint/{endpoint_id}"
+    try:
+        ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, ServerCertificateArn=pki["server_2"])
+        assert arn not in acm.describe_certificate(CertificateArn=pki["server"])["Certificate"]["InUseBy"]
+        assert arn in acm.describe_certificate(CertificateArn=pki["server_2"])["Certificate"]["InUseBy"]
+    finally:
+        ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
 
 
 @pytest.mark.parametrize("extra", [{"VpnPort": 8443}, {"SessionTimeoutHours": 5}, {"TransportProtocol": "sctp"},

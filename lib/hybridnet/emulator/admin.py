@@ -63,7 +63,7 @@ def clientvpn_connection(body: dict, extensions: list[str]) -> dict:
     ingress_bytes?, egress_bytes?, ingress_packets?, egress_packets?,
     posture_compliance_statuses?}. Shown by DescribeClientVpnConnections.
     """
-    from .clientvpn.models import report_connection
+    from .clientvpn.admin import report_connection
 
     return report_connection(body)
 
@@ -76,7 +76,7 @@ def clientvpn_connect(body: dict, extensions: list[str]) -> dict:
     platform?, platform_version?, client_openvpn_version?}; answers {allow, connection_id,
     client_ip, status, message, ...}. The attempt shows in DescribeClientVpnConnections.
     """
-    from .clientvpn.models import connect
+    from .clientvpn.admin import connect
 
     return connect(body)
 
@@ -85,7 +85,7 @@ def clientvpn_played(body: dict, extensions: list[str]) -> dict:
     """A data plane reports which routes and all-users rules of a Client VPN endpoint
     it applies: body {client_vpn_endpoint_id, routes, rules}. Until it applies one,
     that route or rule stays creating / authorizing, as on AWS."""
-    from .clientvpn.models import report_played
+    from .clientvpn.admin import report_played
 
     return report_played(body)
 
@@ -100,14 +100,14 @@ def acm_private_key(body: dict, extensions: list[str]) -> dict:
     """
     from moto.acm.exceptions import CertificateNotFound
 
-    from .clientvpn.models import ACM_CERTIFICATE_ARN, _acm_backend
+    from .clientvpn.certificates import ACM_CERTIFICATE_ARN, acm_backend
 
     region, arn = str(body["region"]), str(body["arn"])
     match = ACM_CERTIFICATE_ARN.fullmatch(arn)
     if match is None or match.group(1) != region:
         raise NotFound(f"no ACM certificate {arn} in {region}")
     try:
-        bundle = _acm_backend(match.group(2), region).get_certificate(arn)
+        bundle = acm_backend(match.group(2), region).get_certificate(arn)
     except CertificateNotFound:
         raise NotFound(f"no ACM certificate {arn} in {region}") from None
     if bundle.type != "IMPORTED":

@@ -121,14 +121,14 @@ def install_client_vpn() -> None:
     from moto.ec2.models import EC2Backend
     from moto.ec2.responses import EC2Response
 
-    from .clientvpn import models
+    from .clientvpn import models, tags
     from .clientvpn.responses import ClientVpnResponses
 
-    models.register_resource_type()
-    if models._moto_do_resources_exist is None:
-        models._moto_do_resources_exist = EC2Backend.do_resources_exist
+    tags.register_resource_type()
+    if tags._moto_do_resources_exist is None:
+        tags._moto_do_resources_exist = EC2Backend.do_resources_exist
     _install_methods(EC2Backend, models.ClientVpnBackend)
-    _install_methods(EC2Backend, models.ClientVpnResourceCheck)
+    _install_methods(EC2Backend, tags.ClientVpnResourceCheck)
     _install_methods(EC2Response, ClientVpnResponses)
 
 
@@ -172,6 +172,50 @@ def install_fleet() -> None:
         auth.REQUEST_RULES.append(rules.check)
 
 
+def install_route53_list_pages() -> None:
+    from moto.route53.models import Route53Backend
+    from moto.route53.responses import Route53
+
+    from .route53.models import HostedZoneListingBackend
+    from .route53.responses import HostedZoneListingResponses
+
+    _install_methods(Route53Backend, HostedZoneListingBackend)
+    _install_methods(Route53, HostedZoneListingResponses)
+
+
+def install_tgw_vpc_attachment_tags() -> None:
+    from moto.ec2.responses.transit_gateway_attachments import TransitGatewayAttachment
+
+    from .tgw.responses import TaggedVpcAttachmentResponses
+
+    _install_methods(TransitGatewayAttachment, TaggedVpcAttachmentResponses)
+
+
+def install_security_group_answers() -> None:
+    from moto.ec2.responses.security_groups import SecurityGroups
+
+    from .securitygroups.responses import FaithfulSecurityGroupResponses
+
+    _install_methods(SecurityGroups, FaithfulSecurityGroupResponses)
+
+
+def install_response_fidelity() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.core.serialize import JSONSerializer, ResponseSerializer, SerializationContext
+
+    from .core import responses, serialize
+
+    if serialize._moto_serialize is None:
+        serialize._moto_serialize = ResponseSerializer.serialize
+    if responses._moto_call_action is None:
+        responses._moto_call_action = BaseResponse.call_action
+    SerializationContext.__init__ = serialize.UuidSerializationContext.__init__  # type: ignore[method-assign]
+    _install_methods(ResponseSerializer, serialize.RequestIdHeaderSerializer)
+    _install_methods(JSONSerializer, serialize.JsonContentTypeSerializer)
+    _install_methods(BaseResponse, responses.RequestIdResponse)
+    _install_methods(BaseResponse, responses.ContentTypeResponse)
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
@@ -187,6 +231,10 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "iam-authorization": install_iam_authorization,
     "ssm-run-command": install_ssm_run_command,
     "fleet": install_fleet,
+    "route53-list-pages": install_route53_list_pages,
+    "tgw-vpc-attachment-tags": install_tgw_vpc_attachment_tags,
+    "security-group-answers": install_security_group_answers,
+    "response-fidelity": install_response_fidelity,
 }
 
 _installed: set[str] = set()

@@ -882,6 +882,7 @@ class RunningLambdaFunction:
             response_headers["x-amz-function-error"] = result.function_error
         response_headers["x-amz-executed-version"] = str(fn.version)
         response_headers["x-amz-log-result"] = result.log_tail
+        response_headers["x-amzn-requestid"] = result.request_id  # AWS: the invocation's id (START RequestId: ...)
         return result.payload
 
     def _invoke_lambda(self, event: Any = None) -> tuple[str, bool, str]:

@@ -1,5 +1,6 @@
 """State of AWS Client VPN endpoints as AWS keeps it, per account and region
-in the EC2 backend.
+in the EC2 backend, and the backend's Client VPN actions (installed into
+moto's EC2Backend by extensions.py; the protocol is responses.py's).
 
 An endpoint is `pending-associate` until one of its target networks
 (subnets, one per Availability Zone, all in one VPC) is associated, then
@@ -8,81 +9,108 @@ it (Origin `associate`). Transitions take time as on AWS (`associating`,
 `authorizing`, `creating`, `disassociating`, `revoking`, `deleting`,
 `terminating` last HYBRIDNET_EMULATOR_PENDING_SECONDS, like VPN connections),
 so callers must really wait for them. While a data plane plays an endpoint
-(the lab, reporting through `report_played`), its routes and all-users rules
+(the lab, reporting through admin.report_played), its routes and all-users rules
 turn active only once that data plane applies them: a client that connects
 after "active" gets them, as on AWS.
 
-Certificates live in moto's ACM backend and the client connect handler in
-its Lambda backend, in this same process. Client connections exist only when
-a data plane (the lab) reports them through the admin API
-(`report_connection`) or asks the emulator to admit one as the Client VPN
-service does (`connect`), which runs the client connect handler.
+Certificates live in moto's ACM backend (certificates.py) and the client
+connect handler in its Lambda backend (handler.py), in this same process.
+Client connections exist only when a data plane (the lab) reports them
+through the admin API (admin.report_connection) or asks the emulator to admit
+one as the Client VPN service does (admin.connect), which runs the client
+connect handler. Errors are exceptions.py's; constants, ids, filters and the
+pagination model utils.py's; moto's tagging learns about endpoints in tags.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
-import os
-import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.utils import random_resource_id
+from moto.utilities.paginator import paginate
 
 from .. import clock
 from ..vpn.models import pending_seconds
 from . import connectionlog
-from .exceptions import InvalidConnectionLogDestination
-
-RESOURCE_TYPE = "client-vpn-endpoint"
-ENDPOINT_PREFIX = "cvpn-endpoint"
-HANDLER_PREFIX = "AWSClientVPN-"
-# AWS Client VPN Administrator Guide, "Connection authorization": "The Lambda function times out
-# after 30 seconds. This value cannot be changed." The connection log then says
-# client-connect-handler-timed-out. HANDLER_TIMEOUT_ENV lowers it for tests (never raises it).
-HANDLER_TIMEOUT_SECONDS = 30.0
-HANDLER_TIMEOUT_ENV = "HYBRIDNET_EMULATOR_CLIENT_CONNECT_TIMEOUT_SECONDS"
-HANDLER_SCHEMA_VERSION = "v1"
-TERMINATED_RETENTION = dt.timedelta(minutes=60)  # Describe shows terminated connections for an hour
-CONNECTION_STATUSES = ("active", "failed-to-terminate", "terminating", "terminated")
-VPN_PORTS = (443, 1194)
-SESSION_TIMEOUT_HOURS = (8, 10, 12, 24)
-AUTHENTICATION_TYPES = ("certificate-authentication", "directory-service-authentication",
-                        "federated-authentication")
-MIN_CLIENT_PREFIX, MAX_CLIENT_PREFIX = 12, 22
-MAX_TERMINATE_BY_USERNAME = 5
-
-ENDPOINT_FILTERS = ("endpoint-id", "transport-protocol")
-TARGET_NETWORK_FILTERS = ("association-id", "target-network-id", "vpc-id")
-AUTHORIZATION_RULE_FILTERS = ("description", "destination-cidr", "group-id")
-ROUTE_FILTERS = ("destination-cidr", "origin", "target-subnet")
-CONNECTION_FILTERS = ("connection-id", "username")
-ACM_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/[A-Za-z0-9-]+")
+from .certificates import (
+    acm_backend,
+    acm_certificate,
+    ca_chain_pem,
+    certificate_common_name,
+    server_certificate,
+)
+from .exceptions import (
+    ClientIpNotInClientCidr,
+    ClientVpnEndpointAssociationExists,
+    ClientVpnEndpointNotAvailable,
+    ClientVpnTerminateConnectionsLimitExceeded,
+    CommonNameRequired,
+    DescriptionTooLong,
+    InvalidChoice,
+    InvalidClientIp,
+    InvalidClientVpnActiveAssociationNotFound,
+    InvalidClientVpnAssociationIdNotFound,
+    InvalidClientVpnConnectionIdNotFound,
+    InvalidClientVpnConnectionUserNotFound,
+    InvalidClientVpnDuplicateAssociation,
+    InvalidClientVpnDuplicateAuthorizationRule,
+    InvalidClientVpnDuplicateRoute,
+    InvalidClientVpnEndpointAuthorizationRuleNotFound,
+    InvalidClientVpnEndpointIdNotFound,
+    InvalidClientVpnRouteNotFound,
+    InvalidClientVpnSubnetIdDuplicateAz,
+    InvalidClientVpnSubnetIdNotFound,
+    InvalidClientVpnSubnetIdOverlappingCidr,
+    InvalidConnectionLogDestination,
+    InvalidConnectionStatus,
+    InvalidGroupNotFound,
+    InvalidParameterValue,
+    MissingParameterError,
+    NoFreeClientIp,
+    NotBoth,
+    RequiredWhenEnabled,
+    SubnetNotTargetNetwork,
+    SubnetStillAssociating,
+    UnsupportedByEmulator,
+)
+from .handler import HANDLER_SCHEMA_VERSION, handler_function, invoke_client_connect_handler
+from .utils import (
+    AUTHENTICATION_TYPES,
+    AUTHORIZATION_RULE_FILTERS,
+    CONNECTION_FILTERS,
+    CONNECTION_STATUSES,
+    ENDPOINT_FILTERS,
+    MAX_AUTHENTICATION_OPTIONS,
+    MAX_BANNER_TEXT,
+    MAX_DESCRIPTION,
+    MAX_DNS_SERVERS,
+    MAX_SECURITY_GROUPS,
+    MAX_TERMINATE_BY_USERNAME,
+    PAGINATION_MODEL,
+    ROUTE_FILTERS,
+    SELF_SERVICE_PORTAL,
+    SESSION_TIMEOUT_HOURS,
+    TARGET_NETWORK_FILTERS,
+    TERMINATED_RETENTION,
+    TRANSPORT_PROTOCOLS,
+    VPN_PORTS,
+    aws_time,
+    check_filter_names,
+    ipv4_network,
+    matches,
+    random_association_id,
+    random_connection_id,
+    random_endpoint_id,
+    utcnow,
+    validate_client_cidr,
+)
 
 _LOCK = threading.RLock()  # the emulator serves requests on several threads
-
-
-def invalid(message: str) -> EC2ClientError:
-    return EC2ClientError("InvalidParameterValue", message)
-
-
-def missing(parameter: str) -> EC2ClientError:
-    return EC2ClientError("MissingParameter", f"The request must contain the parameter {parameter}")
-
-
-def unsupported(what: str) -> EC2ClientError:
-    return invalid(f"{what} is not supported by the hybridnet emulator.")
-
-
-def endpoint_not_found(endpoint_id: str) -> EC2ClientError:
-    return EC2ClientError("InvalidClientVpnEndpointId.NotFound",
-                          f"The Client VPN endpoint ID '{endpoint_id}' does not exist")
 
 
 def settled(since: float | None) -> bool:
@@ -106,167 +134,6 @@ def applied(endpoint_id: str, kind: str, cidr: str) -> bool:
         return True
     return str(ipaddress.ip_network(cidr, strict=False)) in report[kind]
 
-
-def handler_timeout_seconds() -> float:
-    """How long the client connect handler may run: 30 s, or less when HANDLER_TIMEOUT_ENV says."""
-    try:
-        lowered = float(os.environ.get(HANDLER_TIMEOUT_ENV, HANDLER_TIMEOUT_SECONDS))
-    except ValueError:
-        return HANDLER_TIMEOUT_SECONDS
-    return min(HANDLER_TIMEOUT_SECONDS, lowered) if lowered > 0 else HANDLER_TIMEOUT_SECONDS
-
-
-def aws_time(moment: dt.datetime) -> str:
-    """Client VPN's own timestamp format: '2020-11-13 11:37:27' (UTC)."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def random_id(prefix: str) -> str:
-    return f"{prefix}-{random_resource_id(17)}"
-
-
-def ipv4_network(value: Any, parameter: str) -> ipaddress.IPv4Network:
-    try:
-        network = ipaddress.ip_network(str(value), strict=True)
-    except ValueError:
-        raise invalid(f"{parameter} {value!r} is not a valid IPv4 CIDR block.") from None
-    if not isinstance(network, ipaddress.IPv4Network) or "/" not in str(value):
-        raise invalid(f"{parameter} {value!r} is not a valid IPv4 CIDR block.")
-    return network
-
-
-def validate_client_cidr(value: Any) -> str:
-    network = ipv4_network(value, "ClientCidrBlock")
-    if not MIN_CLIENT_PREFIX <= network.prefixlen <= MAX_CLIENT_PREFIX:
-        raise invalid(f"Invalid client CIDR block {value}: the client CIDR range must have a size of at least "
-                      f"/{MAX_CLIENT_PREFIX} and must not be greater than /{MIN_CLIENT_PREFIX}.")
-    return str(network)
-
-
-def _filter_names(filters: dict[str, list[str]] | None, allowed: Iterable[str], tags: bool = False) -> None:
-    for name in filters or {}:
-        if name in allowed or (tags and (name.startswith("tag:") or name in ("tag-key", "tag-value"))):
-            continue
-        raise invalid(f"The filter '{name}' is invalid")
-
-
-def _matches(filters: dict[str, list[str]] | None, values: dict[str, Any]) -> bool:
-    """AND across filters, OR across a filter's values; list values match if any element does."""
-    for name, wanted in (filters or {}).items():
-        have = values.get(name)
-        have_list = have if isinstance(have, list) else [have]
-        if not any(str(h) in wanted for h in have_list if h is not None):
-            return False
-    return True
-
-
-def paginate(items: list, max_results: int | None, next_token: str | None) -> tuple[list, str | None]:
-    start = 0
-    if next_token:
-        if not str(next_token).isdigit() or int(next_token) > len(items):
-            raise invalid(f"Invalid NextToken {next_token!r}")
-        start = int(next_token)
-    if not max_results:
-        return items[start:], None
-    end = start + int(max_results)
-    return items[start:end], (str(end) if end < len(items) else None)
-
-
-# ---------------------------------------------------------------- certificates
-
-def _acm_backend(account_id: str, region: str) -> Any:
-    from moto.acm.models import acm_backends
-
-    return acm_backends[account_id][region]
-
-
-def acm_certificate(account_id: str, region: str, arn: str, parameter: str) -> Any:
-    """The ACM certificate bundle behind `arn`, or AWS's error."""
-    match = ACM_CERTIFICATE_ARN.fullmatch(str(arn or ""))
-    if not match:
-        raise invalid(f"{parameter} {arn!r} is not a valid ACM certificate ARN.")
-    if match.group(1) != region or match.group(2) != account_id:
-        raise invalid(f"Certificate {arn} must be in the same Region and account as the Client VPN endpoint.")
-    try:
-        return _acm_backend(account_id, region).get_certificate(arn)
-    except Exception:  # moto's CertificateNotFound
-        raise invalid(f"Certificate {arn} does not exist") from None
-
-
-def _x509(pem: bytes) -> Any:
-    from cryptography import x509
-
-    return x509.load_pem_x509_certificate(pem)
-
-
-def certificate_common_name(pem: bytes) -> str | None:
-    from cryptography.x509.oid import NameOID
-
-    names = _x509(pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else None
-
-
-def certificate_domains(pem: bytes) -> list[str]:
-    """What ACM shows as the certificate's domain names: DNS SANs, else a dotted CN."""
-    from cryptography import x509
-
-    cert = _x509(pem)
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = [str(name) for name in san.get_values_for_type(x509.DNSName)]
-    except x509.ExtensionNotFound:
-        dns = []
-    if dns:
-        return dns
-    common_name = certificate_common_name(pem)
-    return [common_name] if common_name and "." in common_name else []
-
-
-def server_certificate(account_id: str, region: str, arn: str) -> Any:
-    bundle = acm_certificate(account_id, region, arn, "ServerCertificateArn")
-    if not certificate_domains(bundle.cert):
-        # AWS: a server certificate needs a domain (easy-rsa: --san=DNS:server).
-        raise invalid(f"Certificate {arn} does not have a domain")
-    return bundle
-
-
-def ca_chain_pem(bundle: Any) -> str:
-    """The server certificate's CA chain as imported into ACM (moto appends its
-    own fake Amazon root to every chain; that is not part of what was imported)."""
-    from moto.acm.models import AWS_ROOT_CA
-
-    chain = (bundle.chain or b"").replace(AWS_ROOT_CA, b"").strip()
-    if not chain:  # imported without a chain: the certificate is its own CA
-        chain = bundle.cert.strip()
-    return chain.decode() + "\n"
-
-
-# ---------------------------------------------------------------- lambda handler
-
-def handler_function(account_id: str, region: str, arn: str) -> Any:
-    """The Lambda function behind a client connect handler ARN, or AWS's error."""
-    from moto.awslambda.exceptions import LambdaClientError
-    from moto.awslambda.utils import get_backend
-
-    match = re.fullmatch(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)"
-                         r"(?::([A-Za-z0-9$_-]+))?", str(arn or ""))
-    if not match:
-        raise invalid(f"Invalid Lambda function ARN {arn!r} for the client connect handler.")
-    fn_region, fn_account, name, qualifier = match.groups()
-    if fn_region != region or fn_account != account_id:
-        raise invalid("The client connect handler's Lambda function must be in the same Region and account "
-                      "as the Client VPN endpoint.")
-    if not name.startswith(HANDLER_PREFIX):
-        raise invalid(f"The name of the client connect handler's Lambda function must begin with the "
-                      f"{HANDLER_PREFIX} prefix: {name}")
-    try:
-        return get_backend(account_id, region).get_function(name, qualifier)
-    except LambdaClientError:
-        raise invalid(f"Lambda function {arn} does not exist") from None
 
 
 # ---------------------------------------------------------------- state
@@ -400,7 +267,7 @@ class Connection:
 
     def set_status(self, code: str, message: str | None = None) -> None:
         if code not in CONNECTION_STATUSES:
-            raise invalid(f"connection status must be one of {', '.join(CONNECTION_STATUSES)}, not {code!r}")
+            raise InvalidConnectionStatus(code, CONNECTION_STATUSES)
         self.code, self.message = code, message
         if code == "terminated" and self.ended is None:
             self.ended = utcnow()
@@ -444,7 +311,7 @@ class ClientVpnEndpoint(TaggedEC2Resource):
                  split_tunnel: bool, transport_protocol: str, vpn_port: int, session_timeout_hours: int,
                  disconnect_on_session_timeout: bool, self_service_portal: str, client_route_enforced: bool):
         self.ec2_backend = ec2_backend
-        self.id = random_id(ENDPOINT_PREFIX)
+        self.id = random_endpoint_id()
         self.region = ec2_backend.region_name
         self.account_id = ec2_backend.account_id
         self.client_cidr_block = client_cidr_block
@@ -628,15 +495,15 @@ class ClientVpnEndpoint(TaggedEC2Resource):
         for host in hosts:
             if str(host) not in in_use:
                 return str(host)
-        raise invalid(f"No free address left in the client CIDR {self.client_cidr_block}")
+        raise NoFreeClientIp(self.client_cidr_block)
 
     def check_client_ip(self, client_ip: str) -> str:
         try:
             address = ipaddress.ip_address(client_ip)
         except ValueError:
-            raise invalid(f"client_ip {client_ip!r} is not an IP address") from None
+            raise InvalidClientIp(client_ip) from None
         if address not in ipaddress.ip_network(self.client_cidr_block):
-            raise invalid(f"client_ip {client_ip} is not in the endpoint's client CIDR {self.client_cidr_block}")
+            raise ClientIpNotInClientCidr(client_ip, self.client_cidr_block)
         return str(address)
 
 
@@ -666,10 +533,10 @@ class ClientVpnBackend:
 
     def get_client_vpn_endpoint(self, endpoint_id: str, *, for_update: bool = True) -> ClientVpnEndpoint:
         if not endpoint_id:
-            raise missing("ClientVpnEndpointId")
+            raise MissingParameterError("ClientVpnEndpointId")
         endpoint = self._client_vpn_endpoints().get(endpoint_id)
         if endpoint is None or (for_update and endpoint.deleted_at is not None):
-            raise endpoint_not_found(endpoint_id)
+            raise InvalidClientVpnEndpointIdNotFound(endpoint_id)
         return endpoint
 
     def _idempotent(self, action: str, token: str | None) -> Any:
@@ -683,21 +550,21 @@ class ClientVpnBackend:
     # -- validation shared by create and modify
     def _check_vpc_and_groups(self, vpc_id: str | None, group_ids: list[str]) -> list[str]:
         if group_ids and not vpc_id:
-            raise invalid("You must specify the VPC ID (VpcId) when you specify security groups.")
+            raise InvalidParameterValue("You must specify the VPC ID (VpcId) when you specify security groups.")
         if not vpc_id:
             return []
         self.get_vpc(vpc_id)  # type: ignore[attr-defined]  # InvalidVpcID.NotFound
         if not group_ids:
             default = self.get_default_security_group(vpc_id)  # type: ignore[attr-defined]
             return [default.id] if default else []
-        if len(group_ids) > 5:
-            raise invalid("You can specify up to five security groups.")
+        if len(group_ids) > MAX_SECURITY_GROUPS:
+            raise InvalidParameterValue("You can specify up to five security groups.")
         for group_id in group_ids:
             group = self.get_security_group_from_id(group_id)  # type: ignore[attr-defined]
             if group is None:
-                raise EC2ClientError("InvalidGroup.NotFound", f"The security group '{group_id}' does not exist")
+                raise InvalidGroupNotFound(group_id)
             if group.vpc_id != vpc_id:
-                raise invalid(f"Security group {group_id} does not belong to VPC {vpc_id}.")
+                raise InvalidParameterValue(f"Security group {group_id} does not belong to VPC {vpc_id}.")
         return list(dict.fromkeys(group_ids))
 
     def _connection_log(self, endpoint_id: str, options: dict | None) -> dict[str, Any]:
@@ -706,7 +573,7 @@ class ClientVpnBackend:
             return {"Enabled": False}
         group = options.get("CloudwatchLogGroup")
         if not group:
-            raise invalid("CloudwatchLogGroup is required when connection logging is enabled.")
+            raise RequiredWhenEnabled("CloudwatchLogGroup", "connection logging")
         from moto.logs.models import logs_backends
 
         logs = logs_backends[self.account_id][self.region_name]
@@ -730,7 +597,7 @@ class ClientVpnBackend:
             return {"Enabled": False}
         arn = options.get("LambdaFunctionArn")
         if not arn:
-            raise invalid("LambdaFunctionArn is required when the client connect handler is enabled.")
+            raise RequiredWhenEnabled("LambdaFunctionArn", "the client connect handler")
         handler_function(self.account_id, self.region_name, arn)
         return {"Enabled": True, "LambdaFunctionArn": arn}
 
@@ -742,48 +609,51 @@ class ClientVpnBackend:
             return {"Enabled": False}
         text = options.get("BannerText")
         if not text:
-            raise invalid("BannerText is required when the client login banner is enabled.")
-        if len(text) > 1400:
-            raise invalid("BannerText can have at most 1400 characters.")
+            raise RequiredWhenEnabled("BannerText", "the client login banner")
+        if len(text) > MAX_BANNER_TEXT:
+            raise InvalidParameterValue(f"BannerText can have at most {MAX_BANNER_TEXT} characters.")
         return {"Enabled": True, "BannerText": text}
 
     @staticmethod
     def _dns_servers(servers: list[str] | None) -> list[str]:
         servers = list(servers or [])
-        if len(servers) > 2:
-            raise invalid("A Client VPN endpoint can have up to two DNS servers.")
+        if len(servers) > MAX_DNS_SERVERS:
+            raise InvalidParameterValue("A Client VPN endpoint can have up to two DNS servers.")
         for server in servers:
             try:
                 ipaddress.IPv4Address(server)
             except ValueError:
-                raise invalid(f"Invalid DNS server address {server!r}.") from None
+                raise InvalidParameterValue(f"Invalid DNS server address {server!r}.") from None
         return servers
 
     def _authentication(self, options: list[dict] | None) -> list[dict]:
         options = list(options or [])
         if not options:
-            raise missing("AuthenticationOptions")
-        if len(options) > 2:
-            raise invalid("You can specify up to two authentication options.")
+            raise MissingParameterError("AuthenticationOptions")
+        if len(options) > MAX_AUTHENTICATION_OPTIONS:
+            raise InvalidParameterValue("You can specify up to two authentication options.")
         kinds = [o.get("Type") for o in options]
         for option, kind in zip(options, kinds):
             if kind not in AUTHENTICATION_TYPES:
-                raise invalid(f"Invalid authentication type {kind!r}; valid types: {', '.join(AUTHENTICATION_TYPES)}")
+                raise InvalidParameterValue(f"Invalid authentication type {kind!r}; valid types: "
+                                            f"{', '.join(AUTHENTICATION_TYPES)}")
             if kind == "certificate-authentication":
                 chain = (option.get("MutualAuthentication") or {}).get("ClientRootCertificateChainArn")
                 if not chain:
-                    raise invalid("MutualAuthentication.ClientRootCertificateChainArn is required for "
-                                  "certificate-authentication.")
+                    raise InvalidParameterValue("MutualAuthentication.ClientRootCertificateChainArn is required "
+                                                "for certificate-authentication.")
                 acm_certificate(self.account_id, self.region_name, chain, "ClientRootCertificateChainArn")
             elif kind == "directory-service-authentication":
                 if not (option.get("ActiveDirectory") or {}).get("DirectoryId"):
-                    raise invalid("ActiveDirectory.DirectoryId is required for directory-service-authentication.")
+                    raise InvalidParameterValue("ActiveDirectory.DirectoryId is required for "
+                                                "directory-service-authentication.")
             elif not (option.get("FederatedAuthentication") or {}).get("SAMLProviderArn"):
-                raise invalid("FederatedAuthentication.SAMLProviderArn is required for federated-authentication.")
+                raise InvalidParameterValue("FederatedAuthentication.SAMLProviderArn is required for "
+                                            "federated-authentication.")
         if len(set(kinds)) != len(kinds):
-            raise invalid("Each authentication type can be specified only once.")
+            raise InvalidParameterValue("Each authentication type can be specified only once.")
         if set(kinds) == {"directory-service-authentication", "federated-authentication"}:
-            raise invalid("Active Directory and federated authentication cannot be combined.")
+            raise InvalidParameterValue("Active Directory and federated authentication cannot be combined.")
         return options
 
     # -- endpoints
@@ -806,33 +676,33 @@ class ClientVpnBackend:
             if previous is not None:
                 return previous
             for option in unsupported_options or []:
-                raise unsupported(option)
+                raise UnsupportedByEmulator(option)
             if not server_certificate_arn:
-                raise missing("ServerCertificateArn")
+                raise MissingParameterError("ServerCertificateArn")
             if connection_log_options is None:
-                raise missing("ConnectionLogOptions")
+                raise MissingParameterError("ConnectionLogOptions")
             if not client_cidr_block:
-                raise missing("ClientCidrBlock")
+                raise MissingParameterError("ClientCidrBlock")
             cidr = validate_client_cidr(client_cidr_block)
             server_certificate(self.account_id, self.region_name, server_certificate_arn)
             authentication = self._authentication(authentication_options)
             transport = transport_protocol or "udp"
-            if transport not in ("udp", "tcp"):
-                raise invalid(f"Invalid TransportProtocol {transport!r}; valid values: udp, tcp")
+            if transport not in TRANSPORT_PROTOCOLS:
+                raise InvalidChoice("TransportProtocol", transport, TRANSPORT_PROTOCOLS, quoted=True)
             port = 443 if vpn_port is None else int(vpn_port)
             if port not in VPN_PORTS:
-                raise invalid(f"Invalid VpnPort {port}; valid values: 443, 1194")
+                raise InvalidChoice("VpnPort", port, VPN_PORTS)
             hours = 24 if session_timeout_hours is None else int(session_timeout_hours)
             if hours not in SESSION_TIMEOUT_HOURS:
-                raise invalid(f"Invalid SessionTimeoutHours {hours}; valid values: 8, 10, 12, 24")
+                raise InvalidChoice("SessionTimeoutHours", hours, SESSION_TIMEOUT_HOURS)
             portal = self_service_portal or "enabled"
-            if portal not in ("enabled", "disabled"):
-                raise invalid(f"Invalid SelfServicePortal {portal!r}; valid values: enabled, disabled")
+            if portal not in SELF_SERVICE_PORTAL:
+                raise InvalidChoice("SelfServicePortal", portal, SELF_SERVICE_PORTAL, quoted=True)
             if self_service_portal == "enabled" and not any(
                     o["Type"] == "federated-authentication" for o in authentication):
-                raise invalid("The self-service portal requires federated authentication.")
-            if description and len(description) > 255:
-                raise invalid("Description can have at most 255 characters.")
+                raise InvalidParameterValue("The self-service portal requires federated authentication.")
+            if description and len(description) > MAX_DESCRIPTION:
+                raise DescriptionTooLong(MAX_DESCRIPTION)
             groups = self._check_vpc_and_groups(vpc_id, list(security_group_ids or []))
             endpoint = ClientVpnEndpoint(
                 self, client_cidr_block=cidr, server_certificate_arn=server_certificate_arn,
@@ -851,17 +721,18 @@ class ClientVpnBackend:
             if tags:
                 self.create_tags([endpoint.id], tags)  # type: ignore[attr-defined]
             for arn in endpoint.certificate_arns():  # ACM shows what uses a certificate (InUseBy)
-                bundle = _acm_backend(self.account_id, self.region_name).get_certificate(arn)
+                bundle = acm_backend(self.account_id, self.region_name).get_certificate(arn)
                 if endpoint.arn not in bundle.in_use_by:
                     bundle.in_use_by.append(endpoint.arn)
             return self._remember("CreateClientVpnEndpoint", client_token, endpoint)
 
+    @paginate(pagination_model=PAGINATION_MODEL)
     def describe_client_vpn_endpoints(self, endpoint_ids: list[str] | None = None,
                                       filters: dict[str, list[str]] | None = None) -> list[ClientVpnEndpoint]:
         from moto.ec2.utils import generic_filter
 
         with _LOCK:
-            _filter_names(filters, ENDPOINT_FILTERS, tags=True)
+            check_filter_names(filters, ENDPOINT_FILTERS, tags=True)
             endpoints = list(self._client_vpn_endpoints().values())
             for endpoint_id in endpoint_ids or []:
                 self.get_client_vpn_endpoint(endpoint_id, for_update=False)
@@ -883,18 +754,18 @@ class ClientVpnBackend:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             for option in unsupported_options or []:
-                raise unsupported(option)
+                raise UnsupportedByEmulator(option)
             # Validate everything first: a rejected request changes nothing.
             if server_certificate_arn:
                 server_certificate(self.account_id, self.region_name, server_certificate_arn)
             if vpn_port is not None and int(vpn_port) not in VPN_PORTS:
-                raise invalid(f"Invalid VpnPort {vpn_port}; valid values: 443, 1194")
+                raise InvalidChoice("VpnPort", vpn_port, VPN_PORTS)
             if session_timeout_hours is not None and int(session_timeout_hours) not in SESSION_TIMEOUT_HOURS:
-                raise invalid(f"Invalid SessionTimeoutHours {session_timeout_hours}; valid values: 8, 10, 12, 24")
-            if self_service_portal is not None and self_service_portal not in ("enabled", "disabled"):
-                raise invalid(f"Invalid SelfServicePortal {self_service_portal!r}; valid values: enabled, disabled")
-            if description is not None and len(description) > 255:
-                raise invalid("Description can have at most 255 characters.")
+                raise InvalidChoice("SessionTimeoutHours", session_timeout_hours, SESSION_TIMEOUT_HOURS)
+            if self_service_portal is not None and self_service_portal not in SELF_SERVICE_PORTAL:
+                raise InvalidChoice("SelfServicePortal", self_service_portal, SELF_SERVICE_PORTAL, quoted=True)
+            if description is not None and len(description) > MAX_DESCRIPTION:
+                raise DescriptionTooLong(MAX_DESCRIPTION)
             servers = None
             if dns_servers is not None:
                 servers = self._dns_servers(dns_servers.get("CustomDnsServers")) if dns_servers.get("Enabled") \
@@ -903,8 +774,8 @@ class ClientVpnBackend:
             if vpc_id is not None or security_group_ids:
                 target_vpc = vpc_id or endpoint.vpc_id
                 if vpc_id and vpc_id != endpoint.vpc_id and endpoint.live_networks():
-                    raise invalid(f"Cannot change the VPC of Client VPN endpoint {endpoint_id} while it has "
-                                  "associated target networks; disassociate them first.")
+                    raise InvalidParameterValue(f"Cannot change the VPC of Client VPN endpoint {endpoint_id} while "
+                                                "it has associated target networks; disassociate them first.")
                 groups = self._check_vpc_and_groups(target_vpc, list(security_group_ids or []))
             connection_log = None if connection_log_options is None \
                 else self._connection_log(endpoint.id, connection_log_options)
@@ -912,10 +783,10 @@ class ClientVpnBackend:
             banner = self._login_banner(client_login_banner_options)
 
             if server_certificate_arn and server_certificate_arn != endpoint.server_certificate_arn:
-                acm = _acm_backend(self.account_id, self.region_name)
+                acm = acm_backend(self.account_id, self.region_name)
                 old = acm._certificates.get(endpoint.server_certificate_arn)
                 endpoint.server_certificate_arn = server_certificate_arn
-                if old is not None and endpoint.server_certificate_arn not in endpoint.certificate_arns():
+                if old is not None and old.arn not in endpoint.certificate_arns():  # not its client CA too
                     old.in_use_by[:] = [a for a in old.in_use_by if a != endpoint.arn]
                 new = acm.get_certificate(server_certificate_arn)
                 if endpoint.arn not in new.in_use_by:
@@ -951,13 +822,11 @@ class ClientVpnBackend:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if endpoint.networks:
-                raise EC2ClientError("ClientVpnEndpointAssociationExists",
-                                     "The endpoint that you're trying to delete has associations "
-                                     + ", ".join(endpoint.networks))
+                raise ClientVpnEndpointAssociationExists(endpoint.networks)
             endpoint.deleted_at, endpoint.deletion_time = clock.now(), utcnow()
             for connection in endpoint.connections.values():
                 connection.terminate()
-            acm = _acm_backend(self.account_id, self.region_name)
+            acm = acm_backend(self.account_id, self.region_name)
             for arn in endpoint.certificate_arns():
                 bundle = acm._certificates.get(arn)
                 if bundle is not None:
@@ -969,8 +838,8 @@ class ClientVpnBackend:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if endpoint.vpc_id and vpc_id != endpoint.vpc_id:
-                raise invalid(f"VPC {vpc_id} is not the VPC of Client VPN endpoint {endpoint_id} "
-                              f"({endpoint.vpc_id}).")
+                raise InvalidParameterValue(f"VPC {vpc_id} is not the VPC of Client VPN endpoint {endpoint_id} "
+                                            f"({endpoint.vpc_id}).")
             groups = self._check_vpc_and_groups(vpc_id, list(security_group_ids or []))
             endpoint.vpc_id, endpoint.security_group_ids = vpc_id, groups
             for network in endpoint.networks.values():
@@ -990,36 +859,28 @@ class ClientVpnBackend:
             if previous is not None:
                 return previous
             if not subnet_id:
-                raise missing("SubnetId")
+                raise MissingParameterError("SubnetId")
             subnet = self.get_subnet(subnet_id)  # type: ignore[attr-defined]  # InvalidSubnetID.NotFound
             live = endpoint.live_networks()
             if any(n.subnet_id == subnet_id for n in live):
-                raise EC2ClientError("InvalidClientVpnDuplicateAssociationException",
-                                     f"Subnet {subnet_id} is already associated with Client VPN endpoint "
-                                     f"{endpoint_id}")
+                raise InvalidClientVpnDuplicateAssociation(subnet_id, endpoint_id)
             vpc_id = endpoint.vpc_id or subnet.vpc_id
             if subnet.vpc_id != vpc_id:
-                raise EC2ClientError("InvalidClientVpnSubnetId.NotFound",
-                                     f"Subnet {subnet_id} is not in VPC {vpc_id}, the VPC of Client VPN endpoint "
-                                     f"{endpoint_id}")
+                raise InvalidClientVpnSubnetIdNotFound(subnet_id, vpc_id, endpoint_id)
             if any(n.availability_zone == subnet.availability_zone for n in live):
-                raise EC2ClientError("InvalidClientVpnSubnetId.DuplicateAz",
-                                     "You have already associated a subnet from Availability Zone "
-                                     f"{subnet.availability_zone} with Client VPN endpoint {endpoint_id}")
+                raise InvalidClientVpnSubnetIdDuplicateAz(subnet.availability_zone, endpoint_id)
             vpc = self.get_vpc(vpc_id)  # type: ignore[attr-defined]
             client = ipaddress.ip_network(endpoint.client_cidr_block)
             vpc_cidrs = [c["cidr_block"] for c in vpc.get_cidr_block_association_set()] or [vpc.cidr_block]
             for vpc_cidr in vpc_cidrs:
                 if client.overlaps(ipaddress.ip_network(vpc_cidr)):
-                    raise EC2ClientError("InvalidClientVpnSubnetId.OverlappingCidr",
-                                         f"The client CIDR {endpoint.client_cidr_block} of Client VPN endpoint "
-                                         f"{endpoint_id} overlaps the CIDR {vpc_cidr} of VPC {vpc_id}, which holds "
-                                         f"target network {subnet_id}")
+                    raise InvalidClientVpnSubnetIdOverlappingCidr(endpoint.client_cidr_block, endpoint_id, vpc_cidr,
+                                                                  vpc_id, subnet_id)
             if endpoint.vpc_id is None:  # the first association binds the endpoint to its VPC
                 endpoint.vpc_id = vpc_id
                 endpoint.security_group_ids = self._check_vpc_and_groups(vpc_id, [])
             network = TargetNetwork(
-                association_id=random_id("cvpn-assoc"), endpoint_id=endpoint_id, subnet_id=subnet_id,
+                association_id=random_association_id(), endpoint_id=endpoint_id, subnet_id=subnet_id,
                 vpc_id=vpc_id, availability_zone=subnet.availability_zone,
                 availability_zone_id=subnet.availability_zone_id,
                 security_groups=list(endpoint.security_group_ids), client_token=client_token)
@@ -1029,14 +890,15 @@ class ClientVpnBackend:
                                          created_at=network.created_at))
             return self._remember("AssociateClientVpnTargetNetwork", client_token, network)
 
+    @paginate(pagination_model=PAGINATION_MODEL)
     def describe_client_vpn_target_networks(self, endpoint_id: str, association_ids: list[str] | None = None,
-                                            filters: dict[str, list[str]] | None = None) -> list[dict]:
+                                            filters: dict[str, list[str]] | None = None) -> list[TargetNetwork]:
         with _LOCK:
-            _filter_names(filters, TARGET_NETWORK_FILTERS)
+            check_filter_names(filters, TARGET_NETWORK_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
             networks = [n for n in endpoint.networks.values()
                         if not association_ids or n.association_id in association_ids]
-            return [n.to_api() for n in networks if _matches(filters, {
+            return [n for n in networks if matches(filters, {
                 "association-id": n.association_id, "target-network-id": n.subnet_id, "vpc-id": n.vpc_id})]
 
     def disassociate_client_vpn_target_network(self, endpoint_id: str, association_id: str) -> TargetNetwork:
@@ -1044,9 +906,7 @@ class ClientVpnBackend:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             network = endpoint.networks.get(association_id)
             if network is None or network.leaving:
-                raise EC2ClientError("InvalidClientVpnAssociationIdNotFound",
-                                     f"The association ID '{association_id}' does not exist on Client VPN endpoint "
-                                     f"{endpoint_id}")
+                raise InvalidClientVpnAssociationIdNotFound(association_id, endpoint_id)
             network.disassociated_at = clock.now()
             # The routes through the subnet go with it (the VPC route added by the association included).
             for route in endpoint.live_routes():
@@ -1067,16 +927,13 @@ class ClientVpnBackend:
             cidr = str(ipv4_network(target_network_cidr, "TargetNetworkCidr"))
             access_all = bool(authorize_all_groups)
             if access_all == bool(access_group_id):
-                raise invalid("Specify either AccessGroupId or AuthorizeAllGroups, but not both.")
-            if description and len(description) > 255:
-                raise invalid("Description can have at most 255 characters.")
+                raise NotBoth("AccessGroupId", "AuthorizeAllGroups")
+            if description and len(description) > MAX_DESCRIPTION:
+                raise DescriptionTooLong(MAX_DESCRIPTION)
             for rule in endpoint.live_rules():
                 if rule.destination_cidr == cidr and rule.access_all == access_all and \
                         rule.group_id == (access_group_id or None):
-                    raise EC2ClientError("InvalidClientVpnDuplicateAuthorizationRule",
-                                         f"An authorization rule for {cidr} "
-                                         f"({'all groups' if access_all else 'group ' + str(access_group_id)}) "
-                                         f"already exists on Client VPN endpoint {endpoint_id}")
+                    raise InvalidClientVpnDuplicateAuthorizationRule(cidr, access_all, access_group_id, endpoint_id)
             rule = AuthorizationRule(endpoint_id, cidr, access_all, access_group_id or None, description)
             endpoint.rules.append(rule)
             return rule
@@ -1089,21 +946,21 @@ class ClientVpnBackend:
             cidr = str(ipv4_network(target_network_cidr, "TargetNetworkCidr"))
             access_all = bool(revoke_all_groups)
             if access_all == bool(access_group_id):
-                raise invalid("Specify either AccessGroupId or RevokeAllGroups, but not both.")
+                raise NotBoth("AccessGroupId", "RevokeAllGroups")
             for rule in endpoint.live_rules():
                 if rule.destination_cidr == cidr and rule.access_all == access_all and \
                         rule.group_id == (access_group_id or None):
                     rule.revoked_at = clock.now()
                     return rule
-            raise EC2ClientError("InvalidClientVpnEndpointAuthorizationRuleNotFound",
-                                 f"No authorization rule for {cidr} exists on Client VPN endpoint {endpoint_id}")
+            raise InvalidClientVpnEndpointAuthorizationRuleNotFound(cidr, endpoint_id)
 
-    def describe_client_vpn_authorization_rules(self, endpoint_id: str,
-                                                filters: dict[str, list[str]] | None = None) -> list[dict]:
+    @paginate(pagination_model=PAGINATION_MODEL)
+    def describe_client_vpn_authorization_rules(self, endpoint_id: str, filters: dict[str, list[str]] | None = None
+                                                ) -> list[AuthorizationRule]:
         with _LOCK:
-            _filter_names(filters, AUTHORIZATION_RULE_FILTERS)
+            check_filter_names(filters, AUTHORIZATION_RULE_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            return [r.to_api() for r in endpoint.rules if _matches(filters, {
+            return [r for r in endpoint.rules if matches(filters, {
                 "description": r.description, "destination-cidr": r.destination_cidr, "group-id": r.group_id})]
 
     # -- routes
@@ -1113,26 +970,19 @@ class ClientVpnBackend:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             cidr = str(ipv4_network(destination_cidr_block, "DestinationCidrBlock"))
             if not target_vpc_subnet_id:
-                raise missing("TargetVpcSubnetId")
-            if description and len(description) > 255:
-                raise invalid("Description can have at most 255 characters.")
+                raise MissingParameterError("TargetVpcSubnetId")
+            if description and len(description) > MAX_DESCRIPTION:
+                raise DescriptionTooLong(MAX_DESCRIPTION)
             associated = [n for n in endpoint.live_networks() if n.status == "associated"]
             if not associated:
-                raise EC2ClientError("InvalidClientVpnActiveAssociationNotFound",
-                                     f"Client VPN endpoint {endpoint_id} has no associated target network "
-                                     f"({endpoint.status}); a route needs an associated target subnet")
+                raise InvalidClientVpnActiveAssociationNotFound(endpoint_id, endpoint.status)
             if target_vpc_subnet_id not in {n.subnet_id for n in associated}:
                 if target_vpc_subnet_id in {n.subnet_id for n in endpoint.live_networks()}:
-                    raise EC2ClientError("InvalidClientVpnActiveAssociationNotFound",
-                                         f"Subnet {target_vpc_subnet_id} is still being associated with Client "
-                                         f"VPN endpoint {endpoint_id}")
-                raise EC2ClientError("InvalidClientVpnSubnetId.NotFound",
-                                     f"Subnet {target_vpc_subnet_id} is not a target network of Client VPN "
-                                     f"endpoint {endpoint_id}")
+                    raise SubnetStillAssociating(target_vpc_subnet_id, endpoint_id)
+                raise SubnetNotTargetNetwork(target_vpc_subnet_id, endpoint_id)
             for route in endpoint.live_routes():
                 if route.destination_cidr == cidr and route.target_subnet == target_vpc_subnet_id:
-                    raise EC2ClientError("InvalidClientVpnDuplicateRoute",
-                                         f"Route already exists: {cidr} through {target_vpc_subnet_id}")
+                    raise InvalidClientVpnDuplicateRoute(cidr, target_vpc_subnet_id)
             route = Route(endpoint_id, cidr, target_vpc_subnet_id, "add-route", description)
             endpoint.routes.append(route)
             return route
@@ -1145,35 +995,36 @@ class ClientVpnBackend:
             found = [r for r in endpoint.live_routes() if r.destination_cidr == cidr
                      and (not target_vpc_subnet_id or r.target_subnet == target_vpc_subnet_id)]
             if not found:
-                raise EC2ClientError("InvalidClientVpnRouteNotFound",
-                                     f"No route to {cidr}"
-                                     + (f" through {target_vpc_subnet_id}" if target_vpc_subnet_id else "")
-                                     + f" exists on Client VPN endpoint {endpoint_id}")
+                raise InvalidClientVpnRouteNotFound(cidr, target_vpc_subnet_id, endpoint_id)
             added = [r for r in found if r.origin == "add-route"]
             if not added:
-                raise invalid(f"The route to {cidr} was added when its target subnet was associated; only "
-                              "routes added with CreateClientVpnRoute can be deleted (disassociate the subnet "
-                              "to remove it).")
+                raise InvalidParameterValue(f"The route to {cidr} was added when its target subnet was associated; "
+                                            "only routes added with CreateClientVpnRoute can be deleted (disassociate "
+                                            "the subnet to remove it).")
             now = clock.now()
             for route in added:
                 route.deleted_at = now
             return added[0]
 
+    @paginate(pagination_model=PAGINATION_MODEL)
     def describe_client_vpn_routes(self, endpoint_id: str,
-                                   filters: dict[str, list[str]] | None = None) -> list[dict]:
+                                   filters: dict[str, list[str]] | None = None) -> list[Route]:
         with _LOCK:
-            _filter_names(filters, ROUTE_FILTERS)
+            check_filter_names(filters, ROUTE_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            return [r.to_api() for r in endpoint.routes if _matches(filters, {
+            return [r for r in endpoint.routes if matches(filters, {
                 "destination-cidr": r.destination_cidr, "origin": r.origin, "target-subnet": r.target_subnet})]
 
     # -- connections
+    @paginate(pagination_model=PAGINATION_MODEL)
     def describe_client_vpn_connections(self, endpoint_id: str,
                                         filters: dict[str, list[str]] | None = None) -> list[dict]:
+        """The API's shapes (to_api), not Connection objects: describing a connection
+        refreshes its status, and the ends that reveals are logged, under the lock."""
         with _LOCK:
-            _filter_names(filters, CONNECTION_FILTERS)
+            check_filter_names(filters, CONNECTION_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            answer = [c.to_api() for c in endpoint.connections.values() if _matches(filters, {
+            answer = [c.to_api() for c in endpoint.connections.values() if matches(filters, {
                 "connection-id": c.connection_id, "username": c.username})]
             log_ended(endpoint)  # a termination the API asked for completes by time (to_api)
             return answer
@@ -1183,24 +1034,18 @@ class ClientVpnBackend:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if bool(connection_id) == bool(username):
-                raise invalid("Specify either ConnectionId or Username, but not both.")
+                raise NotBoth("ConnectionId", "Username")
             if connection_id:
                 connection = endpoint.connections.get(connection_id)
                 if connection is None:
-                    raise EC2ClientError("InvalidClientVpnConnection.IdNotFound",
-                                         f"The connection ID '{connection_id}' does not exist on Client VPN "
-                                         f"endpoint {endpoint_id}")
+                    raise InvalidClientVpnConnectionIdNotFound(connection_id, endpoint_id)
                 targets = [connection]
             else:
                 targets = [c for c in endpoint.connections.values() if c.username == username and c.code == "active"]
                 if not targets:
-                    raise EC2ClientError("InvalidClientVpnConnection.UserNotFound",
-                                         f"User {username} has no active connection to Client VPN endpoint "
-                                         f"{endpoint_id}")
+                    raise InvalidClientVpnConnectionUserNotFound(username, endpoint_id)
                 if len(targets) > MAX_TERMINATE_BY_USERNAME:
-                    raise EC2ClientError("ClientVpnTerminateConnectionsLimitExceeded",
-                                         f"User {username} has {len(targets)} connections; terminating by user "
-                                         f"name is limited to {MAX_TERMINATE_BY_USERNAME}")
+                    raise ClientVpnTerminateConnectionsLimitExceeded(username, len(targets), MAX_TERMINATE_BY_USERNAME)
             statuses = []
             for connection in targets:
                 connection.refresh()
@@ -1220,17 +1065,15 @@ class ClientVpnBackend:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if status not in CONNECTION_STATUSES:
-                raise invalid(f"connection status must be one of {', '.join(CONNECTION_STATUSES)}, not {status!r}")
+                raise InvalidConnectionStatus(status, CONNECTION_STATUSES)
             connection = endpoint.connections.get(connection_id) if connection_id else None
             if connection is None:
                 if endpoint.status != "available" and status == "active":
-                    raise EC2ClientError("IncorrectState",
-                                         f"Client VPN endpoint {endpoint_id} is {endpoint.status}; it accepts no "
-                                         "connections")
+                    raise ClientVpnEndpointNotAvailable(endpoint_id, endpoint.status)
                 if not common_name:
-                    raise invalid("common_name is required for a new connection")
+                    raise CommonNameRequired()
                 connection = Connection(
-                    connection_id=connection_id or random_id("cvpn-connection"), endpoint_id=endpoint_id,
+                    connection_id=connection_id or random_connection_id(), endpoint_id=endpoint_id,
                     common_name=common_name, username=username,
                     client_ip=endpoint.check_client_ip(client_ip) if client_ip else endpoint.allocate_client_ip(),
                     public_ip=public_ip)
@@ -1264,10 +1107,8 @@ class ClientVpnBackend:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if endpoint.status != "available":
-                raise EC2ClientError("IncorrectState",
-                                     f"Client VPN endpoint {endpoint_id} is {endpoint.status}; it accepts no "
-                                     "connections")
-            connection_id = random_id("cvpn-connection")
+                raise ClientVpnEndpointNotAvailable(endpoint_id, endpoint.status)
+            connection_id = random_connection_id()
             handler_arn = endpoint.client_connect.get("LambdaFunctionArn") if endpoint.client_connect.get(
                 "Enabled") else None
         decision: dict[str, Any] = {"allow": True, "handler_invoked": False, "message": None,
@@ -1301,8 +1142,6 @@ class ClientVpnBackend:
                 "posture_compliance_statuses": decision["posture_compliance_statuses"]}
 
 
-REASON_SERVICE_ERROR = "client-connect-handler-service-error"  # the Guide: a service-side error
-
 
 def log_ended(endpoint: ClientVpnEndpoint) -> None:
     """Write the end of every admitted connection that has ended and is not logged yet."""
@@ -1311,139 +1150,3 @@ def log_ended(endpoint: ClientVpnEndpoint) -> None:
             connection.end_logged = True
             connectionlog.write(endpoint, connectionlog.end_entry(endpoint, connection), connection.ended)
 
-
-def invoke_client_connect_handler(account_id: str, region: str, arn: str, request: dict) -> dict:
-    """Run the handler as Client VPN does and read its verdict; anything but a
-    well-formed response denies the connection."""
-    from ...handlers import AWS_DEFAULT_DENY_MESSAGE, REASON_TIMEOUT
-    from ..awslambda.models import run_function, save_logs
-
-    verdict: dict[str, Any] = {"allow": False, "handler_invoked": True, "message": AWS_DEFAULT_DENY_MESSAGE,
-                               "posture_compliance_statuses": []}
-    try:
-        fn = handler_function(account_id, region, arn)
-        result = run_function(fn, request, timeout=handler_timeout_seconds())
-        save_logs(fn, result)
-    except Exception as exc:  # the function vanished or cannot run: the service denies
-        verdict["failure_reason"] = REASON_SERVICE_ERROR
-        verdict["problem"] = f"{type(exc).__name__}: {exc}"
-        return verdict
-    if result.function_error:
-        try:
-            timed_out = json.loads(result.payload).get("errorType") == "Sandbox.Timedout"
-        except (ValueError, AttributeError):
-            timed_out = False
-        if timed_out:  # the client sees AWS's generic message; the log names the timeout
-            verdict["failure_reason"] = REASON_TIMEOUT
-            return verdict
-    # One judge of handler responses for the whole project (AWS's rules).
-    from ...handlers import validate_response
-
-    decision = validate_response(result.payload, function_error=result.function_error)
-    verdict["allow"] = decision.allow
-    verdict["posture_compliance_statuses"] = list(decision.posture_compliance_statuses)
-    verdict["valid"] = decision.valid
-    verdict["failure_reason"] = decision.failure_reason
-    verdict["message"] = None if decision.allow else (decision.message or None)
-    return verdict
-
-
-# ---------------------------------------------------------------- tags
-
-_moto_get_prefix = None
-
-
-def register_resource_type() -> None:
-    """Teach moto's tagging about `cvpn-endpoint-...` ids (resource type
-    client-vpn-endpoint), so CreateTags/DeleteTags/DescribeTags accept them."""
-    global _moto_get_prefix
-    import moto.ec2.models as ec2_models
-    import moto.ec2.models.tags as ec2_tags
-    from moto.ec2 import utils
-
-    utils.EC2_RESOURCE_TO_PREFIX[RESOURCE_TYPE] = ENDPOINT_PREFIX
-    utils.EC2_PREFIX_TO_RESOURCE[ENDPOINT_PREFIX] = RESOURCE_TYPE
-    if _moto_get_prefix is None:
-        _moto_get_prefix = utils.get_prefix
-
-        def get_prefix(resource_id: str) -> str:
-            if resource_id.startswith(ENDPOINT_PREFIX + "-"):
-                return ENDPOINT_PREFIX
-            return _moto_get_prefix(resource_id)
-
-        for module in (utils, ec2_models, ec2_tags):
-            module.get_prefix = get_prefix  # type: ignore[attr-defined]
-
-
-_moto_do_resources_exist: Any = None  # set by the installer: moto's own check
-
-
-class ClientVpnResourceCheck:
-    """CreateTags on an unknown endpoint fails as on AWS (moto checks known types only)."""
-
-    def do_resources_exist(self, resource_ids: list[str]) -> bool:
-        for resource_id in resource_ids:
-            if resource_id.startswith(ENDPOINT_PREFIX + "-"):
-                self.get_client_vpn_endpoint(resource_id)  # type: ignore[attr-defined]
-        return _moto_do_resources_exist(self, [r for r in resource_ids if not r.startswith(ENDPOINT_PREFIX + "-")])
-
-
-def ec2_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
-    from moto.ec2.models import ec2_backends
-
-    return ec2_backends[account_id][region]
-
-
-# ---------------------------------------------------------------- admin API
-
-def report_played(body: dict) -> dict:
-    """A data plane says what it applies of an endpoint: body {client_vpn_endpoint_id,
-    routes: [cidr], rules: [cidr] (all-users rules)}; sent again every second or so
-    while it plays (PLAYED_HOLD_S). Routes and rules it has not applied yet stay
-    creating / authorizing."""
-    endpoint_id = str(body["client_vpn_endpoint_id"])
-    try:
-        routes = {str(ipaddress.ip_network(c, strict=False)) for c in body.get("routes", [])}
-        rules = {str(ipaddress.ip_network(c, strict=False)) for c in body.get("rules", [])}
-    except ValueError as exc:
-        raise ValueError(f"clientvpn-played: {exc}") from None
-    PLAYED[endpoint_id] = {"routes": routes, "rules": rules, "at": clock.now()}
-    return {"client_vpn_endpoint_id": endpoint_id, "routes": sorted(routes), "rules": sorted(rules)}
-
-
-def report_connection(body: dict) -> dict:
-    """Admin route: a data plane reports a client connection (new or an update).
-
-    body: {region, client_vpn_endpoint_id, connection_id?, common_name, username?,
-    client_ip? (assigned from the client CIDR when absent), public_ip?, status:
-    active|failed-to-terminate|terminating|terminated, status_message?, ingress_bytes?,
-    egress_bytes?, ingress_packets?, egress_packets?, posture_compliance_statuses?}
-    """
-    backend = ec2_backend(body["region"], body.get("account_id", DEFAULT_ACCOUNT_ID))
-    connection = backend.report_client_vpn_connection(
-        body["client_vpn_endpoint_id"], connection_id=body.get("connection_id"),
-        common_name=body.get("common_name"), username=body.get("username"), client_ip=body.get("client_ip"),
-        public_ip=body.get("public_ip"), status=body.get("status", "active"),
-        status_message=body.get("status_message"), ingress_bytes=body.get("ingress_bytes"),
-        egress_bytes=body.get("egress_bytes"), ingress_packets=body.get("ingress_packets"),
-        egress_packets=body.get("egress_packets"),
-        posture_compliance_statuses=body.get("posture_compliance_statuses"))
-    return {"ok": True, **connection.to_admin()}
-
-
-def connect(body: dict) -> dict:
-    """Admin route: a client has authenticated; admit it as Client VPN does.
-
-    body: {region, client_vpn_endpoint_id, common_name, public_ip, username?, client_ip?,
-    platform?, platform_version?, client_openvpn_version?, port? (the client's source port,
-    for the connection log)}. Returns {ok, allow,
-    connection_id, client_ip, status, status_message, message, handler_invoked,
-    posture_compliance_statuses}.
-    """
-    backend = ec2_backend(body["region"], body.get("account_id", DEFAULT_ACCOUNT_ID))
-    result = backend.connect_client_vpn_client(
-        body["client_vpn_endpoint_id"], common_name=body["common_name"], public_ip=body["public_ip"],
-        username=body.get("username"), client_ip=body.get("client_ip"), platform=body.get("platform"),
-        platform_version=body.get("platform_version"), client_openvpn_version=body.get("client_openvpn_version"),
-        port=body.get("port"))
-    return {"ok": True, **result}

@@ -7,12 +7,14 @@ serialises against botocore's EC2 model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+from moto.core.exceptions import InvalidToken
 from moto.core.responses import ActionResult
 from moto.ec2.responses._base_response import EC2BaseResponse
 
-from .models import RESOURCE_TYPE, invalid, paginate
+from .exceptions import InvalidNextToken, InvalidTagResourceType, UnsupportedByEmulator
+from .utils import RESOURCE_TYPE
 
 # Request members the emulator does not implement; using them is an error, not a silent no-op.
 UNSUPPORTED = {
@@ -21,13 +23,16 @@ UNSUPPORTED = {
 }
 
 
+def _to_api(item: Any) -> dict:
+    return item.to_api()
+
+
 class ClientVpnResponses(EC2BaseResponse):
     def _client_vpn_tags(self) -> dict[str, str]:
         tags: dict[str, str] = {}
         for spec in self._get_param("TagSpecifications", []) or []:
             if spec.get("ResourceType") != RESOURCE_TYPE:
-                raise invalid(f"'{spec.get('ResourceType')}' is not a valid taggable resource type for this "
-                              f"operation; use '{RESOURCE_TYPE}'.")
+                raise InvalidTagResourceType(spec.get("ResourceType"), RESOURCE_TYPE)
             tags.update({t["Key"]: t.get("Value", "") for t in spec.get("Tags", [])})
         return tags
 
@@ -43,9 +48,16 @@ class ClientVpnResponses(EC2BaseResponse):
             options.append("Associating an Availability Zone (transit gateway endpoints)")
         return options
 
-    def _page(self, key: str, items: list) -> ActionResult:
-        page, token = paginate(items, self._get_param("MaxResults"), self._get_param("NextToken"))
-        result: dict[str, Any] = {key: page}
+    def _page(self, key: str, describe: Callable[..., tuple[list, str | None]], shape: Callable[[Any], dict],
+              **kwargs: Any) -> ActionResult:
+        """One page of a Describe: `describe` is the backend's method (paginated with
+        moto's paginator, utils.PAGINATION_MODEL), `shape` gives an item's API shape."""
+        next_token = self._get_param("NextToken")
+        try:
+            items, token = describe(**kwargs, max_results=self._get_int_param("MaxResults"), next_token=next_token)
+        except InvalidToken:  # moto's; AWS answers InvalidParameterValue here
+            raise InvalidNextToken(next_token) from None
+        result: dict[str, Any] = {key: [shape(item) for item in items]}
         if token:
             result["NextToken"] = token
         return ActionResult(result)
@@ -81,9 +93,9 @@ class ClientVpnResponses(EC2BaseResponse):
 
     def describe_client_vpn_endpoints(self) -> ActionResult:
         self.error_on_dryrun()
-        endpoints = self.ec2_backend.describe_client_vpn_endpoints(
-            self._get_param("ClientVpnEndpointIds", []), self._filters_from_querystring())
-        return self._page("ClientVpnEndpoints", [e.to_api() for e in endpoints])
+        return self._page("ClientVpnEndpoints", self.ec2_backend.describe_client_vpn_endpoints, _to_api,
+                          endpoint_ids=self._get_param("ClientVpnEndpointIds", []),
+                          filters=self._filters_from_querystring())
 
     def modify_client_vpn_endpoint(self) -> ActionResult:
         self.error_on_dryrun()
@@ -129,17 +141,17 @@ class ClientVpnResponses(EC2BaseResponse):
         self.error_on_dryrun()
         unsupported = self._unsupported()
         if unsupported:
-            raise invalid(f"{unsupported[0]} is not supported by the hybridnet emulator.")
+            raise UnsupportedByEmulator(unsupported[0])
         network = self.ec2_backend.associate_client_vpn_target_network(
             self._get_param("ClientVpnEndpointId"), self._get_param("SubnetId"), self._get_param("ClientToken"))
         return ActionResult({"AssociationId": network.association_id, "Status": {"Code": "associating"}})
 
     def describe_client_vpn_target_networks(self) -> ActionResult:
         self.error_on_dryrun()
-        networks = self.ec2_backend.describe_client_vpn_target_networks(
-            self._get_param("ClientVpnEndpointId"), self._get_param("AssociationIds", []),
-            self._filters_from_querystring())
-        return self._page("ClientVpnTargetNetworks", networks)
+        return self._page("ClientVpnTargetNetworks", self.ec2_backend.describe_client_vpn_target_networks, _to_api,
+                          endpoint_id=self._get_param("ClientVpnEndpointId"),
+                          association_ids=self._get_param("AssociationIds", []),
+                          filters=self._filters_from_querystring())
 
     def disassociate_client_vpn_target_network(self) -> ActionResult:
         self.error_on_dryrun()
@@ -167,9 +179,9 @@ class ClientVpnResponses(EC2BaseResponse):
 
     def describe_client_vpn_authorization_rules(self) -> ActionResult:
         self.error_on_dryrun()
-        rules = self.ec2_backend.describe_client_vpn_authorization_rules(
-            self._get_param("ClientVpnEndpointId"), self._filters_from_querystring())
-        return self._page("AuthorizationRules", rules)
+        return self._page("AuthorizationRules", self.ec2_backend.describe_client_vpn_authorization_rules, _to_api,
+                          endpoint_id=self._get_param("ClientVpnEndpointId"),
+                          filters=self._filters_from_querystring())
 
     # -- routes
     def create_client_vpn_route(self) -> ActionResult:
@@ -188,16 +200,17 @@ class ClientVpnResponses(EC2BaseResponse):
 
     def describe_client_vpn_routes(self) -> ActionResult:
         self.error_on_dryrun()
-        routes = self.ec2_backend.describe_client_vpn_routes(
-            self._get_param("ClientVpnEndpointId"), self._filters_from_querystring())
-        return self._page("Routes", routes)
+        return self._page("Routes", self.ec2_backend.describe_client_vpn_routes, _to_api,
+                          endpoint_id=self._get_param("ClientVpnEndpointId"),
+                          filters=self._filters_from_querystring())
 
     # -- connections
     def describe_client_vpn_connections(self) -> ActionResult:
         self.error_on_dryrun()
-        connections = self.ec2_backend.describe_client_vpn_connections(
-            self._get_param("ClientVpnEndpointId"), self._filters_from_querystring())
-        return self._page("Connections", connections)
+        # Already in the API's shape (models.ClientVpnBackend.describe_client_vpn_connections).
+        return self._page("Connections", self.ec2_backend.describe_client_vpn_connections, dict,
+                          endpoint_id=self._get_param("ClientVpnEndpointId"),
+                          filters=self._filters_from_querystring())
 
     def terminate_client_vpn_connections(self) -> ActionResult:
         self.error_on_dryrun()

@@ -195,3 +195,48 @@ class SoaValueBackend:
         for rrset in zone.rrsets:
             rrset.records = _values(rrset)
         return zone
+
+
+def _zone_order(name: str) -> tuple[str, ...]:
+    """Route 53's order of hosted zones by name: labels reversed (com.example.www), case folded."""
+    return tuple(reversed(dns_labels(name)))
+
+
+class HostedZoneListingBackend:
+    """ListHostedZonesByName and ListHostedZonesByVPC as pages, as AWS lists them.
+
+    moto's list_hosted_zones_by_name returns the zones named exactly DNSName
+    (or all of them) with no page, so its answer lacks IsTruncated and
+    MaxItems, which botocore's model requires; AWS lists up to MaxItems zones
+    (default 100) in its order (reversed labels), beginning with the first
+    whose name is DNSName or after it (and, with HostedZoneId, that zone), and
+    names the next one (NextDNSName, NextHostedZoneId) when there are more.
+    Mixed into moto's Route53Backend (moto's own methods are left as they are).
+    """
+
+    def list_hosted_zones_by_name_page(self, dns_name: str | None, hosted_zone_id: str | None,
+                                       max_items: int) -> tuple[list[Any], Any]:
+        """(the page's zones, the first zone of the next page or None)."""
+        zones = sorted(self.zones.values(),  # type: ignore[attr-defined]
+                       key=lambda z: (_zone_order(z.name), z.resource_id))
+        if dns_name:
+            start = _zone_order(dns_name)
+            zones = [z for z in zones if _zone_order(z.name) >= start]
+            if hosted_zone_id:
+                wanted = hosted_zone_id.split("/")[-1]
+                at = next((i for i, z in enumerate(zones)
+                           if _zone_order(z.name) == start and z.resource_id >= wanted), None)
+                zones = zones[at:] if at is not None else [z for z in zones if _zone_order(z.name) > start]
+        return zones[:max_items], (zones[max_items] if len(zones) > max_items else None)
+
+    def list_hosted_zones_by_vpc_page(self, vpc_id: str, max_items: int,
+                                      next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """(the page's zone summaries, the NextToken of the next page or None); the token is
+        the offset of the next summary, as moto pages elsewhere."""
+        summaries = self.list_hosted_zones_by_vpc(vpc_id)  # type: ignore[attr-defined]
+        try:
+            offset = int(next_token) if next_token else 0
+        except ValueError:
+            raise InvalidInput(f"Invalid NextToken {next_token!r}") from None
+        page = summaries[offset:offset + max_items]
+        return page, (str(offset + max_items) if offset + max_items < len(summaries) else None)

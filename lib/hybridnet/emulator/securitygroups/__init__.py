@@ -1,0 +1,1 @@
+"""CreateSecurityGroup and DeleteSecurityGroup answer as AWS does (responses.py)."""
