@@ -47,6 +47,29 @@ def refresh(names: list[str]) -> None:
             emulator.stop()
 
 
+FLEET_DEMO_CONNECTIONS = 40  # as tests/notebooks/test_nbval.py
+
+
+def refresh_fleet() -> None:
+    """Notebook 11 over the demo fleet, in an emulator of its own (no lab)."""
+    with tempfile.TemporaryDirectory(prefix="hybridnet-baseline-fleet-") as home:
+        os.environ["HYBRIDNET_HOME"] = home
+        try:
+            subprocess.run([sys.executable, "-m", "hybridnet.cli", "emulator", "seed-fleet", "--params",
+                            str(ROOT / "params" / "fleet.yaml"), "--connections", str(FLEET_DEMO_CONNECTIONS)],
+                           check=True, cwd=ROOT)
+            path = ROOT / "notebooks" / f"{execute.FLEET}.ipynb"
+            notebook = nbformat.read(path, as_version=4)
+            os.chdir(path.parent)
+            NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
+                           kernel_manager_class=execute.ipc_kernel_manager(),
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            nbformat.write(notebook, path)
+            print(f"refreshed {path.relative_to(ROOT)}")
+        finally:
+            emulator.stop()
+
+
 if __name__ == "__main__":
     # CI reproduces these outputs as root, with the lab: make them the same way.
     reason = dataplane.lab_unavailable_reason()
@@ -59,3 +82,4 @@ if __name__ == "__main__":
                  "stop it first (hybridnet lab down), then run make baselines again")
     # The whole runbook, then the teardown, in one emulator: as nbval replays them.
     refresh([*execute.NOTEBOOKS, execute.TEARDOWN])
+    refresh_fleet()

@@ -106,39 +106,54 @@ class Account:
     started_empty_at: str | None = None
 
 
-def _aws(params: Params) -> Account:
+@dataclass(frozen=True)
+class Where:
+    """Which account a target opens: the target's name, the region and, on AWS, the
+    profile (None: the default credential chain)."""
+
+    target: str
+    region: str
+    profile: str | None = None
+
+
+def _aws(where: Where) -> Account:
     try:
-        session = boto3.session.Session(profile_name=params.profile, region_name=params.region)
+        session = boto3.session.Session(profile_name=where.profile, region_name=where.region)
     except ProfileNotFound:
         raise CredentialsError(
-            f"profile: {params.profile!r} is not in ~/.aws/config or ~/.aws/credentials: create it "
-            f"(aws configure --profile {params.profile}, or aws configure sso), or name one that exists "
+            f"profile: {where.profile!r} is not in ~/.aws/config or ~/.aws/credentials: create it "
+            f"(aws configure --profile {where.profile}, or aws configure sso), or name one that exists "
             "(aws configure list-profiles)") from None
     return Account(session, None, waiter_delay=15)
 
 
-# Other targets are plugins: a package registers a function `Params -> Account`
+# Other targets are plugins: a package registers a function `Where -> Account`
 # under this entry point group (the embedded emulator registers its own in
 # pyproject.toml), so this module never imports it.
 TARGET_GROUP = "hybridnet.targets"
 
 
 @functools.cache
-def targets() -> dict[str, Callable[[Params], Account]]:
+def targets() -> dict[str, Callable[[Where], Account]]:
     """Every target: "aws" and each one registered under TARGET_GROUP (loaded on first use)."""
-    found: dict[str, Callable[[Params], Account]] = {"aws": _aws}
+    found: dict[str, Callable[[Where], Account]] = {"aws": _aws}
     for entry in importlib.metadata.entry_points(group=TARGET_GROUP):
-        found.setdefault(entry.name, lambda params, entry=entry: entry.load()(params))
+        found.setdefault(entry.name, lambda where, entry=entry: entry.load()(where))
     return found
+
+
+def open_account(where: Where) -> Account:
+    """The target's account (starting the emulator if needed): a session, its endpoint."""
+    opener = targets().get(where.target)
+    if opener is None:
+        raise TargetError(f"target: {where.target!r} is not installed here (installed: {', '.join(sorted(targets()))});"
+                          " run `make setup`, or set target: aws")
+    return opener(where)
 
 
 def connect(params: Params) -> AwsContext:
     """Clients for the parameter set's target (starting the emulator if needed)."""
-    opener = targets().get(params.target)
-    if opener is None:
-        raise TargetError(f"target: {params.target!r} is not installed here (installed: {', '.join(sorted(targets()))});"
-                          " run `make setup`, or set target: aws")
-    account = opener(params)
+    account = open_account(Where(params.target, params.region, params.profile))
     plane, why = dataplane.choose(params.target, params.lab)
     ctx = AwsContext(params, account.session, account.endpoint_url, waiter_delay=account.waiter_delay,
                      data_plane=plane, data_plane_reason=why, host_plane=hosts.choose(params),

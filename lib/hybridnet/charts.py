@@ -135,3 +135,41 @@ def topology_chart(graph, title: str = "") -> Figure:
     ax.set_xlim(xmin - pad, xmax + pad)
     ax.set_ylim(min(ys) - 0.15 * spread - 0.05, top + 0.08 * spread + 0.05)
     return fig
+
+
+def fleet_heatmap(table: pd.DataFrame, checks: list[str], rows: int = 40,
+                  title: str = "Fleet health: the worst resources") -> Figure:
+    """The fleet's verdict table as a heatmap: the `rows` worst resources (account /
+    region / resource) down, the checks across, each cell its verdict's colour (grey:
+    the check does not apply). A cell that is not OK carries its cause."""
+    from matplotlib.colors import ListedColormap
+
+    severity = {"OK": 0, "WARN": 1, "FAIL": 2}
+    keyed = table.assign(key=table["account"] + " / " + table["region"] + " / " + table["resource"]
+                         + table["name"].map(lambda n: f" ({n})" if n else ""))
+    worst = (keyed.assign(_sev=keyed["status"].map(severity)).groupby("key", sort=False)["_sev"].max()
+             .sort_values(ascending=False, kind="stable"))
+    shown = list(worst.index[:rows])
+    columns = [c for c in checks if c in set(keyed["check"])] + sorted(set(keyed["check"]) - set(checks))
+    grid = pd.DataFrame(float("nan"), index=shown, columns=columns)
+    labels = pd.DataFrame("", index=shown, columns=columns)
+    for r in keyed[keyed["key"].isin(shown)].itertuples():
+        if pd.isna(grid.at[r.key, r.check]) or severity[r.status] > grid.at[r.key, r.check]:
+            grid.at[r.key, r.check] = severity[r.status]
+            labels.at[r.key, r.check] = "" if r.status == "OK" else (r.cause or r.status)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.7 * max(len(columns), 1), 1.2 + 0.32 * max(len(shown), 1)))
+    ax.set_title(f"{title} ({len(shown)} of {len(worst)})" if len(worst) > len(shown) else title)
+    if not shown:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no resource found", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    cmap = ListedColormap([STATUS_COLOURS["OK"], STATUS_COLOURS["WARN"], STATUS_COLOURS["FAIL"]]).with_extremes(
+        bad=UNJUDGED_COLOUR)
+    ax.imshow(grid.to_numpy(dtype=float), cmap=cmap, vmin=0, vmax=2, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks(range(len(shown)), shown, fontsize=7)
+    for y, key in enumerate(shown):
+        for x, check in enumerate(columns):
+            if labels.at[key, check]:
+                ax.text(x, y, labels.at[key, check], ha="center", va="center", fontsize=6, color="white")
+    return fig

@@ -10,7 +10,7 @@ import sys
 import time
 
 
-from . import dataplane, emulator, execute, healthcheck, results, summary, workspace
+from . import dataplane, emulator, execute, healthcheck, results, summary, timings, workspace
 from .errors import HybridnetError
 from .locks import stack_lock
 from .params import ParamsError, load_params
@@ -90,6 +90,34 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         return 0 if info else NOT_RUNNING
     elif args.action == "stop":
         print("emulator stopped" if emulator.stop() else "emulator was not running")
+    elif args.action == "seed-fleet":
+        return _seed_fleet(args)
+    return 0
+
+
+def _seed_fleet(args: argparse.Namespace) -> int:
+    """A demo fleet in the emulator, over the accounts and regions of a fleet's settings:
+    what `healthcheck --fleet` then reads (emulator.fleetdemo: a known mix of states)."""
+    from collections import Counter
+
+    from . import fleet
+    from .emulator import fleetdemo
+    from .emulator.fleet import client as fleet_client
+
+    path = resolve_params_path(args.params or "params/fleet.yaml")
+    settings = fleet.load_fleet(path)
+    if settings.target != "emulator":
+        raise ParamsError(str(path), [("target", "seed-fleet fills the embedded emulator: use a fleet file with "
+                                                 "target: emulator (e.g. params/fleet.yaml)")])
+    emulator.start()
+    ids = fleetdemo.fleet_accounts(settings)
+    spec, _ = fleetdemo.demo(sorted(set(ids.values())), settings.regions, args.connections, seed=args.seed)
+    answer = fleet_client.seed(spec)
+    kinds = Counter(c["tags"]["kind"] for c in spec["connections"])
+    print(f"seeded {len(answer['connections'])} connections over {len(set(ids.values()))} accounts x "
+          f"{len(settings.regions)} regions in {answer.get('seconds', 0):.1f} s: "
+          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    print(f"check them: hybridnet healthcheck --fleet {args.params or 'params/fleet.yaml'}")
     return 0
 
 
@@ -189,21 +217,36 @@ def _lab_up(params_file, params, ctx) -> int:
     for line in dataplane.twin_services_up(ctx, run_dir):
         print(line)
     print("stop it: hybridnet lab down")
-    return 0 if deployment.applied else 1
+    return 0 if deployment.ok else 1
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     from .params import load_healthcheck
 
+    if args.fleet:
+        return _fleet_healthcheck(args)
+    if args.shard or args.merge:
+        raise ParamsError("healthcheck", [("--shard/--merge", "go with --fleet FILE (the fleet's settings), e.g. "
+                                                               "hybridnet healthcheck --fleet params/fleet.yaml --shard 1/4")])
+
+    if args.timings:  # from here on, this process and the notebook's kernel record their phases
+        timings.start()
     path = resolve_params_path(args.params)
-    _, params = load_healthcheck(path)  # fail on bad settings before anything runs
+    settings = load_healthcheck(path)  # fail on bad settings before anything runs
+    params = settings[1]
     since = ""
     if args.since:  # a run that is not there (or unreadable): one line, exit 2, before anything runs
         from .diagnostics import changes
 
         since = changes.load_snapshot(args.since)["path"]
-    _check_account(params)
-    done = healthcheck.run(path, since=since)  # notify connects as the notebook does (aws.connect)
+    kernel = execute.start_kernel()  # it starts while the account is checked; a kernel touches nothing
+    try:
+        with timings.phase("account (STS)"):
+            _check_account(params)
+        done = healthcheck.run(path, since=since, settings=settings, kernel=kernel)  # notify connects as the notebook
+    finally:
+        with timings.phase("kernel stop"):
+            execute.stop_kernel(kernel)
     width = max([len(c) for c in done.verdicts["check"]] + [5])
     print(f"health check: {healthcheck.STATUS_WORDS[done.exit_code]}")
     if done.changes:
@@ -224,7 +267,38 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
             print(f"metrics: {metrics.write(args.metrics_file, params.name, done)}")
         except OSError as exc:
             print(f"warning: metrics not written to {args.metrics_file}: {exc.strerror or exc}")
+    if args.timings:
+        print(timings.report(done.notebook), file=sys.stderr)
     return done.exit_code
+
+
+FLEET_ROWS = 20  # the worst verdicts printed; the report and fleet_verdicts.csv hold them all
+
+
+def _fleet_healthcheck(args: argparse.Namespace) -> int:
+    """The fleet check (notebook 11 with papermill): one shard of the accounts, or the
+    merge of the shards' runs; its summary, the worst verdicts and the report."""
+    from . import fleet
+
+    path = resolve_params_path(args.fleet)
+    settings = fleet.load_fleet(path)  # fail on bad settings before anything runs
+    fleet.shard(settings, fleet.parse_shard(args.shard))  # and on a bad shard
+    label = "fleet" + (f"-shard{args.shard.replace('/', 'of')}" if args.shard else "-merge" if args.merge else "")
+    run_dir = workspace.new_run_dir(label)
+    done = execute.run_notebook(fleet.NOTEBOOK, run_dir, {"fleet_file": str(path.resolve()), "shard": args.shard,
+                                                          "merge": list(args.merge or [])})
+    report = healthcheck.export_html(done.output, run_dir / "fleet_health.html")
+    data = results.load(run_dir, fleet.NOTEBOOK)
+    print(data["summary"])
+    width = max([len(r["check"]) for r in data["worst"]] + [5])
+    for row in data["worst"][:FLEET_ROWS]:
+        if row["status"] == "OK":
+            break
+        print(f"  {row['status']:<4}  {row['account']}/{row['region']}  {row['resource']}  {row['check']:<{width}}  "
+              f"{row['reason']}" + (f"  [{row['cause']}]" if row["cause"] else ""))
+    print(f"{data['calls']} AWS calls in {data['seconds']:.1f} s; every verdict: {run_dir / 'fleet_verdicts.csv'}")
+    print(f"report: {report}")
+    return int(data["exit_code"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,8 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     emu = sub.add_parser("emulator", help="the embedded AWS emulator (moto + hybridnet extensions)")
-    emu.add_argument("action", choices=["start", "status", "stop"])
-    emu.add_argument("--params", help="seed the lab's starting state from this parameter file")
+    emu.add_argument("action", choices=["start", "status", "stop", "seed-fleet"])
+    emu.add_argument("--params", help="start: seed the lab's starting state from this parameter file; seed-fleet: "
+                                      "the fleet's settings whose accounts and regions get the demo fleet "
+                                      "(default params/fleet.yaml)")
+    emu.add_argument("--connections", type=int, default=40, metavar="N",
+                     help="seed-fleet: how many VPN connections (default 40)")
+    emu.add_argument("--seed", type=int, default=7, help="seed-fleet: the random mix's seed (default 7)")
     emu.add_argument("--fresh", action="store_true",
                      help="start: empty, on purpose (a running emulator is stopped; its saved state is kept as "
                           "outputs/.state/emulator-state.<date-time>.pickle)")
@@ -257,6 +336,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--metrics-file", metavar="PATH", default="",
                        help="also write the verdicts and tunnel states there in the Prometheus text format "
                             "(node_exporter's textfile collector: a .prom file in --collector.textfile.directory)")
+    check.add_argument("--fleet", metavar="FILE", default="",
+                       help="check a fleet instead: every Site-to-Site VPN of the accounts and regions in FILE "
+                            "(e.g. params/fleet.yaml; notebook 11)")
+    check.add_argument("--shard", metavar="K/N", default="",
+                       help="with --fleet: read only every N-th account from the K-th (one of N scheduled jobs)")
+    check.add_argument("--merge", metavar="RUN", nargs="+", default=[],
+                       help="with --fleet: join these shards' runs (ids under outputs/, or folders) into one report")
+    check.add_argument("--timings", action="store_true",
+                       help="at the end, print on stderr how long each phase took (the command's, papermill's, "
+                            "the notebook's cells, each collector)")
     check.set_defaults(func=cmd_healthcheck)
 
     lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels",

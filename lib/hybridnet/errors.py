@@ -23,6 +23,14 @@ class CredentialsError(HybridnetError):
     exit_code = 4
 
 
+class LocalPlaneError(HybridnetError):
+    """The embedded emulator or the lab could not do what was asked (its process, a
+    daemon that did not start, a namespace, an agent's call): the message names it
+    and where its log is."""
+
+    exit_code = 6
+
+
 class NotebookFailed(HybridnetError):
     """A runbook notebook stopped at a cell: which one, why, and where the notebook
     as far as it ran is (papermill saves it with the error in place)."""
@@ -46,4 +54,4 @@ class NotebookFailed(HybridnetError):
         super().__init__("\n".join(lines))
 
 
-__all__ = ["CredentialsError", "HybridnetError", "NotebookFailed"]
+__all__ = ["CredentialsError", "HybridnetError", "LocalPlaneError", "NotebookFailed"]

@@ -137,11 +137,13 @@ class SsmPlane:
         if host.instance_id:
             return host.instance_id
         if role not in self._instance_ids:
+            from .aws import paginate  # aws imports this module
+
             ec2 = self.ctx.client("ec2")
-            found = [i for page in ec2.get_paginator("describe_instances").paginate(Filters=[
+            found = [i for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=[
                 {"Name": "tag:Name", "Values": [host.name_tag]},
                 {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
-                for reservation in page["Reservations"] for i in reservation["Instances"]]
+                for i in reservation["Instances"]]
             if not found:
                 raise _Unreachable(None, "NotFound", f"hosts.{role}: no instance with Name tag {host.name_tag!r} "
                                                      f"in {self.ctx.params.region}; fix the name or use its id")
@@ -153,10 +155,12 @@ class SsmPlane:
         return self._instance_ids[role]
 
     def _information(self, instance_ids: list[str]) -> dict[str, dict]:
+        from .aws import paginate  # aws imports this module
+
         ssm = self.ctx.client("ssm")
-        pages = ssm.get_paginator("describe_instance_information").paginate(
-            Filters=[{"Key": "InstanceIds", "Values": instance_ids}])
-        return {i["InstanceId"]: i for page in pages for i in page["InstanceInformationList"]}
+        found = paginate(ssm, "describe_instance_information", "InstanceInformationList",
+                         Filters=[{"Key": "InstanceIds", "Values": instance_ids}])
+        return {i["InstanceId"]: i for i in found}
 
     def _check_online(self, role: str, instance_id: str, info: dict | None) -> None:
         if info is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -89,6 +89,9 @@ DnsName = Annotated[str, AfterValidator(_dns_name)]
 class _Model(BaseModel):
     # Unknown keys are typos until proven otherwise.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class Subnet(_Model):
@@ -424,10 +427,6 @@ class Params(_Model):
             raise ValueError(f"{value!r} is not an AWS region; e.g. {', '.join(near or regions[:6])}")
         return value
 
-    @property
-    def tags(self) -> dict[str, str]:
-        return {"hybridnet:stack": self.name}
-
 
 class _CrossCheckFailed(ValueError):
     def __init__(self, problems: list[tuple[str, str]]):
@@ -676,20 +675,28 @@ class HealthCheck(_Model):
         return values
 
 
-def load_healthcheck(path: str | Path) -> tuple[HealthCheck, Params]:
-    """The health check's settings and the parameter set they point at."""
+def load_model(model: type[_M], path: str | Path, example: str) -> _M:
+    """A settings file (YAML) validated into `model`; every problem at once, each
+    naming its field, as one ParamsError. `example`: where a good one is."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
-        raise ParamsError(str(path), [("(file)", "not found; e.g. params/healthcheck.yaml")]) from None
+        raise ParamsError(str(path), [("(file)", f"not found; {example}")]) from None
     except yaml.YAMLError as exc:
         raise ParamsError(str(path), [("(file)", f"is not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ParamsError(str(path), [("(top level)", "expected a mapping of keys to values")])
     try:
-        check = HealthCheck.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ParamsError(str(path), _problems(exc)) from None
-    return check, load_params(path.parent / check.params)
+
+
+def load_healthcheck(path: str | Path) -> tuple[HealthCheck, Params]:
+    """The health check's settings and the parameter set they point at."""
+    check = load_model(HealthCheck, path, "e.g. params/healthcheck.yaml")
+    return check, load_params(Path(path).parent / check.params)
 
 
 def parse_params(data: dict, source: str = "params") -> Params:

@@ -56,6 +56,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .errors import HybridnetError
 from .workspace import write_file
 
 __all__ = [
@@ -91,7 +92,7 @@ KEY_MODE = 0o600
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class PkiError(ValueError):
+class PkiError(HybridnetError, ValueError):
     """A certificate or key is unusable, or a chain does not verify.
 
     The message never contains private key material.

@@ -25,6 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
+from .errors import HybridnetError
+
 __all__ = [
     "IkeParams",
     "IpsecParams",
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 
-class VpnConfigError(ValueError):
+class VpnConfigError(HybridnetError, ValueError):
     """The VPN configuration (XML or tunnel options) is malformed or incomplete.
 
     The message names the offending element path; it never contains a

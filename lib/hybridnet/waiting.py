@@ -17,9 +17,11 @@ HYBRIDNET_PROGRESS=bar or =lines overrides that guess.
 from __future__ import annotations
 
 import html
+import json
 import os
 import sys
 import time
+from importlib import resources
 from typing import Callable, TypeVar
 
 from botocore.exceptions import WaiterError
@@ -213,144 +215,9 @@ def _state_of(response: dict) -> str:
     return "waiting"
 
 
-# Waiters boto3 lacks, in botocore's own waiter language.
-EXTRA_WAITERS = WaiterModel({
-    "version": 2,
-    "waiters": {
-        "TransitGatewayAttachmentAvailable": {
-            "operation": "DescribeTransitGatewayAttachments",
-            "delay": 15,
-            "maxAttempts": 40,
-            "acceptors": [
-                {"state": "success", "matcher": "pathAll",
-                 "argument": "TransitGatewayAttachments[].State", "expected": "available"},
-                {"state": "failure", "matcher": "pathAny",
-                 "argument": "TransitGatewayAttachments[].State", "expected": "failed"},
-                {"state": "failure", "matcher": "pathAny",
-                 "argument": "TransitGatewayAttachments[].State", "expected": "deleted"},
-            ],
-        },
-        # Route 53 Resolver (boto3 has no waiters for it): endpoints go
-        # CREATING -> OPERATIONAL, rules and rule associations CREATING -> COMPLETE.
-        "ResolverEndpointOperational": {
-            "operation": "GetResolverEndpoint",
-            "delay": 10,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "ResolverEndpoint.Status",
-                 "expected": "OPERATIONAL"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverEndpoint.Status",
-                 "expected": "ACTION_NEEDED"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverEndpoint.Status",
-                 "expected": "DELETING"},
-                {"state": "failure", "matcher": "error", "expected": "ResourceNotFoundException"},
-            ],
-        },
-        "ResolverRuleComplete": {
-            "operation": "GetResolverRule",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "ResolverRule.Status", "expected": "COMPLETE"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverRule.Status", "expected": "FAILED"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverRule.Status", "expected": "DELETING"},
-                {"state": "failure", "matcher": "error", "expected": "ResourceNotFoundException"},
-            ],
-        },
-        "ResolverRuleAssociationComplete": {
-            "operation": "GetResolverRuleAssociation",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "ResolverRuleAssociation.Status",
-                 "expected": "COMPLETE"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverRuleAssociation.Status",
-                 "expected": "FAILED"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverRuleAssociation.Status",
-                 "expected": "DELETING"},
-                {"state": "failure", "matcher": "error", "expected": "ResourceNotFoundException"},
-            ],
-        },
-        # Resolver query logging: a configuration goes CREATING -> CREATED, its association
-        # with a VPC CREATING -> ACTIVE.
-        "ResolverQueryLogConfigCreated": {
-            "operation": "GetResolverQueryLogConfig",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "ResolverQueryLogConfig.Status",
-                 "expected": "CREATED"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverQueryLogConfig.Status",
-                 "expected": "FAILED"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverQueryLogConfig.Status",
-                 "expected": "DELETING"},
-                {"state": "failure", "matcher": "error", "expected": "ResourceNotFoundException"},
-            ],
-        },
-        "ResolverQueryLogConfigAssociationActive": {
-            "operation": "GetResolverQueryLogConfigAssociation",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "ResolverQueryLogConfigAssociation.Status",
-                 "expected": "ACTIVE"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverQueryLogConfigAssociation.Status",
-                 "expected": "FAILED"},
-                {"state": "failure", "matcher": "path", "argument": "ResolverQueryLogConfigAssociation.Status",
-                 "expected": "DELETING"},
-                {"state": "failure", "matcher": "error", "expected": "ResourceNotFoundException"},
-            ],
-        },
-        # AWS Client VPN (boto3 has no waiters for it): every status is a {"Code": ...}.
-        "ClientVpnEndpointAvailable": {
-            "operation": "DescribeClientVpnEndpoints",
-            "delay": 15,
-            "maxAttempts": 40,
-            "acceptors": [
-                {"state": "success", "matcher": "pathAll", "argument": "ClientVpnEndpoints[].Status.Code",
-                 "expected": "available"},
-                {"state": "failure", "matcher": "pathAny", "argument": "ClientVpnEndpoints[].Status.Code",
-                 "expected": "deleting"},
-                {"state": "failure", "matcher": "pathAny", "argument": "ClientVpnEndpoints[].Status.Code",
-                 "expected": "deleted"},
-                {"state": "failure", "matcher": "error", "expected": "InvalidClientVpnEndpointId.NotFound"},
-            ],
-        },
-        "ClientVpnTargetNetworksAssociated": {
-            "operation": "DescribeClientVpnTargetNetworks",
-            "delay": 15,
-            "maxAttempts": 40,
-            "acceptors": [
-                {"state": "success", "matcher": "pathAll", "argument": "ClientVpnTargetNetworks[].Status.Code",
-                 "expected": "associated"},
-                {"state": "failure", "matcher": "pathAny", "argument": "ClientVpnTargetNetworks[].Status.Code",
-                 "expected": "association-failed"},
-                {"state": "failure", "matcher": "pathAny", "argument": "ClientVpnTargetNetworks[].Status.Code",
-                 "expected": "disassociated"},
-            ],
-        },
-        "ClientVpnAuthorizationRulesActive": {
-            "operation": "DescribeClientVpnAuthorizationRules",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "pathAll", "argument": "AuthorizationRules[].Status.Code",
-                 "expected": "active"},
-                {"state": "failure", "matcher": "pathAny", "argument": "AuthorizationRules[].Status.Code",
-                 "expected": "failed"},
-            ],
-        },
-        "ClientVpnRoutesActive": {
-            "operation": "DescribeClientVpnRoutes",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"state": "success", "matcher": "pathAll", "argument": "Routes[].Status.Code", "expected": "active"},
-                {"state": "failure", "matcher": "pathAny", "argument": "Routes[].Status.Code", "expected": "failed"},
-            ],
-        },
-    },
-})
+# Waiters boto3 lacks, in botocore's own waiter language (waiters.json, version 2: the
+# format of botocore's data/<service>/<version>/waiters-2.json).
+EXTRA_WAITERS = WaiterModel(json.loads(resources.files("hybridnet").joinpath("waiters.json").read_text()))
 
 
 def extra_waiter(name: str, client) -> Waiter:

@@ -127,10 +127,10 @@ def test_phase4_connects_the_remote_user_through_ssm_and_the_key_never_travels(c
     table = deployment.table
     assert table["ok"].all(), table.to_string()
     assert list(table["step"]) == [
-        "client key in Parameter Store", f"remote_user {deployment.attempt['instance_id']} (192.0.2.10) connects with "
+        "client key in Parameter Store", f"remote_user {deployment.attempts[0]['instance_id']} (192.0.2.10) connects with "
         "the profile", "ping VPC host web1", "ping on-prem host websrv", "resolve web1.awsanycompany.corp",
         "disconnect"], table.to_string()
-    attempt = deployment.attempt
+    attempt = deployment.attempts[0]
     assert ipaddress.ip_address(attempt["client_ip"]) in ipaddress.ip_network("172.16.0.0/22")
     ended = [c for c in connections(ctx, setup["phase4"].endpoint_id) if c["ClientIp"] == attempt["client_ip"]]
     assert ended[-1]["Status"]["Code"] == "terminated"

@@ -58,7 +58,7 @@ def lab(ctx, tmp_path_factory):
         result = hybrid_dns.run(ctx, progress=None)
         table, _ = dataplane.dns_up(ctx, run / "dns-lab", run / "lab-logs")
         assert table["running"].all(), table.to_string()
-        assert hybrid_dns.servers_answering(ctx).answering
+        assert hybrid_dns.servers_answering(ctx).ok
         yield {"run": run, "dns": result}
     finally:
         dataplane.lab_down()

@@ -48,7 +48,7 @@ def ctx(lab_session, own_emulator, params_file):
 def applied(ctx):
     vpn, cfg = router_config.load_connection(ctx)
     deployment = router_config.deploy(ctx, vpn, cfg)
-    assert deployment.applied, deployment.table.to_string()
+    assert deployment.ok, deployment.table.to_string()
     return vpn, cfg, deployment
 
 
@@ -92,7 +92,7 @@ def test_no_pre_shared_key_travels_in_a_command_or_lands_on_this_machine_s_etc(c
 def test_applying_again_is_safe(ctx, applied):
     vpn, cfg, _ = applied
     again = router_config.deploy(ctx, vpn, cfg)
-    assert again.applied, again.table.to_string()
+    assert again.ok, again.table.to_string()
 
 
 def test_the_router_s_systemctl_plays_only_its_own_units(ctx):
@@ -113,13 +113,13 @@ def test_onprem_dns_apply_installs_checks_and_starts_the_dns_server_s_own_named(
     from hybridnet.phases import hybrid_dns
 
     _, onprem = dns
-    assert onprem.applied, onprem.table.to_string()
+    assert onprem.ok, onprem.table.to_string()
     etc_bind = host_folder(dataplane.LAB_DIR, f"{NS_PREFIX}idc", "/etc/bind")
     assert "forward only" in (etc_bind / "named.conf.local").read_text()
     runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
     named = runtime.daemon(f"named@{NS_PREFIX}idc")
     assert runtime.is_running(named) and named.argv[-1] == "/etc/bind/named.conf"  # the host's own config
-    assert hybrid_dns.servers_answering(ctx).answering
+    assert hybrid_dns.servers_answering(ctx).ok
     matrix = hybrid_dns.probe_matrix(ctx)
     assert matrix["ok"].all(), matrix.to_string()
 
@@ -176,7 +176,7 @@ def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ct
     new_vpn, cfg = router_config.load_connection(changed)
     assert {t.cgw_asn for t in cfg.tunnels} == {65020}
     deployment = router_config.deploy(changed, new_vpn, cfg)
-    assert deployment.applied and deployment.table["ok"].all(), deployment.table.to_string()
+    assert deployment.ok and deployment.table["ok"].all(), deployment.table.to_string()
     view = _router_view_when_established(changed, new_vpn)
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
 
@@ -204,7 +204,7 @@ def test_a_changed_inside_cidr_and_crypto_are_applied_in_place_and_the_tunnels_c
     new_vpn, cfg = router_config.load_connection(changed)
     assert {t.ike.versions for t in cfg.tunnels} == {("ikev2",)}
     deployment = router_config.deploy(changed, new_vpn, cfg)
-    assert deployment.applied and deployment.table["ok"].all(), deployment.table.to_string()
+    assert deployment.ok and deployment.table["ok"].all(), deployment.table.to_string()
     view = _router_view_when_established(changed, new_vpn)
     assert view["bgp_peer"].tolist()[0] == "169.254.21.1", view.to_string()
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()

@@ -53,7 +53,7 @@ def ctx(lab_session, own_emulator, params_file):
 def applied(ctx):
     vpn, cfg = router_config.load_connection(ctx)
     deployment = router_config.deploy(ctx, vpn, cfg)
-    assert deployment.applied, deployment.table.to_string()
+    assert deployment.ok, deployment.table.to_string()
     return vpn
 
 

@@ -18,6 +18,7 @@ from hybridnet import dataplane, execute
 
 ROOT = Path(__file__).resolve().parents[2]
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
+FLEET_DEMO_CONNECTIONS = 40  # as README's seed-fleet and scripts/refresh_baselines.py
 
 
 def needs_lab(name: str) -> bool:
@@ -65,6 +66,18 @@ def test_whole_runbook_reproduces_saved_outputs(tmp_path: Path, test_lab_lock):
     if reason:
         pytest.skip(f"the saved outputs show the lab's tunnels, and the lab cannot run here: {reason}")
     check([*execute.NOTEBOOKS, execute.TEARDOWN], tmp_path / "home")
+
+
+def test_fleet_notebook_reproduces_saved_outputs(tmp_path: Path):
+    """Notebook 11 over the demo fleet `hybridnet emulator seed-fleet` puts in a fresh
+    emulator (the same seed as the saved outputs: a known mix of states)."""
+    home = tmp_path / "home"
+    env = dict(os.environ, HYBRIDNET_HOME=str(home))
+    seeded = subprocess.run([sys.executable, "-m", "hybridnet.cli", "emulator", "seed-fleet", "--params",
+                             str(ROOT / "params" / "fleet.yaml"), "--connections", str(FLEET_DEMO_CONNECTIONS)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    check([execute.FLEET], home)
 
 
 def test_nbval_catches_a_changed_output(tmp_path: Path):

@@ -291,7 +291,7 @@ def test_a_remote_user_ssm_cannot_reach_is_one_row_and_the_key_waits_in_paramete
     material = client_vpn.ensure_pki(ctx)  # other tests here renew certificates: a profile of today's
     profile = client_vpn.write_profile(ctx, res.endpoint_id, material, run)
     deployment = client_vpn.deploy(ctx, res.endpoint_id, material, profile.path, online_timeout=0.2)
-    attempt = deployment.attempt
+    attempt = deployment.attempts[0]
     # No lab here: the seed's instance is not a managed instance, and the row says what to do.
     assert attempt["outcome"] == "unreachable" and attempt["ssm"] == "NotManaged"
     assert "seed-remote-home" in attempt["host"] and "SSM Agent" in attempt["message"]
@@ -308,7 +308,7 @@ def test_without_a_remote_user_the_table_says_what_to_do(first):
     run, res, _ = first
     bare = connect(params(hosts={"remote_user": None, "remote_user_away": None}))
     deployment = client_vpn.deploy(bare, res.endpoint_id, client_vpn.ensure_pki(bare), res.profile.path)
-    assert deployment.attempt is None and "no hosts.remote_user" in deployment.reason
+    assert deployment.attempts == [] and "no hosts.remote_user" in deployment.reason
     assert "AWS VPN Client" in deployment.table.to_string()
 
 

@@ -133,7 +133,7 @@ def test_the_cli_prints_one_line_and_keeps_the_exit_status(monkeypatch, capsys, 
     run = a_run(1, WARN, 1)
     run.notification = failed
     monkeypatch.setattr(cli, "_check_account", lambda params: None)
-    monkeypatch.setattr(healthcheck, "run", lambda path, since="": run)
+    monkeypatch.setattr(healthcheck, "run", lambda path, since="", **_: run)
     assert cli.main(["healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml")]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "warning: notification to arn:aws:sns:x not sent: NotFoundException: Topic does not exist"

@@ -58,7 +58,7 @@ def test_apply_false_sends_nothing_and_says_what_to_do(ctx):
     plain = connect(params(router={"target": "frr", "apply": False}))
     vpn, cfg = router_config.load_connection(plain)
     deployment = router_config.deploy(plain, vpn, cfg)
-    assert deployment.applied is False
+    assert deployment.ok is False
     assert "copy router/frr/ to the customer gateway" in deployment.table["next step"][0]
     assert not stored_parameters(ctx)
     assert not ctx.client("ssm").list_commands()["Commands"]
@@ -73,7 +73,7 @@ def test_an_unreachable_router_is_one_row_and_nothing_is_stored(ctx):
         deployment = router_config.deploy(ctx, vpn, cfg)
     finally:
         router_config.ROUTER_ONLINE_S["emulator"] = saved
-    assert deployment.applied is False
+    assert deployment.ok is False
     assert deployment.table["step"].tolist() == ["router online in SSM"]
     assert "is not a managed instance" in deployment.reason and "i-" in deployment.reason
     assert not stored_parameters(ctx)
@@ -122,13 +122,13 @@ def test_onprem_dns_files_go_nowhere_unless_asked_and_never_to_an_unreachable_se
 
     plain = connect(params(onprem_dns={"apply": False}))
     skipped = hybrid_dns.apply_onprem_bind(plain, ["10.0.1.250", "10.0.2.250"])
-    assert skipped.applied is False and "run setup-onprem-bind.sh there as root" in skipped.table["detail"][0]
+    assert skipped.ok is False and "run setup-onprem-bind.sh there as root" in skipped.table["detail"][0]
     hybrid_dns.ONPREM_ONLINE_S["emulator"], saved = 0.5, hybrid_dns.ONPREM_ONLINE_S["emulator"]
     try:
         unreachable = hybrid_dns.apply_onprem_bind(ctx, ["10.0.1.250", "10.0.2.250"])
     finally:
         hybrid_dns.ONPREM_ONLINE_S["emulator"] = saved
-    assert unreachable.applied is False and unreachable.table["step"].tolist() == ["DNS server online in SSM"]
+    assert unreachable.ok is False and unreachable.table["step"].tolist() == ["DNS server online in SSM"]
     assert "onprem_dns i-" in unreachable.reason and "is not a managed instance" in unreachable.reason
     assert not ctx.client("ssm").list_commands()["Commands"]
 

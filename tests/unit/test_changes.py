@@ -437,7 +437,7 @@ def test_healthcheck_since_passes_the_run_to_the_notebook(outputs: Path, monkeyp
     path = saved(outputs, "20261129-020000-healthcheck")
     seen = {}
 
-    def fake_run(healthcheck_file, since=""):
+    def fake_run(healthcheck_file, since="", **_):
         seen["since"] = since
         return healthcheck.HealthCheckRun(0, outputs, outputs / "x.ipynb", outputs / "health_check.html",
                                           pd.DataFrame([{"check": "tunnels", "status": "OK", "reason": "fine",

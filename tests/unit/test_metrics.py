@@ -95,7 +95,7 @@ def test_tunnels_are_read_from_the_runs_snapshot(tmp_path: Path):
 
 def test_the_cli_writes_the_metrics_file(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "_check_account", lambda params: None)
-    monkeypatch.setattr(healthcheck, "run", lambda path, since="": a_run(tmp_path, 1))
+    monkeypatch.setattr(healthcheck, "run", lambda path, since="", **_: a_run(tmp_path, 1))
     target = tmp_path / "prom" / "hybridnet.prom"
     code = cli.main(["healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml"),
                      "--metrics-file", str(target)])

@@ -99,6 +99,12 @@ CATALOGUE: tuple[Cause, ...] = (
           ("accepted_routes", "tgw_routes"),
           (Signal("vpn-bgp-log", r"withdrawn"),
            Signal("telemetry", r"^UP, 0 accepted routes"))),
+    Cause("TGW_ROUTE_NOT_PROPAGATED", "the tunnels accept the on-prem routes but the transit gateway's route table "
+          "holds none via the VPN attachment: propagation is off (or the attachment is associated elsewhere)",
+          "enable route propagation of the VPN attachment into the route table the VPC attachments use "
+          "(EnableTransitGatewayRouteTablePropagation), or add static routes to the on-prem prefixes",
+          ("tgw_routes",),
+          (Signal("api", r"accepted routes but route table \S+ holds none via"),)),
     Cause("RESOLVER_SG_BLOCKS_DNS", "the Resolver endpoints' security group does not admit DNS from on-prem",
           "allow UDP and TCP 53 from onprem.cidr in the endpoints' security group (notebook 03 restores it)",
           ("dns", "dns_endpoints"),
@@ -140,6 +146,26 @@ CATALOGUE: tuple[Cause, ...] = (
           (Signal("api", r"certificate .* (expires in|expired)"),)),
 )
 
+# Why a whole account-region could not be read (the fleet health check's "access" rows).
+ACCESS_CAUSES: tuple[Cause, ...] = (
+    Cause("ACCESS_DENIED", "the identity the fleet check reads an account with may not make a call it needs",
+          "give the account's reader role the fleet's read-only policy (params/fleet-iam-policy.json) and let "
+          "the caller assume it (its trust policy)",
+          ("access",),
+          (Signal("api", r"AccessDenied|UnauthorizedOperation|not authorized"),)),
+    Cause("REGION_NOT_ENABLED", "the region is not enabled for the account (an opt-in region), or the account's "
+          "credentials are not valid there",
+          "enable the region for the account (AWS console: Account, AWS Regions) or take it out of the fleet's "
+          "regions",
+          ("access",),
+          (Signal("api", r"AuthFailure|OptInRequired|UnrecognizedClient|InvalidClientTokenId|not enabled"),)),
+    Cause("THROTTLED", "AWS throttled the calls, and they still failed after botocore's adaptive retries",
+          "run again later, lower max_workers in the fleet's params, or split the fleet over jobs with --shard",
+          ("access",),
+          (Signal("api", r"Throttl|RequestLimitExceeded|TooManyRequests|SlowDown"),)),
+)
+CATALOGUE = CATALOGUE + ACCESS_CAUSES
+
 BY_CODE = {cause.code: cause for cause in CATALOGUE}
 
 
@@ -156,45 +182,53 @@ def signals_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def _current(signals: pd.DataFrame) -> pd.DataFrame:
+def _current(signals: list[dict]) -> list[dict]:
     """The unhealthy signals that still hold: per source and subject, the timed ones
     after its latest healthy one (a tunnel established again is not still failing
-    for the reason it failed before); the timeless ones (a fact read now) as they are."""
-    keep = [signals[signals["time"].isna() & ~signals["healthy"]]]
-    timed = signals[signals["time"].notna()]
-    for _, rows in timed.groupby(["source", "subject"], sort=False, dropna=False):
-        rows = rows.sort_values("time", kind="stable")
-        healthy = [position for position, ok in enumerate(rows["healthy"]) if ok]
-        after = rows.iloc[healthy[-1] + 1:] if healthy else rows
-        keep.append(after[~after["healthy"]])
-    return pd.concat(keep)
+    for the reason it failed before); the timeless ones (a fact read now) as they are.
+    Plain records: a health check judges one stack, a fleet check hundreds of connections."""
+    keep = [r for r in signals if _no_time(r["time"]) and not r["healthy"]]
+    timed: dict[tuple, list[dict]] = {}
+    for r in signals:
+        if not _no_time(r["time"]):
+            timed.setdefault((r["source"], r["subject"]), []).append(r)
+    for rows in timed.values():
+        rows = sorted(rows, key=lambda r: pd.Timestamp(r["time"]))
+        healthy = [position for position, r in enumerate(rows) if r["healthy"]]
+        after = rows[healthy[-1] + 1:] if healthy else rows
+        keep += [r for r in after if not r["healthy"]]
+    return keep
 
 
-def _about(signals: pd.DataFrame, check_text: str) -> pd.DataFrame:
+def _no_time(value) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
+def _about(signals: list[dict], check_text: str) -> list[dict]:
     """The signals about the verdict: where the verdict names some of a source's
     subjects (outside IPs, endpoints, ...), that source's signals about those (and
     its general ones); where it names none, all of them."""
-    keep = []
-    for _, rows in signals.groupby("source", sort=False):
-        named = {s for s in rows["subject"] if s and s in check_text}
-        keep.append(rows[rows["subject"].isin(named) | (rows["subject"] == "")] if named else rows)
-    return pd.concat(keep) if keep else signals
+    named: dict[str, set] = {}
+    for r in signals:
+        if r["subject"] and r["subject"] in check_text:
+            named.setdefault(r["source"], set()).add(r["subject"])
+    return [r for r in signals if r["source"] not in named or r["subject"] in named[r["source"]] or not r["subject"]]
 
 
 def diagnose(check: str, check_text: str, signals: pd.DataFrame) -> tuple[str, str, str]:
     """(cause code, evidence, fix) for a WARN or FAIL verdict of `check` whose check
     name and reason are `check_text`; fix "" when the cause is UNKNOWN."""
-    relevant = _about(_current(signals), check_text) if not signals.empty else signals
+    relevant = _about(_current(signals.to_dict("records")), check_text)
     looked = set()
     for cause in CATALOGUE:
         if check not in cause.checks:
             continue
         for signal in cause.signals:
             looked.add(SOURCES[signal.source])
-            rows = relevant[relevant["source"] == signal.source]
-            hits = [r for r in rows.itertuples() if re.search(signal.pattern, str(r.text), re.IGNORECASE)]
+            hits = [r for r in relevant
+                    if r["source"] == signal.source and re.search(signal.pattern, str(r["text"]), re.IGNORECASE)]
             if hits:
-                hits.sort(key=lambda r: pd.Timestamp(0, tz="UTC") if pd.isna(r.time) else pd.Timestamp(r.time),
+                hits.sort(key=lambda r: pd.Timestamp(0, tz="UTC") if _no_time(r["time"]) else pd.Timestamp(r["time"]),
                           reverse=True)
                 shown = "; ".join(_evidence_line(r) for r in hits[:3])
                 return cause.code, shown, cause.fix
@@ -202,10 +236,10 @@ def diagnose(check: str, check_text: str, signals: pd.DataFrame) -> tuple[str, s
     return UNKNOWN, f"nothing in {sources} names a cause", ""
 
 
-def _evidence_line(row) -> str:
-    when = "" if pd.isna(row.time) else f"{pd.Timestamp(row.time):%H:%M:%S} "
-    subject = f"{row.subject}: " if row.subject else ""
-    return f"{SOURCES[row.source]}: {when}{subject}{row.text}"
+def _evidence_line(row: dict) -> str:
+    when = "" if _no_time(row["time"]) else f"{pd.Timestamp(row['time']):%H:%M:%S} "
+    subject = f"{row['subject']}: " if row["subject"] else ""
+    return f"{SOURCES[row['source']]}: {when}{subject}{row['text']}"
 
 
 __all__ = ["BY_CODE", "CATALOGUE", "Cause", "SIGNAL_COLUMNS", "SOURCES", "Signal", "UNKNOWN", "catalogue_frame",

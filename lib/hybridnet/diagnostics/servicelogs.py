@@ -194,8 +194,8 @@ def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookba
     if not endpoint_ids:
         return empty_frame(CLIENT_VPN_COLUMNS)
     ec2 = ctx.client("ec2")
-    endpoints = [e for page in ec2.get_paginator("describe_client_vpn_endpoints").paginate(
-        ClientVpnEndpointIds=list(endpoint_ids)) for e in page["ClientVpnEndpoints"]]
+    endpoints = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints",
+                         ClientVpnEndpointIds=list(endpoint_ids))
     start = start_ms(lookback_minutes)
     rows = []
     for endpoint in endpoints:

@@ -43,14 +43,16 @@ def _vpn_logs(ev: "Evidence") -> list[dict]:
 
 
 def _telemetry(ev: "Evidence") -> list[dict]:
-    rows = [{"source": "telemetry", "subject": r.outside_ip, "time": None,
-             "text": f"{r.status}, {r.accepted_routes} accepted routes: {r.status_message or '-'}",
-             "healthy": r.status == "UP" and r.accepted_routes > 0} for r in ev.telemetry.itertuples()]
-    for vpn_id, tunnels in ev.telemetry.groupby("vpn_connection_id"):
-        if not (tunnels["status"] == "UP").any():  # what crosses the VPN fails with it
+    tunnels = ev.telemetry.to_dict("records")
+    rows = [{"source": "telemetry", "subject": t["outside_ip"], "time": None,
+             "text": f"{t['status']}, {t['accepted_routes']} accepted routes: {t['status_message'] or '-'}",
+             "healthy": t["status"] == "UP" and t["accepted_routes"] > 0} for t in tunnels]
+    for vpn_id in sorted({t["vpn_connection_id"] for t in tunnels}):
+        mine = [t for t in tunnels if t["vpn_connection_id"] == vpn_id]
+        if not any(t["status"] == "UP" for t in mine):  # what crosses the VPN fails with it
             rows.append({"source": "telemetry", "subject": "", "time": None, "healthy": False,
                          "text": f"all tunnels of {vpn_id} DOWN: " + "; ".join(
-                             f"{r.outside_ip} {r.status_message or '-'}" for r in tunnels.itertuples())})
+                             f"{t['outside_ip']} {t['status_message'] or '-'}" for t in mine)})
     return rows
 
 

@@ -11,6 +11,7 @@ from ..aws import AwsContext
 TELEMETRY_COLUMNS = ["vpn_connection_id", "outside_ip", "status", "status_message", "accepted_routes",
                      "last_status_change"]
 TIMELINE_COLUMNS = ["vpn_connection_id", "outside_ip", "time", "up"]
+MAX_METRIC_QUERIES = 500  # GetMetricData's limit of MetricDataQueries per call
 
 
 def stack_vpn_connections(ctx: AwsContext) -> list[dict]:
@@ -47,9 +48,11 @@ def timeline_frame(ctx: AwsContext, connections: list[dict], lookback_minutes: i
                     {"Name": "TunnelIpAddress", "Value": t["OutsideIpAddress"]}]},
                 "Period": period_seconds, "Stat": "Minimum"}})
     rows = []
-    if queries:
-        paginator = ctx.client("cloudwatch").get_paginator("get_metric_data")
-        for page in paginator.paginate(MetricDataQueries=queries, StartTime=start, EndTime=end):
+    paginator = ctx.client("cloudwatch").get_paginator("get_metric_data")
+    for first in range(0, len(queries), MAX_METRIC_QUERIES):  # a fleet's tunnels: 500 a call
+        pages = paginator.paginate(MetricDataQueries=queries[first:first + MAX_METRIC_QUERIES],
+                                   StartTime=start, EndTime=end)
+        for page in pages:
             for result in page["MetricDataResults"]:
                 vpn_id, ip = keys[result["Id"]]
                 rows += [{"vpn_connection_id": vpn_id, "outside_ip": ip, "time": when, "up": value >= 1}

@@ -32,9 +32,11 @@ class Verdict:
 
 @dataclass
 class Evidence:
-    """What the collectors found; a frame is None when it was not collected."""
+    """What the collectors found; a frame is None when it was not collected. `params`
+    is None where no stack's parameters apply (the fleet check judges connections
+    found by tag, with the checks that need no stack's parameters)."""
 
-    params: Params
+    params: Params | None
     thresholds: Thresholds
     telemetry: pd.DataFrame
     timeline: pd.DataFrame
@@ -125,10 +127,10 @@ def check_tunnels(ev: Evidence) -> list[Verdict]:
         return [Verdict("tunnels", FAIL, f"no VPN connection tagged hybridnet:stack={ev.params.name}",
                         "run notebooks 01 and 02 (hybridnet run), or check the params' name and region")]
     verdicts = []
-    for vpn_id, tunnels in ev.telemetry.groupby("vpn_connection_id", sort=True):
-        up = tunnels[tunnels["status"] == "UP"]
-        down = ", ".join(f"{r.outside_ip} ({r.status_message})" for r in tunnels[tunnels["status"] != "UP"].itertuples())
-        if up.empty:
+    for vpn_id, tunnels in _per_connection(ev.telemetry):
+        up = [t for t in tunnels if t["status"] == "UP"]
+        down = ", ".join(f"{t['outside_ip']} ({t['status_message']})" for t in tunnels if t["status"] != "UP")
+        if not up:
             verdicts.append(Verdict(f"tunnels {vpn_id}", FAIL, f"all tunnels DOWN: {down}",
                                     "check the customer gateway: IPsec (swanctl --list-sas / ipsec statusall) "
                                     "and its reachability to the outside IPs"))
@@ -140,23 +142,33 @@ def check_tunnels(ev: Evidence) -> list[Verdict]:
     return verdicts
 
 
+def _per_connection(telemetry: pd.DataFrame) -> list[tuple[str, list[dict]]]:
+    """The telemetry's tunnels per VPN connection, by connection id (plain records: a
+    fleet check judges hundreds of connections at once)."""
+    grouped: dict[str, list[dict]] = {}
+    for row in telemetry.to_dict("records"):
+        grouped.setdefault(row["vpn_connection_id"], []).append(row)
+    return sorted(grouped.items())
+
+
 def check_accepted_routes(ev: Evidence) -> list[Verdict]:
     verdicts = []
     minimum = ev.thresholds.min_accepted_routes
-    for vpn_id, tunnels in ev.telemetry.groupby("vpn_connection_id", sort=True):
-        up = tunnels[tunnels["status"] == "UP"]
-        if up.empty:
+    for vpn_id, tunnels in _per_connection(ev.telemetry):
+        up = [t for t in tunnels if t["status"] == "UP"]
+        if not up:
             continue  # the tunnel check already fails
-        short = up[up["accepted_routes"] < minimum]
+        short = [t for t in up if t["accepted_routes"] < minimum]
         if len(short) == len(up) and minimum > 0:
             verdicts.append(Verdict(f"BGP routes {vpn_id}", FAIL,
                                     f"no UP tunnel carries the on-prem prefix (accepted routes "
-                                    f"{list(up['accepted_routes'])}, want >= {minimum})",
+                                    f"{[t['accepted_routes'] for t in up]}, want >= {minimum})",
                                     "check the router's BGP: session state and its network statements "
-                                    f"for {ev.params.onprem.cidr}"))
-        elif not short.empty:
+                                    f"for {ev.params.onprem.cidr if ev.params else 'the on-prem prefixes'}"))
+        elif short:
             verdicts.append(Verdict(f"BGP routes {vpn_id}", WARN,
-                                    f"tunnel(s) {', '.join(short['outside_ip'])} UP with fewer than {minimum} routes",
+                                    f"tunnel(s) {', '.join(t['outside_ip'] for t in short)} UP with fewer than "
+                                    f"{minimum} routes",
                                     "check that BGP on that tunnel is Established and announces the prefix"))
         else:
             verdicts.append(Verdict(f"BGP routes {vpn_id}", OK,
@@ -179,25 +191,37 @@ def check_tgw_routes(ev: Evidence) -> list[Verdict]:
 def check_tunnel_history(ev: Evidence) -> list[Verdict]:
     """Drops (UP -> DOWN) per tunnel in the look-back window: a recovered drop is
     worth a note, repeated drops are a flapping tunnel."""
-    if ev.timeline.empty:
-        if ev.telemetry.empty:  # no tunnel: nothing to have a history (the tunnels check fails)
-            return []
-        # Silence is not health: tunnels exist, so their metric should too.
-        return [Verdict("tunnel history", WARN, f"no data: no AWS/VPN TunnelState point in the look-back window "
-                                               f"for the {len(ev.telemetry)} tunnel(s) that exist",
-                        "CloudWatch should hold TunnelState for every tunnel: check the region and the look-back "
-                        "window (offline: the lab's telemetry agent reports it)")]
+    if ev.telemetry.empty:  # no tunnel: nothing to have a history (the tunnels check fails)
+        return []
+    drops = {ip: n for (_, ip), n in tunnel_drops(ev.timeline).items()}
+    return [history_verdict(drops, len(ev.telemetry), ev.thresholds)]
+
+
+def tunnel_drops(timeline: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """(VPN connection, outside IP) -> how often that tunnel went from UP to DOWN in
+    the timeline (tunnels.TIMELINE_COLUMNS); a tunnel without a point is absent."""
     drops = {}
-    for ip, points in ev.timeline.sort_values("time").groupby("outside_ip"):
+    for key, points in timeline.sort_values("time", kind="stable").groupby(["vpn_connection_id", "outside_ip"]):
         states = list(points["up"])
-        drops[ip] = sum(1 for before, after in zip(states, states[1:]) if before and not after)
-    flapping = {ip: n for ip, n in drops.items() if n > ev.thresholds.max_drops}
+        drops[key] = sum(1 for before, after in zip(states, states[1:]) if before and not after)
+    return drops
+
+
+def history_verdict(drops: dict[str, int], tunnel_count: int, thresholds: Thresholds) -> Verdict:
+    """The tunnel history verdict from the drops per outside IP of `tunnel_count` tunnels."""
+    if not drops:
+        # Silence is not health: tunnels exist, so their metric should too.
+        return Verdict("tunnel history", WARN, f"no data: no AWS/VPN TunnelState point in the look-back window "
+                                               f"for the {tunnel_count} tunnel(s) that exist",
+                       "CloudWatch should hold TunnelState for every tunnel: check the region and the look-back "
+                       "window (offline: the lab's telemetry agent reports it)")
+    flapping = {ip: n for ip, n in drops.items() if n > thresholds.max_drops}
     if flapping:
         what = ", ".join(f"{ip} dropped {n} times" for ip, n in sorted(flapping.items()))
-        return [Verdict("tunnel history", WARN, f"flapping: {what}",
-                        "look at the tunnel timeline and the router's logs: DPD, rekeying, the path to AWS")]
+        return Verdict("tunnel history", WARN, f"flapping: {what}",
+                       "look at the tunnel timeline and the router's logs: DPD, rekeying, the path to AWS")
     noted = ", ".join(f"{ip} {n}x" for ip, n in sorted(drops.items()) if n)
-    return [Verdict("tunnel history", OK, f"recovered drops: {noted}" if noted else "no drop in the look-back window")]
+    return Verdict("tunnel history", OK, f"recovered drops: {noted}" if noted else "no drop in the look-back window")
 
 
 def check_router_bgp(ev: Evidence) -> list[Verdict]:

@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import workspace
+from ..errors import LocalPlaneError
 from . import clock
 
 FORMAT = "hybridnet-emulator-state"
@@ -88,7 +89,7 @@ _FORM_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 _CONCURRENT_CHANGE = re.compile(r"(changed size|changed|mutated) during iteration")
 
 
-class StateFileError(Exception):
+class StateFileError(LocalPlaneError):
     """The saved state cannot be restored; the message names the file and the way out."""
 
 

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import workspace
-from ..errors import HybridnetError
+from ..errors import LocalPlaneError
 from . import persistence
 from .unix_client import UNIX_PATH_MAX, AdminCallError, admin_call_unix
 
 START_TIMEOUT = 30.0
 
 
-class EmulatorError(HybridnetError, RuntimeError):
+class EmulatorError(LocalPlaneError, RuntimeError):
     """The emulator cannot start, be found or answer (the message says why and what to do;
     the CLI prints it without a traceback)."""
 

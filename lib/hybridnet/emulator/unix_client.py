@@ -12,6 +12,8 @@ import http.client
 import json
 import socket
 
+from ..errors import LocalPlaneError
+
 # sun_path holds 108 bytes with the terminating NUL.
 UNIX_PATH_MAX = 107
 
@@ -34,7 +36,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class AdminCallError(RuntimeError):
+class AdminCallError(LocalPlaneError, RuntimeError):
     """The admin API answered with an error (its message), or could not be reached."""
 
 

@@ -49,6 +49,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import HybridnetError
 from . import connect_handler as _deployed
 
 __all__ = [
@@ -94,7 +95,7 @@ RESPONSE_FIELDS = (
     "schema-version",
 )
 SCHEMA_VERSION = _deployed.SCHEMA_VERSION
-MAX_MESSAGE_LENGTH = 255
+MAX_MESSAGE_LENGTH = _deployed.MAX_MESSAGE_LENGTH  # Client VPN's limit, as the function applies it
 MAX_STATUSES = 10
 MAX_STATUS_LENGTH = 255
 AWS_DEFAULT_DENY_MESSAGE = "Error establishing connection. Please contact your administrator."
@@ -113,7 +114,7 @@ REASON_ERROR = "client-connect-handler-other-execution-error"
 REASON_TIMEOUT = "client-connect-handler-timed-out"
 
 
-class HandlerConfigError(ValueError):
+class HandlerConfigError(HybridnetError, ValueError):
     """A handler setting is invalid; ``field`` names it, the message says how to fix it."""
 
     def __init__(self, field: str, problem: str):

@@ -12,7 +12,8 @@ Needs root. Everything is plain data in and out.
 """
 
 from .cgwside import CGW_FILES, CgwConfigError, load_cgw_dir
-from .daemons import DEFAULT_LAB_DIR, LabRuntime, start_daemon
+from .daemons import LabRuntime, start_daemon
+from .identity import LAB_DIR
 from .lifecycle import (
     LabError,
     LabState,
@@ -30,7 +31,7 @@ from .spec import LabSpec, TunnelSpec
 from .topology import AWS_NS, CGW_NS, IDC_NS, INET_NS, VPC_NS, Topology, build_topology
 
 __all__ = [
-    "AWS_NS", "CGW_NS", "CGW_FILES", "CgwConfigError", "DEFAULT_LAB_DIR", "IDC_NS", "INET_NS",
+    "AWS_NS", "CGW_NS", "CGW_FILES", "CgwConfigError", "LAB_DIR", "IDC_NS", "INET_NS",
     "LabError", "LabRuntime", "LabSpec", "LabState", "Topology", "TunnelSpec", "VPC_NS",
     "build_topology", "down", "exclusive_lab", "lab_exists", "load_cgw_dir", "ping", "start_daemon", "status",
     "tunnel_down", "tunnel_restore", "up", "wait_until_up",

@@ -12,12 +12,12 @@ import json
 import sys
 from pathlib import Path
 
-from . import DEFAULT_LAB_DIR, LabSpec, down, status, up, wait_until_up
+from . import LAB_DIR, LabSpec, down, status, up, wait_until_up
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hybridnet.lab", description=__doc__.splitlines()[0])
-    parser.add_argument("--lab-dir", type=Path, default=DEFAULT_LAB_DIR)
+    parser.add_argument("--lab-dir", type=Path, default=LAB_DIR)
     commands = parser.add_subparsers(dest="command", required=True)
     up_cmd = commands.add_parser("up", help="build the lab (takes a running one down first)")
     up_cmd.add_argument("--cgw-dir", type=Path, required=True,

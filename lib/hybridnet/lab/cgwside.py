@@ -21,6 +21,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import HybridnetError
 from .netns import check_lab_prefix
 
 CGW_FILES = ("swanctl.conf", "frr.conf", "ipsec0-addresses")
@@ -32,7 +33,7 @@ def cgw_connection_name(tunnel_number: int) -> str:
     return f"tu{tunnel_number}"
 
 
-class CgwConfigError(ValueError):
+class CgwConfigError(HybridnetError, ValueError):
     pass
 
 

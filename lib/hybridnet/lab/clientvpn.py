@@ -51,9 +51,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ..errors import LocalPlaneError
 from ..handlers import REMOTE_USER_IPS
 from . import netns
-from .daemons import DEFAULT_LAB_DIR, LabRuntime, start_daemon
+from .daemons import LabRuntime, start_daemon
+from .identity import LAB_DIR
 from .render import render
 from .spec import DOCUMENTATION_RANGES
 from .topology import AWS_NS, CVPN_NS, GUEST_NS, INET_NS, USER_NS
@@ -81,7 +83,7 @@ DNS = f"named-cvpn@{INET_NS}"
 DNS_RUN_DIR_NAME = f"{INET_NS}-cvpn-named"  # an hn-* folder of the lab dir: `lab down` sweeps it
 
 
-class ClientVpnLabError(RuntimeError):
+class ClientVpnLabError(LocalPlaneError, RuntimeError):
     pass
 
 
@@ -321,7 +323,7 @@ def up(lab_dir: Path | str, spec: ClientVpnLabSpec, timeout: float = 10.0) -> Cl
                              str(config_dir), timings)
 
 
-def running(lab_dir: Path | str = DEFAULT_LAB_DIR) -> bool:
+def running(lab_dir: Path | str = LAB_DIR) -> bool:
     """The endpoint's server and agent are up."""
     try:
         runtime = LabRuntime.load(lab_dir)
@@ -331,7 +333,7 @@ def running(lab_dir: Path | str = DEFAULT_LAB_DIR) -> bool:
     return {SERVER, AGENT} <= alive
 
 
-def down(lab_dir: Path | str = DEFAULT_LAB_DIR) -> dict:
+def down(lab_dir: Path | str = LAB_DIR) -> dict:
     """Remove the Client VPN part only (daemons, namespaces, files); the rest of the lab keeps running."""
     try:
         runtime = LabRuntime.load(lab_dir)

@@ -27,7 +27,6 @@ from typing import Callable, Iterable, Sequence
 from . import identity, netns
 from .vici import ViciSession
 
-DEFAULT_LAB_DIR = identity.LAB_DIR
 STATE_FILE_NAME = "state.json"
 FRR_RUN_ROOT = Path("/run/frr")
 FRR_BIN = Path("/usr/lib/frr")
@@ -158,7 +157,7 @@ def stop_processes(targets: Iterable[tuple[int, int]], grace_s: float = STOP_GRA
 class LabRuntime:
     """The lab's runtime directory and state file: namespaces, daemons, folders."""
 
-    def __init__(self, lab_dir: Path | str = DEFAULT_LAB_DIR, log_dir: Path | str | None = None):
+    def __init__(self, lab_dir: Path | str = identity.LAB_DIR, log_dir: Path | str | None = None):
         self.lab_dir = Path(lab_dir)
         self.state_path = self.lab_dir / STATE_FILE_NAME
         self.state: dict = self._load() or {
@@ -180,7 +179,7 @@ class LabRuntime:
             return None
 
     @classmethod
-    def load(cls, lab_dir: Path | str = DEFAULT_LAB_DIR) -> "LabRuntime":
+    def load(cls, lab_dir: Path | str = identity.LAB_DIR) -> "LabRuntime":
         runtime = cls(lab_dir)
         if not runtime.state_path.exists():
             raise FileNotFoundError(f"no lab state in {runtime.lab_dir}: is the lab up?")
@@ -462,7 +461,7 @@ def start_daemon(runtime: LabRuntime, name: str, ns: str, argv: Sequence[str], *
 
 # --- teardown ----------------------------------------------------------------------
 
-def teardown(lab_dir: Path | str = DEFAULT_LAB_DIR, lab_namespaces: Iterable[str] = ()) -> dict:
+def teardown(lab_dir: Path | str = identity.LAB_DIR, lab_namespaces: Iterable[str] = ()) -> dict:
     """Remove everything a lab made, also after a crash or without a state file.
 
     1. stop the daemons recorded in the state file (pid + start time checked);

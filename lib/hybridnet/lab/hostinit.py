@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from ..errors import LocalPlaneError
 from .daemons import LabRuntime, charon_paths, frr_run_dir, start_charon, start_frr_daemon, vici_ready
 from .hosts import BIND_PATHS, host_folder
 from .render import render_strongswan_conf, render_zebra_conf
@@ -32,7 +33,7 @@ EXIT_NO_UNIT = 5  # systemctl start of a unit that does not exist (systemd's "no
 MAX_REQUEST = 65536
 
 
-class UnitError(RuntimeError):
+class UnitError(LocalPlaneError, RuntimeError):
     """A unit could not start; the message is what systemctl prints."""
 
 

@@ -21,11 +21,13 @@ import os
 import re
 from pathlib import Path
 
+from ..errors import HybridnetError
+
 LAB_ENV = "HYBRIDNET_LAB"
 _NAME_RE = re.compile(r"[a-z0-9]{1,8}")
 
 
-class LabNameError(ValueError):
+class LabNameError(HybridnetError, ValueError):
     """HYBRIDNET_LAB holds something that cannot name a lab."""
 
 

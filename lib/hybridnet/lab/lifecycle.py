@@ -11,18 +11,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..errors import LocalPlaneError
+from ..locks import Busy, acquire, release
+from ..workspace import write_private
 from . import awsside, daemons, identity, netns, observe
 from .cgwside import CgwConfig, cgw_connection_name, load_cgw_dir
-from .daemons import DEFAULT_LAB_DIR, LabRuntime
+from .daemons import LabRuntime
+from .identity import LAB_DIR
 from .render import render_strongswan_conf, render_zebra_conf
 from .spec import LabSpec
 from .topology import ALL_NAMESPACES, AWS_NS, CGW_NS, CLIENT_VPN_NAMESPACES, Topology, build_topology
 from .vici import ViciError, ViciSession
-from ..locks import Busy, acquire, release
-from ..workspace import write_private
 
 
-class LabError(RuntimeError):
+class LabError(LocalPlaneError, RuntimeError):
     pass
 
 
@@ -78,7 +80,7 @@ def exclusive_lab(timeout: float = 300.0, lock_path: Path = LAB_LOCK_PATH) -> It
 
 # --- up ------------------------------------------------------------------------------
 
-def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = DEFAULT_LAB_DIR,
+def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = LAB_DIR,
        log_dir: Path | str | None = None) -> LabState:
     """Build the namespaces, start charon + FRR on both sides, load the tunnels.
 
@@ -91,7 +93,7 @@ def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = DEFAULT_LAB_DIR
     return _build(spec, lab_dir, log_dir, lambda runtime: _start_daemons(runtime, spec, cgw))
 
 
-def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
+def aws_side_up(spec: LabSpec, lab_dir: Path | str = LAB_DIR,
                 log_dir: Path | str | None = None) -> LabState:
     """The lab's network and AWS's side of both tunnels (charon + FRR in hn-aws),
     as AWS brings them up for a new VPN connection; the customer gateway (hn-cgw)
@@ -112,7 +114,7 @@ def aws_side_up(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR,
 AWS_SIDE_DAEMONS = ("bgpd", "zebra", "charon")
 
 
-def aws_side_replay(spec: LabSpec, lab_dir: Path | str = DEFAULT_LAB_DIR) -> bool:
+def aws_side_replay(spec: LabSpec, lab_dir: Path | str = LAB_DIR) -> bool:
     """AWS's side of both tunnels again with `spec`, the rest left running, when the
     network is the one the lab has: AWS changed a tunnel's options or the peer's ASN
     (ModifyVpnTunnelOptions, ModifyVpnConnection), which on AWS leaves the customer's
@@ -269,7 +271,7 @@ def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:
 
 # --- down, status, waiting -------------------------------------------------------------
 
-def down(lab_dir: Path | str = DEFAULT_LAB_DIR) -> dict[str, Any]:
+def down(lab_dir: Path | str = LAB_DIR) -> dict[str, Any]:
     """Stop every lab daemon, delete the lab's namespaces and runtime folders.
 
     Works from the state file, and without it after a crash: the lab's
@@ -281,7 +283,7 @@ def down(lab_dir: Path | str = DEFAULT_LAB_DIR) -> dict[str, Any]:
     return daemons.teardown(lab_dir, lab_namespaces=ALL_NAMESPACES + CLIENT_VPN_NAMESPACES)
 
 
-def status(lab_dir: Path | str = DEFAULT_LAB_DIR) -> dict[str, Any]:
+def status(lab_dir: Path | str = LAB_DIR) -> dict[str, Any]:
     """Tunnels, BGP neighbors and routes (per side: "aws", "cgw"), as plain data.
 
     With no lab running this says so (`running: False`, no tunnels) instead
@@ -302,7 +304,7 @@ def _runtime(lab_dir: Path | str) -> LabRuntime:
         raise LabError(str(exc)) from None
 
 
-def wait_until_up(lab_dir: Path | str = DEFAULT_LAB_DIR, timeout: float = 10.0, poll_s: float = 0.05,
+def wait_until_up(lab_dir: Path | str = LAB_DIR, timeout: float = 10.0, poll_s: float = 0.05,
                   require_prefixes: bool = False) -> float:
     """Wait until both ends see every tunnel UP and every BGP session Established.
 

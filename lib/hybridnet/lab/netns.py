@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from ..errors import LocalPlaneError
 from .identity import NAMESPACE_PREFIX
 
 NETNS_RUN_DIR = Path("/run/netns")
@@ -37,7 +38,7 @@ LAB_ADDRESS_SPACE = tuple(
 )
 
 
-class LabNetworkError(RuntimeError):
+class LabNetworkError(LocalPlaneError, RuntimeError):
     """A lab network operation failed or was refused."""
 
 

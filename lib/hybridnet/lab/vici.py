@@ -15,6 +15,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from ..errors import LocalPlaneError
+
 # packet types
 CMD_REQUEST, CMD_RESPONSE, CMD_UNKNOWN = 0, 1, 2
 EVENT_REGISTER, EVENT_UNREGISTER, EVENT_CONFIRM, EVENT_UNKNOWN, EVENT = 3, 4, 5, 6, 7
@@ -22,7 +24,7 @@ EVENT_REGISTER, EVENT_UNREGISTER, EVENT_CONFIRM, EVENT_UNKNOWN, EVENT = 3, 4, 5,
 SECTION_START, SECTION_END, KEY_VALUE, LIST_START, LIST_ITEM, LIST_END = 1, 2, 3, 4, 5, 6
 
 
-class ViciError(RuntimeError):
+class ViciError(LocalPlaneError, RuntimeError):
     pass
 
 

@@ -3,6 +3,7 @@ clients) and returns plain data; notebooks only call and display."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -15,6 +16,26 @@ if TYPE_CHECKING:
 
 class PhaseError(HybridnetError, RuntimeError):
     """A precondition or drift the engineer must resolve; the message says what to do."""
+
+
+@dataclass
+class HostSteps:
+    """What a phase did on the hosts through the data plane (SSM Run Command): one row
+    per step or try, whether all of it worked, and why not (or why nothing ran).
+    Shown in a notebook as its table."""
+
+    ok: bool
+    reason: str
+    table: pd.DataFrame
+    host_plane: str = ""  # how the hosts were reached (AwsContext.host_plane)
+    timings: dict = field(default_factory=dict)
+    attempts: list[dict] = field(default_factory=list)  # remote users' connection attempts, as data
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.table.to_string()
 
 
 def find_vpc(ctx: "AwsContext") -> dict:

@@ -41,12 +41,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from .. import hosts, pki, workspace
-from ..aws import AwsContext, tag_value
+from ..aws import STACK_TAG, AwsContext, paginate, tag_value
 from ..params import REMOTE_ROLES, ClientVpn
 from ..plan import Change, Step, frame, refuse_replacements
 from ..render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 from ..waiting import extra_waiter, poll, wait
-from . import PhaseError, find_vpc, loggroups, nothing_here, store_secret
+from . import HostSteps, PhaseError, find_vpc, loggroups, nothing_here, store_secret
 from .teardown import delete_client_vpn_endpoint
 
 PHASE = "4"
@@ -188,8 +188,7 @@ def _pem_fingerprint(pem: str) -> str:
 
 def _acm_certificates(ctx: AwsContext) -> list[dict]:
     acm = ctx.client("acm")
-    return [c for page in acm.get_paginator("list_certificates").paginate(Includes={"keyTypes": ALL_KEY_TYPES})
-            for c in page["CertificateSummaryList"]]
+    return paginate(acm, "list_certificates", "CertificateSummaryList", Includes={"keyTypes": ALL_KEY_TYPES})
 
 
 def find_acm_certificate(ctx: AwsContext, role: str) -> str | None:
@@ -198,7 +197,7 @@ def find_acm_certificate(ctx: AwsContext, role: str) -> str | None:
     want = _acm_name(ctx, role)
     for summary in _acm_certificates(ctx):
         tags = {"Tags": acm.list_tags_for_certificate(CertificateArn=summary["CertificateArn"]).get("Tags", [])}
-        if tag_value(tags, "hybridnet:stack") == ctx.params.name and tag_value(tags, "Name") == want:
+        if tag_value(tags, STACK_TAG) == ctx.params.name and tag_value(tags, "Name") == want:
             return summary["CertificateArn"]
     return None
 
@@ -272,9 +271,8 @@ def find_subnets(ctx: AwsContext, vpc_id: str) -> list[dict]:
 def find_endpoint(ctx: AwsContext) -> dict | None:
     """The stack's live Client VPN endpoint (tags), or None."""
     ec2 = ctx.client("ec2")
-    found = [e for page in ec2.get_paginator("describe_client_vpn_endpoints").paginate(
-        Filters=ctx.stack_filters(PHASE)) for e in page["ClientVpnEndpoints"]
-        if e["Status"]["Code"] in LIVE_ENDPOINT]
+    found = [e for e in paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints",
+                                 Filters=ctx.stack_filters(PHASE)) if e["Status"]["Code"] in LIVE_ENDPOINT]
     if len(found) > 1:
         raise PhaseError(f"several Client VPN endpoints are tagged hybridnet:stack={ctx.params.name}: "
                          f"{', '.join(e['ClientVpnEndpointId'] for e in found)}; delete the extra ones")
@@ -467,20 +465,19 @@ def plan_frame(ctx: AwsContext, material: Pki) -> pd.DataFrame:
 
 def _target_networks(ctx: AwsContext, endpoint_id: str) -> list[dict]:
     ec2 = ctx.client("ec2")
-    return [n for page in ec2.get_paginator("describe_client_vpn_target_networks").paginate(
-        ClientVpnEndpointId=endpoint_id) for n in page["ClientVpnTargetNetworks"]]
+    return paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
+                    ClientVpnEndpointId=endpoint_id)
 
 
 def _rules(ctx: AwsContext, endpoint_id: str) -> list[dict]:
     ec2 = ctx.client("ec2")
-    return [r for page in ec2.get_paginator("describe_client_vpn_authorization_rules").paginate(
-        ClientVpnEndpointId=endpoint_id) for r in page["AuthorizationRules"]]
+    return paginate(ec2, "describe_client_vpn_authorization_rules", "AuthorizationRules",
+                    ClientVpnEndpointId=endpoint_id)
 
 
 def _routes(ctx: AwsContext, endpoint_id: str) -> list[dict]:
     ec2 = ctx.client("ec2")
-    return [r for page in ec2.get_paginator("describe_client_vpn_routes").paginate(
-        ClientVpnEndpointId=endpoint_id) for r in page["Routes"]]
+    return paginate(ec2, "describe_client_vpn_routes", "Routes", ClientVpnEndpointId=endpoint_id)
 
 
 def ensure_associations(ctx: AwsContext, endpoint_id: str, subnets: list[dict], created: list[str],
@@ -787,32 +784,17 @@ def wait_connection_status(ctx: AwsContext, endpoint_id: str, client_ip: str, st
     found: list[dict] = []
 
     def reached() -> bool:
-        found[:] = [c for page in ec2.get_paginator("describe_client_vpn_connections").paginate(
-            ClientVpnEndpointId=endpoint_id) for c in page["Connections"] if c.get("ClientIp") == client_ip]
+        found[:] = [c for c in paginate(ec2, "describe_client_vpn_connections", "Connections",
+                                        ClientVpnEndpointId=endpoint_id) if c.get("ClientIp") == client_ip]
         return bool(found) and all(c["Status"]["Code"] == status for c in found)
 
     poll(reached, timeout=timeout, interval=0.1)
     return found
 
 
-@dataclass
-class Deployment:
-    """Phase 4's try of the profile from hosts.remote_user: a table, and the attempt as data."""
-
-    host_plane: str
-    reason: str
-    table: pd.DataFrame
-    attempt: dict | None = None
-
-    def _repr_html_(self) -> str:
-        return self.table._repr_html_()
-
-    def __repr__(self) -> str:
-        return self.table.to_string()
-
 
 def deploy(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path,
-           online_timeout: float = ONLINE_TIMEOUT_S) -> Deployment:
+           online_timeout: float = ONLINE_TIMEOUT_S) -> HostSteps:
     """With hosts.remote_user: that machine connects with the profile through SSM
     Run Command, pings a VPC host and the on-prem hosts, resolves a private name,
     disconnects. Otherwise say what to do with the profile."""
@@ -820,7 +802,7 @@ def deploy(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path,
         reason = "no hosts.remote_user in the params (a remote machine with OpenVPN, reached through SSM)"
         table = nothing_here(reason, "import the profile into the AWS VPN Client (or OpenVPN 2.6) on a remote "
                                      "machine and connect, or name that machine as hosts.remote_user")
-        return Deployment(ctx.host_plane, reason, table)
+        return HostSteps(False, reason, table, ctx.host_plane)
     key_parameter = store_client_key(ctx, p)
     attempt = try_from(ctx, REMOTE_USER, endpoint_id, profile_without_key(profile, p), key_parameter,
                        remote_checks(ctx), online_timeout)
@@ -832,10 +814,11 @@ def deploy(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path,
     rows += [{"step": c["check"], "ok": c["ok"], "result": c["detail"]} for c in attempt.checks]
     if attempt.connected:
         rows.append({"step": "disconnect", "ok": True, "result": "terminated, as DescribeClientVpnConnections shows"})
-    return Deployment(ctx.host_plane, "", pd.DataFrame(rows, columns=["step", "ok", "result"]), attempt.to_dict())
+    return HostSteps(all(r["ok"] for r in rows), "", pd.DataFrame(rows, columns=["step", "ok", "result"]),
+                     ctx.host_plane, attempts=[attempt.to_dict()])
 
 
-def result(res: ClientVpnResult, deployment: Deployment, run_dir: Path) -> dict:
+def result(res: ClientVpnResult, deployment: HostSteps, run_dir: Path) -> dict:
     e = res.endpoint
     return {
         "client_vpn_endpoint_id": res.endpoint_id,
@@ -856,6 +839,6 @@ def result(res: ClientVpnResult, deployment: Deployment, run_dir: Path) -> dict:
         "created": res.created,
         "changed": res.changed,
         "host_plane": deployment.host_plane,
-        "remote_user": deployment.attempt,
+        "remote_user": deployment.attempts[0] if deployment.attempts else None,
         "remote_user_not_tried": deployment.reason,
     }

@@ -38,11 +38,11 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from .. import handlers, results
-from ..aws import AwsContext
+from ..aws import STACK_TAG, AwsContext, paginate
 from ..params import ClientVpn, ConnectHandler
 from ..plan import Change, Step, frame
 from ..waiting import wait
-from . import PhaseError, nothing_here
+from . import HostSteps, PhaseError, nothing_here
 from . import client_vpn
 
 PHASE = "5"
@@ -117,7 +117,7 @@ def ensure_role(ctx: AwsContext, created: list[str]) -> str:
                                                                         "MaxAttempts": 20})
     else:
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags", [])}
-        if tags.get("hybridnet:stack") != ctx.params.name:
+        if tags.get(STACK_TAG) != ctx.params.name:
             raise PhaseError(f"IAM role {name} exists but is not tagged hybridnet:stack={ctx.params.name}: it is not "
                              "this stack's; delete or rename it, or use another stack name")
     document = logs_policy(ctx, function_name(ctx))
@@ -184,7 +184,7 @@ def ensure_function(ctx: AwsContext, role_arn: str, created: list[str], changed:
         action = "created"
     else:
         tags = aws_lambda.list_tags(Resource=config["FunctionArn"]).get("Tags", {})
-        if tags.get("hybridnet:stack") != ctx.params.name:
+        if tags.get(STACK_TAG) != ctx.params.name:
             raise PhaseError(f"Lambda function {name} exists but is not tagged hybridnet:stack={ctx.params.name}: "
                              "it is not this stack's; set connect_handler.function_name to another name")
         updates = []
@@ -406,21 +406,6 @@ def response_rules_frame() -> pd.DataFrame:
 
 # --- real clients, through SSM --------------------------------------------------------------------------
 
-@dataclass
-class Attempts:
-    """Phase 5's tries of the profile from the remote workers' machines."""
-
-    host_plane: str
-    reason: str
-    table: pd.DataFrame
-    attempts: list[dict] = field(default_factory=list)
-
-    def _repr_html_(self) -> str:
-        return self.table._repr_html_()
-
-    def __repr__(self) -> str:
-        return self.table.to_string()
-
 
 def profile_of_run(run_dir: Path) -> Path:
     data = results.load(run_dir, client_vpn.NOTEBOOK)
@@ -431,7 +416,7 @@ def profile_of_run(run_dir: Path) -> Path:
 PLACES = ((client_vpn.REMOTE_USER, "home"), (client_vpn.REMOTE_USER_AWAY, "elsewhere"))
 
 
-def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> Attempts:
+def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> HostSteps:
     """The remote worker connects with the phase-4 profile from hosts.remote_user
     (an allowed address) and from hosts.remote_user_away (elsewhere), one after
     the other, through SSM Run Command; the refused one is told the handler's message."""
@@ -440,7 +425,7 @@ def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> Attempt
         reason = "no hosts.remote_user or hosts.remote_user_away in the params"
         table = nothing_here(reason, "connect with the AWS VPN Client from an allowed and from another address; "
                                      "the denied one shows the handler's message")
-        return Attempts(ctx.host_plane, reason, table)
+        return HostSteps(False, reason, table, ctx.host_plane)
     p = client_vpn.ensure_pki(ctx)
     key_parameter = client_vpn.store_client_key(ctx, p)
     text = client_vpn.profile_without_key(profile, p)
@@ -452,15 +437,14 @@ def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> Attempt
                      "public IP": attempt.address or "-", "outcome": attempt.outcome,
                      "client IP": attempt.client_ip or "-", "what the client was told": attempt.message or "-",
                      "time": f"{attempt.seconds:.1f} s" if attempt.seconds is not None else "-"})
-    return Attempts(ctx.host_plane, "", pd.DataFrame(rows).set_index("remote user at"), attempts)
+    return HostSteps(True, "", pd.DataFrame(rows).set_index("remote user at"), ctx.host_plane, attempts=attempts)
 
 
 def connections_frame(ctx: AwsContext, endpoint_id: str, with_bytes: bool = False) -> pd.DataFrame:
     """DescribeClientVpnConnections: every attempt, admitted or refused, oldest first
     (byte counters only on request: they differ from run to run)."""
     ec2 = ctx.client("ec2")
-    found = [c for page in ec2.get_paginator("describe_client_vpn_connections").paginate(
-        ClientVpnEndpointId=endpoint_id) for c in page["Connections"]]
+    found = paginate(ec2, "describe_client_vpn_connections", "Connections", ClientVpnEndpointId=endpoint_id)
     columns = ["established", "connection", "common name", "client IP", "status", "message"]
     if with_bytes:
         columns += ["ingress bytes", "egress bytes"]
@@ -472,7 +456,7 @@ def connections_frame(ctx: AwsContext, endpoint_id: str, with_bytes: bool = Fals
     return pd.DataFrame(rows, columns=columns)
 
 
-def result(res: HandlerResult, decisions: pd.DataFrame, attempts: Attempts, connections: pd.DataFrame) -> dict:
+def result(res: HandlerResult, decisions: pd.DataFrame, attempts: HostSteps, connections: pd.DataFrame) -> dict:
     return {
         "function_name": res.function.name,
         "function_arn": res.function.arn,

@@ -30,10 +30,10 @@ from typing import Callable
 
 import pandas as pd
 
-from ..aws import AwsContext, paginate, tag_value
+from ..aws import PHASE_TAG, STACK_TAG, AwsContext, paginate, tag_value
 from ..plan import Change, Step, frame, refuse_replacements
 from ..waiting import extra_waiter, poll, wait
-from . import PhaseError, find_vpc, loggroups
+from . import HostSteps, PhaseError, find_vpc, loggroups
 
 PHASE = "3"
 NOTEBOOK = "03_hybrid_dns"
@@ -205,7 +205,7 @@ def _resolver_tags(ctx: AwsContext, arn: str) -> list[dict]:
 
 def _ours(ctx: AwsContext, item: dict, name: str) -> bool:
     tags = {"Tags": _resolver_tags(ctx, item["Arn"])}
-    return (tag_value(tags, "hybridnet:stack") == ctx.params.name and tag_value(tags, "hybridnet:phase") == PHASE
+    return (tag_value(tags, STACK_TAG) == ctx.params.name and tag_value(tags, PHASE_TAG) == PHASE
             and tag_value(tags, "Name") == f"{ctx.params.name}-{name}")
 
 
@@ -736,25 +736,12 @@ def bind_files_frame(run_dir: Path | str) -> pd.DataFrame:
 
 # --- the on-prem DNS server's files, through SSM ------------------------------------------------
 
-@dataclass
-class OnpremApply:
-    """What sending the BIND files to the on-prem DNS server did: one row per step."""
-    applied: bool
-    reason: str
-    table: pd.DataFrame
-
-    def _repr_html_(self) -> str:
-        return self.table._repr_html_()
-
-    def __repr__(self) -> str:
-        return self.table.to_string()
-
 
 ONPREM_WORKDIR = "/var/lib/hybridnet/dns"
 ONPREM_ONLINE_S = {"emulator": 30.0, "aws": 120.0}
 
 
-def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> OnpremApply:
+def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> HostSteps:
     """With onprem_dns.apply: the on-prem BIND files (forwarding to `inbound_ips`,
     as AWS reports them) to hosts.onprem_dns through SSM Run Command, where
     setup-onprem-bind.sh installs them in /etc/bind, runs named-checkconf (the
@@ -772,7 +759,7 @@ def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> OnpremApply:
                                "onprem_dns.apply is false (a production DNS server is changed only on purpose): "
                                f"copy dns/onprem-bind/ to the server and run {ONPREM_SETUP_SCRIPT} there as root, "
                                "or set onprem_dns.apply: true"}], columns=columns)
-        return OnpremApply(False, "onprem_dns.apply: false", table)
+        return HostSteps(False, "onprem_dns.apply: false", table)
     plane = hosts.plane(ctx)
     rows = []
     why = plane.wait_online("onprem_dns", ONPREM_ONLINE_S[p.target])
@@ -786,25 +773,11 @@ def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> OnpremApply:
         rows.append({"step": f"{ONPREM_SETUP_SCRIPT}: install, named-checkconf, reload", "ok": done.ok,
                      "detail": done.outcome})
     ok = all(r["ok"] for r in rows)
-    return OnpremApply(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
-                       pd.DataFrame(rows, columns=columns))
+    return HostSteps(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
+                     pd.DataFrame(rows, columns=columns))
 
 
 # --- are the DNS servers answering? ------------------------------------------------------------
-
-@dataclass
-class DnsDeployment:
-    """Whether each side's DNS server answers, asked on the hosts through SSM."""
-    answering: bool
-    reason: str
-    table: pd.DataFrame
-    timings: dict = field(default_factory=dict)
-
-    def _repr_html_(self) -> str:
-        return self.table._repr_html_()
-
-    def __repr__(self) -> str:
-        return self.table.to_string()
 
 
 # Seconds to wait for both servers: offline the lab's agent starts them a moment
@@ -813,7 +786,7 @@ class DnsDeployment:
 ANSWERING_S = {"emulator": 30.0, "aws": 5.0}
 
 
-def servers_answering(ctx: AwsContext) -> DnsDeployment:
+def servers_answering(ctx: AwsContext) -> HostSteps:
     """One name each side's own server must answer: the on-prem DNS server, asked
     from hosts.onprem_client, for an on-prem host; the VPC resolver (Route 53
     Resolver), asked from hosts.vpc_client, for a private-zone record. Asked
@@ -850,8 +823,8 @@ def servers_answering(ctx: AwsContext) -> DnsDeployment:
                    zip(matrix["answer"], matrix["rcode"], matrix["ok"], matrix["detail"])]})
     ok = bool(matrix["ok"].all())
     failing = "; ".join(f"{r['server']}: {r['detail']}" for r in table.to_dict("records") if not r["answers"])
-    return DnsDeployment(ok, "both DNS servers answer" if ok else failing, table,
-                         {"answering_s": round(time.monotonic() - started, 1)})
+    return HostSteps(ok, "both DNS servers answer" if ok else failing, table,
+                     timings={"answering_s": round(time.monotonic() - started, 1)})
 
 
 # --- the resolution matrix ----------------------------------------------------------------------
@@ -908,15 +881,15 @@ def matrix_chart(df: pd.DataFrame, run_dir: Path | str):
     return fig
 
 
-def result(res: HybridDnsResult, deployment: DnsDeployment, matrix: pd.DataFrame, run_dir: Path | str,
-           hosts: pd.DataFrame | None = None, onprem: OnpremApply | None = None) -> dict:
+def result(res: HybridDnsResult, deployment: HostSteps, matrix: pd.DataFrame, run_dir: Path | str,
+           hosts: pd.DataFrame | None = None, onprem: HostSteps | None = None) -> dict:
     """What the notebook records (ids, IPs, states, the matrix without latencies)."""
     return {
         **res.to_dict(),
         "dns_dir": str(dns_dir(run_dir)),
-        "onprem_applied": bool(onprem and onprem.applied),
+        "onprem_applied": bool(onprem and onprem.ok),
         "onprem_apply_reason": onprem.reason if onprem else "not asked",
-        "servers_answering": deployment.answering,
+        "servers_answering": deployment.ok,
         "servers_reason": deployment.reason,
         "timings": deployment.timings,
         "matrix": matrix[["side", "server", "name", "answer", "rcode", "expected", "ok", "detail"]].to_dict(

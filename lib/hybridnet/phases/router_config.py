@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +22,7 @@ from ..render import TARGETS, RouterSite, lint_router, render_files, render_rout
 from ..render.apply import apply_commands, psk_parameter_name, psk_placeholder, with_placeholder_secrets
 from ..vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
 from ..waiting import poll
-from . import nothing_here, store_secret
+from . import HostSteps, nothing_here, store_secret
 from .tgw_attachment import find_vpn_connection, mask_secret, number_tunnels
 
 NOTEBOOK = "02_router_config"
@@ -94,20 +94,6 @@ def tunnel_status_frame(ctx: AwsContext, vpn_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["outside_ip", "status", "status_message", "accepted_routes"])
 
 
-@dataclass
-class Deployment:
-    """What sending the setup to the router did: one row per step (ok, detail)."""
-    applied: bool
-    reason: str
-    table: pd.DataFrame
-    timings: dict = field(default_factory=dict)
-
-    def _repr_html_(self) -> str:  # shown as its table in a notebook
-        return self.table._repr_html_()
-
-    def __repr__(self) -> str:
-        return self.table.to_string()
-
 
 STEP_COLUMNS = ["step", "ok", "detail"]
 # Seconds to wait for the router to be an online managed instance: an instance
@@ -143,7 +129,7 @@ def tunnels_up(ctx: AwsContext, vpn_id: str) -> bool:
     return bool(telemetry) and all(t["Status"] == "UP" and t["AcceptedRouteCount"] > 0 for t in telemetry)
 
 
-def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> Deployment:
+def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> HostSteps:
     """With router.apply: the chosen target's setup to hosts.router through SSM
     Run Command, run there, then AWS's view of the tunnels awaited. Otherwise
     say what to do with the generated files. Never raises for a router that
@@ -155,7 +141,7 @@ def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> Deployment:
                              f"copy router/{target}/ to the customer gateway and run its setup script as root, "
                              "or set router.apply: true to send it through SSM; tunnels stay DOWN until a "
                              "router answers")
-        return Deployment(False, "router.apply: false", table)
+        return HostSteps(False, "router.apply: false", table)
     started = time.monotonic()
     rows: list[dict] = []
 
@@ -179,8 +165,8 @@ def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> Deployment:
                  "both tunnels UP, routes accepted" if up else
                  f"not within {TUNNELS_UP_S[p.target]:.0f} s: see the router's view below")
     ok = all(r["ok"] for r in rows)
-    return Deployment(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
-                      pd.DataFrame(rows, columns=STEP_COLUMNS), {"apply_s": round(time.monotonic() - started, 1)})
+    return HostSteps(ok, "applied through SSM" if ok else next(r["detail"] for r in rows if not r["ok"]),
+                     pd.DataFrame(rows, columns=STEP_COLUMNS), timings={"apply_s": round(time.monotonic() - started, 1)})
 
 
 # What the router itself says: strongSwan (swanctl, or ipsec for the ipsec.conf
@@ -241,13 +227,13 @@ def router_view(ctx: AwsContext, vpn: dict) -> tuple[pd.DataFrame, str]:
         f"the router's own view: hosts.router {done.host} ({done.instance_id}), through SSM"
 
 
-def result(vpn: dict, status: pd.DataFrame, deployment: Deployment, view: pd.DataFrame, run_dir: Path,
+def result(vpn: dict, status: pd.DataFrame, deployment: HostSteps, view: pd.DataFrame, run_dir: Path,
            target: str) -> dict:
     return {
         "vpn_connection_id": vpn["VpnConnectionId"],
         "router_dir": str(router_dir(run_dir)),
         "target": target,
-        "applied": deployment.applied,
+        "applied": deployment.ok,
         "apply_reason": deployment.reason,
         "apply_steps": deployment.table.to_dict(orient="records"),
         "timings": deployment.timings,

@@ -20,7 +20,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..aws import AwsContext
+from ..aws import STACK_TAG, AwsContext, paginate
 from ..plan import Change, Step, frame, refuse_replacements, secret_change
 from ..waiting import extra_waiter, wait
 from . import PhaseError, loggroups
@@ -74,9 +74,9 @@ class AttachmentResult:
 def find_transit_gateway(ctx: AwsContext) -> dict:
     """The available TGW whose Amazon-side ASN is the params'."""
     want = ctx.params.transit_gateway.amazon_side_asn
-    paginator = ctx.client("ec2").get_paginator("describe_transit_gateways")
-    tgws = [t for page in paginator.paginate(Filters=[{"Name": "state", "Values": ["available"]}])
-            for t in page["TransitGateways"] if t["Options"]["AmazonSideAsn"] == want]
+    tgws = [t for t in paginate(ctx.client("ec2"), "describe_transit_gateways", "TransitGateways",
+                                Filters=[{"Name": "state", "Values": ["available"]}])
+            if t["Options"]["AmazonSideAsn"] == want]
     if not tgws:
         raise PhaseError(f"no available transit gateway with Amazon-side ASN {want} in {ctx.params.region}; "
                          "create one first, or fix transit_gateway.amazon_side_asn in the params")
@@ -431,7 +431,7 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
     log_group_arn = ensure_log_group(ctx, changed)
     vpn = ensure_vpn_connection(ctx, tgw, cgw, created, changed, progress, log_group_arn)
     attachment = wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
-    if not any(t["Key"] == "hybridnet:stack" for t in attachment.get("Tags", [])):
+    if not any(t["Key"] == STACK_TAG for t in attachment.get("Tags", [])):
         ctx.client("ec2").create_tags(Resources=[attachment["TransitGatewayAttachmentId"]],
                                       Tags=ctx.tags(PHASE, "vpn-attachment"))
     vpn = describe_vpn(ctx, vpn["VpnConnectionId"])
