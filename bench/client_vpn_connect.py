@@ -55,8 +55,10 @@ def main() -> int:
         spec = fromaws.client_vpn_spec_from_aws(ctx, phase4.endpoint_id, emulator.status().socket)
         state = clientvpn.up(dataplane.LAB_DIR, spec)
         handler = connect_handler.run(ctx, progress=None)
-        print(f"set-up (emulator, phases 1, 2, 4, 5, lab) {time.monotonic() - started:.1f} s; "
-              f"lab endpoint up in {state.timings_s['daemons_s']:.2f} s; handler {handler.function.name}")
+        print(
+            f"set-up (emulator, phases 1, 2, 4, 5, lab) {time.monotonic() - started:.1f} s; "
+            f"lab endpoint up in {state.timings_s['daemons_s']:.2f} s; handler {handler.function.name}"
+        )
         agent_log = Path(work / "lab-logs" / f"{clientvpn.AGENT.replace('@', '-')}.log")
         for run in range(1, args.runs + 1):
             attempt = clientvpn.connect(dataplane.LAB_DIR, "user", phase4.profile.path)
@@ -66,17 +68,21 @@ def main() -> int:
             decided = re.findall(r"allowed as \S+ \S+ \((\d+\.\d+) s\)", agent_log.read_text())
             handler_s.append(float(decided[-1]) if decided else float("nan"))
             totals.append(attempt.seconds)
-            print(f"run {run}: connected as {attempt.client_ip} in {attempt.seconds:.2f} s "
-                  f"(connect step incl. handler {handler_s[-1]:.2f} s)")
+            print(
+                f"run {run}: connected as {attempt.client_ip} in {attempt.seconds:.2f} s "
+                f"(connect step incl. handler {handler_s[-1]:.2f} s)"
+            )
             clientvpn.disconnect(dataplane.LAB_DIR, "user")
             client_vpn.wait_connection_status(ctx, phase4.endpoint_id, attempt.client_ip, "terminated")
     finally:
         dataplane.lab_down()
         emulator.stop()
     median = statistics.median(totals)
-    print(f"connect median {median:.2f} s, max {max(totals):.2f} s over {len(totals)} runs; connect step median "
-          f"{statistics.median(handler_s):.2f} s (target < {TARGET_S:.0f} s: "
-          f"{'OK' if max(totals) < TARGET_S else 'MISSED'}); logs in {work / 'lab-logs'}")
+    print(
+        f"connect median {median:.2f} s, max {max(totals):.2f} s over {len(totals)} runs; connect step median "
+        f"{statistics.median(handler_s):.2f} s (target < {TARGET_S:.0f} s: "
+        f"{'OK' if max(totals) < TARGET_S else 'MISSED'}); logs in {work / 'lab-logs'}"
+    )
     return 0 if max(totals) < TARGET_S else 1
 
 

@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT / "lib"))
 import dns.message  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rrset  # noqa: E402
-
 from hybridnet.diagnostics.dns import DEFAULT_CONCURRENCY, Probe, probe_matrix  # noqa: E402
 
 ZONE = "bench.test"
@@ -92,9 +91,11 @@ def main() -> int:
         server.terminate()
         server.join(5)
     best, median = min(times), statistics.median(times)
-    print(f"{args.queries} queries, concurrency {args.concurrency}: median {median:.3f} s, best {best:.3f} s "
-          f"({args.queries / median:.0f} queries/s); one at a time: ~{sequential:.2f} s "
-          f"(target < {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'MISSED'})")
+    print(
+        f"{args.queries} queries, concurrency {args.concurrency}: median {median:.3f} s, best {best:.3f} s "
+        f"({args.queries / median:.0f} queries/s); one at a time: ~{sequential:.2f} s "
+        f"(target < {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'MISSED'})"
+    )
     return 0 if median < TARGET_S else 1
 
 

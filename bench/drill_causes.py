@@ -44,8 +44,13 @@ def main() -> int:
     try:
         started = time.monotonic()
         with open(Path(home) / "run.log", "w") as log:
-            subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "run", "--params", str(params_file)],
-                           cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "hybridnet"), "run", "--params", str(params_file)],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
         print(f"runbook with the lab: {time.monotonic() - started:.1f} s")
         check, params = load_healthcheck(ROOT / "params" / "healthcheck.yaml")
         ctx = connect(params)
@@ -80,10 +85,14 @@ def main() -> int:
             rows.append((name, drill.cause, named, cause, ok_again))
         print(f"\n{'drill':<22} {'expected cause':<30} {'named after':>11}  {'OK again after':>14}  got")
         for name, expected, named, cause, ok_again in rows:
-            print(f"{name:<22} {expected:<30} {f'{named:.1f} s' if named else 'never':>11}  "
-                  f"{f'{ok_again:.1f} s' if ok_again else 'never':>14}  {cause}")
-        print(f"\none health check (collect + judge, in-process): median {statistics.median(one_check):.1f} s, "
-              f"max {max(one_check):.1f} s over {len(one_check)} runs")
+            print(
+                f"{name:<22} {expected:<30} {f'{named:.1f} s' if named else 'never':>11}  "
+                f"{f'{ok_again:.1f} s' if ok_again else 'never':>14}  {cause}"
+            )
+        print(
+            f"\none health check (collect + judge, in-process): median {statistics.median(one_check):.1f} s, "
+            f"max {max(one_check):.1f} s over {len(one_check)} runs"
+        )
     finally:
         dataplane.lab_down()
         emulator.stop()

@@ -34,8 +34,9 @@ def emulator_start_and_first_call() -> tuple[float, float]:
 
 def hybridnet_run_01() -> float:
     start = time.monotonic()
-    subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "run", "--only", "01"], cwd=ROOT,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "hybridnet"), "run", "--only", "01"], cwd=ROOT, check=True, capture_output=True
+    )
     elapsed = time.monotonic() - start
     subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "emulator", "stop"], capture_output=True)
     return elapsed
@@ -57,10 +58,14 @@ def main() -> None:
             runs.append(hybridnet_run_01())
     print(f"runs: {args.repeat} on {os.cpu_count()} cores")
     print(f"emulator started (health answered): median {statistics.median(starts):.2f} s, max {max(starts):.2f} s")
-    print(f"  + first EC2 call answered:        median {statistics.median(answers):.2f} s, max {max(answers):.2f} s"
-          "  (target < 5 s)")
-    print(f"hybridnet run --only 01 (wall):     median {statistics.median(runs):.2f} s, max {max(runs):.2f} s"
-          "  (target < 20 s)")
+    print(
+        f"  + first EC2 call answered:        median {statistics.median(answers):.2f} s, max {max(answers):.2f} s"
+        "  (target < 5 s)"
+    )
+    print(
+        f"hybridnet run --only 01 (wall):     median {statistics.median(runs):.2f} s, max {max(runs):.2f} s"
+        "  (target < 20 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,10 @@ def restart(kill: bool) -> float:
 
 def line(what: str, values: list[float], unit: str, target: str = "") -> str:
     scale = 1000.0 if unit == "ms" else 1.0
-    return (f"{what:<44} median {statistics.median(values) * scale:7.1f} {unit}, max {max(values) * scale:7.1f} {unit}"
-            + (f"  ({target})" if target else ""))
+    return (
+        f"{what:<44} median {statistics.median(values) * scale:7.1f} {unit}, max {max(values) * scale:7.1f} {unit}"
+        + (f"  ({target})" if target else "")
+    )
 
 
 def main() -> int:
@@ -102,8 +104,10 @@ def main() -> int:
             kills = [restart(kill=True) for _ in range(args.repeat)]
         finally:
             emulator.stop()
-    print(f"seed + phases 1, 3, 4, 5 (no lab): {run_s:.1f} s, {health['saves']} saves; "
-          f"saved state {size / 1024:.0f} KiB; {os.cpu_count()} cores")
+    print(
+        f"seed + phases 1, 3, 4, 5 (no lab): {run_s:.1f} s, {health['saves']} saves; "
+        f"saved state {size / 1024:.0f} KiB; {os.cpu_count()} cores"
+    )
     print(line("one save (in the emulator)", saves, "ms", f"target well under {SAVE_TARGET_MS:.0f} ms"))
     print(line("a mutating call (CreateTags), save included", writes, "ms"))
     print(line("a read (DescribeVpcs), no save", reads, "ms"))

@@ -36,10 +36,17 @@ ROLE = "hybridnet-fleet-reader"
 def fleet_settings():
     from hybridnet.fleet import Fleet
 
-    return Fleet.model_validate({
-        "target": "emulator", "name": "bench", "region": REGIONS[0], "regions": REGIONS,
-        "resolver_endpoints": False, "client_vpn_endpoints": False,
-        "accounts": [{"name": f"acct-{a}", "role_arn": f"arn:aws:iam::{a}:role/{ROLE}"} for a in ACCOUNTS]})
+    return Fleet.model_validate(
+        {
+            "target": "emulator",
+            "name": "bench",
+            "region": REGIONS[0],
+            "regions": REGIONS,
+            "resolver_endpoints": False,
+            "client_vpn_endpoints": False,
+            "accounts": [{"name": f"acct-{a}", "role_arn": f"arn:aws:iam::{a}:role/{ROLE}"} for a in ACCOUNTS],
+        }
+    )
 
 
 def per_connection_loop(settings) -> tuple[float, int, int]:
@@ -60,10 +67,15 @@ def per_connection_loop(settings) -> tuple[float, int, int]:
             timeline = tunnels.timeline_frame(scope, vpn, settings.lookback_minutes)
             tgw = vpn[0].get("TransitGatewayId")
             tgw_routes = routes.tgw_routes_frame(scope, tgw) if tgw else None
-            ev = verdicts.Evidence(params=None, thresholds=settings.thresholds, telemetry=telemetry,
-                                   timeline=timeline, tgw_routes=None, router_bgp=None)
-            found = verdicts.check_tunnels(ev) + verdicts.check_accepted_routes(ev) + \
-                verdicts.check_tunnel_history(ev)
+            ev = verdicts.Evidence(
+                params=None,
+                thresholds=settings.thresholds,
+                telemetry=telemetry,
+                timeline=timeline,
+                tgw_routes=None,
+                router_bgp=None,
+            )
+            found = verdicts.check_tunnels(ev) + verdicts.check_accepted_routes(ev) + verdicts.check_tunnel_history(ev)
             # the single-stack TGW check needs a stack's on-prem CIDR: here, any route via this connection
             tgw_ok = tgw_routes is not None and not tgw_routes[tgw_routes["resource_id"] == vpn_id].empty
             judged += len(found) + (tgw is not None and tgw_ok is not None)
@@ -92,8 +104,15 @@ def one_size(n: int, loop: bool) -> dict:
         want = {(t["account"], t["region"], t["name"], t["check"]): t["status"] for t in truth}
         equal = sum(1 for key, status in want.items() if got.get(key) == status)
         extra = len(set(got) - set(want))
-        figures = {"n": n, "seed_s": seed_s, "fleet_s": result.seconds, "fleet_calls": result.calls,
-                   "verdicts": len(want), "equal": equal, "extra": extra}
+        figures = {
+            "n": n,
+            "seed_s": seed_s,
+            "fleet_s": result.seconds,
+            "fleet_calls": result.calls,
+            "verdicts": len(want),
+            "equal": equal,
+            "extra": extra,
+        }
         if loop:
             figures["loop_s"], figures["loop_calls"], _ = per_connection_loop(settings)
         return figures
@@ -107,15 +126,19 @@ def main() -> None:
     parser.add_argument("--loop-up-to", type=int, default=2000, help="run the per-connection loop up to this N")
     args = parser.parse_args()
     os.environ.setdefault("HYBRIDNET_LAB", "benchfl")  # never the user's lab (none is used here)
-    print(f"{'N':>5} {'seed':>7} {'fleet':>7} {'calls':>6} {'truth':>12} {'loop':>8} {'calls':>6} "
-          f"{'faster':>7} {'fewer calls':>11}")
+    print(
+        f"{'N':>5} {'seed':>7} {'fleet':>7} {'calls':>6} {'truth':>12} {'loop':>8} {'calls':>6} "
+        f"{'faster':>7} {'fewer calls':>11}"
+    )
     for n in (int(x) for x in args.sizes.split(",")):
         f = one_size(n, n <= args.loop_up_to)
         truth = f"{f['equal']}/{f['verdicts']}" + (f" +{f['extra']}" if f["extra"] else "")
         line = f"{n:>5} {f['seed_s']:6.1f}s {f['fleet_s']:6.2f}s {f['fleet_calls']:>6} {truth:>12}"
         if "loop_s" in f:
-            line += (f" {f['loop_s']:7.1f}s {f['loop_calls']:>6} {f['loop_s'] / f['fleet_s']:6.1f}x "
-                     f"{f['loop_calls'] / f['fleet_calls']:10.1f}x")
+            line += (
+                f" {f['loop_s']:7.1f}s {f['loop_calls']:>6} {f['loop_s'] / f['fleet_s']:6.1f}x "
+                f"{f['loop_calls'] / f['fleet_calls']:10.1f}x"
+            )
         print(line, flush=True)
     print("targets: truth 100%; fleet check under 30 s for 500; >= 10x faster and >= 20x fewer calls than the loop")
 

@@ -35,9 +35,18 @@ def one_check() -> tuple[float, int, list[tuple[tuple[str, ...], float]]]:
     from hybridnet import timings
 
     started = time.monotonic()
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "healthcheck", "--params",
-                           str(ROOT / "params" / "healthcheck.yaml"), "--timings"],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "hybridnet"),
+            "healthcheck",
+            "--params",
+            str(ROOT / "params" / "healthcheck.yaml"),
+            "--timings",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.monotonic() - started
     phases = timings.parse_table(done.stderr)
     if not phases:
@@ -48,8 +57,11 @@ def one_check() -> tuple[float, int, list[tuple[tuple[str, ...], float]]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--existing", action="store_true",
-                        help="against the environment's HYBRIDNET_HOME and lab as they are (stack built)")
+    parser.add_argument(
+        "--existing",
+        action="store_true",
+        help="against the environment's HYBRIDNET_HOME and lab as they are (stack built)",
+    )
     args = parser.parse_args()
     own = not args.existing
     if own:
@@ -62,9 +74,13 @@ def main() -> int:
         if own:
             started = time.monotonic()
             with open(Path(os.environ["HYBRIDNET_HOME"]) / "run.log", "w") as log:
-                subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "run", "--params",
-                                str(ROOT / "params" / "lab.yaml")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                               check=True)
+                subprocess.run(
+                    [str(ROOT / ".venv" / "bin" / "hybridnet"), "run", "--params", str(ROOT / "params" / "lab.yaml")],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    check=True,
+                )
             print(f"runbook with the lab (HYBRIDNET_LAB={LAB}): {time.monotonic() - started:.1f} s")
         totals, per_phase, order = [], {}, []
         for run in range(1, args.runs + 1):
@@ -80,8 +96,10 @@ def main() -> int:
             dataplane.lab_down()
             emulator.stop()
     median = statistics.median(totals)
-    print(f"\nhealth check: median {median:.2f} s, range {min(totals):.2f} to {max(totals):.2f} s over "
-          f"{len(totals)} runs (target < {TARGET_S:.0f} s: {'OK' if median < TARGET_S else 'MISSED'})")
+    print(
+        f"\nhealth check: median {median:.2f} s, range {min(totals):.2f} to {max(totals):.2f} s over "
+        f"{len(totals)} runs (target < {TARGET_S:.0f} s: {'OK' if median < TARGET_S else 'MISSED'})"
+    )
     shown = [p for p in order if len(per_phase[p]) * 2 > len(totals)]  # phases of most runs
     labels = ["  " * (len(p) - 1) + p[-1] for p in shown]
     width = max(len(n) for n in labels + ["phase (s)"])

@@ -39,8 +39,18 @@ def probes(ctx, count: int, round_no: int) -> list:
 
     # the notebook's 8 questions (answers both ways), asked from the hosts' namespaces
     where = {"onprem_client": (ctx.params.onprem.hosts["websrv"], IDC_NS), "vpc_client": ("10.0.10.10", VPC_NS)}
-    seed = [Probe(q.probe.side, q.probe.server, q.probe.qname, expected=q.probe.expected, source=where[role][0],
-                  netns=where[role][1]) for role, asked in hybrid_dns.probes(ctx).items() for q in asked]
+    seed = [
+        Probe(
+            q.probe.side,
+            q.probe.server,
+            q.probe.qname,
+            expected=q.probe.expected,
+            source=where[role][0],
+            netns=where[role][1],
+        )
+        for role, asked in hybrid_dns.probes(ctx).items()
+        for q in asked
+    ]
     sides = {p.side: p for p in seed}
     zone, domain = ctx.params.dns.private_zone, ctx.params.onprem.domain
     out = []
@@ -51,8 +61,16 @@ def probes(ctx, count: int, round_no: int) -> list:
             continue
         side = sides["on-prem client"] if n % 2 else sides["VPC host"]
         other_side = zone if side.side == "on-prem client" else domain  # forwarded across the tunnels
-        out.append(Probe(side.side, side.server, f"bench-r{round_no}-{n}.{other_side}", expected="NXDOMAIN",
-                         source=side.source, netns=side.netns))
+        out.append(
+            Probe(
+                side.side,
+                side.server,
+                f"bench-r{round_no}-{n}.{other_side}",
+                expected="NXDOMAIN",
+                source=side.source,
+                netns=side.netns,
+            )
+        )
     return out
 
 
@@ -92,8 +110,10 @@ def main() -> int:
             return 1
         hybrid_dns.run(ctx, progress=None)
         _, named = dataplane.dns_up(ctx, run_dir / "dns-lab", run_dir / "lab-logs")  # as the lab's agent does
-        print(f"set-up: emulator + phases 1-3 + lab up + named in {time.monotonic() - start:.1f} s "
-              f"(tunnels and BGP {lab_timings['tunnels_and_bgp_s']:.1f} s, named {named['named_s']:.2f} s)")
+        print(
+            f"set-up: emulator + phases 1-3 + lab up + named in {time.monotonic() - start:.1f} s "
+            f"(tunnels and BGP {lab_timings['tunnels_and_bgp_s']:.1f} s, named {named['named_s']:.2f} s)"
+        )
         # The questions every round repeats (web1 from each side, 25 times at once), asked
         # once untimed: a resolver answers identical questions in flight from one fetch
         # and drops those beyond its clients-per-query (BIND: 10) until the answer is back,
@@ -107,8 +127,10 @@ def main() -> int:
             elapsed = time.perf_counter() - t0
             times.append(elapsed)
             bad = df[~df["ok"]]
-            print(f"round {round_no}: {len(df)} queries in {elapsed:.3f} s, {len(df) - len(bad)} as expected, "
-                  f"latency median {df['latency_ms'].median():.1f} ms, max {df['latency_ms'].max():.1f} ms")
+            print(
+                f"round {round_no}: {len(df)} queries in {elapsed:.3f} s, {len(df) - len(bad)} as expected, "
+                f"latency median {df['latency_ms'].median():.1f} ms, max {df['latency_ms'].max():.1f} ms"
+            )
             if len(bad):
                 print(bad.head().to_string())
                 return 1
@@ -125,14 +147,18 @@ def main() -> int:
         emulator.stop()
     median = statistics.median(times)
     across = sum(1 for n in range(args.queries) if n % 4)
-    print(f"{args.queries} queries in the lab ({across} of them uncached, answered across the tunnels): "
-          f"median {median:.3f} s, "
-          f"best {min(times):.3f} s over {len(times)} rounds (target < {TARGET_S:.0f} s: "
-          f"{'met' if median < TARGET_S else 'MISSED'})")
+    print(
+        f"{args.queries} queries in the lab ({across} of them uncached, answered across the tunnels): "
+        f"median {median:.3f} s, "
+        f"best {min(times):.3f} s over {len(times)} rounds (target < {TARGET_S:.0f} s: "
+        f"{'met' if median < TARGET_S else 'MISSED'})"
+    )
     ssm_median = statistics.median(ssm_times)
-    print(f"the runbook's matrix through SSM Run Command (2 hosts x 4 names, one command per host): "
-          f"median {ssm_median:.3f} s, best {min(ssm_times):.3f} s over {len(ssm_times)} rounds "
-          f"(target < {TARGET_S:.0f} s: {'met' if ssm_median < TARGET_S else 'MISSED'})")
+    print(
+        f"the runbook's matrix through SSM Run Command (2 hosts x 4 names, one command per host): "
+        f"median {ssm_median:.3f} s, best {min(ssm_times):.3f} s over {len(ssm_times)} rounds "
+        f"(target < {TARGET_S:.0f} s: {'met' if ssm_median < TARGET_S else 'MISSED'})"
+    )
     return 0 if median < TARGET_S else 1
 
 

@@ -34,12 +34,15 @@ def one_run(cgw_dir: Path, lab_dir: Path, log_dir: Path, timeout: float) -> dict
     while True:
         report = observe.collect(runtime, with_routes=False)
         now = time.monotonic() - start
-        if tunnels_up is None and all(t["status"] == "UP" and t["cgw"]["status"] == "UP"
-                                      for t in report["tunnels"]):
+        if tunnels_up is None and all(t["status"] == "UP" and t["cgw"]["status"] == "UP" for t in report["tunnels"]):
             tunnels_up = now
         if observe.all_up(report):
-            return {"up_returned": returned, "network": state.timings_s["network"],
-                    "tunnels_up": tunnels_up, "all_up": now}
+            return {
+                "up_returned": returned,
+                "network": state.timings_s["network"],
+                "tunnels_up": tunnels_up,
+                "all_up": now,
+            }
         if now > timeout:
             raise TimeoutError(lab.lifecycle.summarize(report))
         time.sleep(0.02)
@@ -59,14 +62,18 @@ def main() -> int:
         for run in range(1, args.runs + 1):
             timings = one_run(args.cgw_dir, lab_dir, log_dir, args.timeout)
             totals.append(timings["all_up"])
-            print(f"run {run}: up() returned {timings['up_returned']:.2f}s "
-                  f"(network {timings['network']:.2f}s), tunnels UP {timings['tunnels_up']:.2f}s, "
-                  f"tunnels UP + BGP Established {timings['all_up']:.2f}s")
+            print(
+                f"run {run}: up() returned {timings['up_returned']:.2f}s "
+                f"(network {timings['network']:.2f}s), tunnels UP {timings['tunnels_up']:.2f}s, "
+                f"tunnels UP + BGP Established {timings['all_up']:.2f}s"
+            )
     finally:
         lab.down(lab_dir)
     median = statistics.median(totals)
-    print(f"median {median:.2f}s, max {max(totals):.2f}s over {len(totals)} runs "
-          f"(target < {TARGET_S:.0f}s: {'OK' if max(totals) < TARGET_S else 'MISSED'}); logs in {log_dir}")
+    print(
+        f"median {median:.2f}s, max {max(totals):.2f}s over {len(totals)} runs "
+        f"(target < {TARGET_S:.0f}s: {'OK' if max(totals) < TARGET_S else 'MISSED'}); logs in {log_dir}"
+    )
     return 0 if max(totals) < TARGET_S else 1
 
 

@@ -35,8 +35,9 @@ NETNS = "hnbench-ssm"
 
 def round_trip(ssm, instance_id: str) -> float:
     started = time.monotonic()
-    command_id = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                                  Parameters={"commands": ["true"]})["Command"]["CommandId"]
+    command_id = ssm.send_command(
+        InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Parameters={"commands": ["true"]}
+    )["Command"]["CommandId"]
     while True:
         invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
         if invocation["Status"] not in ("Pending", "InProgress", "Delayed"):
@@ -71,22 +72,32 @@ def main() -> int:
         ec2 = emulator.client("ec2", REGION, info)
         ssm = emulator.client("ssm", REGION, info)
         instance_id = ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
             TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "bench-host"}]}],
         )["Instances"][0]["InstanceId"]
-        emulator.admin_call(info, "POST", "ssm-instances",
-                            {"region": REGION, "instances": [{"instance_id": instance_id, **registration}]})
+        emulator.admin_call(
+            info,
+            "POST",
+            "ssm-instances",
+            {"region": REGION, "instances": [{"instance_id": instance_id, **registration}]},
+        )
         round_trip(ssm, instance_id)  # warm-up: first SSM call loads moto's SSM backend
-        print(f"set-up (emulator, instance, registration, warm-up) {time.monotonic() - started:.1f} s; "
-              f"commands run {'in netns ' + NETNS if args.netns else 'on this host'}")
+        print(
+            f"set-up (emulator, instance, registration, warm-up) {time.monotonic() - started:.1f} s; "
+            f"commands run {'in netns ' + NETNS if args.netns else 'on this host'}"
+        )
         times = [round_trip(ssm, instance_id) for _ in range(args.runs)]
     finally:
         emulator.stop()
         if args.netns:
             subprocess.run(["ip", "netns", "delete", NETNS], check=False)
     median = statistics.median(times)
-    print(f"SendCommand `true` -> Success, output read: {args.runs} runs, median {median * 1000:.0f} ms, "
-          f"max {max(times) * 1000:.0f} ms (target: median under {TARGET_S * 1000:.0f} ms)")
+    print(
+        f"SendCommand `true` -> Success, output read: {args.runs} runs, median {median * 1000:.0f} ms, "
+        f"max {max(times) * 1000:.0f} ms (target: median under {TARGET_S * 1000:.0f} ms)"
+    )
     return 0 if median < TARGET_S else 1
 
 

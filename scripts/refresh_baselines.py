@@ -29,17 +29,24 @@ def refresh(names: list[str]) -> None:
         os.environ["HYBRIDNET_HOME"] = home
         try:
             # as `hybridnet run` does: the lab's agent plays AWS's side as the notebooks create it
-            subprocess.run([sys.executable, "-m", "hybridnet.cli", "lab", "up", "--params",
-                            str(ROOT / "params" / "lab.yaml")], check=True, cwd=ROOT)
+            subprocess.run(
+                [sys.executable, "-m", "hybridnet.cli", "lab", "up", "--params", str(ROOT / "params" / "lab.yaml")],
+                check=True,
+                cwd=ROOT,
+            )
             for name in names:
                 path = ROOT / "notebooks" / f"{name}.ipynb"
                 notebook = nbformat.read(path, as_version=4)
                 # Over IPC the kernel's sockets are files named relative to the working
                 # directory: client and kernel must share it (papermill does the same).
                 os.chdir(path.parent)
-                NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
-                               kernel_manager_class=execute.ipc_kernel_manager(),
-                               resources={"metadata": {"path": str(path.parent)}}).execute()
+                NotebookClient(
+                    notebook,
+                    kernel_name=execute.KERNEL,
+                    timeout=600,
+                    kernel_manager_class=execute.ipc_kernel_manager(),
+                    resources={"metadata": {"path": str(path.parent)}},
+                ).execute()
                 nbformat.write(notebook, path)
                 print(f"refreshed {path.relative_to(ROOT)}")
         finally:
@@ -55,15 +62,31 @@ def refresh_fleet() -> None:
     with tempfile.TemporaryDirectory(prefix="hybridnet-baseline-fleet-") as home:
         os.environ["HYBRIDNET_HOME"] = home
         try:
-            subprocess.run([sys.executable, "-m", "hybridnet.cli", "emulator", "seed-fleet", "--params",
-                            str(ROOT / "params" / "fleet.yaml"), "--connections", str(FLEET_DEMO_CONNECTIONS)],
-                           check=True, cwd=ROOT)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "hybridnet.cli",
+                    "emulator",
+                    "seed-fleet",
+                    "--params",
+                    str(ROOT / "params" / "fleet.yaml"),
+                    "--connections",
+                    str(FLEET_DEMO_CONNECTIONS),
+                ],
+                check=True,
+                cwd=ROOT,
+            )
             path = ROOT / "notebooks" / f"{execute.FLEET}.ipynb"
             notebook = nbformat.read(path, as_version=4)
             os.chdir(path.parent)
-            NotebookClient(notebook, kernel_name=execute.KERNEL, timeout=600,
-                           kernel_manager_class=execute.ipc_kernel_manager(),
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                notebook,
+                kernel_name=execute.KERNEL,
+                timeout=600,
+                kernel_manager_class=execute.ipc_kernel_manager(),
+                resources={"metadata": {"path": str(path.parent)}},
+            ).execute()
             nbformat.write(notebook, path)
             print(f"refreshed {path.relative_to(ROOT)}")
         finally:
@@ -78,8 +101,10 @@ if __name__ == "__main__":
     # The baselines show the user's lab names (hn-*), so they are made with that
     # lab: never replace one that is running.
     if dataplane.lab_running() or dataplane.twin_status():
-        sys.exit(f"a lab is running ({dataplane.LAB_DIR}); the baselines need the lab for themselves: "
-                 "stop it first (hybridnet lab down), then run make baselines again")
+        sys.exit(
+            f"a lab is running ({dataplane.LAB_DIR}); the baselines need the lab for themselves: "
+            "stop it first (hybridnet lab down), then run make baselines again"
+        )
     # The whole runbook, then the teardown, in one emulator: as nbval replays them.
     refresh([*execute.NOTEBOOKS, execute.TEARDOWN])
     refresh_fleet()

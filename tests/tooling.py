@@ -99,8 +99,9 @@ def private_netns() -> Iterator[str]:
         res = run(["ip", "-n", name, "link", "set", "lo", "up"])
         assert res.returncode == 0, res.stderr
         routes = run(["ip", "-n", name, "-4", "route", "show", "table", "all"]).stdout
-        assert not [r for r in routes.splitlines() if not r.startswith(("local ", "broadcast "))
-                    and "dev lo" not in r], routes
+        assert not [
+            r for r in routes.splitlines() if not r.startswith(("local ", "broadcast ")) and "dev lo" not in r
+        ], routes
         yield name
     finally:
         run(["ip", "netns", "del", name])
@@ -168,17 +169,34 @@ def _tail(log: Path, lines: int = 30) -> str:
 def swanctl_load(swanctl_conf: Path) -> tuple[subprocess.CompletedProcess, str]:
     """Load ``swanctl_conf`` into a private charon; return (load result, conns)."""
     with charon_in_netns() as (ns, uri, log):
-        load = run(["ip", "netns", "exec", ns, "swanctl", "--load-all", "--noprompt",
-                    "--file", str(swanctl_conf), "--uri", uri])
+        load = run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "swanctl",
+                "--load-all",
+                "--noprompt",
+                "--file",
+                str(swanctl_conf),
+                "--uri",
+                uri,
+            ]
+        )
         conns = run(["ip", "netns", "exec", ns, "swanctl", "--list-conns", "--uri", uri])
         if load.returncode != 0:
-            load = subprocess.CompletedProcess(load.args, load.returncode,
-                                               load.stdout, load.stderr + "\n--- charon log ---\n" + _tail(log))
+            load = subprocess.CompletedProcess(
+                load.args, load.returncode, load.stdout, load.stderr + "\n--- charon log ---\n" + _tail(log)
+            )
         return load, conns.stdout
 
 
-FRR_ERROR = re.compile(r"No such command|Config Failed|Unknown command|Ambiguous command|"
-                       r"Command incomplete|^%|error", re.IGNORECASE | re.MULTILINE)
+FRR_ERROR = re.compile(
+    r"No such command|Config Failed|Unknown command|Ambiguous command|"
+    r"Command incomplete|^%|error",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def frr_check(conf: Path) -> list[str]:
@@ -201,12 +219,13 @@ def frr_check(conf: Path) -> list[str]:
         out = (res.stdout + res.stderr).strip()
         if res.returncode != 0 or out:
             problems.append(f"vtysh --dryrun exit {res.returncode}: {out}")
-        script = ('mount --bind "$1" /run && exec "$2" --dryrun -f "$3" -p 0 -Z -n -S -P 0 '
-                  '-i "$1/bgpd.pid" --vty_socket "$1" --log stdout')
+        script = (
+            'mount --bind "$1" /run && exec "$2" --dryrun -f "$3" -p 0 -Z -n -S -P 0 '
+            '-i "$1/bgpd.pid" --vty_socket "$1" --log stdout'
+        )
         res = run(_netns_sh(ns, script, str(run_dir), str(BGPD), str(conf)))
         out = res.stdout + res.stderr
-        bad = [line for line in out.splitlines()
-               if FRR_ERROR.search(line) and "zclient_send_message" not in line]
+        bad = [line for line in out.splitlines() if FRR_ERROR.search(line) and "zclient_send_message" not in line]
         if res.returncode != 0 or bad:
             problems.append(f"bgpd --dryrun exit {res.returncode}: " + "\n".join(bad or [out]))
     return problems

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.client import BaseClient
@@ -30,8 +31,12 @@ from .errors import CredentialsError, HybridnetError
 from .params import Params
 
 # botocore's adaptive retry mode: standard retries plus client-side rate limiting.
-RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8},
-                      user_agent_extra="hybridnet/0.1", connect_timeout=5, read_timeout=60)
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8},
+    user_agent_extra="hybridnet/0.1",
+    connect_timeout=5,
+    read_timeout=60,
+)
 
 STACK_TAG = "hybridnet:stack"
 PHASE_TAG = "hybridnet:phase"
@@ -65,8 +70,7 @@ class AwsContext:
 
     def client(self, service: str) -> BaseClient:
         if service not in self._clients:
-            self._clients[service] = self.session.client(
-                service, endpoint_url=self.endpoint_url, config=RETRY_CONFIG)
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=RETRY_CONFIG)
         return self._clients[service]
 
     def tags(self, phase: str, name: str) -> list[dict[str, str]]:
@@ -123,7 +127,8 @@ def _aws(where: Where) -> Account:
         raise CredentialsError(
             f"profile: {where.profile!r} is not in ~/.aws/config or ~/.aws/credentials: create it "
             f"(aws configure --profile {where.profile}, or aws configure sso), or name one that exists "
-            "(aws configure list-profiles)") from None
+            "(aws configure list-profiles)"
+        ) from None
     return Account(session, None, waiter_delay=15)
 
 
@@ -146,8 +151,10 @@ def open_account(where: Where) -> Account:
     """The target's account (starting the emulator if needed): a session, its endpoint."""
     opener = targets().get(where.target)
     if opener is None:
-        raise TargetError(f"target: {where.target!r} is not installed here (installed: {', '.join(sorted(targets()))});"
-                          " run `make setup`, or set target: aws")
+        raise TargetError(
+            f"target: {where.target!r} is not installed here (installed: {', '.join(sorted(targets()))});"
+            " run `make setup`, or set target: aws"
+        )
     return opener(where)
 
 
@@ -155,9 +162,17 @@ def connect(params: Params) -> AwsContext:
     """Clients for the parameter set's target (starting the emulator if needed)."""
     account = open_account(Where(params.target, params.region, params.profile))
     plane, why = dataplane.choose(params.target, params.lab)
-    ctx = AwsContext(params, account.session, account.endpoint_url, waiter_delay=account.waiter_delay,
-                     data_plane=plane, data_plane_reason=why, host_plane=hosts.choose(params),
-                     command_poll_s=account.command_poll_s, started_empty_at=account.started_empty_at)
+    ctx = AwsContext(
+        params,
+        account.session,
+        account.endpoint_url,
+        waiter_delay=account.waiter_delay,
+        data_plane=plane,
+        data_plane_reason=why,
+        host_plane=hosts.choose(params),
+        command_poll_s=account.command_poll_s,
+        started_empty_at=account.started_empty_at,
+    )
     if account.prepare is not None:
         account.prepare(ctx)
     return ctx
@@ -173,12 +188,14 @@ def caller_identity(ctx: AwsContext) -> dict:
     except NoCredentialsError:
         raise CredentialsError(
             "no AWS credentials: set the params' profile to one in ~/.aws/config (aws configure "
-            "list-profiles), or export AWS_PROFILE, or give the instance or container a role") from None
+            "list-profiles), or export AWS_PROFILE, or give the instance or container a role"
+        ) from None
     except (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError) as exc:
         raise CredentialsError(f"the SSO session of the profile has ended or never began ({exc}): {login}") from None
     except EndpointConnectionError as exc:
-        raise CredentialsError(f"cannot reach AWS STS ({exc}): check the network, a proxy, or the region "
-                               f"{ctx.params.region!r}") from None
+        raise CredentialsError(
+            f"cannot reach AWS STS ({exc}): check the network, a proxy, or the region {ctx.params.region!r}"
+        ) from None
     except ClientError as exc:
         code, message = exc.response["Error"]["Code"], exc.response["Error"].get("Message", "")
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):

@@ -21,8 +21,9 @@ def save(fig: Figure, run_dir: Path, name: str) -> Path:
     return path
 
 
-def tunnel_timeline_chart(timeline: pd.DataFrame, telemetry: pd.DataFrame,
-                          title: str = "Tunnel state (AWS/VPN TunnelState)") -> Figure:
+def tunnel_timeline_chart(
+    timeline: pd.DataFrame, telemetry: pd.DataFrame, title: str = "Tunnel state (AWS/VPN TunnelState)"
+) -> Figure:
     """One lane per tunnel: green while UP, red while DOWN; the current state at the right."""
     tunnels = sorted(set(telemetry["outside_ip"]) | set(timeline["outside_ip"]))
     fig, ax = plt.subplots(figsize=(9, 0.7 + 0.6 * max(1, len(tunnels))))
@@ -31,12 +32,16 @@ def tunnel_timeline_chart(timeline: pd.DataFrame, telemetry: pd.DataFrame,
         times = list(points["time"])
         for i, row in enumerate(points.itertuples()):
             end = times[i + 1] if i + 1 < len(times) else row.time + pd.Timedelta(minutes=1)
-            ax.barh(lane, end - row.time, left=row.time, height=0.5,
-                    color=UP_COLOUR if row.up else DOWN_COLOUR)
+            ax.barh(lane, end - row.time, left=row.time, height=0.5, color=UP_COLOUR if row.up else DOWN_COLOUR)
         now = telemetry.loc[telemetry["outside_ip"] == ip, "status"]
         label = now.iloc[0] if not now.empty else "?"
-        ax.annotate(f" now {label}", xy=(1.0, lane), xycoords=("axes fraction", "data"), va="center",
-                    color=UP_COLOUR if label == "UP" else DOWN_COLOUR)
+        ax.annotate(
+            f" now {label}",
+            xy=(1.0, lane),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            color=UP_COLOUR if label == "UP" else DOWN_COLOUR,
+        )
     ax.set_yticks(range(len(tunnels)), tunnels)
     ax.set_title(title)
     ax.set_xlabel("time (UTC)")
@@ -85,36 +90,74 @@ def topology_chart(graph, title: str = "") -> Figure:
     ax.axis("off")
     ax.set_title(title or f"Hybrid network {graph.graph.get('stack', '')}: coloured by the health check")
     if graph.number_of_nodes() == 0:
-        ax.text(0.5, 0.5, "nothing to draw: no resource of the stack found", transform=ax.transAxes,
-                ha="center", va="center")
+        ax.text(
+            0.5,
+            0.5,
+            "nothing to draw: no resource of the stack found",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
         return fig
     # networkx places each layer's nodes bottom-up in the order given: bands top-down
     order = {n: i for i, n in enumerate(graph.nodes)}
-    subsets = {layer: sorted((n for n, d in graph.nodes(data=True) if d["layer"] == layer),
-                             key=lambda n: (-graph.nodes[n].get("band", 0), -order[n])) for layer in layers}
+    subsets = {
+        layer: sorted(
+            (n for n, d in graph.nodes(data=True) if d["layer"] == layer),
+            key=lambda n: (-graph.nodes[n].get("band", 0), -order[n]),
+        )
+        for layer in layers
+    }
     pos = nx.multipartite_layout(graph, subset_key=subsets, align="vertical", scale=1.0)
     ys = [y for _, y in pos.values()]
     spread = max(ys) - min(ys) or 1.0
     edges = list(graph.edges(data=True))
-    nx.draw_networkx_edges(graph, pos, ax=ax, edgelist=[(u, v) for u, v, _ in edges],
-                           edge_color=[d.get("colour", UNJUDGED_COLOUR) for _, _, d in edges],
-                           width=[3.0 if d.get("status") else 1.2 for _, _, d in edges],
-                           style=["dashed" if d.get("kind") in ("forward", "remote") else "solid" for _, _, d in edges])
+    nx.draw_networkx_edges(
+        graph,
+        pos,
+        ax=ax,
+        edgelist=[(u, v) for u, v, _ in edges],
+        edge_color=[d.get("colour", UNJUDGED_COLOUR) for _, _, d in edges],
+        width=[3.0 if d.get("status") else 1.2 for _, _, d in edges],
+        style=["dashed" if d.get("kind") in ("forward", "remote") else "solid" for _, _, d in edges],
+    )
     kinds = nx.get_node_attributes(graph, "kind")
-    labels = {(u, v): d["label"] for u, v, d in edges if d.get("label")
-              # a tunnel's two links carry the same verdict: its cause once, on the customer gateway's side
-              and not {kinds[u], kinds[v]} == {"tunnel", "vpn_connection"}}
+    labels = {
+        (u, v): d["label"]
+        for u, v, d in edges
+        if d.get("label")
+        # a tunnel's two links carry the same verdict: its cause once, on the customer gateway's side
+        and not {kinds[u], kinds[v]} == {"tunnel", "vpn_connection"}
+    }
     if labels:
-        nx.draw_networkx_edge_labels(graph, pos, ax=ax, edge_labels=labels, font_size=7, font_color=DOWN_COLOUR,
-                                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+        nx.draw_networkx_edge_labels(
+            graph,
+            pos,
+            ax=ax,
+            edge_labels=labels,
+            font_size=7,
+            font_color=DOWN_COLOUR,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+        )
     for node, d in graph.nodes(data=True):
         x, y = pos[node]
         text = d["label"] + (f"\n{d['cause']}" if d.get("cause") else "")
-        ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=3,
-                color="black" if d.get("status") in (None, "WARN") else "white",
-                fontweight="bold" if d.get("status") in ("WARN", "FAIL") else "normal",
-                bbox={"boxstyle": "round,pad=0.35", "facecolor": d.get("colour", UNJUDGED_COLOUR),
-                      "edgecolor": "black" if d.get("status") in ("WARN", "FAIL") else "none"})
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7,
+            zorder=3,
+            color="black" if d.get("status") in (None, "WARN") else "white",
+            fontweight="bold" if d.get("status") in ("WARN", "FAIL") else "normal",
+            bbox={
+                "boxstyle": "round,pad=0.35",
+                "facecolor": d.get("colour", UNJUDGED_COLOUR),
+                "edgecolor": "black" if d.get("status") in ("WARN", "FAIL") else "none",
+            },
+        )
     names = graph.graph.get("layers") or []
     xs = {d["layer"]: pos[n][0] for n, d in graph.nodes(data=True)}
     top = max(ys) + 0.12 * spread + 0.05
@@ -123,8 +166,13 @@ def topology_chart(graph, title: str = "") -> Figure:
             ax.text(x, top, names[layer], ha="center", va="bottom", fontsize=8, color="#455a64", style="italic")
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=c, label=s) for s, c in STATUS_COLOURS.items()]
-              + [Patch(color=UNJUDGED_COLOUR, label="no verdict")], loc="lower right", fontsize=7, frameon=False)
+    ax.legend(
+        handles=[Patch(color=c, label=s) for s, c in STATUS_COLOURS.items()]
+        + [Patch(color=UNJUDGED_COLOUR, label="no verdict")],
+        loc="lower right",
+        fontsize=7,
+        frameon=False,
+    )
     unplaced = graph.graph.get("unplaced") or []
     if unplaced:
         shown = "; ".join(f"{v['status']} {v['check']}" for v in unplaced if v["status"] != "OK")
@@ -137,18 +185,29 @@ def topology_chart(graph, title: str = "") -> Figure:
     return fig
 
 
-def fleet_heatmap(table: pd.DataFrame, checks: list[str], rows: int = 40,
-                  title: str = "Fleet health: the worst resources") -> Figure:
+def fleet_heatmap(
+    table: pd.DataFrame, checks: list[str], rows: int = 40, title: str = "Fleet health: the worst resources"
+) -> Figure:
     """The fleet's verdict table as a heatmap: the `rows` worst resources (account /
     region / resource) down, the checks across, each cell its verdict's colour (grey:
     the check does not apply). A cell that is not OK carries its cause."""
     from matplotlib.colors import ListedColormap
 
     severity = {"OK": 0, "WARN": 1, "FAIL": 2}
-    keyed = table.assign(key=table["account"] + " / " + table["region"] + " / " + table["resource"]
-                         + table["name"].map(lambda n: f" ({n})" if n else ""))
-    worst = (keyed.assign(_sev=keyed["status"].map(severity)).groupby("key", sort=False)["_sev"].max()
-             .sort_values(ascending=False, kind="stable"))
+    keyed = table.assign(
+        key=table["account"]
+        + " / "
+        + table["region"]
+        + " / "
+        + table["resource"]
+        + table["name"].map(lambda n: f" ({n})" if n else "")
+    )
+    worst = (
+        keyed.assign(_sev=keyed["status"].map(severity))
+        .groupby("key", sort=False)["_sev"]
+        .max()
+        .sort_values(ascending=False, kind="stable")
+    )
     shown = list(worst.index[:rows])
     columns = [c for c in checks if c in set(keyed["check"])] + sorted(set(keyed["check"]) - set(checks))
     grid = pd.DataFrame(float("nan"), index=shown, columns=columns)
@@ -164,7 +223,8 @@ def fleet_heatmap(table: pd.DataFrame, checks: list[str], rows: int = 40,
         ax.text(0.5, 0.5, "no resource found", ha="center", va="center", transform=ax.transAxes)
         return fig
     cmap = ListedColormap([STATUS_COLOURS["OK"], STATUS_COLOURS["WARN"], STATUS_COLOURS["FAIL"]]).with_extremes(
-        bad=UNJUDGED_COLOUR)
+        bad=UNJUDGED_COLOUR
+    )
     ax.imshow(grid.to_numpy(dtype=float), cmap=cmap, vmin=0, vmax=2, aspect="auto")
     ax.set_xticks(range(len(columns)), columns, rotation=20, ha="right", fontsize=8)
     ax.set_yticks(range(len(shown)), shown, fontsize=7)

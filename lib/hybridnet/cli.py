@@ -9,7 +9,6 @@ import argparse
 import sys
 import time
 
-
 from . import dataplane, emulator, execute, healthcheck, results, summary, timings, workspace
 from .errors import HybridnetError
 from .locks import stack_lock
@@ -85,8 +84,11 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         print(f"emulator running: pid {info.pid}, {info.endpoint}, log {info.log}; {_emulator_state(info)}")
     elif args.action == "status":
         info = emulator.status()
-        print(f"emulator running: pid {info.pid}, {info.endpoint}; {_emulator_state(info)}" if info
-              else "emulator not running (start it: hybridnet emulator start)")
+        print(
+            f"emulator running: pid {info.pid}, {info.endpoint}; {_emulator_state(info)}"
+            if info
+            else "emulator not running (start it: hybridnet emulator start)"
+        )
         return 0 if info else NOT_RUNNING
     elif args.action == "stop":
         print("emulator stopped" if emulator.stop() else "emulator was not running")
@@ -107,16 +109,26 @@ def _seed_fleet(args: argparse.Namespace) -> int:
     path = resolve_params_path(args.params or "params/fleet.yaml")
     settings = fleet.load_fleet(path)
     if settings.target != "emulator":
-        raise ParamsError(str(path), [("target", "seed-fleet fills the embedded emulator: use a fleet file with "
-                                                 "target: emulator (e.g. params/fleet.yaml)")])
+        raise ParamsError(
+            str(path),
+            [
+                (
+                    "target",
+                    "seed-fleet fills the embedded emulator: use a fleet file with "
+                    "target: emulator (e.g. params/fleet.yaml)",
+                )
+            ],
+        )
     emulator.start()
     ids = fleetdemo.fleet_accounts(settings)
     spec, _ = fleetdemo.demo(sorted(set(ids.values())), settings.regions, args.connections, seed=args.seed)
     answer = fleet_client.seed(spec)
     kinds = Counter(c["tags"]["kind"] for c in spec["connections"])
-    print(f"seeded {len(answer['connections'])} connections over {len(set(ids.values()))} accounts x "
-          f"{len(settings.regions)} regions in {answer.get('seconds', 0):.1f} s: "
-          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    print(
+        f"seeded {len(answer['connections'])} connections over {len(set(ids.values()))} accounts x "
+        f"{len(settings.regions)} regions in {answer.get('seconds', 0):.1f} s: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    )
     print(f"check them: hybridnet healthcheck --fleet {args.params or 'params/fleet.yaml'}")
     return 0
 
@@ -129,8 +141,10 @@ def _emulator_state(info) -> str:
 
 def cmd_lab_down(args: argparse.Namespace) -> int:
     report = dataplane.lab_down()
-    print(f"lab down: stopped {len(report['stopped'])} daemons, "
-          f"deleted namespaces {', '.join(report['namespaces_deleted']) or '(none)'}")
+    print(
+        f"lab down: stopped {len(report['stopped'])} daemons, "
+        f"deleted namespaces {', '.join(report['namespaces_deleted']) or '(none)'}"
+    )
     return 0
 
 
@@ -226,8 +240,16 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     if args.fleet:
         return _fleet_healthcheck(args)
     if args.shard or args.merge:
-        raise ParamsError("healthcheck", [("--shard/--merge", "go with --fleet FILE (the fleet's settings), e.g. "
-                                                               "hybridnet healthcheck --fleet params/fleet.yaml --shard 1/4")])
+        raise ParamsError(
+            "healthcheck",
+            [
+                (
+                    "--shard/--merge",
+                    "go with --fleet FILE (the fleet's settings), e.g. "
+                    "hybridnet healthcheck --fleet params/fleet.yaml --shard 1/4",
+                )
+            ],
+        )
 
     if args.timings:  # from here on, this process and the notebook's kernel record their phases
         timings.start()
@@ -285,8 +307,11 @@ def _fleet_healthcheck(args: argparse.Namespace) -> int:
     fleet.shard(settings, fleet.parse_shard(args.shard))  # and on a bad shard
     label = "fleet" + (f"-shard{args.shard.replace('/', 'of')}" if args.shard else "-merge" if args.merge else "")
     run_dir = workspace.new_run_dir(label)
-    done = execute.run_notebook(fleet.NOTEBOOK, run_dir, {"fleet_file": str(path.resolve()), "shard": args.shard,
-                                                          "merge": list(args.merge or [])})
+    done = execute.run_notebook(
+        fleet.NOTEBOOK,
+        run_dir,
+        {"fleet_file": str(path.resolve()), "shard": args.shard, "merge": list(args.merge or [])},
+    )
     report = healthcheck.export_html(done.output, run_dir / "fleet_health.html")
     data = results.load(run_dir, fleet.NOTEBOOK)
     print(data["summary"])
@@ -294,8 +319,10 @@ def _fleet_healthcheck(args: argparse.Namespace) -> int:
     for row in data["worst"][:FLEET_ROWS]:
         if row["status"] == "OK":
             break
-        print(f"  {row['status']:<4}  {row['account']}/{row['region']}  {row['resource']}  {row['check']:<{width}}  "
-              f"{row['reason']}" + (f"  [{row['cause']}]" if row["cause"] else ""))
+        print(
+            f"  {row['status']:<4}  {row['account']}/{row['region']}  {row['resource']}  {row['check']:<{width}}  "
+            f"{row['reason']}" + (f"  [{row['cause']}]" if row["cause"] else "")
+        )
     print(f"{data['calls']} AWS calls in {data['seconds']:.1f} s; every verdict: {run_dir / 'fleet_verdicts.csv'}")
     print(f"report: {report}")
     return int(data["exit_code"])
@@ -307,21 +334,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute the runbook's notebooks with papermill")
     run.add_argument("--params", default="params/lab.yaml", help="parameter file (default params/lab.yaml)")
-    run.add_argument("--only", nargs="+", metavar="NOTEBOOK",
-                     help=f"only these notebooks (name or number): {', '.join(execute.NOTEBOOKS)}")
+    run.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NOTEBOOK",
+        help=f"only these notebooks (name or number): {', '.join(execute.NOTEBOOKS)}",
+    )
     run.set_defaults(func=cmd_run)
 
     emu = sub.add_parser("emulator", help="the embedded AWS emulator (moto + hybridnet extensions)")
     emu.add_argument("action", choices=["start", "status", "stop", "seed-fleet"])
-    emu.add_argument("--params", help="start: seed the lab's starting state from this parameter file; seed-fleet: "
-                                      "the fleet's settings whose accounts and regions get the demo fleet "
-                                      "(default params/fleet.yaml)")
-    emu.add_argument("--connections", type=int, default=40, metavar="N",
-                     help="seed-fleet: how many VPN connections (default 40)")
+    emu.add_argument(
+        "--params",
+        help="start: seed the lab's starting state from this parameter file; seed-fleet: "
+        "the fleet's settings whose accounts and regions get the demo fleet "
+        "(default params/fleet.yaml)",
+    )
+    emu.add_argument(
+        "--connections", type=int, default=40, metavar="N", help="seed-fleet: how many VPN connections (default 40)"
+    )
     emu.add_argument("--seed", type=int, default=7, help="seed-fleet: the random mix's seed (default 7)")
-    emu.add_argument("--fresh", action="store_true",
-                     help="start: empty, on purpose (a running emulator is stopped; its saved state is kept as "
-                          "outputs/.state/emulator-state.<date-time>.pickle)")
+    emu.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start: empty, on purpose (a running emulator is stopped; its saved state is kept as "
+        "outputs/.state/emulator-state.<date-time>.pickle)",
+    )
     emu.set_defaults(func=cmd_emulator)
 
     down = sub.add_parser("teardown", help="remove everything the suite created (notebook 99), and the lab")
@@ -330,50 +368,80 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("healthcheck", help="run the health check notebook; exit 0 OK, 1 WARN, 2 FAIL")
     check.add_argument("--params", default="params/healthcheck.yaml", help="health check settings")
-    check.add_argument("--since", metavar="RUN", default="",
-                       help="compare with this earlier run (its id in outputs/, or its folder) instead of the "
-                            "previous one")
-    check.add_argument("--metrics-file", metavar="PATH", default="",
-                       help="also write the verdicts and tunnel states there in the Prometheus text format "
-                            "(node_exporter's textfile collector: a .prom file in --collector.textfile.directory)")
-    check.add_argument("--fleet", metavar="FILE", default="",
-                       help="check a fleet instead: every Site-to-Site VPN of the accounts and regions in FILE "
-                            "(e.g. params/fleet.yaml; notebook 11)")
-    check.add_argument("--shard", metavar="K/N", default="",
-                       help="with --fleet: read only every N-th account from the K-th (one of N scheduled jobs)")
-    check.add_argument("--merge", metavar="RUN", nargs="+", default=[],
-                       help="with --fleet: join these shards' runs (ids under outputs/, or folders) into one report")
-    check.add_argument("--timings", action="store_true",
-                       help="at the end, print on stderr how long each phase took (the command's, papermill's, "
-                            "the notebook's cells, each collector)")
+    check.add_argument(
+        "--since",
+        metavar="RUN",
+        default="",
+        help="compare with this earlier run (its id in outputs/, or its folder) instead of the previous one",
+    )
+    check.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        default="",
+        help="also write the verdicts and tunnel states there in the Prometheus text format "
+        "(node_exporter's textfile collector: a .prom file in --collector.textfile.directory)",
+    )
+    check.add_argument(
+        "--fleet",
+        metavar="FILE",
+        default="",
+        help="check a fleet instead: every Site-to-Site VPN of the accounts and regions in FILE "
+        "(e.g. params/fleet.yaml; notebook 11)",
+    )
+    check.add_argument(
+        "--shard",
+        metavar="K/N",
+        default="",
+        help="with --fleet: read only every N-th account from the K-th (one of N scheduled jobs)",
+    )
+    check.add_argument(
+        "--merge",
+        metavar="RUN",
+        nargs="+",
+        default=[],
+        help="with --fleet: join these shards' runs (ids under outputs/, or folders) into one report",
+    )
+    check.add_argument(
+        "--timings",
+        action="store_true",
+        help="at the end, print on stderr how long each phase took (the command's, papermill's, "
+        "the notebook's cells, each collector)",
+    )
     check.set_defaults(func=cmd_healthcheck)
 
-    lab = sub.add_parser("lab", help="the local lab of real daemons (root): both ends of the tunnels",
-                         description="The local lab (root): real strongSwan, FRR, BIND and OpenVPN daemons in "
-                                     "network namespaces, playing both ends of the hybrid network.")
+    lab = sub.add_parser(
+        "lab",
+        help="the local lab of real daemons (root): both ends of the tunnels",
+        description="The local lab (root): real strongSwan, FRR, BIND and OpenVPN daemons in "
+        "network namespaces, playing both ends of the hybrid network.",
+    )
     lab_sub = lab.add_subparsers(dest="action", required=True, metavar="{up,status,down,fault}")
     params_help = "parameter file of the stack (default params/lab.yaml)"
-    up = lab_sub.add_parser("up", help="bring the lab up from the emulator's state: tunnels and BGP, and the DNS "
-                                       "servers and Client VPN endpoint when the account has them")
+    up = lab_sub.add_parser(
+        "up",
+        help="bring the lab up from the emulator's state: tunnels and BGP, and the DNS "
+        "servers and Client VPN endpoint when the account has them",
+    )
     up.add_argument("--params", default="params/lab.yaml", help=params_help)
     up.set_defaults(func=cmd_lab_up)
-    lab_sub.add_parser("status", help="tunnels, BGP sessions and routes on both ends").set_defaults(
-        func=cmd_lab_status)
+    lab_sub.add_parser("status", help="tunnels, BGP sessions and routes on both ends").set_defaults(func=cmd_lab_status)
     lab_sub.add_parser("down", help="stop every lab daemon by its pid and delete the lab's namespaces").set_defaults(
-        func=cmd_lab_down)
+        func=cmd_lab_down
+    )
     from .faults import DRILLS
 
     drills = "\n".join(f"  {d.name:<22} {d.what} -> {d.expect}" for d in DRILLS.values())
     fault = lab_sub.add_parser(
-        "fault", help="break one thing on purpose (a drill), or clear every drill",
+        "fault",
+        help="break one thing on purpose (a drill), or clear every drill",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Break one thing in the lab on purpose and see the health check catch it.",
-        epilog=f"drills:\n{drills}\n  {'clear':<22} undo every drill applied")
+        epilog=f"drills:\n{drills}\n  {'clear':<22} undo every drill applied",
+    )
     fault.add_argument("drill", choices=[*DRILLS, "clear"], metavar="DRILL", help="a drill below, or clear")
     fault.add_argument("--params", default="params/lab.yaml", help=params_help)
     fault.set_defaults(func=cmd_lab_fault)
     return parser
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,16 @@ from .lab.identity import LAB_DIR, NAME, NAMESPACE_PREFIX
 from .waiting import poll
 
 LAB = "lab"
-LAB_PROGRAMS = ("ip", "swanctl", "vtysh", "/usr/lib/ipsec/charon", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd",
-                "/usr/sbin/openvpn", "/usr/sbin/nft")  # the last two: the Client VPN endpoint (phase 4)
+LAB_PROGRAMS = (
+    "ip",
+    "swanctl",
+    "vtysh",
+    "/usr/lib/ipsec/charon",
+    "/usr/lib/frr/zebra",
+    "/usr/lib/frr/bgpd",
+    "/usr/sbin/openvpn",
+    "/usr/sbin/nft",
+)  # the last two: the Client VPN endpoint (phase 4)
 
 
 def lab_unavailable_reason() -> str | None:
@@ -56,13 +64,17 @@ def lab_spec(ctx, vpn: dict):
     ec2 = ctx.client("ec2")
     cgw = ec2.describe_customer_gateways(CustomerGatewayIds=[vpn["CustomerGatewayId"]])["CustomerGateways"][0]
     tgw = ec2.describe_transit_gateways(TransitGatewayIds=[vpn["TransitGatewayId"]])["TransitGateways"][0]
-    attachments = ec2.describe_transit_gateway_attachments(Filters=[
-        {"Name": "transit-gateway-id", "Values": [vpn["TransitGatewayId"]]},
-        {"Name": "resource-type", "Values": ["vpc"]}])["TransitGatewayAttachments"]
+    attachments = ec2.describe_transit_gateway_attachments(
+        Filters=[
+            {"Name": "transit-gateway-id", "Values": [vpn["TransitGatewayId"]]},
+            {"Name": "resource-type", "Values": ["vpc"]},
+        ]
+    )["TransitGatewayAttachments"]
     vpc_ids = sorted({a["ResourceId"] for a in attachments if a["State"] != "deleted"})
     vpc_cidrs = [v["CidrBlock"] for v in ec2.describe_vpcs(VpcIds=vpc_ids)["Vpcs"]] if vpc_ids else []
-    return spec_from_aws(vpn, cgw, tgw["Options"]["AmazonSideAsn"], vpc_cidrs or [ctx.params.vpc.cidr],
-                         [ctx.params.onprem.cidr])
+    return spec_from_aws(
+        vpn, cgw, tgw["Options"]["AmazonSideAsn"], vpc_cidrs or [ctx.params.vpc.cidr], [ctx.params.onprem.cidr]
+    )
 
 
 def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) -> dict:
@@ -87,8 +99,9 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     ec2 = ctx.client("ec2")
 
     def aws_sees_it_up() -> bool:
-        telemetry = ec2.describe_vpn_connections(VpnConnectionIds=[vpn["VpnConnectionId"]])[
-            "VpnConnections"][0]["VgwTelemetry"]
+        telemetry = ec2.describe_vpn_connections(VpnConnectionIds=[vpn["VpnConnectionId"]])["VpnConnections"][0][
+            "VgwTelemetry"
+        ]
         return all(t["Status"] == "UP" and t["AcceptedRouteCount"] > 0 for t in telemetry)
 
     if "error" not in timings:
@@ -117,10 +130,25 @@ def start_telemetry(ctx, info) -> None:
         feeds = emulator.admin_call(info, "GET", "data-plane")["feeds"]
         return any(f["reporter"] == str(LAB_DIR) for f in feeds)
 
-    lab.start_daemon(runtime, name, AWS_NS, [
-        sys.executable, "-m", "hybridnet.lab.telemetry", "--lab-dir", str(LAB_DIR),
-        "--emulator-socket", info.socket, "--region", ctx.params.region],
-        executable=Path(sys.executable).name, ready=reporting, ready_timeout=10.0)
+    lab.start_daemon(
+        runtime,
+        name,
+        AWS_NS,
+        [
+            sys.executable,
+            "-m",
+            "hybridnet.lab.telemetry",
+            "--lab-dir",
+            str(LAB_DIR),
+            "--emulator-socket",
+            info.socket,
+            "--region",
+            ctx.params.region,
+        ],
+        executable=Path(sys.executable).name,
+        ready=reporting,
+        ready_timeout=10.0,
+    )
 
 
 def twin_services_up(ctx, run_dir: Path) -> list[str]:
@@ -143,9 +171,14 @@ def twin_services_up(ctx, run_dir: Path) -> list[str]:
         else:  # the agent starts them when it sees the endpoints
             respawn_crashed([name for name, _ in DNS_DAEMONS.values()])
             running = poll(lambda: not dns_daemons_missing(), timeout=15, interval=0.2)
-            lines.append("DNS             " + ("named in " + ", ".join(ns for _, ns in DNS_DAEMONS.values())
-                                               if running else f"named not running: {', '.join(dns_daemons_missing())}"
-                                               " (see the agent's log)"))
+            lines.append(
+                "DNS             "
+                + (
+                    "named in " + ", ".join(ns for _, ns in DNS_DAEMONS.values())
+                    if running
+                    else f"named not running: {', '.join(dns_daemons_missing())} (see the agent's log)"
+                )
+            )
     endpoint = client_vpn.find_endpoint(ctx) if ctx.params.client_vpn else None
     if endpoint is None:
         lines.append("Client VPN      not played: no Client VPN endpoint of this stack (run notebook 04)")
@@ -175,8 +208,11 @@ def wait_for_client_vpn(ctx, endpoint_id: str, timeout: float = 15.0) -> bool:
     def verdict() -> str | None:
         agent = twin_status() or {}
         status = agent.get("client_vpn") or {}
-        if agent.get("owner") != owner or status.get("endpoint_id") != endpoint_id or \
-                status.get("checked", 0) < started:
+        if (
+            agent.get("owner") != owner
+            or status.get("endpoint_id") != endpoint_id
+            or status.get("checked", 0) < started
+        ):
             return None
         if status.get("played") and clientvpn.running(LAB_DIR):
             return "played"
@@ -194,17 +230,25 @@ def register_hosts(ctx, info=None) -> list[dict]:
     from .lab.hosts import REMOTE_NAMESPACES, registrations
     from .lab.topology import IDC_NS, VPC_NS
 
-    roles = {role: ({"instance_id": host.instance_id} if host.instance_id else {"name_tag": host.name_tag})
-             for role, host in ctx.params.hosts.roles().items()}
+    roles = {
+        role: ({"instance_id": host.instance_id} if host.instance_id else {"name_tag": host.name_tag})
+        for role, host in ctx.params.hosts.roles().items()
+    }
     if not roles:
         return []
     # The IDC's hosts ask its DNS server, the VPC host the VPC resolver, the remote
     # users the lab's public DNS (where the endpoint's name resolves).
-    resolvers = {IDC_NS: ctx.params.onprem.dns_server,
-                 VPC_NS: str(ipaddress.ip_network(ctx.params.vpc.cidr).network_address + 2),
-                 **{ns: INET_USER_SIDE for ns in REMOTE_NAMESPACES}}
-    answer = emulator.admin_call(info or emulator.start(), "POST", "ssm-instances",
-                                 {"region": ctx.params.region, "instances": registrations(LAB_DIR, roles, resolvers)})
+    resolvers = {
+        IDC_NS: ctx.params.onprem.dns_server,
+        VPC_NS: str(ipaddress.ip_network(ctx.params.vpc.cidr).network_address + 2),
+        **{ns: INET_USER_SIDE for ns in REMOTE_NAMESPACES},
+    }
+    answer = emulator.admin_call(
+        info or emulator.start(),
+        "POST",
+        "ssm-instances",
+        {"region": ctx.params.region, "instances": registrations(LAB_DIR, roles, resolvers)},
+    )
     return answer["instances"]
 
 
@@ -235,9 +279,13 @@ def start_host_endpoints(info, namespaces: tuple[str, ...] | None = None) -> lis
     for ns in namespaces or HOST_NAMESPACES:  # all started, then all awaited: each takes a Python start-up
         name = f"{ENDPOINT}@{ns}"
         runtime.stop([name])
-        records[ns] = lab.start_daemon(runtime, name, ns, [
-            sys.executable, "-m", "hybridnet.lab.endpoint", "--port", str(PORT), "--socket", socket_path],
-            executable=Path(sys.executable).name)
+        records[ns] = lab.start_daemon(
+            runtime,
+            name,
+            ns,
+            [sys.executable, "-m", "hybridnet.lab.endpoint", "--port", str(PORT), "--socket", socket_path],
+            executable=Path(sys.executable).name,
+        )
     for ns, record in records.items():
         runtime.wait_ready(record, lambda ns=ns: _listening(ns, PORT), timeout=10.0)
         runtime.ns_dir(ns)  # the namespace's lab folder: the flag goes with it
@@ -274,16 +322,18 @@ def lab_status_frame() -> pd.DataFrame:
     for number, tunnel in enumerate(status.get("tunnels", []), start=1):
         aws_peer = status["bgp"].get("aws", {}).get(tunnel["cgw_inside_ip"], {})
         cgw_peer = status["bgp"].get("cgw", {}).get(tunnel["vgw_inside_ip"], {})
-        rows.append({
-            "tunnel": number,
-            "aws_outside_ip": tunnel["vgw_outside_ip"],
-            "ipsec_aws_side": tunnel["status"],
-            "ipsec_cgw_side": tunnel["cgw"]["status"],
-            "bgp_aws_side": aws_peer.get("state", "-"),
-            "bgp_cgw_side": cgw_peer.get("state", "-"),
-            "prefixes_aws_learned": aws_peer.get("prefixes_received", 0),
-            "prefixes_cgw_learned": cgw_peer.get("prefixes_received", 0),
-        })
+        rows.append(
+            {
+                "tunnel": number,
+                "aws_outside_ip": tunnel["vgw_outside_ip"],
+                "ipsec_aws_side": tunnel["status"],
+                "ipsec_cgw_side": tunnel["cgw"]["status"],
+                "bgp_aws_side": aws_peer.get("state", "-"),
+                "bgp_cgw_side": cgw_peer.get("state", "-"),
+                "prefixes_aws_learned": aws_peer.get("prefixes_received", 0),
+                "prefixes_cgw_learned": cgw_peer.get("prefixes_received", 0),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -292,9 +342,12 @@ def lab_routes_frame() -> pd.DataFrame:
     from . import lab
 
     status = lab.status(LAB_DIR)
-    rows = [{"side": side, **{k: r[k] for k in ("prefix", "protocol", "next_hop", "table")}}
-            for side, routes in status.get("routes", {}).items() for r in routes
-            if r["protocol"] in ("bgp", "ipsec")]
+    rows = [
+        {"side": side, **{k: r[k] for k in ("prefix", "protocol", "next_hop", "table")}}
+        for side, routes in status.get("routes", {}).items()
+        for r in routes
+        if r["protocol"] in ("bgp", "ipsec")
+    ]
     return pd.DataFrame(rows, columns=["side", "prefix", "protocol", "next_hop", "table"])
 
 
@@ -334,6 +387,7 @@ def lab_down() -> dict:
 
 
 # --- the lab's agent (hybridnet.lab.twin) -----------------------------------------------------
+
 
 def twin_status() -> dict | None:
     """{pid, starttime, params, owner, log, log_dir} of the running agent, or None; with
@@ -376,16 +430,39 @@ def twin_start(ctx, params_file: Path, timeout: float = 30.0) -> dict:
     with open(LOG_FILE, "ab") as log:
         os.chmod(LOG_FILE, 0o600)
         child = subprocess.Popen(
-            [sys.executable, "-m", "hybridnet.lab.twin", "--params", str(Path(params_file).resolve()),
-             "--log-dir", str(log_dir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "hybridnet.lab.twin",
+                "--params",
+                str(Path(params_file).resolve()),
+                "--log-dir",
+                str(log_dir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     stat = proc_stat(child.pid)
-    info = {"pid": child.pid, "starttime": stat[1] if stat else -1, "owner": owner,
-            "params": str(Path(params_file).resolve()), "log": str(LOG_FILE), "log_dir": str(log_dir)}
+    info = {
+        "pid": child.pid,
+        "starttime": stat[1] if stat else -1,
+        "owner": owner,
+        "params": str(Path(params_file).resolve()),
+        "log": str(LOG_FILE),
+        "log_dir": str(log_dir),
+    }
     PID_FILE.write_text(json.dumps(info))
     PID_FILE.chmod(0o600)
-    if not poll(lambda: b"playing stack" in LOG_FILE.read_bytes()[offset:] or child.poll() is not None,
-                timeout=timeout, interval=0.1) or child.poll() is not None:
+    if (
+        not poll(
+            lambda: b"playing stack" in LOG_FILE.read_bytes()[offset:] or child.poll() is not None,
+            timeout=timeout,
+            interval=0.1,
+        )
+        or child.poll() is not None
+    ):
         raise RuntimeError(f"the lab's agent did not start; its log {LOG_FILE}:\n{LOG_FILE.read_text()[-2000:]}")
     return info
 
@@ -412,8 +489,10 @@ def wait_for_twin(ctx, timeout: float = 30.0) -> bool:
         if not lab_running():
             return False
         state = lab.LabRuntime.load(LAB_DIR).state
-        return state.get("owner") == {"stack": ctx.params.name, "endpoint": ctx.endpoint_url} \
+        return (
+            state.get("owner") == {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}
             and state.get("twin", {}).get("hosts") == "registered"
+        )
 
     return poll(playing, timeout=timeout, interval=0.2)
 
@@ -439,8 +518,10 @@ def lab_down_for(ctx) -> tuple[dict | None, str]:
 
 # --- hybrid DNS (phase 3): two named servers in the lab -------------------------------------------
 
-DNS_DAEMONS = {"onprem": (f"named@{NAMESPACE_PREFIX}idc", f"{NAMESPACE_PREFIX}idc"),
-               "resolver": (f"named@{NAMESPACE_PREFIX}vpc", f"{NAMESPACE_PREFIX}vpc")}
+DNS_DAEMONS = {
+    "onprem": (f"named@{NAMESPACE_PREFIX}idc", f"{NAMESPACE_PREFIX}idc"),
+    "resolver": (f"named@{NAMESPACE_PREFIX}vpc", f"{NAMESPACE_PREFIX}vpc"),
+}
 NAMED = "/usr/sbin/named"
 
 
@@ -464,12 +545,20 @@ def dns_spec(ctx) -> dict:
     endpoints: dict[str, list[str]] = {"INBOUND": [], "OUTBOUND": []}
     endpoint_ips: dict[str, list[str]] = {}
     groups: set[str] = set()
-    for endpoint in paginate(resolver, "list_resolver_endpoints", "ResolverEndpoints",
-                           Filters=[{"Name": "HostVPCId", "Values": [vpc["VpcId"]]}]):
+    for endpoint in paginate(
+        resolver,
+        "list_resolver_endpoints",
+        "ResolverEndpoints",
+        Filters=[{"Name": "HostVPCId", "Values": [vpc["VpcId"]]}],
+    ):
         if endpoint["Status"] != "OPERATIONAL":
             continue
-        ips = [a["Ip"] for a in paginate(resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses",
-                                       ResolverEndpointId=endpoint["Id"])]
+        ips = [
+            a["Ip"]
+            for a in paginate(
+                resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses", ResolverEndpointId=endpoint["Id"]
+            )
+        ]
         endpoint_ips[endpoint["Id"]] = ips
         tags = {"Tags": paginate(resolver, "list_tags_for_resource", "Tags", ResourceArn=endpoint["Arn"])}
         if tag_value(tags, STACK_TAG) == p.name:
@@ -480,27 +569,34 @@ def dns_spec(ctx) -> dict:
     if groups:
         for group in ec2.describe_security_groups(GroupIds=sorted(groups))["SecurityGroups"]:
             for perm in group.get("IpPermissions", []):
-                if perm.get("IpProtocol") in ("udp", "-1") and perm.get("FromPort", 0) <= 53 <= perm.get("ToPort",
-                                                                                                         65535):
+                if perm.get("IpProtocol") in ("udp", "-1") and perm.get("FromPort", 0) <= 53 <= perm.get(
+                    "ToPort", 65535
+                ):
                     admitted += [r["CidrIp"] for r in perm.get("IpRanges", []) if r["CidrIp"] not in admitted]
     rules: dict[str, list[dict]] = {}
     query_source = None
-    for association in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
-                              Filters=[{"Name": "VPCId", "Values": [vpc["VpcId"]]}]):
+    for association in paginate(
+        resolver,
+        "list_resolver_rule_associations",
+        "ResolverRuleAssociations",
+        Filters=[{"Name": "VPCId", "Values": [vpc["VpcId"]]}],
+    ):
         if association["Status"] != "COMPLETE":
             continue
         rule = resolver.get_resolver_rule(ResolverRuleId=association["ResolverRuleId"])["ResolverRule"]
         if rule["RuleType"] != "FORWARD" or rule["Status"] != "COMPLETE":
             continue
-        rules[rule["DomainName"].rstrip(".")] = [{"Ip": t["Ip"], "Port": t.get("Port", 53)}
-                                                 for t in rule.get("TargetIps", [])]
+        rules[rule["DomainName"].rstrip(".")] = [
+            {"Ip": t["Ip"], "Port": t.get("Port", 53)} for t in rule.get("TargetIps", [])
+        ]
         if query_source is None and endpoint_ips.get(rule.get("ResolverEndpointId", "")):
             query_source = endpoint_ips[rule["ResolverEndpointId"]][0]
     zones: dict[str, list[dict]] = {}
     listed = r53.list_hosted_zones_by_vpc(VPCId=vpc["VpcId"], VPCRegion=p.region)["HostedZoneSummaries"]
     for zone in listed:
-        zones[zone["Name"].rstrip(".")] = paginate(r53, "list_resource_record_sets", "ResourceRecordSets",
-                                                 HostedZoneId=zone["HostedZoneId"])
+        zones[zone["Name"].rstrip(".")] = paginate(
+            r53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone["HostedZoneId"]
+        )
     return {
         "vpc_id": vpc["VpcId"],
         "vpc_cidr": vpc["CidrBlock"],
@@ -547,8 +643,13 @@ def _ensure_vpc_addresses(ips: list[str]) -> list[str]:
     return added
 
 
-def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 10.0,
-           roles: tuple[str, ...] = tuple(DNS_DAEMONS)) -> tuple[pd.DataFrame, dict]:
+def dns_up(
+    ctx,
+    record_dir: Path,
+    log_dir: Path | None = None,
+    timeout: float = 10.0,
+    roles: tuple[str, ...] = tuple(DNS_DAEMONS),
+) -> tuple[pd.DataFrame, dict]:
     """Start (replacing any previous) the lab's two named servers, configured from
     the emulator's state:
 
@@ -581,24 +682,35 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
     runtime = lab.LabRuntime.load(LAB_DIR)
     from .lab import resolverlogs  # the Resolver's query log collector starts and stops with its named
 
-    runtime.stop([DNS_DAEMONS[role][0] for role in roles]
-                 + ([resolverlogs.collector_name(DNS_DAEMONS["resolver"][1])] if "resolver" in roles else []))
-    vpc_ips = spec["inbound_ips"] + [spec["vpc_resolver_ip"]] + ([spec["query_source_ip"]]
-                                                                  if spec["query_source_ip"] else [])
+    runtime.stop(
+        [DNS_DAEMONS[role][0] for role in roles]
+        + ([resolverlogs.collector_name(DNS_DAEMONS["resolver"][1])] if "resolver" in roles else [])
+    )
+    vpc_ips = (
+        spec["inbound_ips"] + [spec["vpc_resolver_ip"]] + ([spec["query_source_ip"]] if spec["query_source_ip"] else [])
+    )
     _ensure_vpc_addresses(vpc_ips)
     onprem_clients = [p.onprem.cidr] + [f"{ip}/32" for ip in spec["outbound_ips"]]
     configs = {
         "onprem": dict(
-            listen_ips=[p.onprem.dns_server], allow_query=onprem_clients, onprem_zone=p.onprem.domain,
-            onprem_records=dict(p.onprem.hosts), inbound_ips=spec["inbound_ips"],
-            private_zones=sorted(spec["hosted_zones"]) or [p.dns.private_zone], region=p.region,
-            dns_server_ip=p.onprem.dns_server),
+            listen_ips=[p.onprem.dns_server],
+            allow_query=onprem_clients,
+            onprem_zone=p.onprem.domain,
+            onprem_records=dict(p.onprem.hosts),
+            inbound_ips=spec["inbound_ips"],
+            private_zones=sorted(spec["hosted_zones"]) or [p.dns.private_zone],
+            region=p.region,
+            dns_server_ip=p.onprem.dns_server,
+        ),
         "resolver": dict(
             listen_ips=spec["inbound_ips"] + [spec["vpc_resolver_ip"]],
             allow_query=[spec["vpc_cidr"]] + [c for c in spec["admitted_cidrs"] if c != spec["vpc_cidr"]],
-            hosted_zones=spec["hosted_zones"], forward_rules=spec["forward_rules"],
-            query_source_ip=spec["query_source_ip"] if spec["forward_rules"] else None, region=p.region,
-            vpc_host_ips=[ip for name, ip in VPC_HOSTS if name.startswith("web")]),
+            hosted_zones=spec["hosted_zones"],
+            forward_rules=spec["forward_rules"],
+            query_source_ip=spec["query_source_ip"] if spec["forward_rules"] else None,
+            region=p.region,
+            vpc_host_ips=[ip for name, ip in VPC_HOSTS if name.startswith("web")],
+        ),
     }
     rows = []
     for role, (name, ns) in ((r, DNS_DAEMONS[r]) for r in roles):
@@ -614,20 +726,38 @@ def dns_up(ctx, record_dir: Path, log_dir: Path | None = None, timeout: float = 
             shutil.copy2(path, run / path.name)
         log = runtime.log_dir / f"{name.replace('@', '-')}.log"
         offset = log.stat().st_size if log.exists() else 0
-        record = lab.start_daemon(runtime, name, ns, [NAMED, "-4", "-g", "-u", "bind", "-c", str(run / "named.conf")],
-                                  ready=lambda log=log, offset=offset: named_ready(log, offset),
-                                  ready_timeout=timeout, runtime_dirs=[run])
+        record = lab.start_daemon(
+            runtime,
+            name,
+            ns,
+            [NAMED, "-4", "-g", "-u", "bind", "-c", str(run / "named.conf")],
+            ready=lambda log=log, offset=offset: named_ready(log, offset),
+            ready_timeout=timeout,
+            runtime_dirs=[run],
+        )
         conf = configs[role]
         if role == "onprem":
             answers = p.onprem.domain
             forwards = f"{', '.join(conf['private_zones'] + [compute])} -> {', '.join(spec['inbound_ips'])}"
         else:
             answers = ", ".join(sorted(spec["hosted_zones"]) + [compute])
-            forwards = "; ".join(f"{d} -> {', '.join(t['Ip'] for t in ts)} (from {spec['query_source_ip']})"
-                                 for d, ts in sorted(spec["forward_rules"].items())) or "-"
-        rows.append({"server": "on-prem DNS (IDC)" if role == "onprem" else "Route 53 Resolver (VPC)",
-                     "namespace": ns, "running": runtime.is_running(record),
-                     "listens on": ", ".join(conf["listen_ips"]), "answers": answers, "forwards": forwards})
+            forwards = (
+                "; ".join(
+                    f"{d} -> {', '.join(t['Ip'] for t in ts)} (from {spec['query_source_ip']})"
+                    for d, ts in sorted(spec["forward_rules"].items())
+                )
+                or "-"
+            )
+        rows.append(
+            {
+                "server": "on-prem DNS (IDC)" if role == "onprem" else "Route 53 Resolver (VPC)",
+                "namespace": ns,
+                "running": runtime.is_running(record),
+                "listens on": ", ".join(conf["listen_ips"]),
+                "answers": answers,
+                "forwards": forwards,
+            }
+        )
     timings = {"named_s": time.monotonic() - started}
     return pd.DataFrame(rows), timings
 

@@ -37,20 +37,27 @@ class NotebookFailed(HybridnetError):
 
     exit_code = 3
 
-    def __init__(self, notebook: str, execution_count: int | None, source: str, ename: str, evalue: str,
-                 output: Path):
+    def __init__(self, notebook: str, execution_count: int | None, source: str, ename: str, evalue: str, output: Path):
         self.notebook, self.execution_count, self.ename, self.evalue, self.output = (
-            notebook, execution_count, ename, evalue, Path(output))
-        self.first_line = next((line.strip() for line in source.splitlines()
-                                if line.strip() and not line.lstrip().startswith("#")), "")
+            notebook,
+            execution_count,
+            ename,
+            evalue,
+            Path(output),
+        )
+        self.first_line = next(
+            (line.strip() for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")), ""
+        )
         # As Jupyter labels the cell in the saved notebook: In [n]
         where = f"In [{execution_count}]" if execution_count is not None else "a cell"
         evalue_lines = [line for line in evalue.strip().splitlines() if line.strip()] or ["(no message)"]
-        lines = [f"notebook {notebook} failed at {where}" + (f": {self.first_line[:100]}" if self.first_line else ""),
-                 f"  {ename}: {evalue_lines[0][:500]}",
-                 *[f"    {line[:500]}" for line in evalue_lines[1:8]],
-                 f"  the notebook as far as it ran: {self.output}",
-                 f"  (exit {self.exit_code})"]
+        lines = [
+            f"notebook {notebook} failed at {where}" + (f": {self.first_line[:100]}" if self.first_line else ""),
+            f"  {ename}: {evalue_lines[0][:500]}",
+            *[f"    {line[:500]}" for line in evalue_lines[1:8]],
+            f"  the notebook as far as it ran: {self.output}",
+            f"  (exit {self.exit_code})",
+        ]
         super().__init__("\n".join(lines))
 
 

@@ -104,10 +104,15 @@ def run_notebook(name: str, run_dir: Path, parameters: dict[str, str], kernel=No
     start = time.monotonic()
     try:
         papermill.execute_notebook(
-            str(notebooks_dir() / f"{name}.ipynb"), str(output),
+            str(notebooks_dir() / f"{name}.ipynb"),
+            str(output),
             parameters={**parameters, "run_dir": str(run_dir.resolve())},
-            kernel_name=KERNEL, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
-            kernel_manager_class=ipc_kernel_manager(), **({"km": kernel} if kernel is not None else {}),
+            kernel_name=KERNEL,
+            cwd=str(notebooks_dir()),
+            progress_bar=False,
+            log_output=False,
+            kernel_manager_class=ipc_kernel_manager(),
+            **({"km": kernel} if kernel is not None else {}),
         )
     except PapermillExecutionError as exc:  # papermill saved the notebook with the error in it
         raise NotebookFailed(name, exc.exec_count, exc.source or "", exc.ename, exc.evalue, output) from None

@@ -20,9 +20,9 @@ import os
 import re
 import signal
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import dataplane
 from .aws import AwsContext
@@ -63,8 +63,13 @@ def _bgp_network(ctx: AwsContext, present: bool) -> None:
     from .lab import CGW_NS, netns
 
     statement = f"{'' if present else 'no '}network {ctx.params.onprem.cidr}"
-    commands = ["configure terminal", f"router bgp {ctx.params.customer_gateway.bgp_asn}",
-                "address-family ipv4 unicast", statement, "end"]
+    commands = [
+        "configure terminal",
+        f"router bgp {ctx.params.customer_gateway.bgp_asn}",
+        "address-family ipv4 unicast",
+        statement,
+        "end",
+    ]
     netns.run(["vtysh", "-N", netns.check_lab_namespace(CGW_NS), *[a for c in commands for a in ("-c", c)]])
 
 
@@ -168,8 +173,10 @@ def _restart_cgw_charon(ctx: AwsContext, undo: dict) -> None:
     from .lab.daemons import charon_paths, swanctl, vici_ready
 
     def ready(runtime) -> bool:
-        return vici_ready(charon_paths(runtime, CGW_NS)["vici"]) and \
-            netns.ip_in(CGW_NS, "link", "show", "dev", "ipsec0", check=False).returncode == 0
+        return (
+            vici_ready(charon_paths(runtime, CGW_NS)["vici"])
+            and netns.ip_in(CGW_NS, "link", "show", "dev", "ipsec0", check=False).returncode == 0
+        )
 
     runtime = _respawn(_cgw("charon"), ready)
     if runtime is None:
@@ -237,14 +244,16 @@ BROKEN_HANDLERS = {
     "error": (
         '"""Fault drill handler-error: a connect handler that fails on every request."""\n\n\n'
         "def lambda_handler(event, context):\n"
-        '    raise RuntimeError("fault drill handler-error: the connect handler fails on every request")\n'),
+        '    raise RuntimeError("fault drill handler-error: the connect handler fails on every request")\n'
+    ),
     "timeout": (
         '"""Fault drill handler-timeout: a connect handler that answers too late."""\n\n'
         "import time\n\n\n"
         "def lambda_handler(event, context):\n"
         f"    time.sleep({HANDLER_SLEEP_S})\n"
         '    return {"allow": True, "error-msg-on-failed-posture-compliance": "", '
-        '"posture-compliance-statuses": [], "schema-version": "v1"}\n'),
+        '"posture-compliance-statuses": [], "schema-version": "v1"}\n'
+    ),
 }
 
 
@@ -256,8 +265,9 @@ def broken_handler_package(kind: str) -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(zipfile.ZipInfo(f"{handlers.MODULE_NAME}.py", date_time=(1980, 1, 1, 0, 0, 0)),
-                    BROKEN_HANDLERS[kind])
+        zf.writestr(
+            zipfile.ZipInfo(f"{handlers.MODULE_NAME}.py", date_time=(1980, 1, 1, 0, 0, 0)), BROKEN_HANDLERS[kind]
+        )
     return buf.getvalue()
 
 
@@ -278,8 +288,12 @@ def _handler_code(kind: str) -> Callable[[AwsContext], dict]:
 
         name = connect_handler.function_name(ctx)
         before = ctx.client("lambda").get_function_configuration(FunctionName=name)["CodeSha256"]
-        return {"function": name, "code_sha256_before": before,
-                "code_sha256": _deploy_handler_code(ctx, broken_handler_package(kind))}
+        return {
+            "function": name,
+            "code_sha256_before": before,
+            "code_sha256": _deploy_handler_code(ctx, broken_handler_package(kind)),
+        }
+
     return apply
 
 
@@ -295,7 +309,7 @@ def _real_handler_code(ctx: AwsContext, undo: dict) -> None:
 EXPIRING_DAYS = 5  # well inside the health check's warning window (thresholds.cert_warn_days)
 
 
-def _server_certificate(ctx: AwsContext) -> tuple[str, "object"]:
+def _server_certificate(ctx: AwsContext) -> tuple[str, object]:
     """The endpoint's server certificate ARN, and the stack's PKI credential that ACM holds
     under it (its key is needed to put it back)."""
     from . import pki
@@ -310,11 +324,14 @@ def _server_certificate(ctx: AwsContext) -> tuple[str, "object"]:
     try:
         server = pki.load_credential(directory, "server")
     except (OSError, pki.PkiError) as exc:
-        raise ValueError(f"the stack's PKI in {directory} has no usable server credential ({exc}): "
-                         "run notebook 04 first") from None
+        raise ValueError(
+            f"the stack's PKI in {directory} has no usable server credential ({exc}): run notebook 04 first"
+        ) from None
     if pki.Credential(cert_pem=body, key_pem="").fingerprint != server.fingerprint:
-        raise ValueError(f"ACM's {arn} is not the server certificate of the stack's PKI in {directory}: the drill "
-                         "could not put it back; run notebook 04 (it re-imports the PKI's) first")
+        raise ValueError(
+            f"ACM's {arn} is not the server certificate of the stack's PKI in {directory}: the drill "
+            "could not put it back; run notebook 04 (it re-imports the PKI's) first"
+        )
     return arn, server
 
 
@@ -334,9 +351,12 @@ def _expiring_certificate(ctx: AwsContext) -> dict:
     except x509.ExtensionNotFound:
         names = []
     short = pki.issue_server(ca, server.common_name, san=names, key_type=server.key_type, days=EXPIRING_DAYS)
-    ctx.client("acm").import_certificate(CertificateArn=arn, Certificate=short.cert_pem.encode(),
-                                         PrivateKey=short.key_pem.encode(),
-                                         CertificateChain=short.chain_pem.encode())
+    ctx.client("acm").import_certificate(
+        CertificateArn=arn,
+        Certificate=short.cert_pem.encode(),
+        PrivateKey=short.key_pem.encode(),
+        CertificateChain=short.chain_pem.encode(),
+    )
     return {"arn": arn, "fingerprint": server.fingerprint, "not_after": short.not_after.isoformat()}
 
 
@@ -348,11 +368,16 @@ def _original_certificate(ctx: AwsContext, undo: dict) -> None:
 
     server = pki.load_credential(client_vpn.pki_dir(ctx), "server")
     if server.fingerprint != undo["fingerprint"]:
-        raise ValueError(f"the PKI's server certificate is no longer the one ACM's {undo['arn']} held before the "
-                         "drill: run notebook 04 to import the PKI's again")
-    ctx.client("acm").import_certificate(CertificateArn=undo["arn"], Certificate=server.cert_pem.encode(),
-                                         PrivateKey=server.key_pem.encode(),
-                                         CertificateChain=server.chain_pem.encode())
+        raise ValueError(
+            f"the PKI's server certificate is no longer the one ACM's {undo['arn']} held before the "
+            "drill: run notebook 04 to import the PKI's again"
+        )
+    ctx.client("acm").import_certificate(
+        CertificateArn=undo["arn"],
+        Certificate=server.cert_pem.encode(),
+        PrivateKey=server.key_pem.encode(),
+        CertificateChain=server.chain_pem.encode(),
+    )
 
 
 # --- the customer gateway's strongSwan setup (tunnel 1 only) ------------------------------------
@@ -402,6 +427,7 @@ def _phase2_mismatch(ctx: AwsContext) -> dict:
 
 # --- the customer gateway's BGP ASN -------------------------------------------------------------
 
+
 def _asn_mismatch(ctx: AwsContext) -> dict:
     """bgpd presents another ASN to AWS's side (one more than the params' customer
     gateway ASN, skipping the transit gateway's)."""
@@ -420,6 +446,7 @@ def _asn_restore(ctx: AwsContext, undo: dict) -> None:
 
 
 # --- IKE and NAT-T blocked on the way -------------------------------------------------------------
+
 
 def _block_ike(ctx: AwsContext) -> dict:
     from .lab.drills import block_ike
@@ -469,13 +496,20 @@ def _revoke_dns(ctx: AwsContext) -> dict:
     onprem = ipaddress.ip_network(ctx.params.onprem.cidr)
     revoked = []
     for perm in group.get("IpPermissions", []):
-        if perm.get("IpProtocol") not in ("udp", "tcp") or \
-                not perm.get("FromPort", 0) <= DNS_PORT <= perm.get("ToPort", 65535):
+        if perm.get("IpProtocol") not in ("udp", "tcp") or not perm.get("FromPort", 0) <= DNS_PORT <= perm.get(
+            "ToPort", 65535
+        ):
             continue
         ranges = [r for r in perm.get("IpRanges", []) if onprem.subnet_of(ipaddress.ip_network(r["CidrIp"]))]
         if ranges:
-            revoked.append({"IpProtocol": perm["IpProtocol"], "FromPort": perm["FromPort"],
-                            "ToPort": perm["ToPort"], "IpRanges": ranges})
+            revoked.append(
+                {
+                    "IpProtocol": perm["IpProtocol"],
+                    "FromPort": perm["FromPort"],
+                    "ToPort": perm["ToPort"],
+                    "IpRanges": ranges,
+                }
+            )
     if not revoked:
         raise ValueError(f"security group {group['GroupId']} admits no DNS from {onprem} already")
     ctx.client("ec2").revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=revoked)
@@ -515,11 +549,18 @@ def _disassociate_rule(ctx: AwsContext) -> dict:
     if association is None:
         raise ValueError(f"forwarding rule {rule['Id']} is not associated with {vpc_id} already")
     ctx.client("route53resolver").disassociate_resolver_rule(VPCId=vpc_id, ResolverRuleId=rule["Id"])
-    poll(lambda: hybrid_dns.find_rule_association(ctx, rule["Id"], vpc_id) is None,
-         timeout=30 * ctx.waiter_delay, interval=min(ctx.waiter_delay, 1))
+    poll(
+        lambda: hybrid_dns.find_rule_association(ctx, rule["Id"], vpc_id) is None,
+        timeout=30 * ctx.waiter_delay,
+        interval=min(ctx.waiter_delay, 1),
+    )
     _replay_dns_without_agent(ctx)
-    return {"rule_id": rule["Id"], "vpc_id": vpc_id, "association_id": association["Id"],
-            "name": association.get("Name", "")}
+    return {
+        "rule_id": rule["Id"],
+        "vpc_id": vpc_id,
+        "association_id": association["Id"],
+        "name": association.get("Name", ""),
+    }
 
 
 def _associate_rule(ctx: AwsContext, undo: dict) -> None:
@@ -530,71 +571,180 @@ def _associate_rule(ctx: AwsContext, undo: dict) -> None:
     if hybrid_dns.find_rule_association(ctx, rule_id, vpc_id) is None:
         named = {"Name": undo["name"]} if undo.get("name") else {}
         ctx.client("route53resolver").associate_resolver_rule(ResolverRuleId=rule_id, VPCId=vpc_id, **named)
-    poll(lambda: (hybrid_dns.find_rule_association(ctx, rule_id, vpc_id) or {}).get("Status") == "COMPLETE",
-         timeout=30 * ctx.waiter_delay, interval=min(ctx.waiter_delay, 1))
+    poll(
+        lambda: (hybrid_dns.find_rule_association(ctx, rule_id, vpc_id) or {}).get("Status") == "COMPLETE",
+        timeout=30 * ctx.waiter_delay,
+        interval=min(ctx.waiter_delay, 1),
+    )
     _replay_dns_without_agent(ctx)
 
 
-DRILLS: dict[str, Drill] = {d.name: d for d in (
-    Drill("tunnel-down", "take tunnel 1 down on the customer gateway (its connection unloaded, its SAs deleted)",
-          "WARN tunnels (1 of 2 UP)", _tunnel_down, _tunnel_restore, cause="IKE_DELETED_BY_CGW"),
-    Drill("withdraw-prefix", "stop announcing the on-prem prefix over BGP",
-          "FAIL BGP routes / TGW route to on-prem", _withdraw_prefix, _announce_prefix,
-          cause="BGP_PREFIX_NOT_ANNOUNCED"),
-    Drill("inbound-endpoint-down", "remove the first inbound endpoint IP in the VPC (that address only)",
-          "WARN inbound endpoints (redundancy lost)", _stop_inbound, _start_inbound,
-          # the API still shows the endpoint's two IPs: no log or fact names it
-          cause="UNKNOWN"),
-    Drill("idc-dns-down", "stop (pause) the on-prem DNS server",
-          "FAIL hybrid DNS", _stop_idc_dns, _start_idc_dns, cause="ONPREM_DNS_DOWN"),
-    Drill("handler-deny-all", "make the client connect handler deny everybody",
-          "FAIL connect handler (a user the policy admits is denied)", _deny_everybody, _admit_again,
-          cause="HANDLER_DENIED", in_lab=False),
-    # Crashes (SIGKILL): the health check names the daemon that is gone, on the host
-    # itself, before the tunnels, routes and answers it takes with it.
-    Drill("cgw-ike-crash", "kill the customer gateway's charon (strongSwan's IKE daemon)",
-          "FAIL router daemons (charon not running)", _crash_cgw_charon, _restart_cgw_charon, cause="DAEMON_DOWN"),
-    Drill("cgw-bgp-crash", "kill the customer gateway's bgpd (FRR)",
-          "FAIL router daemons (bgpd not running)", _crash_cgw_bgpd, _restart_cgw_bgpd, cause="DAEMON_DOWN"),
-    Drill("onprem-dns-crash", "kill the on-prem DNS server's named",
-          "FAIL on-prem DNS server (named not running)", _crash_onprem_named, _restart_onprem_named,
-          cause="ONPREM_DNS_DOWN"),
-    # The customer gateway's own setup, tunnel 1 only (its swanctl.conf as phase 2
-    # deployed it, reloaded; the tunnel negotiated again): AWS's side is untouched.
-    Drill("psk-mismatch", "give tunnel 1 a wrong pre-shared key on the customer gateway",
-          "WARN tunnels (1 of 2 UP)", _psk_mismatch, _cgw_tunnel_restore, cause="IKE_PSK_MISMATCH"),
-    Drill("phase1-mismatch", f"make the customer gateway propose only {WRONG_IKE_PROPOSAL} for IKE (phase 1) "
-                             "on tunnel 1",
-          "WARN tunnels (1 of 2 UP)", _phase1_mismatch, _cgw_tunnel_restore, cause="IKE_PHASE1_NO_PROPOSAL"),
-    Drill("phase2-mismatch", f"make the customer gateway propose only {WRONG_ESP_PROPOSAL} for ESP (phase 2) "
-                             "on tunnel 1",
-          "WARN tunnels (1 of 2 UP)", _phase2_mismatch, _cgw_tunnel_restore, cause="IKE_PHASE2_NO_PROPOSAL"),
-    Drill("asn-mismatch", "make the customer gateway's bgpd present another ASN (customer_gateway.bgp_asn + 1) "
-                          "to AWS's side: BGP OPEN refused, IPsec stays up",
-          "FAIL BGP routes / TGW route to on-prem", _asn_mismatch, _asn_restore, cause="BGP_ASN_MISMATCH"),
-    Drill("ike-blocked", "drop UDP 500 and 4500 between the customer gateway and AWS's side (nftables in the lab's "
-                         "internet): AWS's dead peer detection gives up after its timeout (30 s)",
-          "FAIL tunnels (all tunnels DOWN)", _block_ike, _unblock_ike, cause="DPD_TIMEOUT"),
-    # Through the AWS API, as an engineer would break it; the lab's agent plays the
-    # account's new state (its DNS part re-reads it every few seconds).
-    Drill("sg-blocks-dns", "revoke DNS (UDP and TCP 53) from the on-prem CIDR on the Resolver endpoints' "
-                           "security group",
-          "FAIL inbound endpoints / hybrid DNS", _revoke_dns, _authorize_dns, cause="RESOLVER_SG_BLOCKS_DNS", in_lab=False),
-    Drill("rule-disassociated", "disassociate the forwarding rule for the on-prem domain from the VPC",
-          "FAIL hybrid DNS (the VPC side does not resolve on-prem names)", _disassociate_rule, _associate_rule,
-          cause="RESOLVER_RULE_NOT_ASSOCIATED", in_lab=False),
-    Drill("handler-error", "deploy connect handler code that raises (Lambda UpdateFunctionCode)",
-          "FAIL connect handler (a user the policy admits is denied)", _handler_code("error"), _real_handler_code,
-          cause="HANDLER_ERROR", in_lab=False),
-    Drill("handler-timeout", f"deploy connect handler code that sleeps {HANDLER_SLEEP_S} s, past Client VPN's 30 s "
-                             "(Lambda UpdateFunctionCode)",
-          "FAIL connect handler (a user the policy admits is denied)", _handler_code("timeout"), _real_handler_code,
-          cause="HANDLER_TIMEOUT", in_lab=False),
-    Drill("cert-expiring", f"re-import the Client VPN server certificate (same ARN) with one from the stack's CA "
-                           f"that expires in {EXPIRING_DAYS} days",
-          f"WARN certificates (expires in {EXPIRING_DAYS} days)", _expiring_certificate, _original_certificate,
-          cause="CERT_EXPIRING", in_lab=False),
-)}
+DRILLS: dict[str, Drill] = {
+    d.name: d
+    for d in (
+        Drill(
+            "tunnel-down",
+            "take tunnel 1 down on the customer gateway (its connection unloaded, its SAs deleted)",
+            "WARN tunnels (1 of 2 UP)",
+            _tunnel_down,
+            _tunnel_restore,
+            cause="IKE_DELETED_BY_CGW",
+        ),
+        Drill(
+            "withdraw-prefix",
+            "stop announcing the on-prem prefix over BGP",
+            "FAIL BGP routes / TGW route to on-prem",
+            _withdraw_prefix,
+            _announce_prefix,
+            cause="BGP_PREFIX_NOT_ANNOUNCED",
+        ),
+        Drill(
+            "inbound-endpoint-down",
+            "remove the first inbound endpoint IP in the VPC (that address only)",
+            "WARN inbound endpoints (redundancy lost)",
+            _stop_inbound,
+            _start_inbound,
+            # the API still shows the endpoint's two IPs: no log or fact names it
+            cause="UNKNOWN",
+        ),
+        Drill(
+            "idc-dns-down",
+            "stop (pause) the on-prem DNS server",
+            "FAIL hybrid DNS",
+            _stop_idc_dns,
+            _start_idc_dns,
+            cause="ONPREM_DNS_DOWN",
+        ),
+        Drill(
+            "handler-deny-all",
+            "make the client connect handler deny everybody",
+            "FAIL connect handler (a user the policy admits is denied)",
+            _deny_everybody,
+            _admit_again,
+            cause="HANDLER_DENIED",
+            in_lab=False,
+        ),
+        # Crashes (SIGKILL): the health check names the daemon that is gone, on the host
+        # itself, before the tunnels, routes and answers it takes with it.
+        Drill(
+            "cgw-ike-crash",
+            "kill the customer gateway's charon (strongSwan's IKE daemon)",
+            "FAIL router daemons (charon not running)",
+            _crash_cgw_charon,
+            _restart_cgw_charon,
+            cause="DAEMON_DOWN",
+        ),
+        Drill(
+            "cgw-bgp-crash",
+            "kill the customer gateway's bgpd (FRR)",
+            "FAIL router daemons (bgpd not running)",
+            _crash_cgw_bgpd,
+            _restart_cgw_bgpd,
+            cause="DAEMON_DOWN",
+        ),
+        Drill(
+            "onprem-dns-crash",
+            "kill the on-prem DNS server's named",
+            "FAIL on-prem DNS server (named not running)",
+            _crash_onprem_named,
+            _restart_onprem_named,
+            cause="ONPREM_DNS_DOWN",
+        ),
+        # The customer gateway's own setup, tunnel 1 only (its swanctl.conf as phase 2
+        # deployed it, reloaded; the tunnel negotiated again): AWS's side is untouched.
+        Drill(
+            "psk-mismatch",
+            "give tunnel 1 a wrong pre-shared key on the customer gateway",
+            "WARN tunnels (1 of 2 UP)",
+            _psk_mismatch,
+            _cgw_tunnel_restore,
+            cause="IKE_PSK_MISMATCH",
+        ),
+        Drill(
+            "phase1-mismatch",
+            f"make the customer gateway propose only {WRONG_IKE_PROPOSAL} for IKE (phase 1) on tunnel 1",
+            "WARN tunnels (1 of 2 UP)",
+            _phase1_mismatch,
+            _cgw_tunnel_restore,
+            cause="IKE_PHASE1_NO_PROPOSAL",
+        ),
+        Drill(
+            "phase2-mismatch",
+            f"make the customer gateway propose only {WRONG_ESP_PROPOSAL} for ESP (phase 2) on tunnel 1",
+            "WARN tunnels (1 of 2 UP)",
+            _phase2_mismatch,
+            _cgw_tunnel_restore,
+            cause="IKE_PHASE2_NO_PROPOSAL",
+        ),
+        Drill(
+            "asn-mismatch",
+            "make the customer gateway's bgpd present another ASN (customer_gateway.bgp_asn + 1) "
+            "to AWS's side: BGP OPEN refused, IPsec stays up",
+            "FAIL BGP routes / TGW route to on-prem",
+            _asn_mismatch,
+            _asn_restore,
+            cause="BGP_ASN_MISMATCH",
+        ),
+        Drill(
+            "ike-blocked",
+            "drop UDP 500 and 4500 between the customer gateway and AWS's side (nftables in the lab's "
+            "internet): AWS's dead peer detection gives up after its timeout (30 s)",
+            "FAIL tunnels (all tunnels DOWN)",
+            _block_ike,
+            _unblock_ike,
+            cause="DPD_TIMEOUT",
+        ),
+        # Through the AWS API, as an engineer would break it; the lab's agent plays the
+        # account's new state (its DNS part re-reads it every few seconds).
+        Drill(
+            "sg-blocks-dns",
+            "revoke DNS (UDP and TCP 53) from the on-prem CIDR on the Resolver endpoints' security group",
+            "FAIL inbound endpoints / hybrid DNS",
+            _revoke_dns,
+            _authorize_dns,
+            cause="RESOLVER_SG_BLOCKS_DNS",
+            in_lab=False,
+        ),
+        Drill(
+            "rule-disassociated",
+            "disassociate the forwarding rule for the on-prem domain from the VPC",
+            "FAIL hybrid DNS (the VPC side does not resolve on-prem names)",
+            _disassociate_rule,
+            _associate_rule,
+            cause="RESOLVER_RULE_NOT_ASSOCIATED",
+            in_lab=False,
+        ),
+        Drill(
+            "handler-error",
+            "deploy connect handler code that raises (Lambda UpdateFunctionCode)",
+            "FAIL connect handler (a user the policy admits is denied)",
+            _handler_code("error"),
+            _real_handler_code,
+            cause="HANDLER_ERROR",
+            in_lab=False,
+        ),
+        Drill(
+            "handler-timeout",
+            f"deploy connect handler code that sleeps {HANDLER_SLEEP_S} s, past Client VPN's 30 s "
+            "(Lambda UpdateFunctionCode)",
+            "FAIL connect handler (a user the policy admits is denied)",
+            _handler_code("timeout"),
+            _real_handler_code,
+            cause="HANDLER_TIMEOUT",
+            in_lab=False,
+        ),
+        Drill(
+            "cert-expiring",
+            f"re-import the Client VPN server certificate (same ARN) with one from the stack's CA "
+            f"that expires in {EXPIRING_DAYS} days",
+            f"WARN certificates (expires in {EXPIRING_DAYS} days)",
+            _expiring_certificate,
+            _original_certificate,
+            cause="CERT_EXPIRING",
+            in_lab=False,
+        ),
+    )
+}
 
 
 def _load() -> dict[str, dict]:
@@ -639,4 +789,3 @@ def clear(ctx: AwsContext) -> list[str]:
 
 def active() -> list[str]:
     return list(_load())
-

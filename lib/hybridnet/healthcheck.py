@@ -45,8 +45,16 @@ CLIENT_VPN_SERVICES = ("acm", "lambda")
 # The modules the collectors import when first called, imported before the threads
 # start: two threads importing modules that import each other can fail ("partially
 # initialized module").
-LAZY_IMPORTS = ("phases.hybrid_dns", "phases.client_vpn", "phases.tgw_attachment", "phases.connect_handler",
-                "handlers", "diagnostics.clientvpn", "diagnostics.dns", "diagnostics.hostdns")
+LAZY_IMPORTS = (
+    "phases.hybrid_dns",
+    "phases.client_vpn",
+    "phases.tgw_attachment",
+    "phases.connect_handler",
+    "handlers",
+    "diagnostics.clientvpn",
+    "diagnostics.dns",
+    "diagnostics.hostdns",
+)
 
 
 def _collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
@@ -58,19 +66,29 @@ def _collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
     with timings.phase("collect: VPN connections"):
         connections = tunnels.stack_vpn_connections(ctx)
         if check.vpn_connections:
-            connections = ctx.client("ec2").describe_vpn_connections(
-                VpnConnectionIds=check.vpn_connections)["VpnConnections"]
+            connections = ctx.client("ec2").describe_vpn_connections(VpnConnectionIds=check.vpn_connections)[
+                "VpnConnections"
+            ]
     tgw_ids = sorted({c["TransitGatewayId"] for c in connections if c.get("TransitGatewayId")})
     with ThreadPoolExecutor(max_workers=12, thread_name_prefix="collect") as pool:
+
         def start(name, fn, *args):
             return pool.submit(_timed, f"collect: {name}", fn, *args)
 
         started_empty_at = start("started empty", _started_empty_and_never_built, ctx, connections)
         timeline = start("tunnel timeline", tunnels.timeline_frame, ctx, connections, check.lookback_minutes)
-        vpn_logs = start("VPN logs", vpnlogs.tunnel_log_frame, ctx, connections, check.lookback_minutes) \
-            if connections else None
-        tgw_routes = start("TGW routes", lambda: pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids],
-                                                           ignore_index=True)) if tgw_ids else None
+        vpn_logs = (
+            start("VPN logs", vpnlogs.tunnel_log_frame, ctx, connections, check.lookback_minutes)
+            if connections
+            else None
+        )
+        tgw_routes = (
+            start(
+                "TGW routes", lambda: pd.concat([routes.tgw_routes_frame(ctx, t) for t in tgw_ids], ignore_index=True)
+            )
+            if tgw_ids
+            else None
+        )
         host_status = start("hosts", hosts.plane(ctx).describe)
         host_daemons = start("daemons", daemons.daemons_frame, ctx)
         router = start("router BGP table and sessions", _router, ctx, connections)
@@ -79,13 +97,27 @@ def _collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
         client_vpn = start("Client VPN", _client_vpn, ctx, check, pool) if with_client_vpn else None
         (bgp, source, neighbors), (dns_frame, dns_endpoints, resolver_log) = router.result(), dns.result()
         client_vpn, certificates, client_vpn_log = client_vpn.result() if client_vpn else ({}, None, None)
-        return Evidence(params=ctx.params, thresholds=check.thresholds,
-                        telemetry=tunnels.telemetry_frame(connections), timeline=timeline.result(),
-                        tgw_routes=_result(tgw_routes), router_bgp=bgp, router_source=source, dns=dns_frame,
-                        dns_endpoints=dns_endpoints, client_vpn=client_vpn, hosts=host_status.result(),
-                        daemons=host_daemons.result(), started_empty_at=started_empty_at.result(),
-                        facts=_result(resolver_facts), certificates=certificates, router_neighbors=neighbors,
-                        vpn_logs=_result(vpn_logs), client_vpn_log=client_vpn_log, resolver_log=resolver_log)
+        return Evidence(
+            params=ctx.params,
+            thresholds=check.thresholds,
+            telemetry=tunnels.telemetry_frame(connections),
+            timeline=timeline.result(),
+            tgw_routes=_result(tgw_routes),
+            router_bgp=bgp,
+            router_source=source,
+            dns=dns_frame,
+            dns_endpoints=dns_endpoints,
+            client_vpn=client_vpn,
+            hosts=host_status.result(),
+            daemons=host_daemons.result(),
+            started_empty_at=started_empty_at.result(),
+            facts=_result(resolver_facts),
+            certificates=certificates,
+            router_neighbors=neighbors,
+            vpn_logs=_result(vpn_logs),
+            client_vpn_log=client_vpn_log,
+            resolver_log=resolver_log,
+        )
 
 
 def _timed(name: str, fn, *args):
@@ -157,9 +189,15 @@ def inbound_endpoint_probes(ctx: AwsContext) -> dict[str, list]:
 
     p = ctx.params
     host, ip = next(iter(p.dns.records.items()))
-    return {"onprem_client": [HostProbe(Probe(f"{ENDPOINT_SIDE} {server}", server, f"{host}.{p.dns.private_zone}",
-                                              expected=[ip]), via_resolver=False)
-                              for server in p.dns.inbound_ips]}
+    return {
+        "onprem_client": [
+            HostProbe(
+                Probe(f"{ENDPOINT_SIDE} {server}", server, f"{host}.{p.dns.private_zone}", expected=[ip]),
+                via_resolver=False,
+            )
+            for server in p.dns.inbound_ips
+        ]
+    }
 
 
 LOG_COLUMNS = ["time", "log", "subject", "entry"]
@@ -170,16 +208,35 @@ def logs_view(ev: Evidence, rows: int = LOG_ROWS) -> pd.DataFrame:
     """AWS's log entries the health check read, newest first, as one table; a log
     that was not read (off in the params, not collected) says so in one row."""
     shown = []
-    logs = ((ev.vpn_logs, "Site-to-Site VPN", lambda r: r["outside_ip"],
-             lambda r: f"BGP {r['bgp_status']}: {r['detail']}" if r["log"] == "bgp" else
-             f"{r['detail']} (phase 1 {r['phase1']}, phase 2 {r['phase2']})"),
-            (ev.client_vpn_log, "Client VPN connection", lambda r: r["endpoint_id"],
-             lambda r: f"{r['client_ip']} ({r['common_name']}): {r['status']} {r.get('failure_reason') or ''}"),
-            (ev.resolver_log, "Resolver query", lambda r: r["vpc_id"],
-             lambda r: f"{r['query_name']} {r['query_type']} from {r['srcaddr']}: {r['rcode']}"))
+    logs = (
+        (
+            ev.vpn_logs,
+            "Site-to-Site VPN",
+            lambda r: r["outside_ip"],
+            lambda r: (
+                f"BGP {r['bgp_status']}: {r['detail']}"
+                if r["log"] == "bgp"
+                else f"{r['detail']} (phase 1 {r['phase1']}, phase 2 {r['phase2']})"
+            ),
+        ),
+        (
+            ev.client_vpn_log,
+            "Client VPN connection",
+            lambda r: r["endpoint_id"],
+            lambda r: f"{r['client_ip']} ({r['common_name']}): {r['status']} {r.get('failure_reason') or ''}",
+        ),
+        (
+            ev.resolver_log,
+            "Resolver query",
+            lambda r: r["vpc_id"],
+            lambda r: f"{r['query_name']} {r['query_type']} from {r['srcaddr']}: {r['rcode']}",
+        ),
+    )
     for frame, name, subject, entry in logs:
         if frame is None:
-            shown.append({"time": None, "log": name, "subject": "-", "entry": "not read (logs off, or nothing to read)"})
+            shown.append(
+                {"time": None, "log": name, "subject": "-", "entry": "not read (logs off, or nothing to read)"}
+            )
             continue
         if frame.empty:
             shown.append({"time": None, "log": name, "subject": "-", "entry": "no entry in the look-back window"})
@@ -191,10 +248,17 @@ def logs_view(ev: Evidence, rows: int = LOG_ROWS) -> pd.DataFrame:
     return pd.concat([timed, table[table["time"].isna()]], ignore_index=True)
 
 
-STATUS_COLOURS = {"OK": "background-color:#d4edda", "WARN": "background-color:#fff3cd",
-                  "FAIL": "background-color:#f8d7da"}
-CHANGE_COLOURS = {"broke": STATUS_COLOURS["FAIL"], "flapped": STATUS_COLOURS["WARN"],
-                  "recovered": STATUS_COLOURS["OK"], "other": ""}
+STATUS_COLOURS = {
+    "OK": "background-color:#d4edda",
+    "WARN": "background-color:#fff3cd",
+    "FAIL": "background-color:#f8d7da",
+}
+CHANGE_COLOURS = {
+    "broke": STATUS_COLOURS["FAIL"],
+    "flapped": STATUS_COLOURS["WARN"],
+    "recovered": STATUS_COLOURS["OK"],
+    "other": "",
+}
 
 
 @dataclass
@@ -222,17 +286,23 @@ class Judgement:
         table = order.sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
         # a fixed uuid: the HTML is the same from run to run (the saved notebook, the report)
         return table.style.set_uuid("verdicts").apply(
-            lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1)
+            lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1
+        )
 
     def changes_view(self):
         from .diagnostics import changes
 
         return self.changes.style.set_uuid("changes").apply(
-            lambda row: [CHANGE_COLOURS[changes.CHANGE_CLASS[row["change"]]]] * len(row), axis=1)
+            lambda row: [CHANGE_COLOURS[changes.CHANGE_CLASS[row["change"]]]] * len(row), axis=1
+        )
 
     def record(self) -> dict:
-        return {"exit_code": self.exit_code, "status": self.status, "changes": self.change_line,
-                "verdicts": self.verdicts.to_dict(orient="records")}
+        return {
+            "exit_code": self.exit_code,
+            "status": self.status,
+            "changes": self.change_line,
+            "verdicts": self.verdicts.to_dict(orient="records"),
+        }
 
 
 def judge(ev: Evidence, run_dir: Path | str, since: str = "") -> Judgement:
@@ -260,6 +330,7 @@ def _judge(ev: Evidence, run_dir: Path | str, since: str = "") -> Judgement:
 
 # --- what notebook 10 shows, one call per cell -------------------------------------------------
 
+
 def draw_map(ctx: AwsContext, ev: Evidence, judged: Judgement, run_dir: Path | str) -> None:
     """The hybrid network as the API holds it now (diagnostics.topology), coloured by the
     verdicts, drawn (inline in the notebook) and saved as charts/topology.png."""
@@ -286,8 +357,11 @@ def draw_prefixes(ev: Evidence, run_dir: Path | str) -> None:
     """The prefixes the router learns per tunnel, drawn and saved."""
     from . import charts
 
-    charts.save(charts.prefixes_per_tunnel_chart(routes.prefixes_per_tunnel(ev.router_bgp)), Path(run_dir),
-                "prefixes_per_tunnel")
+    charts.save(
+        charts.prefixes_per_tunnel_chart(routes.prefixes_per_tunnel(ev.router_bgp)),
+        Path(run_dir),
+        "prefixes_per_tunnel",
+    )
 
 
 def dns_matrix(ev: Evidence, run_dir: Path | str) -> pd.DataFrame | None:
@@ -356,13 +430,19 @@ def html_exporter(warm: bool = False):
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     if warm:
-        exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("-"),
-                                                                    nbformat.v4.new_code_cell("-")]))
+        exporter.from_notebook_node(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("-"), nbformat.v4.new_code_cell("-")])
+        )
     return exporter
 
 
-def run(healthcheck_file: Path, since: str | Path = "", ctx: AwsContext | None = None,
-        settings: tuple[HealthCheck, Params] | None = None, kernel=None) -> HealthCheckRun:
+def run(
+    healthcheck_file: Path,
+    since: str | Path = "",
+    ctx: AwsContext | None = None,
+    settings: tuple[HealthCheck, Params] | None = None,
+    kernel=None,
+) -> HealthCheckRun:
     """`since`: the run to compare with (a run id or a path, see
     diagnostics.changes.load_snapshot); "" compares with the previous run.
     `settings`: what params.load_healthcheck(healthcheck_file) returned, when the
@@ -385,21 +465,48 @@ def run(healthcheck_file: Path, since: str | Path = "", ctx: AwsContext | None =
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report") as aside:
         exporter = aside.submit(_timed, "report: nbconvert import and templates", html_exporter, True)
         with timings.phase("papermill (notebook 10)"):
-            done = execute.run_notebook(NOTEBOOK, run_dir, {"healthcheck_file": str(Path(healthcheck_file).resolve()),
-                                                            "since": str(since or "")}, kernel=kernel)
+            done = execute.run_notebook(
+                NOTEBOOK,
+                run_dir,
+                {"healthcheck_file": str(Path(healthcheck_file).resolve()), "since": str(since or "")},
+                kernel=kernel,
+            )
         with timings.phase("report (HTML)"):
             report = export_html(done.output, run_dir / "health_check.html", exporter.result())
     with timings.phase("results"):
         data = results.load(run_dir, NOTEBOOK)
         verdicts = pd.DataFrame(data["verdicts"])
-        finished = HealthCheckRun(data["exit_code"], run_dir, done.output, report, verdicts, data.get("changes", ""),
-                                  stack=params.name, tunnels=metrics.snapshot_tunnels(run_dir))
+        finished = HealthCheckRun(
+            data["exit_code"],
+            run_dir,
+            done.output,
+            report,
+            verdicts,
+            data.get("changes", ""),
+            stack=params.name,
+            tunnels=metrics.snapshot_tunnels(run_dir),
+        )
     if check.notify.sns_topic_arn:
         with timings.phase("notify (SNS)"):
             finished.notification = notify.notify(finished, params, check.notify.sns_topic_arn, ctx=ctx)
     return finished
 
 
-__all__ = ["HealthCheckRun", "Judgement", "STATUS_WORDS", "collect", "dns_matrix", "draw_map", "draw_prefixes",
-           "draw_timeline", "endpoint_answers", "exit_code", "export_html", "html_exporter", "judge", "record",
-           "router_sessions", "run"]
+__all__ = [
+    "HealthCheckRun",
+    "Judgement",
+    "STATUS_WORDS",
+    "collect",
+    "dns_matrix",
+    "draw_map",
+    "draw_prefixes",
+    "draw_timeline",
+    "endpoint_answers",
+    "exit_code",
+    "export_html",
+    "html_exporter",
+    "judge",
+    "record",
+    "router_sessions",
+    "run",
+]

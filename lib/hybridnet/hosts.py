@@ -29,10 +29,10 @@ what to do; never an exception.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 from botocore.exceptions import ClientError, WaiterError
@@ -50,11 +50,15 @@ DEFAULT_TIMEOUT_S = 60
 COMMENT = "hybridnet"
 
 # What to do about a host that SSM cannot reach, by what SSM says of it.
-NOT_MANAGED = ("is not a managed instance: it needs the SSM Agent running, an instance profile with "
-               "AmazonSSMManagedInstanceCore, and a way to SSM (internet, or VPC endpoints for ssm, "
-               "ssmmessages and ec2messages)")
-OFFLINE = ("SSM Agent has not checked in (PingStatus {status}): is the instance running, its agent up, "
-           "and SSM reachable from it?")
+NOT_MANAGED = (
+    "is not a managed instance: it needs the SSM Agent running, an instance profile with "
+    "AmazonSSMManagedInstanceCore, and a way to SSM (internet, or VPC endpoints for ssm, "
+    "ssmmessages and ec2messages)"
+)
+OFFLINE = (
+    "SSM Agent has not checked in (PingStatus {status}): is the instance running, its agent up, "
+    "and SSM reachable from it?"
+)
 
 FRAME_COLUMNS = ["role", "host", "instance_id", "ssm_status", "platform", "ip_address", "detail"]
 
@@ -83,8 +87,11 @@ class HostCommand:
         stdout; not SSM's "failed to run commands" line)."""
         if self.ok:
             return self.reason
-        said = [line for line in (self.stderr.strip() or self.stdout.strip()).splitlines()
-                if line.strip() and not line.startswith("failed to run commands")]
+        said = [
+            line
+            for line in (self.stderr.strip() or self.stdout.strip()).splitlines()
+            if line.strip() and not line.startswith("failed to run commands")
+        ]
         return f"{self.reason}: {said[-1][:300]}" if said else self.reason
 
     def to_dict(self) -> dict:
@@ -102,8 +109,9 @@ class DataPlane(Protocol):
 
     def run(self, role: str, commands: Sequence[str], timeout: int = DEFAULT_TIMEOUT_S) -> HostCommand: ...
 
-    def run_many(self, commands: Mapping[str, Sequence[str]],
-                 timeout: int = DEFAULT_TIMEOUT_S) -> dict[str, HostCommand]: ...
+    def run_many(
+        self, commands: Mapping[str, Sequence[str]], timeout: int = DEFAULT_TIMEOUT_S
+    ) -> dict[str, HostCommand]: ...
 
 
 class _Unreachable(Exception):
@@ -117,7 +125,7 @@ class SsmPlane:
 
     name = "ssm"
 
-    def __init__(self, ctx: "AwsContext"):
+    def __init__(self, ctx: AwsContext):
         self.ctx = ctx
         self._instance_ids: dict[str, str] = {}
 
@@ -132,25 +140,44 @@ class SsmPlane:
         """The instance id for `role`, from the params' id or Name tag (raises _Unreachable)."""
         host = self._host(role)
         if host is None:
-            raise _Unreachable(None, "NotConfigured", f"no hosts.{role} in the params: name the instance "
-                                                      "(its id or Name tag) to run this check there")
+            raise _Unreachable(
+                None,
+                "NotConfigured",
+                f"no hosts.{role} in the params: name the instance (its id or Name tag) to run this check there",
+            )
         if host.instance_id:
             return host.instance_id
         if role not in self._instance_ids:
             from .aws import paginate  # aws imports this module
 
             ec2 = self.ctx.client("ec2")
-            found = [i for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=[
-                {"Name": "tag:Name", "Values": [host.name_tag]},
-                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
-                for i in reservation["Instances"]]
+            found = [
+                i
+                for reservation in paginate(
+                    ec2,
+                    "describe_instances",
+                    "Reservations",
+                    Filters=[
+                        {"Name": "tag:Name", "Values": [host.name_tag]},
+                        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+                    ],
+                )
+                for i in reservation["Instances"]
+            ]
             if not found:
-                raise _Unreachable(None, "NotFound", f"hosts.{role}: no instance with Name tag {host.name_tag!r} "
-                                                     f"in {self.ctx.params.region}; fix the name or use its id")
+                raise _Unreachable(
+                    None,
+                    "NotFound",
+                    f"hosts.{role}: no instance with Name tag {host.name_tag!r} "
+                    f"in {self.ctx.params.region}; fix the name or use its id",
+                )
             if len(found) > 1:
                 ids = ", ".join(i["InstanceId"] for i in found)
-                raise _Unreachable(None, "Ambiguous", f"hosts.{role}: several instances are named "
-                                                      f"{host.name_tag!r} ({ids}); give the instance id")
+                raise _Unreachable(
+                    None,
+                    "Ambiguous",
+                    f"hosts.{role}: several instances are named {host.name_tag!r} ({ids}); give the instance id",
+                )
             self._instance_ids[role] = found[0]["InstanceId"]
         return self._instance_ids[role]
 
@@ -158,24 +185,38 @@ class SsmPlane:
         from .aws import paginate  # aws imports this module
 
         ssm = self.ctx.client("ssm")
-        found = paginate(ssm, "describe_instance_information", "InstanceInformationList",
-                         Filters=[{"Key": "InstanceIds", "Values": instance_ids}])
+        found = paginate(
+            ssm,
+            "describe_instance_information",
+            "InstanceInformationList",
+            Filters=[{"Key": "InstanceIds", "Values": instance_ids}],
+        )
         return {i["InstanceId"]: i for i in found}
 
     def _check_online(self, role: str, instance_id: str, info: dict | None) -> None:
         if info is None:
             raise _Unreachable(instance_id, "NotManaged", f"{role} {instance_id} {NOT_MANAGED}")
         if info.get("PingStatus") != "Online":
-            raise _Unreachable(instance_id, info.get("PingStatus", "Unknown"),
-                               f"{role} {instance_id}: " + OFFLINE.format(status=info.get("PingStatus")))
+            raise _Unreachable(
+                instance_id,
+                info.get("PingStatus", "Unknown"),
+                f"{role} {instance_id}: " + OFFLINE.format(status=info.get("PingStatus")),
+            )
 
     def describe(self) -> pd.DataFrame:
         """One row per role in the params: the instance and what SSM says of it."""
         rows, wanted = [], {}
         for role in HOST_ROLES:
             host = self._host(role)
-            row = {"role": role, "host": host.instance if host else "-", "instance_id": None, "ssm_status": None,
-                   "platform": None, "ip_address": None, "detail": ""}
+            row = {
+                "role": role,
+                "host": host.instance if host else "-",
+                "instance_id": None,
+                "ssm_status": None,
+                "platform": None,
+                "ip_address": None,
+                "detail": "",
+            }
             try:
                 row["instance_id"] = wanted[role] = self.instance_id(role)
             except _Unreachable as exc:
@@ -192,8 +233,10 @@ class SsmPlane:
             except _Unreachable as exc:
                 row.update(ssm_status=exc.status, detail=exc.reason)
             if info:
-                row.update(platform=f"{info.get('PlatformName', '')} {info.get('PlatformVersion', '')}".strip(),
-                           ip_address=info.get("IPAddress"))
+                row.update(
+                    platform=f"{info.get('PlatformName', '')} {info.get('PlatformVersion', '')}".strip(),
+                    ip_address=info.get("IPAddress"),
+                )
         return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
     def wait_online(self, role: str, timeout: float) -> str | None:
@@ -225,23 +268,43 @@ class SsmPlane:
             instance_id = self.instance_id(role)
             self._check_online(role, instance_id, self._information([instance_id]).get(instance_id))
         except _Unreachable as exc:
-            return HostCommand(role, label, exc.instance_id, "Unreachable" if exc.status != "NotConfigured"
-                               else "NotConfigured", None, "", "", exc.reason)
+            return HostCommand(
+                role,
+                label,
+                exc.instance_id,
+                "Unreachable" if exc.status != "NotConfigured" else "NotConfigured",
+                None,
+                "",
+                "",
+                exc.reason,
+            )
         ssm = self.ctx.client("ssm")
         try:
             command_id = ssm.send_command(
-                InstanceIds=[instance_id], DocumentName=DOCUMENT, Comment=COMMENT,
+                InstanceIds=[instance_id],
+                DocumentName=DOCUMENT,
+                Comment=COMMENT,
                 Parameters={"commands": list(commands), "executionTimeout": [str(int(timeout))]},
-                TimeoutSeconds=max(30, int(timeout)))["Command"]["CommandId"]
+                TimeoutSeconds=max(30, int(timeout)),
+            )["Command"]["CommandId"]
         except ClientError as exc:
             error = exc.response["Error"]
-            return HostCommand(role, label, instance_id, "Unreachable", None, "", "",
-                               f"{role} {instance_id}: SendCommand refused: {error['Code']}: {error['Message']}")
+            return HostCommand(
+                role,
+                label,
+                instance_id,
+                "Unreachable",
+                None,
+                "",
+                "",
+                f"{role} {instance_id}: SendCommand refused: {error['Code']}: {error['Message']}",
+            )
         delay = self.ctx.command_poll_s
         attempts = math.ceil((timeout + 30) / delay) + 2
         try:
-            ssm.get_waiter("command_executed").wait(CommandId=command_id, InstanceId=instance_id,
-                                                    WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+            ssm.get_waiter("command_executed").wait(
+                CommandId=command_id, InstanceId=instance_id, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+            )
         except WaiterError:
             pass  # Failed, TimedOut, Cancelled: the invocation below says which
         invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
@@ -252,17 +315,28 @@ class SsmPlane:
         elif status == "Failed":
             reason = f"{role} {instance_id}: the command failed with exit code {code} ({details})"
         elif status == "TimedOut":
-            reason = (f"{role} {instance_id}: {details}: the command did not finish within {timeout} s"
-                      if details != "DeliveryTimedOut" else
-                      f"{role} {instance_id}: DeliveryTimedOut: the agent never picked the command up")
+            reason = (
+                f"{role} {instance_id}: {details}: the command did not finish within {timeout} s"
+                if details != "DeliveryTimedOut"
+                else f"{role} {instance_id}: DeliveryTimedOut: the agent never picked the command up"
+            )
         else:
             reason = f"{role} {instance_id}: {status} ({details})"
-        return HostCommand(role, label, instance_id, status, code if code is not None and code >= 0 else None,
-                           invocation.get("StandardOutputContent", ""),
-                           invocation.get("StandardErrorContent", ""), reason, command_id)
+        return HostCommand(
+            role,
+            label,
+            instance_id,
+            status,
+            code if code is not None and code >= 0 else None,
+            invocation.get("StandardOutputContent", ""),
+            invocation.get("StandardErrorContent", ""),
+            reason,
+            command_id,
+        )
 
-    def run_many(self, commands: Mapping[str, Sequence[str]],
-                 timeout: int = DEFAULT_TIMEOUT_S) -> dict[str, HostCommand]:
+    def run_many(
+        self, commands: Mapping[str, Sequence[str]], timeout: int = DEFAULT_TIMEOUT_S
+    ) -> dict[str, HostCommand]:
         """The same as run() for several roles at once (in parallel), by role."""
         if not commands:
             return {}
@@ -276,17 +350,31 @@ class NoPlane:
 
     name = "none"
 
-    def __init__(self, ctx: "AwsContext"):
+    def __init__(self, ctx: AwsContext):
         self.ctx = ctx
 
     def _why(self, role: str) -> str:
-        return (f"no hosts.{role} in the params: the runbook generates the files, and checks on hosts need "
-                "the hosts named (an EC2 instance id or Name tag, reached through SSM Run Command)")
+        return (
+            f"no hosts.{role} in the params: the runbook generates the files, and checks on hosts need "
+            "the hosts named (an EC2 instance id or Name tag, reached through SSM Run Command)"
+        )
 
     def describe(self) -> pd.DataFrame:
-        return pd.DataFrame([{"role": role, "host": "-", "instance_id": None, "ssm_status": "NotConfigured",
-                              "platform": None, "ip_address": None, "detail": self._why(role)}
-                             for role in HOST_ROLES], columns=FRAME_COLUMNS)
+        return pd.DataFrame(
+            [
+                {
+                    "role": role,
+                    "host": "-",
+                    "instance_id": None,
+                    "ssm_status": "NotConfigured",
+                    "platform": None,
+                    "ip_address": None,
+                    "detail": self._why(role),
+                }
+                for role in HOST_ROLES
+            ],
+            columns=FRAME_COLUMNS,
+        )
 
     def wait_online(self, role: str, timeout: float) -> str | None:
         return self._why(role)
@@ -294,12 +382,13 @@ class NoPlane:
     def run(self, role: str, commands: Sequence[str], timeout: int = DEFAULT_TIMEOUT_S) -> HostCommand:
         return HostCommand(role, "-", None, "NotConfigured", None, "", "", self._why(role))
 
-    def run_many(self, commands: Mapping[str, Sequence[str]],
-                 timeout: int = DEFAULT_TIMEOUT_S) -> dict[str, HostCommand]:
+    def run_many(
+        self, commands: Mapping[str, Sequence[str]], timeout: int = DEFAULT_TIMEOUT_S
+    ) -> dict[str, HostCommand]:
         return {role: self.run(role, script, timeout) for role, script in commands.items()}
 
 
-PLANES: dict[str, Callable[["AwsContext"], DataPlane]] = {"ssm": SsmPlane, "none": NoPlane}
+PLANES: dict[str, Callable[[AwsContext], DataPlane]] = {"ssm": SsmPlane, "none": NoPlane}
 
 
 def choose(params) -> str:
@@ -308,5 +397,5 @@ def choose(params) -> str:
     return "ssm" if params.hosts.roles() else "none"
 
 
-def plane(ctx: "AwsContext") -> DataPlane:
+def plane(ctx: AwsContext) -> DataPlane:
     return PLANES[ctx.host_plane](ctx)

@@ -69,7 +69,7 @@ def notebooks_default_params(notebook_dir: Path) -> Path:
 
 def free_port(first: int = DEFAULT_PORT, count: int = PORTS_TRIED) -> int:
     """The first port from `first` on which 127.0.0.1 is free (0: any free one)."""
-    for port in ([0] if first == 0 else range(first, first + count)):
+    for port in [0] if first == 0 else range(first, first + count):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind((HOST, port))
@@ -84,7 +84,9 @@ def server_command(port: int, notebook_dir: Path, as_root: bool) -> list[str]:
     on the command line, so that no config file can loosen it (the token, which
     must not be on a command line, is in the environment and checked once up)."""
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         f"--ServerApp.ip={HOST}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",  # the URL printed is the one it listens on
@@ -94,8 +96,8 @@ def server_command(port: int, notebook_dir: Path, as_root: bool) -> list[str]:
         "--ServerApp.allow_origin_pat=",
         # ... not even with the token: Jupyter would echo any Origin of a request that carries
         # it; a fixed Access-Control-Allow-Origin, its own origin, turns that off
-        "--ServerApp.tornado_settings=" + json.dumps({"headers": {"Access-Control-Allow-Origin":
-                                                                  f"http://{HOST}:{port}"}}),
+        "--ServerApp.tornado_settings="
+        + json.dumps({"headers": {"Access-Control-Allow-Origin": f"http://{HOST}:{port}"}}),
         "--ServerApp.disable_check_xsrf=False",
         f"--ServerApp.root_dir={notebook_dir}",
         "--LabApp.news_url=None",  # no requests to the internet from the server
@@ -135,8 +137,10 @@ def wait_until_serving(server: subprocess.Popen, port: int, token: str, timeout:
             raise HybridnetError(f"JupyterLab did not answer on {HOST}:{port} within {timeout:.0f} s")
         time.sleep(0.25)
     if _status(port, None) == 200:
-        raise HybridnetError("JupyterLab answered without its token (a Jupyter config file turns the token off: "
-                             "IdentityProvider.token / ServerApp.token set to ''); it was stopped")
+        raise HybridnetError(
+            "JupyterLab answered without its token (a Jupyter config file turns the token off: "
+            "IdentityProvider.token / ServerApp.token set to ''); it was stopped"
+        )
 
 
 def start_backends(params_file: Path) -> None:
@@ -183,13 +187,22 @@ def serve(port: int, notebook_dir: Path, token: str) -> int:
             _wait(server)
             raise
         url = f"http://{HOST}:{port}/lab?token={token}"
-        print(f"\nJupyterLab on the runbook ({notebook_dir}), {'as root, ' if as_root else ''}"
-              f"on {HOST} only; open:\n\n    {url}\n", flush=True)
+        print(
+            f"\nJupyterLab on the runbook ({notebook_dir}), {'as root, ' if as_root else ''}"
+            f"on {HOST} only; open:\n\n    {url}\n",
+            flush=True,
+        )
         if as_root:
-            print("The kernels run as root (the emulator's credentials and socket are root's, the lab's agent needs "
-                  "root): whoever has the token is root here. Keep it private.", flush=True)
-        print("Stop: Ctrl-C (JupyterLab asks, or press it twice). The emulator and the lab keep running "
-              "(hybridnet emulator stop; hybridnet lab down).", flush=True)
+            print(
+                "The kernels run as root (the emulator's credentials and socket are root's, the lab's agent needs "
+                "root): whoever has the token is root here. Keep it private.",
+                flush=True,
+            )
+        print(
+            "Stop: Ctrl-C (JupyterLab asks, or press it twice). The emulator and the lab keep running "
+            "(hybridnet emulator stop; hybridnet lab down).",
+            flush=True,
+        )
         return _wait(server)
     finally:
         if server.poll() is None:
@@ -215,11 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hybridnet.jupyter",
         description="JupyterLab on the runbook, against the embedded emulator (and the lab, as root), "
-                    f"on {HOST} only, with a token.")
-    parser.add_argument("--params", default="params/lab.yaml",
-                        help="parameter file of the stack (default params/lab.yaml, which the notebooks open)")
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"port on {HOST} (default: {DEFAULT_PORT} or the next free one; 0: any free one)")
+        f"on {HOST} only, with a token.",
+    )
+    parser.add_argument(
+        "--params",
+        default="params/lab.yaml",
+        help="parameter file of the stack (default params/lab.yaml, which the notebooks open)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port on {HOST} (default: {DEFAULT_PORT} or the next free one; 0: any free one)",
+    )
     parser.add_argument("--notebook-dir", type=Path, default=None, help="folder JupyterLab shows (default notebooks/)")
     return parser
 
@@ -232,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         start_backends(params_file)
         opened = notebooks_default_params(notebook_dir)
         if params_file.resolve() != opened.resolve():
-            print(f"note: the notebooks' parameters cell opens {opened}; set params_file = \"{params_file}\" "
-                  "there to use this stack")
+            print(
+                f'note: the notebooks\' parameters cell opens {opened}; set params_file = "{params_file}" '
+                "there to use this stack"
+            )
         port = free_port() if args.port is None else (free_port(0) if args.port == 0 else args.port)
         token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
         return serve(port, notebook_dir, token)

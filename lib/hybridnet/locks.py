@@ -13,9 +13,9 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from . import workspace
 from .errors import HybridnetError
@@ -91,10 +91,12 @@ def stack_lock(params, command: str) -> Iterator[None]:
         fd = acquire(path, holder=me)
     except Busy as busy:
         other = busy.holder
-        raise StackBusy(f"stack {params.name!r} ({params.target}, {params.region}) is being changed by "
-                        f"`{other.get('command', 'another hybridnet command')}` (pid {other.get('pid', '?')}, since "
-                        f"{other.get('since', '?')}): wait for it to finish, or stop it; two at once would "
-                        "interleave their changes") from None
+        raise StackBusy(
+            f"stack {params.name!r} ({params.target}, {params.region}) is being changed by "
+            f"`{other.get('command', 'another hybridnet command')}` (pid {other.get('pid', '?')}, since "
+            f"{other.get('since', '?')}): wait for it to finish, or stop it; two at once would "
+            "interleave their changes"
+        ) from None
     try:
         yield
     finally:

@@ -39,14 +39,27 @@ def snapshot_tunnels(run_dir: str | Path) -> list[dict] | None:
 def registry_for(stack: str, run, timestamp: float | None = None) -> CollectorRegistry:
     """The gauges of one run (a healthcheck.HealthCheckRun) in a registry of their own."""
     registry = CollectorRegistry()
-    overall = Gauge("hybridnet_healthcheck_status", "Health check verdict: 0 OK, 1 WARN, 2 FAIL",
-                    ["stack"], registry=registry)
-    checks = Gauge("hybridnet_check_status", "One check's verdict: 0 OK, 1 WARN, 2 FAIL",
-                   ["stack", "check", "cause"], registry=registry)
-    tunnel_up = Gauge("hybridnet_tunnel_up", "VPN tunnel status (VgwTelemetry): 1 UP, 0 otherwise",
-                      ["stack", "vpn_connection_id", "outside_ip"], registry=registry)
-    last_run = Gauge("hybridnet_healthcheck_last_run_timestamp_seconds",
-                     "When the health check last ran (Unix time)", ["stack"], registry=registry)
+    overall = Gauge(
+        "hybridnet_healthcheck_status", "Health check verdict: 0 OK, 1 WARN, 2 FAIL", ["stack"], registry=registry
+    )
+    checks = Gauge(
+        "hybridnet_check_status",
+        "One check's verdict: 0 OK, 1 WARN, 2 FAIL",
+        ["stack", "check", "cause"],
+        registry=registry,
+    )
+    tunnel_up = Gauge(
+        "hybridnet_tunnel_up",
+        "VPN tunnel status (VgwTelemetry): 1 UP, 0 otherwise",
+        ["stack", "vpn_connection_id", "outside_ip"],
+        registry=registry,
+    )
+    last_run = Gauge(
+        "hybridnet_healthcheck_last_run_timestamp_seconds",
+        "When the health check last ran (Unix time)",
+        ["stack"],
+        registry=registry,
+    )
     overall.labels(stack).set(run.exit_code)
     worst: dict[tuple[str, str], int] = {}
     verdicts = run.verdicts
@@ -58,8 +71,9 @@ def registry_for(stack: str, run, timestamp: float | None = None) -> CollectorRe
     for (check, cause), value in worst.items():
         checks.labels(stack, check, cause).set(value)
     for tunnel in getattr(run, "tunnels", None) or []:
-        tunnel_up.labels(stack, str(tunnel.get("vpn_connection_id") or ""), str(tunnel.get("outside_ip") or "")) \
-            .set(1 if str(tunnel.get("status", "")).upper() == "UP" else 0)
+        tunnel_up.labels(stack, str(tunnel.get("vpn_connection_id") or ""), str(tunnel.get("outside_ip") or "")).set(
+            1 if str(tunnel.get("status", "")).upper() == "UP" else 0
+        )
     last_run.labels(stack).set(time.time() if timestamp is None else timestamp)
     return registry
 

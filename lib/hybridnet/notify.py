@@ -69,8 +69,11 @@ def state_of(exit_code: int, verdicts: pd.DataFrame) -> dict:
 
 
 def _same(a: dict | None, b: dict) -> bool:
-    return a is not None and a.get("exit_code") == b["exit_code"] and \
-        sorted(map(tuple, a.get("problems", []))) == sorted(map(tuple, b["problems"]))
+    return (
+        a is not None
+        and a.get("exit_code") == b["exit_code"]
+        and sorted(map(tuple, a.get("problems", []))) == sorted(map(tuple, b["problems"]))
+    )
 
 
 def state_file(stack: str) -> Path:
@@ -90,8 +93,10 @@ def _load(stack: str) -> dict:
 def _save(stack: str, topic_arn: str, record: dict) -> None:
     topics = _load(stack)
     topics[topic_arn] = record
-    workspace.write_private(state_file(stack), json.dumps({"format": FORMAT, "stack": stack, "topics": topics},
-                                                          indent=2, sort_keys=True) + "\n")
+    workspace.write_private(
+        state_file(stack),
+        json.dumps({"format": FORMAT, "stack": stack, "topics": topics}, indent=2, sort_keys=True) + "\n",
+    )
 
 
 def compose(stack: str, run, recovered_from: str = "") -> tuple[str, str]:
@@ -101,14 +106,15 @@ def compose(stack: str, run, recovered_from: str = "") -> tuple[str, str]:
     verdicts = run.verdicts if run.verdicts is not None else pd.DataFrame(columns=["check", "status"])
     counts = verdicts["status"].value_counts() if "status" in verdicts else {}
     shown = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("FAIL", "WARN", "OK"))
-    lines = [f"hybridnet {stack}: {status} ({shown})" + (f", recovered from {recovered_from}" if recovered_from
-                                                          else "")]
+    lines = [
+        f"hybridnet {stack}: {status} ({shown})" + (f", recovered from {recovered_from}" if recovered_from else "")
+    ]
     order = {"FAIL": 0, "WARN": 1}
     failing = [r for r in verdicts.to_dict("records") if r.get("status") in order]
     for row in sorted(failing, key=lambda r: order[r["status"]]):
         reason = str(row.get("reason") or "")
         if len(reason) > MESSAGE_REASON_LIMIT:
-            reason = reason[:MESSAGE_REASON_LIMIT - 3] + "..."
+            reason = reason[: MESSAGE_REASON_LIMIT - 3] + "..."
         cause = row.get("cause") or "-"
         lines.append(f"{row['status']} {row['check']} [{cause}]: {reason}")
     lines.append(f"report: {run.report}")
@@ -125,8 +131,12 @@ def notify(run, params, topic_arn: str, ctx=None) -> Notification:
     now = state_of(run.exit_code, run.verdicts)
     last = _load(stack).get(topic_arn)
     status = STATUS_WORDS[now["exit_code"]]
-    record = {**now, "status": status, "run": Path(run.run_dir).name if run.run_dir else "",
-              "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    record = {
+        **now,
+        "status": status,
+        "run": Path(run.run_dir).name if run.run_dir else "",
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     if _same(last, now):
         return Notification(False, f"same state as run {last.get('run') or '?'}: {status}", topic_arn=topic_arn)
     last_status = STATUS_WORDS.get(last.get("exit_code")) if last else None
@@ -142,12 +152,11 @@ def notify(run, params, topic_arn: str, ctx=None) -> Notification:
             ctx = connect(params)
         sns = ctx.client("sns")
         sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback; the exit status stands
+    except Exception as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         return Notification(False, f"{type(exc).__name__}: {detail}", subject, message, topic_arn, failed=True)
     _save(stack, topic_arn, {**record, "sent": True})
-    return Notification(True, f"recovered from {recovered}" if recovered else "new state", subject, message,
-                        topic_arn)
+    return Notification(True, f"recovered from {recovered}" if recovered else "new state", subject, message, topic_arn)
 
 
 __all__ = ["Notification", "compose", "notify", "state_file", "state_of"]

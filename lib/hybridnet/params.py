@@ -105,7 +105,7 @@ class Vpc(_Model):
     subnets: list[Subnet] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _subnets_fit(self) -> "Vpc":
+    def _subnets_fit(self) -> Vpc:
         vpc = ipaddress.ip_network(self.cidr)
         problems = []
         nets = []
@@ -115,8 +115,12 @@ class Vpc(_Model):
                 problems.append((f"subnets[{i}].cidr", f"{subnet.cidr} is outside the VPC CIDR {self.cidr}"))
             for j, other in nets:
                 if net.overlaps(other):
-                    problems.append((f"subnets[{i}].cidr", f"{subnet.cidr} overlaps subnets[{j}].cidr {other}; "
-                                     "give each subnet its own block"))
+                    problems.append(
+                        (
+                            f"subnets[{i}].cidr",
+                            f"{subnet.cidr} overlaps subnets[{j}].cidr {other}; give each subnet its own block",
+                        )
+                    )
             nets.append((i, net))
         if len({s.az for s in self.subnets}) < 2:
             problems.append(("subnets", "must span at least two availability zones (e.g. ...-2a and ...-2c)"))
@@ -142,9 +146,7 @@ class TransitGateway(_Model):
     @classmethod
     def _private_asn(cls, value: int) -> int:
         if not (64512 <= value <= 65534 or 4200000000 <= value <= 4294967294):
-            raise ValueError(
-                f"{value} is not a private ASN; use 64512-65534 or 4200000000-4294967294"
-            )
+            raise ValueError(f"{value} is not a private ASN; use 64512-65534 or 4200000000-4294967294")
         return value
 
 
@@ -155,15 +157,23 @@ class OnPrem(_Model):
     hosts: dict[str, IPv4] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _hosts_inside(self) -> "OnPrem":
+    def _hosts_inside(self) -> OnPrem:
         net = ipaddress.ip_network(self.cidr)
         problems = []
         if ipaddress.ip_address(self.dns_server) not in net:
             # the Resolver's FORWARD rule for onprem.domain targets this address
-            problems.append(("dns_server", f"{self.dns_server} is outside the on-prem CIDR {self.cidr}; the "
-                             "forwarding rule's target must be the on-prem DNS server's address in it"))
-        problems += [(f"hosts.{name}", f"{ip} is outside the on-prem CIDR {self.cidr}")
-                     for name, ip in self.hosts.items() if ipaddress.ip_address(ip) not in net]
+            problems.append(
+                (
+                    "dns_server",
+                    f"{self.dns_server} is outside the on-prem CIDR {self.cidr}; the "
+                    "forwarding rule's target must be the on-prem DNS server's address in it",
+                )
+            )
+        problems += [
+            (f"hosts.{name}", f"{ip} is outside the on-prem CIDR {self.cidr}")
+            for name, ip in self.hosts.items()
+            if ipaddress.ip_address(ip) not in net
+        ]
         if problems:
             raise _CrossCheckFailed(problems)
         return self
@@ -239,12 +249,12 @@ class Vpn(_Model):
     static_routes_only: bool = False
 
     @model_validator(mode="after")
-    def _distinct_inside(self) -> "Vpn":
+    def _distinct_inside(self) -> Vpn:
         cidrs = [t.inside_cidr for t in self.tunnels if t.inside_cidr]
         if len(cidrs) != len(set(cidrs)):
-            raise _CrossCheckFailed([(
-                "tunnels[1].inside_cidr", "equals tunnels[0].inside_cidr; each tunnel needs its own /30"
-            )])
+            raise _CrossCheckFailed(
+                [("tunnels[1].inside_cidr", "equals tunnels[0].inside_cidr; each tunnel needs its own /30")]
+            )
         return self
 
 
@@ -286,7 +296,7 @@ class ConnectHandler(_Model):
     deny_all: bool = False  # the fault drill: deny every new connection
 
     @model_validator(mode="after")
-    def _deployable(self) -> "ConnectHandler":
+    def _deployable(self) -> ConnectHandler:
         from .handlers import HandlerConfigError, check_function_name, handler_environment
 
         problems = []
@@ -312,6 +322,7 @@ REMOTE_ROLES = ("remote_user", "remote_user_away")
 
 class Host(_Model):
     """A host the runbook reaches through AWS Systems Manager (Run Command)."""
+
     # An EC2 instance id (i-0123456789abcdef0) or the instance's Name tag.
     instance: str = Field(min_length=1, max_length=255)
 
@@ -324,8 +335,10 @@ class Host(_Model):
     @classmethod
     def _id_or_name(cls, value: str) -> str:
         if value.startswith("i-") and not INSTANCE_ID.match(value):
-            raise ValueError(f"{value!r} looks like an instance id but is not one (i- and 8 or 17 hex digits); "
-                             "give the id as EC2 shows it, or the instance's Name tag")
+            raise ValueError(
+                f"{value!r} looks like an instance id but is not one (i- and 8 or 17 hex digits); "
+                "give the id as EC2 shows it, or the instance's Name tag"
+            )
         return value
 
     @property
@@ -339,6 +352,7 @@ class Host(_Model):
 
 class Hosts(_Model):
     """The hosts by role; each is optional (a missing role's checks say so)."""
+
     router: Host | None = None  # the customer gateway (strongSwan + FRR/Quagga)
     onprem_dns: Host | None = None  # the on-prem DNS server (BIND)
     onprem_client: Host | None = None  # an on-prem server that resolves names as users do
@@ -355,6 +369,7 @@ class Hosts(_Model):
 
 class Router(_Model):
     """The customer gateway's setup (phase 2)."""
+
     # Which generated setup the router runs: seed (Amazon Linux + Quagga), frr
     # (strongSwan ipsec.conf + FRR), swanctl (current strongSwan, XFRM
     # interfaces + FRR), lab (kernel-libipsec, what the local lab's router runs).
@@ -366,6 +381,7 @@ class Router(_Model):
 
 class OnpremDns(_Model):
     """The on-prem DNS server's hybrid DNS files (phase 3)."""
+
     # Send them to hosts.onprem_dns through SSM, check them with named-checkconf
     # and reload named there. Off by default: it is a production DNS server;
     # the files are written either way.
@@ -400,6 +416,7 @@ class Params(_Model):
     def _yaml_booleans(cls, value):
         # YAML 1.1 reads an unquoted `lab: off` / `lab: on` as a boolean
         return {False: "off", True: "on"}.get(value, value) if isinstance(value, bool) else value
+
     # A change AWS cannot make in place (a VPN connection on another transit gateway
     # or with other routing, a Client VPN endpoint's client CIDR, ...) deletes the
     # resource and creates it anew only when this is true: traffic through it stops
@@ -499,8 +516,13 @@ def _dns_problems(get, vpc) -> list[tuple[str, str]]:
             continue
         low, high = ENDPOINT_IPS
         if not low <= len(ips) <= high:
-            problems.append((field, f"has {len(ips)} address(es); a Resolver endpoint needs {low}-{high}, "
-                             "one in a subnet of each of two availability zones"))
+            problems.append(
+                (
+                    field,
+                    f"has {len(ips)} address(es); a Resolver endpoint needs {low}-{high}, "
+                    "one in a subnet of each of two availability zones",
+                )
+            )
         azs, placed = set(), 0
         for i, ip in enumerate(ips):
             try:
@@ -517,34 +539,58 @@ def _dns_problems(get, vpc) -> list[tuple[str, str]]:
             home = [s for s in subnets if addr in s[2]]
             if not home:
                 listed = ", ".join(f"{s[1]} {s[2]}" for s in subnets)
-                problems.append((where, f"{addr} is in none of vpc.subnets ({listed}); "
-                                 "put each endpoint IP in one of the endpoint subnets"))
+                problems.append(
+                    (
+                        where,
+                        f"{addr} is in none of vpc.subnets ({listed}); "
+                        "put each endpoint IP in one of the endpoint subnets",
+                    )
+                )
                 continue
             _, name, net, az = home[0]
             reserved = [net.network_address + n for n in range(4)] + [net.broadcast_address]
             if addr in reserved:
-                problems.append((where, f"{addr} is reserved by AWS in subnet {name} {net} (its first four "
-                                 f"addresses and the last); pick e.g. {net.network_address + 250}"))
+                problems.append(
+                    (
+                        where,
+                        f"{addr} is reserved by AWS in subnet {name} {net} (its first four "
+                        f"addresses and the last); pick e.g. {net.network_address + 250}",
+                    )
+                )
                 continue
             azs.add(az)
             placed += 1
         if placed == len(ips) >= low and len(azs) < 2:
-            problems.append((field, f"all in availability zone {', '.join(sorted(map(str, azs)))}; give one "
-                             "address in a subnet of each of two availability zones"))
+            problems.append(
+                (
+                    field,
+                    f"all in availability zone {', '.join(sorted(map(str, azs)))}; give one "
+                    "address in a subnet of each of two availability zones",
+                )
+            )
     records = get("dns", "records")
     if isinstance(records, dict):
         for name in records:
             label = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
             if not isinstance(name, str) or not re.fullmatch(rf"{label}(\.{label})*", name.lower()):
-                problems.append((f"dns.records.{name}", f"{name!r} is not a host name in the zone like web1 "
-                                 "(labels of letters, digits and '-')"))
+                problems.append(
+                    (
+                        f"dns.records.{name}",
+                        f"{name!r} is not a host name in the zone like web1 (labels of letters, digits and '-')",
+                    )
+                )
     try:
         zone, domain = _dns_name(get("dns", "private_zone")), _dns_name(get("onprem", "domain"))
     except (ValueError, TypeError, AttributeError):
         return problems  # a malformed name is reported by its field
     if zone == domain or zone.endswith("." + domain) or domain.endswith("." + zone):
-        problems.append(("dns.private_zone", f"{zone} overlaps the on-prem domain onprem.domain {domain}; "
-                         "the private hosted zone and the forwarding rule would claim the same names"))
+        problems.append(
+            (
+                "dns.private_zone",
+                f"{zone} overlaps the on-prem domain onprem.domain {domain}; "
+                "the private hosted zone and the forwarding rule would claim the same names",
+            )
+        )
     return problems
 
 
@@ -572,12 +618,17 @@ def _cross_problems(data: dict) -> list[tuple[str, str]]:
             problems.append((f"vpc.subnets[{i}].az", f"{az!r} is not a zone of {region} (e.g. {region}a)"))
     vpc, onprem = _net(get("vpc", "cidr")), _net(get("onprem", "cidr"))
     if vpc and onprem and vpc.overlaps(onprem):
-        problems.append(("onprem.cidr", f"{onprem} overlaps the VPC CIDR {vpc}; "
-                         "routes between them would be ambiguous"))
+        problems.append(
+            ("onprem.cidr", f"{onprem} overlaps the VPC CIDR {vpc}; routes between them would be ambiguous")
+        )
     tgw_asn = get("transit_gateway", "amazon_side_asn") or TransitGateway().amazon_side_asn
     if get("customer_gateway", "bgp_asn") == tgw_asn:
-        problems.append(("customer_gateway.bgp_asn", f"equals the transit gateway's ASN {tgw_asn}; "
-                         "eBGP needs a different ASN on each side"))
+        problems.append(
+            (
+                "customer_gateway.bgp_asn",
+                f"equals the transit gateway's ASN {tgw_asn}; eBGP needs a different ASN on each side",
+            )
+        )
     if get("target") in (None, "emulator") and get("profile"):
         problems.append(("profile", "is only used with target: aws; remove it or set target: aws"))
     if isinstance(get("dns"), dict):
@@ -591,17 +642,37 @@ def _cross_problems(data: dict) -> list[tuple[str, str]]:
                 problems.append(("client_vpn.client_cidr", f"{client} overlaps {field} {other}"))
     problems += _client_vpn_problems(get)
     if get("onprem_dns", "apply") is True and not get("hosts", "onprem_dns"):
-        problems.append(("onprem_dns.apply", "is true but no hosts.onprem_dns names the DNS server to send the "
-                         "files to; name it (instance id or Name tag) or set onprem_dns.apply: false"))
+        problems.append(
+            (
+                "onprem_dns.apply",
+                "is true but no hosts.onprem_dns names the DNS server to send the "
+                "files to; name it (instance id or Name tag) or set onprem_dns.apply: false",
+            )
+        )
     if get("onprem_dns", "apply") is True and not isinstance(get("dns"), dict):
-        problems.append(("onprem_dns.apply", "is true but there is no dns section (the files forward its zones); "
-                         "add it or set onprem_dns.apply: false"))
+        problems.append(
+            (
+                "onprem_dns.apply",
+                "is true but there is no dns section (the files forward its zones); "
+                "add it or set onprem_dns.apply: false",
+            )
+        )
     if get("router", "apply") is True and get("router", "target") == "swanctl":
-        problems.append(("router.apply", "target swanctl is files only (no setup script to run); choose "
-                         "router.target frr, seed or lab to apply it, or set router.apply: false"))
+        problems.append(
+            (
+                "router.apply",
+                "target swanctl is files only (no setup script to run); choose "
+                "router.target frr, seed or lab to apply it, or set router.apply: false",
+            )
+        )
     if get("router", "apply") is True and not get("hosts", "router"):
-        problems.append(("router.apply", "is true but no hosts.router names the router to send the setup to; "
-                         "name it (instance id or Name tag) or set router.apply: false"))
+        problems.append(
+            (
+                "router.apply",
+                "is true but no hosts.router names the router to send the setup to; "
+                "name it (instance id or Name tag) or set router.apply: false",
+            )
+        )
     return problems
 
 
@@ -615,17 +686,33 @@ def _client_vpn_problems(get) -> list[tuple[str, str]]:
         known = [n for n in names if n in subnets]
         for i, name in enumerate(names):
             if name not in subnets:
-                problems.append((f"client_vpn.subnets[{i}]", f"{name!r} is not one of vpc.subnets "
-                                 f"({', '.join(map(str, subnets))}); name a subnet listed there"))
+                problems.append(
+                    (
+                        f"client_vpn.subnets[{i}]",
+                        f"{name!r} is not one of vpc.subnets "
+                        f"({', '.join(map(str, subnets))}); name a subnet listed there",
+                    )
+                )
         if len(names) != 2:
-            problems.append(("client_vpn.subnets", f"has {len(names)} subnet(s); give two, in two availability "
-                             "zones (the seed associates one per zone), or leave it out to pick them"))
+            problems.append(
+                (
+                    "client_vpn.subnets",
+                    f"has {len(names)} subnet(s); give two, in two availability "
+                    "zones (the seed associates one per zone), or leave it out to pick them",
+                )
+            )
         elif len(known) == 2 and (known[0] == known[1] or subnets[known[0]] == subnets[known[1]]):
-            problems.append(("client_vpn.subnets", f"{known[0]} and {known[1]} are in the same availability zone "
-                             f"{subnets[known[0]]}; a Client VPN endpoint takes one subnet per zone"))
+            problems.append(
+                (
+                    "client_vpn.subnets",
+                    f"{known[0]} and {known[1]} are in the same availability zone "
+                    f"{subnets[known[0]]}; a Client VPN endpoint takes one subnet per zone",
+                )
+            )
     if isinstance(get("connect_handler"), dict) and not isinstance(get("client_vpn"), dict):
-        problems.append(("connect_handler", "needs a client_vpn section (phase 4): the handler is enabled on "
-                         "that endpoint"))
+        problems.append(
+            ("connect_handler", "needs a client_vpn section (phase 4): the handler is enabled on that endpoint")
+        )
     return problems
 
 
@@ -719,7 +806,9 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ParamsError(str(path), [("(file)", "not found; pass a file under params/, e.g. params/lab.yaml")]) from None
+        raise ParamsError(
+            str(path), [("(file)", "not found; pass a file under params/, e.g. params/lab.yaml")]
+        ) from None
     except yaml.YAMLError as exc:
         raise ParamsError(str(path), [("(file)", f"is not valid YAML: {exc}")]) from None
     data = dict(data or {})

@@ -171,11 +171,13 @@ class Credential:
     def __repr__(self) -> str:
         try:
             cert = self.certificate
-            return (f"Credential(subject={cert.subject.rfc4514_string()!r}, "
-                    f"issuer={cert.issuer.rfc4514_string()!r}, serial={cert.serial_number:x}, "
-                    f"sha256={self.fingerprint[:16]}..., key={self.key_type}, "
-                    f"not_after={cert.not_valid_after_utc:%Y-%m-%d}, key_pem=<hidden>)")
-        except Exception:  # noqa: BLE001 - a repr must never raise, nor leak the key
+            return (
+                f"Credential(subject={cert.subject.rfc4514_string()!r}, "
+                f"issuer={cert.issuer.rfc4514_string()!r}, serial={cert.serial_number:x}, "
+                f"sha256={self.fingerprint[:16]}..., key={self.key_type}, "
+                f"not_after={cert.not_valid_after_utc:%Y-%m-%d}, key_pem=<hidden>)"
+            )
+        except Exception:
             return "Credential(<unparsable certificate>, key_pem=<hidden>)"
 
     __str__ = __repr__
@@ -207,14 +209,16 @@ def _key_type_of(public_key) -> str:
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"rsa{public_key.key_size}"
     if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(public_key.curve.name,
-                                                                     f"ec-{public_key.curve.name}")
+        return {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(
+            public_key.curve.name, f"ec-{public_key.curve.name}"
+        )
     return type(public_key).__name__
 
 
 def _key_pem(key) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _cert_pem(cert: x509.Certificate) -> str:
@@ -236,14 +240,19 @@ def _check_days(days: int, what: str) -> int:
 
 
 def _start(now: dt.datetime | None) -> dt.datetime:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         raise PkiError("now must be timezone-aware (e.g. datetime.now(timezone.utc))")
-    return now.astimezone(dt.timezone.utc).replace(microsecond=0) - BACKDATE
+    return now.astimezone(dt.UTC).replace(microsecond=0) - BACKDATE
 
 
-def make_ca(common_name: str = "hybridnet-ca", *, key_type: str = DEFAULT_KEY_TYPE,
-            days: int = CA_VALIDITY_DAYS, now: dt.datetime | None = None) -> Credential:
+def make_ca(
+    common_name: str = "hybridnet-ca",
+    *,
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = CA_VALIDITY_DAYS,
+    now: dt.datetime | None = None,
+) -> Credential:
     """A new self-signed certificate authority (easy-rsa ``build-ca``)."""
     _check_name(common_name, "common_name")
     _check_days(days, "days")
@@ -260,10 +269,20 @@ def make_ca(common_name: str = "hybridnet-ca", *, key_type: str = DEFAULT_KEY_TY
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
@@ -271,8 +290,16 @@ def make_ca(common_name: str = "hybridnet-ca", *, key_type: str = DEFAULT_KEY_TY
     return Credential(cert_pem=_cert_pem(cert), key_pem=_key_pem(key))
 
 
-def _issue(ca: Credential, common_name: str, *, server: bool, san: Sequence[str],
-           key_type: str, days: int, now: dt.datetime | None) -> Credential:
+def _issue(
+    ca: Credential,
+    common_name: str,
+    *,
+    server: bool,
+    san: Sequence[str],
+    key_type: str,
+    days: int,
+    now: dt.datetime | None,
+) -> Credential:
     _check_name(common_name, "name")
     _check_days(days, "days")
     if not isinstance(ca, Credential):
@@ -286,17 +313,26 @@ def _issue(ca: Credential, common_name: str, *, server: bool, san: Sequence[str]
     start = _start(now)
     end = min(start + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
     if end <= start:
-        raise PkiError(f"the CA {ca_cert.subject.rfc4514_string()} has expired "
-                       f"({ca_cert.not_valid_after_utc:%Y-%m-%d}); make a new CA")
+        raise PkiError(
+            f"the CA {ca_cert.subject.rfc4514_string()} has expired "
+            f"({ca_cert.not_valid_after_utc:%Y-%m-%d}); make a new CA"
+        )
     try:
         ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
     except x509.ExtensionNotFound:
         aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
-    usage = x509.KeyUsage(digital_signature=True, content_commitment=False,
-                          key_encipherment=server and key_type.startswith("rsa"),
-                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                          crl_sign=False, encipher_only=False, decipher_only=False)
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=server and key_type.startswith("rsa"),
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
@@ -307,21 +343,29 @@ def _issue(ca: Credential, common_name: str, *, server: bool, san: Sequence[str]
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
         .add_extension(usage, critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
-                                              else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(aki, critical=False)
     )
     names = list(dict.fromkeys([common_name, *san])) if server else list(dict.fromkeys(san))
     if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                                        critical=False)
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     return Credential(cert_pem=_cert_pem(cert), key_pem=_key_pem(key), chain_pem=ca.fullchain_pem)
 
 
-def issue_server(ca: Credential, name: str, *, san: Sequence[str] = (), key_type: str = DEFAULT_KEY_TYPE,
-                 days: int = LEAF_VALIDITY_DAYS, now: dt.datetime | None = None) -> Credential:
+def issue_server(
+    ca: Credential,
+    name: str,
+    *,
+    san: Sequence[str] = (),
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = LEAF_VALIDITY_DAYS,
+    now: dt.datetime | None = None,
+) -> Credential:
     """A server certificate for ``name`` (easy-rsa ``build-server-full``).
 
     The subjectAltName holds ``DNS:<name>`` followed by any extra ``san``
@@ -331,8 +375,14 @@ def issue_server(ca: Credential, name: str, *, san: Sequence[str] = (), key_type
     return _issue(ca, name, server=True, san=san, key_type=key_type, days=days, now=now)
 
 
-def issue_client(ca: Credential, name: str, *, key_type: str = DEFAULT_KEY_TYPE,
-                 days: int = LEAF_VALIDITY_DAYS, now: dt.datetime | None = None) -> Credential:
+def issue_client(
+    ca: Credential,
+    name: str,
+    *,
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = LEAF_VALIDITY_DAYS,
+    now: dt.datetime | None = None,
+) -> Credential:
     """A client certificate for ``name`` (easy-rsa ``build-client-full``).
 
     Client VPN passes the common name to the connect handler as
@@ -346,12 +396,10 @@ def issue_client(ca: Credential, name: str, *, key_type: str = DEFAULT_KEY_TYPE,
 
 def _check_key_matches(cert: x509.Certificate, key, what: str) -> None:
     def spki(public_key) -> bytes:
-        return public_key.public_bytes(serialization.Encoding.DER,
-                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+        return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     if spki(cert.public_key()) != spki(key.public_key()):
-        raise PkiError(f"{what}: the private key does not belong to the certificate "
-                       f"{cert.subject.rfc4514_string()}")
+        raise PkiError(f"{what}: the private key does not belong to the certificate {cert.subject.rfc4514_string()}")
 
 
 def _purposes(cert: x509.Certificate) -> set[x509.ObjectIdentifier]:
@@ -361,8 +409,14 @@ def _purposes(cert: x509.Certificate) -> set[x509.ObjectIdentifier]:
         return set()
 
 
-def verify_chain(leaf_pem: str | bytes, ca_pem: str | bytes, *, purpose: str | None = None,
-                 name: str | None = None, at: dt.datetime | None = None) -> None:
+def verify_chain(
+    leaf_pem: str | bytes,
+    ca_pem: str | bytes,
+    *,
+    purpose: str | None = None,
+    name: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
     """Check that ``leaf_pem`` chains to the trust anchor(s) in ``ca_pem``.
 
     Uses cryptography's path validation (:mod:`cryptography.x509.verification`,
@@ -391,14 +445,21 @@ def verify_chain(leaf_pem: str | bytes, ca_pem: str | bytes, *, purpose: str | N
     anchors = load(ca_pem, "ca_pem")
     if purpose is None:
         found = _purposes(leaf)
-        purpose = ("server" if ExtendedKeyUsageOID.SERVER_AUTH in found
-                   else "client" if ExtendedKeyUsageOID.CLIENT_AUTH in found else None)
+        purpose = (
+            "server"
+            if ExtendedKeyUsageOID.SERVER_AUTH in found
+            else "client"
+            if ExtendedKeyUsageOID.CLIENT_AUTH in found
+            else None
+        )
         if purpose is None:
-            raise PkiError(f"{leaf.subject.rfc4514_string()} has neither serverAuth nor clientAuth "
-                           "in its extendedKeyUsage; pass purpose='server' or 'client'")
+            raise PkiError(
+                f"{leaf.subject.rfc4514_string()} has neither serverAuth nor clientAuth "
+                "in its extendedKeyUsage; pass purpose='server' or 'client'"
+            )
     if purpose not in ("server", "client"):
         raise PkiError(f"purpose must be 'server' or 'client', got {purpose!r}")
-    at = at or dt.datetime.now(dt.timezone.utc)
+    at = at or dt.datetime.now(dt.UTC)
     builder = v.PolicyBuilder().store(v.Store(anchors)).time(at)
     try:
         if purpose == "server":
@@ -408,13 +469,16 @@ def verify_chain(leaf_pem: str | bytes, ca_pem: str | bytes, *, purpose: str | N
             verifier = builder.build_server_verifier(v.DNSName(name))
         else:
             ee = v.ExtensionPolicy.webpki_defaults_ee().may_be_present(
-                x509.SubjectAlternativeName, v.Criticality.AGNOSTIC, None)
+                x509.SubjectAlternativeName, v.Criticality.AGNOSTIC, None
+            )
             builder = builder.extension_policies(ca_policy=v.ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
             verifier = builder.build_client_verifier()
         verifier.verify(leaf, intermediates)
     except v.VerificationError as exc:
-        raise PkiError(f"{leaf.subject.rfc4514_string()} does not verify as a {purpose} certificate "
-                       f"against {', '.join(a.subject.rfc4514_string() for a in anchors)}: {exc}") from None
+        raise PkiError(
+            f"{leaf.subject.rfc4514_string()} does not verify as a {purpose} certificate "
+            f"against {', '.join(a.subject.rfc4514_string() for a in anchors)}: {exc}"
+        ) from None
     except ValueError as exc:  # e.g. a name DNSName() rejects
         raise PkiError(f"cannot verify {leaf.subject.rfc4514_string()}: {exc}") from None
 
@@ -424,8 +488,7 @@ def verify_chain(leaf_pem: str | bytes, ca_pem: str | bytes, *, purpose: str | N
 
 def _check_file_name(name: str) -> str:
     if not isinstance(name, str) or not _FILE_NAME.match(name) or name in (".", ".."):
-        raise PkiError(f"file name {name!r} must be a plain name (letters, digits, '.', '_', '-'), "
-                       "without a directory")
+        raise PkiError(f"file name {name!r} must be a plain name (letters, digits, '.', '_', '-'), without a directory")
     return name
 
 
@@ -444,8 +507,11 @@ def write_credential(cred: Credential, directory: str | os.PathLike, name: str) 
     _check_file_name(name)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    files = CredentialFiles(cert=directory / f"{name}.crt", key=directory / f"{name}.key",
-                            chain=directory / f"{name}.chain.crt" if cred.chain_pem.strip() else None)
+    files = CredentialFiles(
+        cert=directory / f"{name}.crt",
+        key=directory / f"{name}.key",
+        chain=directory / f"{name}.chain.crt" if cred.chain_pem.strip() else None,
+    )
     # Key first: a .crt on disk then always has its key next to it.
     _write_atomic(files.key, cred.key_pem, KEY_MODE)
     _write_atomic(files.cert, cred.cert_pem, CERT_MODE)
@@ -487,8 +553,14 @@ def load_credential(directory: str | os.PathLike, name: str) -> Credential:
 # --- idempotent set-up ------------------------------------------------------
 
 
-def ensure_ca(directory: str | os.PathLike, common_name: str = "hybridnet-ca", *, name: str = "ca",
-              key_type: str = DEFAULT_KEY_TYPE, days: int = CA_VALIDITY_DAYS) -> Credential:
+def ensure_ca(
+    directory: str | os.PathLike,
+    common_name: str = "hybridnet-ca",
+    *,
+    name: str = "ca",
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = CA_VALIDITY_DAYS,
+) -> Credential:
     """The CA in ``directory/<name>.crt|.key``: loaded if present, else made and written.
 
     A CA is never replaced silently (every certificate issued by it, and
@@ -505,24 +577,28 @@ def ensure_ca(directory: str | os.PathLike, common_name: str = "hybridnet-ca", *
         return ca
     if not (cert_path.exists() and key_path.exists()):
         present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
-        raise PkiError(f"{present} exists but {missing} is missing: restore it, or delete {present} "
-                       "to make a new CA (then every certificate must be re-issued and re-imported)")
+        raise PkiError(
+            f"{present} exists but {missing} is missing: restore it, or delete {present} "
+            "to make a new CA (then every certificate must be re-issued and re-imported)"
+        )
     ca = load_credential(directory, name)
     replace = f"; delete {cert_path} and {key_path} to make a new CA (then re-issue and re-import everything)"
     if not ca.is_ca:
         raise PkiError(f"{cert_path} is not a CA certificate" + replace)
     if ca.common_name != common_name:
-        raise PkiError(f"{cert_path} is the CA {ca.common_name!r}, not {common_name!r}: ask for "
-                       f"{ca.common_name!r}" + replace)
+        raise PkiError(
+            f"{cert_path} is the CA {ca.common_name!r}, not {common_name!r}: ask for {ca.common_name!r}" + replace
+        )
     if ca.key_type != key_type:
         raise PkiError(f"{cert_path} has a {ca.key_type} key, not {key_type}: ask for {ca.key_type!r}" + replace)
-    if ca.not_after <= dt.datetime.now(dt.timezone.utc):
+    if ca.not_after <= dt.datetime.now(dt.UTC):
         raise PkiError(f"the CA in {cert_path} expired on {ca.not_after:%Y-%m-%d}" + replace)
     return ca
 
 
-def _leaf_problem(cred: Credential, ca: Credential, common_name: str, purpose: str, *,
-                  key_type: str, days: int, san: Sequence[str]) -> str | None:
+def _leaf_problem(
+    cred: Credential, ca: Credential, common_name: str, purpose: str, *, key_type: str, days: int, san: Sequence[str]
+) -> str | None:
     """Why an existing leaf does not fit what is asked for (None: it does)."""
     if cred.common_name != common_name:
         return f"its common name is {cred.common_name!r}, not {common_name!r}"
@@ -531,12 +607,13 @@ def _leaf_problem(cred: Credential, ca: Credential, common_name: str, purpose: s
     lifetime = cred.not_after - cred.not_before
     if lifetime != dt.timedelta(days=days) and cred.not_after != ca.not_after:
         return f"it is valid for {lifetime.days} days, not {days}"
-    if cred.not_after - dt.datetime.now(dt.timezone.utc) < min(RENEW_BEFORE, lifetime / 3):
+    if cred.not_after - dt.datetime.now(dt.UTC) < min(RENEW_BEFORE, lifetime / 3):
         return f"it expires on {cred.not_after:%Y-%m-%d}"
     if purpose == "server":
         try:
             names = cred.certificate.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+                x509.SubjectAlternativeName
+            ).value.get_values_for_type(x509.DNSName)
         except x509.ExtensionNotFound:
             names = []
         if names != list(dict.fromkeys([common_name, *san])):
@@ -548,15 +625,26 @@ def _leaf_problem(cred: Credential, ca: Credential, common_name: str, purpose: s
     return None
 
 
-def _ensure_leaf(directory, ca: Credential, common_name: str, file_name: str | None, purpose: str, *,
-                 key_type: str, days: int, san: Sequence[str] = ()) -> Credential:
+def _ensure_leaf(
+    directory,
+    ca: Credential,
+    common_name: str,
+    file_name: str | None,
+    purpose: str,
+    *,
+    key_type: str,
+    days: int,
+    san: Sequence[str] = (),
+) -> Credential:
     file_name = _check_file_name(file_name or common_name)
     try:
         existing = load_credential(directory, file_name)
     except (FileNotFoundError, PkiError):
         existing = None
-    if existing is not None and _leaf_problem(existing, ca, common_name, purpose, key_type=key_type,
-                                              days=days, san=san) is None:
+    if (
+        existing is not None
+        and _leaf_problem(existing, ca, common_name, purpose, key_type=key_type, days=days, san=san) is None
+    ):
         if existing.chain_pem != ca.fullchain_pem:  # keep the chain file in step with the CA on disk
             existing = Credential(cert_pem=existing.cert_pem, key_pem=existing.key_pem, chain_pem=ca.fullchain_pem)
             write_credential(existing, directory, file_name)
@@ -566,9 +654,16 @@ def _ensure_leaf(directory, ca: Credential, common_name: str, file_name: str | N
     return cred
 
 
-def ensure_server(directory: str | os.PathLike, ca: Credential, name: str, *, file_name: str | None = None,
-                  san: Sequence[str] = (), key_type: str = DEFAULT_KEY_TYPE,
-                  days: int = LEAF_VALIDITY_DAYS) -> Credential:
+def ensure_server(
+    directory: str | os.PathLike,
+    ca: Credential,
+    name: str,
+    *,
+    file_name: str | None = None,
+    san: Sequence[str] = (),
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = LEAF_VALIDITY_DAYS,
+) -> Credential:
     """The server credential in ``directory/<file_name or name>.*``, re-issued only when needed.
 
     It is reused unless it is missing or unreadable, was issued by another
@@ -579,8 +674,15 @@ def ensure_server(directory: str | os.PathLike, ca: Credential, name: str, *, fi
     return _ensure_leaf(directory, ca, name, file_name, "server", key_type=key_type, days=days, san=san)
 
 
-def ensure_client(directory: str | os.PathLike, ca: Credential, name: str, *, file_name: str | None = None,
-                  key_type: str = DEFAULT_KEY_TYPE, days: int = LEAF_VALIDITY_DAYS) -> Credential:
+def ensure_client(
+    directory: str | os.PathLike,
+    ca: Credential,
+    name: str,
+    *,
+    file_name: str | None = None,
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = LEAF_VALIDITY_DAYS,
+) -> Credential:
     """The client credential in ``directory/<file_name or name>.*``, re-issued only when needed
     (same rules as :func:`ensure_server`)."""
     return _ensure_leaf(directory, ca, name, file_name, "client", key_type=key_type, days=days)

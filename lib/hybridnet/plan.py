@@ -42,9 +42,15 @@ def secret_change(field_name: str) -> Change:
 
 
 def frame(steps: list[Step]) -> pd.DataFrame:
-    rows = [{"resource": f"{s.kind} {s.resource}", "action": s.action,
-             "changes": "; ".join(f"{c.field}: {c.have} -> {c.want}" for c in s.changes) or "-",
-             "how": s.how or "-"} for s in steps]
+    rows = [
+        {
+            "resource": f"{s.kind} {s.resource}",
+            "action": s.action,
+            "changes": "; ".join(f"{c.field}: {c.have} -> {c.want}" for c in s.changes) or "-",
+            "how": s.how or "-",
+        }
+        for s in steps
+    ]
     return pd.DataFrame(rows, columns=["resource", "action", "changes", "how"])
 
 
@@ -55,11 +61,15 @@ def refuse_replacements(steps: list[Step], allow_replace: bool) -> None:
 
     replaced = [s for s in steps if s.action == "replace" and s.interrupts]
     if replaced and not allow_replace:
-        listed = "; ".join(f"{s.kind} {s.resource}: " + ", ".join(f"{c.field} {c.have} -> {c.want}" for c in s.changes)
-                           for s in replaced)
+        listed = "; ".join(
+            f"{s.kind} {s.resource}: " + ", ".join(f"{c.field} {c.have} -> {c.want}" for c in s.changes)
+            for s in replaced
+        )
         how = "; ".join(s.how for s in replaced)
-        raise PhaseError(f"{listed}: AWS cannot change this in place ({how}); set allow_replace: true in the params "
-                         "to replace it, or put the params back as they were")
+        raise PhaseError(
+            f"{listed}: AWS cannot change this in place ({how}); set allow_replace: true in the params "
+            "to replace it, or put the params back as they were"
+        )
 
 
 def pending(steps: list[Step]) -> list[Step]:

@@ -62,8 +62,9 @@ def open_runbook(params_file: str | Path, run_dir: str | Path | None = None) -> 
     return Runbook(params=params, ctx=connect(params), run_dir=results.run_dir(run_dir))
 
 
-def open_healthcheck(healthcheck_file: str | Path, params_file: str | Path | None = None,
-                     run_dir: str | Path | None = None) -> tuple[HealthCheck, Runbook]:
+def open_healthcheck(
+    healthcheck_file: str | Path, params_file: str | Path | None = None, run_dir: str | Path | None = None
+) -> tuple[HealthCheck, Runbook]:
     """The health check's settings, and a runbook on its stack (or on params_file
     when given: `hybridnet run` checks the stack it has just built)."""
     show_tables_whole()

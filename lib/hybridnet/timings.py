@@ -131,9 +131,13 @@ def notebook_cells(notebook: Path | str, prefix: str = "cell") -> None:
 
     nb = nbformat.read(str(notebook), as_version=4)
     meta = nb.metadata.get("papermill", {})
-    cells = [(i, c) for i, c in enumerate(nb.cells)
-             if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")
-             and c.metadata.get("papermill", {}).get("end_time")]
+    cells = [
+        (i, c)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        and c.metadata.get("papermill", {}).get("start_time")
+        and c.metadata.get("papermill", {}).get("end_time")
+    ]
     if not cells or not meta.get("start_time"):
         return
     for i, cell in cells:
@@ -156,7 +160,7 @@ def _label(source: str, width: int = 44) -> str:
     lines = [line.strip() for line in source.splitlines()]
     doing = [line for line in lines if line and not line.startswith(("#", "import ", "from "))]
     text = (doing or lines or [""])[0]
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def load(path: Path | str | None = None) -> list[Phase]:
@@ -182,8 +186,13 @@ def rows(phases: list[Phase]) -> list[Phase]:
     eps = 0.001
 
     def holds(q: Phase, p: Phase) -> bool:
-        return (q is not p and q.seconds > p.seconds and q.start - eps <= p.start < q.end - eps
-                and p.end <= q.end + eps and (_group(q) is None or _group(q) != _group(p)))
+        return (
+            q is not p
+            and q.seconds > p.seconds
+            and q.start - eps <= p.start < q.end - eps
+            and p.end <= q.end + eps
+            and (_group(q) is None or _group(q) != _group(p))
+        )
 
     ordered = sorted(phases, key=lambda p: (p.start, -p.seconds))
     children: dict[int, list[Phase]] = {}
@@ -243,8 +252,10 @@ def table(phases: list[Phase], title: str = "timings") -> str:
     while i < len(shown):
         i = emit(i)
     width = max(len(name) for name, _ in lines)
-    return "\n".join([f"{title} (wall clock, s; indented: within the phase above)"]
-                     + [f"  {name:<{width}}  {seconds:7.3f}" for name, seconds in lines])
+    return "\n".join(
+        [f"{title} (wall clock, s; indented: within the phase above)"]
+        + [f"  {name:<{width}}  {seconds:7.3f}" for name, seconds in lines]
+    )
 
 
 def parse_table(text: str) -> list[tuple[tuple[str, ...], float]]:
@@ -274,5 +285,20 @@ def parse_table(text: str) -> list[tuple[tuple[str, ...], float]]:
     return found
 
 
-__all__ = ["ENV", "REST", "Phase", "enable", "load", "notebook_cells", "parse_table", "phase", "process_start",
-           "record", "record_since_process_start", "report", "rows", "start", "table"]
+__all__ = [
+    "ENV",
+    "REST",
+    "Phase",
+    "enable",
+    "load",
+    "notebook_cells",
+    "parse_table",
+    "phase",
+    "process_start",
+    "record",
+    "record_since_process_start",
+    "report",
+    "rows",
+    "start",
+    "table",
+]

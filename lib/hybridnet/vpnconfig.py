@@ -104,7 +104,7 @@ def _norm_dh_group(value: Any) -> int:
         text = str(value).strip().lower()
         for prefix in ("group", "dh"):
             if text.startswith(prefix):
-                text = text[len(prefix):]
+                text = text[len(prefix) :]
         if not text.isdigit():
             raise ValueError(f"not a Diffie-Hellman group: {value!r}")
         group = int(text)
@@ -164,9 +164,7 @@ class IkeParams(BaseModel):
         if not data.get("encryption_algorithms") and "encryption_protocol" in data:
             data["encryption_algorithms"] = (_norm_encryption(data["encryption_protocol"]),)
         if not data.get("integrity_algorithms") and "authentication_protocol" in data:
-            data["integrity_algorithms"] = (
-                _norm_integrity(data["authentication_protocol"], _XML_IKE_INTEGRITY),
-            )
+            data["integrity_algorithms"] = (_norm_integrity(data["authentication_protocol"], _XML_IKE_INTEGRITY),)
         if not data.get("dh_groups") and "pfs_group" in data:
             data["dh_groups"] = (_norm_dh_group(data["pfs_group"]),)
         if "pfs_group" in data:
@@ -394,9 +392,7 @@ class _Tunnel:
             return True
         if value in ("false", "no", "0"):
             return False
-        raise VpnConfigError(
-            f"CustomerGatewayConfiguration: {self.path(rel)} must be true or false, got {value!r}"
-        )
+        raise VpnConfigError(f"CustomerGatewayConfiguration: {self.path(rel)} must be true or false, got {value!r}")
 
     def ip(self, rel: str) -> str:
         value = self.text(rel)
@@ -437,12 +433,9 @@ class _Tunnel:
                 return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
             except ValueError:
                 raise VpnConfigError(
-                    f"CustomerGatewayConfiguration: {self.path(base + '/network_mask')} "
-                    f"is not a netmask: {mask!r}"
+                    f"CustomerGatewayConfiguration: {self.path(base + '/network_mask')} is not a netmask: {mask!r}"
                 ) from None
-        raise VpnConfigError(
-            f"CustomerGatewayConfiguration: missing element {self.path(base + '/network_cidr')}"
-        )
+        raise VpnConfigError(f"CustomerGatewayConfiguration: missing element {self.path(base + '/network_cidr')}")
 
 
 def _parse_tunnel(elem: ET.Element, index: int) -> dict[str, Any]:
@@ -458,12 +451,10 @@ def _parse_tunnel(elem: ET.Element, index: int) -> dict[str, Any]:
             f"({vgw_inside}/{vgw_plen}) is not in the customer gateway's inside network {inside_cidr}"
         )
     if cgw_inside == vgw_inside:
-        raise VpnConfigError(
-            f"CustomerGatewayConfiguration: {t.prefix} has the same inside address on both sides"
-        )
+        raise VpnConfigError(f"CustomerGatewayConfiguration: {t.prefix} has the same inside address on both sides")
     hold = t.optional_text("vpn_gateway/bgp/hold_time")
-    hold_time = t.integer("vpn_gateway/bgp/hold_time") if hold is not None else t.integer(
-        "customer_gateway/bgp/hold_time"
+    hold_time = (
+        t.integer("vpn_gateway/bgp/hold_time") if hold is not None else t.integer("customer_gateway/bgp/hold_time")
     )
     ike = {
         "authentication_protocol": t.text("ike/authentication_protocol"),
@@ -527,9 +518,7 @@ def _order_tunnels(raw: list[dict[str, Any]], first_inside_cidr: str | None) -> 
     return ordered
 
 
-def parse_customer_gateway_configuration(
-    xml: str, first_inside_cidr: str | None = None
-) -> VpnConnectionConfig:
+def parse_customer_gateway_configuration(xml: str, first_inside_cidr: str | None = None) -> VpnConnectionConfig:
     """Parse AWS's CustomerGatewayConfiguration XML.
 
     Tunnel 1 is the tunnel whose inside CIDR equals ``first_inside_cidr``
@@ -552,16 +541,12 @@ def parse_customer_gateway_configuration(
     except VpnConfigError as exc:
         raise VpnConfigError(scrub(str(exc))) from None
     except ValidationError as exc:
-        raise VpnConfigError(
-            scrub(f"CustomerGatewayConfiguration: {_validation_message(exc)}")
-        ) from None
+        raise VpnConfigError(scrub(f"CustomerGatewayConfiguration: {_validation_message(exc)}")) from None
 
 
 def _parse_root(root: ET.Element, first_inside_cidr: str | None) -> VpnConnectionConfig:
     if root.tag != "vpn_connection":
-        raise VpnConfigError(
-            f"CustomerGatewayConfiguration: root element is <{root.tag}>, expected <vpn_connection>"
-        )
+        raise VpnConfigError(f"CustomerGatewayConfiguration: root element is <{root.tag}>, expected <vpn_connection>")
     vpn_id = (root.get("id") or "").strip()
     if not vpn_id:
         raise VpnConfigError("CustomerGatewayConfiguration: missing attribute vpn_connection/@id")
@@ -582,8 +567,7 @@ def _parse_root(root: ET.Element, first_inside_cidr: str | None) -> VpnConnectio
         raise VpnConfigError("CustomerGatewayConfiguration: missing element ipsec_tunnel[1]")
     if len(elems) > 2:
         raise VpnConfigError(
-            f"CustomerGatewayConfiguration: {len(elems)} ipsec_tunnel elements; "
-            "a VPN connection has one or two"
+            f"CustomerGatewayConfiguration: {len(elems)} ipsec_tunnel elements; a VPN connection has one or two"
         )
     raw = [_parse_tunnel(e, i) for i, e in enumerate(elems, start=1)]
     tunnels = []
@@ -593,8 +577,7 @@ def _parse_root(root: ET.Element, first_inside_cidr: str | None) -> VpnConnectio
             tunnels.append(TunnelConfig.model_validate({**data, "number": number}))
         except ValidationError as exc:
             raise VpnConfigError(
-                f"CustomerGatewayConfiguration: ipsec_tunnel[{t['_index']}]: "
-                f"{_validation_message(exc)}"
+                f"CustomerGatewayConfiguration: ipsec_tunnel[{t['_index']}]: {_validation_message(exc)}"
             ) from None
     return VpnConnectionConfig(
         vpn_connection_id=vpn_id,
@@ -668,9 +651,7 @@ def apply_tunnel_options(
             tunnel = by_ip.get(outside)
             if tunnel is None:
                 known = ", ".join(sorted(by_ip))
-                raise VpnConfigError(
-                    f"{where}.OutsideIpAddress {outside} matches no tunnel (VGW outside IPs: {known})"
-                )
+                raise VpnConfigError(f"{where}.OutsideIpAddress {outside} matches no tunnel (VGW outside IPs: {known})")
             if tunnel.number in updated:
                 raise VpnConfigError(f"{where}: a second option set for tunnel {tunnel.number} ({outside})")
             updated[tunnel.number] = _apply_one(tunnel, option, where)

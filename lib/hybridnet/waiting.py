@@ -21,8 +21,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from importlib import resources
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from botocore.exceptions import WaiterError
 from botocore.waiter import Waiter, WaiterModel, create_waiter_with_client
@@ -32,8 +33,16 @@ T = TypeVar("T")
 PROGRESS_ENV = "HYBRIDNET_PROGRESS"  # "bar" | "lines" | unset: bar in a Jupyter session's kernel, else lines
 
 
-def wait(waiter: Waiter, *, label: str, delay: int, timeout: float,
-         progress: Callable[[str], None] | None = print, done: str = "available", **kwargs) -> float:
+def wait(
+    waiter: Waiter,
+    *,
+    label: str,
+    delay: int,
+    timeout: float,
+    progress: Callable[[str], None] | None = print,
+    done: str = "available",
+    **kwargs,
+) -> float:
     """Run `waiter` one poll at a time (its own acceptors decide success or
     failure) so that each state change can be reported; return seconds waited.
     `done` is the word reported at the end (e.g. OPERATIONAL for a Resolver endpoint).
@@ -141,15 +150,18 @@ class ProgressBar:
         self._handle = display(self.bundle())
 
     @classmethod
-    def open(cls, label: str, timeout: float) -> "ProgressBar | None":
+    def open(cls, label: str, timeout: float) -> ProgressBar | None:
         """A bar in the notebook, or None where waits print lines."""
         if not progress_bars():
             return None
         from IPython.display import display
 
-        return cls(label, timeout,
-                   display=lambda bundle: display(bundle, raw=True, display_id=True),
-                   update=lambda handle, bundle: handle.update(bundle, raw=True))
+        return cls(
+            label,
+            timeout,
+            display=lambda bundle: display(bundle, raw=True, display_id=True),
+            update=lambda handle, bundle: handle.update(bundle, raw=True),
+        )
 
     def update(self, state: str) -> None:
         now = time.monotonic()
@@ -191,13 +203,16 @@ class ProgressBar:
             bar = '<progress value="0" max="1"></progress>'
         else:
             bar = "<progress></progress>"  # no value: the browser's moving "busy" bar
-        colour = {"done": "var(--jp-success-color1, #388e3c)",
-                  "failed": "var(--jp-error-color1, #d32f2f)"}.get(self.outcome or "", "inherit")
+        colour = {"done": "var(--jp-success-color1, #388e3c)", "failed": "var(--jp-error-color1, #d32f2f)"}.get(
+            self.outcome or "", "inherit"
+        )
         state = "waiting" if self.outcome is None else self.outcome
         return {
             "text/plain": text,
-            "text/html": (f'<div class="hybridnet-progress" data-state="{state}">{bar} '
-                          f'<span style="color: {colour}">{html.escape(text)}</span></div>'),
+            "text/html": (
+                f'<div class="hybridnet-progress" data-state="{state}">{bar} '
+                f'<span style="color: {colour}">{html.escape(text)}</span></div>'
+            ),
         }
 
 
@@ -207,11 +222,22 @@ def _state_of(response: dict) -> str:
             return str(value[0]["State"])
         if isinstance(value, dict) and "Status" in value:  # e.g. GetResolverEndpoint's ResolverEndpoint
             return str(value["Status"])
-        if isinstance(value, list) and value and isinstance(value[0], dict) and isinstance(value[0].get("Status"),
-                                                                                          dict):
+        if (
+            isinstance(value, list)
+            and value
+            and isinstance(value[0], dict)
+            and isinstance(value[0].get("Status"), dict)
+        ):
             # Client VPN: [{..., "Status": {"Code": ...}}, ...]; every code still present
-            return "/".join(sorted({str(v["Status"].get("Code")) for v in value if isinstance(v, dict)
-                                    and isinstance(v.get("Status"), dict)}))
+            return "/".join(
+                sorted(
+                    {
+                        str(v["Status"].get("Code"))
+                        for v in value
+                        if isinstance(v, dict) and isinstance(v.get("Status"), dict)
+                    }
+                )
+            )
     return "waiting"
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 pytestmark = pytest.mark.browser
 
@@ -48,9 +48,19 @@ START_S = 180  # make's setup check, the emulator, JupyterLab
 RUN_ALL_S = 180  # kernel start and notebook 01 against a fresh emulator: about 10 s here
 # Chromium as root in a closed network: no sandbox (root), nothing in the background
 # that would try the internet, a profile of its own.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-extensions", "--disable-dev-shm-usage", "--window-size=1400,2200"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,2200",
+]
 
 # What the page shows, read in one go (JavaScript: the cells' text whether or not
 # they are scrolled into view).
@@ -84,8 +94,10 @@ def browser_tools():
     """Chromium, its driver and selenium, or a skip (a failure under CI=true)."""
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists():
-            tooling.unavailable(f"{path} is not installed (Debian's chromium and chromium-driver: "
-                                "scripts/setup.sh installs them as root)")
+            tooling.unavailable(
+                f"{path} is not installed (Debian's chromium and chromium-driver: "
+                "scripts/setup.sh installs them as root)"
+            )
     import importlib.util
 
     if importlib.util.find_spec("selenium") is None:
@@ -145,17 +157,24 @@ def prepare(tmp: Path) -> tuple[Path, Path]:
             cell.get("metadata", {}).pop("execution", None)
     (notebooks / NOTEBOOK).write_text(json.dumps(notebook, indent=1))
     params = notebooks / "params" / "lab.yaml"
-    params.write_text("# the browser test's copy: no lab (the tests' lab belongs to the lab tests)\nlab: off\n"
-                      + (ROOT / "params" / "lab.yaml").read_text())
+    params.write_text(
+        "# the browser test's copy: no lab (the tests' lab belongs to the lab tests)\nlab: off\n"
+        + (ROOT / "params" / "lab.yaml").read_text()
+    )
     return notebooks, params
 
 
 def jupyter_env(tmp: Path, home: Path) -> dict:
     env = dict(os.environ, HYBRIDNET_HOME=str(home))
     env.pop("JUPYTER_TOKEN", None)  # make jupyter makes its own
-    for var, sub in (("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
-                     ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
-                     ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"), ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+        ("JUPYTER_DATA_DIR", "jupyter-data"),
+        ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+        ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         (tmp / sub).mkdir()
         env[var] = str(tmp / sub)
     return env
@@ -184,8 +203,9 @@ def stop_server(server: subprocess.Popen, home: Path, env: dict) -> list[int]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
-    subprocess.run([sys.executable, "-m", "hybridnet.cli", "emulator", "stop"], env=env, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "hybridnet.cli", "emulator", "stop"], env=env, capture_output=True, timeout=60
+    )
     deadline = time.monotonic() + 15  # kernels are stopped by JupyterLab as it shuts down
     while processes_with_home(home) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -235,31 +255,46 @@ def open_notebook(driver, url: str) -> None:
 
     driver.get(url)
     item = f"//li[contains(@class, 'jp-DirListing-item')][.//span[text()='{NOTEBOOK}']]"
-    listed = wait_until(driver, f"{NOTEBOOK} in the file browser", lambda d: [
-        e for e in d.find_elements(By.XPATH, item) if e.is_displayed() and e.size["height"] > 0], timeout=90)
+    listed = wait_until(
+        driver,
+        f"{NOTEBOOK} in the file browser",
+        lambda d: [e for e in d.find_elements(By.XPATH, item) if e.is_displayed() and e.size["height"] > 0],
+        timeout=90,
+    )
     ActionChains(driver).double_click(listed[0]).perform()
-    wait_until(driver, "the notebook open with its kernel idle",
-               lambda d: (d.execute_script(PAGE_STATE_JS) or {}).get("status") == "idle", timeout=90)
+    wait_until(
+        driver,
+        "the notebook open with its kernel idle",
+        lambda d: (d.execute_script(PAGE_STATE_JS) or {}).get("status") == "idle",
+        timeout=90,
+    )
 
 
 def run_all_cells(driver) -> None:
     """Run > Run All Cells, from the menu bar."""
     from selenium.webdriver.common.by import By
 
-    run_menu = next(m for m in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item")
-                    if m.text.strip() == "Run")
+    run_menu = next(m for m in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item") if m.text.strip() == "Run")
     run_menu.click()
-    item = wait_until(driver, "Run All Cells in the Run menu", lambda d: [
-        e for e in d.find_elements(By.CSS_SELECTOR, ".lm-Menu-content .lm-Menu-item")
-        if e.text.split("\n")[0].strip() == "Run All Cells" and e.is_displayed()], timeout=10)
+    item = wait_until(
+        driver,
+        "Run All Cells in the Run menu",
+        lambda d: [
+            e
+            for e in d.find_elements(By.CSS_SELECTOR, ".lm-Menu-content .lm-Menu-item")
+            if e.text.split("\n")[0].strip() == "Run All Cells" and e.is_displayed()
+        ],
+        timeout=10,
+    )
     item[0].click()
 
 
 def errors_shown(state: dict) -> list[str]:
     """Outputs that show an error: a traceback or an exception's class on stderr
     (JupyterLab renders an error output so), or an output marked as an error."""
-    shown = [text for text in state["stderr"]
-             if "Traceback" in text or re.search(r"\b[A-Z]\w*(Error|Exception)\b", text)]
+    shown = [
+        text for text in state["stderr"] if "Traceback" in text or re.search(r"\b[A-Z]\w*(Error|Exception)\b", text)
+    ]
     return shown + state["errors"]
 
 
@@ -273,8 +308,13 @@ def test_make_jupyter_runs_notebook_01_in_chromium(browser_tools, tmp_path_facto
     with open(log, "wb") as out:
         server = subprocess.Popen(
             ["make", "-s", "jupyter", f"PARAMS={params}", f"JUPYTER_ARGS=--port 0 --notebook-dir {notebooks}"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     driver = None
     screenshot = tmp / "jupyterlab-01_tgw_attachment.png"
     try:
@@ -285,11 +325,14 @@ def test_make_jupyter_runs_notebook_01_in_chromium(browser_tools, tmp_path_facto
         assert listening_addresses(port) == {"0100007F"}, listening_addresses(port)  # 127.0.0.1, nothing else
         assert http_get(port, "/api/status")[0] == 403
         assert http_get(port, "/api/status", {"Authorization": f"token {token}"})[0] == 200
-        _, headers = http_get(port, "/api/status", {"Authorization": f"token {token}",
-                                                    "Origin": "http://attacker.example"})
+        _, headers = http_get(
+            port, "/api/status", {"Authorization": f"token {token}", "Origin": "http://attacker.example"}
+        )
         assert headers.get("access-control-allow-origin") in (None, f"http://127.0.0.1:{port}"), headers
-        assert http_get(port, "/api/status", {"Authorization": f"token {token}",
-                                              "Host": f"attacker.example:{port}"})[0] == 403
+        assert (
+            http_get(port, "/api/status", {"Authorization": f"token {token}", "Host": f"attacker.example:{port}"})[0]
+            == 403
+        )
         text = log.read_text()
         if os.geteuid() == 0:
             assert "as root" in text and "Running as root is not recommended" not in text
@@ -298,11 +341,19 @@ def test_make_jupyter_runs_notebook_01_in_chromium(browser_tools, tmp_path_facto
         driver = start_chromium(tmp)
         open_notebook(driver, url)
         cells = sum(c["cell_type"] == "code" for c in json.loads((notebooks / NOTEBOOK).read_text())["cells"])
-        wait_until(driver, f"the notebook's {cells} code cells shown",
-                   lambda d: len(d.execute_script(PAGE_STATE_JS)["prompts"]) == cells, timeout=30)
+        wait_until(
+            driver,
+            f"the notebook's {cells} code cells shown",
+            lambda d: len(d.execute_script(PAGE_STATE_JS)["prompts"]) == cells,
+            timeout=30,
+        )
         run_all_cells(driver)
-        state = wait_until(driver, "Run All Cells: every cell run and the kernel idle", lambda d: (
-            lambda s: s if idle(s, cells) else None)(d.execute_script(PAGE_STATE_JS)), timeout=RUN_ALL_S)
+        state = wait_until(
+            driver,
+            "Run All Cells: every cell run and the kernel idle",
+            lambda d: (lambda s: s if idle(s, cells) else None)(d.execute_script(PAGE_STATE_JS)),
+            timeout=RUN_ALL_S,
+        )
 
         assert not errors_shown(state), errors_shown(state)
         tunnels = [t for t in state["tables"] if any("169.254.11.0/30" in cell for row in t["rows"] for cell in row)]
@@ -331,13 +382,19 @@ def test_make_jupyter_runs_notebook_01_in_chromium(browser_tools, tmp_path_facto
         last = driver.find_elements("css selector", ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")[-1]
         last.click()
         ActionChains(driver).send_keys(Keys.ESCAPE).send_keys("b").send_keys(Keys.ENTER).send_keys(
-            'raise ValueError("a deliberate error")').key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(
-            Keys.SHIFT).perform()
-        state = wait_until(driver, "the deliberate error shown", lambda d: (
-            lambda s: s if s["status"] == "idle" and errors_shown(s) else None)(d.execute_script(PAGE_STATE_JS)),
-            timeout=60)
-        assert len(errors_shown(state)) == 1 and "ValueError: a deliberate error" in errors_shown(state)[0], \
+            'raise ValueError("a deliberate error")'
+        ).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+        state = wait_until(
+            driver,
+            "the deliberate error shown",
+            lambda d: (lambda s: s if s["status"] == "idle" and errors_shown(s) else None)(
+                d.execute_script(PAGE_STATE_JS)
+            ),
+            timeout=60,
+        )
+        assert len(errors_shown(state)) == 1 and "ValueError: a deliberate error" in errors_shown(state)[0], (
             errors_shown(state)
+        )
     except BaseException:
         if driver is not None:
             try:

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import boto3
 import pytest
 from botocore.config import Config
-
 from hybridnet import emulator
 
 REGION = "ap-northeast-2"
@@ -22,6 +21,7 @@ def info(own_emulator) -> emulator.EmulatorInfo:
 def client(info) -> Callable:
     """client(service, **keys): signed with the emulator's credentials, or with `keys`
     (aws_access_key_id=..., ...) when given; no retries."""
+
     def make(service: str, **keys):
         if not keys:
             return emulator.client(service, REGION, info, config=ONE_TRY)

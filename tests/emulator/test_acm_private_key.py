@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from hybridnet import emulator, pki
 from hybridnet.emulator.unix_client import UnixHTTPConnection
 
@@ -19,9 +18,11 @@ from .conftest import REGION
 def imported(aws_client) -> tuple[str, pki.Credential]:
     ca = pki.make_ca("acm-key-test-ca")
     server = pki.issue_server(ca, "server.acm-key-test.lab")
-    arn = aws_client("acm").import_certificate(Certificate=server.cert_pem.encode(),
-                                               PrivateKey=server.key_pem.encode(),
-                                               CertificateChain=server.chain_pem.encode())["CertificateArn"]
+    arn = aws_client("acm").import_certificate(
+        Certificate=server.cert_pem.encode(),
+        PrivateKey=server.key_pem.encode(),
+        CertificateChain=server.chain_pem.encode(),
+    )["CertificateArn"]
     return arn, server
 
 
@@ -35,12 +36,19 @@ def test_an_imported_certificate_s_key_is_read_back_over_the_socket(emulator_inf
 @pytest.mark.parametrize("where", ["unknown ARN", "other region", "not an ARN"])
 def test_an_unknown_certificate_is_a_404(emulator_info, imported, where):
     arn, _ = imported
-    region, asked = {"unknown ARN": (REGION, arn[:-4] + "0000"), "other region": ("us-east-1", arn),
-                     "not an ARN": (REGION, "server.acm-key-test.lab")}[where]
+    region, asked = {
+        "unknown ARN": (REGION, arn[:-4] + "0000"),
+        "other region": ("us-east-1", arn),
+        "not an ARN": (REGION, "server.acm-key-test.lab"),
+    }[where]
     connection = UnixHTTPConnection(emulator_info.socket, timeout=10)
     try:
-        connection.request("POST", "/_hybridnet/acm-private-key", body=json.dumps({"region": region, "arn": asked}),
-                           headers={"Content-Type": "application/json"})
+        connection.request(
+            "POST",
+            "/_hybridnet/acm-private-key",
+            body=json.dumps({"region": region, "arn": asked}),
+            headers={"Content-Type": "application/json"},
+        )
         response = connection.getresponse()
         status, answer = response.status, json.loads(response.read())
     finally:
@@ -52,8 +60,11 @@ def test_an_unknown_certificate_is_a_404(emulator_info, imported, where):
 
 def test_the_route_is_refused_over_tcp(emulator_info, imported):
     arn, server = imported
-    request = urllib.request.Request(f"{emulator_info.endpoint}/_hybridnet/acm-private-key", method="POST",
-                                     data=json.dumps({"region": REGION, "arn": arn}).encode())
+    request = urllib.request.Request(
+        f"{emulator_info.endpoint}/_hybridnet/acm-private-key",
+        method="POST",
+        data=json.dumps({"region": REGION, "arn": arn}).encode(),
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     body = refused.value.read().decode()

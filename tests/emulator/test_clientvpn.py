@@ -18,7 +18,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
 from hybridnet import emulator
 from hybridnet.handlers import AWS_DEFAULT_DENY_MESSAGE
 
@@ -31,11 +30,17 @@ _vpc_numbers = itertools.count(1)
 
 # ---------------------------------------------------------------- helpers
 
+
 def client(endpoint: str, service: str, **config):
     from botocore.config import Config
 
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **emulator.credentials(endpoint).as_boto3(),
-                        config=Config(**config) if config else None)
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        **emulator.credentials(endpoint).as_boto3(),
+        config=Config(**config) if config else None,
+    )
 
 
 def code_of(exc_info) -> str:
@@ -56,12 +61,17 @@ def wait_for(read, done, timeout: float = 6.0):
 def certificate(common_name: str, issuer=None, san: list[str] | None = None, ca: bool = False):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(name)
-               .issuer_name(issuer[0].subject if issuer else name).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer[0].subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in san]), critical=False)
     return builder.sign(issuer[1] if issuer else key, hashes.SHA256()), key
@@ -72,8 +82,9 @@ def pem(cert) -> bytes:
 
 
 def key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def handler_zip(source: str) -> bytes:
@@ -84,6 +95,7 @@ def handler_zip(source: str) -> bytes:
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def acm(endpoint):
@@ -105,20 +117,33 @@ def pki(acm) -> dict:
     no_domain = certificate("server", issuer=ca)  # no SAN, undotted CN: ACM shows no domain
 
     def imported(pair) -> str:
-        return acm.import_certificate(Certificate=pem(pair[0]), PrivateKey=key_pem(pair[1]),
-                                      CertificateChain=pem(ca[0]))["CertificateArn"]
+        return acm.import_certificate(
+            Certificate=pem(pair[0]), PrivateKey=key_pem(pair[1]), CertificateChain=pem(ca[0])
+        )["CertificateArn"]
 
-    return {"ca_pem": pem(ca[0]).decode(), "server": imported(server), "client": imported(client_cert),
-            "no_domain": imported(no_domain),
-            "server_2": imported(certificate("server", issuer=ca, san=["server"]))}  # a renewal
+    return {
+        "ca_pem": pem(ca[0]).decode(),
+        "server": imported(server),
+        "client": imported(client_cert),
+        "no_domain": imported(no_domain),
+        "server_2": imported(certificate("server", issuer=ca, san=["server"])),
+    }  # a renewal
 
 
 @pytest.fixture(scope="module")
 def role(endpoint) -> str:
     iam = client(endpoint, "iam")
-    return iam.create_role(RoleName="hybridnet-clientvpn-test-handler", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    return iam.create_role(
+        RoleName="hybridnet-clientvpn-test-handler",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
 
 
 def make_vpc(ec2) -> dict:
@@ -128,8 +153,9 @@ def make_vpc(ec2) -> dict:
     vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
 
     def subnet(third: int, zone: str) -> str:
-        return ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.{third}.0/24",
-                                 AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
+        return ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.{third}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
 
     return {"id": vpc_id, "cidr": cidr, "a": subnet(1, "a"), "c": subnet(2, "c"), "a2": subnet(3, "a")}
 
@@ -140,10 +166,17 @@ def vpc(ec2) -> dict:
 
 
 def create_endpoint(ec2, pki, **extra) -> dict:
-    params = {"ClientCidrBlock": CLIENT_CIDR, "ServerCertificateArn": pki["server"],
-              "AuthenticationOptions": [{"Type": "certificate-authentication",
-                                         "MutualAuthentication": {"ClientRootCertificateChainArn": pki["client"]}}],
-              "ConnectionLogOptions": {"Enabled": False}}
+    params = {
+        "ClientCidrBlock": CLIENT_CIDR,
+        "ServerCertificateArn": pki["server"],
+        "AuthenticationOptions": [
+            {
+                "Type": "certificate-authentication",
+                "MutualAuthentication": {"ClientRootCertificateChainArn": pki["client"]},
+            }
+        ],
+        "ConnectionLogOptions": {"Enabled": False},
+    }
     params.update(extra)
     return ec2.create_client_vpn_endpoint(**params)
 
@@ -161,11 +194,15 @@ def rules(ec2, endpoint_id: str) -> list[dict]:
 
 
 def associate_and_wait(ec2, endpoint_id: str, *subnets: str) -> list[str]:
-    ids = [ec2.associate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id, SubnetId=s)["AssociationId"]
-           for s in subnets]
+    ids = [
+        ec2.associate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id, SubnetId=s)["AssociationId"]
+        for s in subnets
+    ]
     wait_for(lambda: describe(ec2, endpoint_id)["Status"]["Code"], lambda code: code == "available")
-    wait_for(lambda: ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=endpoint_id)[
-        "ClientVpnTargetNetworks"], lambda nets: all(n["Status"]["Code"] == "associated" for n in nets))
+    wait_for(
+        lambda: ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=endpoint_id)["ClientVpnTargetNetworks"],
+        lambda nets: all(n["Status"]["Code"] == "associated" for n in nets),
+    )
     return ids
 
 
@@ -184,10 +221,16 @@ def shared(ec2, pki) -> dict:
 
 # ---------------------------------------------------------------- the lifecycle
 
+
 def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vpc, awslambda, role):
     created = create_endpoint(
-        ec2, pki, SplitTunnel=True, Description="lab remote access", DnsServers=["10.1.0.2"],
-        TagSpecifications=[{"ResourceType": "client-vpn-endpoint", "Tags": [{"Key": "Name", "Value": "lifecycle"}]}])
+        ec2,
+        pki,
+        SplitTunnel=True,
+        Description="lab remote access",
+        DnsServers=["10.1.0.2"],
+        TagSpecifications=[{"ResourceType": "client-vpn-endpoint", "Tags": [{"Key": "Name", "Value": "lifecycle"}]}],
+    )
     endpoint_id = created["ClientVpnEndpointId"]
     assert re.fullmatch(r"cvpn-endpoint-[0-9a-f]{17}", endpoint_id)
     assert created["Status"] == {"Code": "pending-associate"}
@@ -196,11 +239,15 @@ def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vp
     endpoint = describe(ec2, endpoint_id)
     assert endpoint["Status"]["Code"] == "pending-associate"
     assert (endpoint["ClientCidrBlock"], endpoint["TransportProtocol"], endpoint["VpnPort"]) == (
-        CLIENT_CIDR, "udp", 443)
+        CLIENT_CIDR,
+        "udp",
+        443,
+    )
     assert endpoint["SplitTunnel"] is True and endpoint["SessionTimeoutHours"] == 24
     assert endpoint["VpnProtocol"] == "openvpn" and endpoint["DnsServers"] == ["10.1.0.2"]
-    assert endpoint["AuthenticationOptions"] == [{"Type": "certificate-authentication", "MutualAuthentication": {
-        "ClientRootCertificateChain": pki["client"]}}]
+    assert endpoint["AuthenticationOptions"] == [
+        {"Type": "certificate-authentication", "MutualAuthentication": {"ClientRootCertificateChain": pki["client"]}}
+    ]
     assert endpoint["ClientConnectOptions"] == {"Enabled": False, "Status": {"Code": "applied"}}
     assert endpoint["Tags"] == [{"Key": "Name", "Value": "lifecycle"}]
     assert "VpcId" not in endpoint and endpoint["SecurityGroupIds"] == []
@@ -209,8 +256,9 @@ def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vp
 
     # A route needs an associated target subnet.
     with pytest.raises(ClientError) as exc:
-        ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR,
-                                    TargetVpcSubnetId=vpc["a"])
+        ec2.create_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR, TargetVpcSubnetId=vpc["a"]
+        )
     assert code_of(exc) == "InvalidClientVpnActiveAssociationNotFound"
 
     # Two subnets in two AZs: associating, then associated; the endpoint becomes available.
@@ -220,70 +268,101 @@ def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vp
     assert first["Status"] == second["Status"] == {"Code": "associating"}
     assert describe(ec2, endpoint_id)["Status"]["Code"] == "pending-associate"
     wait_for(lambda: describe(ec2, endpoint_id)["Status"]["Code"], lambda code: code == "available")
-    networks = wait_for(lambda: ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=endpoint_id)[
-        "ClientVpnTargetNetworks"], lambda nets: all(n["Status"]["Code"] == "associated" for n in nets))
+    networks = wait_for(
+        lambda: ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=endpoint_id)["ClientVpnTargetNetworks"],
+        lambda nets: all(n["Status"]["Code"] == "associated" for n in nets),
+    )
     assert {n["TargetNetworkId"] for n in networks} == {vpc["a"], vpc["c"]}
     assert {n["VpcId"] for n in networks} == {vpc["id"]}
-    default_sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]},
-                                                       {"Name": "group-name", "Values": ["default"]}])[
-        "SecurityGroups"][0]["GroupId"]
+    default_sg = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]["GroupId"]
     endpoint = describe(ec2, endpoint_id)
     assert endpoint["VpcId"] == vpc["id"] and endpoint["SecurityGroupIds"] == [default_sg]
     by_subnet = ec2.describe_client_vpn_target_networks(
-        ClientVpnEndpointId=endpoint_id, Filters=[{"Name": "target-network-id", "Values": [vpc["c"]]}])
+        ClientVpnEndpointId=endpoint_id, Filters=[{"Name": "target-network-id", "Values": [vpc["c"]]}]
+    )
     assert [n["AssociationId"] for n in by_subnet["ClientVpnTargetNetworks"]] == [second["AssociationId"]]
 
     with pytest.raises(ClientError) as exc:  # a subnet of the VPC, but not a target network
-        ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR,
-                                    TargetVpcSubnetId=vpc["a2"])
+        ec2.create_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR, TargetVpcSubnetId=vpc["a2"]
+        )
     assert code_of(exc) == "InvalidClientVpnSubnetId.NotFound"
 
     # The association added the route to the VPC's CIDR through each subnet.
-    assert sorted((r["DestinationCidr"], r["TargetSubnet"], r["Origin"], r["Type"], r["Status"]["Code"])
-                  for r in routes(ec2, endpoint_id)) == sorted(
-        [(vpc["cidr"], vpc["a"], "associate", "Nat", "active"), (vpc["cidr"], vpc["c"], "associate", "Nat", "active")])
+    assert sorted(
+        (r["DestinationCidr"], r["TargetSubnet"], r["Origin"], r["Type"], r["Status"]["Code"])
+        for r in routes(ec2, endpoint_id)
+    ) == sorted(
+        [(vpc["cidr"], vpc["a"], "associate", "Nat", "active"), (vpc["cidr"], vpc["c"], "associate", "Nat", "active")]
+    )
 
     # Authorization rules for the VPC and for the IDC network.
-    assert ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=vpc["cidr"],
-                                            AuthorizeAllGroups=True)["Status"] == {"Code": "authorizing"}
-    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
-                                     AuthorizeAllGroups=True, Description="IDC")
+    assert ec2.authorize_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=vpc["cidr"], AuthorizeAllGroups=True
+    )["Status"] == {"Code": "authorizing"}
+    ec2.authorize_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR, AuthorizeAllGroups=True, Description="IDC"
+    )
     # A route to the IDC through each subnet.
     for subnet in (vpc["a"], vpc["c"]):
-        assert ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR,
-                                           TargetVpcSubnetId=subnet, Description="IDC")["Status"] == {
-            "Code": "creating"}
+        assert ec2.create_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR, TargetVpcSubnetId=subnet, Description="IDC"
+        )["Status"] == {"Code": "creating"}
     assert {r["Status"]["Code"] for r in rules(ec2, endpoint_id)} == {"authorizing"}
     active = wait_for(lambda: rules(ec2, endpoint_id), lambda rs: all(r["Status"]["Code"] == "active" for r in rs))
     assert sorted((r["DestinationCidr"], r["AccessAll"]) for r in active) == sorted(
-        [(vpc["cidr"], True), (IDC_CIDR, True)])
+        [(vpc["cidr"], True), (IDC_CIDR, True)]
+    )
     idc_routes = wait_for(
-        lambda: ec2.describe_client_vpn_routes(ClientVpnEndpointId=endpoint_id, Filters=[
-            {"Name": "origin", "Values": ["add-route"]}])["Routes"],
-        lambda rs: rs and all(r["Status"]["Code"] == "active" for r in rs))
+        lambda: ec2.describe_client_vpn_routes(
+            ClientVpnEndpointId=endpoint_id, Filters=[{"Name": "origin", "Values": ["add-route"]}]
+        )["Routes"],
+        lambda rs: rs and all(r["Status"]["Code"] == "active" for r in rs),
+    )
     assert sorted((r["DestinationCidr"], r["TargetSubnet"], r["Type"]) for r in idc_routes) == sorted(
-        [(IDC_CIDR, vpc["a"], "Nat"), (IDC_CIDR, vpc["c"], "Nat")])
+        [(IDC_CIDR, vpc["a"], "Nat"), (IDC_CIDR, vpc["c"], "Nat")]
+    )
 
     # The client configuration, in AWS's .ovpn layout.
     config = ec2.export_client_vpn_client_configuration(ClientVpnEndpointId=endpoint_id)["ClientConfiguration"]
     lines = config.splitlines()
-    assert lines[:4] == ["client", "dev tun", "proto udp",
-                         f"remote {created['DnsName'].removeprefix('*.')} 443"]
-    for line in ("remote-random-hostname", "resolv-retry infinite", "nobind", "remote-cert-tls server",
-                 "cipher AES-256-GCM", "verb 3", "reneg-sec 0", "verify-x509-name server name"):
+    assert lines[:4] == ["client", "dev tun", "proto udp", f"remote {created['DnsName'].removeprefix('*.')} 443"]
+    for line in (
+        "remote-random-hostname",
+        "resolv-retry infinite",
+        "nobind",
+        "remote-cert-tls server",
+        "cipher AES-256-GCM",
+        "verb 3",
+        "reneg-sec 0",
+        "verify-x509-name server name",
+    ):
         assert line in lines
-    ca = config[config.index("<ca>\n") + 5:config.index("</ca>")].strip()
+    ca = config[config.index("<ca>\n") + 5 : config.index("</ca>")].strip()
     assert ca == pki["ca_pem"].strip()
     assert "<cert>" not in config and "<key>" not in config
 
     # The client connect handler.
     handler_arn = awslambda.create_function(
-        FunctionName="AWSClientVPN-lifecycle", Runtime="python3.12", Role=role, Handler="handler.handler",
-        Code={"ZipFile": handler_zip("def handler(event, context):\n    return {}\n")})["FunctionArn"]
-    assert ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, ClientConnectOptions={
-        "Enabled": True, "LambdaFunctionArn": handler_arn})["Return"] is True
+        FunctionName="AWSClientVPN-lifecycle",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": handler_zip("def handler(event, context):\n    return {}\n")},
+    )["FunctionArn"]
+    assert (
+        ec2.modify_client_vpn_endpoint(
+            ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": handler_arn}
+        )["Return"]
+        is True
+    )
     assert describe(ec2, endpoint_id)["ClientConnectOptions"] == {
-        "Enabled": True, "LambdaFunctionArn": handler_arn, "Status": {"Code": "applied"}}
+        "Enabled": True,
+        "LambdaFunctionArn": handler_arn,
+        "Status": {"Code": "applied"},
+    }
 
     # Teardown: associations first, as AWS insists.
     connected = report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name="client1.domain.tld")
@@ -293,15 +372,18 @@ def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vp
     assert first["AssociationId"] in refused.value.response["Error"]["Message"]
     for association in (first, second):
         assert ec2.disassociate_client_vpn_target_network(
-            ClientVpnEndpointId=endpoint_id, AssociationId=association["AssociationId"])["Status"] == {
-            "Code": "disassociating"}
+            ClientVpnEndpointId=endpoint_id, AssociationId=association["AssociationId"]
+        )["Status"] == {"Code": "disassociating"}
     # The routes through the subnets go with them, and with the last one the connections end;
     # the endpoint waits for a new association.
     assert {r["Status"]["Code"] for r in routes(ec2, endpoint_id)} == {"deleting"}
     assert [(c["ConnectionId"], c["Status"]["Code"]) for c in connections(ec2, endpoint_id)] == [
-        (connected["connection_id"], "terminating")]
-    wait_for(lambda: ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=endpoint_id)[
-        "ClientVpnTargetNetworks"], lambda nets: nets == [])
+        (connected["connection_id"], "terminating")
+    ]
+    wait_for(
+        lambda: ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=endpoint_id)["ClientVpnTargetNetworks"],
+        lambda nets: nets == [],
+    )
     assert routes(ec2, endpoint_id) == []
     assert describe(ec2, endpoint_id)["Status"]["Code"] == "pending-associate"
     assert connections(ec2, endpoint_id)[0]["Status"]["Code"] == "terminated"
@@ -321,9 +403,13 @@ def test_endpoint_lifecycle_as_the_runbook_drives_it(ec2, emulator_info, pki, vp
 
 
 def test_tags_and_filters(ec2, pki):
-    tagged = create_endpoint(ec2, pki, TransportProtocol="tcp", VpnPort=1194, TagSpecifications=[
-        {"ResourceType": "client-vpn-endpoint", "Tags": [{"Key": "Name", "Value": "filters-tcp"}]}])[
-        "ClientVpnEndpointId"]
+    tagged = create_endpoint(
+        ec2,
+        pki,
+        TransportProtocol="tcp",
+        VpnPort=1194,
+        TagSpecifications=[{"ResourceType": "client-vpn-endpoint", "Tags": [{"Key": "Name", "Value": "filters-tcp"}]}],
+    )["ClientVpnEndpointId"]
     other = create_endpoint(ec2, pki)["ClientVpnEndpointId"]
     ec2.create_tags(Resources=[other], Tags=[{"Key": "Name", "Value": "filters-udp"}, {"Key": "team", "Value": "net"}])
 
@@ -339,7 +425,9 @@ def test_tags_and_filters(ec2, pki):
     assert describe(ec2, tagged)["VpnPort"] == 1194
     tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [other]}])["Tags"]
     assert {(t["Key"], t["Value"], t["ResourceType"]) for t in tags} == {
-        ("Name", "filters-udp", "client-vpn-endpoint"), ("team", "net", "client-vpn-endpoint")}
+        ("Name", "filters-udp", "client-vpn-endpoint"),
+        ("team", "net", "client-vpn-endpoint"),
+    }
     ec2.delete_tags(Resources=[other], Tags=[{"Key": "team"}])
     assert describe(ec2, other)["Tags"] == [{"Key": "Name", "Value": "filters-udp"}]
     config = ec2.export_client_vpn_client_configuration(ClientVpnEndpointId=tagged)["ClientConfiguration"]
@@ -377,20 +465,26 @@ def test_pagination_of_an_endpoints_parts(ec2, emulator_info, pki):
     endpoint_id, subnet = state["id"], state["vpc_a"]
     cidrs = [f"192.168.{n}.0/24" for n in range(6)]
     for cidr in cidrs:
-        ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=cidr,
-                                    TargetVpcSubnetId=subnet)
-        ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidr,
-                                         AuthorizeAllGroups=True)
+        ec2.create_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=cidr, TargetVpcSubnetId=subnet
+        )
+        ec2.authorize_client_vpn_ingress(
+            ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidr, AuthorizeAllGroups=True
+        )
     # The same rule revoked and authorized again: both are listed (revoking, authorizing).
     ec2.revoke_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidrs[0], RevokeAllGroups=True)
-    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidrs[0],
-                                     AuthorizeAllGroups=True)
-    made = [report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name=f"client{n}.domain.tld")[
-        "connection_id"] for n in range(6)]
+    ec2.authorize_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidrs[0], AuthorizeAllGroups=True
+    )
+    made = [
+        report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name=f"client{n}.domain.tld")["connection_id"]
+        for n in range(6)
+    ]
 
     def all_pages(operation: str, key: str) -> list[dict]:
-        pages = list(ec2.get_paginator(operation).paginate(ClientVpnEndpointId=endpoint_id,
-                                                           PaginationConfig={"PageSize": 5}))
+        pages = list(
+            ec2.get_paginator(operation).paginate(ClientVpnEndpointId=endpoint_id, PaginationConfig={"PageSize": 5})
+        )
         assert all(len(p[key]) <= 5 for p in pages)
         assert all("NextToken" in p for p in pages[:-1]) and "NextToken" not in pages[-1]
         return [item for p in pages for item in p[key]]
@@ -408,16 +502,19 @@ def test_pagination_of_an_endpoints_parts(ec2, emulator_info, pki):
     assert len(first["Routes"]) == 5 and first["NextToken"]
     for token, filters in (("not-a-token", []), (first["NextToken"], [{"Name": "origin", "Values": ["add-route"]}])):
         with pytest.raises(ClientError) as exc:
-            ec2.describe_client_vpn_routes(ClientVpnEndpointId=endpoint_id, MaxResults=5, NextToken=token,
-                                           Filters=filters)
+            ec2.describe_client_vpn_routes(
+                ClientVpnEndpointId=endpoint_id, MaxResults=5, NextToken=token, Filters=filters
+            )
         assert code_of(exc) == "InvalidParameterValue"
         assert exc.value.response["Error"]["Message"] == f"Invalid NextToken {token!r}"
 
 
 # ---------------------------------------------------------------- validation
 
-@pytest.mark.parametrize("cidr", ["172.16.0.0/11", "172.16.0.0/23", "172.16.0.0/28", "172.16.0.1/22",
-                                  "not-a-cidr", "2001:db8::/48"])
+
+@pytest.mark.parametrize(
+    "cidr", ["172.16.0.0/11", "172.16.0.0/23", "172.16.0.0/28", "172.16.0.1/22", "not-a-cidr", "2001:db8::/48"]
+)
 def test_client_cidr_must_be_a_v4_block_between_12_and_22(ec2, pki, cidr):
     with pytest.raises(ClientError) as exc:
         create_endpoint(ec2, pki, ClientCidrBlock=cidr)
@@ -437,9 +534,16 @@ def test_certificates_must_exist_in_acm(ec2, pki):
         create_endpoint(ec2, pki, ServerCertificateArn=unknown)
     assert code_of(exc) == "InvalidParameterValue" and unknown in exc.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as exc:
-        create_endpoint(ec2, pki, AuthenticationOptions=[{"Type": "certificate-authentication",
-                                                          "MutualAuthentication": {
-                                                              "ClientRootCertificateChainArn": unknown}}])
+        create_endpoint(
+            ec2,
+            pki,
+            AuthenticationOptions=[
+                {
+                    "Type": "certificate-authentication",
+                    "MutualAuthentication": {"ClientRootCertificateChainArn": unknown},
+                }
+            ],
+        )
     assert code_of(exc) == "InvalidParameterValue"
     with pytest.raises(ClientError) as exc:
         create_endpoint(ec2, pki, ServerCertificateArn=pki["no_domain"])
@@ -469,11 +573,18 @@ def test_a_new_server_certificate_frees_the_old_one_in_acm(ec2, pki, acm):
         ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
 
 
-@pytest.mark.parametrize("extra", [{"VpnPort": 8443}, {"SessionTimeoutHours": 5}, {"TransportProtocol": "sctp"},
-                                   {"DnsServers": ["10.0.0.2", "10.0.0.3", "10.0.0.4"]},
-                                   {"ConnectionLogOptions": {"Enabled": True}},
-                                   {"ConnectionLogOptions": {"Enabled": True, "CloudwatchLogGroup": "no-such-group"}},
-                                   {"SecurityGroupIds": ["sg-0123456789abcdef0"]}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"VpnPort": 8443},
+        {"SessionTimeoutHours": 5},
+        {"TransportProtocol": "sctp"},
+        {"DnsServers": ["10.0.0.2", "10.0.0.3", "10.0.0.4"]},
+        {"ConnectionLogOptions": {"Enabled": True}},
+        {"ConnectionLogOptions": {"Enabled": True, "CloudwatchLogGroup": "no-such-group"}},
+        {"SecurityGroupIds": ["sg-0123456789abcdef0"]},
+    ],
+)
 def test_invalid_endpoint_options(ec2, pki, extra):
     with pytest.raises(ClientError) as exc:
         create_endpoint(ec2, pki, **extra)
@@ -483,8 +594,9 @@ def test_invalid_endpoint_options(ec2, pki, extra):
 def test_connection_logging_names_a_stream_in_the_log_group(ec2, pki, endpoint):
     logs = client(endpoint, "logs")
     logs.create_log_group(logGroupName="hybridnet-cvpn-test")
-    endpoint_id = create_endpoint(ec2, pki, ConnectionLogOptions={
-        "Enabled": True, "CloudwatchLogGroup": "hybridnet-cvpn-test"})["ClientVpnEndpointId"]
+    endpoint_id = create_endpoint(
+        ec2, pki, ConnectionLogOptions={"Enabled": True, "CloudwatchLogGroup": "hybridnet-cvpn-test"}
+    )["ClientVpnEndpointId"]
     options = describe(ec2, endpoint_id)["ConnectionLogOptions"]
     assert options["Enabled"] is True and options["CloudwatchLogGroup"] == "hybridnet-cvpn-test"
     assert options["CloudwatchLogStream"].startswith(endpoint_id)
@@ -494,16 +606,18 @@ def test_connection_logging_names_a_stream_in_the_log_group(ec2, pki, endpoint):
 
 
 def test_vpc_and_security_groups(ec2, pki, vpc):
-    default_sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]},
-                                                       {"Name": "group-name", "Values": ["default"]}])[
-        "SecurityGroups"][0]["GroupId"]
+    default_sg = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]["GroupId"]
     endpoint_id = create_endpoint(ec2, pki, VpcId=vpc["id"])["ClientVpnEndpointId"]
     endpoint = describe(ec2, endpoint_id)
     assert endpoint["VpcId"] == vpc["id"] and endpoint["SecurityGroupIds"] == [default_sg]
-    own_sg = ec2.create_security_group(GroupName="cvpn-clients", Description="Client VPN clients",
-                                       VpcId=vpc["id"])["GroupId"]
+    own_sg = ec2.create_security_group(GroupName="cvpn-clients", Description="Client VPN clients", VpcId=vpc["id"])[
+        "GroupId"
+    ]
     assert ec2.apply_security_groups_to_client_vpn_target_network(
-        ClientVpnEndpointId=endpoint_id, VpcId=vpc["id"], SecurityGroupIds=[own_sg])["SecurityGroupIds"] == [own_sg]
+        ClientVpnEndpointId=endpoint_id, VpcId=vpc["id"], SecurityGroupIds=[own_sg]
+    )["SecurityGroupIds"] == [own_sg]
     assert describe(ec2, endpoint_id)["SecurityGroupIds"] == [own_sg]
     other_vpc = ec2.create_vpc(CidrBlock="10.251.0.0/16")["Vpc"]["VpcId"]
     foreign_sg = ec2.create_security_group(GroupName="elsewhere", Description="x", VpcId=other_vpc)["GroupId"]
@@ -527,10 +641,12 @@ def test_a_repeated_client_token_creates_nothing_new(ec2, pki):
 
 def test_unknown_endpoint(ec2):
     missing = "cvpn-endpoint-0123456789abcdef0"
-    for call in (lambda: ec2.describe_client_vpn_endpoints(ClientVpnEndpointIds=[missing]),
-                 lambda: ec2.describe_client_vpn_routes(ClientVpnEndpointId=missing),
-                 lambda: ec2.associate_client_vpn_target_network(ClientVpnEndpointId=missing, SubnetId="subnet-1"),
-                 lambda: ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=missing)):
+    for call in (
+        lambda: ec2.describe_client_vpn_endpoints(ClientVpnEndpointIds=[missing]),
+        lambda: ec2.describe_client_vpn_routes(ClientVpnEndpointId=missing),
+        lambda: ec2.associate_client_vpn_target_network(ClientVpnEndpointId=missing, SubnetId="subnet-1"),
+        lambda: ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=missing),
+    ):
         with pytest.raises(ClientError) as exc:
             call()
         assert code_of(exc) == "InvalidClientVpnEndpointId.NotFound"
@@ -546,22 +662,25 @@ def test_target_network_rules(ec2, pki, vpc):
         return code_of(exc)
 
     other_vpc = ec2.create_vpc(CidrBlock="10.250.0.0/16")["Vpc"]["VpcId"]
-    foreign = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.250.1.0/24",
-                                AvailabilityZone=f"{REGION}c")["Subnet"]["SubnetId"]
+    foreign = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.250.1.0/24", AvailabilityZone=f"{REGION}c")["Subnet"][
+        "SubnetId"
+    ]
     assert refused(vpc["a"]) == "InvalidClientVpnDuplicateAssociationException"
     assert refused(vpc["a2"]) == "InvalidClientVpnSubnetId.DuplicateAz"
     assert refused(foreign) == "InvalidClientVpnSubnetId.NotFound"
     assert refused("subnet-0123456789abcdef0") == "InvalidSubnetID.NotFound"
     with pytest.raises(ClientError) as exc:
-        ec2.disassociate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id,
-                                                   AssociationId="cvpn-assoc-0123456789abcdef0")
+        ec2.disassociate_client_vpn_target_network(
+            ClientVpnEndpointId=endpoint_id, AssociationId="cvpn-assoc-0123456789abcdef0"
+        )
     assert code_of(exc) == "InvalidClientVpnAssociationIdNotFound"
 
 
 def test_client_cidr_must_not_overlap_the_vpc(ec2, pki):
     vpc_id = ec2.create_vpc(CidrBlock="172.16.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="172.16.8.0/24",
-                               AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="172.16.8.0/24", AvailabilityZone=f"{REGION}a")["Subnet"][
+        "SubnetId"
+    ]
     endpoint_id = create_endpoint(ec2, pki, ClientCidrBlock="172.16.0.0/22")["ClientVpnEndpointId"]
     with pytest.raises(ClientError) as exc:
         ec2.associate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id, SubnetId=subnet)
@@ -573,8 +692,9 @@ def test_duplicate_and_unknown_routes(ec2, shared):
     endpoint_id, subnet = shared["id"], shared["vpc_a"]
 
     def create(cidr: str) -> None:
-        ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=cidr,
-                                    TargetVpcSubnetId=subnet)
+        ec2.create_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=cidr, TargetVpcSubnetId=subnet
+        )
 
     create(IDC_CIDR)
     for cidr in (IDC_CIDR, shared["vpc_cidr"]):  # the association's own VPC route counts too
@@ -585,40 +705,49 @@ def test_duplicate_and_unknown_routes(ec2, shared):
         create("192.168.0.1/16")
     assert code_of(exc) == "InvalidParameterValue"
     with pytest.raises(ClientError) as exc:
-        ec2.delete_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=shared["vpc_cidr"],
-                                    TargetVpcSubnetId=subnet)
+        ec2.delete_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=shared["vpc_cidr"], TargetVpcSubnetId=subnet
+        )
     assert code_of(exc) == "InvalidParameterValue"  # only routes added with CreateClientVpnRoute
     with pytest.raises(ClientError) as exc:
-        ec2.delete_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock="10.99.0.0/16",
-                                    TargetVpcSubnetId=subnet)
+        ec2.delete_client_vpn_route(
+            ClientVpnEndpointId=endpoint_id, DestinationCidrBlock="10.99.0.0/16", TargetVpcSubnetId=subnet
+        )
     assert code_of(exc) == "InvalidClientVpnRouteNotFound"
-    assert ec2.delete_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR,
-                                       TargetVpcSubnetId=subnet)["Status"] == {"Code": "deleting"}
+    assert ec2.delete_client_vpn_route(
+        ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR, TargetVpcSubnetId=subnet
+    )["Status"] == {"Code": "deleting"}
     wait_for(lambda: routes(ec2, endpoint_id), lambda rs: [r["Origin"] for r in rs] == ["associate"])
 
 
 def test_duplicate_and_unknown_authorization_rules(ec2, shared):
     endpoint_id = shared["id"]
-    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
-                                     AuthorizeAllGroups=True)
-    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
-                                     AccessGroupId="S-1-5-21-engineers")
+    ec2.authorize_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR, AuthorizeAllGroups=True
+    )
+    ec2.authorize_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR, AccessGroupId="S-1-5-21-engineers"
+    )
     with pytest.raises(ClientError) as exc:
-        ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
-                                         AuthorizeAllGroups=True)
+        ec2.authorize_client_vpn_ingress(
+            ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR, AuthorizeAllGroups=True
+        )
     assert code_of(exc) == "InvalidClientVpnDuplicateAuthorizationRule"
     with pytest.raises(ClientError) as exc:
         ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr="10.20.0.0/16")
     assert code_of(exc) == "InvalidParameterValue"  # neither a group nor all groups
-    group_rule = ec2.describe_client_vpn_authorization_rules(ClientVpnEndpointId=endpoint_id, Filters=[
-        {"Name": "group-id", "Values": ["S-1-5-21-engineers"]}])["AuthorizationRules"]
+    group_rule = ec2.describe_client_vpn_authorization_rules(
+        ClientVpnEndpointId=endpoint_id, Filters=[{"Name": "group-id", "Values": ["S-1-5-21-engineers"]}]
+    )["AuthorizationRules"]
     assert [(r["DestinationCidr"], r["AccessAll"]) for r in group_rule] == [(IDC_CIDR, False)]
     with pytest.raises(ClientError) as exc:
-        ec2.revoke_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr="10.20.0.0/16",
-                                      RevokeAllGroups=True)
+        ec2.revoke_client_vpn_ingress(
+            ClientVpnEndpointId=endpoint_id, TargetNetworkCidr="10.20.0.0/16", RevokeAllGroups=True
+        )
     assert code_of(exc) == "InvalidClientVpnEndpointAuthorizationRuleNotFound"
-    assert ec2.revoke_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
-                                         RevokeAllGroups=True)["Status"] == {"Code": "revoking"}
+    assert ec2.revoke_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR, RevokeAllGroups=True
+    )["Status"] == {"Code": "revoking"}
     remaining = wait_for(lambda: rules(ec2, endpoint_id), lambda rs: len(rs) == 1)
     assert remaining[0].get("GroupId") == "S-1-5-21-engineers"
 
@@ -626,15 +755,20 @@ def test_duplicate_and_unknown_authorization_rules(ec2, shared):
 def test_client_connect_handler_must_be_an_existing_AWSClientVPN_function(ec2, shared, awslambda, role):
     endpoint_id = shared["id"]
     plain = awslambda.create_function(
-        FunctionName="hybridnet-plain-handler", Runtime="python3.12", Role=role, Handler="handler.handler",
-        Code={"ZipFile": handler_zip("def handler(event, context):\n    return {}\n")})["FunctionArn"]
+        FunctionName="hybridnet-plain-handler",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": handler_zip("def handler(event, context):\n    return {}\n")},
+    )["FunctionArn"]
     missing = f"arn:aws:lambda:{REGION}:123456789012:function:AWSClientVPN-does-not-exist"
     before = describe(ec2, endpoint_id)["ClientConnectOptions"]
 
     def refused(arn: str) -> str:
         with pytest.raises(ClientError) as exc:
-            ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, ClientConnectOptions={
-                "Enabled": True, "LambdaFunctionArn": arn})
+            ec2.modify_client_vpn_endpoint(
+                ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": arn}
+            )
         assert code_of(exc) == "InvalidParameterValue"
         return exc.value.response["Error"]["Message"]
 
@@ -649,12 +783,22 @@ def test_client_connect_handler_must_be_an_existing_AWSClientVPN_function(ec2, s
 
 def test_modify_endpoint(ec2, shared):
     endpoint_id = shared["id"]
-    ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, SplitTunnel=True, Description="changed",
-                                   DnsServers={"CustomDnsServers": ["10.9.0.2"], "Enabled": True},
-                                   VpnPort=1194, SessionTimeoutHours=12)
+    ec2.modify_client_vpn_endpoint(
+        ClientVpnEndpointId=endpoint_id,
+        SplitTunnel=True,
+        Description="changed",
+        DnsServers={"CustomDnsServers": ["10.9.0.2"], "Enabled": True},
+        VpnPort=1194,
+        SessionTimeoutHours=12,
+    )
     endpoint = describe(ec2, endpoint_id)
-    assert (endpoint["SplitTunnel"], endpoint["Description"], endpoint["DnsServers"], endpoint["VpnPort"],
-            endpoint["SessionTimeoutHours"]) == (True, "changed", ["10.9.0.2"], 1194, 12)
+    assert (
+        endpoint["SplitTunnel"],
+        endpoint["Description"],
+        endpoint["DnsServers"],
+        endpoint["VpnPort"],
+        endpoint["SessionTimeoutHours"],
+    ) == (True, "changed", ["10.9.0.2"], 1194, 12)
     ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id, DnsServers={"Enabled": False})
     assert "DnsServers" not in describe(ec2, endpoint_id)
     with pytest.raises(ClientError) as exc:
@@ -671,6 +815,7 @@ def test_unsupported_options_are_refused_not_ignored(ec2, pki):
 
 # ---------------------------------------------------------------- connections
 
+
 def report(info: emulator.EmulatorInfo, **body) -> dict:
     """What a data plane reports, over the emulator's unix socket (the admin API is served there only)."""
     return emulator.admin_call(info, "POST", "clientvpn-connection", {"region": REGION, **body})
@@ -682,45 +827,77 @@ def connections(ec2, endpoint_id: str, **kwargs) -> list[dict]:
 
 def test_reported_connections_are_described_and_can_be_terminated(ec2, emulator_info, shared):
     endpoint_id = shared["id"]
-    first = report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name="client1.domain.tld",
-                   public_ip="198.51.100.7", status="active")
+    first = report(
+        emulator_info,
+        client_vpn_endpoint_id=endpoint_id,
+        common_name="client1.domain.tld",
+        public_ip="198.51.100.7",
+        status="active",
+    )
     assert re.fullmatch(r"cvpn-connection-[0-9a-f]{17}", first["connection_id"])
     assert ipaddress.ip_address(first["client_ip"]) in ipaddress.ip_network(CLIENT_CIDR)
-    second = report(emulator_info, client_vpn_endpoint_id=endpoint_id, common_name="client2.domain.tld",
-                    client_ip="172.16.1.10", username="kim")
-    report(emulator_info, client_vpn_endpoint_id=endpoint_id, connection_id=first["connection_id"], status="active",
-           ingress_bytes=32302, egress_bytes=5696, ingress_packets=332, egress_packets=67)
+    second = report(
+        emulator_info,
+        client_vpn_endpoint_id=endpoint_id,
+        common_name="client2.domain.tld",
+        client_ip="172.16.1.10",
+        username="kim",
+    )
+    report(
+        emulator_info,
+        client_vpn_endpoint_id=endpoint_id,
+        connection_id=first["connection_id"],
+        status="active",
+        ingress_bytes=32302,
+        egress_bytes=5696,
+        ingress_packets=332,
+        egress_packets=67,
+    )
 
     described = {c["ConnectionId"]: c for c in connections(ec2, endpoint_id)}
     one = described[first["connection_id"]]
     assert one["CommonName"] == "client1.domain.tld" and one["ClientIp"] == first["client_ip"]
     assert one["Status"] == {"Code": "active"} and one["ConnectionEndTime"] == "-"
     assert (one["IngressBytes"], one["EgressBytes"], one["IngressPackets"], one["EgressPackets"]) == (
-        "32302", "5696", "332", "67")
+        "32302",
+        "5696",
+        "332",
+        "67",
+    )
     dt.datetime.strptime(one["ConnectionEstablishedTime"], "%Y-%m-%d %H:%M:%S")
     assert described[second["connection_id"]]["ClientIp"] == "172.16.1.10"
     assert described[second["connection_id"]]["Username"] == "kim"
-    assert [c["ConnectionId"] for c in connections(
-        ec2, endpoint_id, Filters=[{"Name": "username", "Values": ["kim"]}])] == [second["connection_id"]]
+    assert [
+        c["ConnectionId"] for c in connections(ec2, endpoint_id, Filters=[{"Name": "username", "Values": ["kim"]}])
+    ] == [second["connection_id"]]
 
-    terminated = ec2.terminate_client_vpn_connections(ClientVpnEndpointId=endpoint_id,
-                                                      ConnectionId=first["connection_id"])
+    terminated = ec2.terminate_client_vpn_connections(
+        ClientVpnEndpointId=endpoint_id, ConnectionId=first["connection_id"]
+    )
     assert terminated["ClientVpnEndpointId"] == endpoint_id
-    assert terminated["ConnectionStatuses"] == [{"ConnectionId": first["connection_id"],
-                                                 "PreviousStatus": {"Code": "active"},
-                                                 "CurrentStatus": {"Code": "terminating"}}]
+    assert terminated["ConnectionStatuses"] == [
+        {
+            "ConnectionId": first["connection_id"],
+            "PreviousStatus": {"Code": "active"},
+            "CurrentStatus": {"Code": "terminating"},
+        }
+    ]
     # A data plane still seeing the client active does not undo the termination.
     report(emulator_info, client_vpn_endpoint_id=endpoint_id, connection_id=first["connection_id"], status="active")
-    done = wait_for(lambda: {c["ConnectionId"]: c for c in connections(ec2, endpoint_id)}[first["connection_id"]],
-                    lambda c: c["Status"]["Code"] == "terminated")
+    done = wait_for(
+        lambda: {c["ConnectionId"]: c for c in connections(ec2, endpoint_id)}[first["connection_id"]],
+        lambda c: c["Status"]["Code"] == "terminated",
+    )
     dt.datetime.strptime(done["ConnectionEndTime"], "%Y-%m-%d %H:%M:%S")
     by_user = ec2.terminate_client_vpn_connections(ClientVpnEndpointId=endpoint_id, Username="kim")
     assert by_user["Username"] == "kim" and [s["ConnectionId"] for s in by_user["ConnectionStatuses"]] == [
-        second["connection_id"]]
+        second["connection_id"]
+    ]
 
     with pytest.raises(ClientError) as exc:
-        ec2.terminate_client_vpn_connections(ClientVpnEndpointId=endpoint_id,
-                                             ConnectionId="cvpn-connection-0123456789abcdef0")
+        ec2.terminate_client_vpn_connections(
+            ClientVpnEndpointId=endpoint_id, ConnectionId="cvpn-connection-0123456789abcdef0"
+        )
     assert code_of(exc) == "InvalidClientVpnConnection.IdNotFound"
     with pytest.raises(ClientError) as exc:
         ec2.terminate_client_vpn_connections(ClientVpnEndpointId=endpoint_id, Username="nobody")
@@ -740,7 +917,7 @@ def test_connection_reports_are_checked(ec2, emulator_info, pki, shared):
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=pending)
 
 
-HANDLER = '''
+HANDLER = """
 import ipaddress
 
 def handler(event, context):
@@ -753,24 +930,40 @@ def handler(event, context):
             "error-msg-on-failed-posture-compliance": "" if allowed else "Connections are only allowed from the office",
             "posture-compliance-statuses": [] if allowed else ["non-compliant"],
             "schema-version": "v1"}
-'''
+"""
 
 
 def test_connect_runs_the_client_connect_handler(ec2, emulator_info, shared, awslambda, role):
     endpoint_id = shared["id"]
-    arn = awslambda.create_function(FunctionName="AWSClientVPN-source-ip", Runtime="python3.12", Role=role,
-                                    Handler="handler.handler", Code={"ZipFile": handler_zip(HANDLER)})["FunctionArn"]
+    arn = awslambda.create_function(
+        FunctionName="AWSClientVPN-source-ip",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": handler_zip(HANDLER)},
+    )["FunctionArn"]
 
     def connect(common_name: str, public_ip: str) -> dict:
-        return emulator.admin_call(emulator_info, "POST", "clientvpn-connect", {
-            "region": REGION, "client_vpn_endpoint_id": endpoint_id, "common_name": common_name,
-            "public_ip": public_ip, "platform": "linux", "client_openvpn_version": "2.6.12"})
+        return emulator.admin_call(
+            emulator_info,
+            "POST",
+            "clientvpn-connect",
+            {
+                "region": REGION,
+                "client_vpn_endpoint_id": endpoint_id,
+                "common_name": common_name,
+                "public_ip": public_ip,
+                "platform": "linux",
+                "client_openvpn_version": "2.6.12",
+            },
+        )
 
     # Without a handler every authenticated client is admitted.
     open_door = connect("client1.domain.tld", "198.51.100.7")
     assert open_door["allow"] is True and open_door["handler_invoked"] is False
-    ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id,
-                                   ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": arn})
+    ec2.modify_client_vpn_endpoint(
+        ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": arn}
+    )
     office = connect("client1.domain.tld", "72.21.4.5")
     home = connect("client1.domain.tld", "198.51.100.7")
     broken = connect("broken", "72.21.4.5")
@@ -784,7 +977,9 @@ def test_connect_runs_the_client_connect_handler(ec2, emulator_info, shared, aws
     described = {c["ConnectionId"]: c for c in connections(ec2, endpoint_id)}
     assert described[office["connection_id"]]["Status"] == {"Code": "active"}
     assert described[home["connection_id"]]["Status"] == {
-        "Code": "terminated", "Message": "Connections are only allowed from the office"}
+        "Code": "terminated",
+        "Message": "Connections are only allowed from the office",
+    }
     assert described[home["connection_id"]]["PostureComplianceStatuses"] == ["non-compliant"]
     assert ipaddress.ip_address(described[office["connection_id"]]["ClientIp"]) in ipaddress.ip_network(CLIENT_CIDR)
 
@@ -797,18 +992,27 @@ def test_with_a_data_plane_routes_and_rules_turn_active_once_it_applies_them(ec2
     endpoint_id = state["id"]
 
     def played(routes: list[str], rules: list[str]) -> dict:
-        return emulator.admin_call(emulator_info, "POST", "clientvpn-played", {
-            "client_vpn_endpoint_id": endpoint_id, "routes": routes, "rules": rules})
+        return emulator.admin_call(
+            emulator_info,
+            "POST",
+            "clientvpn-played",
+            {"client_vpn_endpoint_id": endpoint_id, "routes": routes, "rules": rules},
+        )
 
     def status_of(listed: list[dict], cidr: str) -> str:
         return next(item["Status"]["Code"] for item in listed if item["DestinationCidr"] == cidr)
 
-    assert played([state["vpc_cidr"]], []) == {"client_vpn_endpoint_id": endpoint_id,
-                                                "routes": [state["vpc_cidr"]], "rules": []}
-    ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR,
-                                TargetVpcSubnetId=state["vpc_a"])
-    ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR,
-                                     AuthorizeAllGroups=True)
+    assert played([state["vpc_cidr"]], []) == {
+        "client_vpn_endpoint_id": endpoint_id,
+        "routes": [state["vpc_cidr"]],
+        "rules": [],
+    }
+    ec2.create_client_vpn_route(
+        ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=IDC_CIDR, TargetVpcSubnetId=state["vpc_a"]
+    )
+    ec2.authorize_client_vpn_ingress(
+        ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=IDC_CIDR, AuthorizeAllGroups=True
+    )
     for _ in range(25):  # longer than the pending time: it is the data plane that holds them
         played([state["vpc_cidr"]], [])
         time.sleep(0.1)

@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-
 from hybridnet import emulator
 from hybridnet.emulator.clientvpn.handler import HANDLER_TIMEOUT_ENV, HANDLER_TIMEOUT_SECONDS
 from hybridnet.handlers import AWS_DEFAULT_DENY_MESSAGE
@@ -23,7 +22,7 @@ LIMIT_S = 2.0
 GROUP = "/hybridnet/cvpnlogs/client-vpn"
 STREAM = "connections"
 
-HANDLER = '''
+HANDLER = """
 import time
 
 def handler(event, context):
@@ -39,7 +38,7 @@ def handler(event, context):
             "error-msg-on-failed-posture-compliance": "" if allowed else "Not on the list of devices",
             "posture-compliance-statuses": ["compliant" if allowed else "quarantined"],
             "schema-version": "v1"}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -71,30 +70,59 @@ def cvpn(aws, info) -> dict:
     ca = certificate("Easy-RSA CA", ca=True)
     server = certificate("server", issuer=ca, san=["server"])
     client_cert = certificate("client1.domain.tld", issuer=ca)
-    arns = {name: acm.import_certificate(Certificate=pem(pair[0]), PrivateKey=key_pem(pair[1]),
-                                         CertificateChain=pem(ca[0]))["CertificateArn"]
-            for name, pair in (("server", server), ("client", client_cert))}
+    arns = {
+        name: acm.import_certificate(
+            Certificate=pem(pair[0]), PrivateKey=key_pem(pair[1]), CertificateChain=pem(ca[0])
+        )["CertificateArn"]
+        for name, pair in (("server", server), ("client", client_cert))
+    }
     logs.create_log_group(logGroupName=GROUP)
     logs.create_log_stream(logGroupName=GROUP, logStreamName=STREAM)
-    endpoint_id = create_endpoint(ec2, arns, ConnectionLogOptions={
-        "Enabled": True, "CloudwatchLogGroup": GROUP, "CloudwatchLogStream": STREAM})["ClientVpnEndpointId"]
+    endpoint_id = create_endpoint(
+        ec2, arns, ConnectionLogOptions={"Enabled": True, "CloudwatchLogGroup": GROUP, "CloudwatchLogStream": STREAM}
+    )["ClientVpnEndpointId"]
     associate_and_wait(ec2, endpoint_id, make_vpc(ec2)["a"])
-    role = iam.create_role(RoleName="cvpn-logs-handler", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    role = iam.create_role(
+        RoleName="cvpn-logs-handler",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
     # The function's own Timeout is longer than Client VPN waits: the service's limit wins.
     function_arn = awslambda.create_function(
-        FunctionName="AWSClientVPN-logs-test", Runtime="python3.12", Role=role, Handler="handler.handler",
-        Timeout=60, Code={"ZipFile": handler_zip(HANDLER)})["FunctionArn"]
-    ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id,
-                                   ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": function_arn})
+        FunctionName="AWSClientVPN-logs-test",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Timeout=60,
+        Code={"ZipFile": handler_zip(HANDLER)},
+    )["FunctionArn"]
+    ec2.modify_client_vpn_endpoint(
+        ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": function_arn}
+    )
     return {"id": endpoint_id, "arns": arns}
 
 
 def connect(info, endpoint_id: str, common_name: str, public_ip: str = "198.51.100.7") -> dict:
-    return emulator.admin_call(info, "POST", "clientvpn-connect", {
-        "region": REGION, "client_vpn_endpoint_id": endpoint_id, "common_name": common_name, "public_ip": public_ip,
-        "platform": "linux", "client_openvpn_version": "2.6.12", "port": "50096"})
+    return emulator.admin_call(
+        info,
+        "POST",
+        "clientvpn-connect",
+        {
+            "region": REGION,
+            "client_vpn_endpoint_id": endpoint_id,
+            "common_name": common_name,
+            "public_ip": public_ip,
+            "platform": "linux",
+            "client_openvpn_version": "2.6.12",
+            "port": "50096",
+        },
+    )
 
 
 def entries(aws, connection_id: str | None = None) -> list[dict]:
@@ -123,9 +151,19 @@ def test_an_admitted_connection_logs_its_attempt_and_its_end(aws, info, cvpn):
     assert "username" not in attempt  # mutual authentication: no user name
     assert all(isinstance(v, str) for k, v in attempt.items() if k != "posture-compliance-statuses")
 
-    emulator.admin_call(info, "POST", "clientvpn-connection", {
-        "region": REGION, "client_vpn_endpoint_id": cvpn["id"], "connection_id": answer["connection_id"],
-        "status": "terminated", "ingress_bytes": 2048, "egress_bytes": 4096})
+    emulator.admin_call(
+        info,
+        "POST",
+        "clientvpn-connection",
+        {
+            "region": REGION,
+            "client_vpn_endpoint_id": cvpn["id"],
+            "connection_id": answer["connection_id"],
+            "status": "terminated",
+            "ingress_bytes": 2048,
+            "egress_bytes": 4096,
+        },
+    )
     first, end = entries(aws, answer["connection_id"])
     assert first == attempt
     assert (end["connection-attempt-status"], end["connection-attempt-failure-reason"]) == ("successful", "NA")
@@ -133,9 +171,17 @@ def test_an_admitted_connection_logs_its_attempt_and_its_end(aws, info, cvpn):
     assert (end["ingress-bytes"], end["egress-bytes"]) == ("2048", "4096")
     assert int(end["connection-duration-seconds"]) >= 0
     # reported again: logged once
-    emulator.admin_call(info, "POST", "clientvpn-connection", {
-        "region": REGION, "client_vpn_endpoint_id": cvpn["id"], "connection_id": answer["connection_id"],
-        "status": "terminated"})
+    emulator.admin_call(
+        info,
+        "POST",
+        "clientvpn-connection",
+        {
+            "region": REGION,
+            "client_vpn_endpoint_id": cvpn["id"],
+            "connection_id": answer["connection_id"],
+            "status": "terminated",
+        },
+    )
     assert len(entries(aws, answer["connection_id"])) == 2
 
 
@@ -151,11 +197,14 @@ def test_a_termination_asked_through_the_api_is_logged_when_it_completes(aws, in
     assert entries(aws, answer["connection_id"])[-1]["connection-end-time"] != "NA"
 
 
-@pytest.mark.parametrize("common_name, reason, message", [
-    ("stranger", "client-connect-failed", "Not on the list of devices"),  # the handler denied: its message
-    ("raises", "client-connect-handler-other-execution-error", AWS_DEFAULT_DENY_MESSAGE),
-    ("invalid", "client-connect-handler-invalid-response", AWS_DEFAULT_DENY_MESSAGE),
-])
+@pytest.mark.parametrize(
+    "common_name, reason, message",
+    [
+        ("stranger", "client-connect-failed", "Not on the list of devices"),  # the handler denied: its message
+        ("raises", "client-connect-handler-other-execution-error", AWS_DEFAULT_DENY_MESSAGE),
+        ("invalid", "client-connect-handler-invalid-response", AWS_DEFAULT_DENY_MESSAGE),
+    ],
+)
 def test_a_refused_attempt_is_logged_with_the_handlers_reason(aws, info, cvpn, common_name, reason, message):
     answer = connect(info, cvpn["id"], common_name)
     assert (answer["allow"], answer["message"], answer["failure_reason"]) == (False, message, reason)
@@ -163,8 +212,12 @@ def test_a_refused_attempt_is_logged_with_the_handlers_reason(aws, info, cvpn, c
     assert (attempt["connection-attempt-status"], attempt["connection-attempt-failure-reason"]) == ("failed", reason)
     assert attempt["common-name"] == common_name and attempt["device-ip"] == "198.51.100.7"
     # as AWS's example of a refused attempt: no client address, start, end or duration
-    assert (attempt["client-ip"], attempt["connection-start-time"], attempt["connection-end-time"],
-            attempt["connection-duration-seconds"]) == ("NA", "NA", "NA", "NA")
+    assert (
+        attempt["client-ip"],
+        attempt["connection-start-time"],
+        attempt["connection-end-time"],
+        attempt["connection-duration-seconds"],
+    ) == ("NA", "NA", "NA", "NA")
     assert attempt["connection-last-update-time"] != "NA"
 
 
@@ -177,28 +230,38 @@ def test_a_handler_that_does_not_answer_in_time_is_stopped_and_logged_as_timed_o
     assert answer["failure_reason"] == "client-connect-handler-timed-out"
     [attempt] = entries(aws, answer["connection_id"])
     assert attempt["connection-attempt-failure-reason"] == "client-connect-handler-timed-out"
-    described = aws("ec2").describe_client_vpn_connections(ClientVpnEndpointId=cvpn["id"], Filters=[
-        {"Name": "connection-id", "Values": [answer["connection_id"]]}])["Connections"]
+    described = aws("ec2").describe_client_vpn_connections(
+        ClientVpnEndpointId=cvpn["id"], Filters=[{"Name": "connection-id", "Values": [answer["connection_id"]]}]
+    )["Connections"]
     assert described[0]["Status"]["Code"] == "terminated"
     # Lambda's own log of the invocation says it was stopped at the limit
     logs = aws("logs")
-    lines = [e["message"] for s in logs.describe_log_streams(logGroupName="/aws/lambda/AWSClientVPN-logs-test")[
-        "logStreams"] for e in logs.get_log_events(logGroupName="/aws/lambda/AWSClientVPN-logs-test",
-                                                   logStreamName=s["logStreamName"])["events"]]
+    lines = [
+        e["message"]
+        for s in logs.describe_log_streams(logGroupName="/aws/lambda/AWSClientVPN-logs-test")["logStreams"]
+        for e in logs.get_log_events(
+            logGroupName="/aws/lambda/AWSClientVPN-logs-test", logStreamName=s["logStreamName"]
+        )["events"]
+    ]
     assert any(f"Task timed out after {LIMIT_S:.2f} seconds" in line for line in lines), lines
 
 
 def test_the_log_destination_is_checked_as_aws_does(aws, cvpn):
     ec2 = aws("ec2")
-    for options in ({"Enabled": True, "CloudwatchLogGroup": "/hybridnet/no-such-group"},
-                    {"Enabled": True, "CloudwatchLogGroup": GROUP, "CloudwatchLogStream": "no-such-stream"},
-                    {"Enabled": True}):
+    for options in (
+        {"Enabled": True, "CloudwatchLogGroup": "/hybridnet/no-such-group"},
+        {"Enabled": True, "CloudwatchLogGroup": GROUP, "CloudwatchLogStream": "no-such-stream"},
+        {"Enabled": True},
+    ):
         with pytest.raises(ClientError) as exc:
             ec2.modify_client_vpn_endpoint(ClientVpnEndpointId=cvpn["id"], ConnectionLogOptions=options)
         assert exc.value.response["Error"]["Code"] == "InvalidParameterValue", options
     described = ec2.describe_client_vpn_endpoints(ClientVpnEndpointIds=[cvpn["id"]])["ClientVpnEndpoints"][0]
-    assert described["ConnectionLogOptions"] == {"Enabled": True, "CloudwatchLogGroup": GROUP,
-                                                 "CloudwatchLogStream": STREAM}
+    assert described["ConnectionLogOptions"] == {
+        "Enabled": True,
+        "CloudwatchLogGroup": GROUP,
+        "CloudwatchLogStream": STREAM,
+    }
 
 
 def test_without_connection_logging_nothing_is_written(aws, info, cvpn):

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from hybridnet import fleet, workspace
 from hybridnet.emulator import fleetdemo
 from hybridnet.emulator.fleet import client as fleet_client
@@ -28,12 +27,23 @@ N = 28  # four of every kind
 
 
 def settings(tmp_path: Path, **changes) -> Path:
-    data = {"target": "emulator", "name": "test-fleet", "region": "ap-northeast-2",
-            "accounts": [{"name": "network"},
-                         {"name": "branches", "role_arn": f"arn:aws:iam::{BRANCHES}:role/hybridnet-fleet-reader"},
-                         {"name": "retail", "role_arn": f"arn:aws:iam::{RETAIL}:role/hybridnet-fleet-reader",
-                          "external_id": "hybridnet-test"}],
-            "regions": REGIONS, "lookback_minutes": 15, **changes}
+    data = {
+        "target": "emulator",
+        "name": "test-fleet",
+        "region": "ap-northeast-2",
+        "accounts": [
+            {"name": "network"},
+            {"name": "branches", "role_arn": f"arn:aws:iam::{BRANCHES}:role/hybridnet-fleet-reader"},
+            {
+                "name": "retail",
+                "role_arn": f"arn:aws:iam::{RETAIL}:role/hybridnet-fleet-reader",
+                "external_id": "hybridnet-test",
+            },
+        ],
+        "regions": REGIONS,
+        "lookback_minutes": 15,
+        **changes,
+    }
     path = tmp_path / f"fleet-{len(list(tmp_path.glob('fleet-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -56,7 +66,8 @@ def seeded(own_emulator, tmp_path_factory):
 def connection_rows(table: pd.DataFrame) -> pd.DataFrame:
     rows = table[table["check"].isin(fleet.CONNECTION_CHECKS)]
     return rows[["account", "region", "name", "check", "status"]].sort_values(
-        ["account", "region", "name", "check"], ignore_index=True)
+        ["account", "region", "name", "check"], ignore_index=True
+    )
 
 
 def test_the_verdicts_equal_the_seeded_truth_in_a_few_calls(seeded):
@@ -70,7 +81,8 @@ def test_the_verdicts_equal_the_seeded_truth_in_a_few_calls(seeded):
     # the causes the demo's states show
     causes = result.table.set_index(["name", "check"])["cause"]
     assert {causes[n, "TGW route"] for n in truth["name"] if n.split("-", 2)[2] == "not-propagated"} == {
-        "TGW_ROUTE_NOT_PROPAGATED"}
+        "TGW_ROUTE_NOT_PROPAGATED"
+    }
     assert {causes[n, "TGW route"] for n in truth["name"] if n.split("-", 2)[2] == "down"} == {"VPN_DOWN"}
     # cost grows with account-regions: 2 AssumeRole, then at most 6 calls per account-region
     assert result.calls <= 2 + 6 * len(result.readings), result.scopes_frame().to_string()
@@ -94,8 +106,9 @@ def test_an_unreadable_account_and_a_disabled_region_are_rows_and_the_rest_still
     assert access.loc[("retail", "eu-west-1"), "cause"] == "REGION_NOT_ENABLED"
     assert "AuthFailure" in access.loc[("retail", "eu-west-1"), "reason"]
     readable = truth[~((truth["account"] == "retail") & (truth["region"] == "eu-west-1"))]
-    pd.testing.assert_frame_equal(connection_rows(result.table),
-                                  readable.sort_values(["account", "region", "name", "check"], ignore_index=True))
+    pd.testing.assert_frame_equal(
+        connection_rows(result.table), readable.sort_values(["account", "region", "name", "check"], ignore_index=True)
+    )
 
 
 def test_throttled_calls_are_retried_to_success(seeded):
@@ -124,8 +137,14 @@ def test_shards_merged_give_the_table_of_one_run(seeded):
 
 
 def hybridnet(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hybridnet.cli", *args], capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "hybridnet.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+        cwd=ROOT,
+    )
 
 
 def test_the_cli_runs_notebook_11_shards_and_merges_them(seeded):

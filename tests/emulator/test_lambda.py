@@ -17,12 +17,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
 from hybridnet import emulator
 
 from .conftest import REGION
 
-APP = '''
+APP = """
 import json, os, sys, time
 
 COUNTER = {"calls": 0}
@@ -58,7 +57,7 @@ def not_json(event, context):
 
 def exits(event, context):
     sys.exit(3)
-'''
+"""
 
 
 def zipped(files: dict[str, str]) -> bytes:
@@ -72,22 +71,40 @@ def zipped(files: dict[str, str]) -> bytes:
 def client(endpoint: str, service: str):
     """The one place these tests make clients. One attempt: an error must
     surface as it is, not be retried."""
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **emulator.credentials(endpoint).as_boto3(),
-                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        **emulator.credentials(endpoint).as_boto3(),
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
 
 
 def create_role(endpoint: str, name: str = "hybridnet-lambda-test", service: str = "lambda.amazonaws.com") -> str:
-    return client(endpoint, "iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service},
-                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    return client(endpoint, "iam").create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )["Role"]["Arn"]
 
 
 def function_maker(awslambda, role: str):
     def create(name: str, handler: str = "app.handler", files: dict[str, str] | None = None, **extra) -> dict:
-        params = {"FunctionName": name, "Runtime": "python3.12", "Role": role, "Handler": handler,
-                  "Code": {"ZipFile": zipped(files or {"app.py": APP})}, "Timeout": 3}
+        params = {
+            "FunctionName": name,
+            "Runtime": "python3.12",
+            "Role": role,
+            "Handler": handler,
+            "Code": {"ZipFile": zipped(files or {"app.py": APP})},
+            "Timeout": 3,
+        }
         params.update(extra)
         return awslambda.create_function(**params)
+
     return create
 
 
@@ -156,14 +173,21 @@ def test_timeout_is_enforced(awslambda, make):
     assert "FunctionError" not in response and result["sum"] == 1
 
 
-@pytest.mark.parametrize("handler, files, error_type, message", [
-    ("missing.handler", None, "Runtime.ImportModuleError", "Unable to import module 'missing'"),
-    ("app.nothing", None, "Runtime.HandlerNotFound", "Handler 'nothing' missing on module 'app'"),
-    ("app.not_json", None, "Runtime.MarshalError", "Unable to marshal response"),
-    ("app.exits", None, "Runtime.ExitError", "Runtime exited with error: exit status 3"),
-    ("bad.handler", {"bad.py": "def handler(event, context)\n    return 1\n"}, "Runtime.UserCodeSyntaxError",
-     "Syntax error in module 'bad'"),
-])
+@pytest.mark.parametrize(
+    "handler, files, error_type, message",
+    [
+        ("missing.handler", None, "Runtime.ImportModuleError", "Unable to import module 'missing'"),
+        ("app.nothing", None, "Runtime.HandlerNotFound", "Handler 'nothing' missing on module 'app'"),
+        ("app.not_json", None, "Runtime.MarshalError", "Unable to marshal response"),
+        ("app.exits", None, "Runtime.ExitError", "Runtime exited with error: exit status 3"),
+        (
+            "bad.handler",
+            {"bad.py": "def handler(event, context)\n    return 1\n"},
+            "Runtime.UserCodeSyntaxError",
+            "Syntax error in module 'bad'",
+        ),
+    ],
+)
 def test_runtime_errors_as_aws_reports_them(awslambda, make, handler, files, error_type, message):
     name = "hybridnet-test-" + error_type.split(".")[-1].lower()
     make(name, handler=handler, files=files)
@@ -173,8 +197,12 @@ def test_runtime_errors_as_aws_reports_them(awslambda, make, handler, files, err
 
 
 def test_only_python_runtimes_run(awslambda, make):
-    make("hybridnet-test-node", handler="index.handler", Runtime="nodejs20.x",
-         files={"index.js": "exports.handler = async () => 1;"})
+    make(
+        "hybridnet-test-node",
+        handler="index.handler",
+        Runtime="nodejs20.x",
+        files={"index.js": "exports.handler = async () => 1;"},
+    )
     with pytest.raises(ClientError) as exc:
         awslambda.invoke(FunctionName="hybridnet-test-node", Payload=b"{}")
     assert exc.value.response["Error"]["Code"] == "InvalidRuntimeException"
@@ -189,8 +217,9 @@ def test_payload_must_be_json(awslambda, make):
 
 def test_asynchronous_invocation_runs_the_code_too(awslambda, make, endpoint):
     make("hybridnet-test-async")
-    response = awslambda.invoke(FunctionName="hybridnet-test-async", InvocationType="Event",
-                                Payload=json.dumps({"marker": "async-7d1f"}))
+    response = awslambda.invoke(
+        FunctionName="hybridnet-test-async", InvocationType="Event", Payload=json.dumps({"marker": "async-7d1f"})
+    )
     assert response["StatusCode"] == 202
     logs = client(endpoint, "logs")
     deadline = time.monotonic() + 10
@@ -319,6 +348,7 @@ def sandboxed(private_endpoint):
     def make(name: str, handler: str, **extra) -> str:
         create(name, handler=f"app.{handler}", files={"app.py": SANDBOX_APP}, **extra)
         return name
+
     return awslambda, make
 
 
@@ -359,31 +389,58 @@ def test_functions_see_their_environment_and_role_credentials_only(sandboxed, se
     assert not [key for key, value in env.items() if sentinel in key + value or key == SENTINEL]
     assert "AWS_CONFIG_FILE" not in env and "AWS_PROFILE" not in env and "HOME" not in env
     assert "HYBRIDNET_HOME" not in env and "PYTHONPATH" not in env
-    runtime = {"PATH", "LANG", "TZ", "PYTHONUNBUFFERED", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_EXECUTION_ENV",
-               "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-               "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE",
-               "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-               "AWS_SESSION_TOKEN", "TMPDIR"}
+    runtime = {
+        "PATH",
+        "LANG",
+        "TZ",
+        "PYTHONUNBUFFERED",
+        "LAMBDA_TASK_ROOT",
+        "_HANDLER",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "TMPDIR",
+    }
     assert set(env) == runtime | {"GREETING"}
     assert env["GREETING"] == "annyeong"
     assert (env["AWS_LAMBDA_FUNCTION_NAME"], env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], env["AWS_REGION"]) == (
-        name, "128", REGION)
+        name,
+        "128",
+        REGION,
+    )
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", env["AWS_LAMBDA_LOG_STREAM_NAME"])
     assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == result["log_stream"]
     # Temporary credentials of the execution role, assumed as Lambda assumes it.
     assert re.fullmatch(r"ASIA[A-Z0-9]{16}", env["AWS_ACCESS_KEY_ID"])
     assert env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
-    sts = boto3.client("sts", region_name=REGION, endpoint_url=private_endpoint,
-                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                       aws_session_token=env["AWS_SESSION_TOKEN"])
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        endpoint_url=private_endpoint,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+    )
     assert sts.get_caller_identity()["Arn"].endswith(f":assumed-role/hybridnet-lambda-test/{name}")
 
 
 def test_a_role_lambda_cannot_assume_gives_no_credentials(sandboxed, private_endpoint):
     awslambda, make = sandboxed
-    name = make("hybridnet-test-ec2-role", "environment",
-                Role=create_role(private_endpoint, "hybridnet-ec2-only", service="ec2.amazonaws.com"))
+    name = make(
+        "hybridnet-test-ec2-role",
+        "environment",
+        Role=create_role(private_endpoint, "hybridnet-ec2-only", service="ec2.amazonaws.com"),
+    )
     response, result = invoke(awslambda, name, {}, LogType="Tail")
     assert "FunctionError" not in response
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(result["env"])
@@ -408,8 +465,12 @@ def marked_processes(marker: str) -> list[int]:
 def test_nothing_the_function_started_outlives_the_invocation(sandboxed, sleep):
     awslambda, make = sandboxed
     marker = f"HYBRIDNET_MARKER={uuid.uuid4().hex}"
-    name = make(f"hybridnet-test-lingers-{sleep}", "lingers", Timeout=2,
-                Environment={"Variables": {"HYBRIDNET_MARKER": marker.split("=")[1]}})
+    name = make(
+        f"hybridnet-test-lingers-{sleep}",
+        "lingers",
+        Timeout=2,
+        Environment={"Variables": {"HYBRIDNET_MARKER": marker.split("=")[1]}},
+    )
     started = time.monotonic()
     response, result = invoke(awslambda, name, {"sleep": sleep})
     elapsed = time.monotonic() - started
@@ -451,13 +512,20 @@ def test_output_goes_to_the_functions_log_group(sandboxed, private_endpoint):
     group = f"/aws/lambda/{name}"
     events = logs.filter_log_events(logGroupName=group)["events"]
     assert [e["logStreamName"] for e in events if marker in e["message"]] == [result["log_stream"]]
-    messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=result["log_stream"],
-                                                          startFromHead=True)["events"]]
+    messages = [
+        e["message"]
+        for e in logs.get_log_events(logGroupName=group, logStreamName=result["log_stream"], startFromHead=True)[
+            "events"
+        ]
+    ]
     assert messages[0].startswith("START RequestId: ") and messages[0].endswith(" Version: $LATEST")
     assert messages[1] == f"a line for the log {marker}"
     assert messages[2].startswith("END RequestId: ")
-    assert re.fullmatch(r"REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
-                        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\tInit Duration: \d+\.\d\d ms\t", messages[3])
+    assert re.fullmatch(
+        r"REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\tInit Duration: \d+\.\d\d ms\t",
+        messages[3],
+    )
 
 
 def test_a_caller_may_shorten_the_timeout_only():
@@ -468,11 +536,21 @@ def test_a_caller_may_shorten_the_timeout_only():
     from hybridnet.emulator.awslambda.models import run_function
 
     fn = SimpleNamespace(
-        function_name="hybridnet-test-caller-limit", run_time="python3.12", handler="app.lingers", timeout=60,
-        memory_size=128, ephemeral_storage=512, version="$LATEST", environment_vars={}, region=REGION,
-        account_id="123456789012", logs_group_name="/aws/lambda/hybridnet-test-caller-limit",
+        function_name="hybridnet-test-caller-limit",
+        run_time="python3.12",
+        handler="app.lingers",
+        timeout=60,
+        memory_size=128,
+        ephemeral_storage=512,
+        version="$LATEST",
+        environment_vars={},
+        region=REGION,
+        account_id="123456789012",
+        logs_group_name="/aws/lambda/hybridnet-test-caller-limit",
         function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:hybridnet-test-caller-limit",
-        role="arn:aws:iam::123456789012:role/nonexistent", code_bytes=zipped({"app.py": SANDBOX_APP}))
+        role="arn:aws:iam::123456789012:role/nonexistent",
+        code_bytes=zipped({"app.py": SANDBOX_APP}),
+    )
     started = time.monotonic()
     result = run_function(fn, {"sleep": 30}, timeout=1)
     assert time.monotonic() - started < 4

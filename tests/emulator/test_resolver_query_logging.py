@@ -10,15 +10,19 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
 from hybridnet import emulator
 
 from .conftest import REGION
 
 
 def _client(service: str, endpoint: str):
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **emulator.credentials(endpoint).as_boto3(),
-                        config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        **emulator.credentials(endpoint).as_boto3(),
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +49,8 @@ def _code(exc: pytest.ExceptionInfo) -> str:
 
 def create(resolver, destination: str, **extra) -> dict:
     return resolver.create_resolver_query_log_config(
-        Name=f"qlc-{uuid.uuid4().hex[:6]}", DestinationArn=destination, CreatorRequestId=uuid.uuid4().hex,
-        **extra)["ResolverQueryLogConfig"]
+        Name=f"qlc-{uuid.uuid4().hex[:6]}", DestinationArn=destination, CreatorRequestId=uuid.uuid4().hex, **extra
+    )["ResolverQueryLogConfig"]
 
 
 def test_a_config_is_created_tagged_associated_and_removed_as_on_aws(resolver, group_arn, vpc_id):
@@ -55,30 +59,46 @@ def test_a_config_is_created_tagged_associated_and_removed_as_on_aws(resolver, g
     assert config["Id"].startswith("rslvr-qlc-")
     # moto could not list a query log config's tags (it knew endpoints and rules only)
     assert resolver.list_tags_for_resource(ResourceArn=config["Arn"])["Tags"] == [
-        {"Key": "hybridnet:stack", "Value": "qlc"}]
+        {"Key": "hybridnet:stack", "Value": "qlc"}
+    ]
 
     association = resolver.associate_resolver_query_log_config(
-        ResolverQueryLogConfigId=config["Id"], ResourceId=vpc_id)["ResolverQueryLogConfigAssociation"]
-    assert association["Status"] == "ACTIVE" and association["Id"].startswith("rslvr-qlcassoc-") or \
+        ResolverQueryLogConfigId=config["Id"], ResourceId=vpc_id
+    )["ResolverQueryLogConfigAssociation"]
+    assert (
         association["Status"] == "ACTIVE"
-    got = resolver.get_resolver_query_log_config_association(
-        ResolverQueryLogConfigAssociationId=association["Id"])["ResolverQueryLogConfigAssociation"]
+        and association["Id"].startswith("rslvr-qlcassoc-")
+        or association["Status"] == "ACTIVE"
+    )
+    got = resolver.get_resolver_query_log_config_association(ResolverQueryLogConfigAssociationId=association["Id"])[
+        "ResolverQueryLogConfigAssociation"
+    ]
     assert (got["ResourceId"], got["Status"]) == (vpc_id, "ACTIVE")
-    listed = resolver.list_resolver_query_log_config_associations(Filters=[
-        {"Name": "ResourceId", "Values": [vpc_id]}])["ResolverQueryLogConfigAssociations"]
+    listed = resolver.list_resolver_query_log_config_associations(Filters=[{"Name": "ResourceId", "Values": [vpc_id]}])[
+        "ResolverQueryLogConfigAssociations"
+    ]
     assert [a["Id"] for a in listed] == [association["Id"]]
-    assert resolver.get_resolver_query_log_config(
-        ResolverQueryLogConfigId=config["Id"])["ResolverQueryLogConfig"]["AssociationCount"] == 1
+    assert (
+        resolver.get_resolver_query_log_config(ResolverQueryLogConfigId=config["Id"])["ResolverQueryLogConfig"][
+            "AssociationCount"
+        ]
+        == 1
+    )
 
     with pytest.raises(ClientError) as exc:  # still associated
         resolver.delete_resolver_query_log_config(ResolverQueryLogConfigId=config["Id"])
     assert _code(exc) == "InvalidRequestException" and vpc_id in str(exc.value)
 
-    gone = resolver.disassociate_resolver_query_log_config(
-        ResolverQueryLogConfigId=config["Id"], ResourceId=vpc_id)["ResolverQueryLogConfigAssociation"]
+    gone = resolver.disassociate_resolver_query_log_config(ResolverQueryLogConfigId=config["Id"], ResourceId=vpc_id)[
+        "ResolverQueryLogConfigAssociation"
+    ]
     assert gone["Status"] == "DELETING"
-    assert resolver.list_resolver_query_log_config_associations(Filters=[
-        {"Name": "ResourceId", "Values": [vpc_id]}])["ResolverQueryLogConfigAssociations"] == []
+    assert (
+        resolver.list_resolver_query_log_config_associations(Filters=[{"Name": "ResourceId", "Values": [vpc_id]}])[
+            "ResolverQueryLogConfigAssociations"
+        ]
+        == []
+    )
     with pytest.raises(ClientError) as exc:
         resolver.disassociate_resolver_query_log_config(ResolverQueryLogConfigId=config["Id"], ResourceId=vpc_id)
     assert _code(exc) == "ResourceNotFoundException"

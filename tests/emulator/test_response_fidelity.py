@@ -23,7 +23,7 @@ import json
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -60,8 +60,17 @@ class Recorder:
             protocol = client.meta.service_model.resolved_protocol  # the one botocore speaks (CloudWatch: several)
 
             def keep(http_response, parsed, model, **_):
-                self.answers.append(Answer(service, protocol, model, http_response.status_code,
-                                           dict(http_response.headers), http_response.content, parsed))
+                self.answers.append(
+                    Answer(
+                        service,
+                        protocol,
+                        model,
+                        http_response.status_code,
+                        dict(http_response.headers),
+                        http_response.content,
+                        parsed,
+                    )
+                )
 
             client.meta.events.register("after-call", keep)
             self.clients[service] = client
@@ -82,46 +91,62 @@ def _runbook_calls(aws: Recorder) -> None:
     aws("sts").get_caller_identity()
 
     vpc_id = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-               for cidr, az in (("10.60.1.0/24", "a"), ("10.60.2.0/24", "c"))]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+        for cidr, az in (("10.60.1.0/24", "a"), ("10.60.2.0/24", "c"))
+    ]
     ec2.describe_subnets(SubnetIds=subnets)
     ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "Name", "Value": f"fidelity-{tag}"}])
 
     # Security groups: created with tags (echoed), described, deleted (Return, GroupId).
     sg_tags = [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": f"sg-{tag}"}]}]
-    group_id = ec2.create_security_group(GroupName=f"dns-{tag}", Description="dns", VpcId=vpc_id,
-                                         TagSpecifications=sg_tags)["GroupId"]
+    group_id = ec2.create_security_group(
+        GroupName=f"dns-{tag}", Description="dns", VpcId=vpc_id, TagSpecifications=sg_tags
+    )["GroupId"]
     ec2.describe_security_groups(GroupIds=[group_id])
-    spare = ec2.create_security_group(GroupName=f"spare-{tag}", Description="spare", VpcId=vpc_id,
-                                      TagSpecifications=sg_tags)["GroupId"]
+    spare = ec2.create_security_group(
+        GroupName=f"spare-{tag}", Description="spare", VpcId=vpc_id, TagSpecifications=sg_tags
+    )["GroupId"]
     ec2.delete_security_group(GroupId=spare)
 
     # Transit gateway, its VPC attachment (with tags), a VPN connection on it.
     tgw_id = ec2.create_transit_gateway(Options={"AmazonSideAsn": 64600})["TransitGateway"]["TransitGatewayId"]
     ec2.describe_transit_gateways(TransitGatewayIds=[tgw_id])
     ec2.create_transit_gateway_vpc_attachment(
-        TransitGatewayId=tgw_id, VpcId=vpc_id, SubnetIds=subnets,
-        TagSpecifications=[{"ResourceType": "transit-gateway-attachment",
-                            "Tags": [{"Key": "Name", "Value": f"attach-{tag}"}]}])
+        TransitGatewayId=tgw_id,
+        VpcId=vpc_id,
+        SubnetIds=subnets,
+        TagSpecifications=[
+            {"ResourceType": "transit-gateway-attachment", "Tags": [{"Key": "Name", "Value": f"attach-{tag}"}]}
+        ],
+    )
     ec2.describe_transit_gateway_vpc_attachments(Filters=[{"Name": "transit-gateway-id", "Values": [tgw_id]}])
-    cgw_id = ec2.create_customer_gateway(Type="ipsec.1", BgpAsn=65016,
-                                         IpAddress="198.51.100.60")["CustomerGateway"]["CustomerGatewayId"]
+    cgw_id = ec2.create_customer_gateway(Type="ipsec.1", BgpAsn=65016, IpAddress="198.51.100.60")["CustomerGateway"][
+        "CustomerGatewayId"
+    ]
     ec2.describe_customer_gateways(CustomerGatewayIds=[cgw_id])
-    vpn_id = ec2.create_vpn_connection(Type="ipsec.1", CustomerGatewayId=cgw_id, TransitGatewayId=tgw_id,
-                                       Options={"StaticRoutesOnly": False})["VpnConnection"]["VpnConnectionId"]
+    vpn_id = ec2.create_vpn_connection(
+        Type="ipsec.1", CustomerGatewayId=cgw_id, TransitGatewayId=tgw_id, Options={"StaticRoutesOnly": False}
+    )["VpnConnection"]["VpnConnectionId"]
     ec2.describe_vpn_connections(VpnConnectionIds=[vpn_id])
     ec2.describe_transit_gateway_attachments(Filters=[{"Name": "resource-id", "Values": [vpn_id]}])
     table_id = ec2.describe_transit_gateways(TransitGatewayIds=[tgw_id])["TransitGateways"][0]["Options"][
-        "AssociationDefaultRouteTableId"]
-    ec2.search_transit_gateway_routes(TransitGatewayRouteTableId=table_id,
-                                      Filters=[{"Name": "type", "Values": ["static", "propagated"]}])
+        "AssociationDefaultRouteTableId"
+    ]
+    ec2.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table_id, Filters=[{"Name": "type", "Values": ["static", "propagated"]}]
+    )
     ec2.get_transit_gateway_route_table_propagations(TransitGatewayRouteTableId=table_id)
     ec2.describe_client_vpn_endpoints()
 
     # Route 53: the private hosted zone, found as the hybrid-DNS phase finds it.
     zone_name = f"fidelity-{tag}.corp."
-    zone_id = r53.create_hosted_zone(Name=zone_name, CallerReference=tag, HostedZoneConfig={"PrivateZone": True},
-                                     VPC={"VPCRegion": REGION, "VPCId": vpc_id})["HostedZone"]["Id"]
+    zone_id = r53.create_hosted_zone(
+        Name=zone_name,
+        CallerReference=tag,
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": REGION, "VPCId": vpc_id},
+    )["HostedZone"]["Id"]
     r53.list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=REGION)
     r53.list_hosted_zones_by_name(DNSName=zone_name)
     r53.list_resource_record_sets(HostedZoneId=zone_id)
@@ -129,41 +154,73 @@ def _runbook_calls(aws: Recorder) -> None:
     # Route 53 Resolver: an outbound endpoint and a forwarding rule.
     resolver.list_resolver_endpoints()
     endpoint_id = resolver.create_resolver_endpoint(
-        CreatorRequestId=f"ep-{tag}", Name=f"out-{tag}", SecurityGroupIds=[group_id], Direction="OUTBOUND",
+        CreatorRequestId=f"ep-{tag}",
+        Name=f"out-{tag}",
+        SecurityGroupIds=[group_id],
+        Direction="OUTBOUND",
         IpAddresses=[{"SubnetId": subnets[0], "Ip": "10.60.1.251"}, {"SubnetId": subnets[1], "Ip": "10.60.2.251"}],
     )["ResolverEndpoint"]["Id"]
     resolver.get_resolver_endpoint(ResolverEndpointId=endpoint_id)
     rule_id = resolver.create_resolver_rule(
-        CreatorRequestId=f"rule-{tag}", Name=f"onprem-{tag}", RuleType="FORWARD", DomainName="anycompany.corp",
-        TargetIps=[{"Ip": "192.168.2.250", "Port": 53}], ResolverEndpointId=endpoint_id)["ResolverRule"]["Id"]
+        CreatorRequestId=f"rule-{tag}",
+        Name=f"onprem-{tag}",
+        RuleType="FORWARD",
+        DomainName="anycompany.corp",
+        TargetIps=[{"Ip": "192.168.2.250", "Port": 53}],
+        ResolverEndpointId=endpoint_id,
+    )["ResolverRule"]["Id"]
     resolver.get_resolver_rule(ResolverRuleId=rule_id)
     resolver.associate_resolver_rule(ResolverRuleId=rule_id, VPCId=vpc_id, Name=f"assoc-{tag}")
     resolver.list_resolver_rules()
 
     # Lambda (the connect handler), IAM, logs, CloudWatch, ACM, SSM.
     iam = aws("iam")
-    role_arn = iam.create_role(RoleName=f"fidelity-{tag}", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    role_arn = iam.create_role(
+        RoleName=f"fidelity-{tag}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
     iam.get_role(RoleName=f"fidelity-{tag}")
     awslambda = aws("lambda")
     awslambda.list_functions()
-    awslambda.create_function(FunctionName=f"fidelity-{tag}", Runtime="python3.12", Role=role_arn,
-                              Handler="app.handler",
-                              Code={"ZipFile": _zip("def handler(event, context):\n    return {}\n")})
+    awslambda.create_function(
+        FunctionName=f"fidelity-{tag}",
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": _zip("def handler(event, context):\n    return {}\n")},
+    )
     awslambda.get_function(FunctionName=f"fidelity-{tag}")
     awslambda.invoke(FunctionName=f"fidelity-{tag}", Payload=b"{}", LogType="Tail")
     logs = aws("logs")
     logs.create_log_group(logGroupName=f"/hybridnet/fidelity-{tag}")
     logs.put_retention_policy(logGroupName=f"/hybridnet/fidelity-{tag}", retentionInDays=7)
     logs.describe_log_groups(logGroupNamePrefix="/hybridnet/fidelity")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     aws("cloudwatch").get_metric_data(
-        MetricDataQueries=[{"Id": "state", "MetricStat": {
-            "Metric": {"Namespace": "AWS/VPN", "MetricName": "TunnelState",
-                       "Dimensions": [{"Name": "VpnId", "Value": vpn_id}]},
-            "Period": 60, "Stat": "Maximum"}}],
-        StartTime=now - timedelta(minutes=10), EndTime=now)
+        MetricDataQueries=[
+            {
+                "Id": "state",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/VPN",
+                        "MetricName": "TunnelState",
+                        "Dimensions": [{"Name": "VpnId", "Value": vpn_id}],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now,
+    )
     aws("acm").list_certificates()
     ssm = aws("ssm")
     ssm.put_parameter(Name=f"/hybridnet/fidelity-{tag}", Value="x", Type="String")
@@ -183,13 +240,33 @@ def answers(client) -> list[Answer]:
 
 # Operations the check found answering unlike AWS, and a dozen more the runbook makes.
 MUST_BE_RECORDED = {
-    "ListHostedZonesByName", "ListHostedZonesByVPC", "CreateTransitGatewayVpcAttachment",
-    "DescribeTransitGatewayVpcAttachments", "CreateSecurityGroup", "DeleteSecurityGroup",
-    "ListResolverEndpoints", "CreateResolverRule", "ListFunctions", "GetFunction", "Invoke",
-    "DescribeVpnConnections", "CreateVpnConnection", "DescribeTransitGateways", "SearchTransitGatewayRoutes",
-    "DescribeClientVpnEndpoints", "GetMetricData", "DescribeSubnets", "DescribeSecurityGroups",
-    "DescribeCustomerGateways", "DescribeTransitGatewayAttachments", "CreateResolverEndpoint",
-    "ListResourceRecordSets", "DescribeLogGroups", "ListCertificates", "GetParameter", "GetCallerIdentity",
+    "ListHostedZonesByName",
+    "ListHostedZonesByVPC",
+    "CreateTransitGatewayVpcAttachment",
+    "DescribeTransitGatewayVpcAttachments",
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
+    "ListResolverEndpoints",
+    "CreateResolverRule",
+    "ListFunctions",
+    "GetFunction",
+    "Invoke",
+    "DescribeVpnConnections",
+    "CreateVpnConnection",
+    "DescribeTransitGateways",
+    "SearchTransitGatewayRoutes",
+    "DescribeClientVpnEndpoints",
+    "GetMetricData",
+    "DescribeSubnets",
+    "DescribeSecurityGroups",
+    "DescribeCustomerGateways",
+    "DescribeTransitGatewayAttachments",
+    "CreateResolverEndpoint",
+    "ListResourceRecordSets",
+    "DescribeLogGroups",
+    "ListCertificates",
+    "GetParameter",
+    "GetCallerIdentity",
 }
 
 
@@ -246,14 +323,20 @@ def test_the_runbooks_operations_were_recorded(answers):
 
 
 def test_required_members_are_present(answers):
-    gaps = {str(a): missing for a in answers
-            if (missing := _missing_required(a.operation.output_shape, a.parsed, a.operation.name))}
+    gaps = {
+        str(a): missing
+        for a in answers
+        if (missing := _missing_required(a.operation.output_shape, a.parsed, a.operation.name))
+    }
     assert not gaps
 
 
 def test_content_type_is_the_protocols(answers):
-    wrong = {str(a): (a.protocol, _media_type(a.headers)) for a in answers
-             if _media_type(a.headers) not in _expected_content_types(a)}
+    wrong = {
+        str(a): (a.protocol, _media_type(a.headers))
+        for a in answers
+        if _media_type(a.headers) not in _expected_content_types(a)
+    }
     assert not wrong
 
 
@@ -304,6 +387,7 @@ def test_hosted_zones_by_name_page_as_aws_does(client):
     first = r53.list_hosted_zones_by_name(DNSName=names[0], MaxItems="2")
     assert [z["Name"] for z in first["HostedZones"]] == names[:2]
     assert first["IsTruncated"] is True and first["MaxItems"] == "2" and first["NextDNSName"] == names[2]
-    rest = r53.list_hosted_zones_by_name(DNSName=first["NextDNSName"], HostedZoneId=first["NextHostedZoneId"],
-                                         MaxItems="2")
+    rest = r53.list_hosted_zones_by_name(
+        DNSName=first["NextDNSName"], HostedZoneId=first["NextHostedZoneId"], MaxItems="2"
+    )
     assert rest["HostedZones"][0]["Name"] == names[2]

@@ -27,52 +27,105 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
-
 from hybridnet import emulator
 from hybridnet.emulator.unix_client import UnixHTTPConnection
 
 REGION = "ap-northeast-2"
 ROOT = Path(__file__).resolve().parents[2]
-OTHER_KEYS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+OTHER_KEYS = {
+    "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+}
 
 # One call per service the runbook uses (our extensions' actions included), and
 # how AWS refuses it: (other keys, a wrong secret, no signature) -> code, HTTP status.
 CALLS = {
-    "ec2": ("ec2", lambda c: c.describe_vpcs(),
-            [("AuthFailure", 401), ("AuthFailure", 401), ("MissingAuthenticationToken", 401)]),
-    "ec2-client-vpn": ("ec2", lambda c: c.describe_client_vpn_endpoints(),
-                       [("AuthFailure", 401), ("AuthFailure", 401), ("MissingAuthenticationToken", 401)]),
-    "ec2-vpn": ("ec2", lambda c: c.describe_vpn_connections(),
-                [("AuthFailure", 401), ("AuthFailure", 401), ("MissingAuthenticationToken", 401)]),
-    "route53": ("route53", lambda c: c.list_hosted_zones(),
-                [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)]),
+    "ec2": (
+        "ec2",
+        lambda c: c.describe_vpcs(),
+        [("AuthFailure", 401), ("AuthFailure", 401), ("MissingAuthenticationToken", 401)],
+    ),
+    "ec2-client-vpn": (
+        "ec2",
+        lambda c: c.describe_client_vpn_endpoints(),
+        [("AuthFailure", 401), ("AuthFailure", 401), ("MissingAuthenticationToken", 401)],
+    ),
+    "ec2-vpn": (
+        "ec2",
+        lambda c: c.describe_vpn_connections(),
+        [("AuthFailure", 401), ("AuthFailure", 401), ("MissingAuthenticationToken", 401)],
+    ),
+    "route53": (
+        "route53",
+        lambda c: c.list_hosted_zones(),
+        [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)],
+    ),
     "route53-test-dns-answer": (
-        "route53", lambda c: c.test_dns_answer(HostedZoneId="Z0000000000000000000", RecordName="a.example.com",
-                                               RecordType="A"),
-        [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)]),
-    "route53resolver": ("route53resolver", lambda c: c.list_resolver_endpoints(),
-                        [("UnrecognizedClientException", 400), ("InvalidSignatureException", 400),
-                         ("MissingAuthenticationTokenException", 400)]),
-    "acm": ("acm", lambda c: c.list_certificates(),
-            [("UnrecognizedClientException", 400), ("InvalidSignatureException", 400),
-             ("MissingAuthenticationTokenException", 400)]),
-    "lambda": ("lambda", lambda c: c.list_functions(),
-               [("UnrecognizedClientException", 403), ("InvalidSignatureException", 403),
-                ("MissingAuthenticationTokenException", 403)]),
-    "iam": ("iam", lambda c: c.list_roles(),
-            [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)]),
-    "logs": ("logs", lambda c: c.describe_log_groups(),
-             [("UnrecognizedClientException", 400), ("InvalidSignatureException", 400),
-              ("MissingAuthenticationTokenException", 400)]),
+        "route53",
+        lambda c: c.test_dns_answer(HostedZoneId="Z0000000000000000000", RecordName="a.example.com", RecordType="A"),
+        [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)],
+    ),
+    "route53resolver": (
+        "route53resolver",
+        lambda c: c.list_resolver_endpoints(),
+        [
+            ("UnrecognizedClientException", 400),
+            ("InvalidSignatureException", 400),
+            ("MissingAuthenticationTokenException", 400),
+        ],
+    ),
+    "acm": (
+        "acm",
+        lambda c: c.list_certificates(),
+        [
+            ("UnrecognizedClientException", 400),
+            ("InvalidSignatureException", 400),
+            ("MissingAuthenticationTokenException", 400),
+        ],
+    ),
+    "lambda": (
+        "lambda",
+        lambda c: c.list_functions(),
+        [
+            ("UnrecognizedClientException", 403),
+            ("InvalidSignatureException", 403),
+            ("MissingAuthenticationTokenException", 403),
+        ],
+    ),
+    "iam": (
+        "iam",
+        lambda c: c.list_roles(),
+        [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)],
+    ),
+    "logs": (
+        "logs",
+        lambda c: c.describe_log_groups(),
+        [
+            ("UnrecognizedClientException", 400),
+            ("InvalidSignatureException", 400),
+            ("MissingAuthenticationTokenException", 400),
+        ],
+    ),
     # CloudWatch speaks JSON, query-compatible: botocore reads the query code.
-    "cloudwatch": ("cloudwatch", lambda c: c.list_metrics(),
-                   [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403),
-                    ("MissingAuthenticationToken", 403)]),
-    "sts": ("sts", lambda c: c.get_caller_identity(),
-            [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)]),
-    "ssm": ("ssm", lambda c: c.describe_parameters(),
-            [("UnrecognizedClientException", 400), ("InvalidSignatureException", 400),
-             ("MissingAuthenticationTokenException", 400)]),
+    "cloudwatch": (
+        "cloudwatch",
+        lambda c: c.list_metrics(),
+        [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)],
+    ),
+    "sts": (
+        "sts",
+        lambda c: c.get_caller_identity(),
+        [("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403), ("MissingAuthenticationToken", 403)],
+    ),
+    "ssm": (
+        "ssm",
+        lambda c: c.describe_parameters(),
+        [
+            ("UnrecognizedClientException", 400),
+            ("InvalidSignatureException", 400),
+            ("MissingAuthenticationTokenException", 400),
+        ],
+    ),
 }
 
 
@@ -112,6 +165,7 @@ def signed(method: str, url: str, service: str, body: bytes, headers: dict, keys
 
 # ---------------------------------------------------------------- the credentials
 
+
 def test_credentials_are_generated_aws_shaped_and_private(info):
     path = info.credentials_file
     assert path.parent == Path(info.socket).parent  # outputs/.state/
@@ -133,18 +187,30 @@ def test_every_service_answers_its_own_credentials_only(client, name):
         assert exc.response["Error"]["Code"] == "NoSuchHostedZone"
     keys = emulator.credentials()
     assert refused(call, client(service, **OTHER_KEYS)) == other
-    assert refused(call, client(service, aws_access_key_id=keys.access_key_id,
-                                aws_secret_access_key=keys.secret_access_key[::-1])) == wrong_secret
-    no_signature = boto3.client(service, region_name=REGION, endpoint_url=client("sts").meta.endpoint_url,
-                                config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    assert (
+        refused(
+            call,
+            client(service, aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key[::-1]),
+        )
+        == wrong_secret
+    )
+    no_signature = boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=client("sts").meta.endpoint_url,
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
+    )
     assert refused(call, no_signature) == unsigned
 
 
-@pytest.mark.parametrize("service,call,code", [
-    ("logs", lambda c: c.describe_log_groups(), "InvalidSignatureException"),
-    ("iam", lambda c: c.list_users(), "SignatureDoesNotMatch"),
-    ("ec2", lambda c: c.describe_vpcs(), "AuthFailure"),
-])
+@pytest.mark.parametrize(
+    "service,call,code",
+    [
+        ("logs", lambda c: c.describe_log_groups(), "InvalidSignatureException"),
+        ("iam", lambda c: c.list_users(), "SignatureDoesNotMatch"),
+        ("ec2", lambda c: c.describe_vpcs(), "AuthFailure"),
+    ],
+)
 def test_a_body_changed_after_signing_is_refused(client, service, call, code):
     ec2_like = client(service)
 
@@ -160,8 +226,11 @@ def test_a_body_changed_after_signing_is_refused(client, service, call, code):
 def test_a_stale_signature_is_refused(client, monkeypatch):
     import botocore.auth
 
-    monkeypatch.setattr(botocore.auth, "get_current_datetime",
-                        lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(minutes=20))
+    monkeypatch.setattr(
+        botocore.auth,
+        "get_current_datetime",
+        lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=20),
+    )
     with pytest.raises(ClientError) as exc:
         client("sts").get_caller_identity()
     assert exc.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
@@ -172,29 +241,49 @@ def test_assumed_role_credentials_authenticate_and_get_the_roles_permissions_onl
     iam, sts = client("iam"), client("sts")
     me = sts.get_caller_identity()["Arn"]
     name = f"hybridnet-security-{uuid.uuid4().hex[:8]}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole"}]}))["Role"]
+    role = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )["Role"]
     temporary = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="test")["Credentials"]
-    keys = {"aws_access_key_id": temporary["AccessKeyId"], "aws_secret_access_key": temporary["SecretAccessKey"],
-            "aws_session_token": temporary["SessionToken"]}
+    keys = {
+        "aws_access_key_id": temporary["AccessKeyId"],
+        "aws_secret_access_key": temporary["SecretAccessKey"],
+        "aws_session_token": temporary["SessionToken"],
+    }
     assert temporary["AccessKeyId"].startswith("ASIA")
     assert client("sts", **keys).get_caller_identity()["Arn"].endswith(f":assumed-role/{name}/test")
     # Authenticated, then authorized by the role's own (here: no) policies, as on AWS.
     assert refused(lambda c: c.describe_vpcs(), client("ec2", **keys)) == ("UnauthorizedOperation", 403)
     assert refused(lambda c: c.list_functions(), client("lambda", **keys)) == ("AccessDeniedException", 403)
-    iam.put_role_policy(RoleName=name, PolicyName="describe", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="describe",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}
+        ),
+    )
     client("ec2", **keys).describe_vpcs()
     assert refused(lambda c: c.describe_vpcs(), client("ec2", **{**keys, "aws_session_token": "forged"})) == (
-        "AuthFailure", 401)
+        "AuthFailure",
+        401,
+    )
 
 
 # ---------------------------------------------------------------- plain HTTP
 
+
 def test_unsigned_http_is_refused_on_tcp(info):
-    status, _, body = http(info.endpoint + "/", data=b"Action=DescribeVpcs&Version=2016-11-15", headers={
-        "Content-Type": "application/x-www-form-urlencoded"})
+    status, _, body = http(
+        info.endpoint + "/",
+        data=b"Action=DescribeVpcs&Version=2016-11-15",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 401 and b"<Code>MissingAuthenticationToken</Code>" in body
     for path in ("/", "/latest/meta-data/iam/security-credentials/", "/2015-03-31/functions"):
         status, _, body = http(info.endpoint + path)
@@ -211,22 +300,31 @@ def test_the_aws_api_over_the_unix_socket_is_authenticated_too(info):
     other = emulator.Credentials(OTHER_KEYS["aws_access_key_id"], OTHER_KEYS["aws_secret_access_key"])
     status, _, answer = over_socket(info, "POST", "/", body, signed("POST", url, "ec2", body, base, other))
     assert status == 401 and b"AuthFailure" in answer
-    status, _, answer = over_socket(info, "POST", "/", body,
-                                    signed("POST", url, "ec2", body, base, emulator.credentials(info)))
+    status, _, answer = over_socket(
+        info, "POST", "/", body, signed("POST", url, "ec2", body, base, emulator.credentials(info))
+    )
     assert status == 200 and b"<DescribeVpcsResponse" in answer
 
 
 # ---------------------------------------------------------------- no web page
 
+
 def test_cross_origin_requests_and_preflights_are_refused_without_cors_headers(info, client):
     sts = client("sts")
-    sts.meta.events.register("before-send", lambda request, **kw: request.headers.__setitem__(
-        "Origin", "https://attacker.example"))
+    sts.meta.events.register(
+        "before-send", lambda request, **kw: request.headers.__setitem__("Origin", "https://attacker.example")
+    )
     assert refused(lambda c: c.get_caller_identity(), sts) == ("AccessDenied", 403)
 
-    status, headers, body = http(info.endpoint + "/", method="OPTIONS", headers={
-        "Origin": "https://attacker.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,x-amz-date,content-type"})
+    status, headers, body = http(
+        info.endpoint + "/",
+        method="OPTIONS",
+        headers={
+            "Origin": "https://attacker.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,x-amz-date,content-type",
+        },
+    )
     assert status == 403 and b"AccessDenied" in body
     assert not [h for h in headers if h.lower().startswith("access-control-")]
     # Not on answers to signed calls either.
@@ -238,10 +336,19 @@ def test_cross_origin_requests_and_preflights_are_refused_without_cors_headers(i
 
 # ---------------------------------------------------------------- admin API and /moto-api: the socket only
 
-@pytest.mark.parametrize("method,path", [("GET", "/_hybridnet/health"), ("POST", "/_hybridnet/vpn-telemetry"),
-                                         ("GET", "/_hybridnet/data-plane"), ("GET", "/moto-api/"),
-                                         ("GET", "/moto-api/data.json"), ("POST", "/moto-api/reset"),
-                                         ("POST", "/moto-api/reset-auth")])
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/_hybridnet/health"),
+        ("POST", "/_hybridnet/vpn-telemetry"),
+        ("GET", "/_hybridnet/data-plane"),
+        ("GET", "/moto-api/"),
+        ("GET", "/moto-api/data.json"),
+        ("POST", "/moto-api/reset"),
+        ("POST", "/moto-api/reset-auth"),
+    ],
+)
 def test_admin_and_moto_api_are_refused_over_tcp(info, client, method, path):
     vpcs = len(client("ec2").describe_vpcs()["Vpcs"])
     status, headers, body = http(info.endpoint + path, data=b"{}" if method == "POST" else None, method=method)
@@ -260,6 +367,7 @@ def test_admin_and_moto_api_are_served_over_the_socket(info):
 
 
 # ---------------------------------------------------------------- restarts, and the runbook itself
+
 
 @pytest.fixture
 def fresh_home(tmp_path_factory):
@@ -303,7 +411,6 @@ def test_an_emulator_from_before_authentication_is_stopped_not_used(fresh_home):
     authentication: start() stops it (ours by its command line) and starts anew."""
     import subprocess
     import sys
-
     import time
 
     from hybridnet.emulator import process
@@ -316,8 +423,16 @@ def test_an_emulator_from_before_authentication_is_stopped_not_used(fresh_home):
             time.sleep(0.02)
         state = fresh_home / "outputs" / ".state" / "emulator.json"
         state.parent.mkdir(parents=True, exist_ok=True)
-        state.write_text(json.dumps({"pid": old.pid, "port": 1, "endpoint": "http://127.0.0.1:1",
-                                     "socket": str(state.parent / "emulator.sock")}))
+        state.write_text(
+            json.dumps(
+                {
+                    "pid": old.pid,
+                    "port": 1,
+                    "endpoint": "http://127.0.0.1:1",
+                    "socket": str(state.parent / "emulator.sock"),
+                }
+            )
+        )
         assert emulator.status() is None
         info = emulator.start()
         assert old.wait(timeout=10) != 0 and info.pid != old.pid
@@ -347,7 +462,9 @@ def test_the_runbooks_session_factory_uses_the_emulators_credentials(info):
     ctx = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "securitytest", "lab": "off"}))
     assert ctx.endpoint_url == info.endpoint and ctx.data_plane is None
     frozen = ctx.session.get_credentials().get_frozen_credentials()
-    assert (frozen.access_key, frozen.secret_key) == (emulator.credentials().access_key_id,
-                                                     emulator.credentials().secret_access_key)
+    assert (frozen.access_key, frozen.secret_key) == (
+        emulator.credentials().access_key_id,
+        emulator.credentials().secret_access_key,
+    )
     assert ctx.client("ec2").describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [ctx.params.vpc.cidr]}])["Vpcs"]
     assert ctx.client("sts").get_caller_identity()["Arn"].endswith(":user/hybridnet")

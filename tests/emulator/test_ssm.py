@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
-
 from hybridnet import emulator
 
 from .conftest import REGION
@@ -53,13 +52,16 @@ def ssm(info):
 
 
 def register(info, *instances: dict, replace: bool = False) -> dict:
-    return emulator.admin_call(info, "POST", "ssm-instances",
-                               {"region": REGION, "instances": list(instances), "replace": replace})
+    return emulator.admin_call(
+        info, "POST", "ssm-instances", {"region": REGION, "instances": list(instances), "replace": replace}
+    )
 
 
 def launch(ec2, name: str) -> str:
     return ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
     )["Instances"][0]["InstanceId"]
 
@@ -76,8 +78,11 @@ def host(info, ec2, tmp_path):
 
 
 def run(ssm, instance_id: str, *commands: str, **parameters: list[str]) -> str:
-    return ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                            Parameters={"commands": list(commands), **parameters})["Command"]["CommandId"]
+    return ssm.send_command(
+        InstanceIds=[instance_id],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": list(commands), **parameters},
+    )["Command"]["CommandId"]
 
 
 def wait(ssm, command_id: str, instance_id: str, until=TERMINAL, timeout: float = 20.0) -> dict:
@@ -104,14 +109,28 @@ def test_registered_instances_are_listed_with_their_ping_status(info, ec2, ssm, 
     online, offline, unmanaged = launch(ec2, online_name), launch(ec2, offline_name), launch(ec2, "unmanaged")
     alive = tmp_path / "up"
     alive.touch()
-    answer = register(info, {"instance_id": online, "argv_prefix": [], "alive_path": str(alive),
-                             "platform_name": "Ubuntu", "platform_version": "24.04", "computer_name": "cgw.lab"},
-                      {"name_tag": offline_name, "argv_prefix": [], "alive_path": str(tmp_path / "down")})
+    answer = register(
+        info,
+        {
+            "instance_id": online,
+            "argv_prefix": [],
+            "alive_path": str(alive),
+            "platform_name": "Ubuntu",
+            "platform_version": "24.04",
+            "computer_name": "cgw.lab",
+        },
+        {"name_tag": offline_name, "argv_prefix": [], "alive_path": str(tmp_path / "down")},
+    )
     assert {(i["instance_id"], i["ping_status"]) for i in answer["instances"]} >= {
-        (online, "Online"), (offline, "ConnectionLost")}
+        (online, "Online"),
+        (offline, "ConnectionLost"),
+    }
 
-    listed = {i["InstanceId"]: i for page in ssm.get_paginator("describe_instance_information").paginate()
-              for i in page["InstanceInformationList"]}
+    listed = {
+        i["InstanceId"]: i
+        for page in ssm.get_paginator("describe_instance_information").paginate()
+        for i in page["InstanceInformationList"]
+    }
     assert unmanaged not in listed  # only managed instances, as on AWS
     assert listed[offline]["PingStatus"] == "ConnectionLost"
     info_online = listed[online]
@@ -128,27 +147,43 @@ def test_registered_instances_are_listed_with_their_ping_status(info, ec2, ssm, 
     assert offline in {i["InstanceId"] for i in by_status["InstanceInformationList"]}
     assert online not in {i["InstanceId"] for i in by_status["InstanceInformationList"]}
     legacy = ssm.describe_instance_information(
-        InstanceInformationFilterList=[{"key": "InstanceIds", "valueSet": [online, unmanaged]}])
+        InstanceInformationFilterList=[{"key": "InstanceIds", "valueSet": [online, unmanaged]}]
+    )
     assert [i["InstanceId"] for i in legacy["InstanceInformationList"]] == [online]
     by_tag = ssm.describe_instance_information(Filters=[{"Key": "tag:Name", "Values": [offline_name]}])
     assert [i["InstanceId"] for i in by_tag["InstanceInformationList"]] == [offline]
 
     # The agent comes up: Online; it goes away: ConnectionLost again.
     (tmp_path / "down").touch()
-    assert ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [offline]}])[
-        "InstanceInformationList"][0]["PingStatus"] == "Online"
+    assert (
+        ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [offline]}])[
+            "InstanceInformationList"
+        ][0]["PingStatus"]
+        == "Online"
+    )
     alive.unlink()
-    assert ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [online]}])[
-        "InstanceInformationList"][0]["PingStatus"] == "ConnectionLost"
+    assert (
+        ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [online]}])[
+            "InstanceInformationList"
+        ][0]["PingStatus"]
+        == "ConnectionLost"
+    )
 
-    assert error_of(ssm.describe_instance_information,
-                    Filters=[{"Key": "PingStatus", "Values": ["Sleeping"]}])["Code"] == \
-        "InvalidInstanceInformationFilterValue"
-    assert error_of(ssm.describe_instance_information,
-                    Filters=[{"Key": "ResourceType", "Values": ["EC2Instance", "ManagedInstance"]}])["Message"] == \
-        "ResourceType filter may contain only one value."
-    assert error_of(ssm.describe_instance_information,
-                    Filters=[{"Key": "Colour", "Values": ["blue"]}])["Code"] == "InvalidFilterKey"
+    assert (
+        error_of(ssm.describe_instance_information, Filters=[{"Key": "PingStatus", "Values": ["Sleeping"]}])["Code"]
+        == "InvalidInstanceInformationFilterValue"
+    )
+    assert (
+        error_of(
+            ssm.describe_instance_information,
+            Filters=[{"Key": "ResourceType", "Values": ["EC2Instance", "ManagedInstance"]}],
+        )["Message"]
+        == "ResourceType filter may contain only one value."
+    )
+    assert (
+        error_of(ssm.describe_instance_information, Filters=[{"Key": "Colour", "Values": ["blue"]}])["Code"]
+        == "InvalidFilterKey"
+    )
 
 
 def test_describe_instance_information_pages(info, ec2, ssm, tmp_path):
@@ -183,8 +218,14 @@ def test_registration_names_what_is_wrong(info, ec2, tmp_path):
 
 def test_success_with_output(ssm, host, tmp_path):
     instance_id, _ = host
-    command_id = run(ssm, instance_id, "echo hello; echo warning >&2", "echo $AWS_SSM_INSTANCE_ID", "pwd",
-                     workingDirectory=[str(tmp_path)])
+    command_id = run(
+        ssm,
+        instance_id,
+        "echo hello; echo warning >&2",
+        "echo $AWS_SSM_INSTANCE_ID",
+        "pwd",
+        workingDirectory=[str(tmp_path)],
+    )
     invocation = wait(ssm, command_id, instance_id)
     assert invocation["Status"] == invocation["StatusDetails"] == "Success"
     assert invocation["ResponseCode"] == 0
@@ -195,7 +236,11 @@ def test_success_with_output(ssm, host, tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", invocation["ExecutionStartDateTime"])
     command = ssm.list_commands(CommandId=command_id)["Commands"][0]
     assert (command["Status"], command["TargetCount"], command["CompletedCount"], command["ErrorCount"]) == (
-        "Success", 1, 1, 0)
+        "Success",
+        1,
+        1,
+        0,
+    )
 
 
 def test_script_is_run_as_the_agent_runs_it(ssm, host):
@@ -228,8 +273,9 @@ def test_execution_timeout_kills_the_process_group(ssm, host, tmp_path):
     instance_id, _ = host
     pid_file = tmp_path / "sleeper.pid"
     started = time.monotonic()
-    command_id = run(ssm, instance_id, "echo started", f"sleep 60 & echo $! > {pid_file}", "wait",
-                     executionTimeout=["5"])  # the agent's minimum: below 5 s it would run for an hour
+    command_id = run(
+        ssm, instance_id, "echo started", f"sleep 60 & echo $! > {pid_file}", "wait", executionTimeout=["5"]
+    )  # the agent's minimum: below 5 s it would run for an hour
     invocation = wait(ssm, command_id, instance_id)
     assert 4.5 < time.monotonic() - started < 15
     assert (invocation["Status"], invocation["StatusDetails"]) == ("TimedOut", "ExecutionTimedOut")
@@ -258,22 +304,27 @@ def test_cancel_command(ssm, host):
     ssm.cancel_command(CommandId=command_id)
     invocation = wait(ssm, command_id, instance_id, timeout=5)
     assert (invocation["Status"], invocation["StatusDetails"], invocation["ResponseCode"]) == (
-        "Cancelled", "Cancelled", 137)
+        "Cancelled",
+        "Cancelled",
+        137,
+    )
     assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] == "Cancelled"
     assert error_of(ssm.cancel_command, CommandId=str(uuid.uuid4()))["Code"] == "InvalidCommandId"
 
 
 def test_output_over_the_limits_is_truncated(ssm, host):
     instance_id, _ = host
-    command_id = run(ssm, instance_id, "head -c 30000 /dev/zero | tr '\\0' o",
-                     "head -c 9000 /dev/zero | tr '\\0' e >&2")
+    command_id = run(
+        ssm, instance_id, "head -c 30000 /dev/zero | tr '\\0' o", "head -c 9000 /dev/zero | tr '\\0' e >&2"
+    )
     invocation = wait(ssm, command_id, instance_id)
     assert invocation["Status"] == "Success"
     stdout, stderr = invocation["StandardOutputContent"], invocation["StandardErrorContent"]
     assert len(stdout) == 24000 and stdout.endswith("--output truncated--") and set(stdout[:23980]) == {"o"}
     assert len(stderr) == 8000 and stderr.endswith("--output truncated--") and set(stderr[:7980]) == {"e"}
     plugin = ssm.list_command_invocations(CommandId=command_id, Details=True)["CommandInvocations"][0][
-        "CommandPlugins"][0]
+        "CommandPlugins"
+    ][0]
     assert len(plugin["Output"]) <= 2500
     assert "---Output truncated---" in plugin["Output"] and "----------ERROR-------" in plugin["Output"]
 
@@ -284,15 +335,21 @@ def test_targets_by_name_tag(ssm, ec2, info, tmp_path):
     alive = tmp_path / "up"
     alive.touch()
     register(info, {"instance_id": instance_id, "argv_prefix": [], "alive_path": str(alive)})
-    command = ssm.send_command(Targets=[{"Key": "tag:Name", "Values": [name]}], DocumentName="AWS-RunShellScript",
-                               Parameters={"commands": ["echo targeted"]})["Command"]
+    command = ssm.send_command(
+        Targets=[{"Key": "tag:Name", "Values": [name]}],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["echo targeted"]},
+    )["Command"]
     assert command["InstanceIds"] == [] and command["Targets"] == [{"Key": "tag:Name", "Values": [name]}]
     assert wait(ssm, command["CommandId"], instance_id)["StandardOutputContent"] == "targeted\n"
     invocations = ssm.list_command_invocations(CommandId=command["CommandId"])["CommandInvocations"]
     assert [i["InstanceId"] for i in invocations] == [instance_id]
 
-    nobody = ssm.send_command(Targets=[{"Key": "tag:Name", "Values": ["no-such-name"]}],
-                              DocumentName="AWS-RunShellScript", Parameters={"commands": ["true"]})["Command"]
+    nobody = ssm.send_command(
+        Targets=[{"Key": "tag:Name", "Values": ["no-such-name"]}],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["true"]},
+    )["Command"]
     listed = ssm.list_commands(CommandId=nobody["CommandId"])["Commands"][0]
     assert (listed["TargetCount"], listed["StatusDetails"]) == (0, "NoInstancesInTag")
 
@@ -302,26 +359,51 @@ def test_targets_by_name_tag(ssm, ec2, info, tmp_path):
 
 def test_unmanaged_instance_is_refused(ssm, ec2, info, host):
     unregistered = launch(ec2, "not-managed")
-    error = error_of(ssm.send_command, InstanceIds=[unregistered], DocumentName="AWS-RunShellScript",
-                     Parameters={"commands": ["touch /tmp/must-not-run"]})
+    error = error_of(
+        ssm.send_command,
+        InstanceIds=[unregistered],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["touch /tmp/must-not-run"]},
+    )
     assert error["Code"] == "InvalidInstanceId"
     assert error["Message"] == f"Instances [[{unregistered}]] not in a valid state for account 123456789012"
-    assert error_of(ssm.send_command, InstanceIds=["i-0123456789abcdef0"], DocumentName="AWS-RunShellScript",
-                    Parameters={"commands": ["true"]})["Code"] == "InvalidInstanceId"
+    assert (
+        error_of(
+            ssm.send_command,
+            InstanceIds=["i-0123456789abcdef0"],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["true"]},
+        )["Code"]
+        == "InvalidInstanceId"
+    )
 
     # Deregistered (the lab re-registers everything it still has): no longer managed.
     instance_id, _ = host
     register(info, replace=True)
     assert instance_id not in {i["InstanceId"] for i in ssm.describe_instance_information()["InstanceInformationList"]}
-    assert error_of(ssm.send_command, InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                    Parameters={"commands": ["true"]})["Code"] == "InvalidInstanceId"
+    assert (
+        error_of(
+            ssm.send_command,
+            InstanceIds=[instance_id],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["true"]},
+        )["Code"]
+        == "InvalidInstanceId"
+    )
 
     # A terminated instance is not managed either.
     terminated = launch(ec2, "to-terminate")
     register(info, {"instance_id": terminated, "argv_prefix": [], "alive_path": "/"})
     ec2.terminate_instances(InstanceIds=[terminated])
-    assert error_of(ssm.send_command, InstanceIds=[terminated], DocumentName="AWS-RunShellScript",
-                    Parameters={"commands": ["true"]})["Code"] == "InvalidInstanceId"
+    assert (
+        error_of(
+            ssm.send_command,
+            InstanceIds=[terminated],
+            DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["true"]},
+        )["Code"]
+        == "InvalidInstanceId"
+    )
 
 
 def test_only_authenticated_callers_run_commands(info, ssm, host, tmp_path):
@@ -329,11 +411,21 @@ def test_only_authenticated_callers_run_commands(info, ssm, host, tmp_path):
 
     instance_id, _ = host
     marker = tmp_path / "must-not-exist"
-    stranger = boto3.client("ssm", region_name=REGION, endpoint_url=info.endpoint,
-                            aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="not-the-secret",
-                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-    error = error_of(stranger.send_command, InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                     Comment="stranger", Parameters={"commands": [f"touch {marker}"]})
+    stranger = boto3.client(
+        "ssm",
+        region_name=REGION,
+        endpoint_url=info.endpoint,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="not-the-secret",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    error = error_of(
+        stranger.send_command,
+        InstanceIds=[instance_id],
+        DocumentName="AWS-RunShellScript",
+        Comment="stranger",
+        Parameters={"commands": [f"touch {marker}"]},
+    )
     assert error["Code"] in ("UnrecognizedClientException", "InvalidSignatureException", "AccessDeniedException")
     assert not any(c["Comment"] == "stranger" for c in ssm.list_commands(InstanceId=instance_id)["Commands"])
     assert not marker.exists()
@@ -342,21 +434,36 @@ def test_only_authenticated_callers_run_commands(info, ssm, host, tmp_path):
 def test_offline_instance_delivery_times_out(ssm, host):
     instance_id, alive = host
     alive.unlink()  # the host is down: ConnectionLost
-    assert ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])[
-        "InstanceInformationList"][0]["PingStatus"] == "ConnectionLost"
-    command = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", TimeoutSeconds=30,
-                               Parameters={"commands": ["echo must not run"]})["Command"]
+    assert (
+        ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])[
+            "InstanceInformationList"
+        ][0]["PingStatus"]
+        == "ConnectionLost"
+    )
+    command = ssm.send_command(
+        InstanceIds=[instance_id],
+        DocumentName="AWS-RunShellScript",
+        TimeoutSeconds=30,
+        Parameters={"commands": ["echo must not run"]},
+    )["Command"]
     # ExpiresAfter: AWS's total timeout (TimeoutSeconds + executionTimeout), capped by the test's emulator.
     assert (command["ExpiresAfter"] - command["RequestedDateTime"]).total_seconds() == pytest.approx(
-        DELIVERY_CAP_S, abs=0.01)
+        DELIVERY_CAP_S, abs=0.01
+    )
     assert ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=instance_id)["Status"] == "Pending"
     invocation = wait(ssm, command["CommandId"], instance_id, timeout=DELIVERY_CAP_S + 5)
     assert (invocation["Status"], invocation["StatusDetails"], invocation["ResponseCode"]) == (
-        "TimedOut", "DeliveryTimedOut", -1)
+        "TimedOut",
+        "DeliveryTimedOut",
+        -1,
+    )
     assert invocation["StandardOutputContent"] == "" and invocation["ExecutionStartDateTime"] == ""
     listed = ssm.list_commands(CommandId=command["CommandId"])["Commands"][0]
     assert (listed["Status"], listed["StatusDetails"], listed["DeliveryTimedOutCount"]) == (
-        "TimedOut", "DeliveryTimedOut", 1)
+        "TimedOut",
+        "DeliveryTimedOut",
+        1,
+    )
 
 
 def test_pending_command_runs_when_the_instance_comes_back(ssm, host):
@@ -376,22 +483,56 @@ def test_pending_command_runs_when_the_instance_comes_back(ssm, host):
 def test_error_codes(ssm, host):
     instance_id, _ = host
     command_id = run(ssm, instance_id, "true")
-    assert error_of(ssm.get_command_invocation, CommandId=str(uuid.uuid4()), InstanceId=instance_id)["Code"] == \
-        "InvocationDoesNotExist"
-    assert error_of(ssm.get_command_invocation, CommandId=command_id, InstanceId="i-0123456789abcdef0")["Code"] == \
-        "InvocationDoesNotExist"
-    assert error_of(ssm.get_command_invocation, CommandId=command_id, InstanceId=instance_id,
-                    PluginName="aws:runPowerShellScript")["Code"] == "InvalidPluginName"
-    assert error_of(ssm.send_command, InstanceIds=[instance_id], DocumentName="AWS-NoSuchDocument",
-                    Parameters={"commands": ["true"]})["Code"] == "InvalidDocument"
-    assert error_of(ssm.send_command, InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                    DocumentVersion="7", Parameters={"commands": ["true"]})["Code"] == "InvalidDocumentVersion"
-    for parameters in ({}, {"commands": []}, {"commands": ["true"], "shell": ["bash"]},
-                       {"commands": ["true"], "executionTimeout": ["0"]},
-                       {"commands": ["true"], "executionTimeout": ["172801"]},
-                       {"commands": ["true"], "workingDirectory": ["/a", "/b"]}):
-        assert error_of(ssm.send_command, InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                        Parameters=parameters)["Code"] == "InvalidParameters", parameters
+    assert (
+        error_of(ssm.get_command_invocation, CommandId=str(uuid.uuid4()), InstanceId=instance_id)["Code"]
+        == "InvocationDoesNotExist"
+    )
+    assert (
+        error_of(ssm.get_command_invocation, CommandId=command_id, InstanceId="i-0123456789abcdef0")["Code"]
+        == "InvocationDoesNotExist"
+    )
+    assert (
+        error_of(
+            ssm.get_command_invocation,
+            CommandId=command_id,
+            InstanceId=instance_id,
+            PluginName="aws:runPowerShellScript",
+        )["Code"]
+        == "InvalidPluginName"
+    )
+    assert (
+        error_of(
+            ssm.send_command,
+            InstanceIds=[instance_id],
+            DocumentName="AWS-NoSuchDocument",
+            Parameters={"commands": ["true"]},
+        )["Code"]
+        == "InvalidDocument"
+    )
+    assert (
+        error_of(
+            ssm.send_command,
+            InstanceIds=[instance_id],
+            DocumentName="AWS-RunShellScript",
+            DocumentVersion="7",
+            Parameters={"commands": ["true"]},
+        )["Code"]
+        == "InvalidDocumentVersion"
+    )
+    for parameters in (
+        {},
+        {"commands": []},
+        {"commands": ["true"], "shell": ["bash"]},
+        {"commands": ["true"], "executionTimeout": ["0"]},
+        {"commands": ["true"], "executionTimeout": ["172801"]},
+        {"commands": ["true"], "workingDirectory": ["/a", "/b"]},
+    ):
+        assert (
+            error_of(
+                ssm.send_command, InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Parameters=parameters
+            )["Code"]
+            == "InvalidParameters"
+        ), parameters
     assert error_of(ssm.list_commands, CommandId=str(uuid.uuid4()))["Code"] == "InvalidCommandId"
 
 
@@ -436,11 +577,14 @@ def test_command_executed_waiter(ssm, host):
     instance_id, _ = host
     command_id = run(ssm, instance_id, "echo waited")
     # botocore's waiter: Delay is whole seconds; InvocationDoesNotExist and Pending/InProgress retry.
-    ssm.get_waiter("command_executed").wait(CommandId=command_id, InstanceId=instance_id,
-                                            WaiterConfig={"Delay": 1, "MaxAttempts": 10})
-    assert ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)[
-        "StandardOutputContent"] == "waited\n"
+    ssm.get_waiter("command_executed").wait(
+        CommandId=command_id, InstanceId=instance_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    assert (
+        ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)["StandardOutputContent"] == "waited\n"
+    )
     failing = run(ssm, instance_id, "exit 2")
     with pytest.raises(WaiterError, match="Failed"):
-        ssm.get_waiter("command_executed").wait(CommandId=failing, InstanceId=instance_id,
-                                                WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+        ssm.get_waiter("command_executed").wait(
+            CommandId=failing, InstanceId=instance_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+        )

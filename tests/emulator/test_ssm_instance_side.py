@@ -37,7 +37,6 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-
 from hybridnet import emulator
 from hybridnet.emulator import seed
 from hybridnet.emulator.unix_client import UnixHTTPConnection
@@ -51,8 +50,10 @@ LOCAL = ["sh", "-c", 'exec "$@"', "sh"]  # "on the instance": here, as the emula
 PSK_NAME = "/hybridnet/test/psk"
 AWS = 'aws ${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"}'
 HOST_VARIABLE = "AWS_HYBRIDNET_TEST_HOST_ONLY"  # in the emulator's environment, never an instance's
-EC2_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 
 
@@ -103,7 +104,8 @@ def role_with_profile(client, trust: dict = EC2_TRUST, policy: dict | None = Non
 def launch(client, profile: str | None = None) -> str:
     extra = {"IamInstanceProfile": {"Name": profile}} if profile else {}
     return client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, **extra)["Instances"][0][
-        "InstanceId"]
+        "InstanceId"
+    ]
 
 
 def register(info, instance_id: str, alive: Path, environment: dict | None = None, **extra) -> dict:
@@ -118,15 +120,17 @@ def managed(info, client, tmp_path, profile: str | None = None, environment: dic
     instance_id = launch(client, profile)
     alive = tmp_path / f"{instance_id}-up"
     alive.touch()
-    register(info, instance_id, alive, {"PATH": INSTANCE_PATH, "AWS_ENDPOINT_URL": info.endpoint,
-                                        **(environment or {})})
+    register(
+        info, instance_id, alive, {"PATH": INSTANCE_PATH, "AWS_ENDPOINT_URL": info.endpoint, **(environment or {})}
+    )
     return instance_id
 
 
 def run(ssm, instance_id: str, *commands: str, timeout: float = 60.0) -> dict:
     """SendCommand, then the invocation once it has finished."""
-    command_id = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                                  Parameters={"commands": list(commands)})["Command"]["CommandId"]
+    command_id = ssm.send_command(
+        InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Parameters={"commands": list(commands)}
+    )["Command"]["CommandId"]
     deadline = time.monotonic() + timeout
     while True:
         invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
@@ -139,11 +143,14 @@ def run(ssm, instance_id: str, *commands: str, timeout: float = 60.0) -> dict:
 def everything_the_api_shows(ssm, invocation: dict) -> str:
     """GetCommandInvocation, ListCommands and ListCommandInvocations (with output) of a command."""
     command_id, instance_id = invocation["CommandId"], invocation["InstanceId"]
-    return json.dumps([
-        ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id),
-        ssm.list_commands(CommandId=command_id)["Commands"],
-        ssm.list_command_invocations(CommandId=command_id, Details=True)["CommandInvocations"],
-    ], default=str)
+    return json.dumps(
+        [
+            ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id),
+            ssm.list_commands(CommandId=command_id)["Commands"],
+            ssm.list_command_invocations(CommandId=command_id, Details=True)["CommandInvocations"],
+        ],
+        default=str,
+    )
 
 
 # --- the instance socket ---------------------------------------------------------
@@ -164,8 +171,12 @@ def signed_headers(body: bytes, keys: emulator.Credentials) -> dict:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
 
-    request = AWSRequest(method="POST", url="http://localhost/", data=body,
-                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    request = AWSRequest(
+        method="POST",
+        url="http://localhost/",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
     SigV4Auth(BotoCredentials(keys.access_key_id, keys.secret_access_key), "ec2", REGION).add_auth(request)
     return dict(request.headers.items())
 
@@ -182,15 +193,24 @@ def test_the_instance_socket_serves_the_aws_api_alone(info):
     body = b"Action=DescribeVpcs&Version=2016-11-15"
     status, _, answer = over(info.instance_socket, "POST", "/", body, signed_headers(body, emulator.credentials(info)))
     assert status == 200 and b"<DescribeVpcsResponse" in answer
-    status, _, answer = over(info.instance_socket, "POST", "/", body, {
-        "Content-Type": "application/x-www-form-urlencoded", "Host": "localhost"})
+    status, _, answer = over(
+        info.instance_socket,
+        "POST",
+        "/",
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "Host": "localhost"},
+    )
     assert status == 401 and b"MissingAuthenticationToken" in answer
     other = emulator.Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     status, _, answer = over(info.instance_socket, "POST", "/", body, signed_headers(body, other))
     assert status == 401 and b"AuthFailure" in answer
 
-    for method, path in (("GET", "/_hybridnet/health"), ("POST", "/_hybridnet/ssm-instances"),
-                         ("GET", "/moto-api/data.json"), ("POST", "/moto-api/reset")):
+    for method, path in (
+        ("GET", "/_hybridnet/health"),
+        ("POST", "/_hybridnet/ssm-instances"),
+        ("GET", "/moto-api/data.json"),
+        ("POST", "/moto-api/reset"),
+    ):
         data = b"{}" if method == "POST" else b""
         status, headers, answer = over(info.instance_socket, method, path, data)
         request = urllib.request.Request(info.endpoint + path, data=data or None, method=method)
@@ -251,9 +271,13 @@ def test_commands_reach_the_aws_api_through_the_instance_socket(info, client, ss
     threading.Thread(target=serve, daemon=True).start()
     try:
         instance_id = managed(info, client, tmp_path, role, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
-        invocation = run(ssm, instance_id, f"{AWS} sts get-caller-identity --query Arn --output text",
-                         f"if command -v curl >/dev/null; then curl -s -o /dev/null -w '%{{http_code}}\\n' "
-                         f"http://127.0.0.1:{port}/_hybridnet/health; else echo no-curl; fi")
+        invocation = run(
+            ssm,
+            instance_id,
+            f"{AWS} sts get-caller-identity --query Arn --output text",
+            f"if command -v curl >/dev/null; then curl -s -o /dev/null -w '%{{http_code}}\\n' "
+            f"http://127.0.0.1:{port}/_hybridnet/health; else echo no-curl; fi",
+        )
         assert invocation["Status"] == "Success", invocation["StandardErrorContent"]
         arn, admin = invocation["StandardOutputContent"].splitlines()
         assert arn == f"arn:aws:sts::123456789012:assumed-role/{role}/{instance_id}"
@@ -283,13 +307,29 @@ def test_registration_environment_is_validated(info, client, tmp_path):
             register(info, instance_id, alive, environment)
         assert instance_id in str(refused.value) and "never-echoed" not in str(refused.value)
     # Over the raw socket: a 400 that names the field.
-    status, _, answer = over(info.socket, "POST", "/_hybridnet/ssm-instances", json.dumps({
-        "region": REGION, "instances": [{"instance_id": instance_id, "argv_prefix": [], "alive_path": str(alive),
-                                         "environment": {"AWS_SECRET_ACCESS_KEY": "x"}}]}).encode(),
-        {"Content-Type": "application/json"})
+    status, _, answer = over(
+        info.socket,
+        "POST",
+        "/_hybridnet/ssm-instances",
+        json.dumps(
+            {
+                "region": REGION,
+                "instances": [
+                    {
+                        "instance_id": instance_id,
+                        "argv_prefix": [],
+                        "alive_path": str(alive),
+                        "environment": {"AWS_SECRET_ACCESS_KEY": "x"},
+                    }
+                ],
+            }
+        ).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 400 and "environment.AWS_SECRET_ACCESS_KEY" in json.loads(answer)["error"]
-    assert {i["InstanceId"] for i in client("ssm").describe_instance_information()["InstanceInformationList"]}.isdisjoint(
-        {instance_id})  # nothing was registered
+    assert {
+        i["InstanceId"] for i in client("ssm").describe_instance_information()["InstanceInformationList"]
+    }.isdisjoint({instance_id})  # nothing was registered
 
 
 def test_commands_get_the_registered_environment_and_the_instances_region(info, client, ssm, tmp_path):
@@ -297,21 +337,24 @@ def test_commands_get_the_registered_environment_and_the_instances_region(info, 
     alive = tmp_path / "up"
     alive.touch()
     register(info, plain, alive)
-    show = ('echo "region=$AWS_REGION default=$AWS_DEFAULT_REGION key=${AWS_ACCESS_KEY_ID:-none} '
-            f'host=${{{HOST_VARIABLE}:-none}} metadata=$AWS_EC2_METADATA_DISABLED config=$AWS_CONFIG_FILE '
-            'greeting=${GREETING:-none} id=$AWS_SSM_INSTANCE_ID"')
+    show = (
+        'echo "region=$AWS_REGION default=$AWS_DEFAULT_REGION key=${AWS_ACCESS_KEY_ID:-none} '
+        f"host=${{{HOST_VARIABLE}:-none}} metadata=$AWS_EC2_METADATA_DISABLED config=$AWS_CONFIG_FILE "
+        'greeting=${GREETING:-none} id=$AWS_SSM_INSTANCE_ID"'
+    )
     invocation = run(ssm, plain, show)
     assert invocation["Status"] == "Success"
     assert invocation["StandardOutputContent"] == (
-        f"region={REGION} default={REGION} key=none host=none metadata=true config=/dev/null greeting=none "
-        f"id={plain}\n")
+        f"region={REGION} default={REGION} key=none host=none metadata=true config=/dev/null greeting=none id={plain}\n"
+    )
 
     greeted = launch(client)
     register(info, greeted, alive, {"GREETING": "hello world", "AWS_SSM_INSTANCE_ID": "not-the-agents"})
     invocation = run(ssm, greeted, show)
     assert invocation["StandardOutputContent"] == (
         f"region={REGION} default={REGION} key=none host=none metadata=true config=/dev/null "
-        f"greeting=hello world id={greeted}\n")  # the agent's own variables win
+        f"greeting=hello world id={greeted}\n"
+    )  # the agent's own variables win
 
 
 # --- instance profile credentials ------------------------------------------------
@@ -322,7 +365,8 @@ def test_an_instance_profile_reads_a_secure_string(info, client, ssm, psk, tmp_p
     instance_id = managed(info, client, tmp_path, role)
     secret_file, creds_file = tmp_path / "psk", tmp_path / "creds"
     invocation = run(
-        ssm, instance_id,
+        ssm,
+        instance_id,
         "umask 077",
         f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption --query Parameter.Value --output text"
         f" > {secret_file}",
@@ -357,7 +401,7 @@ def test_an_instance_profile_reads_a_secure_string(info, client, ssm, psk, tmp_p
         client("ec2", **keys).describe_vpcs()
     assert denied.value.response["Error"]["Code"] == "UnauthorizedOperation"
     # Reused by the next command, as the instance metadata hands out the same credentials until they near expiry.
-    again = run(ssm, instance_id, f"printf %s \"$AWS_ACCESS_KEY_ID\" > {creds_file}")
+    again = run(ssm, instance_id, f'printf %s "$AWS_ACCESS_KEY_ID" > {creds_file}')
     assert again["Status"] == "Success" and creds_file.read_text() == key_id
     assert role_arn.endswith(f":role/{role}")
 
@@ -367,33 +411,50 @@ def test_a_policy_resource_limits_which_parameters(client, ssm, psk):
     iam, sts = client("iam"), client("sts")
     me = sts.get_caller_identity()["Arn"]
     name = f"hn-test-{uuid.uuid4().hex[:8]}"
-    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    role_arn = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(seed.SSM_ROLE_POLICY))
     ssm.put_parameter(Name="/other/secret", Type="SecureString", Value="not-yours", Overwrite=True)
     ssm.put_parameter(Name="/hybridnet/test/plain", Type="String", Value="plain", Overwrite=True)
     temporary = sts.assume_role(RoleArn=role_arn, RoleSessionName="resource-test")["Credentials"]
-    role_ssm = client("ssm", aws_access_key_id=temporary["AccessKeyId"],
-                   aws_secret_access_key=temporary["SecretAccessKey"], aws_session_token=temporary["SessionToken"])
+    role_ssm = client(
+        "ssm",
+        aws_access_key_id=temporary["AccessKeyId"],
+        aws_secret_access_key=temporary["SecretAccessKey"],
+        aws_session_token=temporary["SessionToken"],
+    )
 
     assert role_ssm.get_parameter(Name=PSK_NAME, WithDecryption=True)["Parameter"]["Value"] == psk
-    assert role_ssm.get_parameter(Name=f"arn:aws:ssm:{REGION}:123456789012:parameter{PSK_NAME}",
-                                  WithDecryption=True)["Parameter"]["Value"] == psk
+    assert (
+        role_ssm.get_parameter(Name=f"arn:aws:ssm:{REGION}:123456789012:parameter{PSK_NAME}", WithDecryption=True)[
+            "Parameter"
+        ]["Value"]
+        == psk
+    )
     both = role_ssm.get_parameters(Names=[PSK_NAME, "/hybridnet/test/plain"], WithDecryption=True)["Parameters"]
     assert sorted(p["Value"] for p in both) == sorted([psk, "plain"])
-    for call in (lambda: role_ssm.get_parameter(Name="/other/secret", WithDecryption=True),
-                 lambda: role_ssm.get_parameters(Names=[PSK_NAME, "/other/secret"]),
-                 lambda: role_ssm.put_parameter(Name="/hybridnet/test/new", Value="x", Type="String"),
-                 lambda: role_ssm.describe_parameters()):
+    for call in (
+        lambda: role_ssm.get_parameter(Name="/other/secret", WithDecryption=True),
+        lambda: role_ssm.get_parameters(Names=[PSK_NAME, "/other/secret"]),
+        lambda: role_ssm.put_parameter(Name="/hybridnet/test/new", Value="x", Type="String"),
+        lambda: role_ssm.describe_parameters(),
+    ):
         with pytest.raises(ClientError) as denied:
             call()
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert ssm.get_parameter(Name="/other/secret", WithDecryption=True)["Parameter"]["Value"] == "not-yours"
 
 
-def test_an_instance_without_a_profile_has_no_credentials_until_one_is_associated(info, client, ssm, psk, tmp_path,
-                                                                                  aws_cli):
+def test_an_instance_without_a_profile_has_no_credentials_until_one_is_associated(
+    info, client, ssm, psk, tmp_path, aws_cli
+):
     instance_id = managed(info, client, tmp_path)
     read = f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption --query Parameter.Value --output text"
     invocation = run(ssm, instance_id, 'echo "key=${AWS_ACCESS_KEY_ID:-none}"', read)
@@ -410,12 +471,20 @@ def test_an_instance_without_a_profile_has_no_credentials_until_one_is_associate
 
 
 def test_a_role_ec2_may_not_assume_gives_no_credentials(info, client, ssm, tmp_path, aws_cli):
-    lambda_trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    lambda_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
     role, _ = role_with_profile(client, trust=lambda_trust, policy=seed.SSM_ROLE_POLICY)
     instance_id = managed(info, client, tmp_path, role)
-    invocation = run(ssm, instance_id, "env | grep -c '^AWS_ACCESS_KEY_ID=\\|^AWS_SESSION_TOKEN=' || true",
-                     f"{AWS} sts get-caller-identity")
+    invocation = run(
+        ssm,
+        instance_id,
+        "env | grep -c '^AWS_ACCESS_KEY_ID=\\|^AWS_SESSION_TOKEN=' || true",
+        f"{AWS} sts get-caller-identity",
+    )
     assert invocation["Status"] == "Failed"
     assert invocation["StandardOutputContent"] == "0\n"
     assert "Unable to locate credentials" in invocation["StandardErrorContent"]
@@ -424,9 +493,11 @@ def test_a_role_ec2_may_not_assume_gives_no_credentials(info, client, ssm, tmp_p
 def test_a_role_without_the_policy_is_denied(info, client, ssm, psk, tmp_path, aws_cli):
     role, _ = role_with_profile(client)  # trusts EC2, no policy
     instance_id = managed(info, client, tmp_path, role)
-    invocation = run(ssm, instance_id,
-                     f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption --query Parameter.Value "
-                     "--output text")
+    invocation = run(
+        ssm,
+        instance_id,
+        f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption --query Parameter.Value --output text",
+    )
     assert invocation["Status"] == "Failed"
     assert "AccessDeniedException" in invocation["StandardErrorContent"]
     assert f"assumed-role/{role}/{instance_id}" in invocation["StandardErrorContent"]
@@ -437,8 +508,7 @@ def test_a_role_without_the_policy_is_denied(info, client, ssm, psk, tmp_path, a
 
 
 def test_the_seed_hosts_have_the_ssm_instance_profile_once(info, client, ssm, psk, tmp_path, aws_cli):
-    from hybridnet.aws import connect
-    from hybridnet.aws import BASELINE_TAG
+    from hybridnet.aws import BASELINE_TAG, connect
     from hybridnet.params import load_params
 
     ctx = connect(load_params(ROOT / "params" / "lab.yaml", overrides={"name": "instanceside", "lab": "off"}))
@@ -448,25 +518,32 @@ def test_the_seed_hosts_have_the_ssm_instance_profile_once(info, client, ssm, ps
     assert set(hosts) == set(seed.HOST_NAMES)
     # A host seeded before it had one gets it at the next seeding.
     router = hosts["router"]
-    association = ec2.describe_iam_instance_profile_associations(
-        Filters=[{"Name": "instance-id", "Values": [router]}])["IamInstanceProfileAssociations"][0]
+    association = ec2.describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [router]}])[
+        "IamInstanceProfileAssociations"
+    ][0]
     ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
     assert seed.ensure_baseline(ctx)["instances"] == hosts
 
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]].count(seed.SSM_PROFILE) == 1
-    profiles = [p for p in iam.list_instance_profiles()["InstanceProfiles"]
-                if p["InstanceProfileName"] == seed.SSM_PROFILE]
+    profiles = [
+        p for p in iam.list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"] == seed.SSM_PROFILE
+    ]
     assert len(profiles) == 1 and [r["RoleName"] for r in profiles[0]["Roles"]] == [seed.SSM_PROFILE]
     role = iam.get_role(RoleName=seed.SSM_PROFILE)["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
-    for tags in (iam.list_role_tags(RoleName=seed.SSM_PROFILE)["Tags"],
-                 iam.get_instance_profile(InstanceProfileName=seed.SSM_PROFILE)["InstanceProfile"]["Tags"]):
+    for tags in (
+        iam.list_role_tags(RoleName=seed.SSM_PROFILE)["Tags"],
+        iam.get_instance_profile(InstanceProfileName=seed.SSM_PROFILE)["InstanceProfile"]["Tags"],
+    ):
         assert {"Key": BASELINE_TAG, "Value": seed.BASELINE} in tags
     assert iam.list_role_policies(RoleName=seed.SSM_PROFILE)["PolicyNames"] == [seed.SSM_ROLE_POLICY_NAME]
-    assert iam.get_role_policy(RoleName=seed.SSM_PROFILE, PolicyName=seed.SSM_ROLE_POLICY_NAME)[
-        "PolicyDocument"] == seed.SSM_ROLE_POLICY
+    assert (
+        iam.get_role_policy(RoleName=seed.SSM_PROFILE, PolicyName=seed.SSM_ROLE_POLICY_NAME)["PolicyDocument"]
+        == seed.SSM_ROLE_POLICY
+    )
     associations = ec2.describe_iam_instance_profile_associations(
-        Filters=[{"Name": "instance-id", "Values": list(hosts.values())}])["IamInstanceProfileAssociations"]
+        Filters=[{"Name": "instance-id", "Values": list(hosts.values())}]
+    )["IamInstanceProfileAssociations"]
     assert sorted(a["InstanceId"] for a in associations) == sorted(hosts.values())
     assert {a["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1] for a in associations} == {seed.SSM_PROFILE}
 
@@ -474,7 +551,12 @@ def test_the_seed_hosts_have_the_ssm_instance_profile_once(info, client, ssm, ps
     alive = tmp_path / "router-up"
     alive.touch()
     register(info, router, alive, {"PATH": INSTANCE_PATH, "AWS_ENDPOINT_URL": info.endpoint})
-    invocation = run(ssm, router, f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption "
-                                  "--query Parameter.Value --output text >/dev/null && echo read")
-    assert (invocation["Status"], invocation["StandardOutputContent"]) == ("Success", "read\n"), \
-        invocation["StandardErrorContent"]
+    invocation = run(
+        ssm,
+        router,
+        f"{AWS} ssm get-parameter --name {PSK_NAME} --with-decryption "
+        "--query Parameter.Value --output text >/dev/null && echo read",
+    )
+    assert (invocation["Status"], invocation["StandardOutputContent"]) == ("Success", "read\n"), invocation[
+        "StandardErrorContent"
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 CGW_FIXTURE_DIR = Path(__file__).parent / "fixtures" / "cgw_lab"
 
@@ -67,6 +67,7 @@ def lab_session(lab_root, test_lab_lock):
     unless = "; unless you stopped or rebuilt your lab yourself during the tests, the tests did, which is a bug"
     assert set(before["namespaces"]) <= set(after["namespaces"]), (
         f"namespaces of the user's lab disappeared during the tests: "
-        f"{sorted(set(before['namespaces']) - set(after['namespaces']))}{unless}")
+        f"{sorted(set(before['namespaces']) - set(after['namespaces']))}{unless}"
+    )
     gone = [name for name, pid, start in before["daemons"] if not is_same_process_alive(pid, start)]
     assert not gone, f"the user's lab daemons {gone} stopped during the tests{unless}"

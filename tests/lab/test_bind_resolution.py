@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hybridnet.diagnostics.dns import Probe, probe_matrix
-from hybridnet.render.dns import render_lab_bind
 from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
+from hybridnet.render.dns import render_lab_bind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 pytestmark = pytest.mark.lab
 
@@ -52,8 +51,12 @@ def start_named(ns: str, conf: Path, log: Path) -> subprocess.Popen:
     named = shutil.which("named") or "/usr/sbin/named"
     with open(log, "wb") as out:
         # `ip netns exec` execs named itself: the Popen pid is named's pid
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, named, "-4", "-g", "-u", "bind", "-c", str(conf)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, named, "-4", "-g", "-u", "bind", "-c", str(conf)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     return proc
 
 
@@ -74,8 +77,9 @@ def wait_running(proc: subprocess.Popen, log: Path, timeout: float = 10.0) -> No
 
 def no_route_count(ns: str) -> int:
     """IpOutNoRoutes in `ns`: packets the kernel could not route (the namespaces only know lab prefixes)."""
-    res = subprocess.run(["ip", "netns", "exec", ns, "nstat", "-asz", "IpOutNoRoutes"], capture_output=True,
-                         text=True, timeout=10)
+    res = subprocess.run(
+        ["ip", "netns", "exec", ns, "nstat", "-asz", "IpOutNoRoutes"], capture_output=True, text=True, timeout=10
+    )
     assert res.returncode == 0, res.stderr
     return int(res.stdout.split("IpOutNoRoutes")[1].split()[0])
 
@@ -113,17 +117,29 @@ def test_hybrid_dns_both_ways_with_failover():
             path.mkdir()
             shutil.chown(path, "bind", "bind")
         render_lab_bind(
-            "onprem", dirs["onprem"], listen_ips=[ONPREM_DNS],
+            "onprem",
+            dirs["onprem"],
+            listen_ips=[ONPREM_DNS],
             # only the Resolver outbound endpoint may ask from the VPC: proves query-source
             allow_query=["192.168.0.0/16"] + [f"{a}/32" for a in OUTBOUND],
-            onprem_zone="anycompany.corp", onprem_records={"websrv": WEBSRV}, inbound_ips=INBOUND,
-            private_zones=["awsanycompany.corp"], region=REGION, dns_server_ip=ONPREM_DNS)
+            onprem_zone="anycompany.corp",
+            onprem_records={"websrv": WEBSRV},
+            inbound_ips=INBOUND,
+            private_zones=["awsanycompany.corp"],
+            region=REGION,
+            dns_server_ip=ONPREM_DNS,
+        )
         render_lab_bind(
-            "resolver", dirs["resolver"], listen_ips=INBOUND + [VPC_RESOLVER],
+            "resolver",
+            dirs["resolver"],
+            listen_ips=INBOUND + [VPC_RESOLVER],
             allow_query=["10.0.0.0/16", "192.168.0.0/16"],
             hosted_zones={"awsanycompany.corp": {"web1": WEB1, "web2": "10.0.20.10", "app": "10.0.20.11"}},
-            forward_rules={"anycompany.corp": [ONPREM_DNS]}, query_source_ip=OUTBOUND[0],
-            region=REGION, vpc_host_ips=[WEB1])
+            forward_rules={"anycompany.corp": [ONPREM_DNS]},
+            query_source_ip=OUTBOUND[0],
+            region=REGION,
+            vpc_host_ips=[WEB1],
+        )
 
         # -- daemons
         logs = {role: work / f"{role}.log" for role in dirs}
@@ -133,23 +149,25 @@ def test_hybrid_dns_both_ways_with_failover():
         wait_running(procs[1], logs["resolver"])
 
         def client(name, expected, qtype="A"):
-            return Probe("on-prem client", ONPREM_DNS, name, qtype, expected=expected, source=WEBSRV,
-                         netns=onprem_ns)
+            return Probe("on-prem client", ONPREM_DNS, name, qtype, expected=expected, source=WEBSRV, netns=onprem_ns)
 
         def vpc_host(name, expected, server=VPC_RESOLVER):
             return Probe("VPC host", server, name, expected=expected, source=WEB1, netns=vpc_ns)
 
-        df = probe_matrix([
-            client("web1.awsanycompany.corp", [WEB1]),  # forwarded to the inbound endpoint
-            client("nope.awsanycompany.corp", "NXDOMAIN"),  # NXDOMAIN from the private zone, not a timeout
-            client(f"ip-10-0-10-10.{REGION}.compute.internal", [WEB1]),
-            client("websrv.anycompany.corp", [WEBSRV]),  # its own zone
-            client("www.example.com", "SERVFAIL"),  # outside the lab: fails at once
-            vpc_host("websrv.anycompany.corp", [WEBSRV]),  # FORWARD rule via the outbound endpoint
-            vpc_host("nope.anycompany.corp", "NXDOMAIN"),
-            vpc_host("web1.awsanycompany.corp", [WEB1], server=INBOUND[1]),
-            vpc_host("websrv.anycompany.corp", "REFUSED", server=ONPREM_DNS),  # a VPC host may not ask on-prem
-        ], timeout=3.0)
+        df = probe_matrix(
+            [
+                client("web1.awsanycompany.corp", [WEB1]),  # forwarded to the inbound endpoint
+                client("nope.awsanycompany.corp", "NXDOMAIN"),  # NXDOMAIN from the private zone, not a timeout
+                client(f"ip-10-0-10-10.{REGION}.compute.internal", [WEB1]),
+                client("websrv.anycompany.corp", [WEBSRV]),  # its own zone
+                client("www.example.com", "SERVFAIL"),  # outside the lab: fails at once
+                vpc_host("websrv.anycompany.corp", [WEBSRV]),  # FORWARD rule via the outbound endpoint
+                vpc_host("nope.anycompany.corp", "NXDOMAIN"),
+                vpc_host("web1.awsanycompany.corp", [WEB1], server=INBOUND[1]),
+                vpc_host("websrv.anycompany.corp", "REFUSED", server=ONPREM_DNS),  # a VPC host may not ask on-prem
+            ],
+            timeout=3.0,
+        )
         assert df["ok"].all(), "\n" + df.to_string()
         assert (df["latency_ms"] < 1000).all(), "\n" + df.to_string()
 

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from hybridnet import dataplane, faults
 from hybridnet.aws import connect
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 from hybridnet.params import load_params
 from hybridnet.phases import client_vpn, connect_handler, hybrid_dns, router_config, tgw_attachment
-from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 HYBRIDNET = str(ROOT / ".venv" / "bin" / "hybridnet")
@@ -50,8 +49,13 @@ def stack(lab_session, own_emulator, tmp_path_factory):
 
 
 def healthcheck() -> subprocess.CompletedProcess:
-    return subprocess.run([HYBRIDNET, "healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml")],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    return subprocess.run(
+        [HYBRIDNET, "healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
 
 def verdicts_now(ctx, max_drops: int | None = None) -> tuple[int, pd.DataFrame]:
@@ -139,14 +143,23 @@ def test_with_the_lab_down_the_hosts_are_named_with_ssm_s_reason(stack):
     result = healthcheck()
     assert result.returncode == 2, result.stdout
     for role in ("router", "onprem_dns", "onprem_client", "vpc_client"):
-        assert re.search(rf"^  FAIL\s+host {role}\s+{role} i-[0-9a-f]{{17}}: SSM Agent has not checked in "
-                         r"\(PingStatus ConnectionLost\)", result.stdout, re.M), result.stdout
+        assert re.search(
+            rf"^  FAIL\s+host {role}\s+{role} i-[0-9a-f]{{17}}: SSM Agent has not checked in "
+            r"\(PingStatus ConnectionLost\)",
+            result.stdout,
+            re.M,
+        ), result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def lab_up() -> subprocess.CompletedProcess:
-    return subprocess.run([HYBRIDNET, "lab", "up", "--params", str(ROOT / "params" / "lab.yaml")],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    return subprocess.run(
+        [HYBRIDNET, "lab", "up", "--params", str(ROOT / "params" / "lab.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
 
 def test_lab_up_brings_back_the_whole_twin_from_the_account(stack):
@@ -204,8 +217,7 @@ DRILL_VERDICTS = [
     # a crash is named on the host itself, not only by what it takes with it
     ("cgw-ike-crash", 2, "router daemons", "FAIL", "charon not running on hosts.router seed-idc-router (i-", 30),
     ("cgw-bgp-crash", 2, "router daemons", "FAIL", "bgpd not running on hosts.router seed-idc-router (i-", 30),
-    ("onprem-dns-crash", 2, "on-prem DNS server", "FAIL", "named not running on hosts.onprem_dns seed-idc-dns (i-",
-     30),
+    ("onprem-dns-crash", 2, "on-prem DNS server", "FAIL", "named not running on hosts.onprem_dns seed-idc-dns (i-", 30),
     ("psk-mismatch", 1, "tunnels", "WARN", "1 of 2 UP; DOWN: {tunnel1}", 30),
     ("phase1-mismatch", 1, "tunnels", "WARN", "1 of 2 UP; DOWN: {tunnel1}", 30),
     ("phase2-mismatch", 1, "tunnels", "WARN", "1 of 2 UP; DOWN: {tunnel1}", 30),
@@ -263,12 +275,16 @@ def test_every_drill_gives_its_verdict_and_clear_restores_ok(stack):
             seen_s = time.monotonic() - started
             said = "; ".join(f"{r.status} {r.check}: {r.reason} [{r.cause}]" for r in row.itertuples()) or "-"
             if got != want_code or row.empty:
-                problems.append(f"{drill}: want exit {want_code} and {status} {check!r} saying {says!r} within "
-                                f"{within_s} s; got exit {got}:\n{frame.to_string()}")
+                problems.append(
+                    f"{drill}: want exit {want_code} and {status} {check!r} saying {says!r} within "
+                    f"{within_s} s; got exit {got}:\n{frame.to_string()}"
+                )
             elif row.iloc[0]["cause"] != faults.DRILLS[drill].cause:
-                wrong_causes.append(f"{drill}: cause {row.iloc[0]['cause']!r}, want {faults.DRILLS[drill].cause!r} "
-                                    f"(evidence: {row.iloc[0].get('evidence', '')!r})")
-        except Exception:  # noqa: BLE001 - reported with the others; clear and go on
+                wrong_causes.append(
+                    f"{drill}: cause {row.iloc[0]['cause']!r}, want {faults.DRILLS[drill].cause!r} "
+                    f"(evidence: {row.iloc[0].get('evidence', '')!r})"
+                )
+        except Exception:
             problems.append(f"{drill}: {traceback.format_exc()}")
         finally:
             faults.clear(stack)
@@ -292,6 +308,8 @@ def test_teardown_removes_everything_and_the_lab(stack):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "left            nothing" in result.stdout
     assert not dataplane.lab_running()
-    assert not {f"{NS_PREFIX}aws", f"{NS_PREFIX}cgw"} & set(os.listdir("/run/netns") if os.path.isdir("/run/netns") else [])
+    assert not {f"{NS_PREFIX}aws", f"{NS_PREFIX}cgw"} & set(
+        os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    )
     after = healthcheck()
     assert after.returncode == 2 and "no VPN connection tagged" in after.stdout

@@ -15,17 +15,16 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hybridnet import dataplane, emulator, lab, pki
 from hybridnet.aws import connect
 from hybridnet.handlers import connect_handler as deployed
 from hybridnet.lab import clientvpn, fromaws, netns
 from hybridnet.lab.hosts import REMOTE_NAMESPACES
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 from hybridnet.params import load_params
 from hybridnet.phases import client_vpn, hybrid_dns, router_config, tgw_attachment
 from hybridnet.phases import connect_handler as phase5
 from hybridnet.workspace import write_private
-from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 pytestmark = pytest.mark.lab
 
@@ -68,8 +67,13 @@ def setup(ctx, tmp_path_factory):
         phase4 = client_vpn.run(ctx, run, progress=None)
         dataplane.client_vpn_up(ctx, phase4.endpoint_id)
         handler = phase5.run(ctx, progress=None)
-        yield {"run": run, "phase4": phase4, "handler": handler,
-               "profile": phase4.profile.path, "digest": hashlib.sha256(phase4.profile.path.read_bytes()).hexdigest()}
+        yield {
+            "run": run,
+            "phase4": phase4,
+            "handler": handler,
+            "profile": phase4.profile.path,
+            "digest": hashlib.sha256(phase4.profile.path.read_bytes()).hexdigest(),
+        }
     finally:
         dataplane.lab_down()
 
@@ -127,9 +131,13 @@ def test_phase4_connects_the_remote_user_through_ssm_and_the_key_never_travels(c
     table = deployment.table
     assert table["ok"].all(), table.to_string()
     assert list(table["step"]) == [
-        "client key in Parameter Store", f"remote_user {deployment.attempts[0]['instance_id']} (192.0.2.10) connects with "
-        "the profile", "ping VPC host web1", "ping on-prem host websrv", "resolve web1.awsanycompany.corp",
-        "disconnect"], table.to_string()
+        "client key in Parameter Store",
+        f"remote_user {deployment.attempts[0]['instance_id']} (192.0.2.10) connects with the profile",
+        "ping VPC host web1",
+        "ping on-prem host websrv",
+        "resolve web1.awsanycompany.corp",
+        "disconnect",
+    ], table.to_string()
     attempt = deployment.attempts[0]
     assert ipaddress.ip_address(attempt["client_ip"]) in ipaddress.ip_network("172.16.0.0/22")
     ended = [c for c in connections(ctx, setup["phase4"].endpoint_id) if c["ClientIp"] == attempt["client_ip"]]
@@ -141,8 +149,9 @@ def test_phase4_connects_the_remote_user_through_ssm_and_the_key_never_travels(c
     assert not any(material.client.key_pem.splitlines()[1] in str(c["Parameters"]) for c in sent)
     # On the host, nothing of the key is left after the try.
     folder = Path(dataplane.LAB_DIR) / f"{clientvpn.USERS['user'][0]}-host" / "var-lib-hybridnet" / "clientvpn"
-    assert folder.is_dir() and not any("PRIVATE KEY" in p.read_text(errors="replace")
-                                       for p in folder.rglob("*") if p.is_file())
+    assert folder.is_dir() and not any(
+        "PRIVATE KEY" in p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()
+    )
 
 
 def test_describe_connections_lists_allowed_and_refused_attempts(ctx, setup):
@@ -169,8 +178,9 @@ def test_a_client_certificate_from_another_ca_is_refused_by_the_server(ctx, setu
     attempt = clientvpn.connect(dataplane.LAB_DIR, "user", profile, timeout=6, extra_args=("--hand-window", "3"))
     assert attempt.outcome != "connected", attempt
     server = clientvpn.server_log_since(dataplane.LAB_DIR, offset)
-    assert re.search(r"VERIFY ERROR: depth=0, error=unable to get local issuer certificate.*CN=client1", server), \
+    assert re.search(r"VERIFY ERROR: depth=0, error=unable to get local issuer certificate.*CN=client1", server), (
         server[-2000:]
+    )
     assert "TLS handshake failed" in server or "TLS Error" in server
     assert len(connections(ctx, setup["phase4"].endpoint_id)) == before  # never got as far as the handler
 

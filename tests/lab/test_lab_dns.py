@@ -18,17 +18,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet import dataplane, hosts, lab
 from hybridnet.aws import connect
 from hybridnet.diagnostics.charts_dns import FAILED, outcome
 from hybridnet.diagnostics.dns import Probe, probe_matrix
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 from hybridnet.params import load_params
 from hybridnet.phases import hybrid_dns, router_config, tgw_attachment
-from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 pytestmark = pytest.mark.lab
 
@@ -88,8 +87,9 @@ def lan_bytes() -> int:
 
 
 def no_route_count(ns: str) -> int:
-    res = subprocess.run(["ip", "netns", "exec", ns, "nstat", "-asz", "IpOutNoRoutes"], capture_output=True,
-                         text=True, timeout=10)
+    res = subprocess.run(
+        ["ip", "netns", "exec", ns, "nstat", "-asz", "IpOutNoRoutes"], capture_output=True, text=True, timeout=10
+    )
     assert res.returncode == 0, res.stderr
     return int(res.stdout.split("IpOutNoRoutes")[1].split()[0])
 
@@ -117,8 +117,9 @@ def test_lab_servers_are_configured_from_the_emulator(dns_lab):
     for ip in result.inbound.ips:  # the on-prem server forwards to the endpoint's IPs as AWS reports them
         assert f"{ip};" in onprem_conf
     assert "query-source address 10.0.1.251;" in resolver_conf  # an outbound endpoint IP
-    assert re.search(r'zone "anycompany.corp" \{\s*type forward;\s*forward only;\s*forwarders \{\s*192.168.2.250;',
-                     resolver_conf)
+    assert re.search(
+        r'zone "anycompany.corp" \{\s*type forward;\s*forward only;\s*forwarders \{\s*192.168.2.250;', resolver_conf
+    )
 
 
 def test_both_directions_resolve_across_the_tunnels(ctx, dns_lab):
@@ -145,16 +146,20 @@ def test_the_matrix_is_asked_on_the_hosts_through_ssm(ctx, dns_lab):
     ssm = ctx.client("ssm")
     hybrid_dns.probe_matrix(ctx)
     commands = ssm.list_commands()["Commands"]
-    mine = [c for c in commands if c["Comment"] == "hybridnet" and any(
-        "dig +yaml" in line for line in c["Parameters"]["commands"])][:2]
+    mine = [
+        c
+        for c in commands
+        if c["Comment"] == "hybridnet" and any("dig +yaml" in line for line in c["Parameters"]["commands"])
+    ][:2]
     ec2 = ctx.client("ec2")
     names = {}
     for command in mine:
         instance = ec2.describe_instances(InstanceIds=command["InstanceIds"])["Reservations"][0]["Instances"][0]
         names[next(t["Value"] for t in instance["Tags"] if t["Key"] == "Name")] = command["Status"]
     assert names == {"seed-idc-websrv": "Success", "seed-web1": "Success"}
-    resolv = hosts.plane(ctx).run_many({"onprem_client": ["cat /etc/resolv.conf"],
-                                        "vpc_client": ["cat /etc/resolv.conf"]})
+    resolv = hosts.plane(ctx).run_many(
+        {"onprem_client": ["cat /etc/resolv.conf"], "vpc_client": ["cat /etc/resolv.conf"]}
+    )
     assert "nameserver 192.168.2.250" in resolv["onprem_client"].stdout
     assert "nameserver 10.0.0.2" in resolv["vpc_client"].stdout
 
@@ -164,15 +169,29 @@ def test_a_record_changed_in_route53_is_what_the_lab_answers(ctx, dns_lab):
     r53 = ctx.client("route53")
 
     def upsert(ip: str) -> None:
-        r53.change_resource_record_sets(HostedZoneId=result.hosted_zone_id, ChangeBatch={"Changes": [
-            {"Action": "UPSERT", "ResourceRecordSet": {"Name": "web2.awsanycompany.corp.", "Type": "A", "TTL": 300,
-                                                       "ResourceRecords": [{"Value": ip}]}}]})
+        r53.change_resource_record_sets(
+            HostedZoneId=result.hosted_zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": "web2.awsanycompany.corp.",
+                            "Type": "A",
+                            "TTL": 300,
+                            "ResourceRecords": [{"Value": ip}],
+                        },
+                    }
+                ]
+            },
+        )
 
     upsert("10.0.20.11")
     try:
         dns_up(ctx, run_dir)
-        df = probe_matrix([onprem("web2.awsanycompany.corp", ["10.0.20.11"]),
-                           vpc("web2.awsanycompany.corp", ["10.0.20.11"])])
+        df = probe_matrix(
+            [onprem("web2.awsanycompany.corp", ["10.0.20.11"]), vpc("web2.awsanycompany.corp", ["10.0.20.11"])]
+        )
         assert df["ok"].all(), df.to_string()
     finally:
         upsert("10.0.20.10")
@@ -180,19 +199,38 @@ def test_a_record_changed_in_route53_is_what_the_lab_answers(ctx, dns_lab):
 
 
 def test_on_prem_still_resolves_with_the_first_inbound_ip_gone(dns_lab):
-    subprocess.run(["ip", "-n", f"{NS_PREFIX}vpc", "addr", "del", f"{INBOUND[0]}/24", "dev", "vpc"], check=True, timeout=10)
+    subprocess.run(
+        ["ip", "-n", f"{NS_PREFIX}vpc", "addr", "del", f"{INBOUND[0]}/24", "dev", "vpc"], check=True, timeout=10
+    )
     try:
         # names not asked before: nothing cached on the on-prem server, so each answer
         # came through the tunnels from the second inbound IP
-        df = probe_matrix([onprem("ip-10-0-20-10.ap-northeast-2.compute.internal", ["10.0.20.10"]),
-                           onprem("not-there-1.awsanycompany.corp", "NXDOMAIN")], timeout=4.0)
+        df = probe_matrix(
+            [
+                onprem("ip-10-0-20-10.ap-northeast-2.compute.internal", ["10.0.20.10"]),
+                onprem("not-there-1.awsanycompany.corp", "NXDOMAIN"),
+            ],
+            timeout=4.0,
+        )
         assert df["ok"].all(), df.to_string()
-        unreachable = probe_matrix([Probe("VPC host", INBOUND[0], "web1.awsanycompany.corp", source=VPC_HOST,
-                                          netns=f"{NS_PREFIX}vpc", expected=["10.0.10.10"])], timeout=1.0)
+        unreachable = probe_matrix(
+            [
+                Probe(
+                    "VPC host",
+                    INBOUND[0],
+                    "web1.awsanycompany.corp",
+                    source=VPC_HOST,
+                    netns=f"{NS_PREFIX}vpc",
+                    expected=["10.0.10.10"],
+                )
+            ],
+            timeout=1.0,
+        )
         assert not unreachable["ok"].any()  # the first inbound IP really was gone
     finally:
-        subprocess.run(["ip", "-n", f"{NS_PREFIX}vpc", "addr", "add", f"{INBOUND[0]}/24", "dev", "vpc"], check=True,
-                       timeout=10)
+        subprocess.run(
+            ["ip", "-n", f"{NS_PREFIX}vpc", "addr", "add", f"{INBOUND[0]}/24", "dev", "vpc"], check=True, timeout=10
+        )
 
 
 def test_moved_inbound_ips_are_changed_in_place_and_what_the_lab_plays(ctx, dns_lab):
@@ -212,10 +250,21 @@ def test_moved_inbound_ips_are_changed_in_place_and_what_the_lab_plays(ctx, dns_
         after = hybrid_dns.run(moved, progress=None)
         assert after.inbound.id == result.inbound.id and after.inbound.ips == ["10.0.1.240", INBOUND[1]]
         dns_up(moved, run_dir)
-        df = probe_matrix([Probe("VPC host", "10.0.1.240", "web1.awsanycompany.corp", source=VPC_HOST,
-                                 netns=f"{NS_PREFIX}vpc", expected=["10.0.10.10"]),
-                           onprem("not-there-2.awsanycompany.corp", "NXDOMAIN"),
-                           onprem("web2.awsanycompany.corp", ["10.0.20.10"])], timeout=4.0)
+        df = probe_matrix(
+            [
+                Probe(
+                    "VPC host",
+                    "10.0.1.240",
+                    "web1.awsanycompany.corp",
+                    source=VPC_HOST,
+                    netns=f"{NS_PREFIX}vpc",
+                    expected=["10.0.10.10"],
+                ),
+                onprem("not-there-2.awsanycompany.corp", "NXDOMAIN"),
+                onprem("web2.awsanycompany.corp", ["10.0.20.10"]),
+            ],
+            timeout=4.0,
+        )
         assert df["ok"].all(), df.to_string()
         assert dataplane.dns_spec(moved)["inbound_ips"] == ["10.0.1.240", INBOUND[1]]
     finally:
@@ -238,18 +287,30 @@ def test_both_tunnels_down_the_matrix_shows_failures_and_the_notebook_completes(
     try:
         started = time.monotonic()
         papermill.execute_notebook(
-            str(ROOT / "notebooks" / "03_hybrid_dns.ipynb"), str(nb_run / "03_hybrid_dns.ipynb"),
-            parameters={"params_file": str(params_file), "run_dir": str(nb_run)}, kernel_name="python3",
-            cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False)
+            str(ROOT / "notebooks" / "03_hybrid_dns.ipynb"),
+            str(nb_run / "03_hybrid_dns.ipynb"),
+            parameters={"params_file": str(params_file), "run_dir": str(nb_run)},
+            kernel_name="python3",
+            cwd=str(ROOT / "notebooks"),
+            progress_bar=False,
+            log_output=False,
+        )
         assert time.monotonic() - started < 60
         recorded = json.loads((nb_run / "results" / "03_hybrid_dns.json").read_text())
         rows = {(r["side"], r["name"]): r for r in recorded["matrix"]}
-        across = [("on-prem client", "web1.awsanycompany.corp"), ("on-prem client", "web2.awsanycompany.corp"),
-                  ("on-prem client", "does-not-exist.awsanycompany.corp"), ("VPC host", "websrv.anycompany.corp")]
+        across = [
+            ("on-prem client", "web1.awsanycompany.corp"),
+            ("on-prem client", "web2.awsanycompany.corp"),
+            ("on-prem client", "does-not-exist.awsanycompany.corp"),
+            ("VPC host", "websrv.anycompany.corp"),
+        ]
         for key in across:  # the named servers restarted with empty caches: every answer needs a tunnel
             assert not rows[key]["ok"] and rows[key]["rcode"] in ("TIMEOUT", "SERVFAIL"), rows[key]
-        local = [("on-prem client", "websrv.anycompany.corp"), ("VPC host", "web1.awsanycompany.corp"),
-                 ("VPC host", "does-not-exist.awsanycompany.corp")]
+        local = [
+            ("on-prem client", "websrv.anycompany.corp"),
+            ("VPC host", "web1.awsanycompany.corp"),
+            ("VPC host", "does-not-exist.awsanycompany.corp"),
+        ]
         for key in local:
             assert rows[key]["ok"], rows[key]
         assert recorded["matrix_ok"] == 4 and recorded["matrix_total"] == 8

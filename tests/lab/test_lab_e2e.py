@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hybridnet import dataplane, lab
 from hybridnet.aws import connect
+from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 from hybridnet.params import load_params
 from hybridnet.phases import router_config, tgw_attachment
-from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 ONPREM_HOST, VPC_HOST = "192.168.2.20", "10.0.10.10"
@@ -75,8 +74,9 @@ def test_both_tunnels_up_and_bgp_established_within_10_s(running_lab):
 def test_lab_status_command_prints_tunnels_sessions_and_routes(running_lab):
     import subprocess
 
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "hybridnet"), "lab", "status"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "hybridnet"), "lab", "status"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Established") == 4  # both sessions, seen from both ends
     assert re.search(r"aws\s+192\.168\.0\.0/16\s+bgp", result.stdout)
@@ -100,21 +100,28 @@ def test_aws_api_reports_the_lab(ctx, running_lab):
     vpn, cfg, _ = running_lab
     seen = telemetry(ctx, vpn["VpnConnectionId"])
     assert [(t["Status"], t["AcceptedRouteCount"], t["StatusMessage"]) for t in seen.values()] == [
-        ("UP", 1, "1 BGP ROUTES"), ("UP", 1, "1 BGP ROUTES")]
+        ("UP", 1, "1 BGP ROUTES"),
+        ("UP", 1, "1 BGP ROUTES"),
+    ]
     ec2 = ctx.client("ec2")
     tgw = ec2.describe_transit_gateways(TransitGatewayIds=[vpn["TransitGatewayId"]])["TransitGateways"][0]
     routes = ec2.search_transit_gateway_routes(
         TransitGatewayRouteTableId=tgw["Options"]["AssociationDefaultRouteTableId"],
-        Filters=[{"Name": "type", "Values": ["propagated"]}])["Routes"]
+        Filters=[{"Name": "type", "Values": ["propagated"]}],
+    )["Routes"]
     by_prefix = {r["DestinationCidrBlock"]: r["TransitGatewayAttachments"][0] for r in routes}
     assert by_prefix["192.168.0.0/16"]["ResourceId"] == vpn["VpnConnectionId"]
     assert by_prefix["10.0.0.0/16"]["ResourceType"] == "vpc"
     cloudwatch = ctx.client("cloudwatch")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for ip in seen:
         points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/VPN", MetricName="TunnelState", StartTime=now - dt.timedelta(minutes=5),
-            EndTime=now + dt.timedelta(minutes=1), Period=300, Statistics=["Maximum"],
+            Namespace="AWS/VPN",
+            MetricName="TunnelState",
+            StartTime=now - dt.timedelta(minutes=5),
+            EndTime=now + dt.timedelta(minutes=1),
+            Period=300,
+            Statistics=["Maximum"],
             Dimensions=[{"Name": "VpnId", "Value": vpn["VpnConnectionId"]}, {"Name": "TunnelIpAddress", "Value": ip}],
         )["Datapoints"]
         assert points and points[0]["Maximum"] == 1.0
@@ -128,8 +135,11 @@ def test_failover_keeps_traffic_and_telemetry_shows_tunnel_1_down(ctx, running_l
         result = lab.ping(dataplane.LAB_DIR, f"{NS_PREFIX}idc", VPC_HOST, src_ip=ONPREM_HOST, count=5)
         assert result["received"] >= 4, result
         # Within one BGP hold time (30 s); the emulator polls the lab every second.
-        wait_for(lambda: telemetry(ctx, vpn["VpnConnectionId"])[first]["Status"] == "DOWN", 30,
-                 "tunnel 1 DOWN in VgwTelemetry")
+        wait_for(
+            lambda: telemetry(ctx, vpn["VpnConnectionId"])[first]["Status"] == "DOWN",
+            30,
+            "tunnel 1 DOWN in VgwTelemetry",
+        )
         other = [t for ip, t in telemetry(ctx, vpn["VpnConnectionId"]).items() if ip != first][0]
         assert other["Status"] == "UP"
     finally:
@@ -149,9 +159,15 @@ def test_wrong_psk_on_the_customer_gateway_leaves_that_tunnel_down(ctx, vpn_and_
         timings = dataplane.lab_up(ctx, vpn, cgw_dir, tmp_path / "lab-logs", timeout=6)
         assert "error" in timings  # the lab never got both tunnels up
         second = cfg.tunnels[1].vgw_outside_ip
-        seen = wait_for(lambda: (lambda t: t if t[second]["Status"] == "DOWN" and
-                                 t[cfg.tunnels[0].vgw_outside_ip]["Status"] == "UP" else None)(
-            telemetry(ctx, vpn["VpnConnectionId"])), 10, "tunnel 2 DOWN, tunnel 1 UP")
+        seen = wait_for(
+            lambda: (
+                lambda t: (
+                    t if t[second]["Status"] == "DOWN" and t[cfg.tunnels[0].vgw_outside_ip]["Status"] == "UP" else None
+                )
+            )(telemetry(ctx, vpn["VpnConnectionId"])),
+            10,
+            "tunnel 2 DOWN, tunnel 1 UP",
+        )
         assert seen[second]["StatusMessage"] == "IPSEC IS DOWN"
         assert seen[second]["AcceptedRouteCount"] == 0
     finally:
@@ -183,10 +199,17 @@ def test_lab_down_leaves_nothing_and_aws_sees_tunnels_down_again(ctx, vpn_and_cf
     state = lab.status(dataplane.LAB_DIR)
     pids = [d["pid"] for d in state["daemons"]]
     dataplane.lab_down()
-    assert not set(lab.netns.list_namespaces()) & {f"{NS_PREFIX}{role}" for role in ("inet", "aws", "cgw", "idc", "vpc")}
+    assert not set(lab.netns.list_namespaces()) & {
+        f"{NS_PREFIX}{role}" for role in ("inet", "aws", "cgw", "idc", "vpc")
+    }
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     assert not list(Path("/run/frr").glob(f"{NS_PREFIX}*"))
     assert not (dataplane.LAB_DIR / "state.json").exists()
-    seen = wait_for(lambda: (lambda t: t if all(x["Status"] == "DOWN" for x in t.values()) else None)(
-        telemetry(ctx, vpn["VpnConnectionId"])), 5, "both tunnels DOWN after lab down")
+    seen = wait_for(
+        lambda: (lambda t: t if all(x["Status"] == "DOWN" for x in t.values()) else None)(
+            telemetry(ctx, vpn["VpnConnectionId"])
+        ),
+        5,
+        "both tunnels DOWN after lab down",
+    )
     assert all(re.search("no lab running", t["StatusMessage"]) for t in seen.values())

@@ -11,14 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from hybridnet import lab, locks
 from hybridnet.lab import daemons, netns
-from hybridnet.lab.topology import ALL_NAMESPACES
 from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
+from hybridnet.lab.topology import ALL_NAMESPACES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 ONPREM_HOST = "192.168.2.20"  # hn-idc websrv
 VPC_WEB1 = "10.0.10.10"  # hn-vpc web1
@@ -45,21 +44,22 @@ def _tunnel(report: dict, name: str) -> dict:
 
 
 def _bgp_route(report: dict, side: str, prefix: str) -> list[dict]:
-    return [r for r in report["routes"][side]
-            if r["prefix"] == prefix and r["protocol"] == "bgp" and r["installed"]]
+    return [r for r in report["routes"][side] if r["prefix"] == prefix and r["protocol"] == "bgp" and r["installed"]]
 
 
 def _ping_during(lab_dir: Path, action, count: int = 30, interval_s: float = 0.05) -> dict:
     """Ping on-prem -> VPC continuously and run `action` a moment after the first packets."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pinging = pool.submit(lab.ping, lab_dir, lab.IDC_NS, VPC_WEB1, src_ip=ONPREM_HOST,
-                              count=count, interval_s=interval_s, wait_s=1.0)
+        pinging = pool.submit(
+            lab.ping, lab_dir, lab.IDC_NS, VPC_WEB1, src_ip=ONPREM_HOST, count=count, interval_s=interval_s, wait_s=1.0
+        )
         time.sleep(count * interval_s / 3)
         action()
         return pinging.result()
 
 
 # --- a healthy lab, shared by the tests of this class ------------------------------
+
 
 @pytest.fixture(scope="class")
 def healthy_lab(lab_session, cgw_fixture_dir, tmp_path_factory):
@@ -68,8 +68,7 @@ def healthy_lab(lab_session, cgw_fixture_dir, tmp_path_factory):
     state = lab.up(lab.LabSpec.seed(), cgw_fixture_dir, lab_dir, log_dir)
     try:
         lab.wait_until_up(lab_dir, timeout=10.0)
-        yield {"lab_dir": lab_dir, "log_dir": log_dir, "state": state,
-               "up_s": time.monotonic() - started}
+        yield {"lab_dir": lab_dir, "log_dir": log_dir, "state": state, "up_s": time.monotonic() - started}
     finally:
         lab.down(lab_dir)
 
@@ -97,15 +96,19 @@ class TestHealthyLab:
             # each tunnel's BGP session carries the prefix: two ECMP next hops
             report = lab.status(healthy_lab["lab_dir"])
             # FRR's summary counters (pfxSnt) can trail the routes themselves by a moment
-            counted = all(peer["prefixes_received"] >= 1 and peer["prefixes_sent"] >= 1
-                          for peer in report["bgp"]["aws"].values())
-            ok = (next_hops(report, "aws", "192.168.0.0/16") == {"169.254.11.2", "169.254.12.2"}
-                  and next_hops(report, "cgw", "10.0.0.0/16") == {"169.254.11.1", "169.254.12.1"})
+            counted = all(
+                peer["prefixes_received"] >= 1 and peer["prefixes_sent"] >= 1 for peer in report["bgp"]["aws"].values()
+            )
+            ok = next_hops(report, "aws", "192.168.0.0/16") == {"169.254.11.2", "169.254.12.2"} and next_hops(
+                report, "cgw", "10.0.0.0/16"
+            ) == {"169.254.11.1", "169.254.12.1"}
             return report if ok and counted else None
 
         report = _poll(learned_over_both_tunnels, timeout=10.0)
-        assert report, ("on-prem prefix not learned by the AWS side or VPC prefix not learned on-prem "
-                        "over both tunnels (or the sessions' prefix counters never counted them)")
+        assert report, (
+            "on-prem prefix not learned by the AWS side or VPC prefix not learned on-prem "
+            "over both tunnels (or the sessions' prefix counters never counted them)"
+        )
 
     def test_ping_onprem_host_to_vpc_hosts_across_the_tunnels(self, healthy_lab):
         lab_dir = healthy_lab["lab_dir"]
@@ -159,6 +162,7 @@ class TestHealthyLab:
 
 # --- a customer gateway generated with a wrong PSK for tunnel 2 ----------------------
 
+
 @pytest.fixture(scope="class")
 def wrong_psk_lab(lab_session, cgw_fixture_dir, tmp_path_factory):
     lab_dir, log_dir = _dirs(tmp_path_factory, "wrong-psk")
@@ -181,8 +185,14 @@ class TestWrongPsk:
 
         def tunnel1_up_with_bgp():
             report = lab.status(lab_dir)
-            return report if (_tunnel(report, "tunnel1")["status"] == "UP"
-                              and report["bgp"]["aws"].get("169.254.11.2", {}).get("state") == "Established") else None
+            return (
+                report
+                if (
+                    _tunnel(report, "tunnel1")["status"] == "UP"
+                    and report["bgp"]["aws"].get("169.254.11.2", {}).get("state") == "Established"
+                )
+                else None
+            )
 
         assert _poll(tunnel1_up_with_bgp, timeout=10.0), "tunnel 1 (right PSK) did not come up"
         time.sleep(1.0)  # IKEv1 main mode with a wrong PSK fails within its first exchange
@@ -199,22 +209,21 @@ class TestWrongPsk:
 
 # --- down() leaves nothing behind ------------------------------------------------------
 
+
 def _assert_nothing_left(lab_dir: Path, records: list[daemons.DaemonRecord], report: dict) -> None:
     remaining = set(netns.list_namespaces())
     assert remaining & set(ALL_NAMESPACES) == set()
     # any other `hn-` namespace is another user's, in use right now (e.g. a
     # concurrent config check): down() left it alone and said so
     assert remaining <= {left["ns"] for left in report["namespaces_left"]}
-    assert all(left["pids"] or left["age_s"] < daemons.FOREIGN_NAMESPACE_GRACE_S
-               for left in report["namespaces_left"])
+    assert all(left["pids"] or left["age_s"] < daemons.FOREIGN_NAMESPACE_GRACE_S for left in report["namespaces_left"])
     assert not any(daemons.is_same_process_alive(r.pid, r.starttime) for r in records)
     assert {p.name for p in Path("/run/frr").glob(f"{NS_PREFIX}*")} <= remaining
     assert not lab_dir.exists() or list(lab_dir.iterdir()) == []
 
 
 class TestDown:
-    def test_down_removes_namespaces_daemons_and_runtime_folders(self, lab_session, cgw_fixture_dir,
-                                                                 tmp_path_factory):
+    def test_down_removes_namespaces_daemons_and_runtime_folders(self, lab_session, cgw_fixture_dir, tmp_path_factory):
         lab_dir, log_dir = _dirs(tmp_path_factory, "down")
         lab.up(lab.LabSpec.seed(), cgw_fixture_dir, lab_dir, log_dir)
         records = lab.LabRuntime.load(lab_dir).daemons
@@ -256,8 +265,7 @@ class TestDown:
         # tests; down() sweeps a stale empty one and never touches a busy one
         busy, stale = f"{NS_PREFIX}zz-labtest-busy", f"{NS_PREFIX}zz-labtest-stale"
         real_age = netns.namespace_age_s
-        monkeypatch.setattr(netns, "namespace_age_s",
-                            lambda ns: 3600.0 if ns == stale else real_age(ns))
+        monkeypatch.setattr(netns, "namespace_age_s", lambda ns: 3600.0 if ns == stale else real_age(ns))
         for ns in (busy, stale):
             netns.create_namespace(ns)
         sleeper = subprocess.Popen(["ip", "netns", "exec", busy, "sleep", "30"])
@@ -275,8 +283,7 @@ class TestDown:
                 netns.delete_namespace(ns)
 
 
-def test_the_tests_lab_runs_beside_a_users_lab_and_never_touches_it(lab_session, cgw_fixture_dir,
-                                                                    tmp_path_factory):
+def test_the_tests_lab_runs_beside_a_users_lab_and_never_touches_it(lab_session, cgw_fixture_dir, tmp_path_factory):
     """The suite's lab has its own prefix, folder and lock (HYBRIDNET_LAB=test), so a
     lab the user runs (`hn-` namespaces) survives the tests' up and down. Without a
     user's lab running, a stand-in `hn-inet` with a process in it plays one."""

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hybridnet import dataplane
 from hybridnet.aws import connect
 from hybridnet.diagnostics import servicelogs
@@ -76,26 +75,38 @@ def ship_until(ctx, done, timeout: float = 20.0):
 
 
 def web1_instance(ctx) -> str:
-    reservations = ctx.client("ec2").describe_instances(Filters=[
-        {"Name": "tag:Name", "Values": ["seed-web1"]}])["Reservations"]
+    reservations = ctx.client("ec2").describe_instances(Filters=[{"Name": "tag:Name", "Values": ["seed-web1"]}])[
+        "Reservations"
+    ]
     return reservations[0]["Instances"][0]["InstanceId"]
 
 
 def test_queries_asked_on_the_hosts_are_query_log_entries_with_the_rcode_named_answered(ctx, lab):
-    asked = (("web2.awsanycompany.corp", ["10.0.20.10"]),  # the private hosted zone
-             ("websrv.anycompany.corp", ["192.168.2.20"]),  # forwarded through the outbound endpoint to on-prem
-             ("not-there.awsanycompany.corp", "NXDOMAIN"),
-             ("www.example.com", "SERVFAIL"))  # outside the lab: the Resolver's named cannot resolve it
+    asked = (
+        ("web2.awsanycompany.corp", ["10.0.20.10"]),  # the private hosted zone
+        ("websrv.anycompany.corp", ["192.168.2.20"]),  # forwarded through the outbound endpoint to on-prem
+        ("not-there.awsanycompany.corp", "NXDOMAIN"),
+        ("www.example.com", "SERVFAIL"),
+    )  # outside the lab: the Resolver's named cannot resolve it
     questions = {
         "vpc_client": [HostProbe(Probe("VPC host", "10.0.0.2", name, expected=expected)) for name, expected in asked],
-        "onprem_client": [HostProbe(Probe("on-prem client", ONPREM_DNS, "web1.awsanycompany.corp",
-                                          expected=[WEB1]))]}  # through the inbound endpoint
+        "onprem_client": [HostProbe(Probe("on-prem client", ONPREM_DNS, "web1.awsanycompany.corp", expected=[WEB1]))],
+    }  # through the inbound endpoint
     matrix = hybrid_dns.probe_matrix(ctx, questions=questions)
     assert matrix["ok"].all(), matrix.to_string()
-    wanted = {"web2.awsanycompany.corp.", "websrv.anycompany.corp.", "not-there.awsanycompany.corp.",
-              "www.example.com."}
-    frame = ship_until(ctx, lambda f: wanted <= set(f["query_name"]) and "web1.awsanycompany.corp." in set(
-        f[f["source"].str.startswith("rslvr-in-")]["query_name"]))
+    wanted = {
+        "web2.awsanycompany.corp.",
+        "websrv.anycompany.corp.",
+        "not-there.awsanycompany.corp.",
+        "www.example.com.",
+    }
+    frame = ship_until(
+        ctx,
+        lambda f: (
+            wanted <= set(f["query_name"])
+            and "web1.awsanycompany.corp." in set(f[f["source"].str.startswith("rslvr-in-")]["query_name"])
+        ),
+    )
     assert list(frame.columns) == servicelogs.RESOLVER_COLUMNS
     from_web1 = frame[frame["srcaddr"] == WEB1].drop_duplicates("query_name", keep="last").set_index("query_name")
     assert from_web1.loc["web2.awsanycompany.corp.", "rcode"] == "NOERROR"
@@ -116,13 +127,35 @@ def test_queries_asked_on_the_hosts_are_query_log_entries_with_the_rcode_named_a
 
     # the raw entries are AWS's fields, in the stack's log group
     logs = ctx.client("logs")
-    events = [e for page in logs.get_paginator("filter_log_events").paginate(
-        logGroupName=lab["dns"].query_log_group) for e in page["events"]]
+    events = [
+        e
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=lab["dns"].query_log_group)
+        for e in page["events"]
+    ]
     entry = next(json.loads(e["message"]) for e in events if '"www.example.com."' in e["message"])
-    assert set(entry) == {"version", "account_id", "region", "vpc_id", "query_timestamp", "query_name", "query_type",
-                          "query_class", "rcode", "answers", "srcaddr", "srcport", "transport", "srcids"}
+    assert set(entry) == {
+        "version",
+        "account_id",
+        "region",
+        "vpc_id",
+        "query_timestamp",
+        "query_name",
+        "query_type",
+        "query_class",
+        "rcode",
+        "answers",
+        "srcaddr",
+        "srcport",
+        "transport",
+        "srcids",
+    }
     assert (entry["version"], entry["region"], entry["query_type"], entry["query_class"], entry["transport"]) == (
-        "1.100000", "ap-northeast-2", "A", "IN", "UDP")
+        "1.100000",
+        "ap-northeast-2",
+        "A",
+        "IN",
+        "UDP",
+    )
     assert entry["srcids"] == {"instance": instance} and entry["srcport"].isdigit()
 
     # nothing twice: another tick writes nothing new
@@ -141,8 +174,9 @@ def test_a_vpc_without_an_active_association_logs_nothing(ctx, lab):
     try:
         assert servicelogs.resolver_query_frame(off, lookback_minutes=15).empty  # no association: nothing to read
         time.sleep(resolverlogs.VIEW_READ_S)  # the agent's view of the account is this old at most
-        question = {"vpc_client": [HostProbe(Probe("VPC host", "10.0.0.2", "unlogged.awsanycompany.corp",
-                                                   expected="NXDOMAIN"))]}
+        question = {
+            "vpc_client": [HostProbe(Probe("VPC host", "10.0.0.2", "unlogged.awsanycompany.corp", expected="NXDOMAIN"))]
+        }
         assert hybrid_dns.probe_matrix(off, questions=question)["ok"].all()
         time.sleep(3)  # the collector has it
         resolverlogs.ship(ctx, dataplane.LAB_DIR)  # taken, and dropped: AWS writes nothing for that VPC
@@ -174,20 +208,30 @@ def connection_frame(ctx, endpoint_id: str, done, timeout: float = 15.0):
 
 def test_a_real_client_connection_and_its_end_are_connection_log_entries(ctx, cvpn):
     assert cvpn.endpoint["ConnectionLogOptions"] == {
-        "Enabled": True, "CloudwatchLogGroup": f"/hybridnet/{STACK}/client-vpn", "CloudwatchLogStream": "connections"}
+        "Enabled": True,
+        "CloudwatchLogGroup": f"/hybridnet/{STACK}/client-vpn",
+        "CloudwatchLogStream": "connections",
+    }
     attempt = clientvpn.connect(dataplane.LAB_DIR, "user", cvpn.profile.path)
     try:
         assert attempt.outcome == "connected", attempt
     finally:
         clientvpn.disconnect(dataplane.LAB_DIR, "user")
     client_vpn.wait_connection_status(ctx, cvpn.endpoint_id, attempt.client_ip, "terminated", timeout=15)
-    frame = connection_frame(ctx, cvpn.endpoint_id, lambda f: {"successful", "ended"} <= set(
-        f[f["client_ip"] == attempt.client_ip]["status"]))
+    frame = connection_frame(
+        ctx,
+        cvpn.endpoint_id,
+        lambda f: {"successful", "ended"} <= set(f[f["client_ip"] == attempt.client_ip]["status"]),
+    )
     mine = frame[frame["client_ip"] == attempt.client_ip]
     assert list(mine["status"])[-2:] == ["successful", "ended"], frame.to_string()
     admitted = mine.iloc[-2]
     assert (admitted.common_name, admitted.failure_reason, admitted.handler_status, admitted.device_ip) == (
-        "client1.hybridnet.lab", "", "allowed", "192.0.2.10")
+        "client1.hybridnet.lab",
+        "",
+        "allowed",
+        "192.0.2.10",
+    )
     assert ipaddress.ip_address(admitted.client_ip) in ipaddress.ip_network("172.16.0.0/22")
     assert mine.iloc[-1].connection_id == admitted.connection_id
 
@@ -198,9 +242,14 @@ def test_a_client_the_handler_refuses_is_logged_with_its_reason(ctx, cvpn):
     frame = connection_frame(ctx, cvpn.endpoint_id, lambda f: (f["device_ip"] == "192.0.2.200").any())
     refused = frame[frame["device_ip"] == "192.0.2.200"].iloc[-1]
     assert (refused.status, refused.failure_reason, refused.handler_status, refused.client_ip) == (
-        "failed", "client-connect-failed", "denied", "")
+        "failed",
+        "client-connect-failed",
+        "denied",
+        "",
+    )
     assert refused.common_name == "client1.hybridnet.lab"
     # the handler's own words reach the client (AUTH_FAILED) and DescribeClientVpnConnections, as on AWS
-    described = ctx.client("ec2").describe_client_vpn_connections(ClientVpnEndpointId=cvpn.endpoint_id, Filters=[
-        {"Name": "connection-id", "Values": [refused.connection_id]}])["Connections"]
+    described = ctx.client("ec2").describe_client_vpn_connections(
+        ClientVpnEndpointId=cvpn.endpoint_id, Filters=[{"Name": "connection-id", "Values": [refused.connection_id]}]
+    )["Connections"]
     assert described[0]["Status"] == {"Code": "terminated", "Message": deployed.SOURCE_IP_MESSAGE}

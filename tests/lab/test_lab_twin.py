@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet import dataplane, hosts, lab
 from hybridnet.aws import connect
 from hybridnet.lab.hosts import host_folder
@@ -62,8 +61,11 @@ def test_the_agent_plays_only_aws_s_side_until_the_router_is_set_up(ctx):
 def test_router_apply_brings_both_tunnels_up_through_ssm(ctx, applied):
     vpn, cfg, deployment = applied
     assert deployment.table["step"].tolist() == [
-        "router online in SSM", "pre-shared keys in Parameter Store", "lab/setup-router-lab.sh on the router",
-        "tunnels UP (AWS's view)"]
+        "router online in SSM",
+        "pre-shared keys in Parameter Store",
+        "lab/setup-router-lab.sh on the router",
+        "tunnels UP (AWS's view)",
+    ]
     assert deployment.table["ok"].all()
     assert router_config.tunnels_up(ctx, vpn["VpnConnectionId"])
     view, source = router_config.router_view(ctx, vpn)
@@ -80,8 +82,10 @@ def test_no_pre_shared_key_travels_in_a_command_or_lands_on_this_machine_s_etc(c
     history = ssm.list_commands()["Commands"]
     assert history
     text = repr(history) + "".join(
-        ssm.get_command_invocation(CommandId=c["CommandId"], InstanceId=c["InstanceIds"][0])[
-            "StandardOutputContent"] for c in history if c["InstanceIds"])
+        ssm.get_command_invocation(CommandId=c["CommandId"], InstanceId=c["InstanceIds"][0])["StandardOutputContent"]
+        for c in history
+        if c["InstanceIds"]
+    )
     for number in (1, 2):
         assert f"strongswan_awsvpn{number}" not in text
     assert not Path("/etc/swanctl/conf.d/hybridnet-aws.conf").exists()  # the router's own /etc got it
@@ -134,10 +138,15 @@ def test_a_config_named_checkconf_refuses_is_rolled_back_and_named_keeps_running
     good = (etc_bind / "named.conf.local").read_text()
     runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
     named = runtime.daemon(f"named@{NS_PREFIX}idc")
-    files = [f if f.name != "named.conf.local" else RenderedFile(f.name, 'zone "broken" {\n', f.mode)
-             for f in onprem_bind_files_from_params(ctx.params, inbound_ips=result.inbound.ips)]
-    done = hosts.plane(ctx).run("onprem_dns", apply_commands(files, ONPREM_SETUP_SCRIPT, {}, ctx.params.region,
-                                                             workdir="/var/lib/hybridnet/dns"), timeout=60)
+    files = [
+        f if f.name != "named.conf.local" else RenderedFile(f.name, 'zone "broken" {\n', f.mode)
+        for f in onprem_bind_files_from_params(ctx.params, inbound_ips=result.inbound.ips)
+    ]
+    done = hosts.plane(ctx).run(
+        "onprem_dns",
+        apply_commands(files, ONPREM_SETUP_SCRIPT, {}, ctx.params.region, workdir="/var/lib/hybridnet/dns"),
+        timeout=60,
+    )
     assert done.status == "Failed" and "the previous files are back, named was not reloaded" in done.stderr
     assert (etc_bind / "named.conf.local").read_text() == good
     assert runtime.is_running(named) and lab.LabRuntime.load(dataplane.LAB_DIR).daemon(named.name).pid == named.pid
@@ -181,8 +190,9 @@ def test_a_changed_asn_and_key_are_applied_in_place_and_the_tunnels_come_back(ct
     assert view["bgp_state"].tolist() == ["Established", "Established"], view.to_string()
 
 
-def test_a_changed_inside_cidr_and_crypto_are_applied_in_place_and_the_tunnels_come_back(ctx, applied, params_file,
-                                                                                          tmp_path):
+def test_a_changed_inside_cidr_and_crypto_are_applied_in_place_and_the_tunnels_come_back(
+    ctx, applied, params_file, tmp_path
+):
     """Tunnel 1's inside CIDR and both tunnels' IKE version and proposals change on the
     same connection (ModifyVpnTunnelOptions): the agent re-keys AWS's side with the
     new values, phase 2 sends the router its new setup, BGP runs over the new /30."""
@@ -191,9 +201,15 @@ def test_a_changed_inside_cidr_and_crypto_are_applied_in_place_and_the_tunnels_c
     data["customer_gateway"]["bgp_asn"] = 65020  # as the test before left it (the same when run alone)
     data["vpn"]["tunnels"][1]["pre_shared_key"] = "changed_key_2"
     data["vpn"]["tunnels"][0]["inside_cidr"] = "169.254.21.0/30"
-    data["vpn"]["crypto"].update(ike_versions=["ikev2"], phase1_encryption=["AES256"], phase2_encryption=["AES256"],
-                                 phase1_integrity=["SHA2-256"], phase2_integrity=["SHA2-256"],
-                                 phase1_dh_groups=[14], phase2_dh_groups=[14])
+    data["vpn"]["crypto"].update(
+        ike_versions=["ikev2"],
+        phase1_encryption=["AES256"],
+        phase2_encryption=["AES256"],
+        phase1_integrity=["SHA2-256"],
+        phase2_integrity=["SHA2-256"],
+        phase1_dh_groups=[14],
+        phase2_dh_groups=[14],
+    )
     changed_file = tmp_path / "crypto.yaml"
     changed_file.write_text(yaml.safe_dump(data))
     changed = connect(load_params(changed_file))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet import dataplane, emulator, lab
 from hybridnet.aws import connect
 from hybridnet.lab import clientvpn, fromaws, netns
@@ -30,8 +29,9 @@ STACK = "twincvpn"
 @pytest.fixture(scope="module")
 def ctx(lab_session, own_emulator, tmp_path_factory):
     params_file = tmp_path_factory.mktemp("twin-cvpn-params") / "params.yaml"
-    params_file.write_text(yaml.safe_dump({**yaml.safe_load((ROOT / "params" / "lab.yaml").read_text()),
-                                           "name": STACK}))
+    params_file.write_text(
+        yaml.safe_dump({**yaml.safe_load((ROOT / "params" / "lab.yaml").read_text()), "name": STACK})
+    )
     if dataplane.lab_running():
         dataplane.lab_down()
     context = connect(load_params(params_file))
@@ -74,8 +74,11 @@ def test_what_it_plays_is_what_the_api_says(ctx, phase4):
     rules = ec2.describe_client_vpn_authorization_rules(ClientVpnEndpointId=phase4.endpoint_id)["AuthorizationRules"]
     spec = fromaws.client_vpn_spec_from_aws(ctx, phase4.endpoint_id, emulator.status().socket)
     assert str(spec.client_cidr) == endpoint["ClientCidrBlock"] == ctx.params.client_vpn.client_cidr
-    assert [str(r) for r in spec.routes] == sorted({r["DestinationCidr"] for r in routes}) == \
-        sorted([ctx.params.vpc.cidr, ctx.params.onprem.cidr])
+    assert (
+        [str(r) for r in spec.routes]
+        == sorted({r["DestinationCidr"] for r in routes})
+        == sorted([ctx.params.vpc.cidr, ctx.params.onprem.cidr])
+    )
     assert [str(r) for r in spec.authorized] == sorted(r["DestinationCidr"] for r in rules)
     assert spec.dns_name == endpoint["DnsName"] and spec.dns_servers == [ipaddress.ip_address("10.0.0.2")]
     first = ctx.params.vpc.subnet(ctx.params.client_vpn.subnets[0]).cidr  # phase 4 associates in params order
@@ -93,7 +96,8 @@ def test_what_it_plays_is_what_the_api_says(ctx, phase4):
     conf = (config_dir / "server.conf").read_text()
     assert "server 172.16.0.0 255.255.252.0" in conf
     assert re.findall(r'^push "route (\S+) (\S+)"', conf, re.M) == [
-        (str(r.network_address), str(r.netmask)) for r in spec.routes]
+        (str(r.network_address), str(r.netmask)) for r in spec.routes
+    ]
     key = config_dir / "server.key"
     assert key.read_text() == material.server.key_pem and oct(key.stat().st_mode & 0o777) == "0o600"
     assert oct(os.stat(config_dir / "server.conf").st_mode & 0o777) == "0o600"
@@ -103,16 +107,18 @@ def test_what_it_plays_is_what_the_api_says(ctx, phase4):
 
 def test_a_change_to_nothing_it_plays_keeps_openvpn_running(ctx, phase4):
     pid = server_pid()
-    ctx.client("ec2").modify_client_vpn_endpoint(ClientVpnEndpointId=phase4.endpoint_id,
-                                                 Description="changed by the twin test")
+    ctx.client("ec2").modify_client_vpn_endpoint(
+        ClientVpnEndpointId=phase4.endpoint_id, Description="changed by the twin test"
+    )
     assert dataplane.wait_for_client_vpn(ctx, phase4.endpoint_id, timeout=10), agent_log()[-3000:]
     assert server_pid() == pid  # users stay connected
 
 
 def test_a_change_to_what_it_plays_replaces_openvpn(ctx, phase4):
     pid = server_pid()
-    ctx.client("ec2").authorize_client_vpn_ingress(ClientVpnEndpointId=phase4.endpoint_id,
-                                                   TargetNetworkCidr="10.0.20.0/24", AuthorizeAllGroups=True)
+    ctx.client("ec2").authorize_client_vpn_ingress(
+        ClientVpnEndpointId=phase4.endpoint_id, TargetNetworkCidr="10.0.20.0/24", AuthorizeAllGroups=True
+    )
     assert dataplane.wait_for_client_vpn(ctx, phase4.endpoint_id, timeout=10), agent_log()[-3000:]
     assert server_pid() != pid
     config_dir = Path(lab.LabRuntime.load(dataplane.LAB_DIR).state["client_vpn"]["config_dir"])
@@ -122,15 +128,24 @@ def test_a_change_to_what_it_plays_replaces_openvpn(ctx, phase4):
 def test_deleting_the_endpoint_stops_openvpn(ctx, phase4):
     ec2 = ctx.client("ec2")
     for network in ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=phase4.endpoint_id)[
-            "ClientVpnTargetNetworks"]:
-        ec2.disassociate_client_vpn_target_network(ClientVpnEndpointId=phase4.endpoint_id,
-                                                   AssociationId=network["AssociationId"])
-    assert poll(lambda: not ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=phase4.endpoint_id)[
-        "ClientVpnTargetNetworks"], timeout=10, interval=0.2)
+        "ClientVpnTargetNetworks"
+    ]:
+        ec2.disassociate_client_vpn_target_network(
+            ClientVpnEndpointId=phase4.endpoint_id, AssociationId=network["AssociationId"]
+        )
+    assert poll(
+        lambda: (
+            not ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=phase4.endpoint_id)[
+                "ClientVpnTargetNetworks"
+            ]
+        ),
+        timeout=10,
+        interval=0.2,
+    )
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=phase4.endpoint_id)
     assert poll(lambda: not clientvpn.running(dataplane.LAB_DIR), timeout=10, interval=0.2), agent_log()[-3000:]
     # the daemons stop first, then their namespaces go
     assert poll(lambda: not set(netns.list_namespaces()) & set(clientvpn.NAMESPACES), timeout=5, interval=0.1)
-    assert poll(lambda: (dataplane.twin_status()["client_vpn"]["endpoint_id"] is None), timeout=5, interval=0.2)
+    assert poll(lambda: dataplane.twin_status()["client_vpn"]["endpoint_id"] is None, timeout=5, interval=0.2)
     assert not dataplane.twin_status()["client_vpn"]["played"]
     assert lab.LabRuntime.load(dataplane.LAB_DIR).state.get("owner", {}).get("stack") == STACK  # the rest plays on

@@ -5,13 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from pydantic import ValidationError
-
 from hybridnet import lab
 from hybridnet.lab import awsside, netns, vici
 from hybridnet.lab.cgwside import CgwConfigError, load_cgw_dir
-from hybridnet.lab.render import render_strongswan_conf
 from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
+from hybridnet.lab.render import render_strongswan_conf
+from pydantic import ValidationError
 
 
 def test_seed_spec_values():
@@ -21,22 +20,36 @@ def test_seed_spec_values():
     assert "strongswan_awsvpn1" not in repr(spec)  # PSKs are SecretStr
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"vgw_outside_ip": "8.8.8.8"}, "documentation ranges"),
-    ({"inside_cidr": "169.254.11.0/29"}, "/30"),
-    ({"cgw_inside_ip": "169.254.11.3"}, "not a host address"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"vgw_outside_ip": "8.8.8.8"}, "documentation ranges"),
+        ({"inside_cidr": "169.254.11.0/29"}, "/30"),
+        ({"cgw_inside_ip": "169.254.11.3"}, "not a host address"),
+    ],
+)
 def test_tunnel_spec_rejects(change, message):
-    values = dict(vgw_outside_ip="203.0.113.11", cgw_outside_ip="198.51.100.10",
-                  vgw_inside_ip="169.254.11.1", cgw_inside_ip="169.254.11.2",
-                  inside_cidr="169.254.11.0/30", psk="strongswan_awsvpn1")
+    values = dict(
+        vgw_outside_ip="203.0.113.11",
+        cgw_outside_ip="198.51.100.10",
+        vgw_inside_ip="169.254.11.1",
+        cgw_inside_ip="169.254.11.2",
+        inside_cidr="169.254.11.0/30",
+        psk="strongswan_awsvpn1",
+    )
     with pytest.raises(ValidationError, match=message):
         lab.TunnelSpec(**{**values, **change})
 
 
 def test_topology_addresses_stay_in_lab_space():
     topology = lab.build_topology(lab.LabSpec.seed())
-    assert set(topology.namespaces) == {f"{NS_PREFIX}inet", f"{NS_PREFIX}aws", f"{NS_PREFIX}cgw", f"{NS_PREFIX}idc", f"{NS_PREFIX}vpc"}
+    assert set(topology.namespaces) == {
+        f"{NS_PREFIX}inet",
+        f"{NS_PREFIX}aws",
+        f"{NS_PREFIX}cgw",
+        f"{NS_PREFIX}idc",
+        f"{NS_PREFIX}vpc",
+    }
     outside = {(link.b.ns, link.b.name): link.b.addresses for link in topology.links}
     assert outside[(f"{NS_PREFIX}aws", "outside")] == ("203.0.113.11/24", "203.0.113.12/24")
     assert topology.host("web1").address == "10.0.10.10"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet import dataplane
 from hybridnet.aws import connect
 from hybridnet.diagnostics.vpnlogs import tunnel_log_frame
@@ -78,6 +77,7 @@ def outside_ips() -> list[str]:
 
 # --- the customer gateway, broken and mended here (its strongSwan setup as phase 2 installed it) ---
 
+
 def _cgw_file(runtime: LabRuntime, outside_ip: str) -> Path:
     conf_d = Path(runtime.state["cgw_swanctl_conf"]).parent / "conf.d"
     return next(p for p in sorted(conf_d.glob("*.conf")) if outside_ip in p.read_text())
@@ -85,10 +85,12 @@ def _cgw_file(runtime: LabRuntime, outside_ip: str) -> Path:
 
 def _with_secret(text: str, outside_ip: str, secret: str) -> str:
     """`text` with the secret of the section whose remote id is `outside_ip` replaced."""
+
     def replace(section: re.Match) -> str:
         if "secret" not in section.group(0):
             return section.group(0)
         return re.sub(r"secret\s*=\s*[^\n]+", f'secret = "{secret}"', section.group(0))
+
     pattern = rf"[\w-]+\s*\{{[^{{}}]*id-remote\s*=\s*\"?{re.escape(outside_ip)}\"?[^{{}}]*\}}"
     return re.sub(pattern, replace, text)
 
@@ -103,19 +105,23 @@ def assert_tunnels_come_up(ctx, vpn_id: str) -> None:
     while not router_config.tunnels_up(ctx, vpn_id):
         if time.monotonic() > deadline:
             vpn = ctx.client("ec2").describe_vpn_connections(VpnConnectionIds=[vpn_id])["VpnConnections"][0]
-            pytest.fail(f"tunnels not UP after {TUNNELS_BACK_S:.0f} s: {vpn.get('VgwTelemetry')}\n"
-                        f"{dataplane.lab_status_frame().to_string()}")
+            pytest.fail(
+                f"tunnels not UP after {TUNNELS_BACK_S:.0f} s: {vpn.get('VgwTelemetry')}\n"
+                f"{dataplane.lab_status_frame().to_string()}"
+            )
         time.sleep(1)
 
 
 # --- the tests ---------------------------------------------------------------------------------------
 
+
 def test_both_tunnels_log_established_and_bgp_up(ctx, applied):
     ips = outside_ips()
 
     def both_up(frame) -> bool:
-        tunnel = frame[(frame["log"] == "tunnel") & (frame["phase1"] == "Established")
-                       & (frame["phase2"] == "Established")]
+        tunnel = frame[
+            (frame["log"] == "tunnel") & (frame["phase1"] == "Established") & (frame["phase2"] == "Established")
+        ]
         bgp = frame[(frame["log"] == "bgp") & (frame["bgp_status"] == "UP")]
         return set(tunnel["outside_ip"]) == set(ips) and set(bgp["outside_ip"]) == set(ips)
 
@@ -123,15 +129,19 @@ def test_both_tunnels_log_established_and_bgp_up(ctx, applied):
     assert both_up(frame), frame.to_string()
     bgp = frame[frame["log"] == "bgp"]
     for ip in ips:
-        assert any(d.endswith("to Established with neighbor " + n) for d in bgp[bgp["outside_ip"] == ip]["detail"]
-                   for n in ("169.254.11.2", "169.254.12.2")), bgp.to_string()
+        assert any(
+            d.endswith("to Established with neighbor " + n)
+            for d in bgp[bgp["outside_ip"] == ip]["detail"]
+            for n in ("169.254.11.2", "169.254.12.2")
+        ), bgp.to_string()
         routes = bgp[(bgp["outside_ip"] == ip) & (bgp["bgp_status"] == "ADVERTISED")]["detail"]
         assert any(d.startswith("192.168.0.0/16 (AS path 65016") for d in routes), bgp.to_string()
     # One stream per tunnel and log, named from the connection id and the outside IP.
     logs = ctx.client("logs")
     vpn_id = connection(ctx)["VpnConnectionId"]
-    streams = {s["logStreamName"] for s in logs.describe_log_streams(
-        logGroupName=f"/hybridnet/{STACK}/vpn")["logStreams"]}
+    streams = {
+        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=f"/hybridnet/{STACK}/vpn")["logStreams"]
+    }
     assert streams == {f"{vpn_id}-{ip}" for ip in ips} | {f"{vpn_id}-{ip}-bgp" for ip in ips}
     # json, as phase 1 asked, with AWS's documented fields
     for event in logs.filter_log_events(logGroupName=f"/hybridnet/{STACK}/vpn")["events"]:
@@ -140,8 +150,15 @@ def test_both_tunnels_log_established_and_bgp_up(ctx, applied):
             assert set(entry) == {"resource_id", "event_timestamp", "timestamp", "type", "status", "message"}
             assert entry["resource_id"] == f"{vpn_id}_{event['logStreamName'].split('-')[-2]}"
         else:
-            assert set(entry) == {"event_timestamp", "timestamp", "details", "dpd_enabled", "nat_t_detected",
-                                  "ike_phase1_state", "ike_phase2_state"}
+            assert set(entry) == {
+                "event_timestamp",
+                "timestamp",
+                "details",
+                "dpd_enabled",
+                "nat_t_detected",
+                "ike_phase1_state",
+                "ike_phase2_state",
+            }
 
 
 def test_nothing_is_written_twice(ctx, applied):
@@ -176,8 +193,12 @@ def test_a_pre_shared_key_mismatch_shows_on_that_tunnel(ctx, applied):
     finally:
         path.write_text(good)  # as the lab was
         renegotiate_cgw_tunnel(dataplane.LAB_DIR, 1)
-    back = wait_for(ctx, lambda f: not f[(f["outside_ip"] == first) & (f["phase1"] == "Established")
-                                         & (f["time"] >= pd_time(started))].empty)
+    back = wait_for(
+        ctx,
+        lambda f: (
+            not f[(f["outside_ip"] == first) & (f["phase1"] == "Established") & (f["time"] >= pd_time(started))].empty
+        ),
+    )
     assert not back[(back["outside_ip"] == first) & (back["phase1"] == "Established")].empty
     assert_tunnels_come_up(ctx, connection(ctx)["VpnConnectionId"])
 
@@ -186,8 +207,10 @@ def test_a_tunnel_without_logging_gets_no_entries_until_phase_1_turns_it_on(ctx,
     vpn = connection(ctx)
     _, second = outside_ips()
     ctx.client("ec2").modify_vpn_tunnel_options(
-        VpnConnectionId=vpn["VpnConnectionId"], VpnTunnelOutsideIpAddress=second,
-        TunnelOptions={"LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}}})
+        VpnConnectionId=vpn["VpnConnectionId"],
+        VpnTunnelOutsideIpAddress=second,
+        TunnelOptions={"LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}}},
+    )
     time.sleep(2)  # the agent sees the new options
     off = time.time()
     renegotiate_cgw_tunnel(dataplane.LAB_DIR, 2)  # events AWS would log, if it logged them
@@ -195,8 +218,9 @@ def test_a_tunnel_without_logging_gets_no_entries_until_phase_1_turns_it_on(ctx,
     time.sleep(3)
     frame = tunnel_log_frame(ctx, [connection(ctx)], 15)
     assert frame[frame["outside_ip"] == second].empty  # the reader reads no group for that tunnel
-    events = ctx.client("logs").filter_log_events(logGroupName=f"/hybridnet/{STACK}/vpn",
-                                                  startTime=int(off * 1000))["events"]
+    events = ctx.client("logs").filter_log_events(logGroupName=f"/hybridnet/{STACK}/vpn", startTime=int(off * 1000))[
+        "events"
+    ]
     assert not [e for e in events if second in e["logStreamName"]]
     # Phase 1 plans the connection's logging back and does it in place.
     steps = tgw_attachment.plan(ctx)
@@ -206,8 +230,12 @@ def test_a_tunnel_without_logging_gets_no_entries_until_phase_1_turns_it_on(ctx,
     assert [s.action for s in tgw_attachment.plan(ctx)] == ["keep", "keep"]
     on = time.time()
     renegotiate_cgw_tunnel(dataplane.LAB_DIR, 2)
-    frame = wait_for(ctx, lambda f: not f[(f["outside_ip"] == second) & (f["time"] >= pd_time(on))
-                                          & (f["phase2"] == "Established")].empty)
+    frame = wait_for(
+        ctx,
+        lambda f: (
+            not f[(f["outside_ip"] == second) & (f["time"] >= pd_time(on)) & (f["phase2"] == "Established")].empty
+        ),
+    )
     assert not frame[(frame["outside_ip"] == second) & (frame["time"] >= pd_time(on))].empty
     assert_tunnels_come_up(ctx, vpn["VpnConnectionId"])
 

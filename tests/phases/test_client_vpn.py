@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-
 from hybridnet import pki
 from hybridnet.aws import connect
 from hybridnet.params import load_params, parse_params
@@ -23,7 +22,7 @@ from hybridnet.phases import PhaseError, client_vpn
 from hybridnet.render.clientvpn import key_parameter_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "phase4test"
@@ -60,8 +59,10 @@ def stack_certificates(ctx) -> list[str]:
     acm = ctx.client("acm")
     found = []
     for summary in acm.list_certificates()["CertificateSummaryList"]:
-        tags = {t["Key"]: t["Value"] for t in acm.list_tags_for_certificate(
-            CertificateArn=summary["CertificateArn"])["Tags"]}
+        tags = {
+            t["Key"]: t["Value"]
+            for t in acm.list_tags_for_certificate(CertificateArn=summary["CertificateArn"])["Tags"]
+        }
         if tags.get("hybridnet:stack") == STACK:
             found.append(summary["CertificateArn"])
     return sorted(found)
@@ -80,10 +81,16 @@ def test_phase4_twice_makes_one_endpoint_one_ca_and_reuses_the_acm_certificates(
     assert [e["ClientVpnEndpointId"] for e in endpoints] == [one.endpoint_id]
     assert stack_certificates(ctx) == sorted(c.arn for c in one.certificates.values())
     directory = client_vpn.pki_dir(ctx)
-    assert sorted(p.name for p in directory.glob("*.crt")) == ["ca.crt", "client.chain.crt", "client.crt",
-                                                              "server.chain.crt", "server.crt"]
+    assert sorted(p.name for p in directory.glob("*.crt")) == [
+        "ca.crt",
+        "client.chain.crt",
+        "client.crt",
+        "server.chain.crt",
+        "server.crt",
+    ]
     assert one.profile.path.read_text().count("BEGIN CERTIFICATE") == two.profile.path.read_text().count(
-        "BEGIN CERTIFICATE")
+        "BEGIN CERTIFICATE"
+    )
     # the waits really waited, with boto3 waiters
     assert f"target networks of {one.endpoint_id}: associating" in messages
     assert f"Client VPN endpoint {one.endpoint_id}: available" in messages
@@ -96,21 +103,32 @@ def test_endpoint_is_what_the_seed_builds(ctx, first):
     assert e["ClientCidrBlock"] == "172.16.0.0/22"
     assert e["SplitTunnel"] is True
     assert e["DnsServers"] == ["10.0.0.2"]  # the VPC resolver
-    assert e["ConnectionLogOptions"] == {"Enabled": True, "CloudwatchLogGroup": "/hybridnet/phase4test/client-vpn",
-                                         "CloudwatchLogStream": "connections"}
+    assert e["ConnectionLogOptions"] == {
+        "Enabled": True,
+        "CloudwatchLogGroup": "/hybridnet/phase4test/client-vpn",
+        "CloudwatchLogStream": "connections",
+    }
     assert e["ServerCertificateArn"] == res.certificates["server"].arn
-    assert e["AuthenticationOptions"] == [{"Type": "certificate-authentication", "MutualAuthentication": {
-        "ClientRootCertificateChain": res.certificates["client"].arn}}]
+    assert e["AuthenticationOptions"] == [
+        {
+            "Type": "certificate-authentication",
+            "MutualAuthentication": {"ClientRootCertificateChain": res.certificates["client"].arn},
+        }
+    ]
     networks = ctx.client("ec2").describe_client_vpn_target_networks(ClientVpnEndpointId=res.endpoint_id)[
-        "ClientVpnTargetNetworks"]
+        "ClientVpnTargetNetworks"
+    ]
     subnets = ctx.client("ec2").describe_subnets(SubnetIds=[n["TargetNetworkId"] for n in networks])["Subnets"]
     assert sorted(s["CidrBlock"] for s in subnets) == ["10.0.1.0/24", "10.0.2.0/24"]
     assert len({s["AvailabilityZone"] for s in subnets}) == 2
     assert {n["Status"]["Code"] for n in networks} == {"associated"}
     rules = ctx.client("ec2").describe_client_vpn_authorization_rules(ClientVpnEndpointId=res.endpoint_id)[
-        "AuthorizationRules"]
+        "AuthorizationRules"
+    ]
     assert sorted((r["DestinationCidr"], r["AccessAll"], r["Status"]["Code"]) for r in rules) == [
-        ("10.0.0.0/16", True, "active"), ("192.168.0.0/16", True, "active")]
+        ("10.0.0.0/16", True, "active"),
+        ("192.168.0.0/16", True, "active"),
+    ]
     routes = ctx.client("ec2").describe_client_vpn_routes(ClientVpnEndpointId=res.endpoint_id)["Routes"]
     idc = sorted(r["TargetSubnet"] for r in routes if r["DestinationCidr"] == "192.168.0.0/16")
     assert idc == sorted(n["TargetNetworkId"] for n in networks)  # one route through each associated subnet
@@ -160,18 +178,26 @@ def test_profile_is_private_and_carries_the_client_cert_and_key(ctx, first):
 
 
 def test_adding_credentials_is_idempotent_and_only_drops_verify_x509_name():
-    exported = ("client\ndev tun\nremote cvpn-endpoint-0123456789abcdef0.prod.clientvpn.ap-northeast-2.amazonaws.com"
-                " 443\n<ca>\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n</ca>\n\nreneg-sec 0\n\n"
-                "verify-x509-name server.hybridnet.lab name\n")
-    once = client_vpn.add_client_credentials(exported, "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n",
-                                             "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n")
-    twice = client_vpn.add_client_credentials(once, "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n",
-                                              "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n")
+    exported = (
+        "client\ndev tun\nremote cvpn-endpoint-0123456789abcdef0.prod.clientvpn.ap-northeast-2.amazonaws.com"
+        " 443\n<ca>\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n</ca>\n\nreneg-sec 0\n\n"
+        "verify-x509-name server.hybridnet.lab name\n"
+    )
+    once = client_vpn.add_client_credentials(
+        exported,
+        "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n",
+        "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n",
+    )
+    twice = client_vpn.add_client_credentials(
+        once,
+        "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n",
+        "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n",
+    )
     assert once == twice
     assert "verify-x509-name" not in once
     assert once.replace("<cert>\n-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n</cert>\n", "").replace(
-        "<key>\n-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n</key>\n", "") == \
-        exported.replace("verify-x509-name server.hybridnet.lab name\n", "")
+        "<key>\n-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n</key>\n", ""
+    ) == exported.replace("verify-x509-name server.hybridnet.lab name\n", "")
     with pytest.raises(PhaseError, match="<ca>"):
         client_vpn.add_client_credentials("client\n", "c", "k")
 
@@ -186,18 +212,36 @@ def test_profile_parses_with_openvpn_and_its_keys_load(first, tmp_path):
     broken_key = tmp_path / "broken.ovpn"
     marker = "<key>\n-----BEGIN PRIVATE KEY-----\n"
     at = text.index(marker) + len(marker)
-    broken_key.write_text(text[:at] + "AAAA" + text[at + 4:])
+    broken_key.write_text(text[:at] + "AAAA" + text[at + 4 :])
     with tooling.private_netns() as ns:
+
         def load(profile: Path) -> str:
-            res_ = tooling.run(["ip", "netns", "exec", ns, openvpn, "--config", str(profile), "--verb", "4",
-                                "--resolv-retry", "0", "--connect-retry-max", "1"], timeout=30)
+            res_ = tooling.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    openvpn,
+                    "--config",
+                    str(profile),
+                    "--verb",
+                    "4",
+                    "--resolv-retry",
+                    "0",
+                    "--connect-retry-max",
+                    "1",
+                ],
+                timeout=30,
+            )
             return res_.stdout + res_.stderr
 
         good = load(res.profile.path)
         bad = load(broken_key)
     assert "Options error" not in good and "Cannot load" not in good, good[-2000:]
-    assert re.search(r"RESOLVE: Cannot resolve host address: [0-9a-f]{12}\." + re.escape(res.endpoint_id), good), \
-        good[-2000:]  # remote-random-hostname put its random label in front of the endpoint's name
+    assert re.search(r"RESOLVE: Cannot resolve host address: [0-9a-f]{12}\." + re.escape(res.endpoint_id), good), good[
+        -2000:
+    ]  # remote-random-hostname put its random label in front of the endpoint's name
     assert "Cannot load private key" in bad
 
 
@@ -235,7 +279,8 @@ def test_connection_logs_go_to_the_stacks_log_group_and_follow_the_params(ctx, f
     steps = {s.kind: s for s in client_vpn.plan(off, material)}
     assert "log group" not in steps
     assert [(c.field, c.have, c.want) for c in steps["Client VPN endpoint"].changes] == [
-        ("ConnectionLogOptions", "enabled: /hybridnet/phase4test/client-vpn / connections", "disabled")]
+        ("ConnectionLogOptions", "enabled: /hybridnet/phase4test/client-vpn / connections", "disabled")
+    ]
     stopped = client_vpn.run(off, tmp_path, progress=None)
     assert stopped.changed == [f"{res.endpoint_id}: ConnectionLogOptions"]
     assert stopped.endpoint["ConnectionLogOptions"]["Enabled"] is False
@@ -251,7 +296,8 @@ def test_dns_servers_follow_the_params(ctx, first, tmp_path):
     changed = connect(params(client_vpn={"dns_servers": ["10.0.1.250", "10.0.2.250"]}))
     steps = {s.kind: s for s in client_vpn.plan(changed, client_vpn.ensure_pki(ctx))}
     assert [(c.field, c.have, c.want) for c in steps["Client VPN endpoint"].changes] == [
-        ("DnsServers", "10.0.0.2", "10.0.1.250, 10.0.2.250")]
+        ("DnsServers", "10.0.0.2", "10.0.1.250, 10.0.2.250")
+    ]
     assert steps["Client VPN endpoint"].action == "modify"
     again = client_vpn.run(changed, tmp_path, progress=None)
     assert again.changed == [f"{res.endpoint_id}: DnsServers"]
@@ -297,8 +343,9 @@ def test_a_remote_user_ssm_cannot_reach_is_one_row_and_the_key_waits_in_paramete
     assert "seed-remote-home" in attempt["host"] and "SSM Agent" in attempt["message"]
     connect_row = deployment.table[deployment.table["step"].str.contains("connects with the profile")]
     assert connect_row["ok"].tolist() == [False]
-    stored = ctx.client("ssm").get_parameter(Name=key_parameter_name(STACK, "client1.hybridnet.lab"),
-                                             WithDecryption=True)["Parameter"]
+    stored = ctx.client("ssm").get_parameter(
+        Name=key_parameter_name(STACK, "client1.hybridnet.lab"), WithDecryption=True
+    )["Parameter"]
     assert stored["Type"] == "SecureString" and stored["Value"] == material.client.key_pem
     recorded = json.dumps(client_vpn.result(res, deployment, run), default=str)
     assert "PRIVATE KEY" not in recorded and "BEGIN" not in recorded
@@ -313,8 +360,11 @@ def test_without_a_remote_user_the_table_says_what_to_do(first):
 
 
 def _live_endpoints(ctx) -> list[str]:
-    return [e["ClientVpnEndpointId"] for e in ctx.client("ec2").describe_client_vpn_endpoints(
-        Filters=ctx.stack_filters())["ClientVpnEndpoints"] if e["Status"]["Code"] in client_vpn.LIVE_ENDPOINT]
+    return [
+        e["ClientVpnEndpointId"]
+        for e in ctx.client("ec2").describe_client_vpn_endpoints(Filters=ctx.stack_filters())["ClientVpnEndpoints"]
+        if e["Status"]["Code"] in client_vpn.LIVE_ENDPOINT
+    ]
 
 
 # Last in this module: the endpoint the other tests share gets a new id.
@@ -324,10 +374,15 @@ def test_a_changed_client_cidr_replaces_the_endpoint_only_when_allowed(ctx, firs
     drifted = connect(params(client_vpn={"client_cidr": "172.20.0.0/22"}))
     endpoint = {s.kind: s for s in client_vpn.plan(drifted, material)}["Client VPN endpoint"]
     assert (endpoint.action, [(c.field, c.have, c.want) for c in endpoint.changes]) == (
-        "replace", [("client CIDR", "172.16.0.0/22", "172.20.0.0/22")])
+        "replace",
+        [("client CIDR", "172.16.0.0/22", "172.20.0.0/22")],
+    )
     before = stack_certificates(ctx)
-    with pytest.raises(PhaseError, match=rf"Client VPN endpoint {res.endpoint_id}: client CIDR 172\.16\.0\.0/22 -> "
-                                         r"172\.20\.0\.0/22: AWS cannot change this in place .*allow_replace: true"):
+    with pytest.raises(
+        PhaseError,
+        match=rf"Client VPN endpoint {res.endpoint_id}: client CIDR 172\.16\.0\.0/22 -> "
+        r"172\.20\.0\.0/22: AWS cannot change this in place .*allow_replace: true",
+    ):
         client_vpn.run(drifted, tmp_path, progress=None)
     assert _live_endpoints(ctx) == [res.endpoint_id] and stack_certificates(ctx) == before
 

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from hybridnet import emulator, handlers
 from hybridnet.aws import connect
 from hybridnet.emulator.unix_client import admin_call_unix
@@ -55,8 +54,11 @@ def first(ctx, endpoint):
 
 def stack_functions(ctx) -> list[str]:
     aws_lambda = ctx.client("lambda")
-    return [f["FunctionName"] for f in aws_lambda.list_functions()["Functions"]
-            if aws_lambda.list_tags(Resource=f["FunctionArn"])["Tags"].get("hybridnet:stack") == STACK]
+    return [
+        f["FunctionName"]
+        for f in aws_lambda.list_functions()["Functions"]
+        if aws_lambda.list_tags(Resource=f["FunctionArn"])["Tags"].get("hybridnet:stack") == STACK
+    ]
 
 
 def test_phase5_twice_deploys_one_function_and_enables_it(ctx, endpoint, first):
@@ -71,7 +73,8 @@ def test_phase5_twice_deploys_one_function_and_enables_it(ctx, endpoint, first):
     assert config["CodeSha256"] == handlers.code_sha256(handlers.build_package())
     assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.12", handlers.HANDLER, 30)
     assert config["Environment"]["Variables"] == handlers.handler_environment(
-        ["source_ip"], ["72.21.0.0/16", "192.0.2.0/28"], "Asia/Seoul")
+        ["source_ip"], ["72.21.0.0/16", "192.0.2.0/28"], "Asia/Seoul"
+    )
     options = client_vpn.describe_endpoint(ctx, endpoint.endpoint_id)["ClientConnectOptions"]
     assert options["Enabled"] is True and options["LambdaFunctionArn"] == config["FunctionArn"]
 
@@ -79,9 +82,14 @@ def test_phase5_twice_deploys_one_function_and_enables_it(ctx, endpoint, first):
 def test_decisions_come_from_the_deployed_code(ctx, first):
     table = phase5.decisions_frame(ctx, first)
     allowed = dict(zip(table.index, table["allow"]))
-    assert allowed == {"seed's allowed range": True, "lab remote user (home)": True, "lab remote user (hotel)": False,
-                       "another address": False, "malformed: no public-ip": False,
-                       "malformed: public-ip not an address": False}
+    assert allowed == {
+        "seed's allowed range": True,
+        "lab remote user (home)": True,
+        "lab remote user (hotel)": False,
+        "another address": False,
+        "malformed: no public-ip": False,
+        "malformed: public-ip not an address": False,
+    }
     assert set(table["valid response"]) == {True}  # the handler fails closed with well-formed answers
     messages = dict(zip(table.index, table["message to the user"]))
     assert messages["another address"] == deployed.SOURCE_IP_MESSAGE
@@ -105,11 +113,15 @@ def test_a_code_change_is_redeployed_and_nothing_else(ctx, first, monkeypatch):
 def test_policy_changes_update_the_configuration(ctx, first):
     both = connect(params(connect_handler={"policies": ["weekdays", "source_ip"]}))
     assert [(s.kind, s.action) for s in phase5.plan(ctx)] == [
-        ("IAM role", "keep"), ("Lambda function", "keep"), ("Client VPN endpoint", "keep")]
+        ("IAM role", "keep"),
+        ("Lambda function", "keep"),
+        ("Client VPN endpoint", "keep"),
+    ]
     steps = phase5.plan(both)
     assert [s.action for s in steps] == ["keep", "modify", "keep"]
     assert [(c.field, c.have, c.want) for c in steps[1].changes] == [
-        (f"environment {handlers.ENV_POLICIES}", "source_ip", "weekdays,source_ip")]
+        (f"environment {handlers.ENV_POLICIES}", "source_ip", "weekdays,source_ip")
+    ]
     updated = phase5.run(both, progress=None)
     assert updated.function.action == "updated (configuration)"
     assert updated.function.environment[handlers.ENV_POLICIES] == "weekdays,source_ip"
@@ -117,13 +129,17 @@ def test_policy_changes_update_the_configuration(ctx, first):
 
 
 def test_the_name_is_checked_before_any_call(ctx, endpoint, monkeypatch):
-    bad = ctx.params.model_copy(update={"connect_handler": ctx.params.connect_handler.model_copy(
-        update={"function_name": "clientvpn-handler"})})  # bypasses validation, as a hand-made model could
+    bad = ctx.params.model_copy(
+        update={"connect_handler": ctx.params.connect_handler.model_copy(update={"function_name": "clientvpn-handler"})}
+    )  # bypasses validation, as a hand-made model could
     other = connect(params())
     other.params = bad
     monkeypatch.setattr(other, "client", lambda service: pytest.fail(f"called {service} before checking the name"))
-    with pytest.raises(PhaseError, match=r"connect_handler\.function_name: 'clientvpn-handler' does not start "
-                                         r"with 'AWSClientVPN-'.*AWSClientVPN-clientvpn-handler"):
+    with pytest.raises(
+        PhaseError,
+        match=r"connect_handler\.function_name: 'clientvpn-handler' does not start "
+        r"with 'AWSClientVPN-'.*AWSClientVPN-clientvpn-handler",
+    ):
         phase5.run(other, progress=None)
 
 
@@ -145,10 +161,19 @@ def test_the_emulator_admits_clients_through_the_handler_over_its_unix_socket(ct
     assert socket and Path(socket).stat().st_mode & 0o777 == 0o600
 
     def attempt(ip: str) -> dict:
-        return admin_call_unix(socket, "POST", "clientvpn-connect", {
-            "region": ctx.params.region, "client_vpn_endpoint_id": endpoint.endpoint_id,
-            "common_name": "client1.hybridnet.lab", "public_ip": ip, "platform": "linux",
-            "client_openvpn_version": "2.6.14"})
+        return admin_call_unix(
+            socket,
+            "POST",
+            "clientvpn-connect",
+            {
+                "region": ctx.params.region,
+                "client_vpn_endpoint_id": endpoint.endpoint_id,
+                "common_name": "client1.hybridnet.lab",
+                "public_ip": ip,
+                "platform": "linux",
+                "client_openvpn_version": "2.6.14",
+            },
+        )
 
     home, hotel = attempt("192.0.2.10"), attempt("192.0.2.200")
     assert home["allow"] is True and home["handler_invoked"] is True

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hybridnet import emulator, hosts
 from hybridnet.aws import connect
 from hybridnet.params import HOST_ROLES, load_params, parse_params
@@ -30,22 +29,37 @@ def host_up(ctx, tmp_path):
     """router and onprem_client registered as managed instances, up while the file exists."""
     alive = tmp_path / "alive"
     alive.write_text("up")
-    instances = [{"name_tag": ctx.params.hosts.router.name_tag, "argv_prefix": [], "alive_path": str(alive)},
-                 {"name_tag": ctx.params.hosts.onprem_client.name_tag, "argv_prefix": [],
-                  "alive_path": str(alive)}]
-    emulator.admin_call(emulator.start(), "POST", "ssm-instances",
-                        {"region": ctx.params.region, "replace": True, "instances": instances})
+    instances = [
+        {"name_tag": ctx.params.hosts.router.name_tag, "argv_prefix": [], "alive_path": str(alive)},
+        {"name_tag": ctx.params.hosts.onprem_client.name_tag, "argv_prefix": [], "alive_path": str(alive)},
+    ]
+    emulator.admin_call(
+        emulator.start(),
+        "POST",
+        "ssm-instances",
+        {"region": ctx.params.region, "replace": True, "instances": instances},
+    )
     yield alive
-    emulator.admin_call(emulator.start(), "POST", "ssm-instances",
-                        {"region": ctx.params.region, "replace": True, "instances": []})
+    emulator.admin_call(
+        emulator.start(), "POST", "ssm-instances", {"region": ctx.params.region, "replace": True, "instances": []}
+    )
 
 
 def test_the_seed_has_an_instance_per_role_named_as_the_params_say(ctx):
     ec2 = ctx.client("ec2")
-    named = {t["Value"]: i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-             for t in i.get("Tags", []) if t["Key"] == "Name"}
-    want = {"router": "192.168.0.10", "onprem_dns": "192.168.2.250", "onprem_client": "192.168.2.20",
-            "vpc_client": "10.0.10.10"}
+    named = {
+        t["Value"]: i
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        for t in i.get("Tags", [])
+        if t["Key"] == "Name"
+    }
+    want = {
+        "router": "192.168.0.10",
+        "onprem_dns": "192.168.2.250",
+        "onprem_client": "192.168.2.20",
+        "vpc_client": "10.0.10.10",
+    }
     for role, ip in want.items():
         instance = named[getattr(ctx.params.hosts, role).name_tag]
         assert instance["PrivateIpAddress"] == ip and instance["State"]["Name"] == "running"
@@ -58,8 +72,11 @@ def test_unregistered_instances_are_not_managed_and_nothing_runs(ctx):
     assert set(frame["ssm_status"]) == {"NotManaged"}
     done = hosts.plane(ctx).run("router", ["touch /tmp/hybridnet-must-not-exist"])
     assert done.status == "Unreachable" and not done.ok and done.command_id is None
-    assert re.fullmatch(r"router i-[0-9a-f]{17} is not a managed instance: it needs the SSM Agent running, "
-                        r"an instance profile with AmazonSSMManagedInstanceCore, .*", done.reason)
+    assert re.fullmatch(
+        r"router i-[0-9a-f]{17} is not a managed instance: it needs the SSM Agent running, "
+        r"an instance profile with AmazonSSMManagedInstanceCore, .*",
+        done.reason,
+    )
     assert not Path("/tmp/hybridnet-must-not-exist").exists()
 
 
@@ -75,8 +92,7 @@ def test_a_managed_online_host_runs_the_command(ctx, host_up):
 
 
 def test_a_failing_command_and_several_hosts_at_once(ctx, host_up):
-    done = hosts.plane(ctx).run_many({"router": ["exit 3"], "onprem_client": ["echo ok"],
-                                      "vpc_client": ["echo never"]})
+    done = hosts.plane(ctx).run_many({"router": ["exit 3"], "onprem_client": ["echo ok"], "vpc_client": ["echo never"]})
     assert (done["router"].status, done["router"].exit_code) == ("Failed", 3)
     assert "failed with exit code 3" in done["router"].reason
     assert done["onprem_client"].ok and done["onprem_client"].stdout == "ok\n"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from hybridnet import cli, healthcheck, notify
 from hybridnet.aws import AwsContext, connect
 from hybridnet.params import load_params
@@ -55,23 +54,36 @@ def verdict(check, status, cause="", reason="fine"):
 
 def a_run(exit_code: int, rows: list[dict], n: int, changes: str = "") -> healthcheck.HealthCheckRun:
     run_dir = Path(f"/srv/outputs/2026120{n}-020000-healthcheck")
-    return healthcheck.HealthCheckRun(exit_code, run_dir, run_dir / "10_health_check.ipynb",
-                                      run_dir / "health_check.html", pd.DataFrame(rows), changes, stack=STACK)
+    return healthcheck.HealthCheckRun(
+        exit_code,
+        run_dir,
+        run_dir / "10_health_check.ipynb",
+        run_dir / "health_check.html",
+        pd.DataFrame(rows),
+        changes,
+        stack=STACK,
+    )
 
 
 OK = [verdict("tunnels", "OK"), verdict("dns", "OK")]
 WARN = [verdict("tunnels", "WARN", "tunnel-down", "1 of 2 tunnels UP (203.0.113.12 DOWN)"), verdict("dns", "OK")]
-FAIL = [verdict("tunnels", "FAIL", "no-tunnel-up", "0 of 2 tunnels UP"),
-        verdict("dns", "WARN", "dns-slow", "resolver answered in 400 ms")]
+FAIL = [
+    verdict("tunnels", "FAIL", "no-tunnel-up", "0 of 2 tunnels UP"),
+    verdict("dns", "WARN", "dns-slow", "resolver answered in 400 ms"),
+]
 
 
 def test_alerts_on_warn_and_fail_once_on_recovery_never_on_repeats(ctx, topic):
     arn, url = topic
     p = ctx.params
-    sequence = [(0, OK, "", False), (1, WARN, "tunnel 203.0.113.12 UP -> DOWN", True),
-                (1, [dict(WARN[0], reason="1 of 2 tunnels UP, 3 drops"), WARN[1]], "nothing changed", False),
-                (2, FAIL, "tunnel 203.0.113.11 UP -> DOWN", True), (0, OK, "2 tunnels DOWN -> UP", True),
-                (0, OK, "nothing changed", False)]
+    sequence = [
+        (0, OK, "", False),
+        (1, WARN, "tunnel 203.0.113.12 UP -> DOWN", True),
+        (1, [dict(WARN[0], reason="1 of 2 tunnels UP, 3 drops"), WARN[1]], "nothing changed", False),
+        (2, FAIL, "tunnel 203.0.113.11 UP -> DOWN", True),
+        (0, OK, "2 tunnels DOWN -> UP", True),
+        (0, OK, "nothing changed", False),
+    ]
     outcomes = []
     for n, (code, rows, changes, expected) in enumerate(sequence, start=1):
         done = notify.notify(a_run(code, rows, n, changes), p, arn, ctx=ctx)
@@ -83,26 +95,36 @@ def test_alerts_on_warn_and_fail_once_on_recovery_never_on_repeats(ctx, topic):
     assert outcomes[5] == "notification not sent (same state as run 20261205-020000-healthcheck: OK)"
 
     assert received(ctx, url) == [
-        (f"hybridnet {STACK}: WARN",
-         f"hybridnet {STACK}: WARN (0 FAIL, 1 WARN, 1 OK)\n"
-         "WARN tunnels [tunnel-down]: 1 of 2 tunnels UP (203.0.113.12 DOWN)\n"
-         "report: /srv/outputs/20261202-020000-healthcheck/health_check.html\n"
-         "since the last run: tunnel 203.0.113.12 UP -> DOWN\n"),
-        (f"hybridnet {STACK}: FAIL",
-         f"hybridnet {STACK}: FAIL (1 FAIL, 1 WARN, 0 OK)\n"
-         "FAIL tunnels [no-tunnel-up]: 0 of 2 tunnels UP\n"
-         "WARN dns [dns-slow]: resolver answered in 400 ms\n"
-         "report: /srv/outputs/20261204-020000-healthcheck/health_check.html\n"
-         "since the last run: tunnel 203.0.113.11 UP -> DOWN\n"),
-        (f"hybridnet {STACK}: OK",
-         f"hybridnet {STACK}: OK (0 FAIL, 0 WARN, 2 OK), recovered from FAIL\n"
-         "report: /srv/outputs/20261205-020000-healthcheck/health_check.html\n"
-         "since the last run: 2 tunnels DOWN -> UP\n"),
+        (
+            f"hybridnet {STACK}: WARN",
+            f"hybridnet {STACK}: WARN (0 FAIL, 1 WARN, 1 OK)\n"
+            "WARN tunnels [tunnel-down]: 1 of 2 tunnels UP (203.0.113.12 DOWN)\n"
+            "report: /srv/outputs/20261202-020000-healthcheck/health_check.html\n"
+            "since the last run: tunnel 203.0.113.12 UP -> DOWN\n",
+        ),
+        (
+            f"hybridnet {STACK}: FAIL",
+            f"hybridnet {STACK}: FAIL (1 FAIL, 1 WARN, 0 OK)\n"
+            "FAIL tunnels [no-tunnel-up]: 0 of 2 tunnels UP\n"
+            "WARN dns [dns-slow]: resolver answered in 400 ms\n"
+            "report: /srv/outputs/20261204-020000-healthcheck/health_check.html\n"
+            "since the last run: tunnel 203.0.113.11 UP -> DOWN\n",
+        ),
+        (
+            f"hybridnet {STACK}: OK",
+            f"hybridnet {STACK}: OK (0 FAIL, 0 WARN, 2 OK), recovered from FAIL\n"
+            "report: /srv/outputs/20261205-020000-healthcheck/health_check.html\n"
+            "since the last run: 2 tunnels DOWN -> UP\n",
+        ),
     ]
     state = notify.state_file(STACK)
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     kept = json.loads(state.read_text())["topics"][arn]
-    assert (kept["exit_code"], kept["problems"], kept["run"]) == (0, [], "20261205-020000-healthcheck")  # the last one notified
+    assert (kept["exit_code"], kept["problems"], kept["run"]) == (
+        0,
+        [],
+        "20261205-020000-healthcheck",
+    )  # the last one notified
 
 
 def test_another_cause_is_another_state(ctx, topic):
@@ -128,8 +150,9 @@ def test_a_failed_publish_is_one_line_and_is_tried_again(ctx, topic):
 
 
 def test_the_cli_prints_one_line_and_keeps_the_exit_status(monkeypatch, capsys, tmp_path):
-    failed = notify.Notification(False, "NotFoundException: Topic does not exist", topic_arn="arn:aws:sns:x",
-                                 failed=True)
+    failed = notify.Notification(
+        False, "NotFoundException: Topic does not exist", topic_arn="arn:aws:sns:x", failed=True
+    )
     run = a_run(1, WARN, 1)
     run.notification = failed
     monkeypatch.setattr(cli, "_check_account", lambda params: None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hybridnet.aws import connect
 from hybridnet.params import ParamsError, load_params, parse_params
 from hybridnet.phases import router_config, tgw_attachment
@@ -27,8 +26,11 @@ def ctx(own_emulator):
 
 
 def stored_parameters(ctx) -> list[str]:
-    return [p["Name"] for p in ctx.client("ssm").describe_parameters()["Parameters"]
-            if p["Name"].startswith(f"/hybridnet/{STACK}/")]
+    return [
+        p["Name"]
+        for p in ctx.client("ssm").describe_parameters()["Parameters"]
+        if p["Name"].startswith(f"/hybridnet/{STACK}/")
+    ]
 
 
 def test_lab_params_apply_the_lab_target_and_aws_example_applies_nothing():
@@ -38,11 +40,14 @@ def test_lab_params_apply_the_lab_target_and_aws_example_applies_nothing():
     assert example.router.apply is False
 
 
-@pytest.mark.parametrize("router, hosts, field, words", [
-    ({"target": "swanctl", "apply": True}, {"router": "r1"}, "router.apply", "target swanctl is files only"),
-    ({"target": "frr", "apply": True}, {}, "router.apply", "no hosts.router"),
-    ({"target": "vyos"}, {"router": "r1"}, "router.target", "'seed', 'frr', 'swanctl' or 'lab'"),
-])
+@pytest.mark.parametrize(
+    "router, hosts, field, words",
+    [
+        ({"target": "swanctl", "apply": True}, {"router": "r1"}, "router.apply", "target swanctl is files only"),
+        ({"target": "frr", "apply": True}, {}, "router.apply", "no hosts.router"),
+        ({"target": "vyos"}, {"router": "r1"}, "router.target", "'seed', 'frr', 'swanctl' or 'lab'"),
+    ],
+)
 def test_bad_router_settings_name_the_field_and_the_fix(router, hosts, field, words):
     import yaml
 
@@ -99,11 +104,17 @@ def test_pre_shared_keys_are_secure_strings_written_once(ctx):
     assert sorted(n for n, _ in teardown._ssm_parameters(ctx)) == sorted(versions)
 
 
-@pytest.mark.parametrize("change, field, words", [
-    ({"hosts": {"router": "r1"}, "router": {"apply": False}, "onprem_dns": {"apply": True}},
-     "onprem_dns.apply", "no hosts.onprem_dns"),
-    ({"dns": None, "onprem_dns": {"apply": True}}, "onprem_dns.apply", "there is no dns section"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (
+            {"hosts": {"router": "r1"}, "router": {"apply": False}, "onprem_dns": {"apply": True}},
+            "onprem_dns.apply",
+            "no hosts.onprem_dns",
+        ),
+        ({"dns": None, "onprem_dns": {"apply": True}}, "onprem_dns.apply", "there is no dns section"),
+    ],
+)
 def test_bad_onprem_dns_settings_name_the_field_and_the_fix(change, field, words):
     import yaml
 
@@ -139,8 +150,9 @@ def test_a_replaced_connections_keys_are_removed(ctx):
     vpn, cfg = router_config.load_connection(ctx)
     router_config.store_pre_shared_keys(ctx, vpn, cfg)
     old = sorted(stored_parameters(ctx))
-    replaced = connect(params(allow_replace=True, vpn={**params().model_dump(mode="python")["vpn"],
-                                                        "static_routes_only": True}))
+    replaced = connect(
+        params(allow_replace=True, vpn={**params().model_dump(mode="python")["vpn"], "static_routes_only": True})
+    )
     assert [s.action for s in tgw_attachment.plan(replaced)][-1] == "replace"
     tgw_attachment.run(replaced, progress=None)
     new_vpn, new_cfg = router_config.load_connection(ctx)

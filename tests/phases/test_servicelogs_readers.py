@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hybridnet import emulator
 from hybridnet.aws import AwsContext, connect
 from hybridnet.diagnostics import servicelogs
@@ -45,10 +44,15 @@ def test_resolver_query_entries_are_read_where_the_vpcs_association_sends_them(c
     now = int(time.time() * 1000)
     entries = [json.loads(line) for line in (FIXTURES / "resolver-query-log.jsonl").read_text().splitlines()]
     logs.create_log_stream(logGroupName=dns.query_log_group, logStreamName="fixture")
-    logs.put_log_events(logGroupName=dns.query_log_group, logStreamName="fixture", logEvents=[
-        {"timestamp": now - 1000 * (len(entries) - i), "message": json.dumps({**e, "vpc_id": dns.vpc_id})}
-        for i, e in enumerate(entries)] + [
-        {"timestamp": now, "message": json.dumps({**entries[0], "vpc_id": "vpc-0another0000000000"})}])
+    logs.put_log_events(
+        logGroupName=dns.query_log_group,
+        logStreamName="fixture",
+        logEvents=[
+            {"timestamp": now - 1000 * (len(entries) - i), "message": json.dumps({**e, "vpc_id": dns.vpc_id})}
+            for i, e in enumerate(entries)
+        ]
+        + [{"timestamp": now, "message": json.dumps({**entries[0], "vpc_id": "vpc-0another0000000000"})}],
+    )
     frame = servicelogs.resolver_query_frame(ctx, lookback_minutes=10)
     assert list(frame.columns) == servicelogs.RESOLVER_COLUMNS
     assert list(frame["rcode"]) == ["NOERROR", "NXDOMAIN", "NOERROR", "SERVFAIL", "NOERROR"]  # by query time
@@ -73,28 +77,57 @@ def cvpn(ctx, dns, tmp_path_factory):
 
 
 def admit(info, endpoint_id: str, public_ip: str) -> dict:
-    return emulator.admin_call(info, "POST", "clientvpn-connect", {
-        "region": "ap-northeast-2", "client_vpn_endpoint_id": endpoint_id, "common_name": "client1.hybridnet.lab",
-        "public_ip": public_ip, "platform": "linux", "port": "41000"})
+    return emulator.admin_call(
+        info,
+        "POST",
+        "clientvpn-connect",
+        {
+            "region": "ap-northeast-2",
+            "client_vpn_endpoint_id": endpoint_id,
+            "common_name": "client1.hybridnet.lab",
+            "public_ip": public_ip,
+            "platform": "linux",
+            "port": "41000",
+        },
+    )
 
 
 def test_client_vpn_entries_are_read_where_the_endpoint_sends_them(ctx, cvpn, own_emulator):
     allowed = admit(own_emulator, cvpn, "192.0.2.10")
     refused = admit(own_emulator, cvpn, "192.0.2.200")
     assert (allowed["allow"], refused["allow"]) == (True, False)
-    emulator.admin_call(own_emulator, "POST", "clientvpn-connection", {
-        "region": "ap-northeast-2", "client_vpn_endpoint_id": cvpn, "connection_id": allowed["connection_id"],
-        "status": "terminated", "ingress_bytes": 10, "egress_bytes": 20})
+    emulator.admin_call(
+        own_emulator,
+        "POST",
+        "clientvpn-connection",
+        {
+            "region": "ap-northeast-2",
+            "client_vpn_endpoint_id": cvpn,
+            "connection_id": allowed["connection_id"],
+            "status": "terminated",
+            "ingress_bytes": 10,
+            "egress_bytes": 20,
+        },
+    )
     frame = servicelogs.client_vpn_connection_frame(ctx, [cvpn], lookback_minutes=10)
     assert list(frame.columns) == servicelogs.CLIENT_VPN_COLUMNS
     rows = {(r.connection_id, r.status): r for r in frame.itertuples()}
     ok = rows[(allowed["connection_id"], "successful")]
     assert (ok.client_ip, ok.common_name, ok.failure_reason, ok.handler_status, ok.device_ip) == (
-        allowed["client_ip"], "client1.hybridnet.lab", "", "allowed", "192.0.2.10")
+        allowed["client_ip"],
+        "client1.hybridnet.lab",
+        "",
+        "allowed",
+        "192.0.2.10",
+    )
     assert (allowed["connection_id"], "ended") in rows
     no = rows[(refused["connection_id"], "failed")]
     assert (no.failure_reason, no.handler_status, no.client_ip, no.device_ip) == (
-        "client-connect-failed", "denied", "", "192.0.2.200")
+        "client-connect-failed",
+        "denied",
+        "",
+        "192.0.2.200",
+    )
     # the handler's own message goes to the client and to DescribeClientVpnConnections, not to the log
     assert refused["message"] and refused["message"] not in frame.to_string()
 

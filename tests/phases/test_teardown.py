@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hybridnet.aws import connect
 from hybridnet.params import load_params
 from hybridnet.phases import teardown, tgw_attachment
@@ -39,7 +38,8 @@ def test_teardown_leaves_nothing_of_the_stack(stacks):
     vpns = ec2.describe_vpn_connections(Filters=doomed.stack_filters())["VpnConnections"]
     assert {v["State"] for v in vpns} == {"deleted"}
     attachments = ec2.describe_transit_gateway_attachments(
-        Filters=[{"Name": "resource-id", "Values": [v["VpnConnectionId"] for v in vpns]}])["TransitGatewayAttachments"]
+        Filters=[{"Name": "resource-id", "Values": [v["VpnConnectionId"] for v in vpns]}]
+    )["TransitGatewayAttachments"]
     assert {a["State"] for a in attachments} == {"deleted"}
 
 

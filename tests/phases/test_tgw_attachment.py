@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hybridnet.aws import connect
 from hybridnet.params import load_params
 from hybridnet.phases import tgw_attachment
@@ -96,8 +95,9 @@ def test_the_plan_keeps_what_matches_the_params(ctx):
 
 def test_a_changed_tunnel_option_is_a_modify_and_a_key_is_never_shown(ctx):
     tgw_attachment.run(ctx, progress=None)
-    changed = connect(changed_params(**{"vpn.tunnels.1.pre_shared_key": "another_key_2",
-                                        "vpn.crypto.dpd_timeout_seconds": 40}))
+    changed = connect(
+        changed_params(**{"vpn.tunnels.1.pre_shared_key": "another_key_2", "vpn.crypto.dpd_timeout_seconds": 40})
+    )
     steps = tgw_attachment.plan(changed)
     assert [s.action for s in steps] == ["keep", "modify"]
     fields = [(c.field, c.have, c.want) for c in steps[1].changes]
@@ -123,10 +123,15 @@ def test_a_changed_bgp_asn_is_planned_then_applied_in_place(ctx):
     assert after.customer_gateway_asn == 65020 and after.created == [after.customer_gateway_id]
     assert after.changed == [
         f"{first.vpn_connection_id}: customer gateway {first.customer_gateway_id} -> {after.customer_gateway_id} "
-        "(ModifyVpnConnection)", f"{first.customer_gateway_id}: deleted (no VPN connection uses it any more)"]
+        "(ModifyVpnConnection)",
+        f"{first.customer_gateway_id}: deleted (no VPN connection uses it any more)",
+    ]
     ec2 = ctx.client("ec2")
-    live = [g for g in ec2.describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
-            if g["State"] == "available"]
+    live = [
+        g
+        for g in ec2.describe_customer_gateways(Filters=ctx.stack_filters())["CustomerGateways"]
+        if g["State"] == "available"
+    ]
     assert [g["BgpAsn"] for g in live] == ["65020"]
     assert [s.action for s in tgw_attachment.plan(changed)] == ["keep", "keep"]
     back = tgw_attachment.run(ctx, progress=None)  # and back again, for the other tests
@@ -135,13 +140,17 @@ def test_a_changed_bgp_asn_is_planned_then_applied_in_place(ctx):
 
 def test_changed_tunnel_options_are_applied_to_the_same_connection(ctx):
     first = tgw_attachment.run(ctx, progress=None)
-    changed = connect(changed_params(**{"vpn.tunnels.0.inside_cidr": "169.254.21.0/30",
-                                        "vpn.tunnels.1.pre_shared_key": "another_key_2"}))
+    changed = connect(
+        changed_params(
+            **{"vpn.tunnels.0.inside_cidr": "169.254.21.0/30", "vpn.tunnels.1.pre_shared_key": "another_key_2"}
+        )
+    )
     after = tgw_attachment.run(changed, progress=None)
     assert after.vpn_connection_id == first.vpn_connection_id and after.created == []
     assert [re.sub(r"\(\d+\.\d+\.\d+\.\d+\)", "(IP)", c) for c in after.changed] == [
         f"{first.vpn_connection_id}: tunnel 1 (IP) TunnelInsideCidr (ModifyVpnTunnelOptions)",
-        f"{first.vpn_connection_id}: tunnel 2 (IP) pre-shared key (ModifyVpnTunnelOptions)"]
+        f"{first.vpn_connection_id}: tunnel 2 (IP) pre-shared key (ModifyVpnTunnelOptions)",
+    ]
     options = tgw_attachment.ordered_tunnel_options(changed, tgw_attachment.describe_vpn(ctx, first.vpn_connection_id))
     assert (options[0]["TunnelInsideCidr"], options[1]["PreSharedKey"]) == ("169.254.21.0/30", "another_key_2")
     assert "another_key_2" not in str(after.to_dict())  # the key stays masked in the result
@@ -155,16 +164,22 @@ def test_what_cannot_change_in_place_is_refused_before_anything_changes(ctx):
     before = ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
     static = connect(changed_params(**{"vpn.static_routes_only": True}))
     assert [s.action for s in tgw_attachment.plan(static)] == ["keep", "replace"]
-    with pytest.raises(tgw_attachment.PhaseError, match=r"VPN connection vpn-\w+: static_routes_only False -> True: "
-                                                        r"AWS cannot change this in place \(DeleteVpnConnection.*\); "
-                                                        r"set allow_replace: true in the params"):
+    with pytest.raises(
+        tgw_attachment.PhaseError,
+        match=r"VPN connection vpn-\w+: static_routes_only False -> True: "
+        r"AWS cannot change this in place \(DeleteVpnConnection.*\); "
+        r"set allow_replace: true in the params",
+    ):
         tgw_attachment.run(static, progress=None)
     assert ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"] == before
 
 
 def _live_connections(ctx) -> list[dict]:
-    return [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
-            if v["State"] != "deleted"]
+    return [
+        v
+        for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters())["VpnConnections"]
+        if v["State"] != "deleted"
+    ]
 
 
 def test_allow_replace_deletes_the_connection_and_creates_it_anew(ctx):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hybridnet.aws import connect
 from hybridnet.params import load_params
 from hybridnet.phases import teardown, tgw_attachment
@@ -54,18 +53,31 @@ def test_a_connection_made_before_logging_plans_modify_then_gets_logs_in_place(b
     steps = tgw_attachment.plan(ctx)
     assert [s.action for s in steps] == ["keep", "modify"]
     assert [(c.field, c.have, c.want) for c in steps[1].changes] == [
-        (f"tunnel {n} LogOptions", "tunnel log off, BGP log off",
-         f"tunnel log json to /hybridnet/{STACK}/vpn, BGP log json to /hybridnet/{STACK}/vpn") for n in (1, 2)]
-    assert steps[1].how == "ModifyVpnTunnelOptions on tunnel 1 (it re-establishes); " \
-                           "ModifyVpnTunnelOptions on tunnel 2 (it re-establishes)"
+        (
+            f"tunnel {n} LogOptions",
+            "tunnel log off, BGP log off",
+            f"tunnel log json to /hybridnet/{STACK}/vpn, BGP log json to /hybridnet/{STACK}/vpn",
+        )
+        for n in (1, 2)
+    ]
+    assert (
+        steps[1].how == "ModifyVpnTunnelOptions on tunnel 1 (it re-establishes); "
+        "ModifyVpnTunnelOptions on tunnel 2 (it re-establishes)"
+    )
 
     after = tgw_attachment.run(ctx, progress=None)
     assert after.vpn_connection_id == first.vpn_connection_id and after.created == []
     assert [c.split(") ", 1)[1] for c in after.changed] == ["LogOptions (ModifyVpnTunnelOptions)"] * 2
     assert after.log_group == f"/hybridnet/{STACK}/vpn"
     group = ctx.client("logs").describe_log_groups(logGroupNamePrefix=after.log_group)["logGroups"][0]
-    wanted = {"LogEnabled": True, "LogGroupArn": group["logGroupArn"], "LogOutputFormat": "json",
-              "BgpLogEnabled": True, "BgpLogGroupArn": group["logGroupArn"], "BgpLogOutputFormat": "json"}
+    wanted = {
+        "LogEnabled": True,
+        "LogGroupArn": group["logGroupArn"],
+        "LogOutputFormat": "json",
+        "BgpLogEnabled": True,
+        "BgpLogGroupArn": group["logGroupArn"],
+        "BgpLogOutputFormat": "json",
+    }
     assert cloudwatch_options(ctx, after.vpn_connection_id) == [wanted, wanted]
     assert [s.action for s in tgw_attachment.plan(ctx)] == ["keep", "keep"]
     assert tgw_attachment.run(ctx, progress=None).changed == []  # a re-run changes nothing
@@ -82,14 +94,24 @@ def test_the_log_group_has_the_retention_and_the_stack_s_tags(before_logging):
     longer = connect(params(**{"logs.retention_days": 30}))
     assert [s.action for s in tgw_attachment.plan(longer)] == ["keep", "keep"]  # the connection is as it was
     tgw_attachment.run(longer, progress=None)
-    assert logs.describe_log_groups(logGroupNamePrefix=f"/hybridnet/{STACK}/vpn")["logGroups"][0][
-        "retentionInDays"] == 30
+    assert (
+        logs.describe_log_groups(logGroupNamePrefix=f"/hybridnet/{STACK}/vpn")["logGroups"][0]["retentionInDays"] == 30
+    )
 
 
 def test_a_static_connection_sends_tunnel_logs_only(own_emulator):
-    ctx = connect(params(name="logs2", allow_replace=True, **{
-        "vpn.static_routes_only": True, "customer_gateway.public_ip": "198.51.100.22",
-        "vpn.tunnels.0.inside_cidr": "169.254.31.0/30", "vpn.tunnels.1.inside_cidr": "169.254.32.0/30"}))
+    ctx = connect(
+        params(
+            name="logs2",
+            allow_replace=True,
+            **{
+                "vpn.static_routes_only": True,
+                "customer_gateway.public_ip": "198.51.100.22",
+                "vpn.tunnels.0.inside_cidr": "169.254.31.0/30",
+                "vpn.tunnels.1.inside_cidr": "169.254.32.0/30",
+            },
+        )
+    )
     result = tgw_attachment.run(ctx, progress=None)
     options = cloudwatch_options(ctx, result.vpn_connection_id)
     assert [(o["LogEnabled"], o["BgpLogEnabled"]) for o in options] == [(True, False)] * 2
@@ -104,8 +126,9 @@ def test_teardown_deletes_the_stack_s_log_groups_only(before_logging):
     logs.create_log_group(logGroupName=f"/hybridnet/{STACK}/resolver", tags=tags)  # another phase's group
     logs.create_log_group(logGroupName=f"/hybridnet/{STACK}/handmade")  # under the prefix, not tagged
     logs.create_log_group(logGroupName=f"/hybridnet/{STACK}x/vpn", tags=tags)  # another prefix
-    found = {rid for kind, rid in teardown.leftovers(ctx)[["kind", "id"]].itertuples(index=False)
-             if kind == "log group"}
+    found = {
+        rid for kind, rid in teardown.leftovers(ctx)[["kind", "id"]].itertuples(index=False) if kind == "log group"
+    }
     assert found == {f"/hybridnet/{STACK}/vpn", f"/hybridnet/{STACK}/resolver"}
     removed = teardown.run(ctx, progress=None)
     assert removed[removed["kind"] == "log group"]["outcome"].tolist() == ["deleted", "deleted"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hybridnet.render import RouterSite
 from hybridnet.vpnconfig import VpnConnectionConfig, parse_customer_gateway_configuration
 

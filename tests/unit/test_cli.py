@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet import cli, emulator, workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +49,7 @@ def test_lab_fault_help_lists_every_drill_with_one_line(capsys):
         cli.main(["lab", "fault", "--help"])
     out = capsys.readouterr().out
     for drill in DRILLS.values():
-        line = next(l for l in out.splitlines() if l.split()[:1] == [drill.name])
+        line = next(row for row in out.splitlines() if row.split()[:1] == [drill.name])
         assert drill.what in line and drill.expect in line
     assert re.search(r"^\s+clear\s+undo every drill", out, re.M)
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet import cli
 from hybridnet.errors import CredentialsError, HybridnetError, NotebookFailed
 from hybridnet.locks import StackBusy, stack_lock
@@ -28,8 +27,7 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 def test_not_running_has_its_own_code_in_the_table():
     readme = (ROOT / "README.md").read_text()
-    taken = {HybridnetError.exit_code, CredentialsError.exit_code, NotebookFailed.exit_code, StackBusy.exit_code,
-             0, 1}
+    taken = {HybridnetError.exit_code, CredentialsError.exit_code, NotebookFailed.exit_code, StackBusy.exit_code, 0, 1}
     assert cli.NOT_RUNNING not in taken
     assert f"\n| {cli.NOT_RUNNING} | `emulator status`, `lab status`: not running |" in readme
 
@@ -41,13 +39,17 @@ def test_emulator_status_with_nothing_running_is_one_line_exit_7(tmp_path: Path,
     assert out.splitlines() == ["emulator not running (start it: hybridnet emulator start)"] and not err
 
 
-@pytest.mark.parametrize("command, line", [
-    (["emulator", "status"], "emulator not running (start it: hybridnet emulator start)"),
-    (["lab", "status"], "no lab running (start it: hybridnet lab up)"),
-])
+@pytest.mark.parametrize(
+    "command, line",
+    [
+        (["emulator", "status"], "emulator not running (start it: hybridnet emulator start)"),
+        (["lab", "status"], "no lab running (start it: hybridnet lab up)"),
+    ],
+)
 def test_status_commands_exit_7_from_the_shell(tmp_path: Path, command, line):
-    result = subprocess.run([HYBRIDNET, *command], env=isolated_env(tmp_path / "home"), capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [HYBRIDNET, *command], env=isolated_env(tmp_path / "home"), capture_output=True, text=True, timeout=120
+    )
     assert (result.returncode, result.stdout.splitlines(), result.stderr) == (7, [line], "")
     assert not (tmp_path / "home" / "outputs" / ".state" / "emulator.json").exists()  # nothing was started
 
@@ -68,15 +70,17 @@ def test_lab_up_and_fault_refuse_a_stack_another_command_holds(tmp_path: Path, m
     monkeypatch.setenv("HYBRIDNET_HOME", str(home))  # the lock lives in HYBRIDNET_HOME's state
     try:
         with stack_lock(params, "hybridnet run"):
-            result = subprocess.run([HYBRIDNET, *command, "--params", str(path)], env=env, capture_output=True,
-                                    text=True, timeout=120)
+            result = subprocess.run(
+                [HYBRIDNET, *command, "--params", str(path)], env=env, capture_output=True, text=True, timeout=120
+            )
     finally:  # had it gone past the lock: its emulator, if any
         subprocess.run([HYBRIDNET, "emulator", "stop"], env=env, capture_output=True, timeout=60)
     assert result.returncode == 5, result.stdout + result.stderr
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         f"hybridnet: stack 'anycompany' (emulator, ap-northeast-2) is being changed by `hybridnet run` "
-        f"(pid {os.getpid()}, since "), result.stderr
+        f"(pid {os.getpid()}, since "
+    ), result.stderr
     assert "Traceback" not in result.stderr and not result.stdout
     assert not (home / "outputs" / ".state" / "emulator.json").exists()  # refused before the emulator
     assert not list((home / "outputs").glob("*-lab"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hybridnet import dataplane
 from hybridnet.lab.fromaws import proposals, spec_from_aws
 
@@ -23,31 +22,52 @@ def test_lab_on_without_the_lab_is_a_clear_error(monkeypatch):
 
 
 SEED_OPTION = {
-    "OutsideIpAddress": "203.0.113.11", "TunnelInsideCidr": "169.254.11.0/30", "PreSharedKey": "strongswan_awsvpn1",
+    "OutsideIpAddress": "203.0.113.11",
+    "TunnelInsideCidr": "169.254.11.0/30",
+    "PreSharedKey": "strongswan_awsvpn1",
     "IkeVersions": [{"Value": "ikev1"}],
-    "Phase1EncryptionAlgorithms": [{"Value": "AES128"}], "Phase1IntegrityAlgorithms": [{"Value": "SHA1"}],
+    "Phase1EncryptionAlgorithms": [{"Value": "AES128"}],
+    "Phase1IntegrityAlgorithms": [{"Value": "SHA1"}],
     "Phase1DHGroupNumbers": [{"Value": 2}],
     "Phase2EncryptionAlgorithms": [{"Value": "AES128"}, {"Value": "AES256-GCM-16"}],
-    "Phase2IntegrityAlgorithms": [{"Value": "SHA1"}], "Phase2DHGroupNumbers": [{"Value": 2}, {"Value": 14}],
-    "Phase1LifetimeSeconds": 28800, "Phase2LifetimeSeconds": 3600, "DpdTimeoutSeconds": 30,
+    "Phase2IntegrityAlgorithms": [{"Value": "SHA1"}],
+    "Phase2DHGroupNumbers": [{"Value": 2}, {"Value": 14}],
+    "Phase1LifetimeSeconds": 28800,
+    "Phase2LifetimeSeconds": 3600,
+    "DpdTimeoutSeconds": 30,
 }
 
 
 def test_proposals_follow_the_tunnel_options():
     assert proposals(SEED_OPTION, "Phase1", [1]) == ["aes128-sha1-modp1024"]
     assert proposals(SEED_OPTION, "Phase2", [1]) == [
-        "aes128-sha1-modp1024", "aes128-sha1-modp2048", "aes256gcm16-modp1024", "aes256gcm16-modp2048"]
+        "aes128-sha1-modp1024",
+        "aes128-sha1-modp2048",
+        "aes256gcm16-modp1024",
+        "aes256gcm16-modp2048",
+    ]
     gcm_ike = dict(SEED_OPTION, Phase1EncryptionAlgorithms=[{"Value": "AES256-GCM-16"}])
     assert proposals(gcm_ike, "Phase1", [1]) == []  # AES-GCM IKE SAs exist in IKEv2 only
     assert proposals(gcm_ike, "Phase1", [2]) == ["aes256gcm16-prfsha1-modp1024"]
 
 
 def test_spec_from_aws_uses_the_api_values():
-    vpn = {"Options": {"TunnelOptions": [SEED_OPTION, dict(
-        SEED_OPTION, OutsideIpAddress="203.0.113.12", TunnelInsideCidr="169.254.12.0/30",
-        PreSharedKey="strongswan_awsvpn2")]}}
-    spec = spec_from_aws(vpn, {"IpAddress": "198.51.100.10", "BgpAsn": "65016"}, 64512,
-                         ["10.0.0.0/16"], ["192.168.0.0/16"])
+    vpn = {
+        "Options": {
+            "TunnelOptions": [
+                SEED_OPTION,
+                dict(
+                    SEED_OPTION,
+                    OutsideIpAddress="203.0.113.12",
+                    TunnelInsideCidr="169.254.12.0/30",
+                    PreSharedKey="strongswan_awsvpn2",
+                ),
+            ]
+        }
+    }
+    spec = spec_from_aws(
+        vpn, {"IpAddress": "198.51.100.10", "BgpAsn": "65016"}, 64512, ["10.0.0.0/16"], ["192.168.0.0/16"]
+    )
     first, second = spec.tunnels
     assert (str(first.vgw_inside_ip), str(first.cgw_inside_ip)) == ("169.254.11.1", "169.254.11.2")
     assert str(second.vgw_outside_ip) == "203.0.113.12"

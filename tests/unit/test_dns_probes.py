@@ -22,7 +22,6 @@ import dns.rrset
 import matplotlib
 import pandas as pd
 import pytest
-
 from hybridnet.diagnostics import dns as probes_mod
 from hybridnet.diagnostics.charts_dns import COLOURS, cells, dns_matrix_chart
 from hybridnet.diagnostics.dns import COLUMNS, Probe, ProbeError, probe_matrix, probe_matrix_in_netns
@@ -31,7 +30,7 @@ from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 matplotlib.use("Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 RECORDS = {
     ("web1.awsanycompany.corp", "A"): ["10.0.10.10"],
@@ -156,9 +155,17 @@ def test_expected_answer_is_ok(server):
     assert list(df.columns) == COLUMNS
     row = df.iloc[0]
     assert (row["side"], row["server"], row["name"], row["type"]) == (
-        "on-prem client", "127.0.0.1", "web1.awsanycompany.corp", "A")
+        "on-prem client",
+        "127.0.0.1",
+        "web1.awsanycompany.corp",
+        "A",
+    )
     assert (row["answer"], row["rcode"], row["expected"], bool(row["ok"])) == (
-        "10.0.10.10", "NOERROR", "10.0.10.10", True)
+        "10.0.10.10",
+        "NOERROR",
+        "10.0.10.10",
+        True,
+    )
     assert 0 < row["latency_ms"] < 1000
     assert df["ok"].dtype == bool and df["latency_ms"].dtype == float
 
@@ -174,25 +181,29 @@ def test_wrong_answer_is_not_ok(server):
 
 
 def test_nxdomain_expected_and_got(server):
-    df = probe_matrix([
-        probe(server, "nope.awsanycompany.corp", "NXDOMAIN"),
-        probe(server, "web2.awsanycompany.corp", "NXDOMAIN"),  # answered: not what was expected
-        probe(server, "nope.awsanycompany.corp", ["10.0.10.10"]),  # NXDOMAIN where a record was expected
-    ])
+    df = probe_matrix(
+        [
+            probe(server, "nope.awsanycompany.corp", "NXDOMAIN"),
+            probe(server, "web2.awsanycompany.corp", "NXDOMAIN"),  # answered: not what was expected
+            probe(server, "nope.awsanycompany.corp", ["10.0.10.10"]),  # NXDOMAIN where a record was expected
+        ]
+    )
     assert list(df["rcode"]) == ["NXDOMAIN", "NOERROR", "NXDOMAIN"]
     assert list(df["ok"]) == [True, False, False]
     assert list(df["expected"]) == ["NXDOMAIN", "NXDOMAIN", "10.0.10.10"]
 
 
 def test_other_rcodes_and_expectations(server):
-    df = probe_matrix([
-        probe(server, "servfail.test"),
-        probe(server, "refused.test", "REFUSED"),
-        probe(server, "web1.awsanycompany.corp", "NODATA", qtype="AAAA"),
-        probe(server, "web1.awsanycompany.corp"),  # any answer
-        probe(server, "www.awsanycompany.corp", ["10.0.10.10"]),  # through the CNAME
-        probe(server, "www.awsanycompany.corp", ["web1.awsanycompany.corp"], qtype="CNAME"),
-    ])
+    df = probe_matrix(
+        [
+            probe(server, "servfail.test"),
+            probe(server, "refused.test", "REFUSED"),
+            probe(server, "web1.awsanycompany.corp", "NODATA", qtype="AAAA"),
+            probe(server, "web1.awsanycompany.corp"),  # any answer
+            probe(server, "www.awsanycompany.corp", ["10.0.10.10"]),  # through the CNAME
+            probe(server, "www.awsanycompany.corp", ["web1.awsanycompany.corp"], qtype="CNAME"),
+        ]
+    )
     assert list(df["rcode"]) == ["SERVFAIL", "REFUSED", "NOERROR", "NOERROR", "NOERROR", "NOERROR"]
     assert list(df["ok"]) == [False, True, True, True, True, True]
     assert df.iloc[4]["answer"] == "10.0.10.10"
@@ -222,8 +233,7 @@ def test_rows_keep_the_probes_order(server):
 
 def test_dead_server_times_out_quickly(dead_port):
     start = time.monotonic()
-    row = probe_matrix([Probe("VPC host", "127.0.0.1", "web1.awsanycompany.corp", port=dead_port)],
-                       timeout=0.3).iloc[0]
+    row = probe_matrix([Probe("VPC host", "127.0.0.1", "web1.awsanycompany.corp", port=dead_port)], timeout=0.3).iloc[0]
     elapsed = time.monotonic() - start
     assert (row["rcode"], row["answer"], bool(row["ok"])) == ("TIMEOUT", "", False)
     assert 250 <= row["latency_ms"] < 600 and elapsed < 1.0
@@ -235,8 +245,11 @@ def test_fifty_queries_to_a_dead_server_take_about_one_timeout(dead_port):
     # 0.8 s after the emulator tests) must not land inside the measured queries.
     gc.collect()
     start = time.monotonic()
-    df = probe_matrix([Probe("VPC host", "127.0.0.1", f"h{i}.awsanycompany.corp", port=dead_port)
-                       for i in range(50)], timeout=timeout, concurrency=50)
+    df = probe_matrix(
+        [Probe("VPC host", "127.0.0.1", f"h{i}.awsanycompany.corp", port=dead_port) for i in range(50)],
+        timeout=timeout,
+        concurrency=50,
+    )
     elapsed = time.monotonic() - start
     assert (df["rcode"] == "TIMEOUT").all() and len(df) == 50
     assert elapsed < 2 * timeout, f"50 concurrent queries took {elapsed:.2f} s (timeout {timeout} s)"
@@ -244,14 +257,12 @@ def test_fifty_queries_to_a_dead_server_take_about_one_timeout(dead_port):
 
 def test_concurrency_bounds_queries_in_flight(dead_port):
     start = time.monotonic()
-    probe_matrix([Probe("x", "127.0.0.1", f"h{i}.test", port=dead_port) for i in range(4)],
-                 timeout=0.2, concurrency=2)
+    probe_matrix([Probe("x", "127.0.0.1", f"h{i}.test", port=dead_port) for i in range(4)], timeout=0.2, concurrency=2)
     assert 0.35 < time.monotonic() - start < 1.5  # two waves of 0.2 s
 
 
 def test_closed_port_is_unreachable_at_once(closed_port):
-    row = probe_matrix([Probe("x", "127.0.0.1", "web1.awsanycompany.corp", port=closed_port)],
-                       timeout=2.0).iloc[0]
+    row = probe_matrix([Probe("x", "127.0.0.1", "web1.awsanycompany.corp", port=closed_port)], timeout=2.0).iloc[0]
     assert row["rcode"] == "UNREACHABLE" and row["latency_ms"] < 500 and not row["ok"]
     assert "refused" in row["detail"].lower()
 
@@ -263,20 +274,24 @@ def test_source_not_on_this_host_is_an_error_row(server):
 
 def test_inside_a_running_event_loop(server):
     """Jupyter runs an event loop in the kernel's thread; probe_matrix still works there."""
+
     async def notebook_cell():
         return probe_matrix([probe(server, "web2.awsanycompany.corp", ["10.0.20.10"])])
 
     assert bool(asyncio.run(notebook_cell()).iloc[0]["ok"])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"server": "dns.example"}, "Probe.server"),
-    ({"source": "nowhere"}, "Probe.source"),
-    ({"qtype": "BOGUS"}, "Probe.qname/qtype"),
-    ({"expected": "MAYBE"}, "Probe.expected"),
-    ({"port": 0}, "Probe.port"),
-    ({"netns": "../etc"}, "Probe.netns"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"server": "dns.example"}, "Probe.server"),
+        ({"source": "nowhere"}, "Probe.source"),
+        ({"qtype": "BOGUS"}, "Probe.qname/qtype"),
+        ({"expected": "MAYBE"}, "Probe.expected"),
+        ({"port": 0}, "Probe.port"),
+        ({"netns": "../etc"}, "Probe.netns"),
+    ],
+)
 def test_bad_probe(kwargs, message):
     base = {"side": "x", "server": "127.0.0.1", "qname": "a.test"}
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
@@ -298,8 +313,14 @@ def test_json_round_trip_and_child_entry_point(server, monkeypatch, capsys):
 def test_child_process_round_trip(server):
     """The command probe_matrix_in_netns runs, here without a namespace."""
     payload = json.dumps({"probes": [probe(server, "web1.awsanycompany.corp", ["10.0.10.10"]).to_json()]})
-    res = subprocess.run([sys.executable, "-m", "hybridnet.diagnostics.dns", "--json"], input=payload,
-                         capture_output=True, text=True, timeout=60, env=probes_mod._child_env())
+    res = subprocess.run(
+        [sys.executable, "-m", "hybridnet.diagnostics.dns", "--json"],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=probes_mod._child_env(),
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["rows"][0]["ok"] is True
 
@@ -310,10 +331,14 @@ def test_child_process_round_trip(server):
 def test_probe_matrix_in_netns():
     """Inside a fresh namespace only lo exists: the same question is a row there too."""
     with tooling.private_netns() as ns:
-        df = probe_matrix_in_netns(ns, [Probe("on-prem client", "127.0.0.1", "web1.awsanycompany.corp",
-                                              expected=["10.0.10.10"], port=53),
-                                        Probe("on-prem client", "10.0.1.250", "web1.awsanycompany.corp")],
-                                   timeout=0.5)
+        df = probe_matrix_in_netns(
+            ns,
+            [
+                Probe("on-prem client", "127.0.0.1", "web1.awsanycompany.corp", expected=["10.0.10.10"], port=53),
+                Probe("on-prem client", "10.0.1.250", "web1.awsanycompany.corp"),
+            ],
+            timeout=0.5,
+        )
     assert list(df.columns) == COLUMNS
     assert list(df["rcode"]) == ["UNREACHABLE", "UNREACHABLE"]  # nothing listens; no route to 10.0.1.250
     assert "unreachable" in df.iloc[1]["detail"].lower()
@@ -321,11 +346,14 @@ def test_probe_matrix_in_netns():
 
 def test_probe_matrix_mixes_namespaces_in_order(server):
     with tooling.private_netns() as ns:
-        df = probe_matrix([
-            probe(server, "web1.awsanycompany.corp", ["10.0.10.10"]),
-            Probe("in ns", "127.0.0.1", "web1.awsanycompany.corp", port=server.port, netns=ns),
-            probe(server, "web2.awsanycompany.corp", ["10.0.20.10"]),
-        ], timeout=0.5)
+        df = probe_matrix(
+            [
+                probe(server, "web1.awsanycompany.corp", ["10.0.10.10"]),
+                Probe("in ns", "127.0.0.1", "web1.awsanycompany.corp", port=server.port, netns=ns),
+                probe(server, "web2.awsanycompany.corp", ["10.0.20.10"]),
+            ],
+            timeout=0.5,
+        )
     # the stub server listens in this namespace only: from inside `ns` the port is closed
     assert list(df["side"]) == ["on-prem client", "in ns", "on-prem client"]
     assert list(df["rcode"]) == ["NOERROR", "UNREACHABLE", "NOERROR"]
@@ -349,9 +377,24 @@ def chart_frame() -> pd.DataFrame:
         ("VPC host", "websrv.anycompany.corp", "A", "192.168.2.20", "NOERROR", 8.5, True),
         ("VPC host", "websrv.anycompany.corp", "A", "", "SERVFAIL", 1.0, False),  # a second server
     ]
-    return pd.DataFrame([{"side": s, "server": "127.0.0.1", "name": n, "type": t, "answer": a, "rcode": r,
-                          "latency_ms": lat, "expected": "", "ok": ok, "detail": ""}
-                         for s, n, t, a, r, lat, ok in rows], columns=COLUMNS)
+    return pd.DataFrame(
+        [
+            {
+                "side": s,
+                "server": "127.0.0.1",
+                "name": n,
+                "type": t,
+                "answer": a,
+                "rcode": r,
+                "latency_ms": lat,
+                "expected": "",
+                "ok": ok,
+                "detail": "",
+            }
+            for s, n, t, a, r, lat, ok in rows
+        ],
+        columns=COLUMNS,
+    )
 
 
 def test_chart_cells_and_colours():
@@ -370,11 +413,15 @@ def test_chart_cells_and_colours():
 
 
 def test_chart_from_a_real_matrix(server, dead_port):
-    df = probe_matrix([probe(server, "web1.awsanycompany.corp", ["10.0.10.10"]),
-                       probe(server, "web1.awsanycompany.corp", ["10.0.10.10"], side="VPC host"),
-                       probe(server, "nope.awsanycompany.corp", "NXDOMAIN"),
-                       Probe("VPC host", "127.0.0.1", "nope.awsanycompany.corp", port=dead_port,
-                             expected="NXDOMAIN")], timeout=0.2)
+    df = probe_matrix(
+        [
+            probe(server, "web1.awsanycompany.corp", ["10.0.10.10"]),
+            probe(server, "web1.awsanycompany.corp", ["10.0.10.10"], side="VPC host"),
+            probe(server, "nope.awsanycompany.corp", "NXDOMAIN"),
+            Probe("VPC host", "127.0.0.1", "nope.awsanycompany.corp", port=dead_port, expected="NXDOMAIN"),
+        ],
+        timeout=0.2,
+    )
     fig = dns_matrix_chart(df)
     assert len(cells(fig)) == 2 * 2
     buf = io.BytesIO()

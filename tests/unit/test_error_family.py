@@ -9,9 +9,8 @@ import inspect
 import pkgutil
 from pathlib import Path
 
-import pytest
-
 import hybridnet
+import pytest
 from hybridnet import cli
 from hybridnet.errors import HybridnetError, LocalPlaneError
 
@@ -29,9 +28,10 @@ INTERNAL = {
     "hybridnet.emulator.auth.Refused": "an AWS error answered in the service's protocol",
     "hybridnet.emulator.auth.RefusalResponse": "the HTTP answer carrying it",
     "hybridnet.handlers.connect_handler.ConfigError": "raised inside the deployed Lambda function, which "
-                                                      "imports nothing of hybridnet",
+    "imports nothing of hybridnet",
     "hybridnet.handlers.connect_handler.RequestError": "idem",
 }
+
 
 def hybridnet_exceptions() -> dict[str, type]:
     found = {}
@@ -46,7 +46,8 @@ def hybridnet_exceptions() -> dict[str, type]:
 def aws_error(name: str, cls: type) -> bool:
     """An emulator extension's AWS error (moto's classes: what the emulator answers)."""
     return name.startswith("hybridnet.emulator.") and any(
-        base.__module__.startswith("moto.") for base in inspect.getmro(cls)[1:])
+        base.__module__.startswith("moto.") for base in inspect.getmro(cls)[1:]
+    )
 
 
 def test_every_known_failure_is_a_hybridnet_error_with_a_documented_exit_code():
@@ -59,13 +60,18 @@ def test_every_known_failure_is_a_hybridnet_error_with_a_documented_exit_code():
             strays.append(name)
             continue
         assert f"\n| {cls.exit_code} |" in readme, f"{name}: exit {cls.exit_code} is not in the README's table"
-    assert not strays, f"not HybridnetErrors (derive them from errors.HybridnetError, or list why in INTERNAL): {strays}"
+    assert not strays, (
+        f"not HybridnetErrors (derive them from errors.HybridnetError, or list why in INTERNAL): {strays}"
+    )
 
 
-@pytest.mark.parametrize("error, code", [
-    (LocalPlaneError("namespace hn-cgw could not be made: see /run/hybridnet-lab/logs"), 6),
-    (HybridnetError("vpn.tunnels[0].pre_shared_key: too short"), 2),
-])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (LocalPlaneError("namespace hn-cgw could not be made: see /run/hybridnet-lab/logs"), 6),
+        (HybridnetError("vpn.tunnels[0].pre_shared_key: too short"), 2),
+    ],
+)
 def test_the_cli_prints_one_line_and_the_exit_code(monkeypatch, capsys, error, code):
     def fails(args):
         raise error

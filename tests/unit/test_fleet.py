@@ -10,7 +10,6 @@ import matplotlib
 import pandas as pd
 import pytest
 import yaml
-
 from hybridnet import charts
 from hybridnet.fleet import CONNECTION_CHECKS, Fleet, judge, run
 from hybridnet.fleet.collect import Reading
@@ -25,14 +24,18 @@ PSK = "AWS tunnel payload decryption was unsuccessful due to invalid Pre-shared 
 
 
 def fleet_file(tmp_path, **changes) -> Path:
-    data = {"accounts": [{"name": "hub"}, {"name": "branches", "role_arn": "arn:aws:iam::111111111111:role/reader"}],
-            "regions": ["eu-west-1", "ap-northeast-2"], **changes}
+    data = {
+        "accounts": [{"name": "hub"}, {"name": "branches", "role_arn": "arn:aws:iam::111111111111:role/reader"}],
+        "regions": ["eu-west-1", "ap-northeast-2"],
+        **changes,
+    }
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
 # --- settings ----------------------------------------------------------------------------------------
+
 
 def test_the_shipped_fleet_files_are_valid():
     assert load_fleet(ROOT / "params" / "fleet.yaml").target == "emulator"
@@ -41,10 +44,16 @@ def test_the_shipped_fleet_files_are_valid():
 
 
 def test_bad_settings_name_every_field_with_the_fix(tmp_path):
-    path = fleet_file(tmp_path, accounts=[
-        {"name": "a", "profile": "p", "role_arn": "arn:aws:iam::111111111111:role/r"},
-        {"name": "a", "external_id": "x1"},
-        {"name": "c", "role_arn": "arn:aws:iam::12:role/r"}], regions=["eu-west-9"], lookback_minutes=1)
+    path = fleet_file(
+        tmp_path,
+        accounts=[
+            {"name": "a", "profile": "p", "role_arn": "arn:aws:iam::111111111111:role/r"},
+            {"name": "a", "external_id": "x1"},
+            {"name": "c", "role_arn": "arn:aws:iam::12:role/r"},
+        ],
+        regions=["eu-west-9"],
+        lookback_minutes=1,
+    )
     with pytest.raises(ParamsError) as caught:
         load_fleet(path)
     fields = dict(caught.value.problems)
@@ -74,19 +83,40 @@ def test_shards_read_every_account_exactly_once(tmp_path):
 
 # --- verdicts ----------------------------------------------------------------------------------------
 
+
 def tunnel(ip, status="UP", routes=1, message=""):
-    return {"outside_ip": ip, "status": status, "status_message": message, "accepted_routes": routes,
-            "last_status_change": None}
+    return {
+        "outside_ip": ip,
+        "status": status,
+        "status_message": message,
+        "accepted_routes": routes,
+        "last_status_change": None,
+    }
 
 
 def connection(vpn_id, tunnels, gateway="tgw", name=""):
-    return {"id": vpn_id, "name": name or vpn_id, "gateway_id": f"{gateway}-0123", "gateway_type": gateway,
-            "customer_gateway_id": "cgw-1", "state": "available", "logging": [], "tunnels": tunnels}
+    return {
+        "id": vpn_id,
+        "name": name or vpn_id,
+        "gateway_id": f"{gateway}-0123",
+        "gateway_type": gateway,
+        "customer_gateway_id": "cgw-1",
+        "state": "available",
+        "logging": [],
+        "tunnels": tunnels,
+    }
 
 
 def history(vpn_id, ip, states):
-    return [{"vpn_connection_id": vpn_id, "outside_ip": ip, "time": (NOW + pd.Timedelta(minutes=i)).isoformat(),
-             "up": bool(s)} for i, s in enumerate(states)]
+    return [
+        {
+            "vpn_connection_id": vpn_id,
+            "outside_ip": ip,
+            "time": (NOW + pd.Timedelta(minutes=i)).isoformat(),
+            "up": bool(s),
+        }
+        for i, s in enumerate(states)
+    ]
 
 
 def table_of(*readings) -> pd.DataFrame:
@@ -106,17 +136,40 @@ def test_each_connection_gets_the_single_stack_checks_with_causes():
     unpropagated = connection("vpn-00000004", [tunnel("192.0.2.7"), tunnel("192.0.2.8")])
     flapping = connection("vpn-00000005", [tunnel("192.0.2.9"), tunnel("192.0.2.10")], gateway="vgw")
     reading = Reading(
-        "hub", "eu-west-1", connections=[good, half, dark, unpropagated, flapping],
-        history=(history("vpn-00000001", "192.0.2.1", [1, 1, 1]) + history("vpn-00000002", "192.0.2.3", [1, 0, 0])
-                 + history("vpn-00000005", "192.0.2.9", [1, 0, 1, 0, 1, 0, 1])
-                 + [r for v, ips in (("vpn-00000003", ("192.0.2.5",)), ("vpn-00000004", ("192.0.2.7",)))
-                    for ip in ips for r in history(v, ip, [1])]),
-        tgw_routes={"vpn-00000001": ["10.1.0.0/16"], "vpn-00000002": ["10.2.0.0/16"], "vpn-00000003": [],
-                    "vpn-00000004": []},
+        "hub",
+        "eu-west-1",
+        connections=[good, half, dark, unpropagated, flapping],
+        history=(
+            history("vpn-00000001", "192.0.2.1", [1, 1, 1])
+            + history("vpn-00000002", "192.0.2.3", [1, 0, 0])
+            + history("vpn-00000005", "192.0.2.9", [1, 0, 1, 0, 1, 0, 1])
+            + [
+                r
+                for v, ips in (("vpn-00000003", ("192.0.2.5",)), ("vpn-00000004", ("192.0.2.7",)))
+                for ip in ips
+                for r in history(v, ip, [1])
+            ]
+        ),
+        tgw_routes={
+            "vpn-00000001": ["10.1.0.0/16"],
+            "vpn-00000002": ["10.2.0.0/16"],
+            "vpn-00000003": [],
+            "vpn-00000004": [],
+        },
         route_tables={v: "tgw-rtb-1" for v in ("vpn-00000001", "vpn-00000002", "vpn-00000003", "vpn-00000004")},
-        logs=[{"time": (NOW + pd.Timedelta(minutes=2)).isoformat(), "vpn_connection_id": "vpn-00000002",
-               "outside_ip": "192.0.2.3", "log": "tunnel", "phase1": "Down", "phase2": "Down", "bgp_status": "",
-               "detail": PSK}])
+        logs=[
+            {
+                "time": (NOW + pd.Timedelta(minutes=2)).isoformat(),
+                "vpn_connection_id": "vpn-00000002",
+                "outside_ip": "192.0.2.3",
+                "log": "tunnel",
+                "phase1": "Down",
+                "phase2": "Down",
+                "bgp_status": "",
+                "detail": PSK,
+            }
+        ],
+    )
     table = table_of(reading)
     assert [cell(table, "vpn-00000001", c) for c in CONNECTION_CHECKS] == [("OK", "")] * 4
     assert cell(table, "vpn-00000002", "tunnels") == ("WARN", "IKE_PSK_MISMATCH")
@@ -125,23 +178,34 @@ def test_each_connection_gets_the_single_stack_checks_with_causes():
     assert cell(table, "vpn-00000003", "TGW route") == ("FAIL", "VPN_DOWN")
     assert cell(table, "vpn-00000004", "TGW route") == ("FAIL", "TGW_ROUTE_NOT_PROPAGATED")
     assert cell(table, "vpn-00000005", "tunnel history")[0] == "WARN"
-    assert "flapping" in table[(table["resource"] == "vpn-00000005")
-                               & (table["check"] == "tunnel history")].iloc[0]["reason"]
+    assert (
+        "flapping"
+        in table[(table["resource"] == "vpn-00000005") & (table["check"] == "tunnel history")].iloc[0]["reason"]
+    )
     assert table[(table["resource"] == "vpn-00000005") & (table["check"] == "TGW route")].empty  # a VGW: no TGW
     assert list(table["status"]) == sorted(table["status"], key={"FAIL": 0, "WARN": 1, "OK": 2}.get)  # worst first
     assert judge.exit_code(table) == 2
     assert "5 connections, 7 of 10 tunnels UP, in 1 account-region;" in judge.summary([reading], table)
 
 
-@pytest.mark.parametrize("error, cause", [
-    ("DescribeVpnConnections: UnauthorizedOperation: You are not authorized to perform this operation.",
-     "ACCESS_DENIED"),
-    ("DescribeVpnConnections: AuthFailure: AWS was not able to validate the provided access credentials",
-     "REGION_NOT_ENABLED"),
-    ("DescribeVpnConnections: RequestLimitExceeded: Request limit exceeded.", "THROTTLED"),
-    ("sts:AssumeRole arn:aws:iam::2:role/r refused: AccessDenied: not authorized to perform sts:AssumeRole",
-     "ACCESS_DENIED"),
-])
+@pytest.mark.parametrize(
+    "error, cause",
+    [
+        (
+            "DescribeVpnConnections: UnauthorizedOperation: You are not authorized to perform this operation.",
+            "ACCESS_DENIED",
+        ),
+        (
+            "DescribeVpnConnections: AuthFailure: AWS was not able to validate the provided access credentials",
+            "REGION_NOT_ENABLED",
+        ),
+        ("DescribeVpnConnections: RequestLimitExceeded: Request limit exceeded.", "THROTTLED"),
+        (
+            "sts:AssumeRole arn:aws:iam::2:role/r refused: AccessDenied: not authorized to perform sts:AssumeRole",
+            "ACCESS_DENIED",
+        ),
+    ],
+)
 def test_an_account_region_that_cannot_be_read_is_a_row_with_aws_s_reason(error, cause):
     table = table_of(Reading("retail", "ap-southeast-3", errors={"connections": error}))
     assert len(table) == 1
@@ -152,10 +216,15 @@ def test_an_account_region_that_cannot_be_read_is_a_row_with_aws_s_reason(error,
 
 
 def test_a_part_not_read_is_no_data_for_its_checks_and_the_rest_still_judged():
-    reading = Reading("hub", "eu-west-1", connections=[connection("vpn-00000001", [tunnel("192.0.2.1"),
-                                                                                   tunnel("192.0.2.2")])],
-                      errors={"history": "GetMetricData: Throttling: Rate exceeded",
-                              "tgw_routes": "SearchTransitGatewayRoutes: UnauthorizedOperation: no"})
+    reading = Reading(
+        "hub",
+        "eu-west-1",
+        connections=[connection("vpn-00000001", [tunnel("192.0.2.1"), tunnel("192.0.2.2")])],
+        errors={
+            "history": "GetMetricData: Throttling: Rate exceeded",
+            "tgw_routes": "SearchTransitGatewayRoutes: UnauthorizedOperation: no",
+        },
+    )
     table = table_of(reading)
     assert cell(table, "vpn-00000001", "tunnels") == ("OK", "")
     assert cell(table, "vpn-00000001", "tunnel history") == ("WARN", "THROTTLED")
@@ -163,16 +232,32 @@ def test_a_part_not_read_is_no_data_for_its_checks_and_the_rest_still_judged():
 
 
 def test_endpoints_are_judged_by_their_status():
-    reading = Reading("hub", "eu-west-1",
-                      resolver_endpoints=[{"id": "rslvr-in-1", "name": "in", "direction": "INBOUND",
-                                           "status": "OPERATIONAL", "status_message": "", "ip_count": 2},
-                                          {"id": "rslvr-out-1", "name": "out", "direction": "OUTBOUND",
-                                           "status": "ACTION_NEEDED", "status_message": "an ENI is gone",
-                                           "ip_count": 1}],
-                      client_vpn_endpoints=[{"id": "cvpn-endpoint-1", "name": "staff", "status": "available",
-                                             "status_message": ""},
-                                            {"id": "cvpn-endpoint-2", "name": "lab", "status": "pending-associate",
-                                             "status_message": ""}])
+    reading = Reading(
+        "hub",
+        "eu-west-1",
+        resolver_endpoints=[
+            {
+                "id": "rslvr-in-1",
+                "name": "in",
+                "direction": "INBOUND",
+                "status": "OPERATIONAL",
+                "status_message": "",
+                "ip_count": 2,
+            },
+            {
+                "id": "rslvr-out-1",
+                "name": "out",
+                "direction": "OUTBOUND",
+                "status": "ACTION_NEEDED",
+                "status_message": "an ENI is gone",
+                "ip_count": 1,
+            },
+        ],
+        client_vpn_endpoints=[
+            {"id": "cvpn-endpoint-1", "name": "staff", "status": "available", "status_message": ""},
+            {"id": "cvpn-endpoint-2", "name": "lab", "status": "pending-associate", "status_message": ""},
+        ],
+    )
     table = table_of(reading)
     assert cell(table, "rslvr-in-1", "Resolver endpoint") == ("OK", "")
     assert cell(table, "rslvr-out-1", "Resolver endpoint")[0] == "FAIL"
@@ -187,17 +272,27 @@ def test_a_fleet_with_nothing_found_is_not_ok():
 
 # --- merge -------------------------------------------------------------------------------------------
 
+
 def result_of(fleet_name, readings) -> run.FleetResult:
     return run.FleetResult(fleet_name, readings, judge.judge(readings, Thresholds()), calls=5, seconds=0.1)
 
 
 def test_merging_the_shards_runs_gives_the_table_of_one_run(tmp_path):
-    fleet = Fleet.model_validate({"name": "f", "accounts": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
-                                  "regions": ["eu-west-1"]})
-    reading = {n: Reading(n, "eu-west-1", connections=[connection(f"vpn-0000000{i}", [
-        tunnel("192.0.2.1", "DOWN" if n == "b" else "UP"), tunnel("192.0.2.2")])],
-        tgw_routes={f"vpn-0000000{i}": ["10.0.0.0/16"]}, route_tables={f"vpn-0000000{i}": "tgw-rtb-1"})
-        for i, n in enumerate("abc", start=1)}
+    fleet = Fleet.model_validate(
+        {"name": "f", "accounts": [{"name": "a"}, {"name": "b"}, {"name": "c"}], "regions": ["eu-west-1"]}
+    )
+    reading = {
+        n: Reading(
+            n,
+            "eu-west-1",
+            connections=[
+                connection(f"vpn-0000000{i}", [tunnel("192.0.2.1", "DOWN" if n == "b" else "UP"), tunnel("192.0.2.2")])
+            ],
+            tgw_routes={f"vpn-0000000{i}": ["10.0.0.0/16"]},
+            route_tables={f"vpn-0000000{i}": "tgw-rtb-1"},
+        )
+        for i, n in enumerate("abc", start=1)
+    }
     whole = judge.judge(list(reading.values()), Thresholds())
     runs = []
     for k in (1, 2):
@@ -220,9 +315,14 @@ def test_merging_the_shards_runs_gives_the_table_of_one_run(tmp_path):
 
 
 def test_the_heatmap_renders(tmp_path):
-    reading = Reading("hub", "eu-west-1", connections=[
-        connection(f"vpn-000000{i:02d}", [tunnel("192.0.2.1", "DOWN" if i % 3 == 0 else "UP"), tunnel("192.0.2.2")])
-        for i in range(60)])
+    reading = Reading(
+        "hub",
+        "eu-west-1",
+        connections=[
+            connection(f"vpn-000000{i:02d}", [tunnel("192.0.2.1", "DOWN" if i % 3 == 0 else "UP"), tunnel("192.0.2.2")])
+            for i in range(60)
+        ],
+    )
     table = table_of(reading)
     path = charts.save(charts.fleet_heatmap(table, CONNECTION_CHECKS, rows=40), tmp_path, "fleet_heatmap")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

@@ -13,7 +13,6 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
-
 from hybridnet import handlers
 from hybridnet.handlers import (
     AWS_DEFAULT_DENY_MESSAGE,
@@ -29,7 +28,7 @@ from hybridnet.handlers import (
 )
 from hybridnet.handlers import connect_handler as deployed
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WEEKEND_MSG = "You are not allowed to connect on a weekend day."
 IP_MSG = "Your IP is not allowed to establish a connection. Please contact your administrator."
 SEED_CIDR = "72.21.0.0/16"
@@ -92,15 +91,25 @@ def test_source_ip_several_cidrs_and_ipv6() -> None:
 
 def test_seed_handlers_match_the_write_up() -> None:
     """The seed's code, run side by side with ours on the same inputs."""
+
     def seed_weekday(now):
-        return {"allow": now.weekday() < 5, "error-msg-on-failed-posture-compliance": WEEKEND_MSG,
-                "posture-compliance-statuses": [], "schema-version": "v1"}
+        return {
+            "allow": now.weekday() < 5,
+            "error-msg-on-failed-posture-compliance": WEEKEND_MSG,
+            "posture-compliance-statuses": [],
+            "schema-version": "v1",
+        }
 
     def seed_ip(event):
         import ipaddress
+
         ok = ipaddress.ip_address(event["public-ip"]) in ipaddress.ip_network(SEED_CIDR)
-        return {"allow": ok, "error-msg-on-failed-posture-compliance": IP_MSG,
-                "posture-compliance-statuses": [], "schema-version": "v1"}
+        return {
+            "allow": ok,
+            "error-msg-on-failed-posture-compliance": IP_MSG,
+            "posture-compliance-statuses": [],
+            "schema-version": "v1",
+        }
 
     for now in (WEDNESDAY, SATURDAY, SUNDAY, FRIDAY_2330_UTC):
         ours = decide(["weekdays"], now=now)
@@ -113,12 +122,15 @@ def test_seed_handlers_match_the_write_up() -> None:
 # --- composition ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("now", "ip", "allow", "message"), [
-    (WEDNESDAY, INSIDE, True, ""),
-    (SATURDAY, INSIDE, False, WEEKEND_MSG),
-    (WEDNESDAY, OUTSIDE, False, IP_MSG),
-    (SATURDAY, OUTSIDE, False, WEEKEND_MSG),  # both fail: the first configured one speaks
-])
+@pytest.mark.parametrize(
+    ("now", "ip", "allow", "message"),
+    [
+        (WEDNESDAY, INSIDE, True, ""),
+        (SATURDAY, INSIDE, False, WEEKEND_MSG),
+        (WEDNESDAY, OUTSIDE, False, IP_MSG),
+        (SATURDAY, OUTSIDE, False, WEEKEND_MSG),  # both fail: the first configured one speaks
+    ],
+)
 def test_both_policies_must_pass(now, ip, allow, message) -> None:
     d = decide(["weekdays", "source_ip"], ip=ip, now=now)
     assert d.allow is allow and d.message == message
@@ -185,8 +197,7 @@ def test_deny_all_drill() -> None:
         e = {**env("weekdays"), "HYBRIDNET_DENY_ALL": flag}
         assert decide_locally(sample_event(), e, now=WEDNESDAY).message == deployed.DENY_ALL_MESSAGE
     for flag in ("0", "false", "", "off"):
-        assert_allowed(decide_locally(sample_event(), {**env("weekdays"), "HYBRIDNET_DENY_ALL": flag},
-                                      now=WEDNESDAY))
+        assert_allowed(decide_locally(sample_event(), {**env("weekdays"), "HYBRIDNET_DENY_ALL": flag}, now=WEDNESDAY))
     # the drill works even when the rest of the configuration is broken
     broken = {"HYBRIDNET_DENY_ALL": "1", "HYBRIDNET_TIMEZONE": "No/Such_Zone"}
     assert decide_locally(sample_event(), broken, now=WEDNESDAY).message == deployed.DENY_ALL_MESSAGE
@@ -197,17 +208,20 @@ def test_deny_all_drill() -> None:
 # --- malformed requests and configuration ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("event", "detail"), [
-    ({k: v for k, v in sample_event().items() if k != "public-ip"}, "public-ip is missing"),
-    (sample_event(""), "public-ip is missing"),
-    (sample_event("not-an-ip"), "is not an IP address"),
-    (sample_event("72.21.0.0/16"), "is not an IP address"),
-    ({**sample_event(), "public-ip": 1234}, "public-ip is a int"),
-    ({**sample_event(), "common-name": ["x"]}, "common-name is a list"),
-    ("a string", "not a JSON object"),
-    (None, "not a JSON object"),
-    ([], "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("event", "detail"),
+    [
+        ({k: v for k, v in sample_event().items() if k != "public-ip"}, "public-ip is missing"),
+        (sample_event(""), "public-ip is missing"),
+        (sample_event("not-an-ip"), "is not an IP address"),
+        (sample_event("72.21.0.0/16"), "is not an IP address"),
+        ({**sample_event(), "public-ip": 1234}, "public-ip is a int"),
+        ({**sample_event(), "common-name": ["x"]}, "common-name is a list"),
+        ("a string", "not a JSON object"),
+        (None, "not a JSON object"),
+        ([], "not a JSON object"),
+    ],
+)
 def test_malformed_request_is_denied_with_a_message(event, detail) -> None:
     for policies in (["source_ip"], ["weekdays"]):
         d = decide_locally(event, env(*policies), now=WEDNESDAY)
@@ -221,13 +235,16 @@ def test_long_garbage_ip_keeps_the_message_within_255_characters() -> None:
     assert not d.allow and d.valid and len(d.message) <= 255
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("HYBRIDNET_POLICIES", "weekdays,office_hours"),
-    ("HYBRIDNET_ALLOWED_CIDRS", "72.21.0.0/33"),
-    ("HYBRIDNET_ALLOWED_CIDRS", ""),
-    ("HYBRIDNET_TIMEZONE", "Mars/Olympus_Mons"),
-    ("HYBRIDNET_TIMEZONE", "/etc/localtime"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HYBRIDNET_POLICIES", "weekdays,office_hours"),
+        ("HYBRIDNET_ALLOWED_CIDRS", "72.21.0.0/33"),
+        ("HYBRIDNET_ALLOWED_CIDRS", ""),
+        ("HYBRIDNET_TIMEZONE", "Mars/Olympus_Mons"),
+        ("HYBRIDNET_TIMEZONE", "/etc/localtime"),
+    ],
+)
 def test_bad_configuration_fails_closed(variable, value) -> None:
     e = {**env("weekdays", "source_ip"), variable: value}
     d = decide_locally(sample_event(), e, now=WEDNESDAY)
@@ -247,16 +264,26 @@ def test_unexpected_error_fails_closed_with_a_valid_response(monkeypatch) -> Non
 
 
 def good(**over) -> dict:
-    base = {"allow": True, "error-msg-on-failed-posture-compliance": "", "posture-compliance-statuses": [],
-            "schema-version": "v1"}
+    base = {
+        "allow": True,
+        "error-msg-on-failed-posture-compliance": "",
+        "posture-compliance-statuses": [],
+        "schema-version": "v1",
+    }
     base.update(over)
     return base
 
 
 def test_every_handler_response_follows_the_contract() -> None:
     cases = sample_events()
-    envs = [env(), env("weekdays"), env("source_ip"), env("weekdays", "source_ip", tz="Asia/Seoul"),
-            env("weekdays", deny_all=True), {}]
+    envs = [
+        env(),
+        env("weekdays"),
+        env("source_ip"),
+        env("weekdays", "source_ip", tz="Asia/Seoul"),
+        env("weekdays", deny_all=True),
+        {},
+    ]
     for e in envs:
         for case in cases:
             raw = deployed.handle(case.event, e, case.now)
@@ -279,32 +306,35 @@ def test_valid_responses() -> None:
     assert validate_response(good(**{"error-msg-on-failed-posture-compliance": "x" * 255})).valid
 
 
-@pytest.mark.parametrize(("response", "problem"), [
-    ({k: v for k, v in good().items() if k != "allow"}, "missing allow"),
-    ({k: v for k, v in good().items() if k != "schema-version"}, "missing schema-version"),
-    ({k: v for k, v in good().items() if k != "posture-compliance-statuses"}, "missing posture"),
-    ({k: v for k, v in good().items() if k != "error-msg-on-failed-posture-compliance"}, "missing error-msg"),
-    ({}, "missing allow, error-msg"),
-    (good(allow="true"), "not a boolean"),
-    (good(allow=1), "not a boolean"),
-    (good(allow=None), "not a boolean"),
-    (good(**{"schema-version": "v2"}), "schema-version"),
-    (good(**{"schema-version": None}), "schema-version"),
-    (good(**{"error-msg-on-failed-posture-compliance": None}), "not a string"),
-    (good(**{"error-msg-on-failed-posture-compliance": 42}), "not a string"),
-    (good(**{"error-msg-on-failed-posture-compliance": "x" * 256}), "256 characters"),
-    (good(**{"posture-compliance-statuses": "compliant"}), "not a list"),
-    (good(**{"posture-compliance-statuses": None}), "not a list"),
-    (good(**{"posture-compliance-statuses": [1]}), "[0] is a int"),
-    (good(**{"posture-compliance-statuses": ["s"] * 11}), "11 entries"),
-    (good(**{"posture-compliance-statuses": ["s" * 256]}), "256 characters"),
-    (None, "not a JSON object"),
-    ([good()], "not a JSON object"),
-    ("true", "not a JSON object"),
-    ("{not json", "not JSON"),
-    (b"\xff\xfe", "not JSON"),
-    (42, "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("response", "problem"),
+    [
+        ({k: v for k, v in good().items() if k != "allow"}, "missing allow"),
+        ({k: v for k, v in good().items() if k != "schema-version"}, "missing schema-version"),
+        ({k: v for k, v in good().items() if k != "posture-compliance-statuses"}, "missing posture"),
+        ({k: v for k, v in good().items() if k != "error-msg-on-failed-posture-compliance"}, "missing error-msg"),
+        ({}, "missing allow, error-msg"),
+        (good(allow="true"), "not a boolean"),
+        (good(allow=1), "not a boolean"),
+        (good(allow=None), "not a boolean"),
+        (good(**{"schema-version": "v2"}), "schema-version"),
+        (good(**{"schema-version": None}), "schema-version"),
+        (good(**{"error-msg-on-failed-posture-compliance": None}), "not a string"),
+        (good(**{"error-msg-on-failed-posture-compliance": 42}), "not a string"),
+        (good(**{"error-msg-on-failed-posture-compliance": "x" * 256}), "256 characters"),
+        (good(**{"posture-compliance-statuses": "compliant"}), "not a list"),
+        (good(**{"posture-compliance-statuses": None}), "not a list"),
+        (good(**{"posture-compliance-statuses": [1]}), "[0] is a int"),
+        (good(**{"posture-compliance-statuses": ["s"] * 11}), "11 entries"),
+        (good(**{"posture-compliance-statuses": ["s" * 256]}), "256 characters"),
+        (None, "not a JSON object"),
+        ([good()], "not a JSON object"),
+        ("true", "not a JSON object"),
+        ("{not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (42, "not a JSON object"),
+    ],
+)
 def test_malformed_responses_are_denials(response, problem) -> None:
     d = validate_response(response)
     assert d.allow is False and d.valid is False
@@ -333,9 +363,17 @@ def test_decide_locally_treats_a_non_json_response_as_an_execution_error(monkeyp
 
 
 def test_request_fields_are_the_documented_ones() -> None:
-    assert handlers.REQUEST_FIELDS == ("connection-id", "endpoint-id", "common-name", "username", "platform",
-                                       "platform-version", "public-ip", "client-openvpn-version",
-                                       "schema-version")
+    assert handlers.REQUEST_FIELDS == (
+        "connection-id",
+        "endpoint-id",
+        "common-name",
+        "username",
+        "platform",
+        "platform-version",
+        "public-ip",
+        "client-openvpn-version",
+        "schema-version",
+    )
     for case in sample_events():
         assert set(case.event) <= set(handlers.REQUEST_FIELDS)
         assert case.now.tzinfo is not None
@@ -362,8 +400,11 @@ def test_sample_events_cover_the_seed_scenarios() -> None:
 def test_function_name_rules() -> None:
     assert check_function_name("AWSClientVPN-hybridnet-connect") == "AWSClientVPN-hybridnet-connect"
     assert check_function_name("AWSClientVPN-" + "a" * 51) == "AWSClientVPN-" + "a" * 51  # 64
-    with pytest.raises(ValueError, match=r"function_name: 'weekday-check' does not start with 'AWSClientVPN-'"
-                                         r".*'AWSClientVPN-weekday-check'"):
+    with pytest.raises(
+        ValueError,
+        match=r"function_name: 'weekday-check' does not start with 'AWSClientVPN-'"
+        r".*'AWSClientVPN-weekday-check'",
+    ):
         check_function_name("weekday-check")
     with pytest.raises(ValueError, match="exactly as 'AWSClientVPN-'.*'AWSClientVPN-x'"):
         check_function_name("awsclientvpn-x")
@@ -395,28 +436,40 @@ def test_handler_environment_values() -> None:
         "HYBRIDNET_DENY_ALL": "0",
     }
     assert handler_environment("weekdays", timezone="utc") == {
-        "HYBRIDNET_POLICIES": "weekdays", "HYBRIDNET_TIMEZONE": "UTC", "HYBRIDNET_DENY_ALL": "0"}
+        "HYBRIDNET_POLICIES": "weekdays",
+        "HYBRIDNET_TIMEZONE": "UTC",
+        "HYBRIDNET_DENY_ALL": "0",
+    }
     assert handler_environment([])["HYBRIDNET_POLICIES"] == ""
     assert all(isinstance(v, str) for v in env("weekdays", "source_ip").values())
 
 
-@pytest.mark.parametrize(("kwargs", "field", "hint"), [
-    ({"policies": ["weekdays", "office_hours"]}, "policies[1]", "use one of weekdays, source_ip"),
-    ({"policies": ["weekdays", "weekdays"]}, "policies[1]", "listed twice"),
-    ({"policies": [""]}, "policies[0]", "not a policy name"),
-    ({"policies": ["source_ip"]}, "allowed_cidrs", "at least one"),
-    ({"policies": ["source_ip"], "allowed_cidrs": ["72.21.0.0/33"]}, "allowed_cidrs[0]", "not a CIDR"),
-    ({"policies": ["source_ip"], "allowed_cidrs": ["72.21.5.0/16"]}, "allowed_cidrs[0]",
-     "did you mean 72.21.0.0/16"),
-    ({"policies": ["source_ip"], "allowed_cidrs": ["72.21.5.1"]}, "allowed_cidrs[0]", "no prefix length"),
-    ({"policies": ["source_ip"], "allowed_cidrs": ["hello"]}, "allowed_cidrs[0]", "not a CIDR"),
-    ({"policies": ["source_ip"], "allowed_cidrs": [SEED_CIDR, SEED_CIDR]}, "allowed_cidrs[1]", "twice"),
-    ({"policies": ["source_ip"], "allowed_cidrs": [f"10.{i // 256}.{i % 256}.0/24" for i in range(300)]},
-     "allowed_cidrs", "Lambda allows 4096"),
-    ({"policies": ["weekdays"], "timezone": "Asia/Sesoul"}, "timezone", "not an IANA"),
-    ({"policies": ["weekdays"], "timezone": ""}, "timezone", "e.g. 'UTC'"),
-    ({"policies": ["weekdays"], "deny_all": "yes"}, "deny_all", "true/false"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field", "hint"),
+    [
+        ({"policies": ["weekdays", "office_hours"]}, "policies[1]", "use one of weekdays, source_ip"),
+        ({"policies": ["weekdays", "weekdays"]}, "policies[1]", "listed twice"),
+        ({"policies": [""]}, "policies[0]", "not a policy name"),
+        ({"policies": ["source_ip"]}, "allowed_cidrs", "at least one"),
+        ({"policies": ["source_ip"], "allowed_cidrs": ["72.21.0.0/33"]}, "allowed_cidrs[0]", "not a CIDR"),
+        (
+            {"policies": ["source_ip"], "allowed_cidrs": ["72.21.5.0/16"]},
+            "allowed_cidrs[0]",
+            "did you mean 72.21.0.0/16",
+        ),
+        ({"policies": ["source_ip"], "allowed_cidrs": ["72.21.5.1"]}, "allowed_cidrs[0]", "no prefix length"),
+        ({"policies": ["source_ip"], "allowed_cidrs": ["hello"]}, "allowed_cidrs[0]", "not a CIDR"),
+        ({"policies": ["source_ip"], "allowed_cidrs": [SEED_CIDR, SEED_CIDR]}, "allowed_cidrs[1]", "twice"),
+        (
+            {"policies": ["source_ip"], "allowed_cidrs": [f"10.{i // 256}.{i % 256}.0/24" for i in range(300)]},
+            "allowed_cidrs",
+            "Lambda allows 4096",
+        ),
+        ({"policies": ["weekdays"], "timezone": "Asia/Sesoul"}, "timezone", "not an IANA"),
+        ({"policies": ["weekdays"], "timezone": ""}, "timezone", "e.g. 'UTC'"),
+        ({"policies": ["weekdays"], "deny_all": "yes"}, "deny_all", "true/false"),
+    ],
+)
 def test_handler_environment_errors(kwargs, field, hint) -> None:
     with pytest.raises(HandlerConfigError) as info:
         handler_environment(**kwargs)
@@ -446,6 +499,7 @@ def test_build_package_is_deterministic_and_minimal() -> None:
 def test_code_sha256_is_lambdas_format() -> None:
     import base64
     import hashlib
+
     pkg = build_package()
     assert handlers.code_sha256(pkg) == base64.b64encode(hashlib.sha256(pkg).digest()).decode()
     assert handlers.code_sha256(pkg) != handlers.code_sha256(pkg + b"x")
@@ -460,7 +514,9 @@ def _imports(tree: ast.AST) -> set[str]:
             assert node.level == 0, f"relative import in the deployed module: line {node.lineno}"
             found.add(node.module.split(".")[0])
         elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "__import__", "import_module"):
+            "__import__",
+            "import_module",
+        ):
             raise AssertionError(f"dynamic import in the deployed module: line {node.lineno}")
     return found
 
@@ -474,8 +530,9 @@ def test_deployed_module_imports_only_the_standard_library() -> None:
     assert "hybridnet" not in modules and "pydantic" not in modules
 
 
-def _run_in_clean_python(tmp_path: Path, cases: list[tuple[dict, dt.datetime | None]],
-                         environment: dict[str, str]) -> list[dict]:
+def _run_in_clean_python(
+    tmp_path: Path, cases: list[tuple[dict, dt.datetime | None]], environment: dict[str, str]
+) -> list[dict]:
     """Unzip the package and run lambda_handler under ``python -I -S`` with only ``environment``.
 
     -I: no PYTHON* variables, no user site, no script directory; -S: no
@@ -499,20 +556,31 @@ def _run_in_clean_python(tmp_path: Path, cases: list[tuple[dict, dt.datetime | N
         "print(json.dumps(out))\n"
     )
     payload = json.dumps([(event, when.isoformat() if when else None) for event, when in cases])
-    res = subprocess.run([sys.executable, "-I", "-S", "-c", script, str(code_dir)], input=payload,
-                         capture_output=True, text=True, timeout=60, env=dict(environment), cwd=tmp_path)
+    res = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(code_dir)],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(environment),
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
 
-@pytest.mark.parametrize("environment", [
-    env("weekdays"),
-    env("source_ip"),
-    env("weekdays", "source_ip", tz="Asia/Seoul"),
-    env("source_ip", "weekdays", cidrs=(SEED_CIDR, "198.51.100.0/24")),
-    env("weekdays", deny_all=True),
-    {**env("weekdays"), "HYBRIDNET_TIMEZONE": "No/Such_Zone"},
-], ids=["weekdays", "source_ip", "both-seoul", "both-reversed", "deny-all", "bad-zone"])
+@pytest.mark.parametrize(
+    "environment",
+    [
+        env("weekdays"),
+        env("source_ip"),
+        env("weekdays", "source_ip", tz="Asia/Seoul"),
+        env("source_ip", "weekdays", cidrs=(SEED_CIDR, "198.51.100.0/24")),
+        env("weekdays", deny_all=True),
+        {**env("weekdays"), "HYBRIDNET_TIMEZONE": "No/Such_Zone"},
+    ],
+    ids=["weekdays", "source_ip", "both-seoul", "both-reversed", "deny-all", "bad-zone"],
+)
 def test_subprocess_matches_decide_locally(tmp_path, environment) -> None:
     cases = [(c.event, c.now) for c in sample_events()]
     cases.append((sample_event(INSIDE), FRIDAY_2330_UTC))

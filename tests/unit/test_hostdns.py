@@ -31,16 +31,28 @@ class Plane:
 
 
 def done(role: str, stdout: str, status: str = "Success", reason: str = "") -> HostCommand:
-    return HostCommand(role, "seed-x", "i-0123456789abcdef0", status, 0 if status == "Success" else None,
-                       stdout, "", reason or f"{role}: exit 0")
+    return HostCommand(
+        role,
+        "seed-x",
+        "i-0123456789abcdef0",
+        status,
+        0 if status == "Success" else None,
+        stdout,
+        "",
+        reason or f"{role}: exit 0",
+    )
 
 
-QUESTIONS = [hostdns.HostProbe(Probe("on-prem client", "192.168.2.250", "web1.awsanycompany.corp",
-                                     expected=["10.0.10.10"])),
-             hostdns.HostProbe(Probe("on-prem client", "192.168.2.250", "does-not-exist.awsanycompany.corp",
-                                     expected="NXDOMAIN")),
-             hostdns.HostProbe(Probe("inbound endpoint 10.0.1.250", "10.0.1.250", "web1.awsanycompany.corp",
-                                     expected=["10.0.10.10"]), via_resolver=False)]
+QUESTIONS = [
+    hostdns.HostProbe(Probe("on-prem client", "192.168.2.250", "web1.awsanycompany.corp", expected=["10.0.10.10"])),
+    hostdns.HostProbe(
+        Probe("on-prem client", "192.168.2.250", "does-not-exist.awsanycompany.corp", expected="NXDOMAIN")
+    ),
+    hostdns.HostProbe(
+        Probe("inbound endpoint 10.0.1.250", "10.0.1.250", "web1.awsanycompany.corp", expected=["10.0.10.10"]),
+        via_resolver=False,
+    ),
+]
 
 
 def test_the_script_asks_the_hosts_resolver_or_a_named_server_and_is_valid_shell():

@@ -15,8 +15,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lib" / "hybridnet"
 POLICY = ROOT / "params" / "iam-policy.json"
-RUNBOOK = sorted([*PACKAGE.glob("phases/*.py"), *PACKAGE.glob("diagnostics/*.py"), PACKAGE / "healthcheck.py",
-                  PACKAGE / "hosts.py", PACKAGE / "aws.py", PACKAGE / "waiting.py", PACKAGE / "notify.py"])
+RUNBOOK = sorted(
+    [
+        *PACKAGE.glob("phases/*.py"),
+        *PACKAGE.glob("diagnostics/*.py"),
+        PACKAGE / "healthcheck.py",
+        PACKAGE / "hosts.py",
+        PACKAGE / "aws.py",
+        PACKAGE / "waiting.py",
+        PACKAGE / "notify.py",
+    ]
+)
 # Needed besides the calls themselves (AWS checks them on the caller's behalf).
 IMPLICIT = {
     "iam:PassRole",  # CreateFunction with the handler's role
@@ -25,8 +34,14 @@ IMPLICIT = {
     "kms:Decrypt",  # GetParameter WithDecryption on the SecureStrings the runbook compares before writing
     # CreateVpnConnection / ModifyVpnTunnelOptions with LogOptions (AWS's "IAM requirements to publish to
     # CloudWatch Logs" for Site-to-Site VPN logs)
-    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 }
 
 
@@ -62,11 +77,16 @@ def calls_in_code() -> set[str]:
                     add_waiter(svc, name)
                 elif method not in ("exceptions", "meta", "can_paginate"):
                     add(svc, method)
-            for m in re.finditer(r'paginate\(' + expression + r', "(\w+)"', src):
+            for m in re.finditer(r"paginate\(" + expression + r', "(\w+)"', src):
                 add(service or m.group(1), m.groups()[-1])
     for operation in re.findall(r'"operation": "(\w+)"', (PACKAGE / "waiting.py").read_text()):
-        found.add(next(f"{s}:{operation}" for s in ("route53resolver", "ec2")
-                       if operation in _client(s).meta.service_model.operation_names))
+        found.add(
+            next(
+                f"{s}:{operation}"
+                for s in ("route53resolver", "ec2")
+                if operation in _client(s).meta.service_model.operation_names
+            )
+        )
     return found
 
 

@@ -16,8 +16,15 @@ from pathlib import Path
 LIB = Path(__file__).resolve().parents[2] / "lib"
 PACKAGE = LIB / "hybridnet"
 
-RUNBOOK = sorted([*PACKAGE.glob("phases/*.py"), *PACKAGE.glob("diagnostics/*.py"),
-                  PACKAGE / "healthcheck.py", PACKAGE / "aws.py", PACKAGE / "hosts.py"])
+RUNBOOK = sorted(
+    [
+        *PACKAGE.glob("phases/*.py"),
+        *PACKAGE.glob("diagnostics/*.py"),
+        PACKAGE / "healthcheck.py",
+        PACKAGE / "aws.py",
+        PACKAGE / "hosts.py",
+    ]
+)
 EMULATOR = sorted(PACKAGE.glob("emulator/**/*.py"))
 
 # hybridnet.dataplane is the lab's orchestration (bringing daemons up); phase and
@@ -38,7 +45,7 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
             names.add(base)

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from cryptography import x509
-
 from hybridnet import dataplane, emulator, pki
 from hybridnet.lab import clientvpn, fromaws
 from hybridnet.lab.clientvpn import ClientVpnLabError
@@ -62,26 +61,49 @@ def answers(material, routes=("10.0.0.0/16", "192.168.0.0/16")) -> dict:
         return {"Status": {"Code": code}}
 
     return {
-        "describe_client_vpn_endpoints": {"ClientVpnEndpoints": [{
-            "ClientVpnEndpointId": ENDPOINT_ID,
-            "DnsName": f"*.{ENDPOINT_ID}.prod.clientvpn.ap-northeast-2.amazonaws.com",
-            "ClientCidrBlock": "172.16.0.0/22", "TransportProtocol": "udp", "VpnPort": 443, "SplitTunnel": True,
-            "DnsServers": ["10.0.0.2"], "ServerCertificateArn": SERVER_ARN, **status("available"),
-            "AuthenticationOptions": [{"Type": "certificate-authentication",
-                                       "MutualAuthentication": {"ClientRootCertificateChain": CLIENT_ARN}}]}]},
-        "describe_client_vpn_target_networks": {"ClientVpnTargetNetworks": [
-            {"TargetNetworkId": "subnet-gone", **status("disassociating")},
-            {"TargetNetworkId": "subnet-c", **status("associated")},
-            {"TargetNetworkId": "subnet-a", **status("associated")}]},
-        "describe_client_vpn_routes": {"Routes": [
-            *({"DestinationCidr": cidr, **status("active")} for cidr in routes),
-            {"DestinationCidr": "192.168.0.0/16", **status("creating")},  # the same, through the other subnet
-            {"DestinationCidr": "172.31.0.0/16", **status("deleting")}]},
-        "describe_client_vpn_authorization_rules": {"AuthorizationRules": [
-            {"DestinationCidr": "10.0.0.0/16", "AccessAll": True, **status("active")},
-            {"DestinationCidr": "192.168.0.0/16", "AccessAll": True, **status("authorizing")},
-            {"DestinationCidr": "10.0.20.0/24", "AccessAll": False, "GroupId": "admins", **status("active")},
-            {"DestinationCidr": "172.31.0.0/16", "AccessAll": True, **status("revoking")}]},
+        "describe_client_vpn_endpoints": {
+            "ClientVpnEndpoints": [
+                {
+                    "ClientVpnEndpointId": ENDPOINT_ID,
+                    "DnsName": f"*.{ENDPOINT_ID}.prod.clientvpn.ap-northeast-2.amazonaws.com",
+                    "ClientCidrBlock": "172.16.0.0/22",
+                    "TransportProtocol": "udp",
+                    "VpnPort": 443,
+                    "SplitTunnel": True,
+                    "DnsServers": ["10.0.0.2"],
+                    "ServerCertificateArn": SERVER_ARN,
+                    **status("available"),
+                    "AuthenticationOptions": [
+                        {
+                            "Type": "certificate-authentication",
+                            "MutualAuthentication": {"ClientRootCertificateChain": CLIENT_ARN},
+                        }
+                    ],
+                }
+            ]
+        },
+        "describe_client_vpn_target_networks": {
+            "ClientVpnTargetNetworks": [
+                {"TargetNetworkId": "subnet-gone", **status("disassociating")},
+                {"TargetNetworkId": "subnet-c", **status("associated")},
+                {"TargetNetworkId": "subnet-a", **status("associated")},
+            ]
+        },
+        "describe_client_vpn_routes": {
+            "Routes": [
+                *({"DestinationCidr": cidr, **status("active")} for cidr in routes),
+                {"DestinationCidr": "192.168.0.0/16", **status("creating")},  # the same, through the other subnet
+                {"DestinationCidr": "172.31.0.0/16", **status("deleting")},
+            ]
+        },
+        "describe_client_vpn_authorization_rules": {
+            "AuthorizationRules": [
+                {"DestinationCidr": "10.0.0.0/16", "AccessAll": True, **status("active")},
+                {"DestinationCidr": "192.168.0.0/16", "AccessAll": True, **status("authorizing")},
+                {"DestinationCidr": "10.0.20.0/24", "AccessAll": False, "GroupId": "admins", **status("active")},
+                {"DestinationCidr": "172.31.0.0/16", "AccessAll": True, **status("revoking")},
+            ]
+        },
         "describe_subnets": {"Subnets": [{"SubnetId": "subnet-c", "CidrBlock": "10.0.2.0/24"}]},
         "get_certificate": {"Certificate": server.cert_pem, "CertificateChain": ca.cert_pem},
     }
@@ -104,8 +126,9 @@ def acm_key(monkeypatch, material):
 def test_the_spec_is_what_the_api_says_with_the_key_acm_holds(material, acm_key):
     ca, server, _ = material
     spec = fromaws.client_vpn_spec_from_aws(FakeContext(answers(material)), ENDPOINT_ID, "/run/emulator.sock")
-    assert acm_key == [("/run/emulator.sock", "POST", "acm-private-key",
-                        {"region": "ap-northeast-2", "arn": SERVER_ARN})]
+    assert acm_key == [
+        ("/run/emulator.sock", "POST", "acm-private-key", {"region": "ap-northeast-2", "arn": SERVER_ARN})
+    ]
     assert [str(r) for r in spec.routes] == ["10.0.0.0/16", "192.168.0.0/16"]  # creating/active, once each
     assert [str(r) for r in spec.authorized] == ["10.0.0.0/16", "192.168.0.0/16"]  # all users, authorizing/active
     assert str(spec.target_subnet) == "10.0.2.0/24"  # the first associated network, as the API lists them
@@ -118,7 +141,8 @@ def test_the_spec_is_what_the_api_says_with_the_key_acm_holds(material, acm_key)
 def test_no_associated_network_nothing_to_play(material, acm_key):
     canned = answers(material)
     canned["describe_client_vpn_target_networks"]["ClientVpnTargetNetworks"] = [
-        {"TargetNetworkId": "subnet-a", "Status": {"Code": "associating"}}]
+        {"TargetNetworkId": "subnet-a", "Status": {"Code": "associating"}}
+    ]
     with pytest.raises(ClientVpnLabError, match=f"{ENDPOINT_ID} has no associated target network"):
         fromaws.client_vpn_spec_from_aws(FakeContext(canned), ENDPOINT_ID, "/run/emulator.sock")
     assert acm_key == []
@@ -142,6 +166,7 @@ def test_what_the_lab_cannot_play_is_said_without_the_key(material, acm_key):
 
 # --- waiting for the agent ----------------------------------------------------------------------
 
+
 class Ctx:
     params = type("Params", (), {"name": "anycompany"})()
     endpoint_url = "http://127.0.0.1:4566"
@@ -150,19 +175,31 @@ class Ctx:
 OWNER = {"stack": "anycompany", "endpoint": "http://127.0.0.1:4566"}
 
 
-@pytest.mark.parametrize("changes,running,expected,within", [
-    ({}, True, True, 0.4),
-    ({"checked": -60}, True, False, 1.0),  # a read from before the call: not proof of anything
-    ({"played": False, "error": "no mutual authentication"}, False, False, 0.4),  # said why: no need to wait on
-    ({"endpoint_id": "cvpn-endpoint-0000000000000000f"}, True, False, 1.0),
-    ({"owner": {**OWNER, "stack": "other"}}, True, False, 1.0),
-    ({}, False, False, 1.0),  # its OpenVPN died since
-])
+@pytest.mark.parametrize(
+    "changes,running,expected,within",
+    [
+        ({}, True, True, 0.4),
+        ({"checked": -60}, True, False, 1.0),  # a read from before the call: not proof of anything
+        ({"played": False, "error": "no mutual authentication"}, False, False, 0.4),  # said why: no need to wait on
+        ({"endpoint_id": "cvpn-endpoint-0000000000000000f"}, True, False, 1.0),
+        ({"owner": {**OWNER, "stack": "other"}}, True, False, 1.0),
+        ({}, False, False, 1.0),  # its OpenVPN died since
+    ],
+)
 def test_wait_for_client_vpn(monkeypatch, changes, running, expected, within):
     changes = dict(changes)
-    status = {"pid": 1, "owner": changes.pop("owner", OWNER), "client_vpn": {
-        "endpoint_id": ENDPOINT_ID, "played": True, "public_ip": "203.0.113.5", "error": None,
-        **changes, "checked": time.time() + 0.1 + changes.get("checked", 0)}}  # the agent's next read
+    status = {
+        "pid": 1,
+        "owner": changes.pop("owner", OWNER),
+        "client_vpn": {
+            "endpoint_id": ENDPOINT_ID,
+            "played": True,
+            "public_ip": "203.0.113.5",
+            "error": None,
+            **changes,
+            "checked": time.time() + 0.1 + changes.get("checked", 0),
+        },
+    }  # the agent's next read
     monkeypatch.setattr(dataplane, "twin_status", lambda: status)
     monkeypatch.setattr(clientvpn, "running", lambda lab_dir: running)
     started = time.monotonic()

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from hybridnet.lab.drills import _secret_section, edit_swanctl, edit_swanctl_files, swanctl_files
 
 CGW_CONF = Path(__file__).resolve().parents[1] / "lab" / "fixtures" / "cgw_lab" / "swanctl.conf"
@@ -18,14 +17,27 @@ CGW_CONF = Path(__file__).resolve().parents[1] / "lab" / "fixtures" / "cgw_lab" 
 def test_a_tunnel_s_values_change_there_only_and_come_back_exactly():
     text = CGW_CONF.read_text()
     secret = _secret_section([text], "203.0.113.11", "tu1")
-    edited, before = edit_swanctl(text, [(("connections", "tu1"), "proposals", "aes256-sha512-modp4096"),
-                                         (("connections", "tu1", "children", "*"), "esp_proposals", "aes256-sha256"),
-                                         (("secrets", secret), "secret", '"wrong"')])
+    edited, before = edit_swanctl(
+        text,
+        [
+            (("connections", "tu1"), "proposals", "aes256-sha512-modp4096"),
+            (("connections", "tu1", "children", "*"), "esp_proposals", "aes256-sha256"),
+            (("secrets", secret), "secret", '"wrong"'),
+        ],
+    )
     changed = [(a, b) for a, b in zip(text.splitlines(), edited.splitlines()) if a != b]
-    assert [b.strip() for _, b in changed] == ["proposals = aes256-sha512-modp4096", "esp_proposals = aes256-sha256",
-                                               "esp_proposals = aes256-sha256", 'secret = "wrong"']
-    assert {tuple(path) for path, _, _ in before} == {("connections", "tu1"), ("connections", "tu1", "children", "bgp"),
-                                                      ("connections", "tu1", "children", "lan"), ("secrets", "ike-tu1")}
+    assert [b.strip() for _, b in changed] == [
+        "proposals = aes256-sha512-modp4096",
+        "esp_proposals = aes256-sha256",
+        "esp_proposals = aes256-sha256",
+        'secret = "wrong"',
+    ]
+    assert {tuple(path) for path, _, _ in before} == {
+        ("connections", "tu1"),
+        ("connections", "tu1", "children", "bgp"),
+        ("connections", "tu1", "children", "lan"),
+        ("secrets", "ike-tu1"),
+    }
     restored, _ = edit_swanctl(edited, [(tuple(path), key, value) for path, key, value in before])
     assert restored == text
 

@@ -13,7 +13,6 @@ import threading
 import dns.message
 import dns.rcode
 import dns.rrset
-
 from hybridnet.lab import dnstap, resolverlogs
 
 # --- a tiny protobuf + Frame Streams writer (what named sends) -----------------------------------
@@ -36,11 +35,31 @@ def _field(number: int, value) -> bytes:
     return _varint(number << 3) + _varint(value)
 
 
-def client_response(wire: bytes, client: str = "10.0.10.10", port: int = 40000, server: str = "10.0.0.2",
-                    protocol: int = 1, seconds: int = 1_800_000_000, kind: int = 6) -> bytes:
-    message = b"".join([_field(1, kind), _field(2, 1), _field(3, protocol), _field(4, socket.inet_aton(client)),
-                        _field(5, socket.inet_aton(server)), _field(6, port), _field(7, 53), _field(8, seconds),
-                        _field(9, 250_000_000), _field(12, seconds), _field(13, 260_000_000), _field(14, wire)])
+def client_response(
+    wire: bytes,
+    client: str = "10.0.10.10",
+    port: int = 40000,
+    server: str = "10.0.0.2",
+    protocol: int = 1,
+    seconds: int = 1_800_000_000,
+    kind: int = 6,
+) -> bytes:
+    message = b"".join(
+        [
+            _field(1, kind),
+            _field(2, 1),
+            _field(3, protocol),
+            _field(4, socket.inet_aton(client)),
+            _field(5, socket.inet_aton(server)),
+            _field(6, port),
+            _field(7, 53),
+            _field(8, seconds),
+            _field(9, 250_000_000),
+            _field(12, seconds),
+            _field(13, 260_000_000),
+            _field(14, wire),
+        ]
+    )
     return _field(14, message) + _field(15, 1)
 
 
@@ -51,20 +70,33 @@ def response(name: str, rcode: int = 0, answer: str | None = None, ttl: int = 30
     if answer:
         reply.answer.append(dns.rrset.from_text(name, ttl, "IN", "A", answer))
     if rcode == dns.rcode.NXDOMAIN:
-        reply.authority.append(dns.rrset.from_text("awsanycompany.corp.", 900, "IN", "SOA",
-                                                   "ns. host. 1 7200 900 1209600 60"))
+        reply.authority.append(
+            dns.rrset.from_text("awsanycompany.corp.", 900, "IN", "SOA", "ns. host. 1 7200 900 1209600 60")
+        )
     return reply.to_wire()
 
 
 def test_a_client_response_becomes_what_the_resolver_answered_to_whom():
     facts = dnstap.response_facts(client_response(response("web1.awsanycompany.corp.", answer="10.0.10.10")))
     assert facts == {
-        "time": "2027-01-15T08:00:00.250Z", "response_time": "2027-01-15T08:00:00.260Z",
-        "query_address": "10.0.10.10", "query_port": 40000, "response_address": "10.0.0.2", "response_port": 53,
-        "transport": "UDP", "rcode": "NOERROR", "name": "web1.awsanycompany.corp.", "type": "A", "class": "IN",
-        "answers": [{"Rdata": "10.0.10.10", "Type": "A", "Class": "IN"}], "answer_ttl": 300, "negative_ttl": None}
-    nx = dnstap.response_facts(client_response(response("nope.awsanycompany.corp.", rcode=dns.rcode.NXDOMAIN),
-                                               protocol=2))
+        "time": "2027-01-15T08:00:00.250Z",
+        "response_time": "2027-01-15T08:00:00.260Z",
+        "query_address": "10.0.10.10",
+        "query_port": 40000,
+        "response_address": "10.0.0.2",
+        "response_port": 53,
+        "transport": "UDP",
+        "rcode": "NOERROR",
+        "name": "web1.awsanycompany.corp.",
+        "type": "A",
+        "class": "IN",
+        "answers": [{"Rdata": "10.0.10.10", "Type": "A", "Class": "IN"}],
+        "answer_ttl": 300,
+        "negative_ttl": None,
+    }
+    nx = dnstap.response_facts(
+        client_response(response("nope.awsanycompany.corp.", rcode=dns.rcode.NXDOMAIN), protocol=2)
+    )
     assert (nx["rcode"], nx["answers"], nx["negative_ttl"], nx["transport"]) == ("NXDOMAIN", [], 60, "TCP")
     assert dnstap.response_facts(client_response(response("x."), kind=5)) is None  # a client query: not an answer
 
@@ -78,9 +110,11 @@ def test_frame_streams_handshake_and_frames():
     accept = writer.recv(4096)
     assert accept == dnstap.control_frame(dnstap.CONTROL_ACCEPT)
     frames = [client_response(response("a.example."), port=p) for p in (1000, 1001)]
-    writer.sendall(dnstap.control_frame(dnstap.CONTROL_START)
-                   + b"".join(struct.pack(">I", len(f)) + f for f in frames)
-                   + dnstap.control_frame(dnstap.CONTROL_STOP, None))
+    writer.sendall(
+        dnstap.control_frame(dnstap.CONTROL_START)
+        + b"".join(struct.pack(">I", len(f)) + f for f in frames)
+        + dnstap.control_frame(dnstap.CONTROL_STOP, None)
+    )
     assert writer.recv(4096) == dnstap.control_frame(dnstap.CONTROL_FINISH, None)
     thread.join(5)
     assert got == frames
@@ -101,32 +135,61 @@ def test_the_spool_is_taken_once(tmp_path):
 
 
 VIEW = resolverlogs.View(
-    vpc_id="vpc-0123", destinations=[resolverlogs.Destination("rslvr-qlc-1", "123456789012", "/hybridnet/x/resolver")],
-    endpoint_ips={"10.0.1.250": ("rslvr-in-1", "rni-in1", "INBOUND"), "10.0.1.251": ("rslvr-out-1", "rni-out1",
-                                                                                     "OUTBOUND")},
-    rules={"anycompany.corp": "rslvr-out-1"}, instances={"10.0.10.10": "i-web1"})
+    vpc_id="vpc-0123",
+    destinations=[resolverlogs.Destination("rslvr-qlc-1", "123456789012", "/hybridnet/x/resolver")],
+    endpoint_ips={
+        "10.0.1.250": ("rslvr-in-1", "rni-in1", "INBOUND"),
+        "10.0.1.251": ("rslvr-out-1", "rni-out1", "OUTBOUND"),
+    },
+    rules={"anycompany.corp": "rslvr-out-1"},
+    instances={"10.0.10.10": "i-web1"},
+)
 
 
 def facts(name: str, client: str = "10.0.10.10", server: str = "10.0.0.2", **extra) -> dict:
-    return {"time": "2027-01-15T08:00:00.250Z", "query_address": client, "query_port": 40000,
-            "response_address": server, "transport": "UDP", "rcode": "NOERROR", "name": name, "type": "A",
-            "class": "IN", "answers": [{"Rdata": "10.0.10.10", "Type": "A", "Class": "IN"}], "answer_ttl": 300,
-            "negative_ttl": None, **extra}
+    return {
+        "time": "2027-01-15T08:00:00.250Z",
+        "query_address": client,
+        "query_port": 40000,
+        "response_address": server,
+        "transport": "UDP",
+        "rcode": "NOERROR",
+        "name": name,
+        "type": "A",
+        "class": "IN",
+        "answers": [{"Rdata": "10.0.10.10", "Type": "A", "Class": "IN"}],
+        "answer_ttl": 300,
+        "negative_ttl": None,
+        **extra,
+    }
 
 
 def test_an_entry_has_the_fields_aws_documents():
     entry = resolverlogs.entry(VIEW, VIEW.destinations[0], "ap-northeast-2", facts("web1.awsanycompany.corp."))
     assert entry == {
-        "version": "1.100000", "account_id": "123456789012", "region": "ap-northeast-2", "vpc_id": "vpc-0123",
-        "query_timestamp": "2027-01-15T08:00:00Z", "query_name": "web1.awsanycompany.corp.", "query_type": "A",
-        "query_class": "IN", "rcode": "NOERROR", "answers": [{"Rdata": "10.0.10.10", "Type": "A", "Class": "IN"}],
-        "srcaddr": "10.0.10.10", "srcport": "40000", "transport": "UDP", "srcids": {"instance": "i-web1"}}
-    inbound = resolverlogs.srcids(VIEW, facts("web1.awsanycompany.corp.", client="192.168.2.250",
-                                              server="10.0.1.250"))
+        "version": "1.100000",
+        "account_id": "123456789012",
+        "region": "ap-northeast-2",
+        "vpc_id": "vpc-0123",
+        "query_timestamp": "2027-01-15T08:00:00Z",
+        "query_name": "web1.awsanycompany.corp.",
+        "query_type": "A",
+        "query_class": "IN",
+        "rcode": "NOERROR",
+        "answers": [{"Rdata": "10.0.10.10", "Type": "A", "Class": "IN"}],
+        "srcaddr": "10.0.10.10",
+        "srcport": "40000",
+        "transport": "UDP",
+        "srcids": {"instance": "i-web1"},
+    }
+    inbound = resolverlogs.srcids(VIEW, facts("web1.awsanycompany.corp.", client="192.168.2.250", server="10.0.1.250"))
     assert inbound == {"resolver_endpoint": "rslvr-in-1", "resolver_network_interface": "rni-in1"}
     forwarded = resolverlogs.srcids(VIEW, facts("websrv.anycompany.corp."), outbound_ip="10.0.1.251")
-    assert forwarded == {"instance": "i-web1", "resolver_endpoint": "rslvr-out-1",
-                         "resolver_network_interface": "rni-out1"}
+    assert forwarded == {
+        "instance": "i-web1",
+        "resolver_endpoint": "rslvr-out-1",
+        "resolver_network_interface": "rni-out1",
+    }
     assert resolverlogs.log_group_of("arn:aws:logs:r:1:log-group:/a/b:*") == "/a/b"
     # the lab's VPC host shares the Resolver's namespace: its queries leave from the Resolver's address
     lab_view = dataclasses.replace(VIEW, resolver_ips={"10.0.0.2", "10.0.1.250"})
@@ -183,8 +246,13 @@ def test_the_shipper_writes_each_query_once_and_only_for_a_logged_vpc(tmp_path, 
     views = [VIEW]
     monkeypatch.setattr(resolverlogs, "read_view", lambda ctx: views[0])
     ctx, shipper = FakeCtx(), resolverlogs.Shipper()
-    dnstap.append_spool(spool, [json.dumps(facts("web1.awsanycompany.corp.")),
-                                json.dumps(facts("nope.awsanycompany.corp.", rcode="NXDOMAIN", answers=[]))])
+    dnstap.append_spool(
+        spool,
+        [
+            json.dumps(facts("web1.awsanycompany.corp.")),
+            json.dumps(facts("nope.awsanycompany.corp.", rcode="NXDOMAIN", answers=[])),
+        ],
+    )
     ctx.logs.fail = True
     try:
         shipper.tick(ctx, tmp_path)
@@ -196,8 +264,9 @@ def test_the_shipper_writes_each_query_once_and_only_for_a_logged_vpc(tmp_path, 
     assert shipper.tick(ctx, tmp_path) == 0
     assert {(g, s) for g, s, _ in ctx.logs.events} == {("/hybridnet/x/resolver", "vpc-0123_rslvr-qlc-1")}
     assert [json.loads(e["message"])["rcode"] for _, _, e in ctx.logs.events] == ["NOERROR", "NXDOMAIN"]
-    assert ctx.logs.events[0][2]["timestamp"] == int(dt.datetime(2027, 1, 15, 8, 0, 0, 250000,
-                                                                 tzinfo=dt.timezone.utc).timestamp() * 1000)
+    assert ctx.logs.events[0][2]["timestamp"] == int(
+        dt.datetime(2027, 1, 15, 8, 0, 0, 250000, tzinfo=dt.UTC).timestamp() * 1000
+    )
     # no ACTIVE association: those queries are not logged, later or ever
     views[0] = resolverlogs.View("vpc-0123", [], {}, {}, {})
     shipper.view = None

@@ -6,7 +6,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-
 from hybridnet.render import RouterSite, render_router
 from hybridnet.render.lint import FAIL, WARN, Finding, lint_router
 from hybridnet.vpnconfig import VpnConnectionConfig, apply_tunnel_options, parse_customer_gateway_configuration
@@ -17,17 +16,19 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def strong(cfg: VpnConnectionConfig, **extra) -> VpnConnectionConfig:
     options = []
     for t in cfg.tunnels:
-        options.append({
-            "OutsideIpAddress": t.vgw_outside_ip,
-            "IkeVersions": [{"Value": "ikev2"}],
-            "Phase1EncryptionAlgorithms": [{"Value": "AES128"}],  # AES-128 is fine
-            "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}],
-            "Phase1DHGroupNumbers": [{"Value": 14}, {"Value": 19}, {"Value": 20}, {"Value": 21}],
-            "Phase2EncryptionAlgorithms": [{"Value": "AES128"}, {"Value": "AES256-GCM-16"}],
-            "Phase2IntegrityAlgorithms": [{"Value": "SHA2-256"}, {"Value": "SHA2-512"}],
-            "Phase2DHGroupNumbers": [{"Value": 14}],
-            **extra,
-        })
+        options.append(
+            {
+                "OutsideIpAddress": t.vgw_outside_ip,
+                "IkeVersions": [{"Value": "ikev2"}],
+                "Phase1EncryptionAlgorithms": [{"Value": "AES128"}],  # AES-128 is fine
+                "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}],
+                "Phase1DHGroupNumbers": [{"Value": 14}, {"Value": 19}, {"Value": 20}, {"Value": 21}],
+                "Phase2EncryptionAlgorithms": [{"Value": "AES128"}, {"Value": "AES256-GCM-16"}],
+                "Phase2IntegrityAlgorithms": [{"Value": "SHA2-256"}, {"Value": "SHA2-512"}],
+                "Phase2DHGroupNumbers": [{"Value": 14}],
+                **extra,
+            }
+        )
     return apply_tunnel_options(cfg, options)
 
 
@@ -63,8 +64,10 @@ def test_each_weakness_is_flagged_on_its_own(cfg, site) -> None:
     group5 = strong(cfg, Phase2DHGroupNumbers=[{"Value": 14}, {"Value": 5}])
     assert keyed(lint_router(group5, site)) == {(FAIL, 1, "ipsec.dh_groups"), (FAIL, 2, "ipsec.dh_groups")}
     sha1 = strong(cfg, Phase1IntegrityAlgorithms=[{"Value": "SHA2-256"}, {"Value": "SHA1"}])
-    assert keyed(lint_router(sha1, site)) == {(WARN, 1, "ike.integrity_algorithms"),
-                                              (WARN, 2, "ike.integrity_algorithms")}
+    assert keyed(lint_router(sha1, site)) == {
+        (WARN, 1, "ike.integrity_algorithms"),
+        (WARN, 2, "ike.integrity_algorithms"),
+    }
     both = strong(cfg, IkeVersions=[{"Value": "ikev1"}, {"Value": "ikev2"}])
     findings = lint_router(both, site)
     assert keyed(findings) == {(WARN, 1, "ike.versions"), (WARN, 2, "ike.versions")}

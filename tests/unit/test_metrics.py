@@ -9,27 +9,61 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from prometheus_client.parser import text_string_to_metric_families
-
 from hybridnet import cli, healthcheck, metrics
 from hybridnet.params import load_healthcheck
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
-TUNNELS = [{"vpn_connection_id": "vpn-0123456789abcdef0", "outside_ip": "203.0.113.11", "status": "UP",
-            "status_message": "", "accepted_routes": 2},
-           {"vpn_connection_id": "vpn-0123456789abcdef0", "outside_ip": "203.0.113.12", "status": "DOWN",
-            "status_message": "IPSEC IS DOWN", "accepted_routes": 0}]
+TUNNELS = [
+    {
+        "vpn_connection_id": "vpn-0123456789abcdef0",
+        "outside_ip": "203.0.113.11",
+        "status": "UP",
+        "status_message": "",
+        "accepted_routes": 2,
+    },
+    {
+        "vpn_connection_id": "vpn-0123456789abcdef0",
+        "outside_ip": "203.0.113.12",
+        "status": "DOWN",
+        "status_message": "IPSEC IS DOWN",
+        "accepted_routes": 0,
+    },
+]
 
 
 def a_run(tmp_path: Path, exit_code: int = 1, tunnels=TUNNELS) -> healthcheck.HealthCheckRun:
-    verdicts = pd.DataFrame([
-        {"check": "tunnels", "status": "WARN", "cause": "tunnel-down", "reason": "1 of 2 tunnels UP",
-         "action": "look", "evidence": ""},
-        {"check": "dns", "status": "OK", "cause": "", "reason": "all answered", "action": "", "evidence": ""},
-        {"check": "tgw routes", "status": "FAIL" if exit_code == 2 else "OK", "cause": "route-missing",
-         "reason": "x", "action": "", "evidence": ""}])
-    return healthcheck.HealthCheckRun(exit_code, tmp_path, tmp_path / "x.ipynb", tmp_path / "health_check.html",
-                                      verdicts, "", stack="lab", tunnels=tunnels)
+    verdicts = pd.DataFrame(
+        [
+            {
+                "check": "tunnels",
+                "status": "WARN",
+                "cause": "tunnel-down",
+                "reason": "1 of 2 tunnels UP",
+                "action": "look",
+                "evidence": "",
+            },
+            {"check": "dns", "status": "OK", "cause": "", "reason": "all answered", "action": "", "evidence": ""},
+            {
+                "check": "tgw routes",
+                "status": "FAIL" if exit_code == 2 else "OK",
+                "cause": "route-missing",
+                "reason": "x",
+                "action": "",
+                "evidence": "",
+            },
+        ]
+    )
+    return healthcheck.HealthCheckRun(
+        exit_code,
+        tmp_path,
+        tmp_path / "x.ipynb",
+        tmp_path / "health_check.html",
+        verdicts,
+        "",
+        stack="lab",
+        tunnels=tunnels,
+    )
 
 
 def samples(path: Path) -> dict:
@@ -46,11 +80,12 @@ def test_the_file_parses_back_with_every_series(tmp_path: Path):
     assert got[("hybridnet_healthcheck_status", (("stack", "lab"),))] == 2
     assert got[("hybridnet_check_status", (("cause", "tunnel-down"), ("check", "tunnels"), ("stack", "lab")))] == 1
     assert got[("hybridnet_check_status", (("cause", ""), ("check", "dns"), ("stack", "lab")))] == 0
-    assert got[("hybridnet_check_status", (("cause", "route-missing"), ("check", "tgw routes"),
-                                           ("stack", "lab")))] == 2
+    assert got[("hybridnet_check_status", (("cause", "route-missing"), ("check", "tgw routes"), ("stack", "lab")))] == 2
     up = {k[1]: v for k, v in got.items() if k[0] == "hybridnet_tunnel_up"}
-    assert up == {(("outside_ip", "203.0.113.11"), ("stack", "lab"), ("vpn_connection_id", "vpn-0123456789abcdef0")): 1,
-                  (("outside_ip", "203.0.113.12"), ("stack", "lab"), ("vpn_connection_id", "vpn-0123456789abcdef0")): 0}
+    assert up == {
+        (("outside_ip", "203.0.113.11"), ("stack", "lab"), ("vpn_connection_id", "vpn-0123456789abcdef0")): 1,
+        (("outside_ip", "203.0.113.12"), ("stack", "lab"), ("vpn_connection_id", "vpn-0123456789abcdef0")): 0,
+    }
     assert got[("hybridnet_healthcheck_last_run_timestamp_seconds", (("stack", "lab"),))] == 1764720000
     assert len(got) == 1 + 3 + 2 + 1
     assert "# TYPE hybridnet_tunnel_up gauge" in out.read_text()
@@ -72,12 +107,12 @@ def test_the_file_is_replaced_atomically(tmp_path: Path, monkeypatch):
 
     def spy(src, dst):
         renames.append((Path(src), Path(dst)))
-        assert Path(dst).read_text() and "hybridnet_healthcheck_status{stack=\"lab\"} 2.0" in path.read_text()
+        assert Path(dst).read_text() and 'hybridnet_healthcheck_status{stack="lab"} 2.0' in path.read_text()
         return real(src, dst)
 
     monkeypatch.setattr(os, "rename", spy)
     metrics.write(path, "lab", a_run(tmp_path, 1))
-    (src, dst), = renames
+    ((src, dst),) = renames
     assert dst == path and src.parent == path.parent and src != path  # written beside it, then renamed over it
     assert path.stat().st_ino != before
     assert samples(path)[("hybridnet_healthcheck_status", (("stack", "lab"),))] == 1
@@ -97,8 +132,9 @@ def test_the_cli_writes_the_metrics_file(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "_check_account", lambda params: None)
     monkeypatch.setattr(healthcheck, "run", lambda path, since="", **_: a_run(tmp_path, 1))
     target = tmp_path / "prom" / "hybridnet.prom"
-    code = cli.main(["healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml"),
-                     "--metrics-file", str(target)])
+    code = cli.main(
+        ["healthcheck", "--params", str(ROOT / "params" / "healthcheck.yaml"), "--metrics-file", str(target)]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert f"metrics: {target}" in out.splitlines()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet.params import ParamsError, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,38 +38,69 @@ def test_lab_params_carry_the_seed_values():
     assert {s.az for s in params.vpc.subnets} == {"ap-northeast-2a", "ap-northeast-2c"}
 
 
-@pytest.mark.parametrize("mutate, field, words", [
-    (lambda d: d["vpc"].update(cidr="10.0.0.0/33"), "vpc.cidr", "not a CIDR"),
-    (lambda d: d["vpc"].update(cidr="10.0.0.1/16"), "vpc.cidr", "not a CIDR"),
-    (lambda d: d["vpc"]["subnets"][1].update(cidr="10.0.1.128/25"), "vpc.subnets[1].cidr", "overlaps"),
-    (lambda d: d["vpc"]["subnets"][0].update(cidr="10.1.0.0/24"), "vpc.subnets[0].cidr", "outside the VPC"),
-    (lambda d: d["onprem"].update(cidr="10.0.0.0/8", dns_server="10.9.9.9", hosts={}), "onprem.cidr", "overlaps"),
-    (lambda d: d["vpn"]["tunnels"][0].update(inside_cidr="169.254.11.0/29"), "vpn.tunnels[0].inside_cidr", "/30"),
-    (lambda d: d["vpn"]["tunnels"][0].update(inside_cidr="10.0.0.0/30"), "vpn.tunnels[0].inside_cidr", "169.254.0.0/16"),
-    (lambda d: d["vpn"]["tunnels"][0].update(inside_cidr="169.254.2.0/30"), "vpn.tunnels[0].inside_cidr", "reserved"),
-    (lambda d: d["vpn"]["tunnels"][1].update(inside_cidr="169.254.169.252/30"), "vpn.tunnels[1].inside_cidr", "reserved"),
-    (lambda d: d["vpn"]["tunnels"][1].update(inside_cidr="169.254.11.0/30"), "vpn.tunnels[1].inside_cidr", "equals"),
-    (lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="short"), "vpn.tunnels[0].pre_shared_key", "8-64"),
-    (lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="0startswithzero"), "vpn.tunnels[0].pre_shared_key", "not starting with '0'"),
-    (lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="has-a-dash-1234"), "vpn.tunnels[0].pre_shared_key", "letters, digits"),
-    (lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="x" * 65), "vpn.tunnels[0].pre_shared_key", "8-64"),
-    (lambda d: d["customer_gateway"].update(bgp_asn=0), "customer_gateway.bgp_asn", "greater than or equal to 1"),
-    (lambda d: d["customer_gateway"].update(bgp_asn=4294967295), "customer_gateway.bgp_asn", "less than or equal"),
-    (lambda d: d["transit_gateway"].update(amazon_side_asn=65016), "customer_gateway.bgp_asn", "different ASN"),
-    (lambda d: d["transit_gateway"].update(amazon_side_asn=7224), "transit_gateway.amazon_side_asn", "private ASN"),
-    (lambda d: d["customer_gateway"].update(bpg_asn=65016), "customer_gateway.bpg_asn", "unknown key"),
-    (lambda d: d.update(regoin="ap-northeast-2"), "regoin", "unknown key"),
-    (lambda d: d.update(region="ap-northeast-9"), "region", "not an AWS region"),
-    (lambda d: [s.update(az="ap-northeast-2a") for s in d["vpc"]["subnets"]], "vpc.subnets", "two availability zones"),
-    (lambda d: d["vpc"]["subnets"][0].update(az="us-east-1a"), "vpc.subnets[0].az", "not a zone of ap-northeast-2"),
-    (lambda d: d["vpn"]["crypto"].update(phase1_dh_groups=[1]), "vpn.crypto.phase1_dh_groups", "choose from"),
-    (lambda d: d["vpn"]["crypto"].update(ike_versions=["ikev3"]), "vpn.crypto.ike_versions", "choose from"),
-    (lambda d: d["dns"].update(inbound_ips=["10.1.0.5", "10.0.2.250"]), "dns.inbound_ips[0]", "outside the VPC"),
-    (lambda d: d["dns"].update(private_zone="not a domain"), "dns.private_zone", "not a DNS domain"),
-    (lambda d: d["client_vpn"].update(client_cidr="10.0.0.0/22"), "client_vpn.client_cidr", "overlaps"),
-    (lambda d: d["client_vpn"].update(client_cidr="172.16.0.0/24"), "client_vpn.client_cidr", "/12 and /22"),
-    (lambda d: d.update(profile="prod"), "profile", "target: aws"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, words",
+    [
+        (lambda d: d["vpc"].update(cidr="10.0.0.0/33"), "vpc.cidr", "not a CIDR"),
+        (lambda d: d["vpc"].update(cidr="10.0.0.1/16"), "vpc.cidr", "not a CIDR"),
+        (lambda d: d["vpc"]["subnets"][1].update(cidr="10.0.1.128/25"), "vpc.subnets[1].cidr", "overlaps"),
+        (lambda d: d["vpc"]["subnets"][0].update(cidr="10.1.0.0/24"), "vpc.subnets[0].cidr", "outside the VPC"),
+        (lambda d: d["onprem"].update(cidr="10.0.0.0/8", dns_server="10.9.9.9", hosts={}), "onprem.cidr", "overlaps"),
+        (lambda d: d["vpn"]["tunnels"][0].update(inside_cidr="169.254.11.0/29"), "vpn.tunnels[0].inside_cidr", "/30"),
+        (
+            lambda d: d["vpn"]["tunnels"][0].update(inside_cidr="10.0.0.0/30"),
+            "vpn.tunnels[0].inside_cidr",
+            "169.254.0.0/16",
+        ),
+        (
+            lambda d: d["vpn"]["tunnels"][0].update(inside_cidr="169.254.2.0/30"),
+            "vpn.tunnels[0].inside_cidr",
+            "reserved",
+        ),
+        (
+            lambda d: d["vpn"]["tunnels"][1].update(inside_cidr="169.254.169.252/30"),
+            "vpn.tunnels[1].inside_cidr",
+            "reserved",
+        ),
+        (
+            lambda d: d["vpn"]["tunnels"][1].update(inside_cidr="169.254.11.0/30"),
+            "vpn.tunnels[1].inside_cidr",
+            "equals",
+        ),
+        (lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="short"), "vpn.tunnels[0].pre_shared_key", "8-64"),
+        (
+            lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="0startswithzero"),
+            "vpn.tunnels[0].pre_shared_key",
+            "not starting with '0'",
+        ),
+        (
+            lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="has-a-dash-1234"),
+            "vpn.tunnels[0].pre_shared_key",
+            "letters, digits",
+        ),
+        (lambda d: d["vpn"]["tunnels"][0].update(pre_shared_key="x" * 65), "vpn.tunnels[0].pre_shared_key", "8-64"),
+        (lambda d: d["customer_gateway"].update(bgp_asn=0), "customer_gateway.bgp_asn", "greater than or equal to 1"),
+        (lambda d: d["customer_gateway"].update(bgp_asn=4294967295), "customer_gateway.bgp_asn", "less than or equal"),
+        (lambda d: d["transit_gateway"].update(amazon_side_asn=65016), "customer_gateway.bgp_asn", "different ASN"),
+        (lambda d: d["transit_gateway"].update(amazon_side_asn=7224), "transit_gateway.amazon_side_asn", "private ASN"),
+        (lambda d: d["customer_gateway"].update(bpg_asn=65016), "customer_gateway.bpg_asn", "unknown key"),
+        (lambda d: d.update(regoin="ap-northeast-2"), "regoin", "unknown key"),
+        (lambda d: d.update(region="ap-northeast-9"), "region", "not an AWS region"),
+        (
+            lambda d: [s.update(az="ap-northeast-2a") for s in d["vpc"]["subnets"]],
+            "vpc.subnets",
+            "two availability zones",
+        ),
+        (lambda d: d["vpc"]["subnets"][0].update(az="us-east-1a"), "vpc.subnets[0].az", "not a zone of ap-northeast-2"),
+        (lambda d: d["vpn"]["crypto"].update(phase1_dh_groups=[1]), "vpn.crypto.phase1_dh_groups", "choose from"),
+        (lambda d: d["vpn"]["crypto"].update(ike_versions=["ikev3"]), "vpn.crypto.ike_versions", "choose from"),
+        (lambda d: d["dns"].update(inbound_ips=["10.1.0.5", "10.0.2.250"]), "dns.inbound_ips[0]", "outside the VPC"),
+        (lambda d: d["dns"].update(private_zone="not a domain"), "dns.private_zone", "not a DNS domain"),
+        (lambda d: d["client_vpn"].update(client_cidr="10.0.0.0/22"), "client_vpn.client_cidr", "overlaps"),
+        (lambda d: d["client_vpn"].update(client_cidr="172.16.0.0/24"), "client_vpn.client_cidr", "/12 and /22"),
+        (lambda d: d.update(profile="prod"), "profile", "target: aws"),
+    ],
+)
 def test_bad_input_names_the_field_and_the_fix(mutate, field, words):
     problems = problems_of(mutate)
     assert field in problems, problems

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hybridnet.params import ParamsError, parse_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,36 +22,55 @@ def problems_of(mutate) -> dict[str, str]:
     return dict(info.value.problems)
 
 
-@pytest.mark.parametrize("mutate, field, words", [
-    # a domain that is not a valid name
-    (lambda d: d["dns"].update(private_zone="aws any.corp"), "dns.private_zone", "not a DNS domain"),
-    (lambda d: d["dns"].update(private_zone="-bad.corp"), "dns.private_zone", "not a DNS domain"),
-    (lambda d: d["onprem"].update(domain="anycompany..corp"), "onprem.domain", "not a DNS domain"),
-    (lambda d: d["onprem"].update(domain="corp"), "onprem.domain", "not a DNS domain"),
-    (lambda d: d["dns"].update(records={"web_1": "10.0.10.10"}), "dns.records.web_1", "not a host name"),
-    (lambda d: d["dns"].update(private_zone="anycompany.corp"), "dns.private_zone", "overlaps the on-prem domain"),
-    (lambda d: d["dns"].update(private_zone="aws.anycompany.corp"), "dns.private_zone", "overlaps the on-prem"),
-    # the forwarding rule's target outside the on-prem CIDR
-    (lambda d: d["onprem"].update(dns_server="10.0.2.250"), "onprem.dns_server", "outside the on-prem CIDR"),
-    (lambda d: d["onprem"].update(dns_server="192.169.2.250"), "onprem.dns_server", "forwarding rule's target"),
-    (lambda d: d["onprem"].update(hosts={"websrv": "172.16.0.5"}), "onprem.hosts.websrv", "outside the on-prem"),
-    # endpoint IPs outside their subnets
-    (lambda d: d["dns"].update(inbound_ips=["10.1.0.5", "10.0.2.250"]), "dns.inbound_ips[0]", "outside the VPC"),
-    (lambda d: d["dns"].update(inbound_ips=["10.0.1.250", "10.0.3.250"]), "dns.inbound_ips[1]",
-     "none of vpc.subnets"),
-    (lambda d: d["dns"].update(outbound_ips=["10.0.1.3", "10.0.2.251"]), "dns.outbound_ips[0]", "reserved by AWS"),
-    (lambda d: d["dns"].update(outbound_ips=["10.0.1.251", "10.0.2.255"]), "dns.outbound_ips[1]", "reserved by AWS"),
-    (lambda d: d["dns"].update(outbound_ips=["10.0.1.250", "10.0.2.251"]), "dns.outbound_ips[0]",
-     "also dns.inbound_ips[0]"),
-    (lambda d: d["dns"].update(inbound_ips=["10.0.1.250", "banana"]), "dns.inbound_ips[1]", "not an IPv4"),
-    # fewer than two AZs / addresses
-    (lambda d: d["dns"].update(inbound_ips=["10.0.1.250", "10.0.1.240"]), "dns.inbound_ips",
-     "each of two availability zones"),
-    (lambda d: d["dns"].update(outbound_ips=["10.0.10.251", "10.0.1.251"]), "dns.outbound_ips",
-     "all in availability zone ap-northeast-2a"),
-    (lambda d: d["dns"].update(inbound_ips=["10.0.1.250"]), "dns.inbound_ips", "needs 2-6"),
-    (lambda d: d["dns"].update(outbound_ips=[]), "dns.outbound_ips", "needs 2-6"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, words",
+    [
+        # a domain that is not a valid name
+        (lambda d: d["dns"].update(private_zone="aws any.corp"), "dns.private_zone", "not a DNS domain"),
+        (lambda d: d["dns"].update(private_zone="-bad.corp"), "dns.private_zone", "not a DNS domain"),
+        (lambda d: d["onprem"].update(domain="anycompany..corp"), "onprem.domain", "not a DNS domain"),
+        (lambda d: d["onprem"].update(domain="corp"), "onprem.domain", "not a DNS domain"),
+        (lambda d: d["dns"].update(records={"web_1": "10.0.10.10"}), "dns.records.web_1", "not a host name"),
+        (lambda d: d["dns"].update(private_zone="anycompany.corp"), "dns.private_zone", "overlaps the on-prem domain"),
+        (lambda d: d["dns"].update(private_zone="aws.anycompany.corp"), "dns.private_zone", "overlaps the on-prem"),
+        # the forwarding rule's target outside the on-prem CIDR
+        (lambda d: d["onprem"].update(dns_server="10.0.2.250"), "onprem.dns_server", "outside the on-prem CIDR"),
+        (lambda d: d["onprem"].update(dns_server="192.169.2.250"), "onprem.dns_server", "forwarding rule's target"),
+        (lambda d: d["onprem"].update(hosts={"websrv": "172.16.0.5"}), "onprem.hosts.websrv", "outside the on-prem"),
+        # endpoint IPs outside their subnets
+        (lambda d: d["dns"].update(inbound_ips=["10.1.0.5", "10.0.2.250"]), "dns.inbound_ips[0]", "outside the VPC"),
+        (
+            lambda d: d["dns"].update(inbound_ips=["10.0.1.250", "10.0.3.250"]),
+            "dns.inbound_ips[1]",
+            "none of vpc.subnets",
+        ),
+        (lambda d: d["dns"].update(outbound_ips=["10.0.1.3", "10.0.2.251"]), "dns.outbound_ips[0]", "reserved by AWS"),
+        (
+            lambda d: d["dns"].update(outbound_ips=["10.0.1.251", "10.0.2.255"]),
+            "dns.outbound_ips[1]",
+            "reserved by AWS",
+        ),
+        (
+            lambda d: d["dns"].update(outbound_ips=["10.0.1.250", "10.0.2.251"]),
+            "dns.outbound_ips[0]",
+            "also dns.inbound_ips[0]",
+        ),
+        (lambda d: d["dns"].update(inbound_ips=["10.0.1.250", "banana"]), "dns.inbound_ips[1]", "not an IPv4"),
+        # fewer than two AZs / addresses
+        (
+            lambda d: d["dns"].update(inbound_ips=["10.0.1.250", "10.0.1.240"]),
+            "dns.inbound_ips",
+            "each of two availability zones",
+        ),
+        (
+            lambda d: d["dns"].update(outbound_ips=["10.0.10.251", "10.0.1.251"]),
+            "dns.outbound_ips",
+            "all in availability zone ap-northeast-2a",
+        ),
+        (lambda d: d["dns"].update(inbound_ips=["10.0.1.250"]), "dns.inbound_ips", "needs 2-6"),
+        (lambda d: d["dns"].update(outbound_ips=[]), "dns.outbound_ips", "needs 2-6"),
+    ],
+)
 def test_bad_dns_input_names_the_field_and_the_fix(mutate, field, words):
     problems = problems_of(mutate)
     assert field in problems, problems

@@ -14,12 +14,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from hybridnet import pki
 from hybridnet.pki import Credential, PkiError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 SERVER = "server.hybridnet.lab"
 CLIENT = "client1.hybridnet.lab"
@@ -144,13 +143,14 @@ def test_client_usages(ca, client) -> None:
     assert ku.digital_signature
     assert not ku.key_encipherment and not ku.key_cert_sign
     assert ekus(client) == {ExtendedKeyUsageOID.CLIENT_AUTH}
-    assert ext(client, x509.AuthorityKeyIdentifier).value.key_identifier == \
-        ext(ca, x509.SubjectKeyIdentifier).value.digest
+    assert (
+        ext(client, x509.AuthorityKeyIdentifier).value.key_identifier == ext(ca, x509.SubjectKeyIdentifier).value.digest
+    )
     assert client.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == CLIENT
 
 
 def test_validity_periods(ca, server, client) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert ca.not_after - ca.not_before == dt.timedelta(days=pki.CA_VALIDITY_DAYS) == dt.timedelta(days=3650)
     for leaf in (server, client):
         assert leaf.not_after - leaf.not_before == dt.timedelta(days=825)
@@ -160,7 +160,7 @@ def test_validity_periods(ca, server, client) -> None:
 
 
 def test_validity_is_configurable_and_capped_by_the_ca() -> None:
-    start = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     short_ca = pki.make_ca("short", days=100, now=start)
     assert short_ca.not_after - short_ca.not_before == dt.timedelta(days=100)
     leaf = pki.issue_client(short_ca, "c", days=30, now=start)
@@ -310,9 +310,18 @@ def test_ensure_reuses_the_same_ca_and_leaves(tmp_path) -> None:
     client2 = pki.ensure_client(tmp_path, ca2, CLIENT)
     assert (ca2.serial_number, ca2.fingerprint) == (ca1.serial_number, ca1.fingerprint)
     assert ca2 == ca1 and server2 == server1 and client2 == client1
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
-        "ca.crt", "ca.key", "server.crt", "server.key", "server.chain.crt",
-        f"{CLIENT}.crt", f"{CLIENT}.key", f"{CLIENT}.chain.crt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            "ca.crt",
+            "ca.key",
+            "server.crt",
+            "server.key",
+            "server.chain.crt",
+            f"{CLIENT}.crt",
+            f"{CLIENT}.key",
+            f"{CLIENT}.chain.crt",
+        ]
+    )
     assert mode(tmp_path / "ca.key") == 0o600
 
 
@@ -373,8 +382,7 @@ def written(tmp_path, ca, server, client) -> Path:
 def test_openssl_verifies_the_chain(written) -> None:
     openssl = tooling.require_tool("openssl")
     for name, purpose in (("server", "sslserver"), ("client", "sslclient")):
-        res = tooling.run([openssl, "verify", "-CAfile", "ca.crt", "-purpose", purpose, f"{name}.crt"],
-                          cwd=written)
+        res = tooling.run([openssl, "verify", "-CAfile", "ca.crt", "-purpose", purpose, f"{name}.crt"], cwd=written)
         assert res.returncode == 0 and f"{name}.crt: OK" in res.stdout, res.stdout + res.stderr
     # the wrong purpose is refused, and so is another CA
     res = tooling.run([openssl, "verify", "-CAfile", "ca.crt", "-purpose", "sslserver", "client.crt"], cwd=written)
@@ -431,23 +439,70 @@ def _openvpn_handshake(openvpn: str, ns: str, folder: Path, client: str, tag: st
     server's name via ``verify-x509-name``. Returns (client completed,
     server log, client log).
     """
-    common = ["--dev", "null", "--proto", "udp", "--disable-dco", "--verb", "3", "--hand-window", "5",
-              "--ca", "ca.crt"]
+    common = ["--dev", "null", "--proto", "udp", "--disable-dco", "--verb", "3", "--hand-window", "5", "--ca", "ca.crt"]
     server_log, client_log = folder / f"server-{tag}.log", folder / f"client-{tag}.log"
     server = subprocess.Popen(
-        ["ip", "netns", "exec", ns, openvpn, *common, "--tls-server", "--dh", "none",
-         "--cert", "server.crt", "--key", "server.key", "--remote-cert-tls", "client",
-         "--verify-client-cert", "require", "--local", "127.0.0.1", "--lport", "11940",
-         "--log", str(server_log)],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            openvpn,
+            *common,
+            "--tls-server",
+            "--dh",
+            "none",
+            "--cert",
+            "server.crt",
+            "--key",
+            "server.key",
+            "--remote-cert-tls",
+            "client",
+            "--verify-client-cert",
+            "require",
+            "--local",
+            "127.0.0.1",
+            "--lport",
+            "11940",
+            "--log",
+            str(server_log),
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client_proc = None
     try:
         assert _wait_for(server_log, "link local (bound)", server, 10), _read(server_log) or "(no server log)"
         client_proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, openvpn, *common, "--tls-client", "--cert", f"{client}.crt",
-             "--key", f"{client}.key", "--remote-cert-tls", "server", "--verify-x509-name", SERVER, "name",
-             "--remote", "127.0.0.1", "11940", "--nobind", "--log", str(client_log)],
-            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                openvpn,
+                *common,
+                "--tls-client",
+                "--cert",
+                f"{client}.crt",
+                "--key",
+                f"{client}.key",
+                "--remote-cert-tls",
+                "server",
+                "--verify-x509-name",
+                SERVER,
+                "name",
+                "--remote",
+                "127.0.0.1",
+                "11940",
+                "--nobind",
+                "--log",
+                str(client_log),
+            ],
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline and client_proc.poll() is None and server.poll() is None:
             if "Initialization Sequence Completed" in _read(client_log) or "VERIFY ERROR" in _read(server_log):

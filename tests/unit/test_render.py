@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hybridnet.render import TARGETS, RouterSite, render_files, render_router
 from hybridnet.vpnconfig import (
     apply_tunnel_options,
@@ -18,34 +17,51 @@ from hybridnet.vpnconfig import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PSKS = ("strongswan_awsvpn1", "strongswan_awsvpn2")
 
 EXPECTED_FILES = {
     "seed": {"setup-router-seed.sh": 0o700},
-    "frr": {"setup-router-frr.sh": 0o700, "ipsec.conf": 0o644, "ipsec.secrets": 0o600,
-            "ipsec-vti.sh": 0o755, "frr.conf": 0o644},
+    "frr": {
+        "setup-router-frr.sh": 0o700,
+        "ipsec.conf": 0o644,
+        "ipsec.secrets": 0o600,
+        "ipsec-vti.sh": 0o755,
+        "frr.conf": 0o644,
+    },
     "swanctl": {"swanctl.conf": 0o600, "xfrm-interfaces.sh": 0o755, "frr.conf": 0o644},
     "lab": {"swanctl.conf": 0o600, "frr.conf": 0o644, "ipsec0-addresses": 0o644, "setup-router-lab.sh": 0o700},
 }
 
 INSTALLED = {
-    "seed": {"etc/strongswan/ipsec.conf", "etc/strongswan/ipsec.secrets",
-             "etc/strongswan/ipsec-vti.sh", "etc/quagga/bgpd.conf"},
+    "seed": {
+        "etc/strongswan/ipsec.conf",
+        "etc/strongswan/ipsec.secrets",
+        "etc/strongswan/ipsec-vti.sh",
+        "etc/quagga/bgpd.conf",
+    },
     "frr": {"etc/ipsec.conf", "etc/ipsec.secrets", "etc/ipsec-vti.sh", "etc/frr/frr.conf"},
 }
 
 
 STRONG = [
-    {"OutsideIpAddress": "203.0.113.11", "IkeVersions": [{"Value": "ikev2"}],
-     "Phase1EncryptionAlgorithms": [{"Value": "AES256"}], "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}],
-     "Phase1DHGroupNumbers": [{"Value": 14}, {"Value": 20}],
-     "Phase2EncryptionAlgorithms": [{"Value": "AES256"}, {"Value": "AES256-GCM-16"}],
-     "Phase2IntegrityAlgorithms": [{"Value": "SHA2-256"}], "Phase2DHGroupNumbers": [{"Value": 19}],
-     "Phase1LifetimeSeconds": 14400, "Phase2LifetimeSeconds": 1800, "DpdTimeoutSeconds": 45,
-     "RekeyMarginTimeSeconds": 300, "ReplayWindowSize": 2048},
+    {
+        "OutsideIpAddress": "203.0.113.11",
+        "IkeVersions": [{"Value": "ikev2"}],
+        "Phase1EncryptionAlgorithms": [{"Value": "AES256"}],
+        "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}],
+        "Phase1DHGroupNumbers": [{"Value": 14}, {"Value": 20}],
+        "Phase2EncryptionAlgorithms": [{"Value": "AES256"}, {"Value": "AES256-GCM-16"}],
+        "Phase2IntegrityAlgorithms": [{"Value": "SHA2-256"}],
+        "Phase2DHGroupNumbers": [{"Value": 19}],
+        "Phase1LifetimeSeconds": 14400,
+        "Phase2LifetimeSeconds": 1800,
+        "DpdTimeoutSeconds": 45,
+        "RekeyMarginTimeSeconds": 300,
+        "ReplayWindowSize": 2048,
+    },
 ]
 
 
@@ -79,7 +95,7 @@ def swanctl_block(text: str, *names: str) -> str:
         while depth:
             depth += {"{": 1, "}": -1}.get(body[i], 0)
             i += 1
-        body = body[m.end():i - 1]
+        body = body[m.end() : i - 1]
     return body
 
 
@@ -97,8 +113,11 @@ def run_script(script: Path, root: Path, **env: str) -> subprocess.CompletedProc
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p.relative_to(root)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # --- registry, files, modes, idempotence ------------------------------------
@@ -205,8 +224,7 @@ def test_seed_script_installs_the_seed_files_with_cfg_values(cfg, site, tmp_path
     assert conns["%default"]["leftupdown"] == "/etc/strongswan/ipsec-vti.sh"
     for name, vgw, mark in (("TU1", "203.0.113.11", "100"), ("TU2", "203.0.113.12", "200")):
         c = conns[name]
-        assert (c["left"], c["leftid"], c["right"], c["rightid"]) == (
-            "198.51.100.10", "198.51.100.10", vgw, vgw)
+        assert (c["left"], c["leftid"], c["right"], c["rightid"]) == ("198.51.100.10", "198.51.100.10", vgw, vgw)
         assert c["mark"] == mark and c["auto"] == "start"
         # The seed's values, here derived from the XML's params.
         assert c["ike"] == "aes128-sha1-modp1024!" and c["esp"] == "aes128-sha1-modp1024!"
@@ -219,10 +237,16 @@ def test_seed_script_installs_the_seed_files_with_cfg_values(cfg, site, tmp_path
     assert '198.51.100.10 203.0.113.12 : PSK "strongswan_awsvpn2"' in secrets
 
     vti = files["etc/strongswan/ipsec-vti.sh"][0].decode()
-    assert re.search(r"TU1\)\n\s+VTI_INTERFACE=vti1\n\s+VTI_LOCALADDR=169\.254\.11\.2/30\n"
-                     r"\s+VTI_REMOTEADDR=169\.254\.11\.1/30", vti)
-    assert re.search(r"TU2\)\n\s+VTI_INTERFACE=vti2\n\s+VTI_LOCALADDR=169\.254\.12\.2/30\n"
-                     r"\s+VTI_REMOTEADDR=169\.254\.12\.1/30", vti)
+    assert re.search(
+        r"TU1\)\n\s+VTI_INTERFACE=vti1\n\s+VTI_LOCALADDR=169\.254\.11\.2/30\n"
+        r"\s+VTI_REMOTEADDR=169\.254\.11\.1/30",
+        vti,
+    )
+    assert re.search(
+        r"TU2\)\n\s+VTI_INTERFACE=vti2\n\s+VTI_LOCALADDR=169\.254\.12\.2/30\n"
+        r"\s+VTI_REMOTEADDR=169\.254\.12\.1/30",
+        vti,
+    )
 
     bgpd = files["etc/quagga/bgpd.conf"][0].decode()
     assert "router bgp 65016\n" in bgpd
@@ -267,8 +291,9 @@ def test_frr_script_installs_the_plain_files(cfg, site, tmp_path) -> None:
 
 
 def test_strongswan_dir_override(cfg, tmp_path) -> None:
-    site = RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16"], vpc_cidrs=["10.0.0.0/16"],
-                      strongswan_dir="/etc/strongswan/")
+    site = RouterSite(
+        cgw_asn=65016, onprem_cidrs=["192.168.0.0/16"], vpc_cidrs=["10.0.0.0/16"], strongswan_dir="/etc/strongswan/"
+    )
     out = tmp_path / "out"
     render_router(cfg, site, "frr", out)
     run_script(out / "setup-router-frr.sh", tmp_path / "root")
@@ -280,8 +305,13 @@ def test_strongswan_dir_override(cfg, tmp_path) -> None:
 
 
 def test_ipsec_conf_follows_tunnel_options_and_site(cfg, tmp_path) -> None:
-    site = RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16", "172.20.0.0/16"],
-                      vpc_cidrs=["10.0.0.0/16"], cgw_local_ip="172.31.5.10", router_id="10.255.0.1")
+    site = RouterSite(
+        cgw_asn=65016,
+        onprem_cidrs=["192.168.0.0/16", "172.20.0.0/16"],
+        vpc_cidrs=["10.0.0.0/16"],
+        cgw_local_ip="172.31.5.10",
+        router_id="10.255.0.1",
+    )
     files = {f.name: f.content for f in render_files(apply_tunnel_options(cfg, STRONG), site, "frr")}
     conns = conf_sections(files["ipsec.conf"])
     tu1, tu2 = conns["TU1"], conns["TU2"]
@@ -299,30 +329,43 @@ def test_ipsec_conf_follows_tunnel_options_and_site(cfg, tmp_path) -> None:
 
 
 def test_ikev1_gets_one_proposal_per_combination(cfg, site) -> None:
-    wide = apply_tunnel_options(cfg, [{
-        "OutsideIpAddress": "203.0.113.11", "IkeVersions": [{"Value": "ikev1"}],
-        "Phase1EncryptionAlgorithms": [{"Value": "AES128"}, {"Value": "AES256"}, {"Value": "AES128-GCM-16"}],
-        "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}],
-        "Phase1DHGroupNumbers": [{"Value": 14}, {"Value": 19}],
-        "Phase2EncryptionAlgorithms": [{"Value": "AES128-GCM-16"}],
-        "Phase2DHGroupNumbers": [{"Value": 14}],
-    }])
+    wide = apply_tunnel_options(
+        cfg,
+        [
+            {
+                "OutsideIpAddress": "203.0.113.11",
+                "IkeVersions": [{"Value": "ikev1"}],
+                "Phase1EncryptionAlgorithms": [{"Value": "AES128"}, {"Value": "AES256"}, {"Value": "AES128-GCM-16"}],
+                "Phase1IntegrityAlgorithms": [{"Value": "SHA2-256"}],
+                "Phase1DHGroupNumbers": [{"Value": 14}, {"Value": 19}],
+                "Phase2EncryptionAlgorithms": [{"Value": "AES128-GCM-16"}],
+                "Phase2DHGroupNumbers": [{"Value": 14}],
+            }
+        ],
+    )
     files = {f.name: f.content for f in render_files(wide, site, "swanctl")}
     tu1 = swanctl_block(files["swanctl.conf"], "connections", "tu1")
     assert setting(tu1, "version") == "1"
     # IKEv1: one algorithm of each kind per proposal; no AEAD for the IKE SA.
-    assert setting(tu1, "proposals") == ("aes128-sha256-modp2048,aes128-sha256-ecp256,"
-                                         "aes256-sha256-modp2048,aes256-sha256-ecp256")
+    assert setting(tu1, "proposals") == (
+        "aes128-sha256-modp2048,aes128-sha256-ecp256,aes256-sha256-modp2048,aes256-sha256-ecp256"
+    )
     assert setting(tu1, "esp_proposals") == "aes128gcm16-modp2048"
 
 
 def test_ikev2_aead_proposal_carries_a_prf(cfg, site) -> None:
-    gcm = apply_tunnel_options(cfg, [{
-        "OutsideIpAddress": "203.0.113.12", "IkeVersions": [{"Value": "ikev2"}],
-        "Phase1EncryptionAlgorithms": [{"Value": "AES256-GCM-16"}, {"Value": "AES128"}],
-        "Phase1IntegrityAlgorithms": [{"Value": "SHA2-384"}],
-        "Phase1DHGroupNumbers": [{"Value": 20}, {"Value": 35}],  # 35 (ML-KEM) is left out
-    }])
+    gcm = apply_tunnel_options(
+        cfg,
+        [
+            {
+                "OutsideIpAddress": "203.0.113.12",
+                "IkeVersions": [{"Value": "ikev2"}],
+                "Phase1EncryptionAlgorithms": [{"Value": "AES256-GCM-16"}, {"Value": "AES128"}],
+                "Phase1IntegrityAlgorithms": [{"Value": "SHA2-384"}],
+                "Phase1DHGroupNumbers": [{"Value": 20}, {"Value": 35}],  # 35 (ML-KEM) is left out
+            }
+        ],
+    )
     files = {f.name: f.content for f in render_files(gcm, site, "swanctl")}
     tu2 = swanctl_block(files["swanctl.conf"], "connections", "tu2")
     assert setting(tu2, "version") == "2"
@@ -366,8 +409,10 @@ def test_lab_target(cfg, site, tmp_path) -> None:
     assert (tmp_path / "ipsec0-addresses").read_text() == "169.254.11.2/30\n169.254.12.2/30\n"
     text = (tmp_path / "swanctl.conf").read_text()
     assert "if_id" not in text and "mark" not in text and "updown" not in text
-    for name, cgw_in, vgw_in, vgw_out in (("tu1", "169.254.11.2", "169.254.11.1", "203.0.113.11"),
-                                          ("tu2", "169.254.12.2", "169.254.12.1", "203.0.113.12")):
+    for name, cgw_in, vgw_in, vgw_out in (
+        ("tu1", "169.254.11.2", "169.254.11.1", "203.0.113.11"),
+        ("tu2", "169.254.12.2", "169.254.12.1", "203.0.113.12"),
+    ):
         conn = swanctl_block(text, "connections", name)
         assert setting(conn, "local_addrs") == "198.51.100.10"
         assert setting(conn, "remote_addrs") == vgw_out
@@ -393,8 +438,7 @@ def test_lab_target(cfg, site, tmp_path) -> None:
 
 
 def test_lab_ikev1_gets_one_lan_child_per_prefix_pair(cfg) -> None:
-    site = RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16", "172.20.0.0/16"],
-                      vpc_cidrs=["10.0.0.0/16"])
+    site = RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16", "172.20.0.0/16"], vpc_cidrs=["10.0.0.0/16"])
     mixed = apply_tunnel_options(cfg, [{"OutsideIpAddress": "203.0.113.12", "IkeVersions": [{"Value": "ikev2"}]}])
     text = {f.name: f.content for f in render_files(mixed, site, "lab")}["swanctl.conf"]
     v1 = swanctl_block(text, "connections", "tu1", "children")
@@ -468,8 +512,12 @@ def bgp_configs(cfg, site, tmp_path) -> list[Path]:
 def test_frr_accepts_every_generated_bgp_config(cfg, site, tmp_path, variant) -> None:
     if variant == "options":
         cfg = apply_tunnel_options(cfg, STRONG)
-        site = RouterSite(cgw_asn=65016, onprem_cidrs=["192.168.0.0/16", "172.20.0.0/16"],
-                          vpc_cidrs=["10.0.0.0/16"], router_id="10.255.0.1")
+        site = RouterSite(
+            cgw_asn=65016,
+            onprem_cidrs=["192.168.0.0/16", "172.20.0.0/16"],
+            vpc_cidrs=["10.0.0.0/16"],
+            router_id="10.255.0.1",
+        )
     confs = bgp_configs(cfg, site, tmp_path)
     assert len(confs) == 4
     for conf in confs:

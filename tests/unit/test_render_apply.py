@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hybridnet.render import TARGETS, RenderedFile, render_files
 from hybridnet.render.apply import (
     SEND_COMMAND_MAX_PARAMETER_BYTES,
@@ -28,7 +27,7 @@ from hybridnet.vpnconfig import VpnConnectionConfig, apply_tunnel_options
 from hybridnet.vpnrules import psk_problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PSKS = ("strongswan_awsvpn1", "strongswan_awsvpn2")  # the fixture's keys: must never travel
@@ -38,19 +37,34 @@ REGION = "eu-west-1"
 STORED = {1: "fromParameterStore_key.one1", 2: "fromParameterStore_key.two2"}
 B64_START = re.compile(r"^base64 -d > (\S+) <<'HYBRIDNET_B64_EOF'$")
 # External programs the commands and the setup script run, wrapped to record their argv.
-RECORDED_TOOLS = ("base64", "cat", "chmod", "chown", "cut", "dirname", "grep", "id", "mkdir", "mktemp", "mv",
-                  "rm", "sed", "tail", "tr")
+RECORDED_TOOLS = (
+    "base64",
+    "cat",
+    "chmod",
+    "chown",
+    "cut",
+    "dirname",
+    "grep",
+    "id",
+    "mkdir",
+    "mktemp",
+    "mv",
+    "rm",
+    "sed",
+    "tail",
+    "tr",
+)
 
 
 def secrets_for(cfg: VpnConnectionConfig) -> dict[str, str]:
-    return {psk_placeholder(t.number): psk_parameter_name(STACK, cfg.vpn_connection_id, t.number)
-            for t in cfg.tunnels}
+    return {psk_placeholder(t.number): psk_parameter_name(STACK, cfg.vpn_connection_id, t.number) for t in cfg.tunnels}
 
 
 def with_stored_keys(cfg: VpnConnectionConfig) -> VpnConnectionConfig:
     """``cfg`` as it would render with the keys the fake Parameter Store holds."""
-    return apply_tunnel_options(cfg, [{"OutsideIpAddress": t.vgw_outside_ip, "PreSharedKey": STORED[t.number]}
-                                      for t in cfg.tunnels])
+    return apply_tunnel_options(
+        cfg, [{"OutsideIpAddress": t.vgw_outside_ip, "PreSharedKey": STORED[t.number]} for t in cfg.tunnels]
+    )
 
 
 def payloads(commands: list[str]) -> dict[str, bytes]:
@@ -71,7 +85,7 @@ def payloads(commands: list[str]) -> dict[str, bytes]:
 def heredoc(commands: list[str], delimiter: str) -> str:
     start = next(i for i, line in enumerate(commands) if line.endswith(f"<<'{delimiter}'"))
     end = commands.index(delimiter, start + 1)
-    return "\n".join(commands[start + 1:end]) + "\n"
+    return "\n".join(commands[start + 1 : end]) + "\n"
 
 
 # --- the router's side, stubbed ------------------------------------------------------
@@ -82,8 +96,15 @@ class Router:
     answers for the two parameter names, stub systemctl/ip/swanctl/sleep, and
     wrappers that record every other tool's argv), root/ for HYBRIDNET_ROOT."""
 
-    def __init__(self, base: Path, cfg: VpnConnectionConfig, *, aws_fails_for: str | None = None,
-                 systemctl_units: tuple[str, ...] = ("strongswan", "frr"), ipsec0: bool = True) -> None:
+    def __init__(
+        self,
+        base: Path,
+        cfg: VpnConnectionConfig,
+        *,
+        aws_fails_for: str | None = None,
+        systemctl_units: tuple[str, ...] = ("strongswan", "frr"),
+        ipsec0: bool = True,
+    ) -> None:
         self.base = base
         self.bin = base / "bin"
         self.root = base / "root"
@@ -93,8 +114,11 @@ class Router:
         self.root.mkdir()
         log = self.argv_log
         answers = "\n".join(
-            f"    {psk_parameter_name(STACK, cfg.vpn_connection_id, n)}) value={STORED[n]} ;;" for n in STORED)
-        self.stub("aws", f"""
+            f"    {psk_parameter_name(STACK, cfg.vpn_connection_id, n)}) value={STORED[n]} ;;" for n in STORED
+        )
+        self.stub(
+            "aws",
+            f"""
 names=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -103,9 +127,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 for name in $names; do
-    if [ "$name" = "{aws_fails_for or ''}" ]; then
+    if [ "$name" = "{aws_fails_for or ""}" ]; then
         printf '\\nAn error occurred (AccessDeniedException) when calling the GetParameters operation: User: ' >&2
-        printf 'arn:aws:sts::111122223333:assumed-role/router/i-0abc is not authorized to perform: ssm:GetParameters\\n' >&2
+        printf 'arn:aws:sts::111122223333:assumed-role/router/i-0abc ' >&2
+        printf 'is not authorized to perform: ssm:GetParameters\\n' >&2
         exit 254
     fi
 done
@@ -116,21 +141,28 @@ for name in $names; do
     esac
     printf '%s\\t%s\\n' "$name" "$value"
 done
-""")
+""",
+        )
         units = " ".join(f"{u}.service" for u in systemctl_units)
-        self.stub("systemctl", f"""
+        self.stub(
+            "systemctl",
+            f"""
 if [ "$1" = cat ]; then
     for unit in {units}; do
         [ "$2" = "$unit" ] && exit 0
     done
     exit 1
 fi
-""")
-        self.stub("ip", f"""
+""",
+        )
+        self.stub(
+            "ip",
+            f"""
 if [ "$1" = link ]; then
     exit {0 if ipsec0 else 1}
 fi
-""")
+""",
+        )
         self.stub("swanctl", "")
         self.stub("sleep", "")  # the ipsec0 wait loop, without waiting
         for tool in RECORDED_TOOLS:
@@ -152,17 +184,20 @@ fi
         script = self.base / "_script.sh"
         script.write_text("\n".join(commands) + "\n")
         script.chmod(0o700)
-        env = {"PATH": f"{self.bin}:{os.environ['PATH']}", "HOME": str(self.base),
-               "HYBRIDNET_ROOT": str(self.root)}
-        return subprocess.run(["sh", "-c", str(script)], capture_output=True, text=True, env=env, timeout=60,
-                               cwd=self.base)
+        env = {"PATH": f"{self.bin}:{os.environ['PATH']}", "HOME": str(self.base), "HYBRIDNET_ROOT": str(self.root)}
+        return subprocess.run(
+            ["sh", "-c", str(script)], capture_output=True, text=True, env=env, timeout=60, cwd=self.base
+        )
 
     def argv(self) -> list[str]:
         return self.argv_log.read_text().splitlines() if self.argv_log.exists() else []
 
     def tree(self, top: Path) -> dict[str, tuple[bytes, int]]:
-        return {str(p.relative_to(top)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-                for p in sorted(top.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(top)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(top.rglob("*"))
+            if p.is_file()
+        }
 
 
 def lab_commands(cfg, site, router: Router, target: str = "lab") -> tuple[list[RenderedFile], list[str]]:
@@ -193,8 +228,10 @@ def test_placeholder_is_a_valid_key_and_unambiguous() -> None:
 
 
 def test_parameter_name(cfg) -> None:
-    assert psk_parameter_name("demo", "vpn-0a1b2c3d4e5f60718", 2) == \
-        "/hybridnet/demo/vpn-0a1b2c3d4e5f60718/tunnel2/pre-shared-key"
+    assert (
+        psk_parameter_name("demo", "vpn-0a1b2c3d4e5f60718", 2)
+        == "/hybridnet/demo/vpn-0a1b2c3d4e5f60718/tunnel2/pre-shared-key"
+    )
     for stack, vpn in (("my stack", "vpn-1"), ("a/b", "vpn-1"), ("", "vpn-1"), ("demo", "vpn-1;rm")):
         with pytest.raises(ValueError, match="Parameter Store"):
             psk_parameter_name(stack, vpn, 1)
@@ -207,8 +244,10 @@ def test_parameter_name(cfg) -> None:
 def test_placeholder_config_leaves_the_original_alone(cfg) -> None:
     placeholder = with_placeholder_secrets(cfg)
     assert [t.ike.pre_shared_key.get_secret_value() for t in cfg.tunnels] == list(PSKS)
-    assert [t.ike.pre_shared_key.get_secret_value() for t in placeholder.tunnels] == \
-        [psk_placeholder(1), psk_placeholder(2)]
+    assert [t.ike.pre_shared_key.get_secret_value() for t in placeholder.tunnels] == [
+        psk_placeholder(1),
+        psk_placeholder(2),
+    ]
     assert placeholder.model_dump(exclude={"tunnels"}) == cfg.model_dump(exclude={"tunnels"})
 
 
@@ -276,8 +315,14 @@ def test_every_placeholder_needs_its_parameter(cfg, site) -> None:
 )
 def test_inputs_are_checked(cfg, site, change, fragment) -> None:
     files = render_files(with_placeholder_secrets(cfg), site, "lab")
-    args = {"files": files, "script": "setup-router-lab.sh", "secrets": secrets_for(cfg), "region": REGION,
-            "workdir": "/var/lib/hybridnet/router", **change}
+    args = {
+        "files": files,
+        "script": "setup-router-lab.sh",
+        "secrets": secrets_for(cfg),
+        "region": REGION,
+        "workdir": "/var/lib/hybridnet/router",
+        **change,
+    }
     with pytest.raises(ValueError, match=re.escape(fragment)):
         apply_commands(**args)
 
@@ -301,7 +346,8 @@ def test_lab_apply_installs_the_files_with_the_stored_keys(cfg, site, tmp_path) 
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stderr == ""
     assert res.stdout.splitlines() == [
-        f"hybridnet router.apply: setup-router-lab.sh done (output: {router.workdir}/setup-router-lab.log)"]
+        f"hybridnet router.apply: setup-router-lab.sh done (output: {router.workdir}/setup-router-lab.log)"
+    ]
 
     expected = {f.name: f.content.encode() for f in render_files(with_stored_keys(cfg), site, "lab")}
     installed = router.tree(router.root)
@@ -370,8 +416,9 @@ def test_a_failing_setup_script_shows_its_last_lines(cfg, site, tmp_path) -> Non
     lines = res.stderr.splitlines()
     assert "no ipsec0 interface 20 s after starting strongswan" in res.stderr
     assert "libcharon-extra-plugins" in res.stderr
-    assert lines[-1] == ("hybridnet router.apply: setup-router-lab.sh failed; its output is in "
-                         f"{router.workdir}/setup-router-lab.log")
+    assert lines[-1] == (
+        f"hybridnet router.apply: setup-router-lab.sh failed; its output is in {router.workdir}/setup-router-lab.log"
+    )
     no_key_anywhere(res.stdout, res.stderr, *router.argv())
     assert not (router.workdir / "swanctl.conf").exists() and not (router.workdir / "setup-router-lab.sh").exists()
 
@@ -436,6 +483,9 @@ def test_lab_script_dry_run_writes_files_only(cfg, site, tmp_path) -> None:
     router = Router(tmp_path, cfg)
     res = run_lab_script(cfg, site, router, HYBRIDNET_NO_SERVICES="1")
     assert res.returncode == 0, res.stderr
-    assert set(router.tree(router.root)) == {"etc/swanctl/conf.d/hybridnet-aws.conf", "etc/frr/frr.conf",
-                                             "etc/hybridnet/ipsec0-addresses"}
+    assert set(router.tree(router.root)) == {
+        "etc/swanctl/conf.d/hybridnet-aws.conf",
+        "etc/frr/frr.conf",
+        "etc/hybridnet/ipsec0-addresses",
+    }
     assert not [a for a in router.argv() if a.startswith(("systemctl", "ip ", "swanctl"))]

@@ -8,13 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from hybridnet.render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nfakekeyfortests\n-----END PRIVATE KEY-----"
-PROFILE = ("client\ndev tun\nproto udp\nremote cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-west-1."
-           "amazonaws.com 443\n<ca>\nCA\n</ca>\n<cert>\nCERT\n</cert>\n"
-           f"<key>\n{KEY_PLACEHOLDER}\n</key>\n")
+PROFILE = (
+    "client\ndev tun\nproto udp\nremote cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-west-1."
+    "amazonaws.com 443\n<ca>\nCA\n</ca>\n<cert>\nCERT\n</cert>\n"
+    f"<key>\n{KEY_PLACEHOLDER}\n</key>\n"
+)
 PARAMETER = "/hybridnet/unittest/client-vpn/client1.hybridnet.lab/private-key"
 REGION = "eu-west-1"
 ENDPOINT = "cvpn-endpoint-0123456789abcdef0"
@@ -44,12 +45,18 @@ class Host:
         self.bin.mkdir()
         self.workdir = base / "var" / "lib" / "hybridnet" / "clientvpn"
         if openvpn is not None:
-            self.write("openvpn", f"""#!/bin/bash
+            self.write(
+                "openvpn",
+                f"""#!/bin/bash
 while [ $# -gt 0 ]; do case "$1" in --config) config=$2; shift ;; --log) log=$2; shift ;; esac; shift; done
-{openvpn}""")
-        answer = ("echo 'An error occurred (ParameterNotFound) when calling the GetParameter operation:' >&2; exit 254"
-                  if aws_fails else f"printf '%s\\n' '{KEY}'")
-        self.write("aws", f"#!/bin/sh\necho \"$*\" >> {base}/aws-argv\n{answer}\n")
+{openvpn}""",
+            )
+        answer = (
+            "echo 'An error occurred (ParameterNotFound) when calling the GetParameter operation:' >&2; exit 254"
+            if aws_fails
+            else f"printf '%s\\n' '{KEY}'"
+        )
+        self.write("aws", f'#!/bin/sh\necho "$*" >> {base}/aws-argv\n{answer}\n')
 
     def write(self, name: str, text: str) -> None:
         (self.bin / name).write_text(text)
@@ -62,8 +69,9 @@ while [ $# -gt 0 ]; do case "$1" in --config) config=$2; shift ;; --log) log=$2;
         script.chmod(0o700)
         # Not /usr/sbin, where this machine's own openvpn may be: bin/ has the fake one or none.
         env = {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.base)}
-        return subprocess.run(["sh", "-c", str(script)], capture_output=True, text=True, env=env, timeout=60,
-                              cwd=self.base)
+        return subprocess.run(
+            ["sh", "-c", str(script)], capture_output=True, text=True, env=env, timeout=60, cwd=self.base
+        )
 
 
 def commands_for(host: Host, checks=(), timeout_s: int = 3) -> list[str]:
@@ -131,25 +139,36 @@ def test_a_key_that_cannot_be_read_names_the_parameter_and_the_fix(tmp_path):
     assert not (tmp_path / "config-seen").exists()  # OpenVPN never started
 
 
-@pytest.mark.parametrize("change, error", [
-    ({"profile": PROFILE.replace(KEY_PLACEHOLDER, "x")}, "exactly once"),
-    ({"profile": PROFILE.replace(KEY_PLACEHOLDER, KEY_PLACEHOLDER + "\n" + KEY)}, "holds a private key"),
-    ({"region": "Europe"}, "region 'Europe'"),
-    ({"key_parameter": "/hybridnet/bad name"}, "bad name"),
-    ({"checks": [Check("ping", "10.0.0.300")]}, "10.0.0.300"),
-    ({"checks": [Check("resolve", "10.0.0.2", "bad name!", "10.0.0.1")]}, "not a DNS name"),
-    ({"timeout_s": 0}, "timeout_s"),
-])
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({"profile": PROFILE.replace(KEY_PLACEHOLDER, "x")}, "exactly once"),
+        ({"profile": PROFILE.replace(KEY_PLACEHOLDER, KEY_PLACEHOLDER + "\n" + KEY)}, "holds a private key"),
+        ({"region": "Europe"}, "region 'Europe'"),
+        ({"key_parameter": "/hybridnet/bad name"}, "bad name"),
+        ({"checks": [Check("ping", "10.0.0.300")]}, "10.0.0.300"),
+        ({"checks": [Check("resolve", "10.0.0.2", "bad name!", "10.0.0.1")]}, "not a DNS name"),
+        ({"timeout_s": 0}, "timeout_s"),
+    ],
+)
 def test_bad_input_is_refused_naming_it(change, error):
-    args = {"profile": PROFILE, "key_parameter": PARAMETER, "region": REGION, "endpoint": ENDPOINT, "checks": [],
-            **change}
+    args = {
+        "profile": PROFILE,
+        "key_parameter": PARAMETER,
+        "region": REGION,
+        "endpoint": ENDPOINT,
+        "checks": [],
+        **change,
+    }
     with pytest.raises(ValueError, match=error):
         try_commands(**args)
 
 
 def test_key_parameter_name():
-    assert key_parameter_name("anycompany", "client1.hybridnet.lab") == \
-        "/hybridnet/anycompany/client-vpn/client1.hybridnet.lab/private-key"
+    assert (
+        key_parameter_name("anycompany", "client1.hybridnet.lab")
+        == "/hybridnet/anycompany/client-vpn/client1.hybridnet.lab/private-key"
+    )
     with pytest.raises(ValueError, match="client name"):
         key_parameter_name("anycompany", "client one")
 

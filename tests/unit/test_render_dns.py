@@ -9,7 +9,6 @@ from pathlib import Path
 import dns.rdatatype
 import dns.zone
 import pytest
-
 from hybridnet.params import load_params
 from hybridnet.render.dns import (
     compute_internal_zone,
@@ -19,7 +18,7 @@ from hybridnet.render.dns import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tooling  # noqa: E402  (tests/tooling.py)
+import tooling
 
 ROOT = Path(__file__).resolve().parents[2]
 INBOUND = ["10.0.1.250", "10.0.2.250"]
@@ -28,47 +27,84 @@ REGION = "ap-northeast-2"
 
 
 def onprem(out_dir: Path, **overrides) -> list[Path]:
-    kwargs = dict(inbound_ips=INBOUND, private_zone="awsanycompany.corp", region=REGION,
-                  onprem_zone="anycompany.corp", onprem_records={"websrv": "192.168.2.20"}, out_dir=out_dir,
-                  listen_ips=["192.168.2.250"], onprem_cidrs=["192.168.0.0/16"], vpc_cidrs=["10.0.0.0/16"])
+    kwargs = dict(
+        inbound_ips=INBOUND,
+        private_zone="awsanycompany.corp",
+        region=REGION,
+        onprem_zone="anycompany.corp",
+        onprem_records={"websrv": "192.168.2.20"},
+        out_dir=out_dir,
+        listen_ips=["192.168.2.250"],
+        onprem_cidrs=["192.168.0.0/16"],
+        vpc_cidrs=["10.0.0.0/16"],
+    )
     kwargs.update(overrides)
     return render_onprem_bind(**kwargs)
 
 
 def lab_onprem(out_dir: Path, **overrides) -> list[Path]:
-    kwargs = dict(listen_ips=["192.168.2.250"], allow_query=["192.168.0.0/16", "10.0.0.0/16"],
-                  onprem_zone="anycompany.corp", onprem_records={"websrv": "192.168.2.20"},
-                  inbound_ips=INBOUND, private_zones=["awsanycompany.corp"], region=REGION)
+    kwargs = dict(
+        listen_ips=["192.168.2.250"],
+        allow_query=["192.168.0.0/16", "10.0.0.0/16"],
+        onprem_zone="anycompany.corp",
+        onprem_records={"websrv": "192.168.2.20"},
+        inbound_ips=INBOUND,
+        private_zones=["awsanycompany.corp"],
+        region=REGION,
+    )
     kwargs.update(overrides)
     return render_lab_bind("onprem", out_dir, **kwargs)
 
 
 # What list_resource_record_sets returns for the seed's private zone (as moto serves it).
 ROUTE53_RRSETS = [
-    {"Name": "awsanycompany.corp.", "Type": "NS", "TTL": 172800,
-     "ResourceRecords": [{"Value": "ns-2048.awsdns-64.com"}, {"Value": "ns-2049.awsdns-65.net"}]},
-    {"Name": "awsanycompany.corp.", "Type": "SOA", "TTL": 900,
-     "ResourceRecords": [{"Value": "ns-2048.awsdns-64.com. hostmaster.example.com. 1 7200 900 1209600 86400"}]},
+    {
+        "Name": "awsanycompany.corp.",
+        "Type": "NS",
+        "TTL": 172800,
+        "ResourceRecords": [{"Value": "ns-2048.awsdns-64.com"}, {"Value": "ns-2049.awsdns-65.net"}],
+    },
+    {
+        "Name": "awsanycompany.corp.",
+        "Type": "SOA",
+        "TTL": 900,
+        "ResourceRecords": [{"Value": "ns-2048.awsdns-64.com. hostmaster.example.com. 1 7200 900 1209600 86400"}],
+    },
     {"Name": "web1.awsanycompany.corp.", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "10.0.10.10"}]},
     {"Name": "web2.awsanycompany.corp.", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "10.0.20.10"}]},
-    {"Name": "www.awsanycompany.corp.", "Type": "CNAME", "TTL": 60,
-     "ResourceRecords": [{"Value": "web1.awsanycompany.corp"}]},
+    {
+        "Name": "www.awsanycompany.corp.",
+        "Type": "CNAME",
+        "TTL": 60,
+        "ResourceRecords": [{"Value": "web1.awsanycompany.corp"}],
+    },
     {"Name": "awsanycompany.corp.", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"v=spf1 -all"'}]},
-    {"Name": "awsanycompany.corp.", "Type": "MX", "TTL": 60,
-     "ResourceRecords": [{"Value": "10 mail.awsanycompany.corp."}]},
+    {
+        "Name": "awsanycompany.corp.",
+        "Type": "MX",
+        "TTL": 60,
+        "ResourceRecords": [{"Value": "10 mail.awsanycompany.corp."}],
+    },
     {"Name": "mail.awsanycompany.corp.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.10.25"}]},
-    {"Name": "\\052.apps.awsanycompany.corp.", "Type": "A", "TTL": 60,
-     "ResourceRecords": [{"Value": "10.0.10.30"}]},
-    {"Name": "lb.awsanycompany.corp.", "Type": "A",
-     "AliasTarget": {"HostedZoneId": "Z1", "DNSName": "x.elb.amazonaws.com.", "EvaluateTargetHealth": False}},
+    {"Name": "\\052.apps.awsanycompany.corp.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.10.30"}]},
+    {
+        "Name": "lb.awsanycompany.corp.",
+        "Type": "A",
+        "AliasTarget": {"HostedZoneId": "Z1", "DNSName": "x.elb.amazonaws.com.", "EvaluateTargetHealth": False},
+    },
 ]
 
 
 def lab_resolver(out_dir: Path, **overrides) -> list[Path]:
-    kwargs = dict(listen_ips=INBOUND + ["10.0.0.2"], allow_query=["192.168.0.0/16", "10.0.0.0/16"],
-                  hosted_zones={"awsanycompany.corp": {"web1": "10.0.10.10", "web2": "10.0.20.10"}},
-                  forward_rules={"anycompany.corp": ["192.168.2.250"]}, query_source_ip=OUTBOUND[0],
-                  region=REGION, vpc_host_ips=["10.0.10.10", "10.0.20.10"])
+    kwargs = dict(
+        listen_ips=INBOUND + ["10.0.0.2"],
+        allow_query=["192.168.0.0/16", "10.0.0.0/16"],
+        hosted_zones={"awsanycompany.corp": {"web1": "10.0.10.10", "web2": "10.0.20.10"}},
+        forward_rules={"anycompany.corp": ["192.168.2.250"]},
+        query_source_ip=OUTBOUND[0],
+        region=REGION,
+        vpc_host_ips=["10.0.10.10", "10.0.20.10"],
+    )
     kwargs.update(overrides)
     return render_lab_bind("resolver", out_dir, **kwargs)
 
@@ -83,7 +119,8 @@ def load_zone(path: Path, origin: str) -> dict[tuple[str, str], set[str]]:
     for name, node in zone.nodes.items():
         for rdataset in node.rdatasets:
             out[(name.to_text(), dns.rdatatype.to_text(rdataset.rdtype))] = {
-                r.to_text(origin=zone.origin, relativize=False) for r in rdataset}
+                r.to_text(origin=zone.origin, relativize=False) for r in rdataset
+            }
     return out
 
 
@@ -92,8 +129,12 @@ def load_zone(path: Path, origin: str) -> dict[tuple[str, str], set[str]]:
 
 def test_onprem_files_and_modes(tmp_path):
     paths = onprem(tmp_path)
-    assert [p.name for p in paths] == ["named.conf.options", "named.conf.local", "db.anycompany.corp",
-                                       "setup-onprem-bind.sh"]
+    assert [p.name for p in paths] == [
+        "named.conf.options",
+        "named.conf.local",
+        "db.anycompany.corp",
+        "setup-onprem-bind.sh",
+    ]
     assert [mode(p) for p in paths] == [0o644, 0o644, 0o644, 0o755]
     assert all(p.parent == tmp_path for p in paths)
 
@@ -145,8 +186,9 @@ def test_onprem_several_private_zones_and_us_east_1(tmp_path):
 def test_onprem_from_params(tmp_path):
     params = load_params(ROOT / "params" / "lab.yaml")
     paths = render_onprem_bind_from_params(params, tmp_path)
-    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in onprem(tmp_path / "direct",
-                                                                               dns_server_ip="192.168.2.250")]
+    assert [p.read_bytes() for p in paths] == [
+        p.read_bytes() for p in onprem(tmp_path / "direct", dns_server_ip="192.168.2.250")
+    ]
 
 
 def test_idempotent_same_bytes(tmp_path):
@@ -193,8 +235,7 @@ def test_lab_resolver(tmp_path):
     paths = lab_resolver(tmp_path)
     assert [p.name for p in paths] == ["named.conf", "db.ap-northeast-2.compute.internal", "db.awsanycompany.corp"]
     conf = paths[0].read_text()
-    assert conf.split("listen-on port 53 {")[1].split("};")[0].split() == ["10.0.1.250;", "10.0.2.250;",
-                                                                            "10.0.0.2;"]
+    assert conf.split("listen-on port 53 {")[1].split("};")[0].split() == ["10.0.1.250;", "10.0.2.250;", "10.0.0.2;"]
     assert "query-source address 10.0.1.251;" in conf
     rule = conf.split('zone "anycompany.corp" {')[1].split("\n};")[0]
     assert "type forward;" in rule and "forward only;" in rule and "192.168.2.250;" in rule
@@ -205,9 +246,14 @@ def test_lab_resolver(tmp_path):
 
 
 def test_lab_resolver_from_route53_record_sets(tmp_path):
-    lab_resolver(tmp_path, hosted_zones={"awsanycompany.corp.": ROUTE53_RRSETS},
-                 forward_rules={"anycompany.corp.": [{"Ip": "192.168.2.250", "Port": 53}],
-                                "legacy.example": ["192.168.3.53 port 5353"]})
+    lab_resolver(
+        tmp_path,
+        hosted_zones={"awsanycompany.corp.": ROUTE53_RRSETS},
+        forward_rules={
+            "anycompany.corp.": [{"Ip": "192.168.2.250", "Port": 53}],
+            "legacy.example": ["192.168.3.53 port 5353"],
+        },
+    )
     zone_file = tmp_path / "db.awsanycompany.corp"
     records = load_zone(zone_file, "awsanycompany.corp")
     assert records[("@", "NS")] == {"ns-2048.awsdns-64.com.", "ns-2049.awsdns-65.net."}
@@ -222,8 +268,9 @@ def test_lab_resolver_from_route53_record_sets(tmp_path):
 
 def test_lab_rule_wins_over_private_zone(tmp_path):
     """Route 53 Resolver: a forwarding rule for a private zone's own name takes precedence."""
-    paths = lab_resolver(tmp_path, forward_rules={"anycompany.corp": ["192.168.2.250"],
-                                                  "awsanycompany.corp": ["192.168.2.250"]})
+    paths = lab_resolver(
+        tmp_path, forward_rules={"anycompany.corp": ["192.168.2.250"], "awsanycompany.corp": ["192.168.2.250"]}
+    )
     assert "db.awsanycompany.corp" not in [p.name for p in paths]
     conf = (tmp_path / "named.conf").read_text()
     assert conf.count('zone "awsanycompany.corp"') == 1 and "type master" in conf  # compute.internal stays
@@ -232,26 +279,29 @@ def test_lab_rule_wins_over_private_zone(tmp_path):
 # --- bad inputs ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"private_zone": "bad name!"}, "private_zone"),
-    ({"private_zone": "awsanycompany..corp"}, "private_zone"),
-    ({"private_zone": ["awsanycompany.corp", "-bad.corp"]}, "private_zone[1]"),
-    ({"onprem_zone": "anycompany_corp"}, "onprem_zone"),
-    ({"onprem_zone": "a" * 64 + ".corp"}, "onprem_zone"),
-    ({"region": "Seoul"}, "region"),
-    ({"inbound_ips": ["10.0.1.250", "10.0.2.x"]}, "inbound_ips[1]"),
-    ({"inbound_ips": ["fd00::1"]}, "inbound_ips[0]"),
-    ({"inbound_ips": "10.0.1.250"}, "inbound_ips"),
-    ({"inbound_ips": []}, "inbound_ips"),
-    ({"listen_ips": ["192.168.2.256"]}, "listen_ips[0]"),
-    ({"onprem_cidrs": ["192.168.0.1/16"]}, "onprem_cidrs[0]"),
-    ({"vpc_cidrs": ["10.0.0.0/33"]}, "vpc_cidrs[0]"),
-    ({"onprem_records": {"websrv": "192.168.2.x"}}, "onprem_records['websrv']"),
-    ({"onprem_records": {"bad name": "192.168.2.20"}}, "onprem_records['bad name']"),
-    ({"onprem_records": {"ns": "192.168.2.9"}}, "onprem_records['ns']"),
-    ({"listen_ips": None}, "dns_server_ip"),
-    ({"private_zone": "corp.anycompany.corp"}, "private_zone"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"private_zone": "bad name!"}, "private_zone"),
+        ({"private_zone": "awsanycompany..corp"}, "private_zone"),
+        ({"private_zone": ["awsanycompany.corp", "-bad.corp"]}, "private_zone[1]"),
+        ({"onprem_zone": "anycompany_corp"}, "onprem_zone"),
+        ({"onprem_zone": "a" * 64 + ".corp"}, "onprem_zone"),
+        ({"region": "Seoul"}, "region"),
+        ({"inbound_ips": ["10.0.1.250", "10.0.2.x"]}, "inbound_ips[1]"),
+        ({"inbound_ips": ["fd00::1"]}, "inbound_ips[0]"),
+        ({"inbound_ips": "10.0.1.250"}, "inbound_ips"),
+        ({"inbound_ips": []}, "inbound_ips"),
+        ({"listen_ips": ["192.168.2.256"]}, "listen_ips[0]"),
+        ({"onprem_cidrs": ["192.168.0.1/16"]}, "onprem_cidrs[0]"),
+        ({"vpc_cidrs": ["10.0.0.0/33"]}, "vpc_cidrs[0]"),
+        ({"onprem_records": {"websrv": "192.168.2.x"}}, "onprem_records['websrv']"),
+        ({"onprem_records": {"bad name": "192.168.2.20"}}, "onprem_records['bad name']"),
+        ({"onprem_records": {"ns": "192.168.2.9"}}, "onprem_records['ns']"),
+        ({"listen_ips": None}, "dns_server_ip"),
+        ({"private_zone": "corp.anycompany.corp"}, "private_zone"),
+    ],
+)
 def test_onprem_bad_inputs_name_the_field(tmp_path, overrides, field):
     with pytest.raises(ValueError) as exc:
         onprem(tmp_path, **overrides)
@@ -259,26 +309,45 @@ def test_onprem_bad_inputs_name_the_field(tmp_path, overrides, field):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"forward_rules": {"anycompany.corp": ["not-an-ip"]}}, "forward_rules['anycompany.corp'][0]"),
-    ({"forward_rules": {"anycompany.corp": [{"Ip": "192.168.2.250", "Port": 0}]}},
-     "forward_rules['anycompany.corp'][0]"),
-    ({"forward_rules": {"any company": ["192.168.2.250"]}}, "forward_rules['any company']"),
-    ({"forward_rules": {"anycompany.corp": []}}, "forward_rules['anycompany.corp']"),
-    ({"query_source_ip": "10.0.1"}, "query_source_ip"),
-    ({"query_source_ip": None}, "query_source_ip"),
-    ({"listen_ips": ["10.0.1.250", "10.0.1.250"]}, "listen_ips"),
-    ({"allow_query": []}, "allow_query"),
-    ({"hosted_zones": {"aws anycompany": {}}}, "hosted_zones['aws anycompany']"),
-    ({"hosted_zones": {"awsanycompany.corp": {"web1": "10.0.10"}}}, "hosted_zones['awsanycompany.corp']['web1']"),
-    ({"hosted_zones": {"awsanycompany.corp": [{"Name": "x.awsanycompany.corp", "Type": "TXT",
-                                               "ResourceRecords": [{"Value": "a; rm -rf /"}]}]}},
-     "hosted_zones['awsanycompany.corp'][0].ResourceRecords[0]"),
-    ({"hosted_zones": {"awsanycompany.corp": [{"Name": "www.example.org", "Type": "A",
-                                               "ResourceRecords": [{"Value": "10.0.0.9"}]}]}},
-     "hosted_zones['awsanycompany.corp'][0].Name"),
-    ({"vpc_host_ips": ["10.0.10.x"]}, "vpc_host_ips[0]"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"forward_rules": {"anycompany.corp": ["not-an-ip"]}}, "forward_rules['anycompany.corp'][0]"),
+        (
+            {"forward_rules": {"anycompany.corp": [{"Ip": "192.168.2.250", "Port": 0}]}},
+            "forward_rules['anycompany.corp'][0]",
+        ),
+        ({"forward_rules": {"any company": ["192.168.2.250"]}}, "forward_rules['any company']"),
+        ({"forward_rules": {"anycompany.corp": []}}, "forward_rules['anycompany.corp']"),
+        ({"query_source_ip": "10.0.1"}, "query_source_ip"),
+        ({"query_source_ip": None}, "query_source_ip"),
+        ({"listen_ips": ["10.0.1.250", "10.0.1.250"]}, "listen_ips"),
+        ({"allow_query": []}, "allow_query"),
+        ({"hosted_zones": {"aws anycompany": {}}}, "hosted_zones['aws anycompany']"),
+        ({"hosted_zones": {"awsanycompany.corp": {"web1": "10.0.10"}}}, "hosted_zones['awsanycompany.corp']['web1']"),
+        (
+            {
+                "hosted_zones": {
+                    "awsanycompany.corp": [
+                        {"Name": "x.awsanycompany.corp", "Type": "TXT", "ResourceRecords": [{"Value": "a; rm -rf /"}]}
+                    ]
+                }
+            },
+            "hosted_zones['awsanycompany.corp'][0].ResourceRecords[0]",
+        ),
+        (
+            {
+                "hosted_zones": {
+                    "awsanycompany.corp": [
+                        {"Name": "www.example.org", "Type": "A", "ResourceRecords": [{"Value": "10.0.0.9"}]}
+                    ]
+                }
+            },
+            "hosted_zones['awsanycompany.corp'][0].Name",
+        ),
+        ({"vpc_host_ips": ["10.0.10.x"]}, "vpc_host_ips[0]"),
+    ],
+)
 def test_lab_resolver_bad_inputs_name_the_field(tmp_path, overrides, field):
     with pytest.raises(ValueError) as exc:
         lab_resolver(tmp_path, **overrides)
@@ -327,8 +396,7 @@ def test_named_checkconf_onprem_debian_layout(tmp_path):
     etc = root / "etc" / "bind"
     onprem(etc)
     (root / "var" / "cache" / "bind").mkdir(parents=True)
-    (etc / "named.conf").write_text('include "/etc/bind/named.conf.options";\n'
-                                    'include "/etc/bind/named.conf.local";\n')
+    (etc / "named.conf").write_text('include "/etc/bind/named.conf.options";\ninclude "/etc/bind/named.conf.local";\n')
     _checkconf("-t", str(root), "/etc/bind/named.conf")
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
 from hybridnet import cli, timings
 from hybridnet.timings import Phase
 
@@ -54,16 +53,32 @@ def test_a_phase_that_raises_is_recorded_too(recording):
 
 
 def test_phases_nest_by_time_and_a_group_stays_flat():
-    phases = [Phase("total", 0.0, 10.0), Phase("papermill (notebook 10)", 1.0, 8.0),
-              Phase("cell 3: collect", 2.0, 3.0), Phase("collect", 2.5, 2.0),
-              # collectors side by side: one holds another's span, yet they are siblings
-              Phase("collect: slow", 2.6, 1.5), Phase("collect: fast", 2.7, 0.2),
-              Phase("report (HTML)", 9.1, 0.5)]
+    phases = [
+        Phase("total", 0.0, 10.0),
+        Phase("papermill (notebook 10)", 1.0, 8.0),
+        Phase("cell 3: collect", 2.0, 3.0),
+        Phase("collect", 2.5, 2.0),
+        # collectors side by side: one holds another's span, yet they are siblings
+        Phase("collect: slow", 2.6, 1.5),
+        Phase("collect: fast", 2.7, 0.2),
+        Phase("report (HTML)", 9.1, 0.5),
+    ]
     shown = {p.name: p.depth for p in timings.rows(phases)}
-    assert shown == {"total": 0, "papermill (notebook 10)": 1, "cell 3: collect": 2, "collect": 3,
-                     "collect: slow": 4, "collect: fast": 4, "report (HTML)": 1}
-    assert [p.name for p in timings.rows(phases)][:4] == ["total", "papermill (notebook 10)", "cell 3: collect",
-                                                          "collect"]
+    assert shown == {
+        "total": 0,
+        "papermill (notebook 10)": 1,
+        "cell 3: collect": 2,
+        "collect": 3,
+        "collect: slow": 4,
+        "collect: fast": 4,
+        "report (HTML)": 1,
+    }
+    assert [p.name for p in timings.rows(phases)][:4] == [
+        "total",
+        "papermill (notebook 10)",
+        "cell 3: collect",
+        "collect",
+    ]
 
 
 def test_the_table_counts_what_is_outside_the_phases_within_once():
@@ -77,29 +92,50 @@ def test_the_table_counts_what_is_outside_the_phases_within_once():
 
 
 def test_parse_table_reads_back_each_phase_with_its_path():
-    phases = [Phase("total", 0.0, 5.0), Phase("collect", 1.0, 2.0), Phase("collect: a", 1.1, 0.5),
-              Phase("report (HTML)", 3.5, 1.0)]
+    phases = [
+        Phase("total", 0.0, 5.0),
+        Phase("collect", 1.0, 2.0),
+        Phase("collect: a", 1.1, 0.5),
+        Phase("report (HTML)", 3.5, 1.0),
+    ]
     parsed = timings.parse_table("some output\n" + timings.table(phases) + "\nafter")
-    assert parsed == [(("total",), 5.0), (("total", "collect"), 2.0), (("total", "collect", "collect: a"), 0.5),
-                      (("total", "collect", "(rest)"), 1.5), (("total", "report (HTML)"), 1.0),
-                      (("total", "(rest)"), 2.0)]
+    assert parsed == [
+        (("total",), 5.0),
+        (("total", "collect"), 2.0),
+        (("total", "collect", "collect: a"), 0.5),
+        (("total", "collect", "(rest)"), 1.5),
+        (("total", "report (HTML)"), 1.0),
+        (("total", "(rest)"), 2.0),
+    ]
 
 
 def test_notebook_cells_come_from_papermills_metadata(recording, tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# title"),
-                                         nbformat.v4.new_code_cell("from x import y\n\nresult = y.compute()"),
-                                         nbformat.v4.new_code_cell("result")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# title"),
+            nbformat.v4.new_code_cell("from x import y\n\nresult = y.compute()"),
+            nbformat.v4.new_code_cell("result"),
+        ]
+    )
     nb.metadata["papermill"] = {"start_time": "2026-12-01T10:00:00+00:00", "end_time": "2026-12-01T10:00:05+00:00"}
-    nb.cells[1].metadata["papermill"] = {"start_time": "2026-12-01T10:00:01+00:00",
-                                         "end_time": "2026-12-01T10:00:03+00:00"}
-    nb.cells[2].metadata["papermill"] = {"start_time": "2026-12-01T10:00:03.500000+00:00",
-                                         "end_time": "2026-12-01T10:00:04+00:00"}
+    nb.cells[1].metadata["papermill"] = {
+        "start_time": "2026-12-01T10:00:01+00:00",
+        "end_time": "2026-12-01T10:00:03+00:00",
+    }
+    nb.cells[2].metadata["papermill"] = {
+        "start_time": "2026-12-01T10:00:03.500000+00:00",
+        "end_time": "2026-12-01T10:00:04+00:00",
+    }
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
     timings.notebook_cells(path)
     got = {p.name: round(p.seconds, 3) for p in timings.load(recording)}
-    assert got == {"cell 1: result = y.compute()": 2.0, "cell 2: result": 0.5, "papermill: kernel start": 1.0,
-                   "papermill: kernel stop": 1.0}
+    assert got == {
+        "cell 1: result = y.compute()": 2.0,
+        "cell 2: result": 0.5,
+        "papermill: kernel start": 1.0,
+        "papermill: kernel stop": 1.0,
+    }
 
 
 def test_the_process_start_is_before_now():
@@ -137,9 +173,19 @@ def test_healthcheck_timings_prints_the_phases_of_the_command_and_of_the_kernel(
     assert "timings (wall clock" not in out  # the verdicts on stdout stay as they were
     parsed = timings.parse_table(err)
     names = {path[-1] for path, _ in parsed}
-    for expected in ("total", "python start and imports", "account (STS)", "papermill (notebook 10)",
-                     "papermill: kernel start", "papermill: kernel stop", "collect", "collect: hosts",
-                     "collect: VPN connections", "judge", "report (HTML)"):
+    for expected in (
+        "total",
+        "python start and imports",
+        "account (STS)",
+        "papermill (notebook 10)",
+        "papermill: kernel start",
+        "papermill: kernel stop",
+        "collect",
+        "collect: hosts",
+        "collect: VPN connections",
+        "judge",
+        "report (HTML)",
+    ):
         assert expected in names, f"{expected!r} not in {sorted(names)}"
     assert any(n.startswith("cell ") and "open_healthcheck" in n for n in names)
     paths = dict(parsed)

@@ -6,7 +6,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from hybridnet.vpnconfig import (
     TunnelConfig,
     VpnConfigError,
@@ -14,6 +13,7 @@ from hybridnet.vpnconfig import (
     apply_tunnel_options,
     parse_customer_gateway_configuration,
 )
+from pydantic import ValidationError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PSKS = ("strongswan_awsvpn1", "strongswan_awsvpn2")
@@ -42,10 +42,11 @@ def edit(xml: str, fn) -> str:
 
 def remove(path: str):
     """Remove the element at 'ipsec_tunnel[N]/a/b' (N 1-based) or a top-level one."""
+
     def fn(root: ET.Element) -> None:
         parts = path.split("/")
         if parts[0].startswith("ipsec_tunnel["):
-            idx = int(parts[0][len("ipsec_tunnel["):-1])
+            idx = int(parts[0][len("ipsec_tunnel[") : -1])
             parent = root.findall("ipsec_tunnel")[idx - 1]
             parts = parts[1:]
         else:
@@ -53,6 +54,7 @@ def remove(path: str):
         for p in parts[:-1]:
             parent = parent.find(p)
         parent.remove(parent.find(parts[-1]))
+
     return fn
 
 
@@ -90,13 +92,15 @@ def test_two_tunnel_fixture_parses_every_field(cfg: VpnConnectionConfig) -> None
 
     esp = t1.ipsec
     assert (esp.protocol, esp.authentication_protocol, esp.encryption_protocol) == (
-        "esp", "hmac-sha1-96", "aes-128-cbc")
+        "esp",
+        "hmac-sha1-96",
+        "aes-128-cbc",
+    )
     assert (esp.lifetime, esp.pfs_group, esp.mode) == (3600, 2, "tunnel")
     assert esp.clear_df_bit is True and esp.fragmentation_before_encryption is True
     assert esp.tcp_mss_adjustment == 1379
     assert (esp.dpd_interval, esp.dpd_retries, esp.dpd_timeout) == (10, 3, 30)
-    assert (esp.encryption_algorithms, esp.integrity_algorithms, esp.dh_groups) == (
-        ("AES128",), ("SHA1",), (2,))
+    assert (esp.encryption_algorithms, esp.integrity_algorithms, esp.dh_groups) == (("AES128",), ("SHA1",), (2,))
 
 
 def test_reversed_document_order_gives_the_same_numbering(cfg: VpnConnectionConfig) -> None:
@@ -149,9 +153,11 @@ def test_one_tunnel_connection() -> None:
     assert t.inside_cidr == "169.254.44.40/30"
     assert (t.cgw_asn, t.vgw_asn) == (65001, 7224)
     assert (t.ike.encryption_algorithms, t.ike.integrity_algorithms, t.ike.dh_groups) == (
-        ("AES256",), ("SHA2-256",), (14,))
-    assert (t.ipsec.integrity_algorithms, t.ipsec.dh_groups, t.ipsec.lifetime) == (
-        ("SHA2-256",), (14,), 1800)
+        ("AES256",),
+        ("SHA2-256",),
+        (14,),
+    )
+    assert (t.ipsec.integrity_algorithms, t.ipsec.dh_groups, t.ipsec.lifetime) == (("SHA2-256",), (14,), 1800)
 
 
 # --- errors -----------------------------------------------------------------
@@ -182,8 +188,11 @@ def test_missing_element_names_its_path_and_never_the_psk(two_xml: str, path: st
 
 def test_empty_element_is_reported(two_xml: str) -> None:
     xml = two_xml.replace("<ip_address>203.0.113.12</ip_address>", "<ip_address> </ip_address>")
-    with pytest.raises(VpnConfigError, match=r"empty element ipsec_tunnel\[2\]/vpn_gateway/"
-                                             r"tunnel_outside_address/ip_address"):
+    with pytest.raises(
+        VpnConfigError,
+        match=r"empty element ipsec_tunnel\[2\]/vpn_gateway/"
+        r"tunnel_outside_address/ip_address",
+    ):
         parse_customer_gateway_configuration(xml)
 
 
@@ -199,8 +208,11 @@ def test_invalid_values_name_the_path_and_hide_the_psk(two_xml: str) -> None:
     with pytest.raises(VpnConfigError, match=r"ipsec_tunnel\[1\]/vpn_gateway/tunnel_outside_address/ip_address"):
         parse_customer_gateway_configuration(bad_ip)
 
-    bad_alg = two_xml.replace("<encryption_protocol>aes-128-cbc</encryption_protocol>",
-                              "<encryption_protocol>des-cbc</encryption_protocol>", 1)
+    bad_alg = two_xml.replace(
+        "<encryption_protocol>aes-128-cbc</encryption_protocol>",
+        "<encryption_protocol>des-cbc</encryption_protocol>",
+        1,
+    )
     with pytest.raises(VpnConfigError, match=r"ipsec_tunnel\[1\]/ike/encryption_protocol"):
         parse_customer_gateway_configuration(bad_alg)
 
@@ -218,8 +230,11 @@ def test_inside_addresses_must_share_the_inside_network(two_xml: str) -> None:
         ("<vpn_connection id='x'><customer_gateway_id>", "not well-formed"),
         ("<other/>", "expected <vpn_connection>"),
         ("<vpn_connection><customer_gateway_id>c</customer_gateway_id></vpn_connection>", "vpn_connection/@id"),
-        ("<vpn_connection id='v'><customer_gateway_id>c</customer_gateway_id>"
-         "<vpn_connection_type>ipsec.1</vpn_connection_type></vpn_connection>", "missing element ipsec_tunnel[1]"),
+        (
+            "<vpn_connection id='v'><customer_gateway_id>c</customer_gateway_id>"
+            "<vpn_connection_type>ipsec.1</vpn_connection_type></vpn_connection>",
+            "missing element ipsec_tunnel[1]",
+        ),
     ],
 )
 def test_malformed_documents(xml: str, fragment: str) -> None:
@@ -241,8 +256,14 @@ def test_more_than_two_tunnels_is_rejected(two_xml: str) -> None:
 
 
 def test_psk_never_in_repr_str_or_json(cfg: VpnConnectionConfig) -> None:
-    shown = [repr(cfg), str(cfg), cfg.model_dump_json(), repr(cfg.tunnels[0]), str(cfg.tunnels[1].ike),
-             repr(cfg.model_dump())]
+    shown = [
+        repr(cfg),
+        str(cfg),
+        cfg.model_dump_json(),
+        repr(cfg.tunnels[0]),
+        str(cfg.tunnels[1].ike),
+        repr(cfg.model_dump()),
+    ]
     for text in shown:
         for psk in PSKS:
             assert psk not in text
@@ -250,7 +271,7 @@ def test_psk_never_in_repr_str_or_json(cfg: VpnConnectionConfig) -> None:
 
 
 def test_models_are_immutable(cfg: VpnConnectionConfig) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):  # frozen
         cfg.tunnels[0].cgw_asn = 1  # type: ignore[misc]
 
 
@@ -281,8 +302,11 @@ def options_for(cfg: VpnConnectionConfig) -> list[dict]:
             "StartupAction": "start",
             "LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False}},
         },
-        {"OutsideIpAddress": "203.0.113.11", "TunnelInsideCidr": "169.254.11.0/30",
-         "IkeVersions": [{"Value": "ikev1"}, {"Value": "ikev2"}]},
+        {
+            "OutsideIpAddress": "203.0.113.11",
+            "TunnelInsideCidr": "169.254.11.0/30",
+            "IkeVersions": [{"Value": "ikev1"}, {"Value": "ikev2"}],
+        },
     ]
 
 
@@ -294,11 +318,18 @@ def test_apply_tunnel_options_matches_by_outside_ip(cfg: VpnConnectionConfig) ->
     assert t2.ike.integrity_algorithms == ("SHA2-256", "SHA2-384")
     assert t2.ike.dh_groups == (14, 20)
     assert (t2.ipsec.encryption_algorithms, t2.ipsec.integrity_algorithms, t2.ipsec.dh_groups) == (
-        ("AES256",), ("SHA2-256",), (19,))
+        ("AES256",),
+        ("SHA2-256",),
+        (19,),
+    )
     assert (t2.ike.lifetime, t2.ipsec.lifetime) == (14400, 1800)
     assert (t2.ipsec.dpd_timeout, t2.ipsec.dpd_timeout_action) == (40, "restart")
     assert (t2.startup_action, t2.rekey_margin_time, t2.rekey_fuzz_percentage, t2.replay_window_size) == (
-        "start", 300, 100, 1024)
+        "start",
+        300,
+        100,
+        1024,
+    )
     # Tunnel 1 only widened its IKE versions; everything else stays as in the XML.
     assert t1.ike.versions == ("ikev1", "ikev2")
     assert (t1.ike.encryption_algorithms, t1.ike.dh_groups, t1.ike.lifetime) == (("AES128",), (2,), 28800)
@@ -325,12 +356,15 @@ def test_options_psk_replaces_xml_psk(cfg: VpnConnectionConfig) -> None:
     [
         ({"OutsideIpAddress": "203.0.113.99"}, "matches no tunnel"),
         ({}, "OutsideIpAddress is missing"),
-        ({"OutsideIpAddress": "203.0.113.11", "TunnelInsideCidr": "169.254.77.0/30"},
-         "does not match tunnel 1's inside CIDR 169.254.11.0/30"),
-        ({"OutsideIpAddress": "203.0.113.11", "Phase1EncryptionAlgorithms": [{"Value": "DES"}]},
-         "TunnelOptions[0].Phase1EncryptionAlgorithms[0]"),
-        ({"OutsideIpAddress": "203.0.113.11", "IkeVersions": [{"Value": "ikev3"}]},
-         "TunnelOptions[0].IkeVersions[0]"),
+        (
+            {"OutsideIpAddress": "203.0.113.11", "TunnelInsideCidr": "169.254.77.0/30"},
+            "does not match tunnel 1's inside CIDR 169.254.11.0/30",
+        ),
+        (
+            {"OutsideIpAddress": "203.0.113.11", "Phase1EncryptionAlgorithms": [{"Value": "DES"}]},
+            "TunnelOptions[0].Phase1EncryptionAlgorithms[0]",
+        ),
+        ({"OutsideIpAddress": "203.0.113.11", "IkeVersions": [{"Value": "ikev3"}]}, "TunnelOptions[0].IkeVersions[0]"),
         ({"OutsideIpAddress": "203.0.113.11", "DpdTimeoutAction": "explode"}, "DpdTimeoutAction"),
         ({"OutsideIpAddress": "203.0.113.11", "Phase2LifetimeSeconds": "long"}, "Phase2LifetimeSeconds"),
     ],

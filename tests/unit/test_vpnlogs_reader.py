@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from hybridnet.diagnostics import vpnlogs
 
 FIXTURE = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "aws-logs" / "vpn-logs.json").read_text())
@@ -38,9 +37,15 @@ def test_tunnel_log_json_gives_the_phase_states_and_aws_s_message(frame):
         "No Proposal Match Found by AWS",
         'No Proposal Match Found. Notifying with "No proposal chosen"',
         "Peer is not responsive - Declaring peer dead",
-        "AWS tunnel detected a pre-shared key mismatch with cgw: 198.51.100.10"]
+        "AWS tunnel detected a pre-shared key mismatch with cgw: 198.51.100.10",
+    ]
     assert tunnel1[["phase1", "phase2"]].values.tolist() == [
-        ["Down", "Down"], ["Negotiating", "Down"], ["Established", "Negotiating"], ["Down", "Down"], ["Down", "Down"]]
+        ["Down", "Down"],
+        ["Negotiating", "Down"],
+        ["Established", "Negotiating"],
+        ["Down", "Down"],
+        ["Down", "Down"],
+    ]
     assert tunnel1["bgp_status"].isna().all()
     assert tunnel1["time"].iloc[0] == pd.Timestamp(1762580400, unit="s", tz="UTC")  # epoch seconds
 
@@ -48,8 +53,10 @@ def test_tunnel_log_json_gives_the_phase_states_and_aws_s_message(frame):
 def test_tunnel_log_text_is_read_too(frame):
     tunnel2 = frame[(frame["outside_ip"] == T2) & (frame["log"] == "tunnel")]
     assert tunnel2["detail"].tolist() == [
-        "AWS tunnel processed request (id=3) for CREATE_CHILD_SA", "AWS tunnel DPD timed out after 3 retransmits",
-        "AWS: Traffic Selector: TS_UNACCEPTABLE: received from responder"]  # details keep their colons
+        "AWS tunnel processed request (id=3) for CREATE_CHILD_SA",
+        "AWS tunnel DPD timed out after 3 retransmits",
+        "AWS: Traffic Selector: TS_UNACCEPTABLE: received from responder",
+    ]  # details keep their colons
     assert tunnel2["phase1"].tolist() == ["Established", "Down", "Down"]
     assert tunnel2["time"].iloc[0] == pd.Timestamp("2025-11-08 05:40:01Z")
 
@@ -63,7 +70,8 @@ def test_bgp_log_gives_status_and_route_changes(frame):
         "172.31.0.0/16 (AS path 64512, next hop 169.254.11.2, local pref 100, MED 100): "
         "DENIED due to: as-path contains our own AS",
         "AWS-side peer detected a bad OPEN message from neighbor 169.254.11.2 - remote AS is 65017, expected 65016",
-        "192.168.0.0/16 (AS path 65016, next hop 169.254.11.2)"]
+        "192.168.0.0/16 (AS path 65016, next hop 169.254.11.2)",
+    ]
     assert bgp1["phase1"].isna().all() and bgp1["phase2"].isna().all()
     assert bgp1["time"].iloc[0] == pd.Timestamp("2025-11-08 05:40:29.641Z")  # epoch milliseconds
     bgp2 = frame[(frame["outside_ip"] == T2) & (frame["log"] == "bgp")]
@@ -73,20 +81,42 @@ def test_bgp_log_gives_status_and_route_changes(frame):
 
 def test_only_the_logs_each_tunnel_sends_there_are_kept():
     kept = vpnlogs.frame_from_events(VPN, FIXTURE["events"], {T1: {"bgp"}, T2: {"tunnel"}})
-    assert set(map(tuple, kept[["outside_ip", "log"]].drop_duplicates().values.tolist())) == {(T1, "bgp"),
-                                                                                             (T2, "tunnel")}
+    assert set(map(tuple, kept[["outside_ip", "log"]].drop_duplicates().values.tolist())) == {
+        (T1, "bgp"),
+        (T2, "tunnel"),
+    }
 
 
 def test_where_each_tunnel_logs_is_read_from_describe_vpn_connections():
-    vpn = {"VpnConnectionId": VPN, "Options": {"TunnelOptions": [
-        {"OutsideIpAddress": T1, "LogOptions": {"CloudWatchLogOptions": {
-            "LogEnabled": True, "LogGroupArn": ARN + ":*", "LogOutputFormat": "json",
-            "BgpLogEnabled": True, "BgpLogGroupArn": ARN + "-bgp", "BgpLogOutputFormat": "text"}}},
-        {"OutsideIpAddress": T2, "LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False,
-                                                                          "BgpLogEnabled": False}}},
-        {"OutsideIpAddress": "203.0.113.13"}]}}
-    assert vpnlogs.tunnel_logs(vpn) == {"/hybridnet/anycompany/vpn": {T1: {"tunnel"}},
-                                        "/hybridnet/anycompany/vpn-bgp": {T1: {"bgp"}}}
+    vpn = {
+        "VpnConnectionId": VPN,
+        "Options": {
+            "TunnelOptions": [
+                {
+                    "OutsideIpAddress": T1,
+                    "LogOptions": {
+                        "CloudWatchLogOptions": {
+                            "LogEnabled": True,
+                            "LogGroupArn": ARN + ":*",
+                            "LogOutputFormat": "json",
+                            "BgpLogEnabled": True,
+                            "BgpLogGroupArn": ARN + "-bgp",
+                            "BgpLogOutputFormat": "text",
+                        }
+                    },
+                },
+                {
+                    "OutsideIpAddress": T2,
+                    "LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}},
+                },
+                {"OutsideIpAddress": "203.0.113.13"},
+            ]
+        },
+    }
+    assert vpnlogs.tunnel_logs(vpn) == {
+        "/hybridnet/anycompany/vpn": {T1: {"tunnel"}},
+        "/hybridnet/anycompany/vpn-bgp": {T1: {"bgp"}},
+    }
 
 
 def test_logging_off_is_an_empty_frame_with_the_columns():
@@ -94,8 +124,12 @@ def test_logging_off_is_an_empty_frame_with_the_columns():
         def client(self, service):
             raise AssertionError("no AWS call when no tunnel logs")
 
-    off = {"VpnConnectionId": VPN, "Options": {"TunnelOptions": [
-        {"OutsideIpAddress": T1, "LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False}}}]}}
+    off = {
+        "VpnConnectionId": VPN,
+        "Options": {
+            "TunnelOptions": [{"OutsideIpAddress": T1, "LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False}}}]
+        },
+    }
     empty = vpnlogs.tunnel_log_frame(NoCalls(), [off], 60)
     assert empty.empty and list(empty.columns) == vpnlogs.COLUMNS
     assert str(empty["time"].dtype) == "datetime64[ns, UTC]"
@@ -103,5 +137,4 @@ def test_logging_off_is_an_empty_frame_with_the_columns():
 
 @pytest.mark.parametrize("message", ["", "{not json", "[1, 2]", "2025-11-08 05:40:01Z nothing to see"])
 def test_what_is_not_an_entry_is_skipped(message):
-    assert vpnlogs.frame_from_events(VPN, [{"logStreamName": f"{VPN}-{T1}", "timestamp": 0,
-                                            "message": message}]).empty
+    assert vpnlogs.frame_from_events(VPN, [{"logStreamName": f"{VPN}-{T1}", "timestamp": 0, "message": message}]).empty

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import botocore.session
 import jmespath
-
 from hybridnet import waiting
 
 SERVICE_OF = {"Resolver": "route53resolver", "ClientVpn": "ec2", "TransitGateway": "ec2"}

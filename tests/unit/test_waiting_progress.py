@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import WaiterError
-
 from hybridnet import waiting
 from hybridnet.waiting import ProgressBar, poll, progress_bars, wait
 
@@ -20,8 +19,9 @@ class FakeWaiter:
     def wait(self, WaiterConfig, **kwargs):
         if self.pending:
             self.pending -= 1
-            raise WaiterError("VpnConnectionAvailable", "Max attempts exceeded",
-                              {"VpnConnections": [{"State": "pending"}]})
+            raise WaiterError(
+                "VpnConnectionAvailable", "Max attempts exceeded", {"VpnConnections": [{"State": "pending"}]}
+            )
 
 
 class FakeDisplay:
@@ -42,8 +42,11 @@ class FakeDisplay:
 def bars(monkeypatch):
     """Progress bars on (as in a JupyterLab kernel), drawn into a FakeDisplay."""
     screen = FakeDisplay()
-    monkeypatch.setattr(ProgressBar, "open", classmethod(
-        lambda cls, label, timeout: cls(label, timeout, display=screen.display, update=screen.update)))
+    monkeypatch.setattr(
+        ProgressBar,
+        "open",
+        classmethod(lambda cls, label, timeout: cls(label, timeout, display=screen.display, update=screen.update)),
+    )
     return screen
 
 

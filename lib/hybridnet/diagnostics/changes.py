@@ -41,21 +41,53 @@ COLUMNS = ["kind", "item", "before", "after", "change"]
 BROKE, FLAPPED, RECOVERED, OTHER = "broke", "flapped", "recovered", "other"
 CLASS_ORDER = (BROKE, FLAPPED, RECOVERED, OTHER)
 CHANGE_CLASS: dict[str, str] = {
-    **dict.fromkeys(["down", "gone", "fewer", "withdrawn", "inactive", "failed", "worse", "appeared",
-                     "offline", "stopped"], BROKE),
+    **dict.fromkeys(
+        ["down", "gone", "fewer", "withdrawn", "inactive", "failed", "worse", "appeared", "offline", "stopped"], BROKE
+    ),
     "flapped": FLAPPED,
-    **dict.fromkeys(["up", "more", "added", "active", "recovered", "better", "cleared", "online", "started"],
-                    RECOVERED),
-    **dict.fromkeys(["changed", "new", "removed", "no longer asked", "not asked", "asked again", "connected",
-                     "disconnected", "no data", "not judged", "not collected", "collected", "not recorded"],
-                    OTHER),
+    **dict.fromkeys(
+        ["up", "more", "added", "active", "recovered", "better", "cleared", "online", "started"], RECOVERED
+    ),
+    **dict.fromkeys(
+        [
+            "changed",
+            "new",
+            "removed",
+            "no longer asked",
+            "not asked",
+            "asked again",
+            "connected",
+            "disconnected",
+            "no data",
+            "not judged",
+            "not collected",
+            "collected",
+            "not recorded",
+        ],
+        OTHER,
+    ),
 }
-KIND_ORDER = ("stack", "cause", "host", "daemon", "tunnel", "accepted routes", "TGW route", "router BGP route",
-              "DNS answer", "Client VPN connection", "verdict")
+KIND_ORDER = (
+    "stack",
+    "cause",
+    "host",
+    "daemon",
+    "tunnel",
+    "accepted routes",
+    "TGW route",
+    "router BGP route",
+    "DNS answer",
+    "Client VPN connection",
+    "verdict",
+)
 
 # What never belongs in a snapshot: PEM blocks of any kind, and tunnel keys.
-SECRET_PATTERNS = (re.compile(r"-----BEGIN [A-Z0-9 ]+-----"), re.compile(r"PRIVATE KEY"),
-                   re.compile(r"<key>"), re.compile(r"pre_shared_key", re.I))
+SECRET_PATTERNS = (
+    re.compile(r"-----BEGIN [A-Z0-9 ]+-----"),
+    re.compile(r"PRIVATE KEY"),
+    re.compile(r"<key>"),
+    re.compile(r"pre_shared_key", re.I),
+)
 
 # routes.router_bgp_frame's source line when the table was read (an empty frame
 # with any other source is a router that could not be asked: not collected).
@@ -117,10 +149,10 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
 def _iso(when: dt.datetime | str | None) -> str:
     if isinstance(when, str):
         return when
-    when = when or dt.datetime.now(dt.timezone.utc)
+    when = when or dt.datetime.now(dt.UTC)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _drops(timeline: pd.DataFrame | None) -> dict[str, list[str]] | None:
@@ -130,8 +162,9 @@ def _drops(timeline: pd.DataFrame | None) -> dict[str, list[str]] | None:
     drops: dict[str, list[str]] = {}
     for ip, points in timeline.sort_values("time").groupby("outside_ip", sort=True):
         states, times = list(points["up"]), list(points["time"])
-        drops[str(ip)] = [_plain(pd.Timestamp(t)) for prev, now, t in zip(states, states[1:], times[1:])
-                          if prev and not now]
+        drops[str(ip)] = [
+            _plain(pd.Timestamp(t)) for prev, now, t in zip(states, states[1:], times[1:]) if prev and not now
+        ]
     return drops
 
 
@@ -146,8 +179,15 @@ def snapshot(ev, verdicts, taken_at: dt.datetime | str | None = None) -> dict:
     prefixes, names and answers). A section is None when its evidence was not
     collected; `not_collected` says why."""
     params = ev.params
-    snap: dict = {"format": FORMAT, "run": "", "taken_at": _iso(taken_at), "stack": params.name,
-                  "region": params.region, "target": params.target, "not_collected": {}}
+    snap: dict = {
+        "format": FORMAT,
+        "run": "",
+        "taken_at": _iso(taken_at),
+        "stack": params.name,
+        "region": params.region,
+        "target": params.target,
+        "not_collected": {},
+    }
     missing = snap["not_collected"]
 
     def section(name: str, frame: pd.DataFrame | None, columns: list[str], reason: str) -> None:
@@ -157,34 +197,57 @@ def snapshot(ev, verdicts, taken_at: dt.datetime | str | None = None) -> dict:
         else:
             snap[name] = _records(frame, columns)
 
-    section("tunnels", ev.telemetry, ["vpn_connection_id", "outside_ip", "status", "status_message",
-                                      "accepted_routes"], "the VPN connections' telemetry was not asked")
+    section(
+        "tunnels",
+        ev.telemetry,
+        ["vpn_connection_id", "outside_ip", "status", "status_message", "accepted_routes"],
+        "the VPN connections' telemetry was not asked",
+    )
     snap["tunnel_drops"] = _drops(ev.timeline)
     if snap["tunnel_drops"] is None:
         missing["tunnel_drops"] = "no AWS/VPN TunnelState point in the look-back window"
-    section("tgw_routes", ev.tgw_routes, ["prefix", "type", "state", "resource_type", "resource_id",
-                                          "attachment_id"], "no transit gateway: no VPN connection names one")
+    section(
+        "tgw_routes",
+        ev.tgw_routes,
+        ["prefix", "type", "state", "resource_type", "resource_id", "attachment_id"],
+        "no transit gateway: no VPN connection names one",
+    )
     bgp = ev.router_bgp
     source = getattr(ev, "router_source", "") or ""
     if bgp is not None and bgp.empty and not source.startswith(ROUTER_TABLE_READ):
         bgp = None  # the router could not be asked: not an empty table
     section("router_bgp", bgp, ["prefix", "next_hop", "tunnel", "best"], source or "the router was not asked")
     dns = [f for f in (ev.dns, getattr(ev, "dns_endpoints", None)) if f is not None]
-    section("dns", pd.concat(dns, ignore_index=True) if dns else None,
-            ["side", "server", "name", "type", "rcode", "answer", "ok"],
-            "DNS was not probed (dns_probes off, or no dns in the params)")
+    section(
+        "dns",
+        pd.concat(dns, ignore_index=True) if dns else None,
+        ["side", "server", "name", "type", "rcode", "answer", "ok"],
+        "DNS was not probed (dns_probes off, or no dns in the params)",
+    )
     client_vpn = getattr(ev, "client_vpn", None) or {}
-    section("client_vpn", client_vpn.get("connections"),
-            ["endpoint_id", "connection_id", "client_ip", "common_name", "status"],
-            "Client VPN was not checked (no client_vpn in the params)")
-    section("hosts", getattr(ev, "hosts", None), ["role", "host", "instance_id", "ssm_status"],
-            "the hosts were not asked")
-    section("daemons", getattr(ev, "daemons", None), ["role", "host", "instance_id", "daemon", "running"],
-            "the hosts' daemons were not asked")
+    section(
+        "client_vpn",
+        client_vpn.get("connections"),
+        ["endpoint_id", "connection_id", "client_ip", "common_name", "status"],
+        "Client VPN was not checked (no client_vpn in the params)",
+    )
+    section(
+        "hosts", getattr(ev, "hosts", None), ["role", "host", "instance_id", "ssm_status"], "the hosts were not asked"
+    )
+    section(
+        "daemons",
+        getattr(ev, "daemons", None),
+        ["role", "host", "instance_id", "daemon", "running"],
+        "the hosts' daemons were not asked",
+    )
     table = _verdict_frame(verdicts)
     snap["verdict_causes"] = table is not None and "cause" in table.columns
-    section("verdicts", table, ["check", "status", "cause"] if snap["verdict_causes"] else ["check", "status"],
-            "no verdicts were given")
+    section(
+        "verdicts",
+        table,
+        ["check", "status", "cause"] if snap["verdict_causes"] else ["check", "status"],
+        "no verdicts were given",
+    )
     return snap
 
 
@@ -201,8 +264,10 @@ def save_snapshot(run_dir: str | Path, snap: dict) -> Path:
     text = _dumps({k: v for k, v in snap.items() if k not in ("skipped", "path")})
     for pattern in SECRET_PATTERNS:
         if pattern.search(text):
-            raise ValueError(f"refusing to write {run_dir / SNAPSHOT}: it would hold something secret-like "
-                             f"({pattern.pattern!r}); a snapshot is ids, states, prefixes and answers only")
+            raise ValueError(
+                f"refusing to write {run_dir / SNAPSHOT}: it would hold something secret-like "
+                f"({pattern.pattern!r}); a snapshot is ids, states, prefixes and answers only"
+            )
     return workspace.write_file(run_dir / SNAPSHOT, text, 0o644)
 
 
@@ -223,12 +288,15 @@ def _read(path: Path) -> dict:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise SnapshotError(f"{path}: {type(exc).__name__}", f"corrupt {SNAPSHOT}: {type(exc).__name__}: {msg}")
+        why = f"corrupt {SNAPSHOT}: {type(exc).__name__}: {msg}"
+        raise SnapshotError(f"{path}: {type(exc).__name__}", why) from None
     if not isinstance(data, dict) or "format" not in data or not isinstance(data.get("taken_at"), str):
         raise SnapshotError(f"{path}: not a snapshot", f"{SNAPSHOT} is not a health check snapshot")
     if data["format"] != FORMAT:
-        raise SnapshotError(f"{path}: format {data['format']!r}",
-                            f"{SNAPSHOT} has format {data['format']!r}, this hybridnet reads {FORMAT}")
+        raise SnapshotError(
+            f"{path}: format {data['format']!r}",
+            f"{SNAPSHOT} has format {data['format']!r}, this hybridnet reads {FORMAT}",
+        )
     wrong = [name for name in SECTIONS if not isinstance(data.get(name), (list, type(None)))]
     wrong += [] if isinstance(data.get("tunnel_drops"), (dict, type(None))) else ["tunnel_drops"]
     if wrong:
@@ -241,15 +309,21 @@ def _read(path: Path) -> dict:
 def _with_snapshots(outputs: Path, limit: int = 3) -> list[str]:
     if not outputs.is_dir():
         return []
-    runs = sorted((d for d in outputs.iterdir() if d.is_dir() and _run_key(d.name) and (d / SNAPSHOT).is_file()),
-                  key=lambda d: _run_key(d.name), reverse=True)
+    runs = sorted(
+        (d for d in outputs.iterdir() if d.is_dir() and _run_key(d.name) and (d / SNAPSHOT).is_file()),
+        key=lambda d: _run_key(d.name),
+        reverse=True,
+    )
     return [d.name for d in runs[:limit]]
 
 
 def _hint(outputs: Path) -> str:
     latest = _with_snapshots(outputs)
-    return (f"runs with a snapshot, latest first: {', '.join(latest)}" if latest
-            else f"no run in {outputs} has a {SNAPSHOT} yet")
+    return (
+        f"runs with a snapshot, latest first: {', '.join(latest)}"
+        if latest
+        else f"no run in {outputs} has a {SNAPSHOT} yet"
+    )
 
 
 def _is_healthcheck_run(run: Path) -> bool:
@@ -272,9 +346,19 @@ def previous_snapshot(run_dir: str | Path, stack: str | None = None) -> dict | N
         except SnapshotError:
             stack = None
     outputs = run_dir.parent
-    earlier = sorted((d for d in outputs.iterdir()
-                      if d.is_dir() and d != run_dir and _run_key(d.name) and (mine is None or _run_key(d.name) < mine)),
-                     key=lambda d: _run_key(d.name), reverse=True) if outputs.is_dir() else []
+    earlier = (
+        sorted(
+            (
+                d
+                for d in outputs.iterdir()
+                if d.is_dir() and d != run_dir and _run_key(d.name) and (mine is None or _run_key(d.name) < mine)
+            ),
+            key=lambda d: _run_key(d.name),
+            reverse=True,
+        )
+        if outputs.is_dir()
+        else []
+    )
     skipped: list[str] = []
     found = None
     for run in earlier:
@@ -315,12 +399,16 @@ def snapshot_file(run: str | Path) -> Path:
     if path.is_file():
         return path
     if not path.parent.exists():
-        raise SnapshotError(f"no run {text!r} to compare with: {path.parent} does not exist; give a run id "
-                            f"from {outputs} ({_hint(outputs)}), or leave out --since to compare with the "
-                            f"previous run")
-    raise SnapshotError(f"run {path.parent.name} has no {SNAPSHOT} ({path} does not exist: a run from before "
-                        f"snapshots were kept, or one that stopped before its verdicts); give another run "
-                        f"({_hint(outputs)}), or leave out --since to compare with the previous run")
+        raise SnapshotError(
+            f"no run {text!r} to compare with: {path.parent} does not exist; give a run id "
+            f"from {outputs} ({_hint(outputs)}), or leave out --since to compare with the "
+            f"previous run"
+        )
+    raise SnapshotError(
+        f"run {path.parent.name} has no {SNAPSHOT} ({path} does not exist: a run from before "
+        f"snapshots were kept, or one that stopped before its verdicts); give another run "
+        f"({_hint(outputs)}), or leave out --since to compare with the previous run"
+    )
 
 
 def load_snapshot(run: str | Path) -> dict:
@@ -330,8 +418,9 @@ def load_snapshot(run: str | Path) -> dict:
     try:
         return _read(path)
     except SnapshotError as exc:
-        raise SnapshotError(f"run {path.parent.name}: {exc.why} ({path}); give another run "
-                            f"({_hint(workspace.outputs_dir())})", exc.why) from None
+        raise SnapshotError(
+            f"run {path.parent.name}: {exc.why} ({path}); give another run ({_hint(workspace.outputs_dir())})", exc.why
+        ) from None
 
 
 # --- the diff -------------------------------------------------------------------------------------
@@ -371,7 +460,7 @@ def _parse_time(text: str | None) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(str(text))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _plural(n: int, word: str) -> str:
@@ -399,12 +488,22 @@ def _tunnels(b_items, a_items, before, after, add):
         elif n:
             add("tunnel", ip, b["status"], f"{a['status']}, dropped {_plural(n, 'time')}", "flapped")
         elif a["status"] != UP and b.get("status_message") != a.get("status_message"):
-            add("tunnel", ip, f"{b['status']}: {b.get('status_message') or '-'}",
-                f"{a['status']}: {a.get('status_message') or '-'}", "changed")
+            add(
+                "tunnel",
+                ip,
+                f"{b['status']}: {b.get('status_message') or '-'}",
+                f"{a['status']}: {a.get('status_message') or '-'}",
+                "changed",
+            )
         if b.get("accepted_routes") != a.get("accepted_routes"):
             fewer = (a.get("accepted_routes") or 0) < (b.get("accepted_routes") or 0)
-            add("accepted routes", ip, str(b.get("accepted_routes")), str(a.get("accepted_routes")),
-                "fewer" if fewer else "more")
+            add(
+                "accepted routes",
+                ip,
+                str(b.get("accepted_routes")),
+                str(a.get("accepted_routes")),
+                "fewer" if fewer else "more",
+            )
 
 
 def _tgw_routes(b_items, a_items, before, after, add):
@@ -421,15 +520,15 @@ def _tgw_routes(b_items, a_items, before, after, add):
         elif a is None:
             add("TGW route", item(b), state(b), "-", "withdrawn")
         elif (b["state"], b["type"]) != (a["state"], a["type"]):
-            change = ("active" if a["state"] == "active" else "inactive" if b["state"] == "active"
-                      else "changed")
+            change = "active" if a["state"] == "active" else "inactive" if b["state"] == "active" else "changed"
             add("TGW route", item(a), state(b), state(a), change)
 
 
 def _router_bgp(b_items, a_items, before, after, add):
     def item(r):
-        return f"{r['prefix']} via {r['next_hop']}" + (f" (tunnel {r['tunnel']})" if str(r.get("tunnel")) != "-"
-                                                       else "")
+        return f"{r['prefix']} via {r['next_hop']}" + (
+            f" (tunnel {r['tunnel']})" if str(r.get("tunnel")) != "-" else ""
+        )
 
     for b, a in _pairs(b_items, a_items, ["prefix", "next_hop"]):
         if b is None:
@@ -476,9 +575,13 @@ def _client_vpn(b_items, a_items, before, after, add):
             if b["status"] == "active":  # an ended one ages out of the list: not news
                 add("Client VPN connection", item(b), b["status"], "-", "disconnected")
         elif b["status"] != a["status"]:
-            add("Client VPN connection", item(a), b["status"], a["status"],
-                "disconnected" if b["status"] == "active" else "connected" if a["status"] == "active"
-                else "changed")
+            add(
+                "Client VPN connection",
+                item(a),
+                b["status"],
+                a["status"],
+                "disconnected" if b["status"] == "active" else "connected" if a["status"] == "active" else "changed",
+            )
 
 
 def _hosts(b_items, a_items, before, after, add):
@@ -493,9 +596,15 @@ def _hosts(b_items, a_items, before, after, add):
             add("host", b["role"], said(b, None), "-", "removed")
         elif (b["ssm_status"], b.get("instance_id")) != (a["ssm_status"], a.get("instance_id")):
             statuses = {b["ssm_status"], a["ssm_status"]}
-            change = ("changed" if "NotConfigured" in statuses or b["ssm_status"] == a["ssm_status"]
-                      else "online" if a["ssm_status"] == "Online" else "offline" if b["ssm_status"] == "Online"
-                      else "changed")
+            change = (
+                "changed"
+                if "NotConfigured" in statuses or b["ssm_status"] == a["ssm_status"]
+                else "online"
+                if a["ssm_status"] == "Online"
+                else "offline"
+                if b["ssm_status"] == "Online"
+                else "changed"
+            )
             add("host", a["role"], said(b, a), said(a, b), change)
 
 
@@ -511,9 +620,15 @@ def _daemons(b_items, a_items, before, after, add):
         elif a is None:
             add("daemon", item, said(b), "-", "removed")
         elif b.get("running") != a.get("running"):
-            change = ("stopped" if b.get("running") is True and a.get("running") is False
-                      else "started" if a.get("running") is True and b.get("running") is False
-                      else "no data" if a.get("running") is None else "changed")
+            change = (
+                "stopped"
+                if b.get("running") is True and a.get("running") is False
+                else "started"
+                if a.get("running") is True and b.get("running") is False
+                else "no data"
+                if a.get("running") is None
+                else "changed"
+            )
             add("daemon", item, said(b), said(a), change)
 
 
@@ -526,6 +641,7 @@ def _verdicts(b_items, a_items, before, after, add):
         elif b["status"] != a["status"]:
             worse = SEVERITY.get(a["status"], 2) > SEVERITY.get(b["status"], 2)
             add("verdict", a["check"], b["status"], a["status"], "worse" if worse else "better")
+
     # Causes (stable codes, e.g. IKE_PSK_MISMATCH), when both runs recorded them.
     def causes(items):
         return {(str(v["cause"]), v["check"]) for v in items if v.get("cause") and v["cause"] not in NOT_A_CAUSE}
@@ -543,8 +659,16 @@ def _verdicts(b_items, a_items, before, after, add):
         add("cause", "the verdicts' causes", _plural(len(causes(b_items)), "cause"), "not recorded", "not recorded")
 
 
-HANDLERS = {"hosts": _hosts, "daemons": _daemons, "tunnels": _tunnels, "tgw_routes": _tgw_routes,
-            "router_bgp": _router_bgp, "dns": _dns, "client_vpn": _client_vpn, "verdicts": _verdicts}
+HANDLERS = {
+    "hosts": _hosts,
+    "daemons": _daemons,
+    "tunnels": _tunnels,
+    "tgw_routes": _tgw_routes,
+    "router_bgp": _router_bgp,
+    "dns": _dns,
+    "client_vpn": _client_vpn,
+    "verdicts": _verdicts,
+}
 
 
 def _empty() -> pd.DataFrame:
@@ -563,14 +687,22 @@ def diff(before: dict | None, after: dict) -> pd.DataFrame:
             raise ValueError(f"unknown change word {change!r}")
         rows.append((str(kind), str(item), str(was), str(now), change))
 
-    attrs = {"compared": before is not None, "since_run": None, "since_taken_at": None,
-             "taken_at": after.get("taken_at"), "skipped": []}
+    attrs = {
+        "compared": before is not None,
+        "since_run": None,
+        "since_taken_at": None,
+        "taken_at": after.get("taken_at"),
+        "skipped": [],
+    }
     if before is None:
         frame = _empty()
         frame.attrs.update(attrs)
         return frame
-    attrs.update(since_run=before.get("run") or "?", since_taken_at=before.get("taken_at"),
-                 skipped=list(before.get("skipped") or []))
+    attrs.update(
+        since_run=before.get("run") or "?",
+        since_taken_at=before.get("taken_at"),
+        skipped=list(before.get("skipped") or []),
+    )
     where = (before.get("stack"), before.get("region")), (after.get("stack"), after.get("region"))
     if where[0] != where[1]:
         add("stack", "name (region)", f"{where[0][0]} ({where[0][1]})", f"{where[1][0]} ({where[1][1]})", "changed")
@@ -586,8 +718,9 @@ def diff(before: dict | None, after: dict) -> pd.DataFrame:
             add(kind, label, _plural(len(b), unit), f"not collected ({why})", "not collected")
         else:
             HANDLERS[name](b, a, before, after, add)
-    order = sorted(range(len(rows)), key=lambda i: (CLASS_ORDER.index(CHANGE_CLASS[rows[i][4]]),
-                                                    KIND_ORDER.index(rows[i][0]), i))
+    order = sorted(
+        range(len(rows)), key=lambda i: (CLASS_ORDER.index(CHANGE_CLASS[rows[i][4]]), KIND_ORDER.index(rows[i][0]), i)
+    )
     frame = pd.DataFrame([rows[i] for i in order], columns=COLUMNS) if rows else _empty()
     frame.attrs.update(attrs)
     return frame
@@ -597,7 +730,7 @@ def diff(before: dict | None, after: dict) -> pd.DataFrame:
 
 
 def _ago(earlier: str | None, later: str | None) -> str:
-    start, end = _parse_time(earlier), _parse_time(later) or dt.datetime.now(dt.timezone.utc)
+    start, end = _parse_time(earlier), _parse_time(later) or dt.datetime.now(dt.UTC)
     if start is None:
         return "when: unknown"
     seconds = (end - start).total_seconds()
@@ -627,7 +760,8 @@ def phrase(row) -> str:
         prefix, _, via = item.partition(" via ")
         if change in ("added", "withdrawn"):
             return f"route {prefix} {change} {'to' if change == 'added' else 'from'} the TGW" + (
-                f" (via {via})" if via else "")
+                f" (via {via})" if via else ""
+            )
         return f"TGW route {item} {was} -> {now}"
     if kind == "router BGP route":
         if change in ("added", "withdrawn"):
@@ -665,5 +799,18 @@ def summary_line(frame: pd.DataFrame, limit: int = 5) -> str:
     return f"since {since}: {', '.join(said)}{more}{passed}"
 
 
-__all__ = ["CHANGE_CLASS", "COLUMNS", "SNAPSHOT", "SnapshotError", "SnapshotSkipped", "diff", "load_snapshot",
-           "phrase", "previous_snapshot", "save_snapshot", "snapshot", "snapshot_file", "summary_line"]
+__all__ = [
+    "CHANGE_CLASS",
+    "COLUMNS",
+    "SNAPSHOT",
+    "SnapshotError",
+    "SnapshotSkipped",
+    "diff",
+    "load_snapshot",
+    "phrase",
+    "previous_snapshot",
+    "save_snapshot",
+    "snapshot",
+    "snapshot_file",
+    "summary_line",
+]

@@ -66,8 +66,15 @@ def dns_matrix_chart(df: pd.DataFrame, title: str = "DNS resolution by side") ->
             rect = Rectangle((x, y), 1, 1, facecolor=COLOURS[state], edgecolor="white", linewidth=2)
             rect.set_gid(f"{CELL_GID}:{name}|{side}")
             ax.add_patch(rect)
-            ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=8,
-                    color="black" if state in (WRONG, NONE) else "white")
+            ax.text(
+                x + 0.5,
+                y + 0.5,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if state in (WRONG, NONE) else "white",
+            )
     ax.set_xlim(0, len(sides))
     ax.set_ylim(len(names), 0)
     ax.set_xticks([x + 0.5 for x in range(len(sides))], sides)
@@ -76,10 +83,15 @@ def dns_matrix_chart(df: pd.DataFrame, title: str = "DNS resolution by side") ->
     ax.xaxis.tick_top()
     for spine in ax.spines.values():
         spine.set_visible(False)
-    shown = [OK, WRONG, FAILED] + ([NONE] if len(names) * len(sides) > len(frame.groupby(["_label", "side"]))
-                                   else [])
-    ax.legend(handles=[Patch(color=COLOURS[k], label=k) for k in shown],
-              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=len(shown), frameon=False, fontsize=8)
+    shown = [OK, WRONG, FAILED] + ([NONE] if len(names) * len(sides) > len(frame.groupby(["_label", "side"])) else [])
+    ax.legend(
+        handles=[Patch(color=COLOURS[k], label=k) for k in shown],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=len(shown),
+        frameon=False,
+        fontsize=8,
+    )
     return fig
 
 

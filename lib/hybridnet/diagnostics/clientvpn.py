@@ -6,16 +6,18 @@ import pandas as pd
 
 from ..aws import AwsContext, paginate
 
-ENDPOINT_COLUMNS = ["endpoint_id", "status", "client_cidr", "associations", "active", "denied",
-                    "connect_handler"]
+ENDPOINT_COLUMNS = ["endpoint_id", "status", "client_cidr", "associations", "active", "denied", "connect_handler"]
 CONNECTION_COLUMNS = ["endpoint_id", "connection_id", "common_name", "client_ip", "status", "message"]
 
 
-def endpoints_and_connections(ctx: AwsContext, endpoint_ids: list[str] | None = None
-                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def endpoints_and_connections(
+    ctx: AwsContext, endpoint_ids: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     ec2 = ctx.client("ec2")
     if endpoint_ids:
-        endpoints = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", ClientVpnEndpointIds=endpoint_ids)
+        endpoints = paginate(
+            ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", ClientVpnEndpointIds=endpoint_ids
+        )
     else:
         endpoints = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters())
     endpoint_rows, connection_rows = [], []
@@ -23,24 +25,39 @@ def endpoints_and_connections(ctx: AwsContext, endpoint_ids: list[str] | None = 
         endpoint_id = endpoint["ClientVpnEndpointId"]
         if endpoint["Status"]["Code"] == "deleted":
             continue
-        networks = paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
-                          ClientVpnEndpointId=endpoint_id)
+        networks = paginate(
+            ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks", ClientVpnEndpointId=endpoint_id
+        )
         connections = paginate(ec2, "describe_client_vpn_connections", "Connections", ClientVpnEndpointId=endpoint_id)
         for c in connections:
-            connection_rows.append({"endpoint_id": endpoint_id, "connection_id": c["ConnectionId"],
-                                    "common_name": c.get("CommonName", ""), "client_ip": c.get("ClientIp", ""),
-                                    "status": c["Status"]["Code"], "message": c["Status"].get("Message", "")})
+            connection_rows.append(
+                {
+                    "endpoint_id": endpoint_id,
+                    "connection_id": c["ConnectionId"],
+                    "common_name": c.get("CommonName", ""),
+                    "client_ip": c.get("ClientIp", ""),
+                    "status": c["Status"]["Code"],
+                    "message": c["Status"].get("Message", ""),
+                }
+            )
         handler = endpoint.get("ClientConnectOptions", {})
-        endpoint_rows.append({
-            "endpoint_id": endpoint_id, "status": endpoint["Status"]["Code"],
-            "client_cidr": endpoint.get("ClientCidrBlock", ""),
-            "associations": sum(1 for n in networks if n["Status"]["Code"] == "associated"),
-            "active": sum(1 for c in connections if c["Status"]["Code"] == "active"),
-            "denied": sum(1 for c in connections if c["Status"]["Code"] == "terminated" and c["Status"].get("Message")),
-            "connect_handler": handler.get("LambdaFunctionArn", "-") if handler.get("Enabled") else "-",
-        })
-    return (pd.DataFrame(endpoint_rows, columns=ENDPOINT_COLUMNS),
-            pd.DataFrame(connection_rows, columns=CONNECTION_COLUMNS))
+        endpoint_rows.append(
+            {
+                "endpoint_id": endpoint_id,
+                "status": endpoint["Status"]["Code"],
+                "client_cidr": endpoint.get("ClientCidrBlock", ""),
+                "associations": sum(1 for n in networks if n["Status"]["Code"] == "associated"),
+                "active": sum(1 for c in connections if c["Status"]["Code"] == "active"),
+                "denied": sum(
+                    1 for c in connections if c["Status"]["Code"] == "terminated" and c["Status"].get("Message")
+                ),
+                "connect_handler": handler.get("LambdaFunctionArn", "-") if handler.get("Enabled") else "-",
+            }
+        )
+    return (
+        pd.DataFrame(endpoint_rows, columns=ENDPOINT_COLUMNS),
+        pd.DataFrame(connection_rows, columns=CONNECTION_COLUMNS),
+    )
 
 
 PROBE_COLUMNS = ["endpoint_id", "event", "public_ip", "expected_allow", "allow", "failure_reason", "message"]
@@ -65,15 +82,26 @@ def handler_probe(ctx: AwsContext, endpoints: pd.DataFrame) -> pd.DataFrame:
             continue
         name = row.connect_handler.rsplit(":", 1)[-1]
         for what, ip in (("a user the policy admits", inside), ("a user the policy refuses", outside)):
-            event = handlers.sample_event(ip, common_name="healthcheck", endpoint_id=row.endpoint_id,
-                                          connection_id="cvpn-connection-00000000000000000")
+            event = handlers.sample_event(
+                ip,
+                common_name="healthcheck",
+                endpoint_id=row.endpoint_id,
+                connection_id="cvpn-connection-00000000000000000",
+            )
             expected = handlers.decide_locally(event, intended)
             actual = connect_handler.invoke(ctx, name, event, wait_s=PROBE_WAIT_S)
             problems = "; ".join(actual.problems)
-            rows.append({"endpoint_id": row.endpoint_id, "event": what, "public_ip": ip,
-                         "expected_allow": expected.allow, "allow": actual.allow,
-                         "failure_reason": actual.failure_reason or "",
-                         "message": f"{actual.message or '-'}{f' ({problems})' if problems else ''}"})
+            rows.append(
+                {
+                    "endpoint_id": row.endpoint_id,
+                    "event": what,
+                    "public_ip": ip,
+                    "expected_allow": expected.allow,
+                    "allow": actual.allow,
+                    "failure_reason": actual.failure_reason or "",
+                    "message": f"{actual.message or '-'}{f' ({problems})' if problems else ''}",
+                }
+            )
             if actual.failure_reason == handlers.REASON_TIMEOUT:
                 break  # one wait is enough to know
     return pd.DataFrame(rows, columns=PROBE_COLUMNS)

@@ -6,7 +6,8 @@ look-back window; a group that does not exist (any more) gives nothing."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError
@@ -29,12 +30,18 @@ def log_group_name(arn_or_name: str) -> str:
 
 
 def start_ms(lookback_minutes: float, now: dt.datetime | None = None) -> int:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return int((now - dt.timedelta(minutes=lookback_minutes)).timestamp() * 1000)
 
 
-def events(ctx: AwsContext, group: str, since_ms: int, until_ms: int | None = None,
-           streams: list[str] | None = None, stream_prefix: str | None = None) -> Iterable[dict]:
+def events(
+    ctx: AwsContext,
+    group: str,
+    since_ms: int,
+    until_ms: int | None = None,
+    streams: list[str] | None = None,
+    stream_prefix: str | None = None,
+) -> Iterable[dict]:
     """The group's events (logStreamName, timestamp, message) from `since_ms` on."""
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": since_ms}
     if until_ms is not None:

@@ -32,8 +32,10 @@ HOST_DAEMONS: dict[str, dict[str, tuple[str, ...]]] = {
 # killed daemon its parent has not reaped yet is not running). The namespace
 # matters: a router may run other daemons in other namespaces, and the lab's
 # hosts are namespaces of one machine, all in one process table.
-PROCESSES_COMMAND = ("ps -e -o netns=,stat=,comm= | awk -v me=\"$(stat -L -c %i /proc/self/ns/net)\" "
-                     "'$1 == me && $2 !~ /^Z/ {print $3}' | sort -u")
+PROCESSES_COMMAND = (
+    'ps -e -o netns=,stat=,comm= | awk -v me="$(stat -L -c %i /proc/self/ns/net)" '
+    "'$1 == me && $2 !~ /^Z/ {print $3}' | sort -u"
+)
 
 
 def daemons_frame(ctx: AwsContext) -> pd.DataFrame:
@@ -46,10 +48,25 @@ def daemons_frame(ctx: AwsContext) -> pd.DataFrame:
         result = done[role]
         listed = set(result.stdout.split()) if result.ok else set()
         # The command's own shell is in the list: an empty one is a host that could not list.
-        detail = result.outcome if not result.ok else result.reason if listed else (
-            f"{result.reason}, but no process listed (ps, awk and stat are needed): "
-            f"{result.stderr.strip()[-300:] or 'no error output'}")
+        detail = (
+            result.outcome
+            if not result.ok
+            else result.reason
+            if listed
+            else (
+                f"{result.reason}, but no process listed (ps, awk and stat are needed): "
+                f"{result.stderr.strip()[-300:] or 'no error output'}"
+            )
+        )
         for daemon, names in HOST_DAEMONS[role].items():
-            rows.append({"role": role, "host": result.host, "instance_id": result.instance_id, "daemon": daemon,
-                         "running": bool(listed & set(names)) if listed else None, "detail": detail})
+            rows.append(
+                {
+                    "role": role,
+                    "host": result.host,
+                    "instance_id": result.instance_id,
+                    "daemon": daemon,
+                    "running": bool(listed & set(names)) if listed else None,
+                    "detail": detail,
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)

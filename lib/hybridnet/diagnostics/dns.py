@@ -61,8 +61,14 @@ TIMEOUT = "TIMEOUT"
 UNREACHABLE = "UNREACHABLE"
 ERROR = "ERROR"
 NODATA = "NODATA"  # as an expectation: NOERROR with an empty answer
-NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN,
-                  errno.ENETDOWN, errno.EPERM}  # EPERM: a firewall rule rejected the packet
+NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ENETUNREACH,
+    errno.EHOSTUNREACH,
+    errno.EHOSTDOWN,
+    errno.ENETDOWN,
+    errno.EPERM,
+}  # EPERM: a firewall rule rejected the packet
 _RCODE_WORDS = {TIMEOUT, UNREACHABLE, ERROR, NODATA} | {dns.rcode.to_text(r) for r in dns.rcode.Rcode}
 
 
@@ -106,8 +112,10 @@ class Probe:
         elif isinstance(self.expected, str):
             word = self.expected.upper()
             if word not in _RCODE_WORDS:
-                raise ValueError(f"Probe.expected: {self.expected!r} is not an rcode; give a list of values "
-                                 f"or one of {', '.join(sorted(_RCODE_WORDS))}")
+                raise ValueError(
+                    f"Probe.expected: {self.expected!r} is not an rcode; give a list of values "
+                    f"or one of {', '.join(sorted(_RCODE_WORDS))}"
+                )
             object.__setattr__(self, "expected", word)
         elif self.expected is not None:
             if not isinstance(self.expected, Iterable):
@@ -124,7 +132,7 @@ class Probe:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Probe":
+    def from_json(cls, data: dict[str, Any]) -> Probe:
         return cls(**data)
 
 
@@ -174,7 +182,8 @@ def is_ok(probe: Probe, rcode: str, answer: Sequence[str]) -> bool:
             return rcode == "NOERROR" and not answer
         return rcode == expected
     return rcode == "NOERROR" and sorted(_norm(v, probe.qtype) for v in answer) == sorted(
-        _norm(v, probe.qtype) for v in expected)
+        _norm(v, probe.qtype) for v in expected
+    )
 
 
 # --- asking ----------------------------------------------------------------------------
@@ -197,11 +206,18 @@ async def _ask(probe: Probe, timeout: float) -> tuple[str, list[str], str]:
         # A connected socket, so that "port unreachable" / "no route" come back at once.
         sock = await backend.make_socket(af, socket.SOCK_DGRAM, 0, source, (probe.server, probe.port))
         async with sock:
-            response = await dns.asyncquery.udp(query, probe.server, timeout=max(0.0, deadline - time.monotonic()),
-                                                port=probe.port, sock=sock, ignore_unexpected=True)
+            response = await dns.asyncquery.udp(
+                query,
+                probe.server,
+                timeout=max(0.0, deadline - time.monotonic()),
+                port=probe.port,
+                sock=sock,
+                ignore_unexpected=True,
+            )
         if response.flags & dns.flags.TC:
-            response = await dns.asyncquery.tcp(query, probe.server, timeout=max(0.0, deadline - time.monotonic()),
-                                                port=probe.port, source=probe.source)
+            response = await dns.asyncquery.tcp(
+                query, probe.server, timeout=max(0.0, deadline - time.monotonic()), port=probe.port, source=probe.source
+            )
     except dns.exception.Timeout:
         return TIMEOUT, [], f"no answer within {timeout:g} s"
     except OSError as exc:
@@ -220,18 +236,26 @@ async def _row(probe: Probe, timeout: float, gate: asyncio.Semaphore) -> dict[st
         start = time.perf_counter()
         try:
             rcode, answer, detail = await asyncio.wait_for(_ask(probe, timeout), timeout + 1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             rcode, answer, detail = TIMEOUT, [], f"no answer within {timeout:g} s"
         latency = (time.perf_counter() - start) * 1000.0
     return {
-        "side": probe.side, "server": probe.server, "name": probe.qname, "type": probe.qtype,
-        "answer": ",".join(answer), "rcode": rcode, "latency_ms": round(latency, 1),
-        "expected": expected_text(probe.expected), "ok": is_ok(probe, rcode, answer), "detail": detail,
+        "side": probe.side,
+        "server": probe.server,
+        "name": probe.qname,
+        "type": probe.qtype,
+        "answer": ",".join(answer),
+        "rcode": rcode,
+        "latency_ms": round(latency, 1),
+        "expected": expected_text(probe.expected),
+        "ok": is_ok(probe, rcode, answer),
+        "detail": detail,
     }
 
 
-async def aprobe_rows(probes: Sequence[Probe], timeout: float = DEFAULT_TIMEOUT,
-                      concurrency: int = DEFAULT_CONCURRENCY) -> list[dict[str, Any]]:
+async def aprobe_rows(
+    probes: Sequence[Probe], timeout: float = DEFAULT_TIMEOUT, concurrency: int = DEFAULT_CONCURRENCY
+) -> list[dict[str, Any]]:
     """The rows for `probes`, asked from this process's namespace (coroutine)."""
     gate = asyncio.Semaphore(max(1, int(concurrency)))
     return list(await asyncio.gather(*(_row(p, timeout, gate) for p in probes)))
@@ -253,8 +277,9 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def probe_matrix(probes: Sequence[Probe], timeout: float = DEFAULT_TIMEOUT,
-                 concurrency: int = DEFAULT_CONCURRENCY) -> pd.DataFrame:
+def probe_matrix(
+    probes: Sequence[Probe], timeout: float = DEFAULT_TIMEOUT, concurrency: int = DEFAULT_CONCURRENCY
+) -> pd.DataFrame:
     """Ask every probe (concurrently) and return one row per probe, in order.
 
     Probes with a `netns` are asked from inside that namespace (one child
@@ -299,23 +324,29 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _rows_in_netns(ns: str, probes: Sequence[Probe], timeout: float, concurrency: int,
-                   python: str | None = None) -> list[dict[str, Any]]:
-    payload = {"probes": [dataclasses.replace(p, netns=None).to_json() for p in probes],
-               "timeout": timeout, "concurrency": concurrency}
+def _rows_in_netns(
+    ns: str, probes: Sequence[Probe], timeout: float, concurrency: int, python: str | None = None
+) -> list[dict[str, Any]]:
+    payload = {
+        "probes": [dataclasses.replace(p, netns=None).to_json() for p in probes],
+        "timeout": timeout,
+        "concurrency": concurrency,
+    }
     waves = -(-len(probes) // max(1, int(concurrency))) if probes else 0
     budget = 30.0 + waves * (timeout + 1.0)
     cmd = ["ip", "netns", "exec", ns, python or sys.executable, "-m", "hybridnet.diagnostics.dns", "--json"]
     try:
-        res = subprocess.run(cmd, input=json.dumps(payload), capture_output=True, text=True, timeout=budget,
-                             env=_child_env())
+        res = subprocess.run(
+            cmd, input=json.dumps(payload), capture_output=True, text=True, timeout=budget, env=_child_env()
+        )
     except FileNotFoundError as exc:
         raise ProbeError(f"cannot run probes in namespace {ns}: {exc}") from None
     except subprocess.TimeoutExpired:
         raise ProbeError(f"probes in namespace {ns} did not finish within {budget:.0f} s") from None
     if res.returncode != 0:
-        raise ProbeError(f"probes in namespace {ns} failed (exit {res.returncode}): "
-                         f"{(res.stderr or res.stdout).strip()[-2000:]}")
+        raise ProbeError(
+            f"probes in namespace {ns} failed (exit {res.returncode}): {(res.stderr or res.stdout).strip()[-2000:]}"
+        )
     try:
         rows = json.loads(res.stdout)["rows"]
     except (ValueError, KeyError, TypeError):
@@ -325,8 +356,13 @@ def _rows_in_netns(ns: str, probes: Sequence[Probe], timeout: float, concurrency
     return rows
 
 
-def probe_matrix_in_netns(ns: str, probes: Sequence[Probe], timeout: float = DEFAULT_TIMEOUT,
-                          concurrency: int = DEFAULT_CONCURRENCY, python: str | None = None) -> pd.DataFrame:
+def probe_matrix_in_netns(
+    ns: str,
+    probes: Sequence[Probe],
+    timeout: float = DEFAULT_TIMEOUT,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    python: str | None = None,
+) -> pd.DataFrame:
     """:func:`probe_matrix` for `probes` asked from inside network namespace `ns`.
 
     Runs ``ip netns exec NS PYTHON -m hybridnet.diagnostics.dns --json`` (needs
@@ -346,7 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hybridnet.diagnostics.dns",
         description="Ask DNS probes given as JSON on stdin ({probes: [...], timeout, concurrency}); "
-                    "print {rows: [...]} as JSON.")
+        "print {rows: [...]} as JSON.",
+    )
     parser.add_argument("--json", action="store_true", required=True, help="JSON on stdin and stdout")
     parser.parse_args(argv)
     try:

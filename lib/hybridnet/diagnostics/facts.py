@@ -29,21 +29,35 @@ def resolver_facts(ctx: AwsContext) -> pd.DataFrame:
     onprem = ctx.params.onprem.cidr
     group = hybrid_dns.find_security_group(ctx, vpc_id)
     if group is not None:
-        have = {(p.get("IpProtocol"), r["CidrIp"]) for p in group.get("IpPermissions", [])
-                if p.get("IpProtocol") == "-1" or p.get("FromPort", 0) <= hybrid_dns.DNS_PORT <= p.get("ToPort", -1)
-                for r in p.get("IpRanges", [])}
+        have = {
+            (p.get("IpProtocol"), r["CidrIp"])
+            for p in group.get("IpPermissions", [])
+            if p.get("IpProtocol") == "-1" or p.get("FromPort", 0) <= hybrid_dns.DNS_PORT <= p.get("ToPort", -1)
+            for r in p.get("IpRanges", [])
+        }
         for proto in ("udp", "tcp"):
             admitted = (proto, onprem) in have or ("-1", onprem) in have
-            rows.append({"subject": group["GroupId"], "ok": admitted,
-                         "text": f"security group {group['GroupId']} admits {proto}/53 from {onprem}" if admitted else
-                         f"security group {group['GroupId']} admits no {proto}/53 from {onprem} (the on-prem network)"})
+            rows.append(
+                {
+                    "subject": group["GroupId"],
+                    "ok": admitted,
+                    "text": f"security group {group['GroupId']} admits {proto}/53 from {onprem}"
+                    if admitted
+                    else f"security group {group['GroupId']} admits no {proto}/53 from {onprem} (the on-prem network)",
+                }
+            )
     rule = hybrid_dns.find_forward_rule(ctx)
     if rule is not None:
         associated = hybrid_dns.find_rule_association(ctx, rule["Id"], vpc_id) is not None
         domain = rule["DomainName"].rstrip(".")
-        rows.append({"subject": rule["Id"], "ok": associated,
-                     "text": f"forwarding rule {rule['Id']} for {domain} is "
-                             f"{'associated' if associated else 'not associated'} with {vpc_id}"})
+        rows.append(
+            {
+                "subject": rule["Id"],
+                "ok": associated,
+                "text": f"forwarding rule {rule['Id']} for {domain} is "
+                f"{'associated' if associated else 'not associated'} with {vpc_id}",
+            }
+        )
     return pd.DataFrame(rows, columns=FACT_COLUMNS)
 
 
@@ -54,21 +68,31 @@ def certificates_frame(ctx: AwsContext, endpoint_ids: list[str], now: dt.datetim
 
     if not endpoint_ids:
         return pd.DataFrame(columns=CERTIFICATE_COLUMNS)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     ec2, acm = ctx.client("ec2"), ctx.client("acm")
     rows = []
-    for endpoint in paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints",
-                             ClientVpnEndpointIds=endpoint_ids):
-        for role, arn in (("server", endpoint.get("ServerCertificateArn")),
-                          ("client chain", client_root_chain_arn(endpoint))):
+    for endpoint in paginate(
+        ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", ClientVpnEndpointIds=endpoint_ids
+    ):
+        for role, arn in (
+            ("server", endpoint.get("ServerCertificateArn")),
+            ("client chain", client_root_chain_arn(endpoint)),
+        ):
             if not arn:
                 continue
             described = acm.describe_certificate(CertificateArn=arn)["Certificate"]
             not_after = described.get("NotAfter")
             days = None if not_after is None else (not_after - now).total_seconds() / 86400
-            rows.append({"endpoint_id": endpoint["ClientVpnEndpointId"], "role": role,
-                         "certificate": arn.rsplit("/", 1)[-1], "domain": described.get("DomainName", ""),
-                         "not_after": not_after, "days_left": None if days is None else round(days, 1)})
+            rows.append(
+                {
+                    "endpoint_id": endpoint["ClientVpnEndpointId"],
+                    "role": role,
+                    "certificate": arn.rsplit("/", 1)[-1],
+                    "domain": described.get("DomainName", ""),
+                    "not_after": not_after,
+                    "days_left": None if days is None else round(days, 1),
+                }
+            )
     return pd.DataFrame(rows, columns=CERTIFICATE_COLUMNS)
 
 

@@ -31,8 +31,10 @@ from .dns import COLUMNS, ERROR, TIMEOUT, UNREACHABLE, Probe, expected_text, is_
 
 MARK = "### hybridnet question "
 NO_DIG = "### hybridnet no dig"
-INSTALL_DIG = ("dig is not installed on the host: install bind-utils (Amazon Linux, RHEL) or dnsutils "
-               "(Debian, Ubuntu), then run the check again")
+INSTALL_DIG = (
+    "dig is not installed on the host: install bind-utils (Amazon Linux, RHEL) or dnsutils "
+    "(Debian, Ubuntu), then run the check again"
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def parse(output: str, count: int) -> list[dict]:
     current = None
     for line in output.splitlines():
         if line.startswith(MARK):
-            current = int(line[len(MARK):].strip())
+            current = int(line[len(MARK) :].strip())
             chunks[current] = []
         elif current is not None:
             chunks[current].append(line)
@@ -98,8 +100,15 @@ def parse(output: str, count: int) -> list[dict]:
     for number in range(count):
         lines = chunks.get(number)
         if lines is None:
-            out.append({"server": "-", "answer": [], "rcode": ERROR, "latency_ms": float("nan"),
-                        "detail": "no answer for this question in the host's output (output cut short?)"})
+            out.append(
+                {
+                    "server": "-",
+                    "answer": [],
+                    "rcode": ERROR,
+                    "latency_ms": float("nan"),
+                    "detail": "no answer for this question in the host's output (output cut short?)",
+                }
+            )
             continue
         text = "\n".join(lines)
         try:
@@ -110,13 +119,27 @@ def parse(output: str, count: int) -> list[dict]:
         if message is None:
             error = next((d for d in documents if isinstance(d, dict) and d.get("type") == "DIG_ERROR"), None)
             detail = str(error.get("message", "")).strip() if error else (text.strip()[-300:] or "no output")
-            out.append({"server": "-", "answer": [], "rcode": _error_rcode(detail), "latency_ms": float("nan"),
-                        "detail": f"dig: {detail}"})
+            out.append(
+                {
+                    "server": "-",
+                    "answer": [],
+                    "rcode": _error_rcode(detail),
+                    "latency_ms": float("nan"),
+                    "detail": f"dig: {detail}",
+                }
+            )
             continue
         body = message.get("message") or {}
         data = body.get("response_message_data") or {}
-        out.append({"server": str(body.get("response_address", "-")), "answer": data,
-                    "rcode": str(data.get("status", ERROR)), "latency_ms": _latency_ms(body), "detail": ""})
+        out.append(
+            {
+                "server": str(body.get("response_address", "-")),
+                "answer": data,
+                "rcode": str(data.get("status", ERROR)),
+                "latency_ms": _latency_ms(body),
+                "detail": "",
+            }
+        )
     return out
 
 
@@ -129,21 +152,41 @@ def matrix(plane, questions: Mapping[str, Sequence[HostProbe]], timeout: float =
     for role, asked in questions.items():
         command = done.get(role)
         if command is not None and command.ok and command.stdout.strip() == NO_DIG:
-            answers = [{"server": "-", "answer": {}, "rcode": ERROR, "latency_ms": float("nan"),
-                        "detail": f"{role} {command.instance_id}: {INSTALL_DIG}"} for _ in asked]
+            answers = [
+                {
+                    "server": "-",
+                    "answer": {},
+                    "rcode": ERROR,
+                    "latency_ms": float("nan"),
+                    "detail": f"{role} {command.instance_id}: {INSTALL_DIG}",
+                }
+                for _ in asked
+            ]
         elif command is not None and command.ok:
             answers = parse(command.stdout, len(asked))
         else:
             why = command.reason if command is not None else f"nothing was asked of {role}"
-            answers = [{"server": "-", "answer": {}, "rcode": UNREACHABLE, "latency_ms": float("nan"),
-                        "detail": why} for _ in asked]
+            answers = [
+                {"server": "-", "answer": {}, "rcode": UNREACHABLE, "latency_ms": float("nan"), "detail": why}
+                for _ in asked
+            ]
         for question, got in zip(asked, answers):
             p = question.probe
             values = _answers(got["answer"], p.qtype) if isinstance(got["answer"], dict) else []
             server = got["server"] if got["server"] != "-" or question.via_resolver else p.server
-            rows.append({"side": p.side, "server": server, "name": p.qname, "type": p.qtype,
-                         "answer": ",".join(values), "rcode": got["rcode"], "latency_ms": got["latency_ms"],
-                         "expected": expected_text(p.expected), "ok": is_ok(p, got["rcode"], values),
-                         "detail": got["detail"]})
+            rows.append(
+                {
+                    "side": p.side,
+                    "server": server,
+                    "name": p.qname,
+                    "type": p.qtype,
+                    "answer": ",".join(values),
+                    "rcode": got["rcode"],
+                    "latency_ms": got["latency_ms"],
+                    "expected": expected_text(p.expected),
+                    "ok": is_ok(p, got["rcode"], values),
+                    "detail": got["detail"],
+                }
+            )
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.astype({"ok": bool, "latency_ms": float})

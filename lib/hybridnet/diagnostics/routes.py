@@ -20,13 +20,20 @@ def tgw_routes_frame(ctx: AwsContext, transit_gateway_id: str) -> pd.DataFrame:
     rows = []
     for route_type in ("static", "propagated"):
         routes = ec2.search_transit_gateway_routes(
-            TransitGatewayRouteTableId=table, Filters=[{"Name": "type", "Values": [route_type]}])["Routes"]
+            TransitGatewayRouteTableId=table, Filters=[{"Name": "type", "Values": [route_type]}]
+        )["Routes"]
         for route in routes:
             attachment = (route.get("TransitGatewayAttachments") or [{}])[0]
-            rows.append({"prefix": route.get("DestinationCidrBlock"), "type": route["Type"], "state": route["State"],
-                         "resource_type": attachment.get("ResourceType", "-"),
-                         "resource_id": attachment.get("ResourceId", "-"),
-                         "attachment_id": attachment.get("TransitGatewayAttachmentId", "-")})
+            rows.append(
+                {
+                    "prefix": route.get("DestinationCidrBlock"),
+                    "type": route["Type"],
+                    "state": route["State"],
+                    "resource_type": attachment.get("ResourceType", "-"),
+                    "resource_id": attachment.get("ResourceId", "-"),
+                    "attachment_id": attachment.get("TransitGatewayAttachmentId", "-"),
+                }
+            )
     return pd.DataFrame(rows, columns=TGW_COLUMNS).sort_values(["prefix", "type"], ignore_index=True)
 
 
@@ -55,9 +62,16 @@ def router_bgp_frame(ctx: AwsContext, connections: list[dict] | None = None) -> 
     for prefix, paths in table.items():
         for path in paths:
             hop = (path.get("nexthops") or [{}])[0].get("ip", "")
-            rows.append({"prefix": prefix, "next_hop": hop or "local", "as_path": path.get("path", "") or "-",
-                         "best": bool(path.get("bestpath")), "multipath": bool(path.get("multipath")),
-                         "tunnel": tunnels.get(hop, "-")})
+            rows.append(
+                {
+                    "prefix": prefix,
+                    "next_hop": hop or "local",
+                    "as_path": path.get("path", "") or "-",
+                    "best": bool(path.get("bestpath")),
+                    "multipath": bool(path.get("multipath")),
+                    "tunnel": tunnels.get(hop, "-"),
+                }
+            )
     frame = pd.DataFrame(rows, columns=BGP_COLUMNS).sort_values(["prefix", "next_hop"], ignore_index=True)
     return frame, f"the router's own BGP table: hosts.router {done.host} ({done.instance_id}), through SSM"
 
@@ -79,10 +93,17 @@ def router_neighbors_frame(ctx: AwsContext) -> pd.DataFrame | None:
         neighbors = json.loads(done.stdout or "{}")
     except ValueError:
         return None
-    rows = [{"neighbor": ip, "remote_as": n.get("remoteAs"), "state": n.get("bgpState", "?"),
-             "last_reset": n.get("lastResetDueTo", ""),
-             "notification": n.get("lastNotificationReason") or n.get("lastErrorCodeSubcode") or ""}
-            for ip, n in neighbors.items() if isinstance(n, dict)]
+    rows = [
+        {
+            "neighbor": ip,
+            "remote_as": n.get("remoteAs"),
+            "state": n.get("bgpState", "?"),
+            "last_reset": n.get("lastResetDueTo", ""),
+            "notification": n.get("lastNotificationReason") or n.get("lastErrorCodeSubcode") or "",
+        }
+        for ip, n in neighbors.items()
+        if isinstance(n, dict)
+    ]
     return pd.DataFrame(rows, columns=NEIGHBOR_COLUMNS)
 
 

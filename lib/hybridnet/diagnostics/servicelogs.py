@@ -41,8 +41,17 @@ from ..aws import AwsContext, paginate
 from .cloudwatchlogs import empty_frame, events, log_group_name, start_ms
 
 RESOLVER_COLUMNS = ["time", "vpc_id", "query_name", "query_type", "rcode", "answers", "srcaddr", "source"]
-CLIENT_VPN_COLUMNS = ["time", "endpoint_id", "connection_id", "client_ip", "common_name", "status",
-                      "failure_reason", "handler_status", "device_ip"]
+CLIENT_VPN_COLUMNS = [
+    "time",
+    "endpoint_id",
+    "connection_id",
+    "client_ip",
+    "common_name",
+    "status",
+    "failure_reason",
+    "handler_status",
+    "device_ip",
+]
 NA = "NA"
 # connection-attempt-failure-reason -> what the client connect handler did
 HANDLER_OUTCOMES = {
@@ -75,13 +84,15 @@ def _utc(text: Any, fmt: str | None = None) -> pd.Timestamp | None:
 
 # --- Resolver query logs ---------------------------------------------------------------------------
 
+
 def parse_resolver_query_entry(message: str) -> dict | None:
     """One Resolver query log entry as a RESOLVER_COLUMNS row, or None when it is not one."""
     entry = _json(message)
     if entry is None or "query_name" not in entry or "rcode" not in entry:
         return None
-    answers = "; ".join(f"{a.get('Type', '?')} {a.get('Rdata', '?')}" for a in entry.get("answers") or []
-                        if isinstance(a, dict))
+    answers = "; ".join(
+        f"{a.get('Type', '?')} {a.get('Rdata', '?')}" for a in entry.get("answers") or [] if isinstance(a, dict)
+    )
     ids = entry.get("srcids") or {}
     source = ids.get("instance") or ""
     endpoint = ids.get("resolver_endpoint")
@@ -89,9 +100,16 @@ def parse_resolver_query_entry(message: str) -> dict | None:
         interface = ids.get("resolver_network_interface")
         via = f"{endpoint} ({interface})" if interface else endpoint
         source = f"{source} via {via}" if source else via
-    return {"time": _utc(entry.get("query_timestamp")), "vpc_id": entry.get("vpc_id", ""),
-            "query_name": entry["query_name"], "query_type": entry.get("query_type", ""), "rcode": entry["rcode"],
-            "answers": answers, "srcaddr": entry.get("srcaddr", ""), "source": source}
+    return {
+        "time": _utc(entry.get("query_timestamp")),
+        "vpc_id": entry.get("vpc_id", ""),
+        "query_name": entry["query_name"],
+        "query_type": entry.get("query_type", ""),
+        "rcode": entry["rcode"],
+        "answers": answers,
+        "srcaddr": entry.get("srcaddr", ""),
+        "source": source,
+    }
 
 
 def query_log_groups(ctx: AwsContext, vpc_id: str) -> list[str]:
@@ -99,13 +117,17 @@ def query_log_groups(ctx: AwsContext, vpc_id: str) -> list[str]:
     query logging configurations with an ACTIVE association with it."""
     resolver = ctx.client("route53resolver")
     groups = []
-    for association in paginate(resolver, "list_resolver_query_log_config_associations",
-                                "ResolverQueryLogConfigAssociations",
-                                Filters=[{"Name": "ResourceId", "Values": [vpc_id]}]):
+    for association in paginate(
+        resolver,
+        "list_resolver_query_log_config_associations",
+        "ResolverQueryLogConfigAssociations",
+        Filters=[{"Name": "ResourceId", "Values": [vpc_id]}],
+    ):
         if association.get("Status") != "ACTIVE":
             continue
         config = resolver.get_resolver_query_log_config(
-            ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"])["ResolverQueryLogConfig"]
+            ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"]
+        )["ResolverQueryLogConfig"]
         arn = config.get("DestinationArn", "")
         if ":logs:" in arn and ":log-group:" in arn and log_group_name(arn) not in groups:
             groups.append(log_group_name(arn))
@@ -124,9 +146,12 @@ def resolver_query_frame(ctx: AwsContext, lookback_minutes: float = 60, vpc_id: 
         except PhaseError:
             return empty_frame(RESOLVER_COLUMNS)
     start = start_ms(lookback_minutes)
-    rows = [row for group in query_log_groups(ctx, vpc_id) for event in events(ctx, group, start)
-            if (row := parse_resolver_query_entry(event.get("message", ""))) is not None
-            and row["vpc_id"] in (vpc_id, "")]
+    rows = [
+        row
+        for group in query_log_groups(ctx, vpc_id)
+        for event in events(ctx, group, start)
+        if (row := parse_resolver_query_entry(event.get("message", ""))) is not None and row["vpc_id"] in (vpc_id, "")
+    ]
     return _frame(rows, RESOLVER_COLUMNS)
 
 
@@ -151,13 +176,15 @@ def handler_status(entry: dict, handler_enabled: bool | None = None) -> str:
     if reason in HANDLER_OUTCOMES:
         return HANDLER_OUTCOMES[reason]
     if entry.get("connection-attempt-status") == "successful" and (
-            handler_enabled or (handler_enabled is None and "posture-compliance-statuses" in entry)):
+        handler_enabled or (handler_enabled is None and "posture-compliance-statuses" in entry)
+    ):
         return "allowed"
     return ""
 
 
-def parse_client_vpn_entry(message: str, handler_enabled: bool | None = None,
-                           timestamp_ms: int | None = None) -> dict | None:
+def parse_client_vpn_entry(
+    message: str, handler_enabled: bool | None = None, timestamp_ms: int | None = None
+) -> dict | None:
     """One Client VPN connection log entry as a CLIENT_VPN_COLUMNS row, or None when it
     is not one. status is connection-attempt-status ("successful", "failed", ...), or
     "ended" for the entry that closes a connection (connection-end-time set);
@@ -166,7 +193,8 @@ def parse_client_vpn_entry(message: str, handler_enabled: bool | None = None,
     if entry is None or "connection-id" not in entry or "client-vpn-endpoint-id" not in entry:
         return None
     time = _utc(entry.get("connection-last-update-time"), CVPN_TIME) or _utc(
-        entry.get("connection-start-time"), CVPN_TIME)
+        entry.get("connection-start-time"), CVPN_TIME
+    )
     if time is None and timestamp_ms is not None:
         time = pd.Timestamp(timestamp_ms, unit="ms", tz="UTC")
     ended = entry.get("connection-end-time") not in (None, "", NA)
@@ -179,14 +207,20 @@ def parse_client_vpn_entry(message: str, handler_enabled: bool | None = None,
         found = entry.get(key)
         return "" if found in (None, NA) else str(found)
 
-    return {"time": time, "endpoint_id": entry["client-vpn-endpoint-id"], "connection_id": entry["connection-id"],
-            "client_ip": value("client-ip"), "common_name": value("common-name"), "status": status,
-            "failure_reason": "" if reason == NA else reason, "handler_status": handler_status(entry, handler_enabled),
-            "device_ip": value("device-ip")}
+    return {
+        "time": time,
+        "endpoint_id": entry["client-vpn-endpoint-id"],
+        "connection_id": entry["connection-id"],
+        "client_ip": value("client-ip"),
+        "common_name": value("common-name"),
+        "status": status,
+        "failure_reason": "" if reason == NA else reason,
+        "handler_status": handler_status(entry, handler_enabled),
+        "device_ip": value("device-ip"),
+    }
 
 
-def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookback_minutes: float = 60
-                                ) -> pd.DataFrame:
+def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookback_minutes: float = 60) -> pd.DataFrame:
     """The endpoints' connection log entries of the last `lookback_minutes`, oldest first:
     time, endpoint_id, connection_id, client_ip, common_name, status, failure_reason,
     handler_status (see handler_status), device_ip (the client's public address). Read
@@ -194,8 +228,9 @@ def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookba
     if not endpoint_ids:
         return empty_frame(CLIENT_VPN_COLUMNS)
     ec2 = ctx.client("ec2")
-    endpoints = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints",
-                         ClientVpnEndpointIds=list(endpoint_ids))
+    endpoints = paginate(
+        ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", ClientVpnEndpointIds=list(endpoint_ids)
+    )
     start = start_ms(lookback_minutes)
     rows = []
     for endpoint in endpoints:
@@ -204,14 +239,24 @@ def client_vpn_connection_frame(ctx: AwsContext, endpoint_ids: list[str], lookba
             continue
         handler = bool((endpoint.get("ClientConnectOptions") or {}).get("Enabled"))
         stream = options.get("CloudwatchLogStream")
-        for event in events(ctx, log_group_name(options["CloudwatchLogGroup"]), start,
-                            streams=[stream] if stream else None):
+        for event in events(
+            ctx, log_group_name(options["CloudwatchLogGroup"]), start, streams=[stream] if stream else None
+        ):
             row = parse_client_vpn_entry(event.get("message", ""), handler, event.get("timestamp"))
             if row is not None and row["endpoint_id"] == endpoint["ClientVpnEndpointId"]:
                 rows.append(row)
     return _frame(rows, CLIENT_VPN_COLUMNS)
 
 
-__all__ = ["CLIENT_VPN_COLUMNS", "HANDLER_OUTCOMES", "RESOLVER_COLUMNS", "client_vpn_connection_frame",
-           "handler_status", "log_group_name", "parse_client_vpn_entry", "parse_resolver_query_entry",
-           "query_log_groups", "resolver_query_frame"]
+__all__ = [
+    "CLIENT_VPN_COLUMNS",
+    "HANDLER_OUTCOMES",
+    "RESOLVER_COLUMNS",
+    "client_vpn_connection_frame",
+    "handler_status",
+    "log_group_name",
+    "parse_client_vpn_entry",
+    "parse_resolver_query_entry",
+    "query_log_groups",
+    "resolver_query_frame",
+]

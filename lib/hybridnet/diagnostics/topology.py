@@ -22,13 +22,35 @@ import pandas as pd
 from ..charts import STATUS_COLOURS
 from .verdicts import SEVERITY
 
-
 # Left to right: on-prem, the internet (tunnels, remote users), AWS.
-LAYERS = ["on-prem hosts", "on-prem network", "customer gateway", "internet", "AWS edge", "transit gateway",
-          "VPC", "subnets", "in the subnets", "Resolver rule"]
-KIND_LAYER = {"onprem_host": 0, "dns_server": 0, "onprem_network": 1, "customer_gateway": 2, "tunnel": 3,
-              "remote_user": 3, "vpn_connection": 4, "client_vpn": 4, "transit_gateway": 5, "vpc": 6,
-              "subnet": 7, "resolver_endpoint": 8, "vpc_host": 8, "resolver_rule": 9}
+LAYERS = [
+    "on-prem hosts",
+    "on-prem network",
+    "customer gateway",
+    "internet",
+    "AWS edge",
+    "transit gateway",
+    "VPC",
+    "subnets",
+    "in the subnets",
+    "Resolver rule",
+]
+KIND_LAYER = {
+    "onprem_host": 0,
+    "dns_server": 0,
+    "onprem_network": 1,
+    "customer_gateway": 2,
+    "tunnel": 3,
+    "remote_user": 3,
+    "vpn_connection": 4,
+    "client_vpn": 4,
+    "transit_gateway": 5,
+    "vpc": 6,
+    "subnet": 7,
+    "resolver_endpoint": 8,
+    "vpc_host": 8,
+    "resolver_rule": 9,
+}
 # Top to bottom within a layer: the site-to-site path, then DNS, then Client VPN.
 KIND_BAND = {"resolver_endpoint": 1, "resolver_rule": 1, "dns_server": 1, "client_vpn": 2, "remote_user": 2}
 # A node no verdict concerns is neutral; the others have the verdict charts' colours.
@@ -38,6 +60,7 @@ IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
 # --- the API's state -----------------------------------------------------------------------------
 
+
 def collect_topology(ctx, ev) -> dict:
     """What the map shows, read through ctx.client (and from the evidence the health
     check already holds). A part that is not there (no VPC with the params' CIDR, no
@@ -46,10 +69,24 @@ def collect_topology(ctx, ev) -> dict:
     from ..phases.tgw_attachment import number_tunnels
 
     p, ec2 = ctx.params, ctx.client("ec2")
-    data: dict = {"stack": p.name, "region": p.region, "vpc": None, "subnets": [], "transit_gateways": [],
-                  "vpn_connections": [], "customer_gateways": [], "resolver": {}, "client_vpn": [],
-                  "hosts": [], "onprem": {"cidr": p.onprem.cidr, "dns_server": p.onprem.dns_server,
-                                          "domain": p.onprem.domain, "hosts": dict(p.onprem.hosts)}}
+    data: dict = {
+        "stack": p.name,
+        "region": p.region,
+        "vpc": None,
+        "subnets": [],
+        "transit_gateways": [],
+        "vpn_connections": [],
+        "customer_gateways": [],
+        "resolver": {},
+        "client_vpn": [],
+        "hosts": [],
+        "onprem": {
+            "cidr": p.onprem.cidr,
+            "dns_server": p.onprem.dns_server,
+            "domain": p.onprem.domain,
+            "hosts": dict(p.onprem.hosts),
+        },
+    }
     try:
         vpc = find_vpc(ctx)
     except PhaseError:
@@ -58,32 +95,64 @@ def collect_topology(ctx, ev) -> dict:
         names = {s.cidr: s.name for s in p.vpc.subnets}
         data["vpc"] = {"id": vpc["VpcId"], "cidr": vpc["CidrBlock"], "name": _tag(vpc, "Name")}
         subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
-        data["subnets"] = sorted(({"id": s["SubnetId"], "cidr": s["CidrBlock"], "az": s.get("AvailabilityZone", ""),
-                                   "name": names.get(s["CidrBlock"]) or _tag(s, "Name") or s["SubnetId"]}
-                                  for s in subnets), key=lambda s: ipaddress.ip_network(s["cidr"]))
+        data["subnets"] = sorted(
+            (
+                {
+                    "id": s["SubnetId"],
+                    "cidr": s["CidrBlock"],
+                    "az": s.get("AvailabilityZone", ""),
+                    "name": names.get(s["CidrBlock"]) or _tag(s, "Name") or s["SubnetId"],
+                }
+                for s in subnets
+            ),
+            key=lambda s: ipaddress.ip_network(s["cidr"]),
+        )
     vpn_ids = sorted(set(ev.telemetry["vpn_connection_id"])) if not ev.telemetry.empty else []
     vpns = ec2.describe_vpn_connections(VpnConnectionIds=vpn_ids)["VpnConnections"] if vpn_ids else []
     for vpn in vpns:
-        data["vpn_connections"].append({
-            "id": vpn["VpnConnectionId"], "transit_gateway_id": vpn.get("TransitGatewayId"),
-            "customer_gateway_id": vpn.get("CustomerGatewayId"),
-            "tunnels": [{"number": t.number, "outside_ip": t.outside_ip, "inside_cidr": t.inside_cidr,
-                         "aws_inside_ip": t.aws_inside_ip, "status": t.status, "message": t.status_message}
-                        for t in number_tunnels(ctx, vpn)]})
+        data["vpn_connections"].append(
+            {
+                "id": vpn["VpnConnectionId"],
+                "transit_gateway_id": vpn.get("TransitGatewayId"),
+                "customer_gateway_id": vpn.get("CustomerGatewayId"),
+                "tunnels": [
+                    {
+                        "number": t.number,
+                        "outside_ip": t.outside_ip,
+                        "inside_cidr": t.inside_cidr,
+                        "aws_inside_ip": t.aws_inside_ip,
+                        "status": t.status,
+                        "message": t.status_message,
+                    }
+                    for t in number_tunnels(ctx, vpn)
+                ],
+            }
+        )
     data["router"] = router_view(ev)
     tgw_ids = sorted({v["transit_gateway_id"] for v in data["vpn_connections"] if v["transit_gateway_id"]})
-    for tgw in (ec2.describe_transit_gateways(TransitGatewayIds=tgw_ids)["TransitGateways"] if tgw_ids else []):
-        attachments = ec2.describe_transit_gateway_attachments(Filters=[
-            {"Name": "transit-gateway-id", "Values": [tgw["TransitGatewayId"]]}])["TransitGatewayAttachments"]
-        data["transit_gateways"].append({
-            "id": tgw["TransitGatewayId"], "asn": tgw["Options"].get("AmazonSideAsn"),
-            "route_table": tgw["Options"].get("AssociationDefaultRouteTableId"),
-            "vpc_ids": sorted({a["ResourceId"] for a in attachments
-                               if a.get("ResourceType") == "vpc" and a.get("State") not in ("deleted", "deleting")})})
+    for tgw in ec2.describe_transit_gateways(TransitGatewayIds=tgw_ids)["TransitGateways"] if tgw_ids else []:
+        attachments = ec2.describe_transit_gateway_attachments(
+            Filters=[{"Name": "transit-gateway-id", "Values": [tgw["TransitGatewayId"]]}]
+        )["TransitGatewayAttachments"]
+        data["transit_gateways"].append(
+            {
+                "id": tgw["TransitGatewayId"],
+                "asn": tgw["Options"].get("AmazonSideAsn"),
+                "route_table": tgw["Options"].get("AssociationDefaultRouteTableId"),
+                "vpc_ids": sorted(
+                    {
+                        a["ResourceId"]
+                        for a in attachments
+                        if a.get("ResourceType") == "vpc" and a.get("State") not in ("deleted", "deleting")
+                    }
+                ),
+            }
+        )
     cgw_ids = sorted({v["customer_gateway_id"] for v in data["vpn_connections"] if v["customer_gateway_id"]})
-    for cgw in (ec2.describe_customer_gateways(CustomerGatewayIds=cgw_ids)["CustomerGateways"] if cgw_ids else []):
-        data["customer_gateways"].append({"id": cgw["CustomerGatewayId"], "ip": cgw.get("IpAddress"),
-                                          "asn": cgw.get("BgpAsn")})
+    for cgw in ec2.describe_customer_gateways(CustomerGatewayIds=cgw_ids)["CustomerGateways"] if cgw_ids else []:
+        data["customer_gateways"].append(
+            {"id": cgw["CustomerGatewayId"], "ip": cgw.get("IpAddress"), "asn": cgw.get("BgpAsn")}
+        )
     if p.dns and vpc is not None:
         from ..phases import hybrid_dns
 
@@ -91,28 +160,44 @@ def collect_topology(ctx, ev) -> dict:
             endpoint = hybrid_dns.find_endpoint(ctx, direction, vpc["VpcId"])
             if endpoint is not None:
                 data["resolver"][direction.lower()] = {
-                    "id": endpoint["Id"], "ips": [a["Ip"] for a in hybrid_dns.endpoint_ips(ctx, endpoint["Id"])]}
+                    "id": endpoint["Id"],
+                    "ips": [a["Ip"] for a in hybrid_dns.endpoint_ips(ctx, endpoint["Id"])],
+                }
         rule = hybrid_dns.find_forward_rule(ctx)
         if rule is not None:
-            data["resolver"]["rule"] = {"id": rule["Id"], "domain": rule["DomainName"].rstrip("."),
-                                        "targets": [t["Ip"] for t in rule.get("TargetIps", [])],
-                                        "endpoint_id": rule.get("ResolverEndpointId")}
+            data["resolver"]["rule"] = {
+                "id": rule["Id"],
+                "domain": rule["DomainName"].rstrip("."),
+                "targets": [t["Ip"] for t in rule.get("TargetIps", [])],
+                "endpoint_id": rule.get("ResolverEndpointId"),
+            }
     endpoints = ev.client_vpn.get("endpoints") if ev.client_vpn else None
     connections = ev.client_vpn.get("connections") if ev.client_vpn else None
-    for row in ([] if endpoints is None else endpoints.to_dict("records")):
-        networks = ec2.describe_client_vpn_target_networks(
-            ClientVpnEndpointId=row["endpoint_id"])["ClientVpnTargetNetworks"]
-        users = [] if connections is None else connections[
-            (connections["endpoint_id"] == row["endpoint_id"]) & (connections["status"] == "active")]
-        data["client_vpn"].append({
-            "id": row["endpoint_id"], "status": row["status"], "client_cidr": row["client_cidr"],
-            "subnet_ids": [n["TargetNetworkId"] for n in networks if n["Status"]["Code"] == "associated"],
-            "users": [] if len(users) == 0 else [{"name": u["common_name"], "ip": u["client_ip"]}
-                                                 for u in users.to_dict("records")]})
+    for row in [] if endpoints is None else endpoints.to_dict("records"):
+        networks = ec2.describe_client_vpn_target_networks(ClientVpnEndpointId=row["endpoint_id"])[
+            "ClientVpnTargetNetworks"
+        ]
+        users = (
+            []
+            if connections is None
+            else connections[(connections["endpoint_id"] == row["endpoint_id"]) & (connections["status"] == "active")]
+        )
+        data["client_vpn"].append(
+            {
+                "id": row["endpoint_id"],
+                "status": row["status"],
+                "client_cidr": row["client_cidr"],
+                "subnet_ids": [n["TargetNetworkId"] for n in networks if n["Status"]["Code"] == "associated"],
+                "users": []
+                if len(users) == 0
+                else [{"name": u["common_name"], "ip": u["client_ip"]} for u in users.to_dict("records")],
+            }
+        )
     if ev.hosts is not None:
         named = ev.hosts[ev.hosts["ssm_status"] != "NotConfigured"]
-        data["hosts"] = [{"role": r["role"], "host": r["host"], "ip": r["ip_address"]}
-                         for r in named.to_dict("records")]
+        data["hosts"] = [
+            {"role": r["role"], "host": r["host"], "ip": r["ip_address"]} for r in named.to_dict("records")
+        ]
     return data
 
 
@@ -124,13 +209,21 @@ def router_view(ev) -> dict:
     bgp, neighbors = ev.router_bgp, ev.router_neighbors
     source = ev.router_source or ""
     if bgp is None or source.startswith("router not reachable"):
-        return {"reached": False, "source": source or "the router's view was not read", "sessions": {},
-                "prefixes": {}, "announced": []}
+        return {
+            "reached": False,
+            "source": source or "the router's view was not read",
+            "sessions": {},
+            "prefixes": {},
+            "announced": [],
+        }
     learned = bgp[bgp["tunnel"] != "-"]
-    return {"reached": True, "source": source,
-            "sessions": {} if neighbors is None else dict(zip(neighbors["neighbor"], neighbors["state"])),
-            "prefixes": {int(k): int(v) for k, v in learned.groupby("tunnel")["prefix"].nunique().items()},
-            "announced": sorted(set(bgp[(bgp["tunnel"] == "-") & (bgp["as_path"] == "-")]["prefix"]))}
+    return {
+        "reached": True,
+        "source": source,
+        "sessions": {} if neighbors is None else dict(zip(neighbors["neighbor"], neighbors["state"])),
+        "prefixes": {int(k): int(v) for k, v in learned.groupby("tunnel")["prefix"].nunique().items()},
+        "announced": sorted(set(bgp[(bgp["tunnel"] == "-") & (bgp["as_path"] == "-")]["prefix"])),
+    }
 
 
 def _tag(item: dict, key: str) -> str:
@@ -138,6 +231,7 @@ def _tag(item: dict, key: str) -> str:
 
 
 # --- the graph (pure) ----------------------------------------------------------------------------
+
 
 def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
     """The network as nodes and links, each with kind, layer, label, status (OK / WARN /
@@ -160,19 +254,31 @@ def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
         g.add_edge("host:onprem_client", net)
     router = data.get("router") or {}
     for cgw in data.get("customer_gateways", []):
-        _node(g, cgw["id"], "customer_gateway", f"customer gateway\n{cgw['ip']}\nASN {cgw['asn']}"
-              + _router_line(router), role="router")
+        _node(
+            g,
+            cgw["id"],
+            "customer_gateway",
+            f"customer gateway\n{cgw['ip']}\nASN {cgw['asn']}" + _router_line(router),
+            role="router",
+        )
         g.add_edge(net, cgw["id"])
     for vpn in data.get("vpn_connections", []):
         _node(g, vpn["id"], "vpn_connection", f"VPN\n{vpn['id']}")
         for t in vpn["tunnels"]:
             tid = _tunnel_id(vpn["id"], t["outside_ip"])
             session, prefixes = _router_tunnel(router, t)
-            _node(g, tid, "tunnel", f"tunnel {t['number']} {t['status']}\n{t['outside_ip']}\n{t['inside_cidr']}"
-                  + (f"\nrouter: BGP {session}, {prefixes} prefix{'es' if prefixes != 1 else ''}"
-                     if session else ""),
-                  vpn=vpn["id"], outside_ip=t["outside_ip"], up=t["status"] == "UP", router_bgp=session,
-                  router_prefixes=prefixes)
+            _node(
+                g,
+                tid,
+                "tunnel",
+                f"tunnel {t['number']} {t['status']}\n{t['outside_ip']}\n{t['inside_cidr']}"
+                + (f"\nrouter: BGP {session}, {prefixes} prefix{'es' if prefixes != 1 else ''}" if session else ""),
+                vpn=vpn["id"],
+                outside_ip=t["outside_ip"],
+                up=t["status"] == "UP",
+                router_bgp=session,
+                router_prefixes=prefixes,
+            )
             if vpn.get("customer_gateway_id") in g:
                 g.add_edge(vpn["customer_gateway_id"], tid, kind="tunnel")
             g.add_edge(tid, vpn["id"], kind="tunnel")
@@ -183,8 +289,12 @@ def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
             _node(g, s["id"], "subnet", f"{s['name']}\n{s['cidr']}")
             g.add_edge(vpc["id"], s["id"])
     for tgw in data.get("transit_gateways", []):
-        _node(g, tgw["id"], "transit_gateway",
-              f"transit gateway\n{tgw['id']}\nASN {tgw['asn']}\nroute table\n{tgw.get('route_table') or '-'}")
+        _node(
+            g,
+            tgw["id"],
+            "transit_gateway",
+            f"transit gateway\n{tgw['id']}\nASN {tgw['asn']}\nroute table\n{tgw.get('route_table') or '-'}",
+        )
         for vpn in data.get("vpn_connections", []):
             if vpn.get("transit_gateway_id") == tgw["id"]:
                 g.add_edge(vpn["id"], tgw["id"], kind="vpn_attachment")
@@ -195,8 +305,13 @@ def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
     for direction in ("inbound", "outbound"):
         endpoint = resolver.get(direction)
         if endpoint:
-            _node(g, endpoint["id"], "resolver_endpoint",
-                  f"Resolver {direction}\n" + "\n".join(endpoint["ips"]), direction=direction)
+            _node(
+                g,
+                endpoint["id"],
+                "resolver_endpoint",
+                f"Resolver {direction}\n" + "\n".join(endpoint["ips"]),
+                direction=direction,
+            )
             _attach(g, endpoint["id"], endpoint["ips"], data.get("subnets", []), vpc)
     rule = resolver.get("rule")
     if rule:
@@ -227,7 +342,7 @@ def graph(data: dict, verdicts: pd.DataFrame | None = None) -> nx.Graph:
             _place(g, row)
     for _, d in g.nodes(data=True):
         d["colour"] = STATUS_COLOURS.get(d["status"], UNJUDGED_COLOUR)
-    for u, v, d in g.edges(data=True):
+    for _, _, d in g.edges(data=True):
         d.setdefault("kind", "link")
         d.setdefault("status", None)
         d.setdefault("cause", "")
@@ -257,7 +372,17 @@ def _router_tunnel(router: dict, tunnel: dict) -> tuple[str, int]:
 
 
 def _node(g: nx.Graph, node: str, kind: str, label: str, **attrs) -> None:
-    g.add_node(node, kind=kind, layer=KIND_LAYER[kind], band=KIND_BAND.get(kind, 0), label=label, status=None, cause="", checks=[], **attrs)
+    g.add_node(
+        node,
+        kind=kind,
+        layer=KIND_LAYER[kind],
+        band=KIND_BAND.get(kind, 0),
+        label=label,
+        status=None,
+        cause="",
+        checks=[],
+        **attrs,
+    )
 
 
 def _tunnel_id(vpn_id: str, outside_ip: str) -> str:
@@ -266,8 +391,7 @@ def _tunnel_id(vpn_id: str, outside_ip: str) -> str:
 
 def _attach(g: nx.Graph, node: str, ips: list[str], subnets: list[dict], vpc: dict | None) -> None:
     """Links `node` to the subnets its IPs are in, else to the VPC."""
-    homes = {s["id"] for ip in ips for s in subnets
-             if _in(ip, s["cidr"]) and s["id"] in g}
+    homes = {s["id"] for ip in ips for s in subnets if _in(ip, s["cidr"]) and s["id"] in g}
     for home in sorted(homes) or ([vpc["id"]] if vpc and vpc["id"] in g else []):
         g.add_edge(node, home)
 
@@ -363,14 +487,29 @@ def _mark_tunnels(g: nx.Graph, vpn: str, status: str, cause: str, reason: str, c
 
 def nodes_frame(g: nx.Graph) -> pd.DataFrame:
     """The nodes as a table: what the map shows, for the notebook and the tests."""
-    return pd.DataFrame([{"node": n, "kind": d["kind"], "label": d["label"].replace("\n", " "),
-                          "status": d["status"] or "-", "cause": d["cause"]} for n, d in g.nodes(data=True)],
-                        columns=["node", "kind", "label", "status", "cause"])
+    return pd.DataFrame(
+        [
+            {
+                "node": n,
+                "kind": d["kind"],
+                "label": d["label"].replace("\n", " "),
+                "status": d["status"] or "-",
+                "cause": d["cause"],
+            }
+            for n, d in g.nodes(data=True)
+        ],
+        columns=["node", "kind", "label", "status", "cause"],
+    )
 
 
 def edges_frame(g: nx.Graph) -> pd.DataFrame:
-    return pd.DataFrame([{"from": u, "to": v, "kind": d["kind"], "status": d["status"] or "-", "cause": d["cause"]}
-                         for u, v, d in g.edges(data=True)], columns=["from", "to", "kind", "status", "cause"])
+    return pd.DataFrame(
+        [
+            {"from": u, "to": v, "kind": d["kind"], "status": d["status"] or "-", "cause": d["cause"]}
+            for u, v, d in g.edges(data=True)
+        ],
+        columns=["from", "to", "kind", "status", "cause"],
+    )
 
 
 __all__ = ["LAYERS", "collect_topology", "edges_frame", "graph", "nodes_frame", "router_view"]

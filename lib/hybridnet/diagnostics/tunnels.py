@@ -8,8 +8,14 @@ import pandas as pd
 
 from ..aws import AwsContext
 
-TELEMETRY_COLUMNS = ["vpn_connection_id", "outside_ip", "status", "status_message", "accepted_routes",
-                     "last_status_change"]
+TELEMETRY_COLUMNS = [
+    "vpn_connection_id",
+    "outside_ip",
+    "status",
+    "status_message",
+    "accepted_routes",
+    "last_status_change",
+]
 TIMELINE_COLUMNS = ["vpn_connection_id", "outside_ip", "time", "up"]
 MAX_METRIC_QUERIES = 500  # GetMetricData's limit of MetricDataQueries per call
 
@@ -21,40 +27,61 @@ def stack_vpn_connections(ctx: AwsContext) -> list[dict]:
 
 def telemetry_frame(connections: list[dict]) -> pd.DataFrame:
     """One row per tunnel, as DescribeVpnConnections reports it now."""
-    rows = [{
-        "vpn_connection_id": vpn["VpnConnectionId"],
-        "outside_ip": t["OutsideIpAddress"],
-        "status": t["Status"],
-        "status_message": t.get("StatusMessage", ""),
-        "accepted_routes": t.get("AcceptedRouteCount", 0),
-        "last_status_change": t.get("LastStatusChange"),
-    } for vpn in connections for t in vpn.get("VgwTelemetry", [])]
+    rows = [
+        {
+            "vpn_connection_id": vpn["VpnConnectionId"],
+            "outside_ip": t["OutsideIpAddress"],
+            "status": t["Status"],
+            "status_message": t.get("StatusMessage", ""),
+            "accepted_routes": t.get("AcceptedRouteCount", 0),
+            "last_status_change": t.get("LastStatusChange"),
+        }
+        for vpn in connections
+        for t in vpn.get("VgwTelemetry", [])
+    ]
     return pd.DataFrame(rows, columns=TELEMETRY_COLUMNS)
 
 
-def timeline_frame(ctx: AwsContext, connections: list[dict], lookback_minutes: int,
-                   period_seconds: int = 60) -> pd.DataFrame:
+def timeline_frame(
+    ctx: AwsContext, connections: list[dict], lookback_minutes: int, period_seconds: int = 60
+) -> pd.DataFrame:
     """TunnelState (1 up, 0 down) per tunnel and period over the look-back window."""
-    end = dt.datetime.now(dt.timezone.utc)
+    end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(minutes=lookback_minutes)
     queries, keys = [], {}
     for vpn in connections:
         for t in vpn.get("VgwTelemetry", []):
             query_id = f"q{len(queries)}"
             keys[query_id] = (vpn["VpnConnectionId"], t["OutsideIpAddress"])
-            queries.append({"Id": query_id, "ReturnData": True, "MetricStat": {
-                "Metric": {"Namespace": "AWS/VPN", "MetricName": "TunnelState", "Dimensions": [
-                    {"Name": "VpnId", "Value": vpn["VpnConnectionId"]},
-                    {"Name": "TunnelIpAddress", "Value": t["OutsideIpAddress"]}]},
-                "Period": period_seconds, "Stat": "Minimum"}})
+            queries.append(
+                {
+                    "Id": query_id,
+                    "ReturnData": True,
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/VPN",
+                            "MetricName": "TunnelState",
+                            "Dimensions": [
+                                {"Name": "VpnId", "Value": vpn["VpnConnectionId"]},
+                                {"Name": "TunnelIpAddress", "Value": t["OutsideIpAddress"]},
+                            ],
+                        },
+                        "Period": period_seconds,
+                        "Stat": "Minimum",
+                    },
+                }
+            )
     rows = []
     paginator = ctx.client("cloudwatch").get_paginator("get_metric_data")
     for first in range(0, len(queries), MAX_METRIC_QUERIES):  # a fleet's tunnels: 500 a call
-        pages = paginator.paginate(MetricDataQueries=queries[first:first + MAX_METRIC_QUERIES],
-                                   StartTime=start, EndTime=end)
+        pages = paginator.paginate(
+            MetricDataQueries=queries[first : first + MAX_METRIC_QUERIES], StartTime=start, EndTime=end
+        )
         for page in pages:
             for result in page["MetricDataResults"]:
                 vpn_id, ip = keys[result["Id"]]
-                rows += [{"vpn_connection_id": vpn_id, "outside_ip": ip, "time": when, "up": value >= 1}
-                         for when, value in zip(result["Timestamps"], result["Values"])]
+                rows += [
+                    {"vpn_connection_id": vpn_id, "outside_ip": ip, "time": when, "up": value >= 1}
+                    for when, value in zip(result["Timestamps"], result["Values"])
+                ]
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS).sort_values(["outside_ip", "time"], ignore_index=True)

@@ -89,7 +89,7 @@ def _text_fields(body: str) -> dict[str, str]:
     for index, match in enumerate(matches):
         key = match.group(1)
         end = len(body) if key == "details" or index + 1 == len(matches) else matches[index + 1].start()
-        fields[key] = body[match.end():end].strip()
+        fields[key] = body[match.end() : end].strip()
         if key == "details":
             break
     return fields
@@ -126,9 +126,16 @@ def _phase(value: Any) -> str | None:
 
 def _route_detail(message: dict) -> str:
     prefix = message.get("prefix", "?")
-    attributes = [f"{label} {message[key]}" for key, label in (
-        ("asPath", "AS path"), ("nextHopIp", "next hop"), ("localPref", "local pref"), ("med", "MED"))
-        if message.get(key) not in (None, "")]
+    attributes = [
+        f"{label} {message[key]}"
+        for key, label in (
+            ("asPath", "AS path"),
+            ("nextHopIp", "next hop"),
+            ("localPref", "local pref"),
+            ("med", "MED"),
+        )
+        if message.get(key) not in (None, "")
+    ]
     detail = f"{prefix}" + (f" ({', '.join(attributes)})" if attributes else "")
     return f"{detail}: {message['details']}" if message.get("details") else detail
 
@@ -136,8 +143,11 @@ def _route_detail(message: dict) -> str:
 def entry_row(fields: dict, stream: str, event_ms: int | None) -> dict | None:
     """A parsed entry as a frame row (without the connection id): tunnel or BGP, its
     tunnel (resource_id, else the stream's name), its time (its own, else the event's)."""
-    when = _time(fields.get("event_timestamp")) or _time(fields.get("timestamp")) or (
-        _time(event_ms) if event_ms is not None else None)
+    when = (
+        _time(fields.get("event_timestamp"))
+        or _time(fields.get("timestamp"))
+        or (_time(event_ms) if event_ms is not None else None)
+    )
     if "type" in fields and "status" in fields:  # a BGP log entry
         message = fields.get("message")
         if isinstance(message, dict):
@@ -147,18 +157,32 @@ def entry_row(fields: dict, stream: str, event_ms: int | None) -> dict | None:
             if fields["type"] == "RouteStatus" and fields.get("prefix"):
                 detail = _route_detail(fields)
         found = _IN_NAME.search(str(fields.get("resource_id", ""))) or _IN_NAME.search(stream)
-        return {"time": when, "outside_ip": found.group(1) if found else None, "log": "bgp", "phase1": None,
-                "phase2": None, "bgp_status": str(fields["status"]).upper(), "detail": detail}
+        return {
+            "time": when,
+            "outside_ip": found.group(1) if found else None,
+            "log": "bgp",
+            "phase1": None,
+            "phase2": None,
+            "bgp_status": str(fields["status"]).upper(),
+            "detail": detail,
+        }
     if "ike_phase1_state" in fields or "ike_phase2_state" in fields or "details" in fields:
         found = _IN_NAME.search(stream)
-        return {"time": when, "outside_ip": found.group(1) if found else None, "log": "tunnel",
-                "phase1": _phase(fields.get("ike_phase1_state")), "phase2": _phase(fields.get("ike_phase2_state")),
-                "bgp_status": None, "detail": str(fields.get("details", ""))}
+        return {
+            "time": when,
+            "outside_ip": found.group(1) if found else None,
+            "log": "tunnel",
+            "phase1": _phase(fields.get("ike_phase1_state")),
+            "phase2": _phase(fields.get("ike_phase2_state")),
+            "bgp_status": None,
+            "detail": str(fields.get("details", "")),
+        }
     return None
 
 
-def frame_from_events(vpn_connection_id: str, events: list[dict],
-                      wanted: dict[str, set[str]] | None = None) -> pd.DataFrame:
+def frame_from_events(
+    vpn_connection_id: str, events: list[dict], wanted: dict[str, set[str]] | None = None
+) -> pd.DataFrame:
     """FilterLogEvents' events (logStreamName, timestamp, message) of one connection as
     frame rows; with `wanted` ({outside IP: {"tunnel", "bgp"}}) only those logs of those
     tunnels."""
@@ -182,13 +206,20 @@ def tunnel_log_frame(ctx: AwsContext, connections: list[dict], lookback_minutes:
     (tunnel log), bgp_status (BGP log), detail. Each tunnel's configured group(s),
     its streams found by the connection id; a group that does not exist (any more)
     gives nothing. Empty (with these columns) when logging is off or nothing was written."""
-    end = dt.datetime.now(dt.timezone.utc)
+    end = dt.datetime.now(dt.UTC)
     frames = []
     for vpn in connections:
         vpn_id = vpn["VpnConnectionId"]
         for group, wanted in tunnel_logs(vpn).items():
-            events = list(cloudwatchlogs.events(ctx, group, cloudwatchlogs.start_ms(lookback_minutes, end),
-                                                int(end.timestamp() * 1000), stream_prefix=vpn_id))
+            events = list(
+                cloudwatchlogs.events(
+                    ctx,
+                    group,
+                    cloudwatchlogs.start_ms(lookback_minutes, end),
+                    int(end.timestamp() * 1000),
+                    stream_prefix=vpn_id,
+                )
+            )
             frame = frame_from_events(vpn_id, events, wanted)
             if not frame.empty:
                 frames.append(frame)

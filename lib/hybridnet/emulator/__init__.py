@@ -16,5 +16,16 @@ from .process import (
     stop,
 )
 
-__all__ = ["Credentials", "EmulatorError", "EmulatorInfo", "admin_call", "client", "credentials", "saved_state_file",
-           "session", "start", "status", "stop"]
+__all__ = [
+    "Credentials",
+    "EmulatorError",
+    "EmulatorInfo",
+    "admin_call",
+    "client",
+    "credentials",
+    "saved_state_file",
+    "session",
+    "start",
+    "status",
+    "stop",
+]

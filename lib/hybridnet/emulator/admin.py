@@ -4,7 +4,8 @@ needs that AWS's own API does not offer, e.g. the lab reporting tunnel state.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -140,8 +141,10 @@ def handle(method: str, path: str, body: dict, extensions: list[str]) -> tuple[i
     key = (method, path.strip("/"))
     route = ROUTES.get(key)
     if route is None:
-        return 404, {"error": f"no admin route {method} /_hybridnet/{path}",
-                     "routes": [f"{m} /_hybridnet/{p}" for m, p in ROUTES]}
+        return 404, {
+            "error": f"no admin route {method} /_hybridnet/{path}",
+            "routes": [f"{m} /_hybridnet/{p}" for m, p in ROUTES],
+        }
     try:
         answer = route(body, extensions)
     except NotFound as exc:

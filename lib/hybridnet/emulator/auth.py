@@ -61,8 +61,9 @@ import secrets
 import string
 import sys
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 from moto.core.exceptions import ServiceException
@@ -84,11 +85,24 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 # The services the runbook calls: used to tell which service an unsigned
 # request is for (it names none), to answer it in that service's protocol.
-SERVICES = ("ec2", "route53", "route53resolver", "acm", "lambda", "iam", "logs", "cloudwatch", "sts", "ssm",
-            "sns", "sqs")  # sns: the health check's alerts (hybridnet.notify); sqs: a topic's subscriber
+SERVICES = (
+    "ec2",
+    "route53",
+    "route53resolver",
+    "acm",
+    "lambda",
+    "iam",
+    "logs",
+    "cloudwatch",
+    "sts",
+    "ssm",
+    "sns",
+    "sqs",
+)  # sns: the health check's alerts (hybridnet.notify); sqs: a topic's subscriber
 
 
 # --------------------------------------------------------------------------- credentials
+
 
 def new_credentials() -> Credentials:
     """Random AWS-shaped credentials: moto's key id format (it encodes the
@@ -120,10 +134,19 @@ def load_or_create(path: Path) -> Credentials:
     creds = _usable(path)
     if creds is None:
         creds = new_credentials()
-        workspace.write_private(path, json.dumps({
-            "aws_access_key_id": creds.access_key_id, "aws_secret_access_key": creds.secret_access_key,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "note": "the hybridnet emulator's own credentials; never a real account's"}, indent=2) + "\n")
+        workspace.write_private(
+            path,
+            json.dumps(
+                {
+                    "aws_access_key_id": creds.access_key_id,
+                    "aws_secret_access_key": creds.secret_access_key,
+                    "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "note": "the hybridnet emulator's own credentials; never a real account's",
+                },
+                indent=2,
+            )
+            + "\n",
+        )
     return creds
 
 
@@ -141,8 +164,9 @@ def install(creds: Credentials) -> None:
     backend.put_user_policy(USER_NAME, POLICY_NAME, json.dumps(ALLOW_ALL))
     # A restored IAM (persistence.py) may hold the keys of an earlier credentials file,
     # e.g. one replaced because others could read it: only the current key is valid.
-    for old in [k.access_key_id for k in backend.get_user(USER_NAME).access_keys
-                if k.access_key_id != creds.access_key_id]:
+    for old in [
+        k.access_key_id for k in backend.get_user(USER_NAME).access_keys if k.access_key_id != creds.access_key_id
+    ]:
         backend.delete_access_key(old, USER_NAME)
     if creds.access_key_id not in backend.access_keys:
         key = backend.create_access_key(USER_NAME)  # moto's AccessKey, given our id and secret
@@ -153,6 +177,7 @@ def install(creds: Credentials) -> None:
 
 
 # --------------------------------------------------------------------------- refusals
+
 
 class Refused(ServiceException):
     """Why a request is not served: `kind` (one of KINDS), and details for the message."""
@@ -177,35 +202,53 @@ DEFAULT_MESSAGES = {
     "missing": "Request is missing Authentication Token",
     "incomplete": "The request signature does not conform to AWS standards.",
     "unknown_key": "The security token included in the request is invalid.",
-    "bad_signature": ("The request signature we calculated does not match the signature you provided. "
-                      "Check your AWS Secret Access Key and signing method. "
-                      "Consult the service documentation for details."),
+    "bad_signature": (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method. "
+        "Consult the service documentation for details."
+    ),
     "stale": "Signature expired.",
     "expired_token": "The security token included in the request is expired",
     "denied": "Access denied.",
-    "cross_origin": ("Cross-origin requests are refused: the hybridnet emulator serves API clients, "
-                     "not web pages."),
+    "cross_origin": ("Cross-origin requests are refused: the hybridnet emulator serves API clients, not web pages."),
     "throttled": "Rate exceeded",
 }
 EC2_AUTH_FAILURE = "AWS was not able to validate the provided access credentials"
 # (code, HTTP status) per protocol family, as AWS answers.
 CODES: dict[str, dict[str, tuple[str, int]]] = {
-    "query": {"missing": ("MissingAuthenticationToken", 403), "incomplete": ("IncompleteSignature", 400),
-              "unknown_key": ("InvalidClientTokenId", 403), "bad_signature": ("SignatureDoesNotMatch", 403),
-              "stale": ("SignatureDoesNotMatch", 403), "expired_token": ("ExpiredToken", 403),
-              "denied": ("AccessDenied", 403), "cross_origin": ("AccessDenied", 403),
-              "throttled": ("Throttling", 400)},
-    "json": {"missing": ("MissingAuthenticationTokenException", 400),
-             "incomplete": ("IncompleteSignatureException", 400),
-             "unknown_key": ("UnrecognizedClientException", 400),
-             "bad_signature": ("InvalidSignatureException", 400), "stale": ("InvalidSignatureException", 400),
-             "expired_token": ("ExpiredTokenException", 400), "denied": ("AccessDeniedException", 400),
-             "cross_origin": ("AccessDeniedException", 403), "throttled": ("ThrottlingException", 400)},
-    "ec2": {"missing": ("MissingAuthenticationToken", 401), "incomplete": ("IncompleteSignature", 400),
-            "unknown_key": ("AuthFailure", 401), "bad_signature": ("AuthFailure", 401),
-            "stale": ("RequestExpired", 400), "expired_token": ("RequestExpired", 400),
-            "denied": ("UnauthorizedOperation", 403), "cross_origin": ("UnauthorizedOperation", 403),
-            "throttled": ("RequestLimitExceeded", 503)},
+    "query": {
+        "missing": ("MissingAuthenticationToken", 403),
+        "incomplete": ("IncompleteSignature", 400),
+        "unknown_key": ("InvalidClientTokenId", 403),
+        "bad_signature": ("SignatureDoesNotMatch", 403),
+        "stale": ("SignatureDoesNotMatch", 403),
+        "expired_token": ("ExpiredToken", 403),
+        "denied": ("AccessDenied", 403),
+        "cross_origin": ("AccessDenied", 403),
+        "throttled": ("Throttling", 400),
+    },
+    "json": {
+        "missing": ("MissingAuthenticationTokenException", 400),
+        "incomplete": ("IncompleteSignatureException", 400),
+        "unknown_key": ("UnrecognizedClientException", 400),
+        "bad_signature": ("InvalidSignatureException", 400),
+        "stale": ("InvalidSignatureException", 400),
+        "expired_token": ("ExpiredTokenException", 400),
+        "denied": ("AccessDeniedException", 400),
+        "cross_origin": ("AccessDeniedException", 403),
+        "throttled": ("ThrottlingException", 400),
+    },
+    "ec2": {
+        "missing": ("MissingAuthenticationToken", 401),
+        "incomplete": ("IncompleteSignature", 400),
+        "unknown_key": ("AuthFailure", 401),
+        "bad_signature": ("AuthFailure", 401),
+        "stale": ("RequestExpired", 400),
+        "expired_token": ("RequestExpired", 400),
+        "denied": ("UnauthorizedOperation", 403),
+        "cross_origin": ("UnauthorizedOperation", 403),
+        "throttled": ("RequestLimitExceeded", 503),
+    },
 }
 CODES["rest-xml"] = CODES["query"]
 CODES["rest-json"] = {kind: (code, 403) for kind, (code, _) in CODES["json"].items()}  # Lambda answers 403
@@ -213,14 +256,14 @@ CODES["rest-json"]["throttled"] = ("TooManyRequestsException", 429)  # Lambda's 
 THROTTLED_MESSAGES = {"ec2": "Request limit exceeded."}  # by protocol family; else DEFAULT_MESSAGES
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _service_model(name: str) -> Any:
     from moto.core.utils import get_service_model
 
     return get_service_model(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _boto3_name(moto_backend: str) -> str:
     from moto.core.responses import boto3_service_name
     from moto.core.utils import service_name_from_moto_package_name
@@ -266,6 +309,7 @@ def render(refusal: Refused, service: str | None, content_type: str) -> tuple[in
 
 
 # --------------------------------------------------------------------------- the check
+
 
 class GateRequest(IAMRequest):
     """moto's IAMRequest, verifying the exact bytes received, and refusing in our terms."""
@@ -314,7 +358,8 @@ class AuthorizingRequest(GateRequest):
 
 AUTH_PATTERN = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)"
-    r"/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9;-]+),\s*Signature=(?P<signature>[0-9a-f]{64})")
+    r"/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9;-]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
+)
 
 
 def _check_date(headers: EnvironHeaders, signed: list[str]) -> None:
@@ -322,17 +367,23 @@ def _check_date(headers: EnvironHeaders, signed: list[str]) -> None:
     if not stamp or "x-amz-date" not in signed:
         raise Refused("incomplete", "Authorization header requires existence of a signed 'X-Amz-Date' header.")
     try:
-        when = dt.datetime.strptime(stamp, AMZ_DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+        when = dt.datetime.strptime(stamp, AMZ_DATE_FORMAT).replace(tzinfo=dt.UTC)
     except ValueError:
         raise Refused("incomplete", f"X-Amz-Date {stamp!r} is not in the format {AMZ_DATE_FORMAT}.") from None
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     fmt = AMZ_DATE_FORMAT
     if when < now - MAX_CLOCK_SKEW:
-        raise Refused("stale", f"Signature expired: {stamp} is now earlier than "
-                               f"{(now - MAX_CLOCK_SKEW).strftime(fmt)} ({now.strftime(fmt)} - 15 min.)")
+        raise Refused(
+            "stale",
+            f"Signature expired: {stamp} is now earlier than "
+            f"{(now - MAX_CLOCK_SKEW).strftime(fmt)} ({now.strftime(fmt)} - 15 min.)",
+        )
     if when > now + MAX_CLOCK_SKEW:
-        raise Refused("stale", f"Signature not yet current: {stamp} is still later than "
-                               f"{(now + MAX_CLOCK_SKEW).strftime(fmt)} ({now.strftime(fmt)} + 15 min.)")
+        raise Refused(
+            "stale",
+            f"Signature not yet current: {stamp} is still later than "
+            f"{(now + MAX_CLOCK_SKEW).strftime(fmt)} ({now.strftime(fmt)} + 15 min.)",
+        )
 
 
 def _check_session_expiry(access_key: Any) -> None:
@@ -343,7 +394,8 @@ def _check_session_expiry(access_key: Any) -> None:
     if not isinstance(access_key, AssumedRoleAccessKey):
         return
     role = sts_backends[access_key.account_id][access_key.partition].get_assumed_role_from_access_key(
-        access_key._access_key_id)
+        access_key._access_key_id
+    )
     if role is not None and role.expiration <= utcnow():
         raise Refused("expired_token")
 
@@ -373,14 +425,20 @@ def authenticate(environ: dict, body: bytes) -> Caller:
     if not authorization:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
-            raise Refused("incomplete", "Presigned URLs (query-string authentication) are not accepted by the "
-                                        "hybridnet emulator: sign the Authorization header.")
+            raise Refused(
+                "incomplete",
+                "Presigned URLs (query-string authentication) are not accepted by the "
+                "hybridnet emulator: sign the Authorization header.",
+            )
         raise Refused("missing")
     match = AUTH_PATTERN.fullmatch(authorization.strip())
     if match is None:
-        raise Refused("incomplete", "The Authorization header is not a complete AWS4-HMAC-SHA256 signature "
-                                    "(Credential=KEY/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., "
-                                    "Signature=...).")
+        raise Refused(
+            "incomplete",
+            "The Authorization header is not a complete AWS4-HMAC-SHA256 signature "
+            "(Credential=KEY/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., "
+            "Signature=...).",
+        )
     signed = match["signed"].split(";")
     if "host" not in signed:
         raise Refused("incomplete", "The 'Host' header must be signed.")
@@ -395,8 +453,15 @@ def authenticate(environ: dict, body: bytes) -> Caller:
     path = received.raw_path + (f"?{received.query_string.decode()}" if received.query_string else "")
     account_id = get_account_id_from(match["key"])
     try:
-        request = GateRequest(account_id=account_id, method=environ["REQUEST_METHOD"],
-                              path=path, data={}, body=body, headers=dict(headers.items()), action="")
+        request = GateRequest(
+            account_id=account_id,
+            method=environ["REQUEST_METHOD"],
+            path=path,
+            data={},
+            body=body,
+            headers=dict(headers.items()),
+            action="",
+        )
     except CreateAccessKeyFailure:
         raise Refused("unknown_key") from None
     request.check_signature()
@@ -461,11 +526,15 @@ class Gate:
             self._dispatcher = DomainDispatcherApplication(create_backend_app)
         match = re.search(r"Credential=[^/]*/\d{8}/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
         if match:
-            probe = {"HTTP_AUTHORIZATION": environ["HTTP_AUTHORIZATION"], "HTTP_HOST": environ.get("HTTP_HOST", ""),
-                     "PATH_INFO": environ.get("PATH_INFO", "")}
+            probe = {
+                "HTTP_AUTHORIZATION": environ["HTTP_AUTHORIZATION"],
+                "HTTP_HOST": environ.get("HTTP_HOST", ""),
+                "PATH_INFO": environ.get("PATH_INFO", ""),
+            }
             try:
                 backend = self._dispatcher.get_backend_for_host(
-                    self._dispatcher.infer_service_region_host(probe, probe["PATH_INFO"]))
+                    self._dispatcher.infer_service_region_host(probe, probe["PATH_INFO"])
+                )
             except Exception:
                 backend = None
             return _boto3_name(backend) if backend else None

@@ -25,7 +25,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 WATCH_SECONDS = 0.5  # how often leases are checked
 
 _lock = threading.Lock()
-_reporters: dict[str, "Reporter"] = {}
+_reporters: dict[str, Reporter] = {}
 _watchdog: threading.Thread | None = None
 
 
@@ -37,14 +37,23 @@ def publish(region: str, vpn_connection_id: str, tunnels: list[dict]) -> None:
     metrics = []
     for tunnel in tunnels:
         delta_in, delta_out = backend.report_tunnel_telemetry(
-            vpn_connection_id, tunnel["outside_ip"], tunnel["status"], tunnel.get("status_message", ""),
-            list(tunnel.get("received_routes", [])), int(tunnel.get("bytes_in", 0)), int(tunnel.get("bytes_out", 0)),
+            vpn_connection_id,
+            tunnel["outside_ip"],
+            tunnel["status"],
+            tunnel.get("status_message", ""),
+            list(tunnel.get("received_routes", [])),
+            int(tunnel.get("bytes_in", 0)),
+            int(tunnel.get("bytes_out", 0)),
         )
-        dimensions = [{"Name": "VpnId", "Value": vpn_connection_id},
-                      {"Name": "TunnelIpAddress", "Value": tunnel["outside_ip"]}]
-        for name, value, unit in (("TunnelState", 1.0 if tunnel["status"] == "UP" else 0.0, "None"),
-                                  ("TunnelDataIn", float(delta_in), "Bytes"),
-                                  ("TunnelDataOut", float(delta_out), "Bytes")):
+        dimensions = [
+            {"Name": "VpnId", "Value": vpn_connection_id},
+            {"Name": "TunnelIpAddress", "Value": tunnel["outside_ip"]},
+        ]
+        for name, value, unit in (
+            ("TunnelState", 1.0 if tunnel["status"] == "UP" else 0.0, "None"),
+            ("TunnelDataIn", float(delta_in), "Bytes"),
+            ("TunnelDataOut", float(delta_out), "Bytes"),
+        ):
             # No Timestamp: moto stamps "now" in its own (naive UTC) convention.
             metrics.append({"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit})
     # Published inside the emulator: clients may not write to AWS/ namespaces.
@@ -59,8 +68,11 @@ def _connections_by_outside_ip(region: str) -> dict[str, str]:
     found = {}
     for connection in ec2_backends[DEFAULT_ACCOUNT_ID][region].vpn_connections.values():
         # A seeded fleet's tunnels (fleet/models.py) keep their seeded telemetry: no data plane plays them.
-        if (isinstance(connection, TunnelledVpnConnection) and connection.state != "deleted"
-                and not any(t.seeded for t in connection.tunnel_list)):
+        if (
+            isinstance(connection, TunnelledVpnConnection)
+            and connection.state != "deleted"
+            and not any(t.seeded for t in connection.tunnel_list)
+        ):
             for tunnel in connection.tunnel_list:
                 found[tunnel.outside_ip] = connection.id
     return found
@@ -81,8 +93,10 @@ def _apply(reporter: Reporter, tunnels: dict[str, dict]) -> None:
     from .vpn.models import NO_DATA_PLANE
 
     owners = _connections_by_outside_ip(reporter.region)
-    gone = {ip: {"outside_ip": ip, "status": "DOWN", "status_message": NO_DATA_PLANE}
-            for ip in reporter.reported - set(tunnels)}
+    gone = {
+        ip: {"outside_ip": ip, "status": "DOWN", "status_message": NO_DATA_PLANE}
+        for ip in reporter.reported - set(tunnels)
+    }
     by_connection: dict[str, list[dict]] = {}
     for ip, tunnel in {**tunnels, **gone}.items():
         if ip in owners:
@@ -127,11 +141,23 @@ def report(body: dict) -> dict[str, Any]:
             if _watchdog is None:
                 _watchdog = threading.Thread(target=_watch, name="data-plane-leases", daemon=True)
                 _watchdog.start()
-        return {"reporter": name, "region": region, "tunnels": sorted(reporter.reported),
-                "final": bool(body.get("final"))}
+        return {
+            "reporter": name,
+            "region": region,
+            "tunnels": sorted(reporter.reported),
+            "final": bool(body.get("final")),
+        }
 
 
 def feeds() -> list[dict[str, Any]]:
     with _lock:
-        return [{"reporter": r.name, "region": r.region, "reports": r.reports, "tunnels": sorted(r.reported),
-                 "lease_left_s": round(r.expires - time.monotonic(), 1)} for r in _reporters.values()]
+        return [
+            {
+                "reporter": r.name,
+                "region": r.region,
+                "reports": r.reports,
+                "tunnels": sorted(r.reported),
+                "lease_left_s": round(r.expires - time.monotonic(), 1),
+            }
+            for r in _reporters.values()
+        ]

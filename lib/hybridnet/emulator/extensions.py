@@ -9,7 +9,7 @@ against the real service model.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def _install_methods(target: type, source: type) -> None:

@@ -40,29 +40,66 @@ def _t(status: str, routes: int, history: list[int], message: str = "") -> dict:
 
 UP = _t("UP", 1, STEADY)
 KINDS: tuple[Kind, ...] = (
-    Kind("healthy", "tgw", (UP, UP), True,
-         {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "OK", "TGW route": "OK"}),
-    Kind("one-down", "tgw", (_t("DOWN", 0, DROPPED, "IPSEC IS DOWN"), UP), True,
-         {"tunnels": "WARN", "BGP routes": "OK", "tunnel history": "OK", "TGW route": "OK"}),
-    Kind("down", "tgw", (_t("DOWN", 0, DROPPED, "IPSEC IS DOWN"), _t("DOWN", 0, DROPPED, "IPSEC IS DOWN")), True,
-         {"tunnels": "FAIL", "tunnel history": "OK", "TGW route": "FAIL"}),
-    Kind("flapping", "tgw", (_t("UP", 1, FLAPPING), UP), True,
-         {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "WARN", "TGW route": "OK"}),
-    Kind("no-routes", "tgw", (_t("UP", 0, STEADY), _t("UP", 0, STEADY)), True,
-         {"tunnels": "OK", "BGP routes": "FAIL", "tunnel history": "OK", "TGW route": "FAIL"}),
-    Kind("not-propagated", "tgw", (UP, UP), False,
-         {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "OK", "TGW route": "FAIL"}),
-    Kind("vgw-healthy", "vgw", (UP, UP), True,
-         {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "OK"}),
+    Kind(
+        "healthy",
+        "tgw",
+        (UP, UP),
+        True,
+        {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "OK", "TGW route": "OK"},
+    ),
+    Kind(
+        "one-down",
+        "tgw",
+        (_t("DOWN", 0, DROPPED, "IPSEC IS DOWN"), UP),
+        True,
+        {"tunnels": "WARN", "BGP routes": "OK", "tunnel history": "OK", "TGW route": "OK"},
+    ),
+    Kind(
+        "down",
+        "tgw",
+        (_t("DOWN", 0, DROPPED, "IPSEC IS DOWN"), _t("DOWN", 0, DROPPED, "IPSEC IS DOWN")),
+        True,
+        {"tunnels": "FAIL", "tunnel history": "OK", "TGW route": "FAIL"},
+    ),
+    Kind(
+        "flapping",
+        "tgw",
+        (_t("UP", 1, FLAPPING), UP),
+        True,
+        {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "WARN", "TGW route": "OK"},
+    ),
+    Kind(
+        "no-routes",
+        "tgw",
+        (_t("UP", 0, STEADY), _t("UP", 0, STEADY)),
+        True,
+        {"tunnels": "OK", "BGP routes": "FAIL", "tunnel history": "OK", "TGW route": "FAIL"},
+    ),
+    Kind(
+        "not-propagated",
+        "tgw",
+        (UP, UP),
+        False,
+        {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "OK", "TGW route": "FAIL"},
+    ),
+    Kind("vgw-healthy", "vgw", (UP, UP), True, {"tunnels": "OK", "BGP routes": "OK", "tunnel history": "OK"}),
 )
 # How often each kind occurs: most of a fleet is healthy.
-WEIGHTS = {"healthy": 60, "one-down": 8, "down": 5, "flapping": 5, "no-routes": 4, "not-propagated": 3,
-           "vgw-healthy": 15}
+WEIGHTS = {
+    "healthy": 60,
+    "one-down": 8,
+    "down": 5,
+    "flapping": 5,
+    "no-routes": 4,
+    "not-propagated": 3,
+    "vgw-healthy": 15,
+}
 BY_NAME = {k.name: k for k in KINDS}
 
 
-def demo(accounts: list[str], regions: list[str], n: int, seed: int = 7,
-         reader_role: str = "hybridnet-fleet-reader") -> tuple[dict, list[dict]]:
+def demo(
+    accounts: list[str], regions: list[str], n: int, seed: int = 7, reader_role: str = "hybridnet-fleet-reader"
+) -> tuple[dict, list[dict]]:
     """(the seed request, the truth rows {account, region, name, check, status}) for n
     connections over accounts x regions, round robin; account ids as moto keys them.
     Every kind occurs at least once when n >= len(KINDS)."""
@@ -76,12 +113,22 @@ def demo(accounts: list[str], regions: list[str], n: int, seed: int = 7,
         kind = BY_NAME[kind_name]
         account, region = scopes[i % len(scopes)]
         name = f"site-{i + 1:04d}-{kind.name}"
-        connections.append({"account": account, "region": region, "name": name, "gateway": kind.gateway,
-                            "tags": {"team": "network", "kind": kind.name}, "propagate": kind.propagate,
-                            "onprem_prefixes": [f"10.{128 + i // 250}.{i % 250}.0/24"],
-                            "tunnels": [dict(t) for t in kind.tunnels]})
-        truth += [{"account": account, "region": region, "name": name, "check": check, "status": status}
-                  for check, status in kind.expect.items()]
+        connections.append(
+            {
+                "account": account,
+                "region": region,
+                "name": name,
+                "gateway": kind.gateway,
+                "tags": {"team": "network", "kind": kind.name},
+                "propagate": kind.propagate,
+                "onprem_prefixes": [f"10.{128 + i // 250}.{i % 250}.0/24"],
+                "tunnels": [dict(t) for t in kind.tunnels],
+            }
+        )
+        truth += [
+            {"account": account, "region": region, "name": name, "check": check, "status": status}
+            for check, status in kind.expect.items()
+        ]
     spec = {"reader_role": reader_role, "connections": connections}
     return spec, truth
 

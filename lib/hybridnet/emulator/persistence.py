@@ -67,8 +67,9 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import workspace
 from ..errors import LocalPlaneError
@@ -82,8 +83,22 @@ SAVE_ATTEMPTS = 5  # saves started over because a request changed the state mean
 
 # Actions that only read (AWS's naming, in the services the runbook uses); any other
 # action saves, so an unknown one costs a write, never a lost change.
-READ_PREFIXES = ("Describe", "Get", "List", "Search", "Filter", "Lookup", "Test", "Export", "Simulate",
-                 "Encrypt", "Decrypt", "GenerateDataKey", "GenerateRandom", "Verify")
+READ_PREFIXES = (
+    "Describe",
+    "Get",
+    "List",
+    "Search",
+    "Filter",
+    "Lookup",
+    "Test",
+    "Export",
+    "Simulate",
+    "Encrypt",
+    "Decrypt",
+    "GenerateDataKey",
+    "GenerateRandom",
+    "Verify",
+)
 _OPERATION_PATH = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)$")  # smithy-rpc-v2-cbor (CloudWatch)
 _FORM_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 _CONCURRENT_CHANGE = re.compile(r"(changed size|changed|mutated) during iteration")
@@ -96,10 +111,12 @@ class StateFileError(LocalPlaneError):
 def refused(path: Path, why: str) -> StateFileError:
     return StateFileError(
         f"the emulator's saved state {path} cannot be restored: {why}. Start the emulator empty with "
-        f"`hybridnet emulator start --fresh`, which keeps that file as {path.stem}.<date-time>{path.suffix}")
+        f"`hybridnet emulator start --fresh`, which keeps that file as {path.stem}.<date-time>{path.suffix}"
+    )
 
 
 # --------------------------------------------------------------------------- versions and the header
+
 
 @functools.cache
 def code_version() -> str:
@@ -115,8 +132,13 @@ def code_version() -> str:
 
 def versions() -> dict[str, Any]:
     """What a saved state must have been saved with to be restored here."""
-    return {"format": FORMAT, "version": FORMAT_VERSION, "moto": importlib.metadata.version("moto"),
-            "python": f"{sys.version_info.major}.{sys.version_info.minor}", "code": code_version()}
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "moto": importlib.metadata.version("moto"),
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "code": code_version(),
+    }
 
 
 def _read(path: Path) -> tuple[dict, memoryview] | None:
@@ -131,8 +153,11 @@ def _read(path: Path) -> tuple[dict, memoryview] | None:
         raise refused(path, f"it cannot be read ({exc.strerror or exc})") from None
     if info.st_uid != os.getuid() or info.st_mode & 0o022:
         # Loading a pickle runs code: only a file no one else could have written.
-        raise refused(path, f"it is {'owned by another user' if info.st_uid != os.getuid() else 'writable by others'}"
-                            f" (mode {info.st_mode & 0o777:04o}), and loading it would run what it holds")
+        raise refused(
+            path,
+            f"it is {'owned by another user' if info.st_uid != os.getuid() else 'writable by others'}"
+            f" (mode {info.st_mode & 0o777:04o}), and loading it would run what it holds",
+        )
     end = data.find(b"\n")
     try:
         header = json.loads(data[:end]) if end > 0 else None
@@ -140,13 +165,17 @@ def _read(path: Path) -> tuple[dict, memoryview] | None:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise refused(path, "it is not an emulator state file, or its first line is damaged")
-    payload = memoryview(data)[end + 1:]
+    payload = memoryview(data)[end + 1 :]
     if header.get("version") != FORMAT_VERSION:
-        raise refused(path, f"it is in format version {header.get('version')}; this emulator reads version "
-                            f"{FORMAT_VERSION}")
+        raise refused(
+            path, f"it is in format version {header.get('version')}; this emulator reads version {FORMAT_VERSION}"
+        )
     if len(payload) != header.get("payload_bytes"):
-        raise refused(path, f"it is truncated or damaged ({len(payload)} bytes of state after its header, "
-                            f"{header.get('payload_bytes')} were saved)")
+        raise refused(
+            path,
+            f"it is truncated or damaged ({len(payload)} bytes of state after its header, "
+            f"{header.get('payload_bytes')} were saved)",
+        )
     if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
         raise refused(path, "it is damaged (its content does not match its checksum)")
     here = versions()
@@ -178,6 +207,7 @@ def set_aside(path: Path) -> Path | None:
 
 # --------------------------------------------------------------------------- what pickle carries, and how
 
+
 def _live_backends(module: str, name: str) -> Any:
     """The BackendDict moto keeps as `module`.`name` (a restore fills the live one)."""
     return getattr(importlib.import_module(module), name)
@@ -193,8 +223,10 @@ def _backends_name(backends: Any) -> tuple[str, str]:
         module = backends.backend.__module__
         found = [attr for attr, value in vars(sys.modules[module]).items() if value is backends]
         if not found:
-            raise RuntimeError(f"moto's {backends.service_name} backends are not a global of {module}: "
-                               "the emulator cannot name them in its saved state")
+            raise RuntimeError(
+                f"moto's {backends.service_name} backends are not a global of {module}: "
+                "the emulator cannot name them in its saved state"
+            )
         name = _backend_names[id(backends)] = (module, found[0])
     return name
 
@@ -229,8 +261,9 @@ def _restore_kms_private_key(wrapper: Any, state: dict) -> None:
 def _kms_private_key(wrapper: Any) -> tuple:
     from cryptography.hazmat.primitives import serialization
 
-    der = wrapper.private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())
+    der = wrapper.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return _object(wrapper, {**wrapper.__dict__, "private_key": der}, _restore_kms_private_key)
 
 
@@ -272,8 +305,9 @@ def _cloudwatch_backend(backend: Any) -> tuple:
     # AWS/ namespaces hold what the lab's telemetry published (clients may not write
     # there); paged_metric_data is GetMetricData's pagination of one call.
     # A seeded fleet's history (fleet/models.py: SEEDED_DATUM) is kept, as its telemetry is.
-    kept = [d for d in backend.metric_data
-            if not d.namespace.startswith("AWS/") or getattr(d, "hybridnet_seeded", False)]
+    kept = [
+        d for d in backend.metric_data if not d.namespace.startswith("AWS/") or getattr(d, "hybridnet_seeded", False)
+    ]
     return _object(backend, {**backend.__dict__, "metric_data": kept, "paged_metric_data": {}})
 
 
@@ -292,8 +326,10 @@ def _ec2_backend(backend: Any) -> tuple:
     # Amazon's AMIs are not the account's state (AWS lets no account change or deregister
     # them), and moto loads them again: only which are still there, and the ids of their
     # snapshots (which moto draws at random), in the order moto made them, are saved.
-    catalog = {"amis": [i for i, ami in backend.amis.items() if ami.owner_alias == CATALOG_OWNER_ALIAS],
-               "snapshots": [(s.from_ami, i) for i, s in backend.snapshots.items() if _catalog_snapshot(backend, s)]}
+    catalog = {
+        "amis": [i for i, ami in backend.amis.items() if ami.owner_alias == CATALOG_OWNER_ALIAS],
+        "snapshots": [(s.from_ami, i) for i, s in backend.snapshots.items() if _catalog_snapshot(backend, s)],
+    }
     amis = {i: ami for i, ami in backend.amis.items() if ami.owner_alias != CATALOG_OWNER_ALIAS}
     snapshots = {i: s for i, s in backend.snapshots.items() if not _catalog_snapshot(backend, s)}
     return _object(backend, {**backend.__dict__, "amis": amis, "snapshots": snapshots, CATALOG_KEY: catalog})
@@ -327,8 +363,14 @@ def _tunnel(tunnel: Any) -> tuple:
     import dataclasses
 
     # A seeded tunnel's telemetry is state like any other (no data plane reports it again).
-    return _new_tunnel, (type(tunnel), {f.name: getattr(tunnel, f.name) for f in dataclasses.fields(tunnel)
-                                        if tunnel.seeded or f.name not in tunnel.TELEMETRY})
+    return _new_tunnel, (
+        type(tunnel),
+        {
+            f.name: getattr(tunnel, f.name)
+            for f in dataclasses.fields(tunnel)
+            if tunnel.seeded or f.name not in tunnel.TELEMETRY
+        },
+    )
 
 
 @functools.cache
@@ -354,8 +396,13 @@ def _reductions() -> dict[type, Callable[[Any], Any]]:
         LambdaStorage: _lambda_storage,
         LayerStorage: _lambda_storage,
         # A defaultdict whose constructor takes (account, region), not a default factory.
-        ParameterDict: lambda params: (ParameterDict, (params.account_id, params.region_name), params.__dict__,
-                                       None, iter(params.items())),
+        ParameterDict: lambda params: (
+            ParameterDict,
+            (params.account_id, params.region_name),
+            params.__dict__,
+            None,
+            iter(params.items()),
+        ),
         SimpleSystemManagerBackend: _ssm_backend,
         CloudWatchBackend: _cloudwatch_backend,
         EC2Backend: _ec2_backend,
@@ -387,8 +434,10 @@ def _backend_tree() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
     from moto.core.base_backend import BackendDict, backend_lock
 
     with backend_lock:  # no backend is created meanwhile
-        return {_backends_name(backends): {account: dict(regions) for account, regions in list(backends.items())}
-                for backends in list(BackendDict._instances)}
+        return {
+            _backends_name(backends): {account: dict(regions) for account, regions in list(backends.items())}
+            for backends in list(BackendDict._instances)
+        }
 
 
 def _install(tree: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> None:
@@ -408,10 +457,10 @@ def _install(tree: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> None:
 
 # --------------------------------------------------------------------------- the store
 
-_store: "Store | None" = None
+_store: Store | None = None
 
 
-def current() -> "Store | None":
+def current() -> Store | None:
     """This emulator process's store (None outside the emulator, or before it restored)."""
     return _store
 
@@ -450,7 +499,7 @@ def is_read(environ: dict) -> bool:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class Store:
@@ -507,8 +556,11 @@ class Store:
             except Exception as exc:  # reported (log, health) and tried again at the next change
                 message = f"{type(exc).__name__}: {exc}"
                 if message != self.error:
-                    print(f"hybridnet emulator: cannot save its state to {self.path}: {message}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"hybridnet emulator: cannot save its state to {self.path}: {message}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 self.error = message
                 return
             self._saved, self.error = covered, None
@@ -518,13 +570,26 @@ class Store:
     def _write(self) -> None:
         payload = _pickled(_backend_tree())
         now = _now()
-        header = {**versions(), "created_at": self.created_at, "saved_at": now, "saved_wall": time.time(),
-                  "clock": clock.now(), "port": self.port, "payload_bytes": len(payload),
-                  "payload_sha256": hashlib.sha256(payload).hexdigest()}
+        header = {
+            **versions(),
+            "created_at": self.created_at,
+            "saved_at": now,
+            "saved_wall": time.time(),
+            "clock": clock.now(),
+            "port": self.port,
+            "payload_bytes": len(payload),
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        }
         workspace.write_private(self.path, json.dumps(header).encode() + b"\n" + payload)
         self.saved_at = now
 
     def status(self) -> dict[str, Any]:
         """For the health route."""
-        return {"file": str(self.path), "created_at": self.created_at, "saved_at": self.saved_at,
-                "saves": self.saves, "last_save_ms": self.last_save_ms, "error": self.error}
+        return {
+            "file": str(self.path),
+            "created_at": self.created_at,
+            "saved_at": self.saved_at,
+            "saves": self.saves,
+            "last_save_ms": self.last_save_ms,
+            "error": self.error,
+        }

@@ -122,8 +122,9 @@ def credentials(emulator: EmulatorInfo | str | None = None) -> Credentials:
     try:
         return read_credentials(path)
     except (OSError, ValueError, KeyError):
-        raise EmulatorError(f"no emulator credentials in {path}: start the emulator first "
-                            "(hybridnet emulator start)") from None
+        raise EmulatorError(
+            f"no emulator credentials in {path}: start the emulator first (hybridnet emulator start)"
+        ) from None
 
 
 def session(region: str, emulator: EmulatorInfo | str | None = None) -> Any:
@@ -163,11 +164,18 @@ def status() -> EmulatorInfo | None:
     except (OSError, ValueError):
         return None
     # An emulator without credentials_file in its state predates authentication: not ours to use.
-    if (_is_ours(state["pid"]) and state.get("socket") and state.get("credentials_file")
-            and _healthy(state["socket"])):
-        info = EmulatorInfo(state["pid"], state["port"], state["endpoint"], log_file(), state["socket"],
-                            Path(state["credentials_file"]), state.get("instance_socket") or None,
-                            state.get("started_at"), state.get("restored_from"))
+    if _is_ours(state["pid"]) and state.get("socket") and state.get("credentials_file") and _healthy(state["socket"]):
+        info = EmulatorInfo(
+            state["pid"],
+            state["port"],
+            state["endpoint"],
+            log_file(),
+            state["socket"],
+            Path(state["credentials_file"]),
+            state.get("instance_socket") or None,
+            state.get("started_at"),
+            state.get("restored_from"),
+        )
         _seen[info.endpoint] = info.credentials_file
         return info
     if not _is_ours(state["pid"]):
@@ -209,8 +217,10 @@ def start(fresh: bool = False) -> EmulatorInfo:
     sock, instance_sock = socket_file(), instance_socket_file()
     for unix_path in (sock, instance_sock):
         if len(str(unix_path).encode()) > UNIX_PATH_MAX:
-            raise EmulatorError(f"the emulator's unix socket {unix_path} would be longer than {UNIX_PATH_MAX} bytes: "
-                                f"set HYBRIDNET_HOME to a shorter folder (now {workspace.home()})")
+            raise EmulatorError(
+                f"the emulator's unix socket {unix_path} would be longer than {UNIX_PATH_MAX} bytes: "
+                f"set HYBRIDNET_HOME to a shorter folder (now {workspace.home()})"
+            )
     path.unlink(missing_ok=True)
     env = dict(os.environ)
     # The emulator never needs, and must never see, real credentials.
@@ -223,11 +233,28 @@ def start(fresh: bool = False) -> EmulatorInfo:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workspace.PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     with open(log_file(), "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hybridnet.emulator.server", "--state-file", str(path),
-             "--socket", str(sock), "--instance-socket", str(instance_sock),
-             "--credentials-file", str(credentials_file()), "--saved-state", str(saved), "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,  # outlives the notebook or CLI that started it
+            [
+                sys.executable,
+                "-m",
+                "hybridnet.emulator.server",
+                "--state-file",
+                str(path),
+                "--socket",
+                str(sock),
+                "--instance-socket",
+                str(instance_sock),
+                "--credentials-file",
+                str(credentials_file()),
+                "--saved-state",
+                str(saved),
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # outlives the notebook or CLI that started it
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -271,8 +298,9 @@ def _last_words() -> str:
     return f": {lines[-1]}" if lines else ""
 
 
-def admin_call(target: EmulatorInfo | str | os.PathLike, method: str, route: str, body: dict | None = None,
-               timeout: float = 35.0) -> dict:
+def admin_call(
+    target: EmulatorInfo | str | os.PathLike, method: str, route: str, body: dict | None = None, timeout: float = 35.0
+) -> dict:
     """Call the admin API (/_hybridnet/<route>) over the emulator's unix socket.
 
     `target` is the running emulator (EmulatorInfo) or its socket's path; the
@@ -280,8 +308,10 @@ def admin_call(target: EmulatorInfo | str | os.PathLike, method: str, route: str
     """
     socket_path = target.socket if isinstance(target, EmulatorInfo) else os.fspath(target)
     if socket_path.startswith(("http://", "https://")):
-        raise EmulatorError(f"the admin API is served on the emulator's unix socket only, not on {socket_path}: "
-                            "pass emulator.status() or its .socket")
+        raise EmulatorError(
+            f"the admin API is served on the emulator's unix socket only, not on {socket_path}: "
+            "pass emulator.status() or its .socket"
+        )
     try:
         return admin_call_unix(socket_path, method, route, body, timeout=timeout)
     except AdminCallError as exc:

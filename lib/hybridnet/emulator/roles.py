@@ -53,8 +53,7 @@ class RoleSession:
         from moto.sts.models import sts_backends
 
         try:
-            assumed = sts_backends[self.account_id][self.partition].get_assumed_role_from_access_key(
-                self.access_key_id)
+            assumed = sts_backends[self.account_id][self.partition].get_assumed_role_from_access_key(self.access_key_id)
         except Exception:
             return -1.0
         if assumed is None or assumed.session_token != self.session_token:
@@ -116,8 +115,16 @@ def why_not(role_arn: str, service: str, what: str = "the role") -> str | None:
     return None
 
 
-def assume_for_service(role_arn: str, service: str, *, account_id: str, region: str, session_name: str,
-                       duration: int, what: str = "the role") -> tuple[RoleSession | None, str | None]:
+def assume_for_service(
+    role_arn: str,
+    service: str,
+    *,
+    account_id: str,
+    region: str,
+    session_name: str,
+    duration: int,
+    what: str = "the role",
+) -> tuple[RoleSession | None, str | None]:
     """(credentials of `role_arn` as `service` assumes it, None), or (None, why not)."""
     from moto.sts.models import sts_backends
     from moto.utilities.utils import get_partition
@@ -127,9 +134,20 @@ def assume_for_service(role_arn: str, service: str, *, account_id: str, region: 
         return None, reason
     try:
         assumed = sts_backends[account_id][get_partition(region)].assume_role(
-            region_name=region, role_session_name=session_name[:64], role_arn=role_arn, policy=None,
-            duration=duration, external_id=None)
+            region_name=region,
+            role_session_name=session_name[:64],
+            role_arn=role_arn,
+            policy=None,
+            duration=duration,
+            external_id=None,
+        )
     except Exception as exc:
         return None, f"{what} {role_arn} could not be assumed: {exc}"
-    return RoleSession(role_arn, assumed.access_key_id, assumed.secret_access_key, assumed.session_token,
-                       assumed.account_id, assumed.partition), None
+    return RoleSession(
+        role_arn,
+        assumed.access_key_id,
+        assumed.secret_access_key,
+        assumed.session_token,
+        assumed.account_id,
+        assumed.partition,
+    ), None

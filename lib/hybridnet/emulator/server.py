@@ -35,8 +35,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import admin, persistence
 from .extensions import install_all
@@ -60,8 +61,13 @@ class AdminMiddleware:
     (then the emulator's credentials are installed again: a reset empties IAM),
     everything else to the AWS API (`api`, authenticated)."""
 
-    def __init__(self, api: Callable, moto_app: Callable, extensions: list[str],
-                 after_moto_api: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        api: Callable,
+        moto_app: Callable,
+        extensions: list[str],
+        after_moto_api: Callable[[], None] = lambda: None,
+    ):
         self.api, self.moto_app = api, moto_app
         self.extensions = extensions
         self.after_moto_api = after_moto_api
@@ -80,8 +86,7 @@ class AdminMiddleware:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
-            status, payload = admin.handle(environ["REQUEST_METHOD"], path[len(ADMIN_PREFIX):], body,
-                                           self.extensions)
+            status, payload = admin.handle(environ["REQUEST_METHOD"], path[len(ADMIN_PREFIX) :], body, self.extensions)
         except Exception as exc:  # the admin API answers every error as JSON
             status, payload = 400, {"error": f"{type(exc).__name__}: {exc}"}
         return _json(start_response, status, payload)
@@ -97,9 +102,14 @@ class TcpOnlyApi:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(SOCKET_ONLY):
-            return _json(start_response, 403, {
-                "error": f"{path} is served on the emulator's unix socket only (see EmulatorInfo.socket), "
-                         "not on its TCP port or its instance socket, which serve the AWS API alone"})
+            return _json(
+                start_response,
+                403,
+                {
+                    "error": f"{path} is served on the emulator's unix socket only (see EmulatorInfo.socket), "
+                    "not on its TCP port or its instance socket, which serve the AWS API alone"
+                },
+            )
         return self.api(environ, start_response)
 
 
@@ -154,8 +164,10 @@ def serve_unix(app: Any, socket_path: Path, name: str = "emulator-unix-socket") 
     from werkzeug.serving import make_server
 
     if len(str(socket_path).encode()) > UNIX_PATH_MAX:
-        raise ValueError(f"{socket_path} is longer than {UNIX_PATH_MAX} bytes (a unix socket path); "
-                         "set HYBRIDNET_HOME to a shorter folder")
+        raise ValueError(
+            f"{socket_path} is longer than {UNIX_PATH_MAX} bytes (a unix socket path); "
+            "set HYBRIDNET_HOME to a shorter folder"
+        )
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     old_umask = os.umask(0o177)  # created 0600: only the emulator's user may call it
     try:
@@ -167,8 +179,14 @@ def serve_unix(app: Any, socket_path: Path, name: str = "emulator-unix-socket") 
     return server
 
 
-def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int = 0,
-          instance_socket: Path | None = None, saved_state: Path | None = None) -> None:
+def serve(
+    state_file: Path,
+    socket_path: Path,
+    credentials_file: Path,
+    port: int = 0,
+    instance_socket: Path | None = None,
+    saved_state: Path | None = None,
+) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -202,12 +220,16 @@ def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int
     bound = server.server_address[1]
     if store is not None:
         store.port = bound
-    state: dict[str, Any] = {"pid": os.getpid(), "port": bound, "endpoint": f"http://127.0.0.1:{bound}",
-                             "socket": str(socket_path),
-                             "instance_socket": str(instance_socket) if instance_socket is not None else None,
-                             "credentials_file": str(credentials_file),
-                             "started_at": store.started_at if store else None,
-                             "restored_from": store.restored_from if store else None}
+    state: dict[str, Any] = {
+        "pid": os.getpid(),
+        "port": bound,
+        "endpoint": f"http://127.0.0.1:{bound}",
+        "socket": str(socket_path),
+        "instance_socket": str(instance_socket) if instance_socket is not None else None,
+        "credentials_file": str(credentials_file),
+        "started_at": store.started_at if store else None,
+        "restored_from": store.restored_from if store else None,
+    }
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
@@ -230,18 +252,37 @@ def serve(state_file: Path, socket_path: Path, credentials_file: Path, port: int
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--state-file", type=Path, required=True)
-    parser.add_argument("--socket", type=Path, required=True,
-                        help="the unix socket (AWS API, admin API and /moto-api/)")
-    parser.add_argument("--credentials-file", type=Path, required=True,
-                        help="the emulator's credentials (0600; generated at the first start)")
-    parser.add_argument("--instance-socket", type=Path, default=None,
-                        help="a unix socket serving the AWS API alone (for commands on the lab's instances)")
-    parser.add_argument("--saved-state", type=Path, default=None,
-                        help="restore the state saved in this file (0600), and save every change there")
+    parser.add_argument(
+        "--socket", type=Path, required=True, help="the unix socket (AWS API, admin API and /moto-api/)"
+    )
+    parser.add_argument(
+        "--credentials-file",
+        type=Path,
+        required=True,
+        help="the emulator's credentials (0600; generated at the first start)",
+    )
+    parser.add_argument(
+        "--instance-socket",
+        type=Path,
+        default=None,
+        help="a unix socket serving the AWS API alone (for commands on the lab's instances)",
+    )
+    parser.add_argument(
+        "--saved-state",
+        type=Path,
+        default=None,
+        help="restore the state saved in this file (0600), and save every change there",
+    )
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    serve(args.state_file, args.socket, args.credentials_file, args.port, instance_socket=args.instance_socket,
-          saved_state=args.saved_state)
+    serve(
+        args.state_file,
+        args.socket,
+        args.credentials_file,
+        args.port,
+        instance_socket=args.instance_socket,
+        saved_state=args.saved_state,
+    )
 
 
 if __name__ == "__main__":

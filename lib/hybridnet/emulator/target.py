@@ -17,6 +17,11 @@ def open_account(where: Where) -> Account:
     (outputs/.state/, 0600: it refuses any other and never sees a real credential)."""
     info = start()
     # The emulator's waiters settle in a second and its commands in milliseconds.
-    return Account(session(where.region, info), info.endpoint, waiter_delay=1, command_poll_s=0.05,
-                   prepare=seed.ensure_baseline,
-                   started_empty_at=None if info.restored_from else (info.started_at or "an unknown time"))
+    return Account(
+        session(where.region, info),
+        info.endpoint,
+        waiter_delay=1,
+        command_poll_s=0.05,
+        prepare=seed.ensure_baseline,
+        started_empty_at=None if info.restored_from else (info.started_at or "an unknown time"),
+    )

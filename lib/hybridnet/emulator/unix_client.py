@@ -40,8 +40,7 @@ class AdminCallError(LocalPlaneError, RuntimeError):
     """The admin API answered with an error (its message), or could not be reached."""
 
 
-def admin_call_unix(socket_path: str, method: str, route: str, body: dict | None = None,
-                    timeout: float = 35.0) -> dict:
+def admin_call_unix(socket_path: str, method: str, route: str, body: dict | None = None, timeout: float = 35.0) -> dict:
     """Call /_hybridnet/<route> over the unix socket; the JSON answer, or AdminCallError.
 
     The default timeout outlasts a client connect handler (AWS gives it 30 s).
@@ -49,8 +48,7 @@ def admin_call_unix(socket_path: str, method: str, route: str, body: dict | None
     connection = UnixHTTPConnection(socket_path, timeout=timeout)
     data = json.dumps(body).encode() if body is not None else None
     try:
-        connection.request(method, f"/_hybridnet/{route}", body=data,
-                           headers={"Content-Type": "application/json"})
+        connection.request(method, f"/_hybridnet/{route}", body=data, headers={"Content-Type": "application/json"})
         response = connection.getresponse()
         payload = response.read()
     except OSError as exc:

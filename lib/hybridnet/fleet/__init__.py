@@ -16,5 +16,17 @@ from .judge import CONNECTION_CHECKS
 from .params import Fleet, load_fleet, parse_shard, shard
 from .run import NOTEBOOK, FleetResult, check, merge, record, run_notebook_check, save
 
-__all__ = ["CONNECTION_CHECKS", "NOTEBOOK", "Fleet", "FleetResult", "check", "load_fleet", "merge", "parse_shard",
-           "record", "run_notebook_check", "save", "shard"]
+__all__ = [
+    "CONNECTION_CHECKS",
+    "NOTEBOOK",
+    "Fleet",
+    "FleetResult",
+    "check",
+    "load_fleet",
+    "merge",
+    "parse_shard",
+    "record",
+    "run_notebook_check",
+    "save",
+    "shard",
+]

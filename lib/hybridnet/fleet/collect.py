@@ -101,16 +101,25 @@ def _connections(scope: Scope, fleet: Fleet) -> list[dict]:
 
 
 def _connection(vpn: dict) -> dict:
-    return {"id": vpn["VpnConnectionId"], "name": tag_value(vpn, "Name") or "",
-            "gateway_id": vpn.get("TransitGatewayId") or vpn.get("VpnGatewayId") or "",
-            "gateway_type": "tgw" if vpn.get("TransitGatewayId") else "vgw" if vpn.get("VpnGatewayId") else "",
-            "customer_gateway_id": vpn.get("CustomerGatewayId", ""), "state": vpn["State"],
-            "logging": sorted(vpnlogs.tunnel_logs(vpn)),
-            "tunnels": [{"outside_ip": t["OutsideIpAddress"], "status": t["Status"],
-                         "status_message": t.get("StatusMessage", ""),
-                         "accepted_routes": t.get("AcceptedRouteCount", 0),
-                         "last_status_change": _iso(t.get("LastStatusChange"))}
-                        for t in vpn.get("VgwTelemetry", [])]}
+    return {
+        "id": vpn["VpnConnectionId"],
+        "name": tag_value(vpn, "Name") or "",
+        "gateway_id": vpn.get("TransitGatewayId") or vpn.get("VpnGatewayId") or "",
+        "gateway_type": "tgw" if vpn.get("TransitGatewayId") else "vgw" if vpn.get("VpnGatewayId") else "",
+        "customer_gateway_id": vpn.get("CustomerGatewayId", ""),
+        "state": vpn["State"],
+        "logging": sorted(vpnlogs.tunnel_logs(vpn)),
+        "tunnels": [
+            {
+                "outside_ip": t["OutsideIpAddress"],
+                "status": t["Status"],
+                "status_message": t.get("StatusMessage", ""),
+                "accepted_routes": t.get("AcceptedRouteCount", 0),
+                "last_status_change": _iso(t.get("LastStatusChange")),
+            }
+            for t in vpn.get("VgwTelemetry", [])
+        ],
+    }
 
 
 def _iso(value) -> str | None:
@@ -126,8 +135,12 @@ def _tgw_routes(scope: Scope, fleet: Fleet, connections: list[dict], reading: Re
     if not any(v.get("TransitGatewayId") for v in connections):
         return
     ec2 = scope.client("ec2")
-    attachments = paginate(ec2, "describe_transit_gateway_attachments", "TransitGatewayAttachments",
-                           Filters=[{"Name": "resource-type", "Values": ["vpn"]}])
+    attachments = paginate(
+        ec2,
+        "describe_transit_gateway_attachments",
+        "TransitGatewayAttachments",
+        Filters=[{"Name": "resource-type", "Values": ["vpn"]}],
+    )
     ours = {v["VpnConnectionId"] for v in connections}
     tables: dict[str, str] = {}
     for attachment in attachments:
@@ -138,7 +151,8 @@ def _tgw_routes(scope: Scope, fleet: Fleet, connections: list[dict], reading: Re
     reading.tgw_routes = {vpn_id: [] for vpn_id in tables}
     for table in sorted(set(tables.values())):
         routes = ec2.search_transit_gateway_routes(
-            TransitGatewayRouteTableId=table, MaxResults=1000,
+            TransitGatewayRouteTableId=table,
+            MaxResults=1000,
             Filters=[{"Name": "attachment.resource-type", "Values": ["vpn"]}, {"Name": "state", "Values": ["active"]}],
         )["Routes"]
         for route in routes:
@@ -150,9 +164,15 @@ def _tgw_routes(scope: Scope, fleet: Fleet, connections: list[dict], reading: Re
 
 def _logs(scope: Scope, fleet: Fleet, connections: list[dict], reading: Reading) -> None:
     """Only the connections that log and are not healthy now: the logs name why."""
-    unwell = [v for v in connections if vpnlogs.tunnel_logs(v) and any(
-        t["Status"] != "UP" or t.get("AcceptedRouteCount", 0) < fleet.thresholds.min_accepted_routes
-        for t in v.get("VgwTelemetry", []))]
+    unwell = [
+        v
+        for v in connections
+        if vpnlogs.tunnel_logs(v)
+        and any(
+            t["Status"] != "UP" or t.get("AcceptedRouteCount", 0) < fleet.thresholds.min_accepted_routes
+            for t in v.get("VgwTelemetry", [])
+        )
+    ]
     if not unwell:
         return
     frame = vpnlogs.tunnel_log_frame(scope, unwell, fleet.lookback_minutes)
@@ -161,21 +181,40 @@ def _logs(scope: Scope, fleet: Fleet, connections: list[dict], reading: Reading)
 
 def _resolver_endpoints(scope: Scope, fleet: Fleet, connections: list[dict], reading: Reading) -> None:
     found = paginate(scope.client("route53resolver"), "list_resolver_endpoints", "ResolverEndpoints")
-    reading.resolver_endpoints = [{"id": e["Id"], "name": e.get("Name", ""), "direction": e.get("Direction", ""),
-                                   "status": e.get("Status", ""), "status_message": e.get("StatusMessage", ""),
-                                   "ip_count": e.get("IpAddressCount", 0)} for e in found]
+    reading.resolver_endpoints = [
+        {
+            "id": e["Id"],
+            "name": e.get("Name", ""),
+            "direction": e.get("Direction", ""),
+            "status": e.get("Status", ""),
+            "status_message": e.get("StatusMessage", ""),
+            "ip_count": e.get("IpAddressCount", 0),
+        }
+        for e in found
+    ]
 
 
 def _client_vpn_endpoints(scope: Scope, fleet: Fleet, connections: list[dict], reading: Reading) -> None:
     found = paginate(scope.client("ec2"), "describe_client_vpn_endpoints", "ClientVpnEndpoints")
-    reading.client_vpn_endpoints = [{"id": e["ClientVpnEndpointId"], "name": tag_value(e, "Name") or "",
-                                     "status": (e.get("Status") or {}).get("Code", ""),
-                                     "status_message": (e.get("Status") or {}).get("Message", "")}
-                                    for e in found if (e.get("Status") or {}).get("Code") != "deleted"]
+    reading.client_vpn_endpoints = [
+        {
+            "id": e["ClientVpnEndpointId"],
+            "name": tag_value(e, "Name") or "",
+            "status": (e.get("Status") or {}).get("Code", ""),
+            "status_message": (e.get("Status") or {}).get("Message", ""),
+        }
+        for e in found
+        if (e.get("Status") or {}).get("Code") != "deleted"
+    ]
 
 
-READERS = {"history": _history, "tgw_routes": _tgw_routes, "logs": _logs,
-           "resolver_endpoints": _resolver_endpoints, "client_vpn_endpoints": _client_vpn_endpoints}
+READERS = {
+    "history": _history,
+    "tgw_routes": _tgw_routes,
+    "logs": _logs,
+    "resolver_endpoints": _resolver_endpoints,
+    "client_vpn_endpoints": _client_vpn_endpoints,
+}
 
 
 def read_fleet(scopes: list[Scope], fleet: Fleet) -> list[Reading]:

@@ -19,16 +19,35 @@ from ..diagnostics.verdicts import FAIL, OK, SEVERITY, WARN, Evidence, Verdict
 from ..params import Thresholds
 from .collect import Reading
 
-COLUMNS = ["account", "region", "resource", "name", "gateway", "check", "status", "cause", "reason", "action",
-           "evidence"]
+COLUMNS = [
+    "account",
+    "region",
+    "resource",
+    "name",
+    "gateway",
+    "check",
+    "status",
+    "cause",
+    "reason",
+    "action",
+    "evidence",
+]
 # The checks of one connection, in the table's order (and the heatmap's columns).
 CONNECTION_CHECKS = ["tunnels", "BGP routes", "tunnel history", "TGW route"]
-CHECK_ORDER = {name: i for i, name in enumerate(
-    ["access", *CONNECTION_CHECKS, "Resolver endpoint", "Client VPN endpoint", "tunnel logs"])}
+CHECK_ORDER = {
+    name: i
+    for i, name in enumerate(["access", *CONNECTION_CHECKS, "Resolver endpoint", "Client VPN endpoint", "tunnel logs"])
+}
 NO_DATA_ACTION = "see AWS's reason: the fleet check reads it with the account's reader role (README: fleet)"
 # Resolver endpoint status -> verdict (AWS's ResolverEndpoint Status values).
-RESOLVER_STATUS = {"OPERATIONAL": OK, "CREATING": WARN, "UPDATING": WARN, "AUTO_RECOVERING": WARN,
-                   "ACTION_NEEDED": FAIL, "DELETING": WARN}
+RESOLVER_STATUS = {
+    "OPERATIONAL": OK,
+    "CREATING": WARN,
+    "UPDATING": WARN,
+    "AUTO_RECOVERING": WARN,
+    "ACTION_NEEDED": FAIL,
+    "DELETING": WARN,
+}
 
 
 def judge(readings: list[Reading], thresholds: Thresholds) -> pd.DataFrame:
@@ -43,8 +62,11 @@ def order(table: pd.DataFrame) -> pd.DataFrame:
     """Worst first; then account, region, name (a connection's Name tag: the same from
     run to run, unlike its id), resource and the checks' own order."""
     ranked = table.assign(_sev=-table["status"].map(SEVERITY), _check=table["check"].map(CHECK_ORDER).fillna(99))
-    return (ranked.sort_values(["_sev", "account", "region", "name", "resource", "_check"], kind="stable")
-            .drop(columns=["_sev", "_check"]).reset_index(drop=True))
+    return (
+        ranked.sort_values(["_sev", "account", "region", "name", "resource", "_check"], kind="stable")
+        .drop(columns=["_sev", "_check"])
+        .reset_index(drop=True)
+    )
 
 
 def exit_code(table: pd.DataFrame) -> int:
@@ -55,15 +77,28 @@ def exit_code(table: pd.DataFrame) -> int:
 
 
 def _row(reading: Reading, resource: str, name: str, gateway: str, verdict: Verdict) -> dict:
-    return {"account": reading.account, "region": reading.region, "resource": resource, "name": name,
-            "gateway": gateway, "check": verdict.check, "status": verdict.status, "cause": verdict.cause,
-            "reason": verdict.reason, "action": verdict.action, "evidence": verdict.evidence}
+    return {
+        "account": reading.account,
+        "region": reading.region,
+        "resource": resource,
+        "name": name,
+        "gateway": gateway,
+        "check": verdict.check,
+        "status": verdict.status,
+        "cause": verdict.cause,
+        "reason": verdict.reason,
+        "action": verdict.action,
+        "evidence": verdict.evidence,
+    }
 
 
 def _no_data(check: str, what: str) -> Verdict:
     text = f"no data: {what}"
-    code, shown, fix = causes.diagnose("access", text, causes.signals_frame(
-        [{"source": "api", "subject": "", "time": None, "text": what, "healthy": False}]))
+    code, shown, fix = causes.diagnose(
+        "access",
+        text,
+        causes.signals_frame([{"source": "api", "subject": "", "time": None, "text": what, "healthy": False}]),
+    )
     return Verdict(check, WARN, text, fix or NO_DATA_ACTION, code, shown)
 
 
@@ -71,15 +106,18 @@ def _reading_rows(reading: Reading, thresholds: Thresholds) -> list[dict]:
     if "connections" in reading.errors:
         return [_row(reading, "-", "", "", _no_data("access", reading.errors["connections"]))]
     rows = []
-    telemetry = pd.DataFrame([{"vpn_connection_id": c["id"], **t} for c in reading.connections for t in c["tunnels"]],
-                             columns=tunnels.TELEMETRY_COLUMNS)
+    telemetry = pd.DataFrame(
+        [{"vpn_connection_id": c["id"], **t} for c in reading.connections for t in c["tunnels"]],
+        columns=tunnels.TELEMETRY_COLUMNS,
+    )
     timeline = pd.DataFrame(reading.history, columns=tunnels.TIMELINE_COLUMNS)
     logs = vpnlogs.empty_frame() if not reading.logs else pd.DataFrame(reading.logs, columns=vpnlogs.COLUMNS)
     if not logs.empty:
         logs["time"] = pd.to_datetime(logs["time"], utc=True)
     # The single-stack checks over the whole account-region at once (each judges per connection) ...
-    ev = Evidence(params=None, thresholds=thresholds, telemetry=telemetry, timeline=timeline, tgw_routes=None,
-                  router_bgp=None)
+    ev = Evidence(
+        params=None, thresholds=thresholds, telemetry=telemetry, timeline=timeline, tgw_routes=None, router_bgp=None
+    )
     by_vpn: dict[str, list[Verdict]] = {}
     for verdict in verdicts.check_tunnels(ev) + verdicts.check_accepted_routes(ev) if not telemetry.empty else []:
         by_vpn.setdefault(verdict.check.split(" ", 2)[-1], []).append(_named(verdict))
@@ -96,19 +134,36 @@ def _reading_rows(reading: Reading, thresholds: Thresholds) -> list[dict]:
     return rows
 
 
-def _connection_verdicts(reading: Reading, connection: dict, found: list[Verdict], drops: dict,
-                         thresholds: Thresholds, telemetry: pd.DataFrame, logs: pd.DataFrame) -> list[Verdict]:
+def _connection_verdicts(
+    reading: Reading,
+    connection: dict,
+    found: list[Verdict],
+    drops: dict,
+    thresholds: Thresholds,
+    telemetry: pd.DataFrame,
+    logs: pd.DataFrame,
+) -> list[Verdict]:
     if not connection["tunnels"]:
-        return [Verdict("tunnels", WARN, f"no data: AWS reports no tunnel telemetry yet (state {connection['state']})",
-                        "wait for the connection to become available; if it stays so, see its state in the console",
-                        causes.UNKNOWN, "VgwTelemetry is empty")]
+        return [
+            Verdict(
+                "tunnels",
+                WARN,
+                f"no data: AWS reports no tunnel telemetry yet (state {connection['state']})",
+                "wait for the connection to become available; if it stays so, see its state in the console",
+                causes.UNKNOWN,
+                "VgwTelemetry is empty",
+            )
+        ]
     vpn_id = connection["id"]
     found = list(found)
     if "history" in reading.errors:
         found.append(_no_data("tunnel history", reading.errors["history"]))
     else:
-        mine = {t["outside_ip"]: drops[(vpn_id, t["outside_ip"])] for t in connection["tunnels"]
-                if (vpn_id, t["outside_ip"]) in drops}
+        mine = {
+            t["outside_ip"]: drops[(vpn_id, t["outside_ip"])]
+            for t in connection["tunnels"]
+            if (vpn_id, t["outside_ip"]) in drops
+        }
         found.append(verdicts.history_verdict(mine, len(connection["tunnels"]), thresholds))
     fact = None
     if connection["gateway_type"] == "tgw":
@@ -117,20 +172,30 @@ def _connection_verdicts(reading: Reading, connection: dict, found: list[Verdict
     if all(v.status == OK for v in found):
         return found
     # The causes, from this connection's evidence only: its telemetry, its logs, the route fact.
-    ev = Evidence(params=None, thresholds=thresholds, telemetry=telemetry[telemetry["vpn_connection_id"] == vpn_id],
-                  timeline=pd.DataFrame(columns=tunnels.TIMELINE_COLUMNS), tgw_routes=None, router_bgp=None,
-                  vpn_logs=logs[logs["vpn_connection_id"] == vpn_id] if not logs.empty else None,
-                  facts=pd.DataFrame([fact] if fact else [], columns=["subject", "text", "ok"]))
+    ev = Evidence(
+        params=None,
+        thresholds=thresholds,
+        telemetry=telemetry[telemetry["vpn_connection_id"] == vpn_id],
+        timeline=pd.DataFrame(columns=tunnels.TIMELINE_COLUMNS),
+        tgw_routes=None,
+        router_bgp=None,
+        vpn_logs=logs[logs["vpn_connection_id"] == vpn_id] if not logs.empty else None,
+        facts=pd.DataFrame([fact] if fact else [], columns=["subject", "text", "ok"]),
+    )
     gathered = signals.gather(ev)
     return [_with_cause(v, gathered) for v in found]
 
 
-KEYS = {"tunnels": "tunnels", "BGP routes": "accepted_routes", "tunnel history": "tunnel_history",
-        "TGW route": "tgw_routes"}
+KEYS = {
+    "tunnels": "tunnels",
+    "BGP routes": "accepted_routes",
+    "tunnel history": "tunnel_history",
+    "TGW route": "tgw_routes",
+}
 
 
 def _named(verdict: Verdict) -> Verdict:
-    """"tunnels vpn-..." -> "tunnels": the table's resource column names the connection."""
+    """ "tunnels vpn-..." -> "tunnels": the table's resource column names the connection."""
     return replace(verdict, check=verdict.check.split(" vpn-")[0])
 
 
@@ -148,18 +213,30 @@ def _tgw_route(reading: Reading, connection: dict) -> tuple[Verdict, dict | None
         return _no_data("TGW route", reading.errors["tgw_routes"]), None
     vpn_id, table = connection["id"], reading.route_tables.get(connection["id"])
     if table is None:
-        return Verdict("TGW route", FAIL, f"no associated VPN attachment of {vpn_id} on {connection['gateway_id']}",
-                       "associate the VPN attachment with a route table of the transit gateway", causes.UNKNOWN,
-                       "DescribeTransitGatewayAttachments: no association"), None
+        return Verdict(
+            "TGW route",
+            FAIL,
+            f"no associated VPN attachment of {vpn_id} on {connection['gateway_id']}",
+            "associate the VPN attachment with a route table of the transit gateway",
+            causes.UNKNOWN,
+            "DescribeTransitGatewayAttachments: no association",
+        ), None
     prefixes = reading.tgw_routes.get(vpn_id) or []
     if prefixes:
         return Verdict("TGW route", OK, f"{', '.join(sorted(prefixes))} via the VPN attachment in {table}"), None
     fact = None
     if any(t["status"] == "UP" and t["accepted_routes"] > 0 for t in connection["tunnels"]):
-        fact = {"subject": "", "ok": False,
-                "text": f"tunnels of {vpn_id} have accepted routes but route table {table} holds none via its attachment"}
-    return Verdict("TGW route", FAIL, f"no active route via the VPN attachment of {vpn_id} in {table}",
-                   "the VPCs cannot reach this site: check BGP on the tunnels and the attachment's propagation"), fact
+        fact = {
+            "subject": "",
+            "ok": False,
+            "text": f"tunnels of {vpn_id} have accepted routes but route table {table} holds none via its attachment",
+        }
+    return Verdict(
+        "TGW route",
+        FAIL,
+        f"no active route via the VPN attachment of {vpn_id} in {table}",
+        "the VPCs cannot reach this site: check BGP on the tunnels and the attachment's propagation",
+    ), fact
 
 
 def _endpoint_rows(reading: Reading) -> list[dict]:
@@ -170,22 +247,53 @@ def _endpoint_rows(reading: Reading) -> list[dict]:
     for e in reading.resolver_endpoints or []:
         status = RESOLVER_STATUS.get(e["status"], WARN)
         said = f"{e['direction'].lower()} endpoint {e['status']}, {e['ip_count']} IPs" + (
-            f": {e['status_message']}" if e["status_message"] and status != OK else "")
-        action = "" if status == OK else ("see the endpoint's status message: an IP's subnet or ENI needs attention; "
-                                          "recreate the IP (AssociateResolverEndpointIpAddress)")
-        rows.append(_row(reading, e["id"], e["name"], "", Verdict("Resolver endpoint", status, said, action,
-                                                                  "" if status == OK else causes.UNKNOWN,
-                                                                  "" if status == OK else f"Status {e['status']}")))
+            f": {e['status_message']}" if e["status_message"] and status != OK else ""
+        )
+        action = (
+            ""
+            if status == OK
+            else (
+                "see the endpoint's status message: an IP's subnet or ENI needs attention; "
+                "recreate the IP (AssociateResolverEndpointIpAddress)"
+            )
+        )
+        rows.append(
+            _row(
+                reading,
+                e["id"],
+                e["name"],
+                "",
+                Verdict(
+                    "Resolver endpoint",
+                    status,
+                    said,
+                    action,
+                    "" if status == OK else causes.UNKNOWN,
+                    "" if status == OK else f"Status {e['status']}",
+                ),
+            )
+        )
     for e in reading.client_vpn_endpoints or []:
         if e["status"] == "available":
             verdict = Verdict("Client VPN endpoint", OK, "available")
         elif e["status"] == "pending-associate":
-            verdict = Verdict("Client VPN endpoint", FAIL, "pending-associate: no target network, no user can connect",
-                              "associate a target network (a subnet of the VPC)", causes.UNKNOWN,
-                              "Status pending-associate")
+            verdict = Verdict(
+                "Client VPN endpoint",
+                FAIL,
+                "pending-associate: no target network, no user can connect",
+                "associate a target network (a subnet of the VPC)",
+                causes.UNKNOWN,
+                "Status pending-associate",
+            )
         else:
-            verdict = Verdict("Client VPN endpoint", WARN, f"{e['status']}: {e['status_message']}".rstrip(": "),
-                              "see the endpoint's status", causes.UNKNOWN, f"Status {e['status']}")
+            verdict = Verdict(
+                "Client VPN endpoint",
+                WARN,
+                f"{e['status']}: {e['status_message']}".rstrip(": "),
+                "see the endpoint's status",
+                causes.UNKNOWN,
+                f"Status {e['status']}",
+            )
         rows.append(_row(reading, e["id"], e["name"], "", verdict))
     return rows
 
@@ -197,7 +305,9 @@ def summary(readings: list[Reading], table: pd.DataFrame) -> str:
     up = sum(1 for t in tunnels_all if t["status"] == "UP")
     unread = sum(1 for r in readings if "connections" in r.errors)
     counts = table["status"].value_counts()
-    return (f"{connections} connections, {up} of {len(tunnels_all)} tunnels UP, in {len(readings)} account-region"
-            f"{'s' if len(readings) != 1 else ''}"
-            f"{f' ({unread} not readable)' if unread else ''}; verdicts: "
-            + ", ".join(f"{counts.get(s, 0)} {s}" for s in (FAIL, WARN, OK)))
+    return (
+        f"{connections} connections, {up} of {len(tunnels_all)} tunnels UP, in {len(readings)} account-region"
+        f"{'s' if len(readings) != 1 else ''}"
+        f"{f' ({unread} not readable)' if unread else ''}; verdicts: "
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in (FAIL, WARN, OK))
+    )

@@ -44,10 +44,12 @@ class FleetAccount(_Model):
         return None if values is None else _regions(values)
 
     @model_validator(mode="after")
-    def _one_way_in(self) -> "FleetAccount":
+    def _one_way_in(self) -> FleetAccount:
         if self.profile and self.role_arn:
-            raise ValueError("give profile or role_arn, not both (a role is assumed with the caller's credentials, "
-                             "the fleet's top-level profile)")
+            raise ValueError(
+                "give profile or role_arn, not both (a role is assumed with the caller's credentials, "
+                "the fleet's top-level profile)"
+            )
         if self.external_id and not self.role_arn:
             raise ValueError("external_id goes with role_arn: it is passed to sts:AssumeRole")
         return self
@@ -94,21 +96,24 @@ class Fleet(_Model):
         return [(account, region) for account in self.accounts for region in (account.regions or self.regions)]
 
     def tag_filters(self) -> list[dict]:
-        return [{"Name": f"tag:{key}", "Values": [value] if isinstance(value, str) else list(value)}
-                for key, value in sorted(self.tags.items())]
+        return [
+            {"Name": f"tag:{key}", "Values": [value] if isinstance(value, str) else list(value)}
+            for key, value in sorted(self.tags.items())
+        ]
 
 
 SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 
 def parse_shard(text: str) -> tuple[int, int] | None:
-    """"K/N" (1 <= K <= N) -> (K, N); "" -> None. A ParamsError names the fix."""
+    """ "K/N" (1 <= K <= N) -> (K, N); "" -> None. A ParamsError names the fix."""
     if not text:
         return None
     found = SHARD.match(text.strip())
     if not found or not 1 <= int(found.group(1)) <= int(found.group(2)):
-        raise ParamsError("--shard", [("shard", f"{text!r} is not K/N with 1 <= K <= N, e.g. 1/4 for the first of "
-                                                 "four shards")])
+        raise ParamsError(
+            "--shard", [("shard", f"{text!r} is not K/N with 1 <= K <= N, e.g. 1/4 for the first of four shards")]
+        )
     return int(found.group(1)), int(found.group(2))
 
 
@@ -118,10 +123,18 @@ def shard(fleet: Fleet, which: tuple[int, int] | None) -> Fleet:
     if which is None:
         return fleet
     k, n = which
-    mine = fleet.accounts[k - 1::n]
+    mine = fleet.accounts[k - 1 :: n]
     if not mine:
-        raise ParamsError("--shard", [("shard", f"shard {k}/{n} has no account: the fleet lists "
-                                                 f"{len(fleet.accounts)}; use at most {len(fleet.accounts)} shards")])
+        raise ParamsError(
+            "--shard",
+            [
+                (
+                    "shard",
+                    f"shard {k}/{n} has no account: the fleet lists "
+                    f"{len(fleet.accounts)}; use at most {len(fleet.accounts)} shards",
+                )
+            ],
+        )
     return fleet.model_copy(update={"accounts": mine})
 
 

@@ -53,10 +53,20 @@ class FleetResult:
 
     def scopes_frame(self) -> pd.DataFrame:
         """Per account-region: connections found, calls, seconds, and the parts not read."""
-        return pd.DataFrame([{"account": r.account, "region": r.region, "connections": len(r.connections),
-                              "calls": r.calls, "seconds": r.seconds,
-                              "not read": "; ".join(f"{part}: {why}" for part, why in r.errors.items()) or "-"}
-                             for r in self.readings], columns=SCOPE_COLUMNS)
+        return pd.DataFrame(
+            [
+                {
+                    "account": r.account,
+                    "region": r.region,
+                    "connections": len(r.connections),
+                    "calls": r.calls,
+                    "seconds": r.seconds,
+                    "not read": "; ".join(f"{part}: {why}" for part, why in r.errors.items()) or "-",
+                }
+                for r in self.readings
+            ],
+            columns=SCOPE_COLUMNS,
+        )
 
     def worst_view(self, rows: int = 50):
         """The first `rows` verdicts (worst first), coloured by status; the whole table
@@ -64,22 +74,31 @@ class FleetResult:
         from ..healthcheck import STATUS_COLOURS
 
         shown = self.table.head(rows).drop(columns=["evidence"])
-        return shown.style.set_uuid("fleet").apply(lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row),
-                                                   axis=1)
+        return shown.style.set_uuid("fleet").apply(
+            lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1
+        )
 
     def record(self) -> dict:
         counts = self.table["status"].value_counts()
-        return {"fleet": self.fleet_name, "exit_code": self.exit_code, "status": self.status,
-                "summary": self.summary(), "calls": self.calls, "seconds": round(self.seconds, 2),
-                "counts": {s: int(counts.get(s, 0)) for s in ("FAIL", "WARN", "OK")}, "shards": self.shards,
-                "worst": self.table.head(20).drop(columns=["evidence"]).to_dict(orient="records")}
+        return {
+            "fleet": self.fleet_name,
+            "exit_code": self.exit_code,
+            "status": self.status,
+            "summary": self.summary(),
+            "calls": self.calls,
+            "seconds": round(self.seconds, 2),
+            "counts": {s: int(counts.get(s, 0)) for s in ("FAIL", "WARN", "OK")},
+            "shards": self.shards,
+            "worst": self.table.head(20).drop(columns=["evidence"]).to_dict(orient="records"),
+        }
 
 
 NOTEBOOK = execute.FLEET
 
 
-def run_notebook_check(fleet_file: str | Path, shard_text: str = "", merge_runs: list[str] | None = None,
-                       run_dir: str | Path = "") -> tuple[FleetResult, Path]:
+def run_notebook_check(
+    fleet_file: str | Path, shard_text: str = "", merge_runs: list[str] | None = None, run_dir: str | Path = ""
+) -> tuple[FleetResult, Path]:
     """What notebook 11 does in its first cell: the fleet's settings (one shard of
     them), read and judged (or the shards' runs merged), the readings saved in the
     run's folder. Returns the result and the folder."""
@@ -118,9 +137,15 @@ def check(fleet: Fleet) -> FleetResult:
 
 def save(result: FleetResult, run_dir: Path | str) -> Path:
     run_dir = Path(run_dir)
-    workspace.write_json(run_dir / READINGS_FILE, {"fleet": result.fleet_name, "calls": result.calls,
-                                                   "seconds": result.seconds,
-                                                   "readings": [r.record() for r in result.readings]})
+    workspace.write_json(
+        run_dir / READINGS_FILE,
+        {
+            "fleet": result.fleet_name,
+            "calls": result.calls,
+            "seconds": result.seconds,
+            "readings": [r.record() for r in result.readings],
+        },
+    )
     result.table.to_csv(run_dir / VERDICTS_FILE, index=False)
     return run_dir / READINGS_FILE
 
@@ -134,8 +159,10 @@ def load_readings(run: Path | str) -> dict:
     try:
         data = workspace.read_json(file)
     except FileNotFoundError:
-        raise MergeError(f"{run}: no {READINGS_FILE} there; give the folders (or ids under outputs/) of fleet "
-                         "runs (hybridnet healthcheck --fleet ... --shard K/N)") from None
+        raise MergeError(
+            f"{run}: no {READINGS_FILE} there; give the folders (or ids under outputs/) of fleet "
+            "runs (hybridnet healthcheck --fleet ... --shard K/N)"
+        ) from None
     except ValueError as exc:
         raise MergeError(f"{file}: not readable as JSON ({exc}); run that shard again") from None
     data["readings"] = [collect.Reading(**r) for r in data["readings"]]
@@ -151,8 +178,9 @@ def merge(fleet: Fleet, runs: list[str]) -> FleetResult:
     loaded = [load_readings(run) for run in runs]
     other = [d["path"] for d in loaded if d["fleet"] != fleet.name]
     if other:
-        raise MergeError(f"{', '.join(other)}: readings of another fleet than {fleet.name!r}; merge the runs of "
-                         "one fleet's shards")
+        raise MergeError(
+            f"{', '.join(other)}: readings of another fleet than {fleet.name!r}; merge the runs of one fleet's shards"
+        )
     by_scope: dict[tuple[str, str], collect.Reading] = {}
     for data in loaded:
         for reading in data["readings"]:
@@ -161,9 +189,18 @@ def merge(fleet: Fleet, runs: list[str]) -> FleetResult:
     readings = [by_scope[key] for key in wanted if key in by_scope]
     missing = [f"{a}/{r}" for a, r in wanted if (a, r) not in by_scope]
     for account, region in (key.split("/", 1) for key in missing):  # a shard not run: said, never healthy
-        readings.append(collect.Reading(account, region, errors={
-            "connections": "not in the merged runs: its shard did not run (or failed before writing its readings)"}))
+        readings.append(
+            collect.Reading(
+                account,
+                region,
+                errors={
+                    "connections": "not in the merged runs: its shard did not run (or failed before writing "
+                    "its readings)"
+                },
+            )
+        )
     table = judge.judge(readings, fleet.thresholds)
     calls = sum(d.get("calls", 0) for d in loaded)
-    return FleetResult(fleet.name, readings, table, calls, time.monotonic() - started,
-                       shards=[d["path"] for d in loaded])
+    return FleetResult(
+        fleet.name, readings, table, calls, time.monotonic() - started, shards=[d["path"] for d in loaded]
+    )

@@ -58,8 +58,9 @@ class Scope:
     def client(self, service: str) -> BaseClient:
         if service not in self._clients:
             assert self.session is not None, "an unreachable scope has no clients"
-            made = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url,
-                                       config=RETRY_CONFIG)
+            made = self.session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=RETRY_CONFIG
+            )
             made.meta.events.register("before-call", self.counter)
             self._clients[service] = made
         return self._clients[service]
@@ -73,12 +74,22 @@ def open_scopes(fleet: Fleet, sts_calls: CallCounter) -> list[Scope]:
     sessions: dict[str, tuple[boto3.session.Session | None, str]] = {}
     for account in fleet.accounts:
         sessions[account.name] = _session(fleet, account, caller, sts_calls)
-    return [Scope(account, region, sessions[account.name][0], caller.endpoint_url, CallCounter(),
-                  unreachable=sessions[account.name][1]) for account, region in fleet.scopes()]
+    return [
+        Scope(
+            account,
+            region,
+            sessions[account.name][0],
+            caller.endpoint_url,
+            CallCounter(),
+            unreachable=sessions[account.name][1],
+        )
+        for account, region in fleet.scopes()
+    ]
 
 
-def _session(fleet: Fleet, account: FleetAccount, caller: Account,
-             counter: CallCounter) -> tuple[boto3.session.Session | None, str]:
+def _session(
+    fleet: Fleet, account: FleetAccount, caller: Account, counter: CallCounter
+) -> tuple[boto3.session.Session | None, str]:
     if account.profile:
         try:
             return open_account(Where(fleet.target, fleet.region, account.profile)).session, ""
@@ -95,10 +106,14 @@ def _session(fleet: Fleet, account: FleetAccount, caller: Account,
         credentials = sts.assume_role(**kwargs)["Credentials"]
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        return None, (f"sts:AssumeRole {account.role_arn} refused: {error.get('Code')}: {error.get('Message', '')}; "
-                      "the role's trust policy must name the caller (and the external id, where given)")
+        return None, (
+            f"sts:AssumeRole {account.role_arn} refused: {error.get('Code')}: {error.get('Message', '')}; "
+            "the role's trust policy must name the caller (and the external id, where given)"
+        )
     except BotoCoreError as exc:
         return None, f"sts:AssumeRole {account.role_arn} failed: {exc}"
-    return boto3.session.Session(aws_access_key_id=credentials["AccessKeyId"],
-                                 aws_secret_access_key=credentials["SecretAccessKey"],
-                                 aws_session_token=credentials["SessionToken"]), ""
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    ), ""

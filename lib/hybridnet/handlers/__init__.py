@@ -145,13 +145,19 @@ class HandlerDecision(BaseModel):
 
     def row(self) -> dict[str, Any]:
         """A flat dict for a table (pandas.DataFrame) row."""
-        return {"allow": self.allow, "message": self.message, "valid": self.valid,
-                "failure_reason": self.failure_reason or "", "problems": "; ".join(self.problems)}
+        return {
+            "allow": self.allow,
+            "message": self.message,
+            "valid": self.valid,
+            "failure_reason": self.failure_reason or "",
+            "problems": "; ".join(self.problems),
+        }
 
 
 def _invalid(problems: list[str], reason: str = REASON_INVALID) -> HandlerDecision:
-    return HandlerDecision(allow=False, message=AWS_DEFAULT_DENY_MESSAGE, valid=False,
-                           failure_reason=reason, problems=tuple(problems))
+    return HandlerDecision(
+        allow=False, message=AWS_DEFAULT_DENY_MESSAGE, valid=False, failure_reason=reason, problems=tuple(problems)
+    )
 
 
 def validate_response(obj: Any, *, function_error: str | None = None) -> HandlerDecision:
@@ -186,34 +192,41 @@ def validate_response(obj: Any, *, function_error: str | None = None) -> Handler
     message = obj.get("error-msg-on-failed-posture-compliance")
     if "error-msg-on-failed-posture-compliance" in obj:
         if not isinstance(message, str):
-            problems.append(f"error-msg-on-failed-posture-compliance is a {type(message).__name__}, "
-                            "not a string")
+            problems.append(f"error-msg-on-failed-posture-compliance is a {type(message).__name__}, not a string")
         elif len(message) > MAX_MESSAGE_LENGTH:
-            problems.append(f"error-msg-on-failed-posture-compliance has {len(message)} characters; "
-                            f"at most {MAX_MESSAGE_LENGTH} are allowed")
+            problems.append(
+                f"error-msg-on-failed-posture-compliance has {len(message)} characters; "
+                f"at most {MAX_MESSAGE_LENGTH} are allowed"
+            )
     statuses = obj.get("posture-compliance-statuses")
     if "posture-compliance-statuses" in obj:
         if not isinstance(statuses, list):
             problems.append(f"posture-compliance-statuses is a {type(statuses).__name__}, not a list")
         else:
             if len(statuses) > MAX_STATUSES:
-                problems.append(f"posture-compliance-statuses has {len(statuses)} entries; "
-                                f"at most {MAX_STATUSES} are allowed")
+                problems.append(
+                    f"posture-compliance-statuses has {len(statuses)} entries; at most {MAX_STATUSES} are allowed"
+                )
             for i, status in enumerate(statuses):
                 if not isinstance(status, str):
-                    problems.append(f"posture-compliance-statuses[{i}] is a {type(status).__name__}, "
-                                    "not a string")
+                    problems.append(f"posture-compliance-statuses[{i}] is a {type(status).__name__}, not a string")
                 elif len(status) > MAX_STATUS_LENGTH:
-                    problems.append(f"posture-compliance-statuses[{i}] has {len(status)} characters; "
-                                    f"at most {MAX_STATUS_LENGTH} are allowed")
+                    problems.append(
+                        f"posture-compliance-statuses[{i}] has {len(status)} characters; "
+                        f"at most {MAX_STATUS_LENGTH} are allowed"
+                    )
     version = obj.get("schema-version")
     if "schema-version" in obj and version != SCHEMA_VERSION:
         problems.append(f"schema-version is {version!r}, not {SCHEMA_VERSION!r}")
     if problems:
         return _invalid(problems)
-    return HandlerDecision(allow=allow, message=message, valid=True,
-                           failure_reason=None if allow else REASON_DENIED,
-                           posture_compliance_statuses=tuple(statuses))
+    return HandlerDecision(
+        allow=allow,
+        message=message,
+        valid=True,
+        failure_reason=None if allow else REASON_DENIED,
+        posture_compliance_statuses=tuple(statuses),
+    )
 
 
 # --- names, package, environment ---------------------------------------------
@@ -232,22 +245,32 @@ def check_function_name(name: Any, *, field: str = "function_name") -> str:
     if name.startswith("arn:"):
         raise HandlerConfigError(field, f"{name!r} is an ARN; give the function name alone, e.g. {example!r}")
     if len(name) > 64:
-        raise HandlerConfigError(field, f"{name!r} has {len(name)} characters; Lambda function names "
-                                        "have at most 64 -- shorten it")
+        raise HandlerConfigError(
+            field, f"{name!r} has {len(name)} characters; Lambda function names have at most 64 -- shorten it"
+        )
     if not _FUNCTION_NAME.match(name):
         bad = "".join(sorted({c for c in name if not re.match(r"[A-Za-z0-9_-]", c)}))
-        raise HandlerConfigError(field, f"{name!r} contains {bad!r}; Lambda function names may only contain "
-                                        "letters, digits, '-' and '_'")
+        raise HandlerConfigError(
+            field, f"{name!r} contains {bad!r}; Lambda function names may only contain letters, digits, '-' and '_'"
+        )
     if not name.startswith(FUNCTION_NAME_PREFIX):
         if name.lower().startswith(FUNCTION_NAME_PREFIX.lower()):
-            fix = f"write the prefix exactly as {FUNCTION_NAME_PREFIX!r}: " \
-                  f"{FUNCTION_NAME_PREFIX + name[len(FUNCTION_NAME_PREFIX):]!r}"
+            fix = (
+                f"write the prefix exactly as {FUNCTION_NAME_PREFIX!r}: "
+                f"{FUNCTION_NAME_PREFIX + name[len(FUNCTION_NAME_PREFIX) :]!r}"
+            )
         else:
             suggestion = FUNCTION_NAME_PREFIX + name
-            fix = (f"rename it to e.g. {suggestion!r}" if len(suggestion) <= 64
-                   else f"rename it to start with {FUNCTION_NAME_PREFIX!r} (at most 64 characters)")
-        raise HandlerConfigError(field, f"{name!r} does not start with {FUNCTION_NAME_PREFIX!r}; AWS Client VPN "
-                                        f"only accepts connect handlers named so -- {fix}")
+            fix = (
+                f"rename it to e.g. {suggestion!r}"
+                if len(suggestion) <= 64
+                else f"rename it to start with {FUNCTION_NAME_PREFIX!r} (at most 64 characters)"
+            )
+        raise HandlerConfigError(
+            field,
+            f"{name!r} does not start with {FUNCTION_NAME_PREFIX!r}; AWS Client VPN "
+            f"only accepts connect handlers named so -- {fix}",
+        )
     return name
 
 
@@ -265,7 +288,7 @@ def build_package() -> bytes:
     info = zipfile.ZipInfo(f"{MODULE_NAME}.py", date_time=_ZIP_DATE)
     info.compress_type = zipfile.ZIP_STORED
     info.create_system = 3  # Unix, so external_attr carries the mode
-    info.external_attr = (0o100644 << 16)
+    info.external_attr = 0o100644 << 16
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(info, source)
@@ -277,8 +300,12 @@ def code_sha256(package: bytes) -> str:
     return base64.b64encode(hashlib.sha256(package).digest()).decode()
 
 
-def handler_environment(policies: Iterable[str] | str, allowed_cidrs: Iterable[str] | str = (),
-                        timezone: str = "UTC", deny_all: bool = False) -> dict[str, str]:
+def handler_environment(
+    policies: Iterable[str] | str,
+    allowed_cidrs: Iterable[str] | str = (),
+    timezone: str = "UTC",
+    deny_all: bool = False,
+) -> dict[str, str]:
     """Validated Lambda environment variables for a policy set.
 
     ``policies`` is a list (or comma-separated string) of
@@ -292,12 +319,12 @@ def handler_environment(policies: Iterable[str] | str, allowed_cidrs: Iterable[s
     names: list[str] = []
     for i, raw in enumerate(policies):
         if not isinstance(raw, str) or not raw.strip():
-            raise HandlerConfigError(f"policies[{i}]", f"{raw!r} is not a policy name; "
-                                                       f"use one of {', '.join(POLICY_NAMES)}")
+            raise HandlerConfigError(
+                f"policies[{i}]", f"{raw!r} is not a policy name; use one of {', '.join(POLICY_NAMES)}"
+            )
         name = raw.strip().lower()
         if name not in POLICY_NAMES:
-            raise HandlerConfigError(f"policies[{i}]", f"unknown policy {raw!r}; use one of "
-                                                       f"{', '.join(POLICY_NAMES)}")
+            raise HandlerConfigError(f"policies[{i}]", f"unknown policy {raw!r}; use one of {', '.join(POLICY_NAMES)}")
         if name in names:
             raise HandlerConfigError(f"policies[{i}]", f"{name!r} is listed twice; list each policy once")
         names.append(name)
@@ -324,8 +351,9 @@ def handler_environment(policies: Iterable[str] | str, allowed_cidrs: Iterable[s
             raise HandlerConfigError(field, f"{net} is listed twice")
         networks.append(str(net))
     if "source_ip" in names and not networks:
-        raise HandlerConfigError("allowed_cidrs", "the source_ip policy needs at least one CIDR block, "
-                                                  "e.g. ['72.21.0.0/16']")
+        raise HandlerConfigError(
+            "allowed_cidrs", "the source_ip policy needs at least one CIDR block, e.g. ['72.21.0.0/16']"
+        )
 
     if not isinstance(timezone, str) or not timezone.strip():
         raise HandlerConfigError("timezone", f"{timezone!r} is not a time-zone name; use e.g. 'UTC' or 'Asia/Seoul'")
@@ -336,8 +364,9 @@ def handler_environment(policies: Iterable[str] | str, allowed_cidrs: Iterable[s
         try:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            raise HandlerConfigError("timezone", f"{timezone!r} is not an IANA time-zone name; "
-                                                 "use e.g. 'UTC' or 'Asia/Seoul'") from None
+            raise HandlerConfigError(
+                "timezone", f"{timezone!r} is not an IANA time-zone name; use e.g. 'UTC' or 'Asia/Seoul'"
+            ) from None
     if not isinstance(deny_all, bool):
         raise HandlerConfigError("deny_all", f"{deny_all!r} is not true/false")
 
@@ -350,8 +379,11 @@ def handler_environment(policies: Iterable[str] | str, allowed_cidrs: Iterable[s
         env[ENV_ALLOWED_CIDRS] = ",".join(networks)
     size = sum(len(k.encode()) + len(v.encode()) for k, v in env.items())
     if size > LAMBDA_ENVIRONMENT_LIMIT:
-        raise HandlerConfigError("allowed_cidrs", f"the environment would take {size} bytes; Lambda allows "
-                                                  f"{LAMBDA_ENVIRONMENT_LIMIT} -- use fewer or wider CIDR blocks")
+        raise HandlerConfigError(
+            "allowed_cidrs",
+            f"the environment would take {size} bytes; Lambda allows "
+            f"{LAMBDA_ENVIRONMENT_LIMIT} -- use fewer or wider CIDR blocks",
+        )
     # The deployed module must accept exactly what we produce.
     _deployed.load_config(env)
     return env
@@ -377,9 +409,13 @@ class SampleEvent(BaseModel):
 REMOTE_USER_IPS = {"user": "192.0.2.10", "guest": "192.0.2.200"}
 
 
-def sample_event(public_ip: str | None = "72.21.10.20", *, common_name: str = "client1.hybridnet.lab",
-                 connection_id: str = "cvpn-connection-0123456789abcdef0",
-                 endpoint_id: str = "cvpn-endpoint-0123456789abcdef0") -> dict[str, Any]:
+def sample_event(
+    public_ip: str | None = "72.21.10.20",
+    *,
+    common_name: str = "client1.hybridnet.lab",
+    connection_id: str = "cvpn-connection-0123456789abcdef0",
+    endpoint_id: str = "cvpn-endpoint-0123456789abcdef0",
+) -> dict[str, Any]:
     """One request as Client VPN sends it for mutual authentication (``username`` empty).
 
     ``public_ip=None`` leaves ``public-ip`` out.
@@ -401,36 +437,66 @@ def sample_event(public_ip: str | None = "72.21.10.20", *, common_name: str = "c
 
 
 # Noon UTC: the same weekday in every time zone from UTC-12 to UTC+14.
-WEEKDAY_NOON = dt.datetime(2024, 3, 6, 12, 0, tzinfo=dt.timezone.utc)  # Wednesday (the seed's lab day)
-WEEKEND_NOON = dt.datetime(2024, 3, 9, 12, 0, tzinfo=dt.timezone.utc)  # Saturday
+WEEKDAY_NOON = dt.datetime(2024, 3, 6, 12, 0, tzinfo=dt.UTC)  # Wednesday (the seed's lab day)
+WEEKEND_NOON = dt.datetime(2024, 3, 9, 12, 0, tzinfo=dt.UTC)  # Saturday
 
 
-def sample_events(*, allowed_ip: str = "72.21.10.20", denied_ip: str = "198.51.100.7",
-                  common_name: str = "client1.hybridnet.lab",
-                  endpoint_id: str = "cvpn-endpoint-0123456789abcdef0") -> list[SampleEvent]:
+def sample_events(
+    *,
+    allowed_ip: str = "72.21.10.20",
+    denied_ip: str = "198.51.100.7",
+    common_name: str = "client1.hybridnet.lab",
+    endpoint_id: str = "cvpn-endpoint-0123456789abcdef0",
+) -> list[SampleEvent]:
     """Requests covering the seed's policies: allowed IP on a weekday, on a weekend, an IP
     outside the range, and malformed requests.
 
     ``allowed_ip`` should be inside, ``denied_ip`` outside the allowed CIDR
     blocks (the defaults suit the seed's 72.21.0.0/16).
     """
+
     def ev(ip, n):
-        return sample_event(ip, common_name=common_name, endpoint_id=endpoint_id,
-                            connection_id=f"cvpn-connection-{n:017x}")
+        return sample_event(
+            ip, common_name=common_name, endpoint_id=endpoint_id, connection_id=f"cvpn-connection-{n:017x}"
+        )
 
     return [
-        SampleEvent(name="weekday, allowed IP", description=f"Wednesday noon UTC from {allowed_ip}",
-                    event=ev(allowed_ip, 1), now=WEEKDAY_NOON),
-        SampleEvent(name="weekend, allowed IP", description=f"Saturday noon UTC from {allowed_ip}",
-                    event=ev(allowed_ip, 2), now=WEEKEND_NOON),
-        SampleEvent(name="weekday, other IP", description=f"Wednesday noon UTC from {denied_ip}",
-                    event=ev(denied_ip, 3), now=WEEKDAY_NOON),
-        SampleEvent(name="weekend, other IP", description=f"Saturday noon UTC from {denied_ip}",
-                    event=ev(denied_ip, 4), now=WEEKEND_NOON),
-        SampleEvent(name="malformed: no public-ip", description="public-ip missing from the request",
-                    event=ev(None, 5), now=WEEKDAY_NOON),
-        SampleEvent(name="malformed: bad public-ip", description="public-ip is not an address",
-                    event=ev("not-an-ip", 6), now=WEEKDAY_NOON),
+        SampleEvent(
+            name="weekday, allowed IP",
+            description=f"Wednesday noon UTC from {allowed_ip}",
+            event=ev(allowed_ip, 1),
+            now=WEEKDAY_NOON,
+        ),
+        SampleEvent(
+            name="weekend, allowed IP",
+            description=f"Saturday noon UTC from {allowed_ip}",
+            event=ev(allowed_ip, 2),
+            now=WEEKEND_NOON,
+        ),
+        SampleEvent(
+            name="weekday, other IP",
+            description=f"Wednesday noon UTC from {denied_ip}",
+            event=ev(denied_ip, 3),
+            now=WEEKDAY_NOON,
+        ),
+        SampleEvent(
+            name="weekend, other IP",
+            description=f"Saturday noon UTC from {denied_ip}",
+            event=ev(denied_ip, 4),
+            now=WEEKEND_NOON,
+        ),
+        SampleEvent(
+            name="malformed: no public-ip",
+            description="public-ip missing from the request",
+            event=ev(None, 5),
+            now=WEEKDAY_NOON,
+        ),
+        SampleEvent(
+            name="malformed: bad public-ip",
+            description="public-ip is not an address",
+            event=ev("not-an-ip", 6),
+            now=WEEKDAY_NOON,
+        ),
     ]
 
 
@@ -452,6 +518,6 @@ def decide_locally(event: Any, environment: Mapping[str, str], now: dt.datetime 
     try:
         result = _deployed.handle(event, env, now)
         payload = json.dumps(result)
-    except Exception as exc:  # noqa: BLE001 - mirrors Lambda's "Unhandled" function error
+    except Exception as exc:
         return validate_response(None, function_error=f"{type(exc).__name__}: {exc}")
     return validate_response(payload)

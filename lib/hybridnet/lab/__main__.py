@@ -1,8 +1,8 @@
 """`python -m hybridnet.lab up|status|down|wait`: drive the lab from a shell (needs root).
 
-    python -m hybridnet.lab up --cgw-dir outputs/<run>/cgw_lab [--spec spec.json] [--wait]
-    python -m hybridnet.lab status        # JSON on stdout
-    python -m hybridnet.lab down
+python -m hybridnet.lab up --cgw-dir outputs/<run>/cgw_lab [--spec spec.json] [--wait]
+python -m hybridnet.lab status        # JSON on stdout
+python -m hybridnet.lab down
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab-dir", type=Path, default=LAB_DIR)
     commands = parser.add_subparsers(dest="command", required=True)
     up_cmd = commands.add_parser("up", help="build the lab (takes a running one down first)")
-    up_cmd.add_argument("--cgw-dir", type=Path, required=True,
-                        help="customer-gateway dir: swanctl.conf, frr.conf, ipsec0-addresses")
+    up_cmd.add_argument(
+        "--cgw-dir", type=Path, required=True, help="customer-gateway dir: swanctl.conf, frr.conf, ipsec0-addresses"
+    )
     up_cmd.add_argument("--spec", type=Path, help="LabSpec as JSON (default: the seed lab's values)")
     up_cmd.add_argument("--log-dir", type=Path)
     up_cmd.add_argument("--wait", action="store_true", help="wait for tunnels UP and BGP Established")

@@ -24,6 +24,7 @@ BGP_CONNECT_RETRY_S = 1
 @dataclass(frozen=True)
 class AwsTunnel:
     """A tunnel as the AWS side names it: tunnel1, tunnel2 (in DescribeVpnConnections order)."""
+
     name: str
     spec: TunnelSpec
 

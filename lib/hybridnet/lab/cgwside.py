@@ -60,8 +60,9 @@ def load_cgw_dir(cgw_dir: Path | str) -> CgwConfig:
         except ValueError as exc:
             raise CgwConfigError(f"ipsec0-addresses line {number}: {exc}") from None
         if interface.ip not in LINK_LOCAL:
-            raise CgwConfigError(f"ipsec0-addresses line {number}: {line} is not a tunnel inside "
-                                 "address in 169.254.0.0/16")
+            raise CgwConfigError(
+                f"ipsec0-addresses line {number}: {line} is not a tunnel inside address in 169.254.0.0/16"
+            )
         check_lab_prefix(line)
         addresses.append(str(interface))
     if not addresses:

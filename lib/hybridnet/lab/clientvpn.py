@@ -116,10 +116,12 @@ class ClientVpnLabSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _lab_rules(self) -> "ClientVpnLabSpec":
+    def _lab_rules(self) -> ClientVpnLabSpec:
         if not self.split_tunnel:
-            raise ValueError("the lab runs split-tunnel endpoints only: a full tunnel pushes a default route, "
-                             "which no lab namespace may have")
+            raise ValueError(
+                "the lab runs split-tunnel endpoints only: a full tunnel pushes a default route, "
+                "which no lab namespace may have"
+            )
         for net in self.routes:
             if any(net.overlaps(doc) for doc in DOCUMENTATION_RANGES):
                 raise ValueError(f"route {net} overlaps the lab's public (documentation) ranges")
@@ -171,6 +173,7 @@ class ClientVpnLabState:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def _p2p(ifname: str, local: str, peer: str) -> str:
     """`ip address` command for a point-to-point /32 pair (no subnet shared with anyone)."""
     netns.check_lab_prefix(f"{local}/32")
@@ -186,8 +189,9 @@ def _runtime(lab_dir: Path | str) -> LabRuntime:
     try:
         return LabRuntime.load(lab_dir)
     except FileNotFoundError:
-        raise ClientVpnLabError(f"no lab running in {lab_dir}: bring the site-to-site lab up first "
-                                "(notebook 02 or `hybridnet lab up`)") from None
+        raise ClientVpnLabError(
+            f"no lab running in {lab_dir}: bring the site-to-site lab up first (notebook 02 or `hybridnet lab up`)"
+        ) from None
 
 
 def _log_offset(runtime: LabRuntime, name: str) -> tuple[Path, int]:
@@ -214,6 +218,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> Path:
 
 # --- up / down ---------------------------------------------------------------------------------
 
+
 def render_files(spec: ClientVpnLabSpec, config_dir: Path, dns_dir: Path) -> dict[str, Path]:
     """Every file the endpoint needs; the server key 0600."""
     files = {
@@ -229,12 +234,25 @@ def render_files(spec: ClientVpnLabSpec, config_dir: Path, dns_dir: Path) -> dic
     _write(files["server_key"], spec.server_key_pem.get_secret_value(), 0o600)
     _write(files["server_cert"], spec.server_cert_pem)
     _write(files["client_ca"], spec.client_ca_pem)
-    values = dict(spec=spec, ns=CVPN_NS, public_ip=ENDPOINT_PUBLIC_IP, tun_dev=TUN_DEV, vpc_if=VPC_IF,
-                  eni_ip=spec.eni_ip, files={k: str(v) for k, v in files.items()})
+    values = dict(
+        spec=spec,
+        ns=CVPN_NS,
+        public_ip=ENDPOINT_PUBLIC_IP,
+        tun_dev=TUN_DEV,
+        vpc_if=VPC_IF,
+        eni_ip=spec.eni_ip,
+        files={k: str(v) for k, v in files.items()},
+    )
     _write(files["server_conf"], render("cvpn-openvpn-server.conf.j2", **values), 0o600)
     _write(files["nftables"], render("cvpn-nftables.conf.j2", **values))
-    dns = dict(zone=spec.zone, ns=INET_NS, listen_ip=INET_USER_SIDE, public_ip=ENDPOINT_PUBLIC_IP,
-               run_dir=str(dns_dir), clients=["192.0.2.0/24", "127.0.0.1"])
+    dns = dict(
+        zone=spec.zone,
+        ns=INET_NS,
+        listen_ip=INET_USER_SIDE,
+        public_ip=ENDPOINT_PUBLIC_IP,
+        run_dir=str(dns_dir),
+        clients=["192.0.2.0/24", "127.0.0.1"],
+    )
     _write(files["named_conf"], render("cvpn-named.conf.j2", **dns))
     _write(files["zone"], render("cvpn-zone.db.j2", **dns))
     return files
@@ -247,18 +265,27 @@ def _build_network(runtime: LabRuntime, spec: ClientVpnLabSpec) -> None:
     netns.add_veth(AWS_NS, "to-cvpn", CVPN_NS, VPC_IF)
     for who, (ns, _) in USERS.items():
         netns.add_veth(INET_NS, f"to-{who}", ns, "inet")
-    netns.ip_batch_in(INET_NS, [_p2p("to-cvpn", INET_AWS_SIDE, ENDPOINT_PUBLIC_IP)]
-                      + [_p2p(f"to-{who}", INET_USER_SIDE, ip) for who, (_, ip) in USERS.items()])
+    netns.ip_batch_in(
+        INET_NS,
+        [_p2p("to-cvpn", INET_AWS_SIDE, ENDPOINT_PUBLIC_IP)]
+        + [_p2p(f"to-{who}", INET_USER_SIDE, ip) for who, (_, ip) in USERS.items()],
+    )
     netns.ip_batch_in(AWS_NS, [_p2p("to-cvpn", spec.eni_gateway, spec.eni_ip)])
-    netns.ip_batch_in(CVPN_NS, [
-        _p2p("inet", ENDPOINT_PUBLIC_IP, INET_AWS_SIDE),
-        _p2p(VPC_IF, spec.eni_ip, spec.eni_gateway),
-        *(_route(str(net), INET_AWS_SIDE) for net in DOCUMENTATION_RANGES
-          if ipaddress.ip_address(ENDPOINT_PUBLIC_IP) not in net),
-        # the endpoint's routes: toward the VPC router, from the endpoint's own address there
-        *(_route(str(net), spec.eni_gateway, src=spec.eni_ip) for net in spec.routes),
-    ])
-    for who, (ns, ip) in USERS.items():
+    netns.ip_batch_in(
+        CVPN_NS,
+        [
+            _p2p("inet", ENDPOINT_PUBLIC_IP, INET_AWS_SIDE),
+            _p2p(VPC_IF, spec.eni_ip, spec.eni_gateway),
+            *(
+                _route(str(net), INET_AWS_SIDE)
+                for net in DOCUMENTATION_RANGES
+                if ipaddress.ip_address(ENDPOINT_PUBLIC_IP) not in net
+            ),
+            # the endpoint's routes: toward the VPC router, from the endpoint's own address there
+            *(_route(str(net), spec.eni_gateway, src=spec.eni_ip) for net in spec.routes),
+        ],
+    )
+    for ns, ip in USERS.values():
         netns.ip_batch_in(ns, [_p2p("inet", ip, INET_USER_SIDE), _route("203.0.113.0/24", INET_USER_SIDE)])
     netns.enable_forwarding(CVPN_NS)
     # VPC hosts see the endpoint's address as on-link in its subnet: the VPC
@@ -275,8 +302,10 @@ def up(lab_dir: Path | str, spec: ClientVpnLabSpec, timeout: float = 10.0) -> Cl
     started = time.monotonic()
     runtime = _runtime(lab_dir)
     if not Path(spec.emulator_socket).exists():
-        raise ClientVpnLabError(f"the emulator's unix socket {spec.emulator_socket} does not exist: "
-                                "restart the emulator (`hybridnet emulator stop`, then run again)")
+        raise ClientVpnLabError(
+            f"the emulator's unix socket {spec.emulator_socket} does not exist: "
+            "restart the emulator (`hybridnet emulator stop`, then run again)"
+        )
     down(lab_dir)
     runtime = _runtime(lab_dir)
     timings: dict[str, float] = {}
@@ -287,40 +316,80 @@ def up(lab_dir: Path | str, spec: ClientVpnLabSpec, timeout: float = 10.0) -> Cl
     shutil.chown(dns_dir, "bind", "bind")  # named runs as user bind
     files = render_files(spec, config_dir, dns_dir)
     for who, (ns, _) in USERS.items():
-        _write(runtime.ns_dir(ns) / "resolv.conf", f"# {who}: the lab's public DNS\nnameserver {INET_USER_SIDE}\n"
-                                                   "options timeout:1 attempts:2\n")
+        _write(
+            runtime.ns_dir(ns) / "resolv.conf",
+            f"# {who}: the lab's public DNS\nnameserver {INET_USER_SIDE}\noptions timeout:1 attempts:2\n",
+        )
     try:
         _build_network(runtime, spec)
         netns.exec_in(CVPN_NS, [NFT, "-f", str(files["nftables"])])
         timings["network_s"] = time.monotonic() - started
 
         log, offset = _log_offset(runtime, DNS)
-        start_daemon(runtime, DNS, INET_NS, [NAMED, "-4", "-g", "-u", "bind", "-c", str(files["named_conf"])],
-                     executable="named", runtime_dirs=[dns_dir], ready_timeout=timeout,
-                     ready=lambda: any(line.rstrip().endswith(" running")
-                                       for line in _log_since(log, offset).splitlines()))
+        start_daemon(
+            runtime,
+            DNS,
+            INET_NS,
+            [NAMED, "-4", "-g", "-u", "bind", "-c", str(files["named_conf"])],
+            executable="named",
+            runtime_dirs=[dns_dir],
+            ready_timeout=timeout,
+            ready=lambda: any(line.rstrip().endswith(" running") for line in _log_since(log, offset).splitlines()),
+        )
         log, offset = _log_offset(runtime, SERVER)
-        start_daemon(runtime, SERVER, CVPN_NS, [OPENVPN, "--config", str(files["server_conf"])],
-                     executable="openvpn", ready_timeout=timeout,
-                     ready=lambda: _ready_in_log(log, offset, "Initialization Sequence Completed"))
+        start_daemon(
+            runtime,
+            SERVER,
+            CVPN_NS,
+            [OPENVPN, "--config", str(files["server_conf"])],
+            executable="openvpn",
+            ready_timeout=timeout,
+            ready=lambda: _ready_in_log(log, offset, "Initialization Sequence Completed"),
+        )
         ready_file = config_dir / "agent.ready"
         ready_file.unlink(missing_ok=True)
-        start_daemon(runtime, AGENT, CVPN_NS, [
-            sys.executable, "-m", "hybridnet.lab.cvpn_agent", "--management", str(files["management"]),
-            "--emulator-socket", spec.emulator_socket, "--region", spec.region, "--endpoint-id", spec.endpoint_id,
-            "--netmask", str(spec.client_cidr.netmask), "--ready-file", str(ready_file)],
-            executable=Path(sys.executable).name, ready=ready_file.exists, ready_timeout=timeout)
+        start_daemon(
+            runtime,
+            AGENT,
+            CVPN_NS,
+            [
+                sys.executable,
+                "-m",
+                "hybridnet.lab.cvpn_agent",
+                "--management",
+                str(files["management"]),
+                "--emulator-socket",
+                spec.emulator_socket,
+                "--region",
+                spec.region,
+                "--endpoint-id",
+                spec.endpoint_id,
+                "--netmask",
+                str(spec.client_cidr.netmask),
+                "--ready-file",
+                str(ready_file),
+            ],
+            executable=Path(sys.executable).name,
+            ready=ready_file.exists,
+            ready_timeout=timeout,
+        )
     except BaseException:
         down(lab_dir)
         raise
     timings["daemons_s"] = time.monotonic() - started
-    runtime.state["client_vpn"] = {"endpoint_id": spec.endpoint_id, "public_ip": ENDPOINT_PUBLIC_IP,
-                                   "eni_ip": spec.eni_ip, "client_cidr": str(spec.client_cidr),
-                                   "config_dir": str(config_dir), "routes": [str(r) for r in spec.routes],
-                                   "authorized": [str(r) for r in spec.authorized]}
+    runtime.state["client_vpn"] = {
+        "endpoint_id": spec.endpoint_id,
+        "public_ip": ENDPOINT_PUBLIC_IP,
+        "eni_ip": spec.eni_ip,
+        "client_cidr": str(spec.client_cidr),
+        "config_dir": str(config_dir),
+        "routes": [str(r) for r in spec.routes],
+        "authorized": [str(r) for r in spec.authorized],
+    }
     runtime.save()
-    return ClientVpnLabState(spec.endpoint_id, ENDPOINT_PUBLIC_IP, spec.eni_ip, [DNS, SERVER, AGENT],
-                             str(config_dir), timings)
+    return ClientVpnLabState(
+        spec.endpoint_id, ENDPOINT_PUBLIC_IP, spec.eni_ip, [DNS, SERVER, AGENT], str(config_dir), timings
+    )
 
 
 def running(lab_dir: Path | str = LAB_DIR) -> bool:
@@ -348,8 +417,7 @@ def down(lab_dir: Path | str = LAB_DIR) -> dict:
             deleted.append(ns)
         shutil.rmtree(Path(lab_dir) / ns, ignore_errors=True)
     runtime.state["namespaces"] = [ns for ns in runtime.state["namespaces"] if ns not in NAMESPACES]
-    runtime.state["created_paths"] = [p for p in runtime.state["created_paths"]
-                                      if Path(p).name not in NAMESPACES]
+    runtime.state["created_paths"] = [p for p in runtime.state["created_paths"] if Path(p).name not in NAMESPACES]
     runtime.state.pop("client_vpn", None)
     shutil.rmtree(Path(lab_dir) / DNS_RUN_DIR_NAME, ignore_errors=True)
     runtime.save()
@@ -357,6 +425,7 @@ def down(lab_dir: Path | str = LAB_DIR) -> dict:
 
 
 # --- remote users ------------------------------------------------------------------------------------
+
 
 def client_name(who: str) -> str:
     if who not in USERS:
@@ -378,15 +447,18 @@ def tunnel_address(ns: str) -> str | None:
     return None
 
 
-def connect(lab_dir: Path | str, who: str, profile: Path | str, *, timeout: float = 10.0,
-            extra_args: tuple[str, ...] = ()) -> ConnectAttempt:
+def connect(
+    lab_dir: Path | str, who: str, profile: Path | str, *, timeout: float = 10.0, extra_args: tuple[str, ...] = ()
+) -> ConnectAttempt:
     """Run OpenVPN in the user's namespace with `profile` (used as is) until it is
     connected, refused (AUTH_FAILED, with the server's message), exits, or `timeout`
     passes. A connected client keeps running; `disconnect` stops it."""
     runtime = _runtime(lab_dir)
     if not running(lab_dir):
-        raise ClientVpnLabError("the lab's Client VPN endpoint is not running: the lab's agent plays it once "
-                                "notebook 04 has created it (its log says why not), or call clientvpn.up")
+        raise ClientVpnLabError(
+            "the lab's Client VPN endpoint is not running: the lab's agent plays it once "
+            "notebook 04 has created it (its log says why not), or call clientvpn.up"
+        )
     profile = Path(profile).resolve()
     if not profile.is_file():
         raise ClientVpnLabError(f"no client profile at {profile}: run notebook 04 first")
@@ -396,8 +468,14 @@ def connect(lab_dir: Path | str, who: str, profile: Path | str, *, timeout: floa
     log, offset = _log_offset(runtime, name)
     resolv = runtime.ns_dir(ns) / "resolv.conf"
     started = time.monotonic()
-    record = start_daemon(runtime, name, ns, [OPENVPN, "--config", str(profile), *extra_args],
-                          executable="openvpn", bind_mounts=[(resolv, "/etc/resolv.conf")])
+    record = start_daemon(
+        runtime,
+        name,
+        ns,
+        [OPENVPN, "--config", str(profile), *extra_args],
+        executable="openvpn",
+        bind_mounts=[(resolv, "/etc/resolv.conf")],
+    )
     outcome, message, client_ip = "no answer", f"not connected within {timeout:.0f} s", None
     while time.monotonic() - started < timeout:
         text = _log_since(log, offset)
@@ -445,6 +523,16 @@ def server_log_size(lab_dir: Path | str) -> int:
 
 
 __all__ = [
-    "ClientVpnLabError", "ClientVpnLabSpec", "ClientVpnLabState", "ConnectAttempt", "ENDPOINT_PUBLIC_IP",
-    "NAMESPACES", "USERS", "connect", "disconnect", "down", "running", "up",
+    "ClientVpnLabError",
+    "ClientVpnLabSpec",
+    "ClientVpnLabState",
+    "ConnectAttempt",
+    "ENDPOINT_PUBLIC_IP",
+    "NAMESPACES",
+    "USERS",
+    "connect",
+    "disconnect",
+    "down",
+    "running",
+    "up",
 ]

@@ -96,9 +96,13 @@ class Agent:
         self.send(f"bytecount {BYTECOUNT_SECONDS}\n")
 
     def admin(self, route: str, body: dict) -> dict:
-        return admin_call_unix(self.emulator_socket, "POST", route,
-                               {"region": self.region, "client_vpn_endpoint_id": self.endpoint_id, **body},
-                               timeout=CONNECT_TIMEOUT_S)
+        return admin_call_unix(
+            self.emulator_socket,
+            "POST",
+            route,
+            {"region": self.region, "client_vpn_endpoint_id": self.endpoint_id, **body},
+            timeout=CONNECT_TIMEOUT_S,
+        )
 
     # -- events
     def on_connect(self, cid: str, kid: str, env: dict[str, str]) -> None:
@@ -107,22 +111,28 @@ class Agent:
         try:
             answer = self.admin("clientvpn-connect", request)
         except (AdminCallError, OSError) as exc:
-            log(f"connect cid={cid} cn={request['common_name']} from {request['public_ip']}: "
-                f"the emulator could not decide ({exc}); refused")
+            log(
+                f"connect cid={cid} cn={request['common_name']} from {request['public_ip']}: "
+                f"the emulator could not decide ({exc}); refused"
+            )
             self.send(f"client-deny {cid} {kid} {quote('emulator unreachable')} {quote(GENERIC_DENY_MESSAGE)}\n")
             return
         seconds = time.monotonic() - started
         if answer.get("allow"):
             self.connections[cid] = answer["connection_id"]
             self.send(f"client-auth {cid} {kid}\nifconfig-push {answer['client_ip']} {self.netmask}\nEND\n")
-            log(f"connect cid={cid} cn={request['common_name']} from {request['public_ip']}: allowed as "
-                f"{answer['connection_id']} {answer['client_ip']} ({seconds:.2f} s)")
+            log(
+                f"connect cid={cid} cn={request['common_name']} from {request['public_ip']}: allowed as "
+                f"{answer['connection_id']} {answer['client_ip']} ({seconds:.2f} s)"
+            )
         else:
             message = answer.get("message") or GENERIC_DENY_MESSAGE
             reason = f"client connect handler: {answer.get('failure_reason') or 'denied'}"
             self.send(f"client-deny {cid} {kid} {quote(reason)} {quote(message)}\n")
-            log(f"connect cid={cid} cn={request['common_name']} from {request['public_ip']}: refused as "
-                f"{answer['connection_id']}: {message} ({seconds:.2f} s)")
+            log(
+                f"connect cid={cid} cn={request['common_name']} from {request['public_ip']}: refused as "
+                f"{answer['connection_id']}: {message} ({seconds:.2f} s)"
+            )
 
     def on_disconnect(self, cid: str, env: dict[str, str]) -> None:
         connection_id = self.connections.pop(cid, None)
@@ -144,8 +154,15 @@ class Agent:
         if connection_id is None:
             return
         try:
-            self.admin("clientvpn-connection", {"connection_id": connection_id, "status": "active",
-                                                "ingress_bytes": int(received), "egress_bytes": int(sent)})
+            self.admin(
+                "clientvpn-connection",
+                {
+                    "connection_id": connection_id,
+                    "status": "active",
+                    "ingress_bytes": int(received),
+                    "egress_bytes": int(sent),
+                },
+            )
         except (AdminCallError, OSError, ValueError) as exc:
             log(f"bytecount cid={cid}: {exc}")
 
@@ -162,7 +179,7 @@ class Agent:
         for raw in reader:
             line = raw.rstrip("\r\n")
             if line.startswith(">CLIENT:ENV,"):
-                item = line[len(">CLIENT:ENV,"):]
+                item = line[len(">CLIENT:ENV,") :]
                 if item == "END" and event is not None:
                     kind, cid, kid = event
                     event = None
@@ -177,12 +194,12 @@ class Agent:
                     name, _, value = item.partition("=")
                     env[name] = value
             elif line.startswith(">CLIENT:"):
-                kind, _, rest = line[len(">CLIENT:"):].partition(",")
+                kind, _, rest = line[len(">CLIENT:") :].partition(",")
                 fields = rest.split(",")
                 event = (kind, fields[0], fields[1] if len(fields) > 1 else "")
                 env = {}
             elif line.startswith(">BYTECOUNT_CLI:"):
-                fields = line[len(">BYTECOUNT_CLI:"):].split(",")
+                fields = line[len(">BYTECOUNT_CLI:") :].split(",")
                 if len(fields) == 3:
                     now = time.monotonic()
                     if now - self.last_bytes.get(fields[0], 0.0) >= BYTECOUNT_SECONDS:

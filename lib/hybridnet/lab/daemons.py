@@ -20,9 +20,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from . import identity, netns
 from .vici import ViciSession
@@ -64,13 +64,14 @@ class DaemonRecord:
 
 # --- /proc helpers -----------------------------------------------------------
 
+
 def proc_stat(pid: int) -> tuple[str, int] | None:
     """(state letter, start time) of a live pid, or None."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces
+    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces
     return fields[0], int(fields[19])
 
 
@@ -154,6 +155,7 @@ def stop_processes(targets: Iterable[tuple[int, int]], grace_s: float = STOP_GRA
 
 # --- the lab's state file ---------------------------------------------------------
 
+
 class LabRuntime:
     """The lab's runtime directory and state file: namespaces, daemons, folders."""
 
@@ -161,7 +163,10 @@ class LabRuntime:
         self.lab_dir = Path(lab_dir)
         self.state_path = self.lab_dir / STATE_FILE_NAME
         self.state: dict = self._load() or {
-            "namespaces": [], "daemons": [], "runtime_dirs": [], "created_paths": [],
+            "namespaces": [],
+            "daemons": [],
+            "runtime_dirs": [],
+            "created_paths": [],
         }
         if log_dir is not None:
             self.state["log_dir"] = str(log_dir)
@@ -179,7 +184,7 @@ class LabRuntime:
             return None
 
     @classmethod
-    def load(cls, lab_dir: Path | str = identity.LAB_DIR) -> "LabRuntime":
+    def load(cls, lab_dir: Path | str = identity.LAB_DIR) -> LabRuntime:
         runtime = cls(lab_dir)
         if not runtime.state_path.exists():
             raise FileNotFoundError(f"no lab state in {runtime.lab_dir}: is the lab up?")
@@ -228,9 +233,17 @@ class LabRuntime:
                 return record
         raise KeyError(f"lab daemon {name} is not recorded in {self.state_path}")
 
-    def spawn(self, name: str, ns: str, argv: Sequence[str], *, executable: str,
-              bind_mounts: Sequence[tuple[Path | str, Path | str]] = (),
-              env: dict[str, str] | None = None, runtime_dirs: Sequence[Path | str] = ()) -> DaemonRecord:
+    def spawn(
+        self,
+        name: str,
+        ns: str,
+        argv: Sequence[str],
+        *,
+        executable: str,
+        bind_mounts: Sequence[tuple[Path | str, Path | str]] = (),
+        env: dict[str, str] | None = None,
+        runtime_dirs: Sequence[Path | str] = (),
+    ) -> DaemonRecord:
         """Start `argv` in the foreground inside namespace `ns` and record it.
 
         With `bind_mounts`, a shell first bind-mounts each (source, target)
@@ -244,21 +257,31 @@ class LabRuntime:
         log_path = self.log_dir / f"{name.replace('@', '-')}.log"
         command = list(argv)
         if bind_mounts:
-            mounts = " && ".join(f"mount --bind {shlex.quote(str(src))} {shlex.quote(str(dst))}"
-                                 for src, dst in bind_mounts)
+            mounts = " && ".join(
+                f"mount --bind {shlex.quote(str(src))} {shlex.quote(str(dst))}" for src, dst in bind_mounts
+            )
             command = ["sh", "-c", f"{mounts} && exec {shlex.join(argv)}"]
         with open(log_path, "ab") as log:
             child = subprocess.Popen(
                 [netns.IP, "netns", "exec", netns.check_lab_namespace(ns), *command],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
                 start_new_session=True,  # not hit by the caller's Ctrl-C; `down` stops it
                 env=None if env is None else {**os.environ, **env},
             )
         stat = proc_stat(child.pid)
-        record = DaemonRecord(name=name, ns=ns, pid=child.pid, starttime=stat[1] if stat else -1,
-                              executable=executable, argv=list(argv), log=str(log_path),
-                              runtime_dirs=[str(p) for p in runtime_dirs],
-                              bind_mounts=[[str(src), str(dst)] for src, dst in bind_mounts])
+        record = DaemonRecord(
+            name=name,
+            ns=ns,
+            pid=child.pid,
+            starttime=stat[1] if stat else -1,
+            executable=executable,
+            argv=list(argv),
+            log=str(log_path),
+            runtime_dirs=[str(p) for p in runtime_dirs],
+            bind_mounts=[[str(src), str(dst)] for src, dst in bind_mounts],
+        )
         _children[child.pid] = child
         self.state["daemons"].append(asdict(record))
         self.save()
@@ -270,8 +293,10 @@ class LabRuntime:
     def _restartable(self, name: str) -> DaemonRecord:
         record = self.daemon(name)
         if record.bind_mounts is None:
-            raise RuntimeError(f"{name} was started by an older hybridnet, which did not record how: it could "
-                               "not be started again as it was (hybridnet lab down, then up)")
+            raise RuntimeError(
+                f"{name} was started by an older hybridnet, which did not record how: it could "
+                "not be started again as it was (hybridnet lab down, then up)"
+            )
         return record
 
     def kill(self, name: str, timeout: float = 5.0) -> DaemonRecord:
@@ -297,14 +322,20 @@ class LabRuntime:
             return record
         # until its parent (this process, the lab's agent, init) has reaped it: see reap_exited
         deadline = time.monotonic() + timeout
-        while (stat := proc_stat(record.pid)) is not None and stat[1] == record.starttime \
-                and time.monotonic() < deadline:
+        while (
+            (stat := proc_stat(record.pid)) is not None and stat[1] == record.starttime and time.monotonic() < deadline
+        ):
             reap_exited()
             time.sleep(0.02)
         self.state["daemons"] = [d for d in self.state["daemons"] if d["name"] != name]
-        return self.spawn(name, record.ns, record.argv, executable=record.executable,
-                          bind_mounts=[(src, dst) for src, dst in record.bind_mounts],
-                          runtime_dirs=record.runtime_dirs)
+        return self.spawn(
+            name,
+            record.ns,
+            record.argv,
+            executable=record.executable,
+            bind_mounts=[(src, dst) for src, dst in record.bind_mounts],
+            runtime_dirs=record.runtime_dirs,
+        )
 
     def wait_ready(self, record: DaemonRecord, ready: Callable[[], bool], timeout: float = 10.0) -> float:
         """Poll `ready()` until true; fail early, with the log's tail, if the daemon died."""
@@ -341,6 +372,7 @@ def tail(path: str | Path, lines: int = 15) -> str:
 
 # --- strongSwan charon -------------------------------------------------------------
 
+
 def charon_paths(runtime: LabRuntime, ns: str) -> dict[str, Path]:
     ns_dir = runtime.lab_dir / netns.check_lab_namespace(ns)
     return {
@@ -364,7 +396,10 @@ def start_charon(runtime: LabRuntime, ns: str, strongswan_conf: str) -> DaemonRe
     paths["strongswan_conf"].chmod(0o644)
     # strongswan.conf first: once /run is covered, a lab dir under /run is hidden
     return runtime.spawn(
-        f"charon@{ns}", ns, [str(CHARON)], executable="charon",
+        f"charon@{ns}",
+        ns,
+        [str(CHARON)],
+        executable="charon",
         bind_mounts=[(paths["strongswan_conf"], "/etc/strongswan.conf"), (paths["run"], "/run")],
     )
 
@@ -380,19 +415,25 @@ def vici_ready(socket_path: Path) -> bool:
         return False
 
 
-def swanctl(runtime: LabRuntime, ns: str, *args: str, check: bool = True,
-            timeout: float = 20.0) -> subprocess.CompletedProcess:
+def swanctl(
+    runtime: LabRuntime, ns: str, *args: str, check: bool = True, timeout: float = 20.0
+) -> subprocess.CompletedProcess:
     """Run swanctl against the charon of `ns` through its vici socket.
 
     STRONGSWAN_CONF points swanctl at the namespace's strongswan.conf so it
     loads only the plugins it needs (the host's default list warns a lot).
     """
     paths = charon_paths(runtime, ns)
-    return netns.run(["swanctl", *args, "--uri", f"unix://{paths['vici']}"], check=check,
-                     timeout=timeout, env={"STRONGSWAN_CONF": str(paths["strongswan_conf"])})
+    return netns.run(
+        ["swanctl", *args, "--uri", f"unix://{paths['vici']}"],
+        check=check,
+        timeout=timeout,
+        env={"STRONGSWAN_CONF": str(paths["strongswan_conf"])},
+    )
 
 
 # --- FRR zebra + bgpd -------------------------------------------------------------
+
 
 def frr_run_dir(ns: str) -> Path:
     return FRR_RUN_ROOT / netns.check_lab_namespace(ns)
@@ -425,8 +466,21 @@ def start_frr_daemon(runtime: LabRuntime, ns: str, daemon: str, config_text: str
     run_dir.mkdir(parents=True, exist_ok=True)
     _chown_frr(run_dir)
     config = _frr_owned_file(run_dir / f"{daemon}.conf", config_text)
-    argv = [str(FRR_BIN / daemon), "-N", ns, "-F", "traditional", "-P", "0",
-            "-f", str(config), "--log", "stdout", "-i", str(run_dir / f"{daemon}.pid")]
+    argv = [
+        str(FRR_BIN / daemon),
+        "-N",
+        ns,
+        "-F",
+        "traditional",
+        "-P",
+        "0",
+        "-f",
+        str(config),
+        "--log",
+        "stdout",
+        "-i",
+        str(run_dir / f"{daemon}.pid"),
+    ]
     return runtime.spawn(f"{daemon}@{ns}", ns, argv, executable=daemon)
 
 
@@ -441,10 +495,19 @@ def vtysh_json(ns: str, command: str) -> dict:
 
 # --- any other daemon (BIND, OpenVPN, ...) -------------------------------------------
 
-def start_daemon(runtime: LabRuntime, name: str, ns: str, argv: Sequence[str], *,
-                 executable: str | None = None, ready: Callable[[], bool] | None = None,
-                 ready_timeout: float = 10.0, bind_mounts: Sequence[tuple[Path | str, Path | str]] = (),
-                 runtime_dirs: Sequence[Path | str] = ()) -> DaemonRecord:
+
+def start_daemon(
+    runtime: LabRuntime,
+    name: str,
+    ns: str,
+    argv: Sequence[str],
+    *,
+    executable: str | None = None,
+    ready: Callable[[], bool] | None = None,
+    ready_timeout: float = 10.0,
+    bind_mounts: Sequence[tuple[Path | str, Path | str]] = (),
+    runtime_dirs: Sequence[Path | str] = (),
+) -> DaemonRecord:
     """Run a foreground daemon in lab namespace `ns` and record it for `down()`.
 
     `argv` must keep the daemon in the foreground (e.g. ``named -g``,
@@ -452,14 +515,21 @@ def start_daemon(runtime: LabRuntime, name: str, ns: str, argv: Sequence[str], *
     Its stdout/stderr go to ``<log_dir>/<name>.log``; `runtime_dirs` are
     removed when it stops.
     """
-    record = runtime.spawn(name, ns, argv, executable=executable or os.path.basename(argv[0]),
-                           bind_mounts=bind_mounts, runtime_dirs=runtime_dirs)
+    record = runtime.spawn(
+        name,
+        ns,
+        argv,
+        executable=executable or os.path.basename(argv[0]),
+        bind_mounts=bind_mounts,
+        runtime_dirs=runtime_dirs,
+    )
     if ready is not None:
         runtime.wait_ready(record, ready, ready_timeout)
     return record
 
 
 # --- teardown ----------------------------------------------------------------------
+
 
 def teardown(lab_dir: Path | str = identity.LAB_DIR, lab_namespaces: Iterable[str] = ()) -> dict:
     """Remove everything a lab made, also after a crash or without a state file.
@@ -477,8 +547,14 @@ def teardown(lab_dir: Path | str = identity.LAB_DIR, lab_namespaces: Iterable[st
        dir's runtime files (configs, charon /run, state file).
     """
     runtime = LabRuntime(lab_dir)
-    report: dict = {"stopped": [], "stopped_orphans": [], "left_running": [],
-                    "namespaces_deleted": [], "namespaces_left": [], "runtime_dirs_removed": []}
+    report: dict = {
+        "stopped": [],
+        "stopped_orphans": [],
+        "left_running": [],
+        "namespaces_deleted": [],
+        "namespaces_left": [],
+        "runtime_dirs_removed": [],
+    }
     report["stopped"] = runtime.stop()
 
     existing = set(netns.list_namespaces())
@@ -515,8 +591,12 @@ def teardown(lab_dir: Path | str = identity.LAB_DIR, lab_namespaces: Iterable[st
     if FRR_RUN_ROOT.exists():
         frr_dirs |= {p for p in FRR_RUN_ROOT.iterdir() if p.name.startswith(netns.NAMESPACE_PREFIX)}
     for path in sorted(frr_dirs):
-        if (path.parent == FRR_RUN_ROOT and path.name.startswith(netns.NAMESPACE_PREFIX)
-                and path.name not in remaining and path.exists()):
+        if (
+            path.parent == FRR_RUN_ROOT
+            and path.name.startswith(netns.NAMESPACE_PREFIX)
+            and path.name not in remaining
+            and path.exists()
+        ):
             shutil.rmtree(path, ignore_errors=True)
             report["runtime_dirs_removed"].append(str(path))
 

@@ -49,8 +49,9 @@ import socket
 import struct
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 CONTENT_TYPE = b"protobuf:dnstap.Dnstap"
 CONTROL_ACCEPT, CONTROL_START, CONTROL_STOP, CONTROL_READY, CONTROL_FINISH = 1, 2, 3, 4, 5
@@ -62,6 +63,7 @@ PROTOCOLS = {1: "UDP", 2: "TCP", 3: "DOT", 4: "DOH", 5: "DNSCryptUDP", 6: "DNSCr
 
 
 # --- protobuf (only what dnstap needs) ---------------------------------------------------------
+
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
@@ -95,7 +97,7 @@ def protobuf_fields(data: bytes) -> dict[int, Any]:
             length, pos = _varint(data, pos)
             if pos + length > len(data):
                 raise ValueError("truncated field")
-            fields[number] = data[pos:pos + length]
+            fields[number] = data[pos : pos + length]
             pos += length
         elif wire == 5:
             fields[number] = struct.unpack_from("<I", data, pos)[0]
@@ -106,6 +108,7 @@ def protobuf_fields(data: bytes) -> dict[int, Any]:
 
 
 # --- dnstap -> one response as facts -------------------------------------------------------------
+
 
 def _address(raw: bytes | None) -> str | None:
     if not raw:
@@ -119,7 +122,7 @@ def _address(raw: bytes | None) -> str | None:
 def _time(seconds: int | None, nanoseconds: int | None) -> str | None:
     if not seconds:
         return None
-    moment = dt.datetime.fromtimestamp(seconds + (nanoseconds or 0) / 1e9, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(seconds + (nanoseconds or 0) / 1e9, dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -153,8 +156,10 @@ def response_facts(payload: bytes) -> dict | None:
     facts: dict[str, Any] = {
         "time": _time(msg.get(8), msg.get(9)) or _time(msg.get(12), msg.get(13)),
         "response_time": _time(msg.get(12), msg.get(13)),
-        "query_address": _address(msg.get(4)), "query_port": msg.get(6),
-        "response_address": _address(msg.get(5)), "response_port": msg.get(7),
+        "query_address": _address(msg.get(4)),
+        "query_port": msg.get(6),
+        "response_address": _address(msg.get(5)),
+        "response_port": msg.get(7),
         "transport": PROTOCOLS.get(msg.get(3), "UDP"),
     }
     try:
@@ -162,8 +167,15 @@ def response_facts(payload: bytes) -> dict | None:
     except Exception:  # a response dnspython cannot read: the header still has the rcode
         if len(wire) < 12:
             return None
-        facts.update(rcode=dns.rcode.to_text(wire[3] & 0x0F), name=None, type=None, **{"class": None},
-                     answers=[], answer_ttl=None, negative_ttl=None)
+        facts.update(
+            rcode=dns.rcode.to_text(wire[3] & 0x0F),
+            name=None,
+            type=None,
+            **{"class": None},
+            answers=[],
+            answer_ttl=None,
+            negative_ttl=None,
+        )
         return facts
     question = message.question[0] if message.question else None  # an RRset without rdatas: falsy
     asked = question is not None
@@ -172,15 +184,22 @@ def response_facts(payload: bytes) -> dict | None:
         name=question.name.to_text() if asked else None,
         type=dns.rdatatype.to_text(question.rdtype) if asked else None,
         **{"class": dns.rdataclass.to_text(question.rdclass) if asked else None},
-        answers=[{"Rdata": rd.to_text(), "Type": dns.rdatatype.to_text(rrset.rdtype),
-                  "Class": dns.rdataclass.to_text(rrset.rdclass)}
-                 for rrset in message.answer for rd in rrset],
+        answers=[
+            {
+                "Rdata": rd.to_text(),
+                "Type": dns.rdatatype.to_text(rrset.rdtype),
+                "Class": dns.rdataclass.to_text(rrset.rdclass),
+            }
+            for rrset in message.answer
+            for rd in rrset
+        ],
     )
     facts["answer_ttl"], facts["negative_ttl"] = _ttls(message)
     return facts
 
 
 # --- Frame Streams --------------------------------------------------------------------------------
+
 
 def control_frame(kind: int, content_type: bytes | None = CONTENT_TYPE) -> bytes:
     body = struct.pack(">I", kind)
@@ -250,11 +269,12 @@ def data_frames(data: bytes) -> Iterator[bytes]:
             continue
         if pos + 4 + length > len(data):
             return
-        yield data[pos + 4:pos + 4 + length]
+        yield data[pos + 4 : pos + 4 + length]
         pos += 4 + length
 
 
 # --- the spool --------------------------------------------------------------------------------------
+
 
 def append_spool(spool: Path, lines: list[str]) -> None:
     """Append JSON lines under an exclusive lock (the agent takes them under the same lock)."""
@@ -291,6 +311,7 @@ def take_spool(spool: Path) -> list[dict]:
 
 
 # --- the collector -------------------------------------------------------------------------------
+
 
 def serve_connection(conn: socket.socket, spool: Path) -> None:
     with conn:

@@ -61,8 +61,9 @@ def swanctl_settings(text: str) -> list[tuple[int, tuple[str, ...], str, str]]:
     return found
 
 
-def edit_swanctl(text: str, changes: list[tuple[tuple[str, ...], str, str]],
-                 strict: bool = True) -> tuple[str, list[list]]:
+def edit_swanctl(
+    text: str, changes: list[tuple[tuple[str, ...], str, str]], strict: bool = True
+) -> tuple[str, list[list]]:
     """`text` with each (section path pattern, key, new value) set wherever the pattern
     ("*" for any one section) matches; and what each changed line held before:
     [[section path, key, old value], ...]. With `strict`, every pattern must match."""
@@ -104,10 +105,12 @@ def edit_swanctl_files(files: list[Path], changes: list[tuple[tuple[str, ...], s
     [[file, section path, key, old value], ...]."""
     texts = {f: f.read_text() for f in files}
     for pattern, key, _ in changes:
-        if not any(k == key and _matches(path, pattern) for t in texts.values() for _, path, k, _ in
-                   swanctl_settings(t)):
-            raise ValueError(f"no {'.'.join(pattern)}.{key} in the customer gateway's swanctl.conf "
-                             f"({', '.join(map(str, files))})")
+        if not any(
+            k == key and _matches(path, pattern) for t in texts.values() for _, path, k, _ in swanctl_settings(t)
+        ):
+            raise ValueError(
+                f"no {'.'.join(pattern)}.{key} in the customer gateway's swanctl.conf ({', '.join(map(str, files))})"
+            )
     before = []
     for file, text in texts.items():
         edited, changed = edit_swanctl(text, changes, strict=False)
@@ -122,8 +125,10 @@ def cgw_swanctl_path(lab_dir: Path | str) -> Path:
     router host, through SSM), or the one a lab brought up from files was given."""
     path = LabRuntime.load(lab_dir).state.get("cgw_swanctl_conf")
     if not path or not Path(path).is_file():
-        raise ValueError("the customer gateway has no strongSwan setup yet (phase 2: notebook 02 with "
-                         "router.apply, or hybridnet lab up)")
+        raise ValueError(
+            "the customer gateway has no strongSwan setup yet (phase 2: notebook 02 with "
+            "router.apply, or hybridnet lab up)"
+        )
     return Path(path)
 
 
@@ -152,8 +157,12 @@ def _tunnel(runtime: LabRuntime, n: int) -> dict:
 def _secret_section(texts: list[str], vgw_outside_ip: str, conn: str) -> str:
     """The secrets section of tunnel `conn`: ike-<conn> as phase 2 names it, else the one
     whose id-remote is the tunnel's AWS outside address."""
-    sections = {path[1]: value for text in texts for _, path, key, value in swanctl_settings(text)
-                if len(path) == 2 and path[0] == "secrets" and key == "id-remote"}
+    sections = {
+        path[1]: value
+        for text in texts
+        for _, path, key, value in swanctl_settings(text)
+        if len(path) == 2 and path[0] == "secrets" and key == "id-remote"
+    }
     if f"ike-{conn}" in sections:
         return f"ike-{conn}"
     for name, remote in sections.items():
@@ -162,8 +171,14 @@ def _secret_section(texts: list[str], vgw_outside_ip: str, conn: str) -> str:
     raise ValueError(f"no secret for tunnel {conn} ({vgw_outside_ip}) in the customer gateway's swanctl.conf")
 
 
-def set_cgw_tunnel_values(lab_dir: Path | str, n: int, *, proposals: str | None = None,
-                          esp_proposals: str | None = None, psk: str | None = None) -> list[list]:
+def set_cgw_tunnel_values(
+    lab_dir: Path | str,
+    n: int,
+    *,
+    proposals: str | None = None,
+    esp_proposals: str | None = None,
+    psk: str | None = None,
+) -> list[list]:
     """Change tunnel `n`'s IKE proposals, ESP proposals (every child) and/or pre-shared
     key in the customer gateway's swanctl.conf (and what it includes: the router's setup
     puts its connections in conf.d), have charon load it and negotiate the tunnel
@@ -191,8 +206,9 @@ def set_cgw_tunnel_values(lab_dir: Path | str, n: int, *, proposals: str | None 
 def _restore_files(before: list[list]) -> None:
     for file in dict.fromkeys(entry[0] for entry in before):
         path = Path(file)
-        edited, _ = edit_swanctl(path.read_text(), [(tuple(section), key, value)
-                                                    for f, section, key, value in before if f == file])
+        edited, _ = edit_swanctl(
+            path.read_text(), [(tuple(section), key, value) for f, section, key, value in before if f == file]
+        )
         _write_like(path, edited)
 
 
@@ -240,7 +256,7 @@ def initiate_down_tunnels(lab_dir: Path | str) -> list[str]:
             except ViciError as exc:
                 if "no matching" not in str(exc):
                     raise
-            for child in (conns[conn].get("children") or {}):
+            for child in conns[conn].get("children") or {}:
                 vici.command("initiate", {"ike": conn, "child": child, "timeout": "-1"})
             started.append(conn)
     return started
@@ -254,9 +270,18 @@ def _cgw_vici(runtime: LabRuntime) -> ViciSession:
 
 # --- the customer gateway's bgpd ----------------------------------------------------------------
 
+
 def _vtysh_config(ns: str, commands: list[str]) -> None:
-    netns.run(["vtysh", "-N", netns.check_lab_namespace(ns), "-c", "configure terminal",
-               *[arg for command in commands for arg in ("-c", command)]])
+    netns.run(
+        [
+            "vtysh",
+            "-N",
+            netns.check_lab_namespace(ns),
+            "-c",
+            "configure terminal",
+            *[arg for command in commands for arg in ("-c", command)],
+        ]
+    )
 
 
 def cgw_bgp_asn(ns: str = CGW_NS) -> int:
@@ -270,8 +295,7 @@ def cgw_bgp_asn(ns: str = CGW_NS) -> int:
 
 def _local_as_lines(ns: str, neighbor: str) -> list[str]:
     config = vtysh(ns, "show running-config bgpd")
-    return [line.strip() for line in config.splitlines()
-            if line.strip().startswith(f"neighbor {neighbor} local-as ")]
+    return [line.strip() for line in config.splitlines() if line.strip().startswith(f"neighbor {neighbor} local-as ")]
 
 
 def set_cgw_local_as(lab_dir: Path | str, asn: int) -> dict:
@@ -285,8 +309,9 @@ def set_cgw_local_as(lab_dir: Path | str, asn: int) -> dict:
         raise ValueError(f"AS {asn} is the router's own")
     neighbors = [t["vgw_inside_ip"] for t in runtime.state.get("tunnels", [])]
     before = {n: _local_as_lines(CGW_NS, n) for n in neighbors}
-    _vtysh_config(CGW_NS, [f"router bgp {own}",
-                           *[f"neighbor {n} local-as {asn} no-prepend replace-as" for n in neighbors]])
+    _vtysh_config(
+        CGW_NS, [f"router bgp {own}", *[f"neighbor {n} local-as {asn} no-prepend replace-as" for n in neighbors]]
+    )
     return {"asn": own, "neighbors": before}
 
 
@@ -319,10 +344,10 @@ def block_ike(lab_dir: Path | str) -> dict:
     ruleset = f"""table inet {IKE_BLOCK_TABLE} {{
   chain forward {{
     type filter hook forward priority -10; policy accept;
-    ip saddr {{ {', '.join(cgw)} }} ip daddr {{ {', '.join(aws)} }} udp dport {{ {ports} }} counter drop
-    ip saddr {{ {', '.join(aws)} }} ip daddr {{ {', '.join(cgw)} }} udp dport {{ {ports} }} counter drop
-    ip saddr {{ {', '.join(cgw)} }} ip daddr {{ {', '.join(aws)} }} udp sport {{ {ports} }} counter drop
-    ip saddr {{ {', '.join(aws)} }} ip daddr {{ {', '.join(cgw)} }} udp sport {{ {ports} }} counter drop
+    ip saddr {{ {", ".join(cgw)} }} ip daddr {{ {", ".join(aws)} }} udp dport {{ {ports} }} counter drop
+    ip saddr {{ {", ".join(aws)} }} ip daddr {{ {", ".join(cgw)} }} udp dport {{ {ports} }} counter drop
+    ip saddr {{ {", ".join(cgw)} }} ip daddr {{ {", ".join(aws)} }} udp sport {{ {ports} }} counter drop
+    ip saddr {{ {", ".join(aws)} }} ip daddr {{ {", ".join(cgw)} }} udp sport {{ {ports} }} counter drop
   }}
 }}
 """
@@ -343,6 +368,7 @@ def _nft() -> str:
 
 
 # --- one address of an interface ---------------------------------------------------------------
+
 
 def _addresses(ns: str, dev: str) -> list[str]:
     shown = netns.ip_in(ns, "-o", "-4", "addr", "show", "dev", dev).stdout
@@ -382,7 +408,22 @@ def restore_address(undo: dict) -> None:
     netns.set_sysctl(ns, f"net.ipv4.conf.{dev}.promote_secondaries", undo["promote_secondaries"])
 
 
-__all__ = ["IKE_BLOCK_TABLE", "block_ike", "cgw_bgp_asn", "cgw_swanctl_path", "edit_swanctl", "edit_swanctl_files",
-           "initiate_down_tunnels", "remove_address", "renegotiate_cgw_tunnel", "restore_address",
-           "restore_cgw_local_as", "restore_cgw_values", "set_cgw_local_as", "set_cgw_tunnel_values",
-           "swanctl_files", "swanctl_settings", "unblock_ike"]
+__all__ = [
+    "IKE_BLOCK_TABLE",
+    "block_ike",
+    "cgw_bgp_asn",
+    "cgw_swanctl_path",
+    "edit_swanctl",
+    "edit_swanctl_files",
+    "initiate_down_tunnels",
+    "remove_address",
+    "renegotiate_cgw_tunnel",
+    "restore_address",
+    "restore_cgw_local_as",
+    "restore_cgw_values",
+    "set_cgw_local_as",
+    "set_cgw_tunnel_values",
+    "swanctl_files",
+    "swanctl_settings",
+    "unblock_ike",
+]

@@ -25,9 +25,21 @@ from .spec import LabSpec, TunnelSpec
 # API algorithm names -> strongSwan proposal keywords.
 ENCRYPTION = {"AES128": "aes128", "AES256": "aes256", "AES128-GCM-16": "aes128gcm16", "AES256-GCM-16": "aes256gcm16"}
 INTEGRITY = {"SHA1": "sha1", "SHA2-256": "sha256", "SHA2-384": "sha384", "SHA2-512": "sha512"}
-DH_GROUPS = {2: "modp1024", 5: "modp1536", 14: "modp2048", 15: "modp3072", 16: "modp4096", 17: "modp6144",
-             18: "modp8192", 19: "ecp256", 20: "ecp384", 21: "ecp521", 22: "modp1024s160",
-             23: "modp2048s224", 24: "modp2048s256"}
+DH_GROUPS = {
+    2: "modp1024",
+    5: "modp1536",
+    14: "modp2048",
+    15: "modp3072",
+    16: "modp4096",
+    17: "modp6144",
+    18: "modp8192",
+    19: "ecp256",
+    20: "ecp384",
+    21: "ecp521",
+    22: "modp1024s160",
+    23: "modp2048s224",
+    24: "modp2048s256",
+}
 
 
 def _values(option: dict, key: str) -> list:
@@ -42,9 +54,11 @@ def proposals(option: dict, phase: str, ike_versions: list[int]) -> list[str]:
     ESP; for IKE it needs a PRF instead and exists only in IKEv2.
     """
     result = []
-    for enc, integ, dh in itertools.product(_values(option, f"{phase}EncryptionAlgorithms"),
-                                            _values(option, f"{phase}IntegrityAlgorithms"),
-                                            _values(option, f"{phase}DHGroupNumbers")):
+    for enc, integ, dh in itertools.product(
+        _values(option, f"{phase}EncryptionAlgorithms"),
+        _values(option, f"{phase}IntegrityAlgorithms"),
+        _values(option, f"{phase}DHGroupNumbers"),
+    ):
         if int(dh) not in DH_GROUPS:
             continue
         group = DH_GROUPS[int(dh)]
@@ -60,28 +74,38 @@ def proposals(option: dict, phase: str, ike_versions: list[int]) -> list[str]:
     return list(dict.fromkeys(result))
 
 
-def spec_from_aws(vpn: dict, customer_gateway: dict, amazon_side_asn: int,
-                  vpc_cidrs: list[str], onprem_cidrs: list[str]) -> LabSpec:
+def spec_from_aws(
+    vpn: dict, customer_gateway: dict, amazon_side_asn: int, vpc_cidrs: list[str], onprem_cidrs: list[str]
+) -> LabSpec:
     """LabSpec from DescribeVpnConnections/DescribeCustomerGateways answers."""
     tunnels = []
     for option in vpn["Options"]["TunnelOptions"]:
         inside = ipaddress.ip_network(option["TunnelInsideCidr"])
         hosts = list(inside.hosts())
         versions = sorted({int(v.removeprefix("ikev")) for v in _values(option, "IkeVersions")}) or [1, 2]
-        tunnels.append(TunnelSpec(
-            vgw_outside_ip=option["OutsideIpAddress"],
-            cgw_outside_ip=customer_gateway["IpAddress"],
-            vgw_inside_ip=str(hosts[0]), cgw_inside_ip=str(hosts[1]), inside_cidr=str(inside),
-            psk=option["PreSharedKey"],
-            ike_versions=versions,
-            ike_proposals=proposals(option, "Phase1", versions),
-            esp_proposals=proposals(option, "Phase2", versions),
-            ike_lifetime_s=option.get("Phase1LifetimeSeconds", 28800),
-            esp_lifetime_s=option.get("Phase2LifetimeSeconds", 3600),
-            dpd_timeout_s=option.get("DpdTimeoutSeconds", 30),
-        ))
-    return LabSpec(tunnels=tunnels, tgw_asn=amazon_side_asn, cgw_asn=int(customer_gateway["BgpAsn"]),
-                   vpc_cidrs=vpc_cidrs, onprem_cidrs=onprem_cidrs)
+        tunnels.append(
+            TunnelSpec(
+                vgw_outside_ip=option["OutsideIpAddress"],
+                cgw_outside_ip=customer_gateway["IpAddress"],
+                vgw_inside_ip=str(hosts[0]),
+                cgw_inside_ip=str(hosts[1]),
+                inside_cidr=str(inside),
+                psk=option["PreSharedKey"],
+                ike_versions=versions,
+                ike_proposals=proposals(option, "Phase1", versions),
+                esp_proposals=proposals(option, "Phase2", versions),
+                ike_lifetime_s=option.get("Phase1LifetimeSeconds", 28800),
+                esp_lifetime_s=option.get("Phase2LifetimeSeconds", 3600),
+                dpd_timeout_s=option.get("DpdTimeoutSeconds", 30),
+            )
+        )
+    return LabSpec(
+        tunnels=tunnels,
+        tgw_asn=amazon_side_asn,
+        cgw_asn=int(customer_gateway["BgpAsn"]),
+        vpc_cidrs=vpc_cidrs,
+        onprem_cidrs=onprem_cidrs,
+    )
 
 
 # --- Client VPN -------------------------------------------------------------------------------------
@@ -108,8 +132,10 @@ def issuing_chain(leaf_pem: str, chain_pem: str) -> str:
             break
         current = issuer
     if not path:
-        raise ClientVpnLabError("the client certificate's chain in ACM does not hold its issuer; re-import it with "
-                                "the CA chain (run notebook 04 again)")
+        raise ClientVpnLabError(
+            "the client certificate's chain in ACM does not hold its issuer; re-import it with "
+            "the CA chain (run notebook 04 again)"
+        )
     return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in path)
 
 
@@ -123,18 +149,31 @@ def client_vpn_described(ctx, endpoint: dict) -> dict:
     ec2, endpoint_id = ctx.client("ec2"), endpoint["ClientVpnEndpointId"]
     return {
         "endpoint": endpoint,
-        "networks": [n for n in paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
-                                         ClientVpnEndpointId=endpoint_id) if n["Status"]["Code"] == "associated"],
-        "routes": [r for r in paginate(ec2, "describe_client_vpn_routes", "Routes", ClientVpnEndpointId=endpoint_id)
-                   if r["Status"]["Code"] in LIVE_ROUTE],
-        "rules": [r for r in paginate(ec2, "describe_client_vpn_authorization_rules", "AuthorizationRules",
-                                      ClientVpnEndpointId=endpoint_id)
-                  if r.get("AccessAll") and r["Status"]["Code"] in LIVE_RULE],
+        "networks": [
+            n
+            for n in paginate(
+                ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks", ClientVpnEndpointId=endpoint_id
+            )
+            if n["Status"]["Code"] == "associated"
+        ],
+        "routes": [
+            r
+            for r in paginate(ec2, "describe_client_vpn_routes", "Routes", ClientVpnEndpointId=endpoint_id)
+            if r["Status"]["Code"] in LIVE_ROUTE
+        ],
+        "rules": [
+            r
+            for r in paginate(
+                ec2, "describe_client_vpn_authorization_rules", "AuthorizationRules", ClientVpnEndpointId=endpoint_id
+            )
+            if r.get("AccessAll") and r["Status"]["Code"] in LIVE_RULE
+        ],
     }
 
 
-def client_vpn_spec_from_aws(ctx, endpoint_id: str, emulator_socket: str,
-                             described: dict | None = None) -> ClientVpnLabSpec:
+def client_vpn_spec_from_aws(
+    ctx, endpoint_id: str, emulator_socket: str, described: dict | None = None
+) -> ClientVpnLabSpec:
     """The lab's Client VPN endpoint from what the AWS API says (the endpoint, its
     associated target networks, routes and authorization rules, its certificates in
     ACM) and the server certificate's key, which the emulator holds as AWS does.
@@ -144,7 +183,8 @@ def client_vpn_spec_from_aws(ctx, endpoint_id: str, emulator_socket: str,
 
     if described is None:
         endpoint = ctx.client("ec2").describe_client_vpn_endpoints(ClientVpnEndpointIds=[endpoint_id])[
-            "ClientVpnEndpoints"][0]
+            "ClientVpnEndpoints"
+        ][0]
         described = client_vpn_described(ctx, endpoint)
     endpoint = described["endpoint"]
     if not described["networks"]:
@@ -162,22 +202,33 @@ def client_vpn_spec_from_aws(ctx, endpoint_id: str, emulator_socket: str,
         raise ClientVpnLabError(f"{endpoint_id} has no mutual (certificate) authentication: the lab plays only that")
     client = acm.get_certificate(CertificateArn=client_arn)
     try:
-        key = emulator.admin_call(emulator_socket, "POST", "acm-private-key",
-                                  {"region": ctx.params.region, "arn": server_arn})["private_key_pem"]
+        key = emulator.admin_call(
+            emulator_socket, "POST", "acm-private-key", {"region": ctx.params.region, "arn": server_arn}
+        )["private_key_pem"]
     except emulator.EmulatorError as exc:
         raise ClientVpnLabError(f"the server certificate's key of {endpoint_id}: {exc}") from None
     try:
         return ClientVpnLabSpec(
-            endpoint_id=endpoint_id, region=ctx.params.region, dns_name=endpoint["DnsName"],
-            client_cidr=endpoint["ClientCidrBlock"], transport_protocol=endpoint["TransportProtocol"],
-            vpn_port=endpoint["VpnPort"], split_tunnel=endpoint["SplitTunnel"],
+            endpoint_id=endpoint_id,
+            region=ctx.params.region,
+            dns_name=endpoint["DnsName"],
+            client_cidr=endpoint["ClientCidrBlock"],
+            transport_protocol=endpoint["TransportProtocol"],
+            vpn_port=endpoint["VpnPort"],
+            split_tunnel=endpoint["SplitTunnel"],
             dns_servers=endpoint.get("DnsServers", []),
             routes=sorted({r["DestinationCidr"] for r in described["routes"]}),
             authorized=sorted({r["DestinationCidr"] for r in described["rules"]}),
-            target_subnet=subnet["CidrBlock"], server_cert_pem=server_cert, server_key_pem=SecretStr(key),
+            target_subnet=subnet["CidrBlock"],
+            server_cert_pem=server_cert,
+            server_key_pem=SecretStr(key),
             client_ca_pem=issuing_chain(client["Certificate"], client.get("CertificateChain", "")),
-            emulator_socket=emulator_socket)
+            emulator_socket=emulator_socket,
+        )
     except ValidationError as exc:  # its messages only: a missing field's error would quote the whole input
-        raise ClientVpnLabError(f"{endpoint_id} cannot be played in the lab: " + "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'endpoint'}: {e['msg']}" for e in exc.errors(include_input=False))
-            ) from None
+        raise ClientVpnLabError(
+            f"{endpoint_id} cannot be played in the lab: "
+            + "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'endpoint'}: {e['msg']}" for e in exc.errors(include_input=False)
+            )
+        ) from None

@@ -19,8 +19,8 @@ import argparse
 import json
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import LocalPlaneError
 from .daemons import LabRuntime, charon_paths, frr_run_dir, start_charon, start_frr_daemon, vici_ready
@@ -74,9 +74,13 @@ def _named_start(runtime: LabRuntime, ns: str) -> str:
     offset = log.stat().st_size if log.exists() else 0
     for path in BIND_PATHS:
         Path(path).mkdir(parents=True, exist_ok=True)  # the mount points (bind9 makes them; a reboot drops /run's)
-    record = runtime.spawn(name, ns, [NAMED, "-4", "-g", "-u", "bind", "-c", "/etc/bind/named.conf"],
-                           executable="named",
-                           bind_mounts=[(host_folder(runtime.lab_dir, ns, p), p) for p in BIND_PATHS])
+    record = runtime.spawn(
+        name,
+        ns,
+        [NAMED, "-4", "-g", "-u", "bind", "-c", "/etc/bind/named.conf"],
+        executable="named",
+        bind_mounts=[(host_folder(runtime.lab_dir, ns, p), p) for p in BIND_PATHS],
+    )
 
     def running() -> bool:
         try:
@@ -86,8 +90,10 @@ def _named_start(runtime: LabRuntime, ns: str) -> str:
         except OSError:
             return False
         if b"exiting (due to fatal error)" in text or b"loading configuration: failure" in text:
-            raise UnitError("named.service: named refused its configuration: " + text.decode(
-                errors="replace").strip().splitlines()[-1][:300])
+            raise UnitError(
+                "named.service: named refused its configuration: "
+                + text.decode(errors="replace").strip().splitlines()[-1][:300]
+            )
         return any(line.rstrip().endswith(b" running") for line in text.splitlines())
 
     started = time.monotonic()
@@ -131,8 +137,9 @@ def handle(lab_dir: Path | str, ns: str, argv: list[str]) -> tuple[int, str]:
         return 0, ""
     missing = [u for u in units if u not in known]
     if missing:
-        return EXIT_NO_UNIT if verb not in ("cat", "is-active", "status") else (1 if verb == "cat" else 4), \
-            f"Unit {missing[0]}.service not found (this lab host plays: {', '.join(sorted(known)) or 'none'})"
+        return EXIT_NO_UNIT if verb not in ("cat", "is-active", "status") else (
+            1 if verb == "cat" else 4
+        ), f"Unit {missing[0]}.service not found (this lab host plays: {', '.join(sorted(known)) or 'none'})"
     runtime = LabRuntime.load(lab_dir)
     lines, code = [], 0
     for unit in units:
@@ -157,6 +164,7 @@ def handle(lab_dir: Path | str, ns: str, argv: list[str]) -> tuple[int, str]:
 
 # --- the shim's side -----------------------------------------------------------------
 
+
 def ask(socket_path: str, argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
@@ -179,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code, output = ask(ns.socket, args)
     except (OSError, ValueError) as exc:
-        print(f"System has not been booted with systemd as init system: the lab's agent does not answer on "
-              f"{ns.socket} ({exc}); start it: hybridnet lab up", file=sys.stderr)
+        print(
+            f"System has not been booted with systemd as init system: the lab's agent does not answer on "
+            f"{ns.socket} ({exc}); start it: hybridnet lab up",
+            file=sys.stderr,
+        )
         return 1
     if output:
         print(output)

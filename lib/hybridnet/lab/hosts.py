@@ -44,8 +44,14 @@ from .daemons import FRR_RUN_ROOT, LabRuntime, charon_paths
 from .topology import CGW_NS, GUEST_NS, IDC_NS, USER_NS, VPC_NS
 
 # Which namespace plays which host role (see hybridnet.params.HOST_ROLES).
-ROLE_NAMESPACES = {"router": CGW_NS, "onprem_dns": IDC_NS, "onprem_client": IDC_NS, "vpc_client": VPC_NS,
-                   "remote_user": USER_NS, "remote_user_away": GUEST_NS}
+ROLE_NAMESPACES = {
+    "router": CGW_NS,
+    "onprem_dns": IDC_NS,
+    "onprem_client": IDC_NS,
+    "vpc_client": VPC_NS,
+    "remote_user": USER_NS,
+    "remote_user_away": GUEST_NS,
+}
 # The site-to-site part's hosts; the remote users' namespaces come and go with
 # the Client VPN part (hybridnet.lab.clientvpn), and their hosts with them.
 HOST_NAMESPACES = (CGW_NS, IDC_NS, VPC_NS)
@@ -57,8 +63,19 @@ BIND_PATHS = ("/etc/bind", "/var/cache/bind", "/run/named")
 EXTRA_PATHS = {IDC_NS: ("/etc/bind",)}
 # Debian's /etc/bind as a fresh bind9 package leaves it, copied into the host's
 # own /etc/bind once (not rndc.key: a host makes its own secret).
-BIND_DEFAULTS = ("named.conf", "named.conf.options", "named.conf.local", "named.conf.default-zones", "db.0",
-                 "db.127", "db.255", "db.empty", "db.local", "zones.rfc1918", "bind.keys")
+BIND_DEFAULTS = (
+    "named.conf",
+    "named.conf.options",
+    "named.conf.local",
+    "named.conf.default-zones",
+    "db.0",
+    "db.127",
+    "db.255",
+    "db.empty",
+    "db.local",
+    "zones.rfc1918",
+    "bind.keys",
+)
 MADE_MOUNT_POINTS = ("/etc/hybridnet", "/var/lib/hybridnet")
 INIT_SOCKET = "init.sock"  # in the host's sbin folder: the agent listens there for that host
 # The SSM agent's PATH on Amazon Linux and Debian: /usr/local/sbin first, where the shim is.
@@ -107,8 +124,9 @@ def prepare_host(runtime: LabRuntime, ns: str) -> Path:
     swanctl = host_folder(runtime.lab_dir, ns, "/etc/swanctl")
     (swanctl / "conf.d").mkdir(mode=0o755, exist_ok=True)
     if not (swanctl / "swanctl.conf").exists():
-        (swanctl / "swanctl.conf").write_text("# as Debian ships it: the connections live in conf.d\n"
-                                              "include conf.d/*.conf\n")
+        (swanctl / "swanctl.conf").write_text(
+            "# as Debian ships it: the connections live in conf.d\ninclude conf.d/*.conf\n"
+        )
     shim = host_folder(runtime.lab_dir, ns, "/usr/local/sbin") / "systemctl"
     shim.write_text(SYSTEMCTL_SHIM.format(python=shlex.quote(sys.executable), socket=INIT_SOCKET))
     shim.chmod(0o755)
@@ -135,8 +153,10 @@ def _prefix(ns: str, mounts: list[tuple[Path | str, Path | str]]) -> list[str]:
     # made once, empty, as a package makes its folders (left in place: another
     # lab on this machine may be binding over them right now).
     points = sorted({str(dst) for _, dst in mounts if str(dst) in MADE_MOUNT_POINTS})
-    binds = " && ".join([f"mkdir -p {' '.join(map(shlex.quote, points))}"] * bool(points) + [
-        f"mount --rbind {shlex.quote(str(src))} {shlex.quote(str(dst))}" for src, dst in mounts])
+    binds = " && ".join(
+        [f"mkdir -p {' '.join(map(shlex.quote, points))}"] * bool(points)
+        + [f"mount --rbind {shlex.quote(str(src))} {shlex.quote(str(dst))}" for src, dst in mounts]
+    )
     # `ip netns exec` gives the command a private mount namespace: these binds
     # are the command's alone and vanish with it. Recursive (--rbind), so that
     # what was bound inside a folder comes along when the folder is bound.
@@ -169,8 +189,11 @@ def host_mounts(runtime: LabRuntime, ns: str, nameserver: str | None = None) -> 
 
             paths["strongswan_conf"].write_text(render_strongswan_conf(ns, []))
         # everything that lives under /run first: once /run is covered it is hidden
-        mounts += [(FRR_RUN_ROOT / ns, frr_dir), (paths["strongswan_conf"], "/etc/strongswan.conf"),
-                   (paths["run"], "/run")]
+        mounts += [
+            (FRR_RUN_ROOT / ns, frr_dir),
+            (paths["strongswan_conf"], "/etc/strongswan.conf"),
+            (paths["run"], "/run"),
+        ]
     return mounts
 
 
@@ -181,10 +204,26 @@ def registrations(lab_dir: Path | str, roles: dict[str, dict], resolvers: dict[s
     out = []
     for role, instance in roles.items():
         ns = ROLE_NAMESPACES[role]
-        out.append({**instance, "argv_prefix": _prefix(ns, host_mounts(runtime, ns, resolvers.get(ns))),
-                    "alive_path": str(online_flag(lab_dir, ns)), "computer_name": f"{role.replace('_', '-')}.lab",
-                    "environment": {"PATH": PATH, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint.PORT}"}})
+        out.append(
+            {
+                **instance,
+                "argv_prefix": _prefix(ns, host_mounts(runtime, ns, resolvers.get(ns))),
+                "alive_path": str(online_flag(lab_dir, ns)),
+                "computer_name": f"{role.replace('_', '-')}.lab",
+                "environment": {"PATH": PATH, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint.PORT}"},
+            }
+        )
     return out
 
 
-__all__ = ["BIND_PATHS", "HOST_NAMESPACES", "online_flag", "REMOTE_NAMESPACES", "ROLE_NAMESPACES", "host_dir", "host_folder", "init_socket", "registrations"]
+__all__ = [
+    "BIND_PATHS",
+    "HOST_NAMESPACES",
+    "online_flag",
+    "REMOTE_NAMESPACES",
+    "ROLE_NAMESPACES",
+    "host_dir",
+    "host_folder",
+    "init_socket",
+    "registrations",
+]

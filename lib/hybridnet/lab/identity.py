@@ -35,8 +35,10 @@ def lab_name(environ: dict[str, str] | os._Environ = os.environ) -> str:
     """The lab's name: "" for the user's lab, else HYBRIDNET_LAB (1-8 of a-z, 0-9)."""
     name = environ.get(LAB_ENV, "")
     if name and not _NAME_RE.fullmatch(name):
-        raise LabNameError(f"{LAB_ENV}={name!r}: a lab name is 1 to 8 characters a-z or 0-9 "
-                           "(it becomes part of namespace names); unset it for the default lab")
+        raise LabNameError(
+            f"{LAB_ENV}={name!r}: a lab name is 1 to 8 characters a-z or 0-9 "
+            "(it becomes part of namespace names); unset it for the default lab"
+        )
     return name
 
 

@@ -6,10 +6,11 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import LocalPlaneError
 from ..locks import Busy, acquire, release
@@ -31,6 +32,7 @@ class LabError(LocalPlaneError, RuntimeError):
 @dataclass
 class LabState:
     """What `up()` built, as plain data (also saved in <lab_dir>/state.json)."""
+
     lab_dir: str
     log_dir: str
     namespaces: list[str]
@@ -45,14 +47,17 @@ class LabState:
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise PermissionError("the lab needs root (network namespaces, charon, FRR); "
-                              "without it only the emulator runs and tunnels show DOWN")
+        raise PermissionError(
+            "the lab needs root (network namespaces, charon, FRR); "
+            "without it only the emulator runs and tunnels show DOWN"
+        )
 
 
 def lab_exists(lab_dir: Path | str) -> bool:
     """A state file in `lab_dir`, or any of the lab's namespaces (from any lab dir)."""
-    return ((Path(lab_dir) / daemons.STATE_FILE_NAME).exists()
-            or bool(set(netns.list_namespaces()) & set(ALL_NAMESPACES + CLIENT_VPN_NAMESPACES)))
+    return (Path(lab_dir) / daemons.STATE_FILE_NAME).exists() or bool(
+        set(netns.list_namespaces()) & set(ALL_NAMESPACES + CLIENT_VPN_NAMESPACES)
+    )
 
 
 LAB_LOCK_PATH = identity.LOCK_PATH
@@ -80,8 +85,10 @@ def exclusive_lab(timeout: float = 300.0, lock_path: Path = LAB_LOCK_PATH) -> It
 
 # --- up ------------------------------------------------------------------------------
 
-def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = LAB_DIR,
-       log_dir: Path | str | None = None) -> LabState:
+
+def up(
+    spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = LAB_DIR, log_dir: Path | str | None = None
+) -> LabState:
     """Build the namespaces, start charon + FRR on both sides, load the tunnels.
 
     If a lab is already up (a state file, or any of the lab's namespaces), it is taken
@@ -93,8 +100,7 @@ def up(spec: LabSpec, cgw_dir: Path | str, lab_dir: Path | str = LAB_DIR,
     return _build(spec, lab_dir, log_dir, lambda runtime: _start_daemons(runtime, spec, cgw))
 
 
-def aws_side_up(spec: LabSpec, lab_dir: Path | str = LAB_DIR,
-                log_dir: Path | str | None = None) -> LabState:
+def aws_side_up(spec: LabSpec, lab_dir: Path | str = LAB_DIR, log_dir: Path | str | None = None) -> LabState:
     """The lab's network and AWS's side of both tunnels (charon + FRR in hn-aws),
     as AWS brings them up for a new VPN connection; the customer gateway (hn-cgw)
     runs nothing until its setup script starts its daemons (hostinit). Like
@@ -104,8 +110,7 @@ def aws_side_up(spec: LabSpec, lab_dir: Path | str = LAB_DIR,
     def start(runtime: LabRuntime) -> None:
         _start_aws_side(runtime, spec)
         # where the customer gateway's setup installs its connections (fault drills reload them)
-        runtime.state["cgw_swanctl_conf"] = str(host_folder(runtime.lab_dir, CGW_NS, "/etc/swanctl") /
-                                                "swanctl.conf")
+        runtime.state["cgw_swanctl_conf"] = str(host_folder(runtime.lab_dir, CGW_NS, "/etc/swanctl") / "swanctl.conf")
         runtime.save()
 
     return _build(spec, lab_dir, log_dir, start)
@@ -136,8 +141,9 @@ def aws_side_replay(spec: LabSpec, lab_dir: Path | str = LAB_DIR) -> bool:
     return True
 
 
-def _build(spec: LabSpec, lab_dir: Path | str, log_dir: Path | str | None,
-           start_daemons: Callable[[LabRuntime], None]) -> LabState:
+def _build(
+    spec: LabSpec, lab_dir: Path | str, log_dir: Path | str | None, start_daemons: Callable[[LabRuntime], None]
+) -> LabState:
     """Take down any lab there, record and build the network, then `start_daemons`;
     on any failure take it all down again."""
     require_root()
@@ -159,9 +165,13 @@ def _build(spec: LabSpec, lab_dir: Path | str, log_dir: Path | str | None,
         down(lab_dir)
         raise
     return LabState(
-        lab_dir=str(lab_dir), log_dir=str(log_dir), namespaces=list(topology.namespaces),
-        daemons=[asdict(d) for d in runtime.daemons], tunnels=runtime.state["tunnels"],
-        topology=topology.to_dict(), timings_s=timings,
+        lab_dir=str(lab_dir),
+        log_dir=str(log_dir),
+        namespaces=list(topology.namespaces),
+        daemons=[asdict(d) for d in runtime.daemons],
+        tunnels=runtime.state["tunnels"],
+        topology=topology.to_dict(),
+        timings_s=timings,
     )
 
 
@@ -182,24 +192,26 @@ def _start_aws_side(runtime: LabRuntime, spec: LabSpec) -> None:
 
 
 def _record_lab(runtime: LabRuntime, spec: LabSpec, topology: Topology) -> None:
-    runtime.state.update({
-        "aws_ns": AWS_NS,
-        "cgw_ns": CGW_NS,
-        "spec": spec.model_dump(mode="json"),  # PSKs come out masked (SecretStr)
-        "topology": topology.to_dict(),
-        "tunnels": [
-            {
-                "name": aws_tunnel.name,
-                "aws_connection": aws_tunnel.name,
-                "cgw_connection": cgw_connection_name(number),
-                "vgw_outside_ip": str(aws_tunnel.spec.vgw_outside_ip),
-                "cgw_outside_ip": str(aws_tunnel.spec.cgw_outside_ip),
-                "vgw_inside_ip": str(aws_tunnel.spec.vgw_inside_ip),
-                "cgw_inside_ip": str(aws_tunnel.spec.cgw_inside_ip),
-            }
-            for number, aws_tunnel in enumerate(awsside.aws_tunnels(spec), start=1)
-        ],
-    })
+    runtime.state.update(
+        {
+            "aws_ns": AWS_NS,
+            "cgw_ns": CGW_NS,
+            "spec": spec.model_dump(mode="json"),  # PSKs come out masked (SecretStr)
+            "topology": topology.to_dict(),
+            "tunnels": [
+                {
+                    "name": aws_tunnel.name,
+                    "aws_connection": aws_tunnel.name,
+                    "cgw_connection": cgw_connection_name(number),
+                    "vgw_outside_ip": str(aws_tunnel.spec.vgw_outside_ip),
+                    "cgw_outside_ip": str(aws_tunnel.spec.cgw_outside_ip),
+                    "vgw_inside_ip": str(aws_tunnel.spec.vgw_inside_ip),
+                    "cgw_inside_ip": str(aws_tunnel.spec.cgw_inside_ip),
+                }
+                for number, aws_tunnel in enumerate(awsside.aws_tunnels(spec), start=1)
+            ],
+        }
+    )
     runtime.save()
 
 
@@ -239,13 +251,12 @@ def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:
     runtime.save()
 
     charons = {
-        AWS_NS: daemons.start_charon(runtime, AWS_NS, render_strongswan_conf(
-            AWS_NS, awsside.aws_ipsec0_addresses(spec))),
-        CGW_NS: daemons.start_charon(runtime, CGW_NS, render_strongswan_conf(
-            CGW_NS, list(cgw.ipsec0_addresses))),
+        AWS_NS: daemons.start_charon(
+            runtime, AWS_NS, render_strongswan_conf(AWS_NS, awsside.aws_ipsec0_addresses(spec))
+        ),
+        CGW_NS: daemons.start_charon(runtime, CGW_NS, render_strongswan_conf(CGW_NS, list(cgw.ipsec0_addresses))),
     }
-    zebras = {ns: daemons.start_frr_daemon(runtime, ns, "zebra", render_zebra_conf(ns, ns))
-              for ns in (AWS_NS, CGW_NS)}
+    zebras = {ns: daemons.start_frr_daemon(runtime, ns, "zebra", render_zebra_conf(ns, ns)) for ns in (AWS_NS, CGW_NS)}
 
     inside = {AWS_NS: awsside.aws_ipsec0_addresses(spec), CGW_NS: list(cgw.ipsec0_addresses)}
     for ns, record in charons.items():
@@ -271,6 +282,7 @@ def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:
 
 # --- down, status, waiting -------------------------------------------------------------
 
+
 def down(lab_dir: Path | str = LAB_DIR) -> dict[str, Any]:
     """Stop every lab daemon, delete the lab's namespaces and runtime folders.
 
@@ -290,8 +302,15 @@ def status(lab_dir: Path | str = LAB_DIR) -> dict[str, Any]:
     of raising, so callers can report "tunnels DOWN: no lab" plainly.
     """
     if not (Path(lab_dir) / daemons.STATE_FILE_NAME).exists():
-        return {"lab_dir": str(lab_dir), "running": False, "reason": f"no lab state in {lab_dir}",
-                "tunnels": [], "bgp": {}, "routes": {}, "daemons": []}
+        return {
+            "lab_dir": str(lab_dir),
+            "running": False,
+            "reason": f"no lab state in {lab_dir}",
+            "tunnels": [],
+            "bgp": {},
+            "routes": {},
+            "daemons": [],
+        }
     report = observe.collect(_runtime(lab_dir))
     report["running"] = any(d["running"] for d in report["daemons"])
     return report
@@ -304,8 +323,9 @@ def _runtime(lab_dir: Path | str) -> LabRuntime:
         raise LabError(str(exc)) from None
 
 
-def wait_until_up(lab_dir: Path | str = LAB_DIR, timeout: float = 10.0, poll_s: float = 0.05,
-                  require_prefixes: bool = False) -> float:
+def wait_until_up(
+    lab_dir: Path | str = LAB_DIR, timeout: float = 10.0, poll_s: float = 0.05, require_prefixes: bool = False
+) -> float:
     """Wait until both ends see every tunnel UP and every BGP session Established.
 
     With `require_prefixes`, also until every session has received a prefix
@@ -317,8 +337,10 @@ def wait_until_up(lab_dir: Path | str = LAB_DIR, timeout: float = 10.0, poll_s: 
     report: dict[str, Any] = {}
     while True:
         report = observe.collect(runtime, with_routes=False)
-        if observe.all_up(report) and (not require_prefixes or all(
-                peer["prefixes_received"] > 0 for peers in report["bgp"].values() for peer in peers.values())):
+        if observe.all_up(report) and (
+            not require_prefixes
+            or all(peer["prefixes_received"] > 0 for peers in report["bgp"].values() for peer in peers.values())
+        ):
             return time.monotonic() - start
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"lab not up after {timeout:.1f}s: {summarize(report)}")
@@ -326,14 +348,18 @@ def wait_until_up(lab_dir: Path | str = LAB_DIR, timeout: float = 10.0, poll_s: 
 
 
 def summarize(report: dict[str, Any]) -> str:
-    parts = [f"{t['name']} aws={t['status']} cgw={t['cgw']['status']} ike={t['ike_state']} "
-             f"children={','.join(t['child_sas_installed']) or '-'}" for t in report.get("tunnels", [])]
+    parts = [
+        f"{t['name']} aws={t['status']} cgw={t['cgw']['status']} ike={t['ike_state']} "
+        f"children={','.join(t['child_sas_installed']) or '-'}"
+        for t in report.get("tunnels", [])
+    ]
     for side, peers in report.get("bgp", {}).items():
         parts += [f"bgp {side}->{n} {p['state']}" for n, p in peers.items()] or [f"bgp {side}: no neighbors"]
     return "; ".join(parts)
 
 
 # --- faults for tests ------------------------------------------------------------------
+
 
 def _cgw_vici(runtime: LabRuntime) -> ViciSession:
     return ViciSession(daemons.charon_paths(runtime, runtime.state["cgw_ns"])["vici"], timeout=10.0)
@@ -376,21 +402,30 @@ _PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?recei
 _PING_RTT = re.compile(r"= [\d.]+/([\d.]+)/")
 
 
-def ping(lab_dir: Path | str, src_ns: str, dst_ip: str, src_ip: str | None = None,
-         count: int = 3, interval_s: float = 0.2, wait_s: float = 1.0) -> dict[str, Any]:
+def ping(
+    lab_dir: Path | str,
+    src_ns: str,
+    dst_ip: str,
+    src_ip: str | None = None,
+    count: int = 3,
+    interval_s: float = 0.2,
+    wait_s: float = 1.0,
+) -> dict[str, Any]:
     """Ping `dst_ip` from namespace `src_ns` (optionally from `src_ip`)."""
     _runtime(lab_dir)  # only ping inside a running lab
     argv = ["ping", "-n", "-q", "-c", str(count), "-i", str(interval_s), "-W", str(wait_s)]
     if src_ip:
         argv += ["-I", src_ip]
-    result = netns.exec_in(src_ns, [*argv, dst_ip], check=False,
-                           timeout=count * interval_s + wait_s + 10)
+    result = netns.exec_in(src_ns, [*argv, dst_ip], check=False, timeout=count * interval_s + wait_s + 10)
     match = _PING_SUMMARY.search(result.stdout)
     sent, received = (int(match.group(1)), int(match.group(2))) if match else (count, 0)
     rtt = _PING_RTT.search(result.stdout)
     return {
-        "src_ns": src_ns, "src_ip": src_ip, "dst_ip": dst_ip,
-        "sent": sent, "received": received,
+        "src_ns": src_ns,
+        "src_ip": src_ip,
+        "dst_ip": dst_ip,
+        "sent": sent,
+        "received": received,
         "loss_pct": round(100.0 * (sent - received) / sent, 1) if sent else 100.0,
         "rtt_avg_ms": float(rtt.group(1)) if rtt else None,
     }

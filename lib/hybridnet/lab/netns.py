@@ -13,8 +13,8 @@ import ipaddress
 import os
 import subprocess
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from ..errors import LocalPlaneError
 from .identity import NAMESPACE_PREFIX
@@ -56,11 +56,21 @@ def check_lab_prefix(cidr: str | ipaddress.IPv4Network | ipaddress.IPv4Interface
     return network
 
 
-def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30.0,
-        input: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+def run(
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 30.0,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run a command in the host's context and capture its output as text."""
     result = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, input=input,
+        list(argv),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
         env=None if env is None else {**os.environ, **env},
     )
     if check and result.returncode != 0:
@@ -70,11 +80,19 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30.0,
     return result
 
 
-def exec_in(ns: str, argv: Sequence[str], *, check: bool = True, timeout: float = 30.0,
-            input: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+def exec_in(
+    ns: str,
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 30.0,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run `argv` inside lab namespace `ns` (``ip netns exec``) and wait for it."""
-    return run([IP, "netns", "exec", check_lab_namespace(ns), *argv],
-               check=check, timeout=timeout, input=input, env=env)
+    return run(
+        [IP, "netns", "exec", check_lab_namespace(ns), *argv], check=check, timeout=timeout, input=input, env=env
+    )
 
 
 def ip_in(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -90,6 +108,7 @@ def ip_batch_in(ns: str, commands: Iterable[str]) -> None:
 
 
 # --- namespaces -----------------------------------------------------------
+
 
 def list_namespaces(prefix: str = NAMESPACE_PREFIX) -> list[str]:
     result = run([IP, "netns", "list"], check=False)
@@ -145,6 +164,7 @@ def namespace_pids(ns: str) -> list[int]:
 
 
 # --- links, addresses, routes, sysctls -------------------------------------
+
 
 def add_veth(ns_a: str, if_a: str, ns_b: str, if_b: str) -> None:
     """Create a veth pair inside `ns_a` with its peer moved into `ns_b`.
@@ -203,5 +223,14 @@ def set_sysctl(ns: str, key: str, value: str | int) -> None:
 def enable_forwarding(ns: str) -> None:
     # rp_filter off: replies to tunnelled traffic arrive on ipsec0 while the
     # best route back may point elsewhere during failover.
-    exec_in(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
-                 "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"])
+    exec_in(
+        ns,
+        [
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ],
+    )

@@ -29,9 +29,16 @@ def tunnel_view(sas: list[tuple[str, dict]], conn: str) -> dict[str, Any]:
     """One side's view of one tunnel: IKE state, installed children, byte counters."""
     ike = _best_ike_sa(sas, conn)
     view: dict[str, Any] = {
-        "connection": conn, "ike_state": "NONE", "ike_established_s": None,
-        "child_sas": {}, "child_sas_installed": [],
-        "bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0, "status": "DOWN",
+        "connection": conn,
+        "ike_state": "NONE",
+        "ike_established_s": None,
+        "child_sas": {},
+        "child_sas_installed": [],
+        "bytes_in": 0,
+        "bytes_out": 0,
+        "packets_in": 0,
+        "packets_out": 0,
+        "status": "DOWN",
     }
     if ike is None:
         return view
@@ -76,22 +83,24 @@ def tunnels_status(runtime: LabRuntime) -> list[dict[str, Any]]:
     for tunnel in state["tunnels"]:
         aws = tunnel_view(sides["aws"], tunnel["aws_connection"])
         cgw = tunnel_view(sides["cgw"], tunnel["cgw_connection"])
-        result.append({
-            "name": tunnel["name"],
-            "vgw_outside_ip": tunnel["vgw_outside_ip"],
-            "cgw_outside_ip": tunnel["cgw_outside_ip"],
-            "vgw_inside_ip": tunnel["vgw_inside_ip"],
-            "cgw_inside_ip": tunnel["cgw_inside_ip"],
-            "status": aws["status"],
-            "ike_state": aws["ike_state"],
-            "child_sas_installed": aws["child_sas_installed"],
-            "bytes_in": aws["bytes_in"],
-            "bytes_out": aws["bytes_out"],
-            "packets_in": aws["packets_in"],
-            "packets_out": aws["packets_out"],
-            "aws": aws,
-            "cgw": cgw,
-        })
+        result.append(
+            {
+                "name": tunnel["name"],
+                "vgw_outside_ip": tunnel["vgw_outside_ip"],
+                "cgw_outside_ip": tunnel["cgw_outside_ip"],
+                "vgw_inside_ip": tunnel["vgw_inside_ip"],
+                "cgw_inside_ip": tunnel["cgw_inside_ip"],
+                "status": aws["status"],
+                "ike_state": aws["ike_state"],
+                "child_sas_installed": aws["child_sas_installed"],
+                "bytes_in": aws["bytes_in"],
+                "bytes_out": aws["bytes_out"],
+                "packets_in": aws["packets_in"],
+                "packets_out": aws["packets_out"],
+                "aws": aws,
+                "cgw": cgw,
+            }
+        )
     return result
 
 
@@ -130,34 +139,40 @@ def route_rows(ns: str) -> list[dict[str, Any]]:
     for prefix, entries in rib.items():
         for entry in entries:
             for hop in entry.get("nexthops", []) or [{}]:
-                rows.append({
-                    "prefix": prefix,
-                    "protocol": entry.get("protocol"),
-                    "next_hop": hop.get("ip") or hop.get("interfaceName") or "",
-                    "interface": hop.get("interfaceName", ""),
-                    "selected": bool(entry.get("selected", False)),
-                    "installed": bool(hop.get("fib", False)),
-                    "table": "main",
-                })
+                rows.append(
+                    {
+                        "prefix": prefix,
+                        "protocol": entry.get("protocol"),
+                        "next_hop": hop.get("ip") or hop.get("interfaceName") or "",
+                        "interface": hop.get("interfaceName", ""),
+                        "selected": bool(entry.get("selected", False)),
+                        "installed": bool(hop.get("fib", False)),
+                        "table": "main",
+                    }
+                )
     result = netns.ip_in(ns, "-j", "route", "show", "table", "220", check=False)
     if result.returncode == 0 and result.stdout.strip():
         for route in json.loads(result.stdout):
             prefix = route.get("dst", "")
-            rows.append({
-                "prefix": prefix if "/" in prefix else f"{prefix}/32",
-                "protocol": "ipsec",
-                "next_hop": route.get("gateway") or route.get("dev", ""),
-                "interface": route.get("dev", ""),
-                "selected": True,
-                "installed": True,
-                "table": "220",
-            })
+            rows.append(
+                {
+                    "prefix": prefix if "/" in prefix else f"{prefix}/32",
+                    "protocol": "ipsec",
+                    "next_hop": route.get("gateway") or route.get("dev", ""),
+                    "interface": route.get("dev", ""),
+                    "selected": True,
+                    "installed": True,
+                    "table": "220",
+                }
+            )
     return rows
 
 
 def daemons_status(runtime: LabRuntime) -> list[dict[str, Any]]:
-    return [{"name": d.name, "ns": d.ns, "pid": d.pid, "running": runtime.is_running(d), "log": d.log}
-            for d in runtime.daemons]
+    return [
+        {"name": d.name, "ns": d.ns, "pid": d.pid, "running": runtime.is_running(d), "log": d.log}
+        for d in runtime.daemons
+    ]
 
 
 def collect(runtime: LabRuntime, with_routes: bool = True) -> dict[str, Any]:

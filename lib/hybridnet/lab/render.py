@@ -11,9 +11,24 @@ TEMPLATES = Path(__file__).with_name("templates")
 # Plugins a lab charon loads. kernel-libipsec does ESP in userspace (this
 # kernel has no ESP/VTI); stroke keeps `ipsec statusall` usable for debugging.
 CHARON_PLUGINS = (
-    "kernel-libipsec", "kernel-netlink", "socket-default", "vici", "stroke",
-    "openssl", "random", "nonce", "aes", "sha1", "sha2", "hmac", "gmp",
-    "pem", "pkcs1", "x509", "pubkey", "kdf",
+    "kernel-libipsec",
+    "kernel-netlink",
+    "socket-default",
+    "vici",
+    "stroke",
+    "openssl",
+    "random",
+    "nonce",
+    "aes",
+    "sha1",
+    "sha2",
+    "hmac",
+    "gmp",
+    "pem",
+    "pkcs1",
+    "x509",
+    "pubkey",
+    "kdf",
 )
 
 _env = jinja2.Environment(

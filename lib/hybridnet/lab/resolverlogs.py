@@ -39,9 +39,9 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from botocore.exceptions import ClientError
 
@@ -59,6 +59,7 @@ NOT_CACHED = ("SERVFAIL", "REFUSED", "FORMERR", "NOTIMP")
 
 
 # --- the collector, started with the Resolver's named (hybridnet.dataplane.dns_up) ----------------
+
 
 def collector_name(ns: str) -> str:
     return f"dnstap@{ns}"
@@ -78,13 +79,20 @@ def start_collector(runtime, ns: str, run_dir: Path, timeout: float = 10.0) -> P
     sock = Path(run_dir) / "dnstap.sock"
     spool = spool_path(runtime.lab_dir, ns)
     spool.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    start_daemon(runtime, collector_name(ns), ns, [
-        sys.executable, "-m", "hybridnet.lab.dnstap", "--socket", str(sock), "--spool", str(spool),
-        "--owner", "bind"], executable=Path(sys.executable).name, ready=sock.exists, ready_timeout=timeout)
+    start_daemon(
+        runtime,
+        collector_name(ns),
+        ns,
+        [sys.executable, "-m", "hybridnet.lab.dnstap", "--socket", str(sock), "--spool", str(spool), "--owner", "bind"],
+        executable=Path(sys.executable).name,
+        ready=sock.exists,
+        ready_timeout=timeout,
+    )
     return sock
 
 
 # --- what the account says about the VPC -----------------------------------------------------------
+
 
 @dataclass
 class Destination:
@@ -132,25 +140,35 @@ def read_view(ctx) -> View | None:
     vpc_id = vpc["VpcId"]
     resolver, ec2 = ctx.client("route53resolver"), ctx.client("ec2")
     destinations = []
-    for association in paginate(resolver, "list_resolver_query_log_config_associations",
-                                "ResolverQueryLogConfigAssociations",
-                                Filters=[{"Name": "ResourceId", "Values": [vpc_id]}]):
+    for association in paginate(
+        resolver,
+        "list_resolver_query_log_config_associations",
+        "ResolverQueryLogConfigAssociations",
+        Filters=[{"Name": "ResourceId", "Values": [vpc_id]}],
+    ):
         if association["Status"] != "ACTIVE":
             continue
         config = resolver.get_resolver_query_log_config(
-            ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"])["ResolverQueryLogConfig"]
+            ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"]
+        )["ResolverQueryLogConfig"]
         group = log_group_of(config.get("DestinationArn", ""))
         if config["Status"] == "CREATED" and group:  # S3 and Firehose destinations are not played
             destinations.append(Destination(config["Id"], config.get("OwnerId", ""), group))
     endpoint_ips: dict[str, tuple[str, str, str]] = {}
-    for endpoint in paginate(resolver, "list_resolver_endpoints", "ResolverEndpoints",
-                             Filters=[{"Name": "HostVPCId", "Values": [vpc_id]}]):
-        for address in paginate(resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses",
-                                ResolverEndpointId=endpoint["Id"]):
+    for endpoint in paginate(
+        resolver, "list_resolver_endpoints", "ResolverEndpoints", Filters=[{"Name": "HostVPCId", "Values": [vpc_id]}]
+    ):
+        for address in paginate(
+            resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses", ResolverEndpointId=endpoint["Id"]
+        ):
             endpoint_ips[address["Ip"]] = (endpoint["Id"], address.get("IpId", ""), endpoint["Direction"])
     rules: dict[str, str] = {}
-    for association in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations",
-                                Filters=[{"Name": "VPCId", "Values": [vpc_id]}]):
+    for association in paginate(
+        resolver,
+        "list_resolver_rule_associations",
+        "ResolverRuleAssociations",
+        Filters=[{"Name": "VPCId", "Values": [vpc_id]}],
+    ):
         if association["Status"] != "COMPLETE":
             continue
         rule = resolver.get_resolver_rule(ResolverRuleId=association["ResolverRuleId"])["ResolverRule"]
@@ -159,14 +177,17 @@ def read_view(ctx) -> View | None:
     import ipaddress
 
     resolver_ips = set(endpoint_ips) | {str(ipaddress.ip_network(vpc["CidrBlock"]).network_address + 2)}
-    instances = {i["PrivateIpAddress"]: i["InstanceId"]
-                 for r in paginate(ec2, "describe_instances", "Reservations",
-                                   Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
-                 for i in r["Instances"] if i.get("PrivateIpAddress")}
+    instances = {
+        i["PrivateIpAddress"]: i["InstanceId"]
+        for r in paginate(ec2, "describe_instances", "Reservations", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+        for i in r["Instances"]
+        if i.get("PrivateIpAddress")
+    }
     return View(vpc_id, destinations, endpoint_ips, rules, instances, resolver_ips)
 
 
 # --- responses -> entries ----------------------------------------------------------------------------
+
 
 def _forwarded_by(view: View, name: str) -> str | None:
     labels = name.rstrip(".").lower()
@@ -200,7 +221,7 @@ def _timestamp(facts: dict) -> dt.datetime:
     text = facts.get("time") or facts.get("response_time")
     if text:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def entry(view: View, destination: Destination, region: str, facts: dict, outbound_ip: str | None = None) -> dict:
@@ -248,6 +269,7 @@ class Cache:
 
 # --- shipping -----------------------------------------------------------------------------------
 
+
 @dataclass
 class Shipper:
     """One lab's shipping state: the account as last read, the cache, and the entries
@@ -279,9 +301,12 @@ class Shipper:
             for destination in destinations:
                 stream = f"{self.view.vpc_id}_{destination.config_id}"
                 self.outbox.setdefault((destination.log_group, stream), []).extend(
-                    {"timestamp": int(_timestamp(facts).timestamp() * 1000),
-                     "message": _json(entry(self.view, destination, ctx.params.region, facts, outbound_ip))}
-                    for facts in logged)
+                    {
+                        "timestamp": int(_timestamp(facts).timestamp() * 1000),
+                        "message": _json(entry(self.view, destination, ctx.params.region, facts, outbound_ip)),
+                    }
+                    for facts in logged
+                )
         shipped = 0
         for (group, stream), events in list(self.outbox.items()):
             events.sort(key=lambda e: e["timestamp"])  # PutLogEvents: in chronological order
@@ -354,5 +379,17 @@ def ship(ctx, lab_dir: Path | str, log: Callable[[str], None] = print) -> int:
     return written
 
 
-__all__ = ["Cache", "Destination", "Shipper", "View", "collector_name", "entry", "log_group_of", "read_view",
-           "ship", "spool_path", "srcids", "start_collector"]
+__all__ = [
+    "Cache",
+    "Destination",
+    "Shipper",
+    "View",
+    "collector_name",
+    "entry",
+    "log_group_of",
+    "read_view",
+    "ship",
+    "spool_path",
+    "srcids",
+    "start_collector",
+]

@@ -12,17 +12,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-DOCUMENTATION_RANGES = tuple(
-    ipaddress.ip_network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
-)
+DOCUMENTATION_RANGES = tuple(ipaddress.ip_network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
 
 
 def _in_documentation_range(address: ipaddress.IPv4Address, field: str) -> ipaddress.IPv4Address:
     # Lab safety: "public" addresses must never be real internet addresses.
     if not any(address in net for net in DOCUMENTATION_RANGES):
-        raise ValueError(f"{field} {address}: the lab only uses documentation ranges "
-                         "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 as public addresses")
+        raise ValueError(
+            f"{field} {address}: the lab only uses documentation ranges "
+            "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 as public addresses"
+        )
     return address
 
 
@@ -51,13 +51,15 @@ class TunnelSpec(BaseModel):
         return _in_documentation_range(value, info.field_name)
 
     @model_validator(mode="after")
-    def _inside_addresses(self) -> "TunnelSpec":
+    def _inside_addresses(self) -> TunnelSpec:
         if self.inside_cidr.prefixlen != 30 or not self.inside_cidr.subnet_of(LINK_LOCAL):
             raise ValueError(f"inside_cidr {self.inside_cidr}: must be a /30 inside 169.254.0.0/16")
         for name in ("vgw_inside_ip", "cgw_inside_ip"):
             address = getattr(self, name)
-            if address not in self.inside_cidr or address in (self.inside_cidr.network_address,
-                                                              self.inside_cidr.broadcast_address):
+            if address not in self.inside_cidr or address in (
+                self.inside_cidr.network_address,
+                self.inside_cidr.broadcast_address,
+            ):
                 raise ValueError(f"{name} {address}: not a host address of inside_cidr {self.inside_cidr}")
         if self.vgw_inside_ip == self.cgw_inside_ip:
             raise ValueError("vgw_inside_ip and cgw_inside_ip must differ")
@@ -85,7 +87,7 @@ class LabSpec(BaseModel):
     onprem_cidrs: list[ipaddress.IPv4Network] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _distinct(self) -> "LabSpec":
+    def _distinct(self) -> LabSpec:
         outside = [t.vgw_outside_ip for t in self.tunnels]
         if len(set(outside)) != len(outside):
             raise ValueError("tunnels: vgw_outside_ip values must differ")
@@ -100,17 +102,27 @@ class LabSpec(BaseModel):
         return self.tunnels[0].cgw_outside_ip
 
     @classmethod
-    def seed(cls) -> "LabSpec":
+    def seed(cls) -> LabSpec:
         """The seed lab's values (AnyCompany, ap-northeast-2)."""
         common = dict(cgw_outside_ip="198.51.100.10", ike_versions=[1])
         return cls(
             tunnels=[
-                TunnelSpec(vgw_outside_ip="203.0.113.11", vgw_inside_ip="169.254.11.1",
-                           cgw_inside_ip="169.254.11.2", inside_cidr="169.254.11.0/30",
-                           psk="strongswan_awsvpn1", **common),
-                TunnelSpec(vgw_outside_ip="203.0.113.12", vgw_inside_ip="169.254.12.1",
-                           cgw_inside_ip="169.254.12.2", inside_cidr="169.254.12.0/30",
-                           psk="strongswan_awsvpn2", **common),
+                TunnelSpec(
+                    vgw_outside_ip="203.0.113.11",
+                    vgw_inside_ip="169.254.11.1",
+                    cgw_inside_ip="169.254.11.2",
+                    inside_cidr="169.254.11.0/30",
+                    psk="strongswan_awsvpn1",
+                    **common,
+                ),
+                TunnelSpec(
+                    vgw_outside_ip="203.0.113.12",
+                    vgw_inside_ip="169.254.12.1",
+                    cgw_inside_ip="169.254.12.2",
+                    inside_cidr="169.254.12.0/30",
+                    psk="strongswan_awsvpn2",
+                    **common,
+                ),
             ],
             tgw_asn=64512,
             cgw_asn=65016,

@@ -33,8 +33,9 @@ def tunnel_reports(lab_status: dict) -> list[dict]:
     reports = []
     for tunnel in lab_status.get("tunnels", []):
         cgw_inside = tunnel.get("cgw_inside_ip")
-        received = sorted({r["prefix"] for r in routes
-                           if r.get("protocol") == "bgp" and r.get("next_hop") == cgw_inside})
+        received = sorted(
+            {r["prefix"] for r in routes if r.get("protocol") == "bgp" and r.get("next_hop") == cgw_inside}
+        )
         session = bgp.get(cgw_inside, {}).get("state", "Idle")
         if tunnel["status"] != "UP":
             message = "IPSEC IS DOWN"
@@ -42,11 +43,16 @@ def tunnel_reports(lab_status: dict) -> list[dict]:
             message = f"BGP IS {session.upper()}"
         else:
             message = f"{len(received)} BGP ROUTES"
-        reports.append({
-            "outside_ip": tunnel["vgw_outside_ip"], "status": tunnel["status"], "status_message": message,
-            "received_routes": received if session == "Established" else [],
-            "bytes_in": int(tunnel.get("bytes_in") or 0), "bytes_out": int(tunnel.get("bytes_out") or 0),
-        })
+        reports.append(
+            {
+                "outside_ip": tunnel["vgw_outside_ip"],
+                "status": tunnel["status"],
+                "status_message": message,
+                "received_routes": received if session == "Established" else [],
+                "bytes_in": int(tunnel.get("bytes_in") or 0),
+                "bytes_out": int(tunnel.get("bytes_out") or 0),
+            }
+        )
     return reports
 
 
@@ -60,9 +66,19 @@ def report_once(lab_dir: str, socket_path: str, region: str, interval_s: float, 
         state = status(lab_dir)
         running = bool(state.get("running"))
         tunnels = tunnel_reports(state) if running else []
-    admin_call_unix(socket_path, "POST", "data-plane", {
-        "reporter": lab_dir, "region": region, "tunnels": tunnels, "final": final or not running,
-        "lease_s": interval_s * LEASE_INTERVALS}, timeout=10.0)
+    admin_call_unix(
+        socket_path,
+        "POST",
+        "data-plane",
+        {
+            "reporter": lab_dir,
+            "region": region,
+            "tunnels": tunnels,
+            "final": final or not running,
+            "lease_s": interval_s * LEASE_INTERVALS,
+        },
+        timeout=10.0,
+    )
     return running
 
 

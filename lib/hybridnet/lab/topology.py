@@ -65,6 +65,7 @@ class Interface:
 @dataclass(frozen=True)
 class Link:
     """A veth pair; both ends live in lab namespaces."""
+
     a: Interface
     b: Interface
 
@@ -150,14 +151,20 @@ def build_topology(spec: LabSpec) -> Topology:
             raise ValueError(f"on-prem host {host.name} {host.address} is outside {onprem}")
 
     links = (
-        Link(Interface(CGW_NS, "outside", (f"{cgw_outside}/24",)),
-             Interface(INET_NS, "to-cgw", (f"{inet_cgw_side}/24",))),
-        Link(Interface(INET_NS, "to-aws", tuple(f"{inet_aws_side[n]}/24" for n in vgw_nets)),
-             Interface(AWS_NS, "outside", tuple(f"{a}/24" for a in vgw_outside))),
-        Link(Interface(AWS_NS, "vpc", tuple(vpc_router_addresses)),
-             Interface(VPC_NS, "vpc", tuple(vpc_host_addresses))),
-        Link(Interface(CGW_NS, "inside", (cgw_inside,)),
-             Interface(IDC_NS, "lan", tuple(f"{h.address}/{onprem.prefixlen}" for h in idc_hosts))),
+        Link(
+            Interface(CGW_NS, "outside", (f"{cgw_outside}/24",)), Interface(INET_NS, "to-cgw", (f"{inet_cgw_side}/24",))
+        ),
+        Link(
+            Interface(INET_NS, "to-aws", tuple(f"{inet_aws_side[n]}/24" for n in vgw_nets)),
+            Interface(AWS_NS, "outside", tuple(f"{a}/24" for a in vgw_outside)),
+        ),
+        Link(
+            Interface(AWS_NS, "vpc", tuple(vpc_router_addresses)), Interface(VPC_NS, "vpc", tuple(vpc_host_addresses))
+        ),
+        Link(
+            Interface(CGW_NS, "inside", (cgw_inside,)),
+            Interface(IDC_NS, "lan", tuple(f"{h.address}/{onprem.prefixlen}" for h in idc_hosts)),
+        ),
     )
     routes = [
         *(StaticRoute(CGW_NS, str(net), str(inet_cgw_side)) for net in vgw_nets),

@@ -61,8 +61,7 @@ STATUS_FILE = identity.LAB_DIR.with_name(identity.LAB_DIR.name + ".twin-status.j
 # retries (8 attempts, backing off up to 20 s each), so: one retry (a pooled connection
 # the old emulator closed), and a connect that gives up in 2 s (a loopback SYN is
 # retransmitted after 1 s). Each tick asks emulator.status() first anyway.
-AGENT_CLIENT_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 2},
-                                                connect_timeout=2))
+AGENT_CLIENT_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2))
 
 
 @dataclasses.dataclass
@@ -72,7 +71,8 @@ class AgentContext(AwsContext):
     def client(self, service: str):
         if service not in self._clients:
             self._clients[service] = self.session.client(
-                service, endpoint_url=self.endpoint_url, config=AGENT_CLIENT_CONFIG)
+                service, endpoint_url=self.endpoint_url, config=AGENT_CLIENT_CONFIG
+            )
         return self._clients[service]
 
 
@@ -82,8 +82,9 @@ def agent_context(params) -> AgentContext:
     from ..aws import connect
 
     ctx = connect(params)
-    return AgentContext(**{f.name: getattr(ctx, f.name) for f in dataclasses.fields(AwsContext)
-                           if f.name != "_clients"})
+    return AgentContext(
+        **{f.name: getattr(ctx, f.name) for f in dataclasses.fields(AwsContext) if f.name != "_clients"}
+    )
 
 
 def _digest(value) -> str:
@@ -146,8 +147,7 @@ class Twin:
         described = _digest({k: v for k, v in vpn.items() if k != "VgwTelemetry"})
         if described != self.described or self.s2s is None:
             spec = dataplane.lab_spec(self.ctx, vpn)
-            self.spec_digest = _digest([spec.model_dump(mode="json"),
-                                        [t.psk.get_secret_value() for t in spec.tunnels]])
+            self.spec_digest = _digest([spec.model_dump(mode="json"), [t.psk.get_secret_value() for t in spec.tunnels]])
             self.described = described
         digest = self.spec_digest
         if self.s2s is None:  # a restarted agent: keep a lab that plays the same (hosts registered again)
@@ -157,8 +157,10 @@ class Twin:
             if lifecycle.aws_side_replay(dataplane.lab_spec(self.ctx, vpn), self.lab_dir):
                 self._record("s2s", digest)
                 self.s2s = digest
-                log(f"{vpn['VpnConnectionId']}: AWS side of both tunnels again with the connection's new values "
-                    f"in {time.monotonic() - started:.1f} s; the network and the customer gateway keep running")
+                log(
+                    f"{vpn['VpnConnectionId']}: AWS side of both tunnels again with the connection's new values "
+                    f"in {time.monotonic() - started:.1f} s; the network and the customer gateway keep running"
+                )
         if digest != self.s2s:
             self._close_listeners()
             started = time.monotonic()
@@ -166,8 +168,10 @@ class Twin:
             self._record("s2s", digest)
             self.s2s, self.dns, self.hosts_ready, self.endpoints = digest, None, False, None
             self._forget_client_vpn(time.time())  # the new network has none
-            log(f"{vpn['VpnConnectionId']}: AWS side of both tunnels up in {time.monotonic() - started:.1f} s; "
-                "the customer gateway waits for its setup (phase 2)")
+            log(
+                f"{vpn['VpnConnectionId']}: AWS side of both tunnels up in {time.monotonic() - started:.1f} s; "
+                "the customer gateway waits for its setup (phase 2)"
+            )
         if not self.hosts_ready:  # retried every tick until it works: the log says why not
             dataplane.record_owner(self.ctx)
             dataplane.register_hosts(self.ctx, info)
@@ -180,8 +184,10 @@ class Twin:
             log("the seed's instances are online for SSM; telemetry reports to the emulator")
         self._reconcile_client_vpn()  # first: it never raises, so DNS trouble cannot hold it up
         from . import vpnlogs
+
         vpnlogs.publish(self.ctx, vpn, self.lab_dir)  # AWS's tunnel and BGP logs (never raises either)
         from . import resolverlogs
+
         resolverlogs.ship(self.ctx, self.lab_dir, log)  # Route 53 Resolver query logs (never raises)
         self._reconcile_dns()
 
@@ -241,9 +247,11 @@ class Twin:
             if self.dns is not None:
                 from .daemons import LabRuntime
 
-                LabRuntime.load(self.lab_dir).stop([dataplane.DNS_DAEMONS["resolver"][0]] if
-                                                   self.ctx.params.onprem_dns.apply else
-                                                   [name for name, _ in dataplane.DNS_DAEMONS.values()])
+                LabRuntime.load(self.lab_dir).stop(
+                    [dataplane.DNS_DAEMONS["resolver"][0]]
+                    if self.ctx.params.onprem_dns.apply
+                    else [name for name, _ in dataplane.DNS_DAEMONS.values()]
+                )
                 log("no OPERATIONAL inbound Resolver endpoint of the stack: the lab's DNS servers stopped")
             self.dns = None
             return
@@ -254,9 +262,12 @@ class Twin:
         roles = ("resolver",) if self.ctx.params.onprem_dns.apply else tuple(dataplane.DNS_DAEMONS)
         table, timings = dataplane.dns_up(self.ctx, self.log_dir / "dns", self.log_dir, roles=roles)
         self.dns = digest
-        log(f"DNS servers up in {timings['named_s']:.1f} s: "
-            + "; ".join(f"{r['server']} {'running' if r['running'] else 'NOT running'}"
-                        for r in table.to_dict("records")))
+        log(
+            f"DNS servers up in {timings['named_s']:.1f} s: "
+            + "; ".join(
+                f"{r['server']} {'running' if r['running'] else 'NOT running'}" for r in table.to_dict("records")
+            )
+        )
 
     def _reconcile_client_vpn(self) -> None:
         """Every tick: the stack's endpoint, its target networks, routes and rules (four
@@ -326,8 +337,10 @@ class Twin:
         self.cvpn, self.cvpn_error = wanted, None
         self._record("client_vpn", wanted)
         self._client_vpn_status(endpoint_id, checked)
-        log(f"{endpoint_id}: Client VPN endpoint played by OpenVPN on {state.public_ip} (its address in the VPC "
-            f"{state.eni_ip}; routes {', '.join(map(str, spec.routes))}) in {time.monotonic() - started:.1f} s")
+        log(
+            f"{endpoint_id}: Client VPN endpoint played by OpenVPN on {state.public_ip} (its address in the VPC "
+            f"{state.eni_ip}; routes {', '.join(map(str, spec.routes))}) in {time.monotonic() - started:.1f} s"
+        )
 
     def _client_vpn_down(self) -> None:
         from . import clientvpn
@@ -355,9 +368,17 @@ class Twin:
 
         playing = self._played()
         played = endpoint_id is not None and playing.get("endpoint_id") == endpoint_id
-        write_status({"client_vpn": {"endpoint_id": endpoint_id, "played": played,
-                                     "public_ip": ENDPOINT_PUBLIC_IP if played else None, "checked": checked,
-                                     "error": self.cvpn_error}})
+        write_status(
+            {
+                "client_vpn": {
+                    "endpoint_id": endpoint_id,
+                    "played": played,
+                    "public_ip": ENDPOINT_PUBLIC_IP if played else None,
+                    "checked": checked,
+                    "error": self.cvpn_error,
+                }
+            }
+        )
         if endpoint_id is not None and self.cvpn_error is None:
             self._report_played(endpoint_id, playing if played else {})
 
@@ -372,9 +393,16 @@ class Twin:
         if info is None:
             return
         try:
-            emulator.admin_call(info, "POST", "clientvpn-played", {
-                "client_vpn_endpoint_id": endpoint_id, "routes": playing.get("routes", []),
-                "rules": playing.get("authorized", [])})
+            emulator.admin_call(
+                info,
+                "POST",
+                "clientvpn-played",
+                {
+                    "client_vpn_endpoint_id": endpoint_id,
+                    "routes": playing.get("routes", []),
+                    "rules": playing.get("authorized", []),
+                },
+            )
         except Exception as exc:  # the emulator restarting: the next tick reports again
             if str(exc) != self.report_error:
                 log(f"{endpoint_id}: could not tell the emulator what the lab plays: {exc}")
@@ -395,12 +423,13 @@ class Twin:
         except FileNotFoundError:
             return {}
 
-
     def _endpoints(self) -> list:
         from ..aws import paginate
 
-        return [(e["Id"], e["Status"]) for e in paginate(self.ctx.client("route53resolver"),
-                                                          "list_resolver_endpoints", "ResolverEndpoints")]
+        return [
+            (e["Id"], e["Status"])
+            for e in paginate(self.ctx.client("route53resolver"), "list_resolver_endpoints", "ResolverEndpoints")
+        ]
 
     def _recorded(self, key: str) -> str | None:
         from .daemons import LabRuntime

@@ -67,14 +67,14 @@ def decode_message(data: bytes) -> dict[str, Any]:
     def read_name() -> str:
         nonlocal pos
         length = data[pos]
-        name = data[pos + 1:pos + 1 + length].decode(errors="replace")
+        name = data[pos + 1 : pos + 1 + length].decode(errors="replace")
         pos += 1 + length
         return name
 
     def read_value() -> str:
         nonlocal pos
         (length,) = struct.unpack_from(">H", data, pos)
-        value = data[pos + 2:pos + 2 + length].decode(errors="replace")
+        value = data[pos + 2 : pos + 2 + length].decode(errors="replace")
         pos += 2 + length
         return value
 
@@ -114,7 +114,7 @@ class ViciSession:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "ViciSession":
+    def __enter__(self) -> ViciSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,12 +146,13 @@ class ViciSession:
         body = payload[1:]
         if packet_type in (EVENT,):
             name_len = body[0]
-            name = body[1:1 + name_len].decode()
-            body = body[1 + name_len:]
+            name = body[1 : 1 + name_len].decode()
+            body = body[1 + name_len :]
         return packet_type, name, decode_message(body)
 
-    def request(self, command: str, message: dict[str, Any] | None = None,
-                stream_event: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def request(
+        self, command: str, message: dict[str, Any] | None = None, stream_event: str | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Send `command`; return its response and the `stream_event` events it emitted."""
         events: list[dict[str, Any]] = []
         if stream_event:

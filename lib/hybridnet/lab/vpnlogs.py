@@ -79,8 +79,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .daemons import LabRuntime
 
@@ -103,6 +104,7 @@ def _log(message: str) -> None:
 
 # --- time ---------------------------------------------------------------------------------------
 
+
 def _charon_time(stamp: str, now: dt.datetime) -> float:
     """charon's "%b %e %T" (local time, no year) as epoch seconds."""
     parsed = dt.datetime.strptime(f"{now.year} {stamp}", "%Y %b %d %H:%M:%S")
@@ -116,27 +118,43 @@ def _frr_time(stamp: str) -> float:
 
 
 def _readable(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
 # --- AWS's formats -------------------------------------------------------------------------------
 
+
 def tunnel_entry(epoch: float, details: str, phase1: str, phase2: str, nat_t: bool, output: str = "json") -> str:
     """One tunnel activity log entry (see the module's docstring)."""
-    fields = {"event_timestamp": int(epoch), "timestamp": _readable(epoch), "details": details,
-              "dpd_enabled": True, "nat_t_detected": bool(nat_t),
-              "ike_phase1_state": phase1.lower(), "ike_phase2_state": phase2.lower()}
+    fields = {
+        "event_timestamp": int(epoch),
+        "timestamp": _readable(epoch),
+        "details": details,
+        "dpd_enabled": True,
+        "nat_t_detected": bool(nat_t),
+        "ike_phase1_state": phase1.lower(),
+        "ike_phase2_state": phase2.lower(),
+    }
     if output == "json":
         return json.dumps(fields)
-    pairs = [f"{key}: {str(value).lower() if isinstance(value, bool) else value}" for key, value in fields.items()
-             if key not in ("event_timestamp", "timestamp", "details")]
+    pairs = [
+        f"{key}: {str(value).lower() if isinstance(value, bool) else value}"
+        for key, value in fields.items()
+        if key not in ("event_timestamp", "timestamp", "details")
+    ]
     return f"{fields['timestamp']} " + ", ".join(pairs + [f"details: {details}"])
 
 
 def bgp_entry(epoch: float, resource_id: str, kind: str, status: str, message: dict, output: str = "json") -> str:
     """One BGP log entry (see the module's docstring)."""
-    fields = {"resource_id": resource_id, "event_timestamp": int(epoch * 1000), "timestamp": _readable(epoch),
-              "type": kind, "status": status, "message": message}
+    fields = {
+        "resource_id": resource_id,
+        "event_timestamp": int(epoch * 1000),
+        "timestamp": _readable(epoch),
+        "type": kind,
+        "status": status,
+        "message": message,
+    }
     if output == "json":
         return json.dumps(fields)
     details = message.get("details")
@@ -151,11 +169,13 @@ def stream_names(vpn_id: str, outside_ip: str) -> dict[str, str]:
 
 # --- reading a daemon's log from where the last tick stopped ------------------------------------------
 
+
 def _started_at(pid: int, starttime: int) -> float | None:
     """When a process started (epoch seconds), from its /proc start time in clock ticks."""
     try:
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        boot = next(
+            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+        )
     except (OSError, StopIteration):
         return None
     return boot + starttime / os.sysconf("SC_CLK_TCK")
@@ -187,6 +207,7 @@ def _new_lines(record, position: dict) -> tuple[list[str], bool]:
 
 
 # --- charon: the tunnel activity log ------------------------------------------------------------------
+
 
 class _Tunnels:
     """The AWS side's tunnels as charon's log tells them: which IKE_SA is whose tunnel,
@@ -251,36 +272,67 @@ class _Tunnels:
 
 # (pattern, AWS's message (a format of the match's groups and `cgw`), what becomes of the line's IKE_SA)
 _GONE, _UP, _KEEP = None, "Established", "keep"
-CHARON_MESSAGES: tuple[tuple[re.Pattern, str, str | None], ...] = tuple((re.compile(p), m, s) for p, m, s in (
-    (r"^IKE_SA \S+ established between", "AWS tunnel Phase 1 (IKE_SA) established with cgw: {cgw}", _UP),
-    (r"^received DELETE for (?:ESP|AH) CHILD_SA with SPI (\w+)",
-     "AWS tunnel received DELETE for Phase 2 SA with SPI: {0}", _KEEP),
-    (r"^received DELETE for IKE_SA", "AWS tunnel received DELETE for IKE_SA from CGW", _GONE),
-    (r"^could not decrypt payloads",
-     "AWS tunnel payload decryption was unsuccessful due to invalid Pre-shared Key", _GONE),
-    (r"but MAC mismatched", "AWS tunnel detected a pre-shared key mismatch with cgw: {cgw}", _GONE),
-    (r"^generating IKE_AUTH response .*AUTH_FAILED", "AWS tunnel is sending AUTHENTICATION_FAILED as the response",
-     _GONE),
-    (r"^no (?:IKE )?proposal found$|^received proposals unacceptable", "No Proposal Match Found by AWS", _GONE),
-    (r"sending NO_PROPOSAL_CHOSEN|^no acceptable proposal found",
-     'No Proposal Match Found. Notifying with "No proposal chosen"', _KEEP),
-    (r"^failed to establish CHILD_SA, keeping IKE_SA",
-     "AWS tunnel Phase 2 was unable to establish while keeping Phase 1", _KEEP),
-    (r"traffic selectors .* (?:unacceptable|inacceptable)",
-     "AWS: Traffic Selector: TS_UNACCEPTABLE: received from responder", _KEEP),
-    (r"^DPD check timed out", "Peer is not responsive - Declaring peer dead", _GONE),
-    (r"^giving up after (\d+) retransmits", "AWS tunnel DPD timed out after {0} retransmits", _GONE),
-    (rf"^deleting half open IKE_SA with ({_IP}) after timeout",
-     "AWS tunnel Timeout: deleting un-established Phase 1 IKE_SA with cgw: {0}", _GONE),
-    (r"^parsed CREATE_CHILD_SA (request|response) (\d+)",
-     "AWS tunnel processed {0} (id={1}) for CREATE_CHILD_SA", _KEEP),
-    (r"^generating CREATE_CHILD_SA (request|response) (\d+)",
-     "AWS tunnel is sending {0} (id={1}) for CREATE_CHILD_SA", _KEEP),
-))
+CHARON_MESSAGES: tuple[tuple[re.Pattern, str, str | None], ...] = tuple(
+    (re.compile(p), m, s)
+    for p, m, s in (
+        (r"^IKE_SA \S+ established between", "AWS tunnel Phase 1 (IKE_SA) established with cgw: {cgw}", _UP),
+        (
+            r"^received DELETE for (?:ESP|AH) CHILD_SA with SPI (\w+)",
+            "AWS tunnel received DELETE for Phase 2 SA with SPI: {0}",
+            _KEEP,
+        ),
+        (r"^received DELETE for IKE_SA", "AWS tunnel received DELETE for IKE_SA from CGW", _GONE),
+        (
+            r"^could not decrypt payloads",
+            "AWS tunnel payload decryption was unsuccessful due to invalid Pre-shared Key",
+            _GONE,
+        ),
+        (r"but MAC mismatched", "AWS tunnel detected a pre-shared key mismatch with cgw: {cgw}", _GONE),
+        (
+            r"^generating IKE_AUTH response .*AUTH_FAILED",
+            "AWS tunnel is sending AUTHENTICATION_FAILED as the response",
+            _GONE,
+        ),
+        (r"^no (?:IKE )?proposal found$|^received proposals unacceptable", "No Proposal Match Found by AWS", _GONE),
+        (
+            r"sending NO_PROPOSAL_CHOSEN|^no acceptable proposal found",
+            'No Proposal Match Found. Notifying with "No proposal chosen"',
+            _KEEP,
+        ),
+        (
+            r"^failed to establish CHILD_SA, keeping IKE_SA",
+            "AWS tunnel Phase 2 was unable to establish while keeping Phase 1",
+            _KEEP,
+        ),
+        (
+            r"traffic selectors .* (?:unacceptable|inacceptable)",
+            "AWS: Traffic Selector: TS_UNACCEPTABLE: received from responder",
+            _KEEP,
+        ),
+        (r"^DPD check timed out", "Peer is not responsive - Declaring peer dead", _GONE),
+        (r"^giving up after (\d+) retransmits", "AWS tunnel DPD timed out after {0} retransmits", _GONE),
+        (
+            rf"^deleting half open IKE_SA with ({_IP}) after timeout",
+            "AWS tunnel Timeout: deleting un-established Phase 1 IKE_SA with cgw: {0}",
+            _GONE,
+        ),
+        (
+            r"^parsed CREATE_CHILD_SA (request|response) (\d+)",
+            "AWS tunnel processed {0} (id={1}) for CREATE_CHILD_SA",
+            _KEEP,
+        ),
+        (
+            r"^generating CREATE_CHILD_SA (request|response) (\d+)",
+            "AWS tunnel is sending {0} (id={1}) for CREATE_CHILD_SA",
+            _KEEP,
+        ),
+    )
+)
 
 
-def charon_events(lines: Iterable[str], tunnels: _Tunnels, now: dt.datetime,
-                  since: float | None = None) -> list[tuple[float, str, tuple]]:
+def charon_events(
+    lines: Iterable[str], tunnels: _Tunnels, now: dt.datetime, since: float | None = None
+) -> list[tuple[float, str, tuple]]:
     """(epoch, outside IP, (details, phase 1, phase 2, NAT-T)) of each event AWS would log."""
     events = []
     for line in lines:
@@ -307,8 +359,9 @@ def charon_events(lines: Iterable[str], tunnels: _Tunnels, now: dt.datetime,
             continue
         if (child := re.match(r"CHILD_SA (\S+) established with SPIs (\w+)_i", message)) is not None:
             tunnel["children"][child.group(1)] = sa
-            events.append((epoch, ip, tunnels.entry(ip, sa, f"AWS tunnel Phase 2 SA established with SPI: "
-                                                             f"{child.group(2)}")))
+            events.append(
+                (epoch, ip, tunnels.entry(ip, sa, f"AWS tunnel Phase 2 SA established with SPI: {child.group(2)}"))
+            )
             continue
         if (closing := re.match(r"closing CHILD_SA (\S+) ", message)) is not None:
             tunnel["children"].pop(closing.group(1), None)
@@ -323,16 +376,17 @@ def charon_events(lines: Iterable[str], tunnels: _Tunnels, now: dt.datetime,
             nat_t = tunnels.nat_t(ip, sa)  # as the SA had it, also when it goes with this event
             if becomes != _KEEP:
                 tunnels.ike(ip, sa, becomes)
-            events.append((epoch, ip, tunnels.entry(ip, sa, text.format(*found.groups(), cgw=tunnels.cgw[ip]),
-                                                    nat_t)))
+            events.append((epoch, ip, tunnels.entry(ip, sa, text.format(*found.groups(), cgw=tunnels.cgw[ip]), nat_t)))
             break
     return events
 
 
 # --- bgpd: the BGP log ------------------------------------------------------------------------------
 
-def bgp_events(lines: Iterable[str], state: dict, neighbors: dict[str, str],
-               since: float | None = None) -> list[tuple[float, str, str, str, dict]]:
+
+def bgp_events(
+    lines: Iterable[str], state: dict, neighbors: dict[str, str], since: float | None = None
+) -> list[tuple[float, str, str, str, dict]]:
     """(epoch, outside IP, type, status, message) of each event AWS's BGP log would have;
     `neighbors` maps the customer gateway's inside IP (bgpd's neighbor) to its tunnel."""
     events: list[tuple[float, str, str, str, dict]] = []
@@ -355,9 +409,15 @@ def bgp_events(lines: Iterable[str], state: dict, neighbors: dict[str, str],
         attrs = peer(neighbor)["attrs"]
         message: dict[str, Any] = {"prefix": prefix}
         if status_ != "WITHDRAWN" or attrs:
-            message.update({"asPath": attrs.get("path", ""), "localPref": attrs.get("localpref", 100),
-                            "med": attrs.get("metric", 0), "nextHopIp": attrs.get("nexthop", neighbor),
-                            "weight": 0})
+            message.update(
+                {
+                    "asPath": attrs.get("path", ""),
+                    "localPref": attrs.get("localpref", 100),
+                    "med": attrs.get("metric", 0),
+                    "nextHopIp": attrs.get("nexthop", neighbor),
+                    "weight": 0,
+                }
+            )
         if details:
             message["details"] = details
         events.append((epoch, neighbors[neighbor], "RouteStatus", status_, message))
@@ -378,7 +438,9 @@ def bgp_events(lines: Iterable[str], state: dict, neighbors: dict[str, str],
         if neighbor not in neighbors:
             eor = re.match(rf"send End-of-RIB for .* to ({_IP})", message)
             if eor and eor.group(1) in neighbors:
-                status(epoch, eor.group(1), True, f"AWS-side peer sent an End-of-RIB message to neighbor {eor.group(1)}")
+                status(
+                    epoch, eor.group(1), True, f"AWS-side peer sent an End-of-RIB message to neighbor {eor.group(1)}"
+                )
             continue
         this = peer(neighbor)
         if (change := re.match(rf"{re.escape(neighbor)} went from (\w+) to (\w+)", message)) is not None:
@@ -386,27 +448,55 @@ def bgp_events(lines: Iterable[str], state: dict, neighbors: dict[str, str],
             if new not in STANDARD_BGP_STATES or new == this["state"]:
                 continue
             old, this["state"] = this["state"], new
-            status(epoch, neighbor, new == "Established",
-                   f"AWS-side peer BGP session state has changed from {old} to {new} with neighbor {neighbor}")
+            status(
+                epoch,
+                neighbor,
+                new == "Established",
+                f"AWS-side peer BGP session state has changed from {old} to {new} with neighbor {neighbor}",
+            )
             if old == "Established":  # the session's routes go with it
                 for prefix in this["known"]:
                     route(epoch, neighbor, "WITHDRAWN", prefix)
                 this["known"] = []
         elif (bad := re.match(r"\S+ bad OPEN, remote AS is (\d+), expected (\d+)", message)) is not None:
-            status(epoch, neighbor, False, f"AWS-side peer detected a bad OPEN message from neighbor {neighbor} - "
-                                           f"remote AS is {bad.group(1)}, expected {bad.group(2)}")
-        elif (got := re.match(r"\S+ rcv OPEN, version (\d+), remote-as \(in open\) (\d+), holdtime (\d+), id (\S+)",
-                              message)) is not None:
-            status(epoch, neighbor, False, f"AWS-side peer received an OPEN message from neighbor {neighbor} - "
-                                           f"version {got.group(1)}, AS {got.group(2)}, holdtime {got.group(3)}, "
-                                           f"router-id {got.group(4)}")
-        elif (sent := re.match(r"\S+ sending OPEN, version (\d+), my as (\d+), holdtime (\d+), id (\S+)",
-                               message)) is not None:
-            status(epoch, neighbor, False, f"AWS-side peer sent an OPEN message to neighbor {neighbor} - "
-                                           f"version {sent.group(1)}, AS {sent.group(2)}, holdtime {sent.group(3)}, "
-                                           f"router-id {sent.group(4)}")
-        elif (note := re.match(rf"%NOTIFICATION: (sent to|received from) neighbor {re.escape(neighbor)} "
-                               r"(\d+)/(\d+) \(([^)]*)\)", message)) is not None:
+            status(
+                epoch,
+                neighbor,
+                False,
+                f"AWS-side peer detected a bad OPEN message from neighbor {neighbor} - "
+                f"remote AS is {bad.group(1)}, expected {bad.group(2)}",
+            )
+        elif (
+            got := re.match(
+                r"\S+ rcv OPEN, version (\d+), remote-as \(in open\) (\d+), holdtime (\d+), id (\S+)", message
+            )
+        ) is not None:
+            status(
+                epoch,
+                neighbor,
+                False,
+                f"AWS-side peer received an OPEN message from neighbor {neighbor} - "
+                f"version {got.group(1)}, AS {got.group(2)}, holdtime {got.group(3)}, "
+                f"router-id {got.group(4)}",
+            )
+        elif (
+            sent := re.match(r"\S+ sending OPEN, version (\d+), my as (\d+), holdtime (\d+), id (\S+)", message)
+        ) is not None:
+            status(
+                epoch,
+                neighbor,
+                False,
+                f"AWS-side peer sent an OPEN message to neighbor {neighbor} - "
+                f"version {sent.group(1)}, AS {sent.group(2)}, holdtime {sent.group(3)}, "
+                f"router-id {sent.group(4)}",
+            )
+        elif (
+            note := re.match(
+                rf"%NOTIFICATION: (sent to|received from) neighbor {re.escape(neighbor)} "
+                r"(\d+)/(\d+) \(([^)]*)\)",
+                message,
+            )
+        ) is not None:
             way, code, sub, text = note.groups()
             if (code, way) == ("4", "sent to"):
                 details = f"AWS-side peer sent a Hold Timer Expired notification to neighbor {neighbor}"
@@ -417,8 +507,10 @@ def bgp_events(lines: Iterable[str], state: dict, neighbors: dict[str, str],
             status(epoch, neighbor, False, details)
         elif (attrs := re.match(r"\S+ rcvd UPDATE w/ attr: (.*)$", message)) is not None:
             found = dict(re.findall(r"(nexthop|metric|localpref|path) ([^,]+)", attrs.group(1)))
-            this["attrs"] = {key: int(value) if key in ("metric", "localpref") and value.strip().isdigit()
-                             else value.strip() for key, value in found.items()}
+            this["attrs"] = {
+                key: int(value) if key in ("metric", "localpref") and value.strip().isdigit() else value.strip()
+                for key, value in found.items()
+            }
         elif (prefix := re.match(r"\S+ rcvd (\d[\d.]*/\d+) IPv4 unicast$", message)) is not None:
             known = prefix.group(1) in this["known"]
             route(epoch, neighbor, "UPDATED" if known else "ADVERTISED", prefix.group(1))
@@ -427,13 +519,14 @@ def bgp_events(lines: Iterable[str], state: dict, neighbors: dict[str, str],
         elif (gone := re.match(r"\S+ rcvd UPDATE about (\S+) IPv4 unicast -- withdrawn", message)) is not None:
             this["known"] = [p for p in this["known"] if p != gone.group(1)]
             route(epoch, neighbor, "WITHDRAWN", gone.group(1))
-        elif (denied := re.match(r"\S+ rcvd UPDATE about (\S+) IPv4 unicast -- (DENIED due to: [^;]*)", message)):
+        elif denied := re.match(r"\S+ rcvd UPDATE about (\S+) IPv4 unicast -- (DENIED due to: [^;]*)", message):
             known = denied.group(1) in this["known"]
             route(epoch, neighbor, "UPDATED" if known else "ADVERTISED", denied.group(1), denied.group(2).strip())
     return events
 
 
 # --- one tick ---------------------------------------------------------------------------------------
+
 
 def _cloudwatch(option: dict) -> dict:
     return (option.get("LogOptions") or {}).get("CloudWatchLogOptions") or {}
@@ -492,14 +585,23 @@ def _publish(ctx, vpn: dict, lab_dir: Path) -> int:
         tunnels = _Tunnels(state.setdefault("ike", {}), lab_tunnels)
         if restarted:
             tunnels.reset()
-        for epoch, ip, (details, phase1, phase2, nat_t) in charon_events(lines, tunnels, now, position.pop("since",
-                                                                                                           None)):
+        for epoch, ip, (details, phase1, phase2, nat_t) in charon_events(
+            lines, tunnels, now, position.pop("since", None)
+        ):
             wanted = options.get(ip, {})
-            if _enabled(wanted.get("LogEnabled")) and wanted.get("LogGroupArn") and not _repeated(
-                    state, ip, details, phase1, phase2, epoch):
-                out.append((_group(wanted["LogGroupArn"]), stream_names(vpn_id, ip)["tunnel"], epoch,
-                            tunnel_entry(epoch, details, phase1, phase2, nat_t, wanted.get("LogOutputFormat") or
-                                         "json")))
+            if (
+                _enabled(wanted.get("LogEnabled"))
+                and wanted.get("LogGroupArn")
+                and not _repeated(state, ip, details, phase1, phase2, epoch)
+            ):
+                out.append(
+                    (
+                        _group(wanted["LogGroupArn"]),
+                        stream_names(vpn_id, ip)["tunnel"],
+                        epoch,
+                        tunnel_entry(epoch, details, phase1, phase2, nat_t, wanted.get("LogOutputFormat") or "json"),
+                    )
+                )
     bgpd = records.get(f"bgpd@{aws_ns}")
     if bgpd is not None:
         position = state.setdefault("bgpd", {})
@@ -511,9 +613,16 @@ def _publish(ctx, vpn: dict, lab_dir: Path) -> int:
         for epoch, ip, kind, status, message in bgp_events(lines, bgp_state, neighbors, position.pop("since", None)):
             wanted = options.get(ip, {})
             if _enabled(wanted.get("BgpLogEnabled")) and wanted.get("BgpLogGroupArn"):
-                out.append((_group(wanted["BgpLogGroupArn"]), stream_names(vpn_id, ip)["bgp"], epoch,
-                            bgp_entry(epoch, f"{vpn_id}_{ip}", kind, status, message,
-                                      wanted.get("BgpLogOutputFormat") or "json")))
+                out.append(
+                    (
+                        _group(wanted["BgpLogGroupArn"]),
+                        stream_names(vpn_id, ip)["bgp"],
+                        epoch,
+                        bgp_entry(
+                            epoch, f"{vpn_id}_{ip}", kind, status, message, wanted.get("BgpLogOutputFormat") or "json"
+                        ),
+                    )
+                )
 
     pending = state.get("pending", []) + [list(item) for item in out]
     sent, unsent = _put(ctx, state, pending)
@@ -559,9 +668,12 @@ def _put(ctx, state: dict, entries: list[list]) -> tuple[int, list[list]]:
                         raise
                 created.add(f"{group}|{stream}")
             while done < len(items):
-                batch = items[done:done + BATCH]
-                logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
-                    {"timestamp": int(epoch * 1000), "message": message} for _, _, epoch, message in batch])
+                batch = items[done : done + BATCH]
+                logs.put_log_events(
+                    logGroupName=group,
+                    logStreamName=stream,
+                    logEvents=[{"timestamp": int(epoch * 1000), "message": message} for _, _, epoch, message in batch],
+                )
                 done += len(batch)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":  # the group is gone: AWS drops them

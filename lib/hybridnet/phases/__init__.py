@@ -38,7 +38,7 @@ class HostSteps:
         return self.table.to_string()
 
 
-def find_vpc(ctx: "AwsContext") -> dict:
+def find_vpc(ctx: AwsContext) -> dict:
     """The existing VPC with the params' CIDR (the one the TGW is attached to)."""
     from ..aws import paginate
 
@@ -47,8 +47,10 @@ def find_vpc(ctx: "AwsContext") -> dict:
     if not vpcs:
         raise PhaseError(f"no VPC with CIDR {cidr} in {ctx.params.region}; fix vpc.cidr in the params")
     if len(vpcs) > 1:
-        raise PhaseError(f"several VPCs have CIDR {cidr} ({', '.join(v['VpcId'] for v in vpcs)}); "
-                         "this suite needs the VPC's CIDR to be unique in the region")
+        raise PhaseError(
+            f"several VPCs have CIDR {cidr} ({', '.join(v['VpcId'] for v in vpcs)}); "
+            "this suite needs the VPC's CIDR to be unique in the region"
+        )
     return vpcs[0]
 
 
@@ -57,7 +59,7 @@ def nothing_here(why: str, next_step: str) -> pd.DataFrame:
     return pd.DataFrame([{"data plane": "none here", "why": why, "next step": next_step}])
 
 
-def store_secret(ctx: "AwsContext", name: str, value: str, phase: str, what: str, description: str) -> None:
+def store_secret(ctx: AwsContext, name: str, value: str, phase: str, what: str, description: str) -> None:
     """`value` as the Parameter Store SecureString `name`, tagged with the stack (so
     teardown removes it), written only when it is new or changed: a host reads it
     with its instance profile, and the secret never travels in a command."""
@@ -67,7 +69,8 @@ def store_secret(ctx: "AwsContext", name: str, value: str, phase: str, what: str
     except ssm.exceptions.ParameterNotFound:
         current = None
     if current is None:
-        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tags=ctx.tags(phase, what),
-                          Description=description)
+        ssm.put_parameter(
+            Name=name, Value=value, Type="SecureString", Tags=ctx.tags(phase, what), Description=description
+        )
     elif current != value:
         ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)

@@ -31,9 +31,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 from botocore.exceptions import ClientError
@@ -58,10 +58,13 @@ ROLES = ("server", "client")
 
 # --- parameters --------------------------------------------------------------------------------
 
+
 def settings(ctx: AwsContext) -> ClientVpn:
     if ctx.params.client_vpn is None:
-        raise PhaseError("the params have no client_vpn section; add one (client_cidr, subnets) to run phase 4, "
-                         "e.g. as in params/lab.yaml")
+        raise PhaseError(
+            "the params have no client_vpn section; add one (client_cidr, subnets) to run phase 4, "
+            "e.g. as in params/lab.yaml"
+        )
     return ctx.params.client_vpn
 
 
@@ -86,6 +89,7 @@ def chosen_subnets(ctx: AwsContext) -> list:
 
 # --- PKI ---------------------------------------------------------------------------------------
 
+
 def pki_dir(ctx: AwsContext) -> Path:
     """Stable across runs (one CA per stack): outputs/.state/pki/<stack>/, mode 0700."""
     path = workspace.state_dir() / "pki" / ctx.params.name
@@ -106,8 +110,10 @@ class Pki:
         return {"ca": self.ca, "server": self.server, "client": self.client}[role]
 
     def __repr__(self) -> str:  # never the keys
-        return f"Pki({self.directory}: ca {self.ca.common_name}, server {self.server.common_name}, " \
-               f"client {self.client.common_name})"
+        return (
+            f"Pki({self.directory}: ca {self.ca.common_name}, server {self.server.common_name}, "
+            f"client {self.client.common_name})"
+        )
 
 
 def ca_common_name(ctx: AwsContext) -> str:
@@ -151,16 +157,18 @@ def pki_frame(p: Pki) -> pd.DataFrame:
         cred = p.credential(role)
         files = "ca" if role == "ca" else role
         key = p.directory / f"{files}.key"
-        rows.append({
-            "role": role,
-            "common name": cred.common_name,
-            "issuer": cred.certificate.issuer.rfc4514_string(),
-            "usage": _usage(cred),
-            "key": cred.key_type,
-            "valid days": (cred.not_after - cred.not_before).days,
-            "fingerprint": short_fingerprint(cred),
-            "files": f"{files}.crt, {files}.key ({oct(key.stat().st_mode & 0o777)})",
-        })
+        rows.append(
+            {
+                "role": role,
+                "common name": cred.common_name,
+                "issuer": cred.certificate.issuer.rfc4514_string(),
+                "usage": _usage(cred),
+                "key": cred.key_type,
+                "valid days": (cred.not_after - cred.not_before).days,
+                "fingerprint": short_fingerprint(cred),
+                "files": f"{files}.crt, {files}.key ({oct(key.stat().st_mode & 0o777)})",
+            }
+        )
     return pd.DataFrame(rows).set_index("role")
 
 
@@ -222,8 +230,11 @@ def ensure_acm_certificate(ctx: AwsContext, role: str, cred: pki.Credential, cre
     endpoint keeps pointing at it): the PKI re-issued it.
     """
     acm = ctx.client("acm")
-    material = {"Certificate": cred.cert_pem.encode(), "PrivateKey": cred.key_pem.encode(),
-                "CertificateChain": cred.chain_pem.encode()}
+    material = {
+        "Certificate": cred.cert_pem.encode(),
+        "PrivateKey": cred.key_pem.encode(),
+        "CertificateChain": cred.chain_pem.encode(),
+    }
     arn = find_acm_certificate(ctx, role)
     action = "reused"
     if arn is None:
@@ -254,16 +265,20 @@ def acm_frame(certs: dict[str, AcmCertificate]) -> pd.DataFrame:
 
 # --- the endpoint ---------------------------------------------------------------------------------
 
+
 def find_subnets(ctx: AwsContext, vpc_id: str) -> list[dict]:
     """The endpoint's subnets as AWS has them (found by CIDR), in params order."""
     ec2 = ctx.client("ec2")
     found = []
     for subnet in chosen_subnets(ctx):
-        rows = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                             {"Name": "cidr-block", "Values": [subnet.cidr]}])["Subnets"]
+        rows = ec2.describe_subnets(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "cidr-block", "Values": [subnet.cidr]}]
+        )["Subnets"]
         if not rows:
-            raise PhaseError(f"subnet {subnet.name} ({subnet.cidr}) does not exist in {vpc_id}; create it or "
-                             "pick others in client_vpn.subnets")
+            raise PhaseError(
+                f"subnet {subnet.name} ({subnet.cidr}) does not exist in {vpc_id}; create it or "
+                "pick others in client_vpn.subnets"
+            )
         found.append({**rows[0], "Name": subnet.name})
     return found
 
@@ -271,25 +286,30 @@ def find_subnets(ctx: AwsContext, vpc_id: str) -> list[dict]:
 def find_endpoint(ctx: AwsContext) -> dict | None:
     """The stack's live Client VPN endpoint (tags), or None."""
     ec2 = ctx.client("ec2")
-    found = [e for e in paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints",
-                                 Filters=ctx.stack_filters(PHASE)) if e["Status"]["Code"] in LIVE_ENDPOINT]
+    found = [
+        e
+        for e in paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters(PHASE))
+        if e["Status"]["Code"] in LIVE_ENDPOINT
+    ]
     if len(found) > 1:
-        raise PhaseError(f"several Client VPN endpoints are tagged hybridnet:stack={ctx.params.name}: "
-                         f"{', '.join(e['ClientVpnEndpointId'] for e in found)}; delete the extra ones")
+        raise PhaseError(
+            f"several Client VPN endpoints are tagged hybridnet:stack={ctx.params.name}: "
+            f"{', '.join(e['ClientVpnEndpointId'] for e in found)}; delete the extra ones"
+        )
     return found[0] if found else None
 
 
 def require_endpoint(ctx: AwsContext) -> dict:
     endpoint = find_endpoint(ctx)
     if endpoint is None:
-        raise PhaseError(f"no Client VPN endpoint tagged hybridnet:stack={ctx.params.name}; "
-                         "run notebook 04_client_vpn first")
+        raise PhaseError(
+            f"no Client VPN endpoint tagged hybridnet:stack={ctx.params.name}; run notebook 04_client_vpn first"
+        )
     return endpoint
 
 
 def describe_endpoint(ctx: AwsContext, endpoint_id: str) -> dict:
-    return ctx.client("ec2").describe_client_vpn_endpoints(ClientVpnEndpointIds=[endpoint_id])[
-        "ClientVpnEndpoints"][0]
+    return ctx.client("ec2").describe_client_vpn_endpoints(ClientVpnEndpointIds=[endpoint_id])["ClientVpnEndpoints"][0]
 
 
 def client_root_chain_arn(endpoint: dict) -> str | None:
@@ -310,8 +330,11 @@ def connection_log_options(ctx: AwsContext) -> dict:
     """The endpoint's ConnectionLogOptions as the params want them."""
     if not ctx.params.logs.enabled:
         return {"Enabled": False}
-    return {"Enabled": True, "CloudwatchLogGroup": loggroups.group_name(ctx, LOG_SERVICE),
-            "CloudwatchLogStream": LOG_STREAM}
+    return {
+        "Enabled": True,
+        "CloudwatchLogGroup": loggroups.group_name(ctx, LOG_SERVICE),
+        "CloudwatchLogStream": LOG_STREAM,
+    }
 
 
 def _log_options_text(options: dict | None) -> str:
@@ -329,39 +352,56 @@ def ensure_log_destination(ctx: AwsContext, created: list[str], changed: list[st
         loggroups.ensure_stream(ctx, group["logGroupName"], LOG_STREAM, created)
 
 
-def _endpoint_drift(ctx: AwsContext, endpoint: dict, server_arn: str | None, client_arn: str | None
-                    ) -> tuple[list[Change], dict, list[Change]]:
+def _endpoint_drift(
+    ctx: AwsContext, endpoint: dict, server_arn: str | None, client_arn: str | None
+) -> tuple[list[Change], dict, list[Change]]:
     """(what AWS cannot change on an existing endpoint, the ModifyClientVpnEndpoint request
     that brings the rest to the params, that request's changes as the plan shows them)."""
     cv = settings(ctx)
     dns = dns_servers(ctx)
-    fixed = [Change(what, str(have), str(want)) for what, have, want in (
-        ("client CIDR", endpoint["ClientCidrBlock"], cv.client_cidr),
-        ("transport protocol", endpoint["TransportProtocol"], cv.transport_protocol),
-        ("client certificate chain", client_root_chain_arn(endpoint), client_arn or "(to be imported)"))
-        if have != want]
+    fixed = [
+        Change(what, str(have), str(want))
+        for what, have, want in (
+            ("client CIDR", endpoint["ClientCidrBlock"], cv.client_cidr),
+            ("transport protocol", endpoint["TransportProtocol"], cv.transport_protocol),
+            ("client certificate chain", client_root_chain_arn(endpoint), client_arn or "(to be imported)"),
+        )
+        if have != want
+    ]
     modify: dict = {}
     changes: list[Change] = []
     for key, have, want, request in (
-            ("ServerCertificateArn", endpoint["ServerCertificateArn"], server_arn or "(to be imported)", server_arn),
-            ("DnsServers", ", ".join(sorted(endpoint.get("DnsServers", []))) or "-", ", ".join(sorted(dns)) or "-",
-             {"CustomDnsServers": dns, "Enabled": bool(dns)}),
-            ("SplitTunnel", endpoint["SplitTunnel"], cv.split_tunnel, cv.split_tunnel),
-            ("VpnPort", endpoint["VpnPort"], cv.vpn_port, cv.vpn_port),
-            ("ConnectionLogOptions", _log_options_text(endpoint.get("ConnectionLogOptions")),
-             _log_options_text(connection_log_options(ctx)), connection_log_options(ctx))):
+        ("ServerCertificateArn", endpoint["ServerCertificateArn"], server_arn or "(to be imported)", server_arn),
+        (
+            "DnsServers",
+            ", ".join(sorted(endpoint.get("DnsServers", []))) or "-",
+            ", ".join(sorted(dns)) or "-",
+            {"CustomDnsServers": dns, "Enabled": bool(dns)},
+        ),
+        ("SplitTunnel", endpoint["SplitTunnel"], cv.split_tunnel, cv.split_tunnel),
+        ("VpnPort", endpoint["VpnPort"], cv.vpn_port, cv.vpn_port),
+        (
+            "ConnectionLogOptions",
+            _log_options_text(endpoint.get("ConnectionLogOptions")),
+            _log_options_text(connection_log_options(ctx)),
+            connection_log_options(ctx),
+        ),
+    ):
         if str(have) != str(want):
             modify[key] = request
             changes.append(Change(key, str(have), str(want)))
     return fixed, modify, changes
 
 
-REPLACE_HOW = ("DeleteClientVpnEndpoint (its target networks first), CreateClientVpnEndpoint: a new endpoint id "
-               "and DNS name, connected users are dropped, and every client needs the new profile")
+REPLACE_HOW = (
+    "DeleteClientVpnEndpoint (its target networks first), CreateClientVpnEndpoint: a new endpoint id "
+    "and DNS name, connected users are dropped, and every client needs the new profile"
+)
 
 
-def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: str,
-                    created: list[str], changed: list[str]) -> dict:
+def ensure_endpoint(
+    ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: str, created: list[str], changed: list[str]
+) -> dict:
     cv = settings(ctx)
     ec2 = ctx.client("ec2")
     ensure_log_destination(ctx, created, changed)  # before the endpoint names them
@@ -370,8 +410,9 @@ def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: s
         endpoint_id = endpoint["ClientVpnEndpointId"]
         fixed, modify, _ = _endpoint_drift(ctx, endpoint, certs["server"].arn, certs["client"].arn)
         if fixed:
-            refuse_replacements([Step("Client VPN endpoint", endpoint_id, "replace", fixed, REPLACE_HOW)],
-                                ctx.params.allow_replace)
+            refuse_replacements(
+                [Step("Client VPN endpoint", endpoint_id, "replace", fixed, REPLACE_HOW)], ctx.params.allow_replace
+            )
             delete_client_vpn_endpoint(ctx, endpoint_id)
             changed.append(f"{endpoint_id}: deleted, to be replaced (allow_replace)")
         else:
@@ -382,8 +423,12 @@ def ensure_endpoint(ctx: AwsContext, certs: dict[str, AcmCertificate], vpc_id: s
     endpoint_id = ec2.create_client_vpn_endpoint(
         ClientCidrBlock=cv.client_cidr,
         ServerCertificateArn=certs["server"].arn,
-        AuthenticationOptions=[{"Type": "certificate-authentication",
-                                "MutualAuthentication": {"ClientRootCertificateChainArn": certs["client"].arn}}],
+        AuthenticationOptions=[
+            {
+                "Type": "certificate-authentication",
+                "MutualAuthentication": {"ClientRootCertificateChainArn": certs["client"].arn},
+            }
+        ],
         ConnectionLogOptions=connection_log_options(ctx),
         DnsServers=dns_servers(ctx),
         TransportProtocol=cv.transport_protocol,
@@ -410,9 +455,15 @@ def plan(ctx: AwsContext, material: Pki) -> list[Step]:
         if arn is None:
             steps.append(Step(f"{role} certificate", "(new)", "create", how="ImportCertificate"))
         elif _pem_fingerprint(acm.get_certificate(CertificateArn=arn)["Certificate"]) != cred.fingerprint:
-            steps.append(Step(f"{role} certificate", arn.rsplit("/", 1)[-1], "modify",
-                              [Change("certificate", "(another certificate)", short_fingerprint(cred))],
-                              "ImportCertificate into the same ARN (the endpoint keeps pointing at it)"))
+            steps.append(
+                Step(
+                    f"{role} certificate",
+                    arn.rsplit("/", 1)[-1],
+                    "modify",
+                    [Change("certificate", "(another certificate)", short_fingerprint(cred))],
+                    "ImportCertificate into the same ARN (the endpoint keeps pointing at it)",
+                )
+            )
         else:
             steps.append(Step(f"{role} certificate", arn.rsplit("/", 1)[-1], "keep"))
     if ctx.params.logs.enabled:
@@ -434,28 +485,70 @@ def plan(ctx: AwsContext, material: Pki) -> list[Step]:
             steps.append(Step("Client VPN endpoint", endpoint_id, "replace", fixed + changes, REPLACE_HOW))
             endpoint_id = None
         else:
-            steps.append(Step("Client VPN endpoint", endpoint_id, "modify" if changes else "keep", changes,
-                              "ModifyClientVpnEndpoint (in place; connected users stay)" if changes else ""))
+            steps.append(
+                Step(
+                    "Client VPN endpoint",
+                    endpoint_id,
+                    "modify" if changes else "keep",
+                    changes,
+                    "ModifyClientVpnEndpoint (in place; connected users stay)" if changes else "",
+                )
+            )
     vpc_id = find_vpc(ctx)["VpcId"]
     subnets = find_subnets(ctx, vpc_id)
-    live = ({n["TargetNetworkId"]: n["AssociationId"] for n in _target_networks(ctx, endpoint_id)
-             if n["Status"]["Code"] not in GONE_ASSOCIATION} if endpoint_id else {})
-    rules = ({r["DestinationCidr"] for r in _rules(ctx, endpoint_id)
-              if r.get("AccessAll") and r["Status"]["Code"] in ("authorizing", "active")} if endpoint_id else set())
-    routes = ({(r["DestinationCidr"], r["TargetSubnet"]) for r in _routes(ctx, endpoint_id)
-               if r["Status"]["Code"] in ("creating", "active")} if endpoint_id else set())
+    live = (
+        {
+            n["TargetNetworkId"]: n["AssociationId"]
+            for n in _target_networks(ctx, endpoint_id)
+            if n["Status"]["Code"] not in GONE_ASSOCIATION
+        }
+        if endpoint_id
+        else {}
+    )
+    rules = (
+        {
+            r["DestinationCidr"]
+            for r in _rules(ctx, endpoint_id)
+            if r.get("AccessAll") and r["Status"]["Code"] in ("authorizing", "active")
+        }
+        if endpoint_id
+        else set()
+    )
+    routes = (
+        {
+            (r["DestinationCidr"], r["TargetSubnet"])
+            for r in _routes(ctx, endpoint_id)
+            if r["Status"]["Code"] in ("creating", "active")
+        }
+        if endpoint_id
+        else set()
+    )
     for subnet in subnets:
         association = live.get(subnet["SubnetId"])
-        steps.append(Step(f"target network {subnet['Name']}", association, "keep") if association else
-                     Step(f"target network {subnet['Name']}", "(new)", "create",
-                          how="AssociateClientVpnTargetNetwork"))
+        steps.append(
+            Step(f"target network {subnet['Name']}", association, "keep")
+            if association
+            else Step(f"target network {subnet['Name']}", "(new)", "create", how="AssociateClientVpnTargetNetwork")
+        )
     for cidr in (ctx.params.vpc.cidr, ctx.params.onprem.cidr):
-        steps.append(Step("authorization rule", cidr, "keep" if cidr in rules else "create",
-                          how="" if cidr in rules else "AuthorizeClientVpnIngress (all groups)"))
+        steps.append(
+            Step(
+                "authorization rule",
+                cidr,
+                "keep" if cidr in rules else "create",
+                how="" if cidr in rules else "AuthorizeClientVpnIngress (all groups)",
+            )
+        )
     for subnet in subnets:
         here = (ctx.params.onprem.cidr, subnet["SubnetId"]) in routes
-        steps.append(Step("route", f"{ctx.params.onprem.cidr} via {subnet['Name']}", "keep" if here else "create",
-                          how="" if here else "CreateClientVpnRoute"))
+        steps.append(
+            Step(
+                "route",
+                f"{ctx.params.onprem.cidr} via {subnet['Name']}",
+                "keep" if here else "create",
+                how="" if here else "CreateClientVpnRoute",
+            )
+        )
     return steps
 
 
@@ -465,14 +558,16 @@ def plan_frame(ctx: AwsContext, material: Pki) -> pd.DataFrame:
 
 def _target_networks(ctx: AwsContext, endpoint_id: str) -> list[dict]:
     ec2 = ctx.client("ec2")
-    return paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
-                    ClientVpnEndpointId=endpoint_id)
+    return paginate(
+        ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks", ClientVpnEndpointId=endpoint_id
+    )
 
 
 def _rules(ctx: AwsContext, endpoint_id: str) -> list[dict]:
     ec2 = ctx.client("ec2")
-    return paginate(ec2, "describe_client_vpn_authorization_rules", "AuthorizationRules",
-                    ClientVpnEndpointId=endpoint_id)
+    return paginate(
+        ec2, "describe_client_vpn_authorization_rules", "AuthorizationRules", ClientVpnEndpointId=endpoint_id
+    )
 
 
 def _routes(ctx: AwsContext, endpoint_id: str) -> list[dict]:
@@ -480,58 +575,115 @@ def _routes(ctx: AwsContext, endpoint_id: str) -> list[dict]:
     return paginate(ec2, "describe_client_vpn_routes", "Routes", ClientVpnEndpointId=endpoint_id)
 
 
-def ensure_associations(ctx: AwsContext, endpoint_id: str, subnets: list[dict], created: list[str],
-                        progress: Callable[[str], None] | None, timeout: float) -> list[dict]:
+def ensure_associations(
+    ctx: AwsContext,
+    endpoint_id: str,
+    subnets: list[dict],
+    created: list[str],
+    progress: Callable[[str], None] | None,
+    timeout: float,
+) -> list[dict]:
     ec2 = ctx.client("ec2")
-    live = {n["TargetNetworkId"]: n for n in _target_networks(ctx, endpoint_id)
-            if n["Status"]["Code"] not in GONE_ASSOCIATION}
+    live = {
+        n["TargetNetworkId"]: n
+        for n in _target_networks(ctx, endpoint_id)
+        if n["Status"]["Code"] not in GONE_ASSOCIATION
+    }
     for subnet in subnets:
         if subnet["SubnetId"] not in live:
-            association = ec2.associate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id,
-                                                                  SubnetId=subnet["SubnetId"])
+            association = ec2.associate_client_vpn_target_network(
+                ClientVpnEndpointId=endpoint_id, SubnetId=subnet["SubnetId"]
+            )
             created.append(association["AssociationId"])
     wanted = [s["SubnetId"] for s in subnets]
-    wait(extra_waiter("ClientVpnTargetNetworksAssociated", ec2), label=f"target networks of {endpoint_id}",
-         delay=ctx.waiter_delay, timeout=timeout, progress=progress, done="associated",
-         ClientVpnEndpointId=endpoint_id, Filters=[{"Name": "target-network-id", "Values": wanted}])
-    wait(extra_waiter("ClientVpnEndpointAvailable", ec2), label=f"Client VPN endpoint {endpoint_id}",
-         delay=ctx.waiter_delay, timeout=timeout, progress=progress, ClientVpnEndpointIds=[endpoint_id])
+    wait(
+        extra_waiter("ClientVpnTargetNetworksAssociated", ec2),
+        label=f"target networks of {endpoint_id}",
+        delay=ctx.waiter_delay,
+        timeout=timeout,
+        progress=progress,
+        done="associated",
+        ClientVpnEndpointId=endpoint_id,
+        Filters=[{"Name": "target-network-id", "Values": wanted}],
+    )
+    wait(
+        extra_waiter("ClientVpnEndpointAvailable", ec2),
+        label=f"Client VPN endpoint {endpoint_id}",
+        delay=ctx.waiter_delay,
+        timeout=timeout,
+        progress=progress,
+        ClientVpnEndpointIds=[endpoint_id],
+    )
     return [n for n in _target_networks(ctx, endpoint_id) if n["Status"]["Code"] not in GONE_ASSOCIATION]
 
 
-def ensure_authorization_rules(ctx: AwsContext, endpoint_id: str, created: list[str],
-                               progress: Callable[[str], None] | None, timeout: float) -> list[dict]:
+def ensure_authorization_rules(
+    ctx: AwsContext, endpoint_id: str, created: list[str], progress: Callable[[str], None] | None, timeout: float
+) -> list[dict]:
     """Everyone (AuthorizeAllGroups) may reach the VPC and the on-prem network."""
     ec2 = ctx.client("ec2")
     wanted = {ctx.params.vpc.cidr: "the VPC", ctx.params.onprem.cidr: "the on-prem data centre (IDC)"}
-    have = {r["DestinationCidr"] for r in _rules(ctx, endpoint_id)
-            if r.get("AccessAll") and r["Status"]["Code"] in ("authorizing", "active")}
+    have = {
+        r["DestinationCidr"]
+        for r in _rules(ctx, endpoint_id)
+        if r.get("AccessAll") and r["Status"]["Code"] in ("authorizing", "active")
+    }
     for cidr, what in wanted.items():
         if cidr not in have:
-            ec2.authorize_client_vpn_ingress(ClientVpnEndpointId=endpoint_id, TargetNetworkCidr=cidr,
-                                             AuthorizeAllGroups=True, Description=f"{what} (hybridnet)")
+            ec2.authorize_client_vpn_ingress(
+                ClientVpnEndpointId=endpoint_id,
+                TargetNetworkCidr=cidr,
+                AuthorizeAllGroups=True,
+                Description=f"{what} (hybridnet)",
+            )
             created.append(f"authorization rule {cidr}")
-    wait(extra_waiter("ClientVpnAuthorizationRulesActive", ec2), label=f"authorization rules of {endpoint_id}",
-         delay=ctx.waiter_delay, timeout=timeout, progress=progress, done="active",
-         ClientVpnEndpointId=endpoint_id, Filters=[{"Name": "destination-cidr", "Values": list(wanted)}])
+    wait(
+        extra_waiter("ClientVpnAuthorizationRulesActive", ec2),
+        label=f"authorization rules of {endpoint_id}",
+        delay=ctx.waiter_delay,
+        timeout=timeout,
+        progress=progress,
+        done="active",
+        ClientVpnEndpointId=endpoint_id,
+        Filters=[{"Name": "destination-cidr", "Values": list(wanted)}],
+    )
     return _rules(ctx, endpoint_id)
 
 
-def ensure_routes(ctx: AwsContext, endpoint_id: str, subnets: list[dict], created: list[str],
-                  progress: Callable[[str], None] | None, timeout: float) -> list[dict]:
+def ensure_routes(
+    ctx: AwsContext,
+    endpoint_id: str,
+    subnets: list[dict],
+    created: list[str],
+    progress: Callable[[str], None] | None,
+    timeout: float,
+) -> list[dict]:
     """The on-prem CIDR through every associated subnet (the seed adds it to both, for availability)."""
     ec2 = ctx.client("ec2")
     onprem = ctx.params.onprem.cidr
-    have = {(r["DestinationCidr"], r["TargetSubnet"]) for r in _routes(ctx, endpoint_id)
-            if r["Status"]["Code"] in ("creating", "active")}
+    have = {
+        (r["DestinationCidr"], r["TargetSubnet"])
+        for r in _routes(ctx, endpoint_id)
+        if r["Status"]["Code"] in ("creating", "active")
+    }
     for subnet in subnets:
         if (onprem, subnet["SubnetId"]) not in have:
-            ec2.create_client_vpn_route(ClientVpnEndpointId=endpoint_id, DestinationCidrBlock=onprem,
-                                        TargetVpcSubnetId=subnet["SubnetId"],
-                                        Description=f"on-prem data centre (IDC) via {subnet['Name']}")
+            ec2.create_client_vpn_route(
+                ClientVpnEndpointId=endpoint_id,
+                DestinationCidrBlock=onprem,
+                TargetVpcSubnetId=subnet["SubnetId"],
+                Description=f"on-prem data centre (IDC) via {subnet['Name']}",
+            )
             created.append(f"route {onprem} via {subnet['SubnetId']}")
-    wait(extra_waiter("ClientVpnRoutesActive", ec2), label=f"routes of {endpoint_id}", delay=ctx.waiter_delay,
-         timeout=timeout, progress=progress, done="active", ClientVpnEndpointId=endpoint_id)
+    wait(
+        extra_waiter("ClientVpnRoutesActive", ec2),
+        label=f"routes of {endpoint_id}",
+        delay=ctx.waiter_delay,
+        timeout=timeout,
+        progress=progress,
+        done="active",
+        ClientVpnEndpointId=endpoint_id,
+    )
     return _routes(ctx, endpoint_id)
 
 
@@ -578,26 +730,33 @@ class Profile:
             shown = str(self.path.relative_to(Path(run_dir)))
         except ValueError:
             shown = str(self.path)
-        rows = [("file", shown), ("mode", self.mode), ("remote", self.remote),
-                ("inline blocks", ", ".join(f"<{b}>" for b in self.blocks)),
-                ("verify-x509-name line", "removed" if self.verify_x509_name_removed else "PRESENT"),
-                ("client certificate", self.client_common_name)]
+        rows = [
+            ("file", shown),
+            ("mode", self.mode),
+            ("remote", self.remote),
+            ("inline blocks", ", ".join(f"<{b}>" for b in self.blocks)),
+            ("verify-x509-name line", "removed" if self.verify_x509_name_removed else "PRESENT"),
+            ("client certificate", self.client_common_name),
+        ]
         return pd.DataFrame(rows, columns=["", "profile"]).set_index("")
 
 
 def write_profile(ctx: AwsContext, endpoint_id: str, p: Pki, run_dir: Path) -> Profile:
-    exported = ctx.client("ec2").export_client_vpn_client_configuration(
-        ClientVpnEndpointId=endpoint_id)["ClientConfiguration"]
+    exported = ctx.client("ec2").export_client_vpn_client_configuration(ClientVpnEndpointId=endpoint_id)[
+        "ClientConfiguration"
+    ]
     text = add_client_credentials(exported, p.client.cert_pem, p.client.key_pem)
     path = workspace.write_private(profile_path(ctx, run_dir), text)
     os.chmod(path.parent, 0o700)
     remote = next((line.strip() for line in text.splitlines() if line.startswith("remote ")), "-")
     blocks = [tag for tag in ("ca", "cert", "key") if f"<{tag}>" in text and f"</{tag}>" in text]
-    return Profile(path, remote, blocks, "verify-x509-name" not in text, p.client.common_name,
-                   oct(path.stat().st_mode & 0o777))
+    return Profile(
+        path, remote, blocks, "verify-x509-name" not in text, p.client.common_name, oct(path.stat().st_mode & 0o777)
+    )
 
 
 # --- the whole phase ------------------------------------------------------------------------------
+
 
 @dataclass
 class ClientVpnResult:
@@ -615,8 +774,13 @@ class ClientVpnResult:
         return self.endpoint["ClientVpnEndpointId"]
 
 
-def run(ctx: AwsContext, run_dir: Path, pki_material: Pki | None = None,
-        progress: Callable[[str], None] | None = print, timeout: float = 900) -> ClientVpnResult:
+def run(
+    ctx: AwsContext,
+    run_dir: Path,
+    pki_material: Pki | None = None,
+    progress: Callable[[str], None] | None = print,
+    timeout: float = 900,
+) -> ClientVpnResult:
     """The whole phase: find or create, wait, export. Safe to re-run."""
     settings(ctx)
     created: list[str] = []
@@ -632,14 +796,19 @@ def run(ctx: AwsContext, run_dir: Path, pki_material: Pki | None = None,
     rules = ensure_authorization_rules(ctx, endpoint_id, created, progress, timeout)
     routes = ensure_routes(ctx, endpoint_id, subnets, created, progress, timeout)
     profile = write_profile(ctx, endpoint_id, material, run_dir)
-    return ClientVpnResult(describe_endpoint(ctx, endpoint_id), certs, networks, rules, routes, profile,
-                           created, changed)
+    return ClientVpnResult(
+        describe_endpoint(ctx, endpoint_id), certs, networks, rules, routes, profile, created, changed
+    )
 
 
 def endpoint_frame(result: ClientVpnResult) -> pd.DataFrame:
     e = result.endpoint
-    auth = ", ".join(f"{o['Type']} (client chain {o['MutualAuthentication']['ClientRootCertificateChain']})"
-                     if "MutualAuthentication" in o else o["Type"] for o in e.get("AuthenticationOptions", []))
+    auth = ", ".join(
+        f"{o['Type']} (client chain {o['MutualAuthentication']['ClientRootCertificateChain']})"
+        if "MutualAuthentication" in o
+        else o["Type"]
+        for o in e.get("AuthenticationOptions", [])
+    )
     rows = [
         ("endpoint", e["ClientVpnEndpointId"]),
         ("status", e["Status"]["Code"]),
@@ -651,37 +820,70 @@ def endpoint_frame(result: ClientVpnResult) -> pd.DataFrame:
         ("DNS servers", ", ".join(e.get("DnsServers", [])) or "-"),
         ("server certificate", e["ServerCertificateArn"]),
         ("authentication", auth),
-        ("connection logging", f"on ({e['ConnectionLogOptions'].get('CloudwatchLogGroup')} / "
-                               f"{e['ConnectionLogOptions'].get('CloudwatchLogStream')})"
-         if e["ConnectionLogOptions"].get("Enabled") else "off"),
-        ("client connect handler", e.get("ClientConnectOptions", {}).get("LambdaFunctionArn", "-")
-         if e.get("ClientConnectOptions", {}).get("Enabled") else "off"),
+        (
+            "connection logging",
+            f"on ({e['ConnectionLogOptions'].get('CloudwatchLogGroup')} / "
+            f"{e['ConnectionLogOptions'].get('CloudwatchLogStream')})"
+            if e["ConnectionLogOptions"].get("Enabled")
+            else "off",
+        ),
+        (
+            "client connect handler",
+            e.get("ClientConnectOptions", {}).get("LambdaFunctionArn", "-")
+            if e.get("ClientConnectOptions", {}).get("Enabled")
+            else "off",
+        ),
     ]
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 
 def networks_frame(ctx: AwsContext, result: ClientVpnResult) -> pd.DataFrame:
     """Target networks, authorization rules and routes, as the console's tabs show them."""
-    names = {s["SubnetId"]: s for s in ctx.client("ec2").describe_subnets(
-        SubnetIds=[n["TargetNetworkId"] for n in result.target_networks])["Subnets"]} if result.target_networks else {}
+    names = (
+        {
+            s["SubnetId"]: s
+            for s in ctx.client("ec2").describe_subnets(
+                SubnetIds=[n["TargetNetworkId"] for n in result.target_networks]
+            )["Subnets"]
+        }
+        if result.target_networks
+        else {}
+    )
     by_cidr = {s.cidr: s.name for s in ctx.params.vpc.subnets}
     rows = []
     for n in sorted(result.target_networks, key=lambda n: names[n["TargetNetworkId"]]["AvailabilityZone"]):
         subnet = names[n["TargetNetworkId"]]
-        rows.append({"kind": "target network", "destination / subnet": n["TargetNetworkId"],
-                     "detail": f"{by_cidr.get(subnet['CidrBlock'], '?')} {subnet['CidrBlock']} "
-                               f"{subnet['AvailabilityZone']}", "status": n["Status"]["Code"]})
+        rows.append(
+            {
+                "kind": "target network",
+                "destination / subnet": n["TargetNetworkId"],
+                "detail": f"{by_cidr.get(subnet['CidrBlock'], '?')} {subnet['CidrBlock']} {subnet['AvailabilityZone']}",
+                "status": n["Status"]["Code"],
+            }
+        )
     for r in sorted(result.rules, key=lambda r: r["DestinationCidr"]):
-        rows.append({"kind": "authorization rule", "destination / subnet": r["DestinationCidr"],
-                     "detail": ("all users" if r.get("AccessAll") else f"group {r.get('GroupId')}")
-                     + (f": {r['Description']}" if r.get("Description") else ""),
-                     "status": r["Status"]["Code"]})
-    for r in sorted(result.routes, key=lambda r: (r["DestinationCidr"], r["Origin"],
-                                                   names.get(r["TargetSubnet"], {}).get("AvailabilityZone", ""))):
+        rows.append(
+            {
+                "kind": "authorization rule",
+                "destination / subnet": r["DestinationCidr"],
+                "detail": ("all users" if r.get("AccessAll") else f"group {r.get('GroupId')}")
+                + (f": {r['Description']}" if r.get("Description") else ""),
+                "status": r["Status"]["Code"],
+            }
+        )
+    for r in sorted(
+        result.routes,
+        key=lambda r: (r["DestinationCidr"], r["Origin"], names.get(r["TargetSubnet"], {}).get("AvailabilityZone", "")),
+    ):
         subnet = names.get(r["TargetSubnet"], {})
-        rows.append({"kind": f"route ({r['Origin']})", "destination / subnet": r["DestinationCidr"],
-                     "detail": f"via {by_cidr.get(subnet.get('CidrBlock'), r['TargetSubnet'])}",
-                     "status": r["Status"]["Code"]})
+        rows.append(
+            {
+                "kind": f"route ({r['Origin']})",
+                "destination / subnet": r["DestinationCidr"],
+                "detail": f"via {by_cidr.get(subnet.get('CidrBlock'), r['TargetSubnet'])}",
+                "status": r["Status"]["Code"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -699,8 +901,14 @@ def store_client_key(ctx: AwsContext, p: Pki) -> str:
     when it changed), for the remote user's host to read with its instance
     profile: the key never travels in a command. Its parameter name."""
     name = key_parameter_name(ctx.params.name, settings(ctx).client_name)
-    store_secret(ctx, name, p.client.key_pem, PHASE, "client-key",
-                 f"private key of Client VPN client {settings(ctx).client_name}")
+    store_secret(
+        ctx,
+        name,
+        p.client.key_pem,
+        PHASE,
+        "client-key",
+        f"private key of Client VPN client {settings(ctx).client_name}",
+    )
     return name
 
 
@@ -751,8 +959,15 @@ class RemoteAttempt:
         return asdict(self)
 
 
-def try_from(ctx: AwsContext, role: str, endpoint_id: str, profile_text: str, key_parameter: str,
-             checks: list[Check] = (), online_timeout: float = ONLINE_TIMEOUT_S) -> RemoteAttempt:
+def try_from(
+    ctx: AwsContext,
+    role: str,
+    endpoint_id: str,
+    profile_text: str,
+    key_parameter: str,
+    checks: list[Check] = (),
+    online_timeout: float = ONLINE_TIMEOUT_S,
+) -> RemoteAttempt:
     """The host playing `role` runs OpenVPN with the profile (the key read from
     `key_parameter` there), runs `checks` through the tunnel and disconnects;
     then the API is awaited until that connection shows terminated."""
@@ -761,14 +976,33 @@ def try_from(ctx: AwsContext, role: str, endpoint_id: str, profile_text: str, ke
     row = plane.describe().set_index("role").loc[role]
     address = row["ip_address"] if isinstance(row["ip_address"], str) else None
     if waited:
-        return RemoteAttempt(role, row["host"], row["instance_id"], address, "unreachable", None, waited, None,
-                             ssm=row["ssm_status"] or "")
+        return RemoteAttempt(
+            role,
+            row["host"],
+            row["instance_id"],
+            address,
+            "unreachable",
+            None,
+            waited,
+            None,
+            ssm=row["ssm_status"] or "",
+        )
     commands = try_commands(profile_text, key_parameter, ctx.params.region, endpoint_id, checks)
     command = plane.run(role, commands, timeout=60)
     said = parse_output(command.stdout)
     message = said.message if said.outcome != "no output" else command.outcome
-    attempt = RemoteAttempt(role, command.host, command.instance_id, address, said.outcome, said.client_ip, message,
-                            said.seconds, said.checks, ssm=command.outcome)
+    attempt = RemoteAttempt(
+        role,
+        command.host,
+        command.instance_id,
+        address,
+        said.outcome,
+        said.client_ip,
+        message,
+        said.seconds,
+        said.checks,
+        ssm=command.outcome,
+    )
     if attempt.connected and attempt.client_ip:
         # OpenVPN reports a client's goodbye after a grace period: wait for it, so
         # the API (and the next notebook) see this connection terminated.
@@ -776,46 +1010,71 @@ def try_from(ctx: AwsContext, role: str, endpoint_id: str, profile_text: str, ke
     return attempt
 
 
-def wait_connection_status(ctx: AwsContext, endpoint_id: str, client_ip: str, status: str,
-                           timeout: float = 10.0) -> list[dict]:
+def wait_connection_status(
+    ctx: AwsContext, endpoint_id: str, client_ip: str, status: str, timeout: float = 10.0
+) -> list[dict]:
     """Wait until every connection DescribeClientVpnConnections shows for `client_ip`
     has `status` (a client address is reused once its connection ended); returns them."""
     ec2 = ctx.client("ec2")
     found: list[dict] = []
 
     def reached() -> bool:
-        found[:] = [c for c in paginate(ec2, "describe_client_vpn_connections", "Connections",
-                                        ClientVpnEndpointId=endpoint_id) if c.get("ClientIp") == client_ip]
+        found[:] = [
+            c
+            for c in paginate(ec2, "describe_client_vpn_connections", "Connections", ClientVpnEndpointId=endpoint_id)
+            if c.get("ClientIp") == client_ip
+        ]
         return bool(found) and all(c["Status"]["Code"] == status for c in found)
 
     poll(reached, timeout=timeout, interval=0.1)
     return found
 
 
-
-def deploy(ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path,
-           online_timeout: float = ONLINE_TIMEOUT_S) -> HostSteps:
+def deploy(
+    ctx: AwsContext, endpoint_id: str, p: Pki, profile: Path, online_timeout: float = ONLINE_TIMEOUT_S
+) -> HostSteps:
     """With hosts.remote_user: that machine connects with the profile through SSM
     Run Command, pings a VPC host and the on-prem hosts, resolves a private name,
     disconnects. Otherwise say what to do with the profile."""
     if ctx.params.hosts.remote_user is None:
         reason = "no hosts.remote_user in the params (a remote machine with OpenVPN, reached through SSM)"
-        table = nothing_here(reason, "import the profile into the AWS VPN Client (or OpenVPN 2.6) on a remote "
-                                     "machine and connect, or name that machine as hosts.remote_user")
+        table = nothing_here(
+            reason,
+            "import the profile into the AWS VPN Client (or OpenVPN 2.6) on a remote "
+            "machine and connect, or name that machine as hosts.remote_user",
+        )
         return HostSteps(False, reason, table, ctx.host_plane)
     key_parameter = store_client_key(ctx, p)
-    attempt = try_from(ctx, REMOTE_USER, endpoint_id, profile_without_key(profile, p), key_parameter,
-                       remote_checks(ctx), online_timeout)
-    where = f"{attempt.role} {attempt.instance_id or attempt.host}" + (f" ({attempt.address})"
-                                                                         if attempt.address else "")
-    rows = [{"step": "client key in Parameter Store", "ok": True, "result": f"{key_parameter} (SecureString)"},
-            {"step": f"{where} connects with the profile", "ok": attempt.connected,
-             "result": f"{attempt.outcome}: {attempt.client_ip or attempt.message}"}]
+    attempt = try_from(
+        ctx,
+        REMOTE_USER,
+        endpoint_id,
+        profile_without_key(profile, p),
+        key_parameter,
+        remote_checks(ctx),
+        online_timeout,
+    )
+    where = f"{attempt.role} {attempt.instance_id or attempt.host}" + (
+        f" ({attempt.address})" if attempt.address else ""
+    )
+    rows = [
+        {"step": "client key in Parameter Store", "ok": True, "result": f"{key_parameter} (SecureString)"},
+        {
+            "step": f"{where} connects with the profile",
+            "ok": attempt.connected,
+            "result": f"{attempt.outcome}: {attempt.client_ip or attempt.message}",
+        },
+    ]
     rows += [{"step": c["check"], "ok": c["ok"], "result": c["detail"]} for c in attempt.checks]
     if attempt.connected:
         rows.append({"step": "disconnect", "ok": True, "result": "terminated, as DescribeClientVpnConnections shows"})
-    return HostSteps(all(r["ok"] for r in rows), "", pd.DataFrame(rows, columns=["step", "ok", "result"]),
-                     ctx.host_plane, attempts=[attempt.to_dict()])
+    return HostSteps(
+        all(r["ok"] for r in rows),
+        "",
+        pd.DataFrame(rows, columns=["step", "ok", "result"]),
+        ctx.host_plane,
+        attempts=[attempt.to_dict()],
+    )
 
 
 def result(res: ClientVpnResult, deployment: HostSteps, run_dir: Path) -> dict:
@@ -827,10 +1086,15 @@ def result(res: ClientVpnResult, deployment: HostSteps, run_dir: Path) -> dict:
         "client_cidr": e["ClientCidrBlock"],
         "split_tunnel": e["SplitTunnel"],
         "dns_servers": e.get("DnsServers", []),
-        "connection_log": {k: v for k, v in e.get("ConnectionLogOptions", {}).items()
-                           if k in ("Enabled", "CloudwatchLogGroup", "CloudwatchLogStream")},
-        "certificates": {role: {"arn": c.arn, "action": c.action, "fingerprint": c.fingerprint}
-                         for role, c in res.certificates.items()},
+        "connection_log": {
+            k: v
+            for k, v in e.get("ConnectionLogOptions", {}).items()
+            if k in ("Enabled", "CloudwatchLogGroup", "CloudwatchLogStream")
+        },
+        "certificates": {
+            role: {"arn": c.arn, "action": c.action, "fingerprint": c.fingerprint}
+            for role, c in res.certificates.items()
+        },
         "target_networks": sorted(n["TargetNetworkId"] for n in res.target_networks),
         "authorization_rules": sorted(r["DestinationCidr"] for r in res.rules),
         "routes": sorted({f"{r['DestinationCidr']} via {r['TargetSubnet']}" for r in res.routes}),

@@ -30,9 +30,9 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 from botocore.exceptions import ClientError
@@ -42,8 +42,7 @@ from ..aws import STACK_TAG, AwsContext, paginate
 from ..params import ClientVpn, ConnectHandler
 from ..plan import Change, Step, frame
 from ..waiting import wait
-from . import HostSteps, PhaseError, nothing_here
-from . import client_vpn
+from . import HostSteps, PhaseError, client_vpn, nothing_here
 
 PHASE = "5"
 NOTEBOOK = "05_connection_handler"
@@ -58,19 +57,27 @@ LOGS_POLICY_NAME = "connect-handler-logs"
 
 def logs_policy(ctx: AwsContext, name: str) -> dict:
     group = f"arn:aws:logs:{ctx.params.region}:*:log-group:/aws/lambda/{name}"
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": group},
-        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{group}:*"},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": group},
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{group}:*"},
+        ],
+    }
+
+
 ROLE_PROPAGATION_TRIES = 10  # a new IAM role takes seconds before Lambda may assume it (AWS)
 
 
 # --- parameters ------------------------------------------------------------------------------
 
+
 def settings(ctx: AwsContext) -> ConnectHandler:
     if ctx.params.connect_handler is None:
-        raise PhaseError("the params have no connect_handler section; add one (policies, allowed_cidrs, timezone) "
-                         "to run phase 5, e.g. as in params/lab.yaml")
+        raise PhaseError(
+            "the params have no connect_handler section; add one (policies, allowed_cidrs, timezone) "
+            "to run phase 5, e.g. as in params/lab.yaml"
+        )
     return ctx.params.connect_handler
 
 
@@ -101,6 +108,7 @@ def _stack_tags(ctx: AwsContext, name: str) -> dict[str, str]:
 
 # --- IAM role --------------------------------------------------------------------------------------
 
+
 def ensure_role(ctx: AwsContext, created: list[str]) -> str:
     iam = ctx.client("iam")
     name = role_name(ctx)
@@ -109,17 +117,21 @@ def ensure_role(ctx: AwsContext, created: list[str]) -> str:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "NoSuchEntity":
             raise
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-                               Description=f"{ctx.params.name}: Client VPN client connect handler (hybridnet)",
-                               Tags=ctx.tags(PHASE, "clientvpn-connect-handler"))["Role"]
+        role = iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
+            Description=f"{ctx.params.name}: Client VPN client connect handler (hybridnet)",
+            Tags=ctx.tags(PHASE, "clientvpn-connect-handler"),
+        )["Role"]
         created.append(role["Arn"])
-        iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": ctx.waiter_delay,
-                                                                        "MaxAttempts": 20})
+        iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": ctx.waiter_delay, "MaxAttempts": 20})
     else:
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags", [])}
         if tags.get(STACK_TAG) != ctx.params.name:
-            raise PhaseError(f"IAM role {name} exists but is not tagged hybridnet:stack={ctx.params.name}: it is not "
-                             "this stack's; delete or rename it, or use another stack name")
+            raise PhaseError(
+                f"IAM role {name} exists but is not tagged hybridnet:stack={ctx.params.name}: it is not "
+                "this stack's; delete or rename it, or use another stack name"
+            )
     document = logs_policy(ctx, function_name(ctx))
     try:
         have = iam.get_role_policy(RoleName=name, PolicyName=LOGS_POLICY_NAME)["PolicyDocument"]
@@ -136,6 +148,7 @@ def ensure_role(ctx: AwsContext, created: list[str]) -> str:
 
 # --- the function ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Deployed:
     name: str
@@ -147,19 +160,35 @@ class Deployed:
 
 
 def _wait_updated(ctx: AwsContext, name: str, progress: Callable[[str], None] | None) -> None:
-    wait(ctx.client("lambda").get_waiter("function_updated_v2"), label=f"Lambda function {name}",
-         delay=ctx.waiter_delay, timeout=300, progress=progress, done="updated", FunctionName=name)
+    wait(
+        ctx.client("lambda").get_waiter("function_updated_v2"),
+        label=f"Lambda function {name}",
+        delay=ctx.waiter_delay,
+        timeout=300,
+        progress=progress,
+        done="updated",
+        FunctionName=name,
+    )
 
 
-def ensure_function(ctx: AwsContext, role_arn: str, created: list[str], changed: list[str],
-                    progress: Callable[[str], None] | None = print) -> Deployed:
+def ensure_function(
+    ctx: AwsContext,
+    role_arn: str,
+    created: list[str],
+    changed: list[str],
+    progress: Callable[[str], None] | None = print,
+) -> Deployed:
     name = function_name(ctx)  # before any call
     aws_lambda = ctx.client("lambda")
     package = handlers.build_package()
     sha = handlers.code_sha256(package)
     env = environment(ctx)
-    wanted = {"Runtime": handlers.RUNTIME, "Handler": handlers.HANDLER, "Role": role_arn,
-              "Timeout": handlers.TIMEOUT_SECONDS}
+    wanted = {
+        "Runtime": handlers.RUNTIME,
+        "Handler": handlers.HANDLER,
+        "Role": role_arn,
+        "Timeout": handlers.TIMEOUT_SECONDS,
+    }
     try:
         config = aws_lambda.get_function(FunctionName=name)["Configuration"]
     except ClientError as exc:
@@ -170,23 +199,37 @@ def ensure_function(ctx: AwsContext, role_arn: str, created: list[str], changed:
         for attempt in range(ROLE_PROPAGATION_TRIES):
             try:
                 config = aws_lambda.create_function(
-                    FunctionName=name, Code={"ZipFile": package}, Environment={"Variables": env},
+                    FunctionName=name,
+                    Code={"ZipFile": package},
+                    Environment={"Variables": env},
                     Description=f"{ctx.params.name}: Client VPN client connect handler (hybridnet)",
-                    Tags=_stack_tags(ctx, "clientvpn-connect-handler"), Publish=False, **wanted)
+                    Tags=_stack_tags(ctx, "clientvpn-connect-handler"),
+                    Publish=False,
+                    **wanted,
+                )
                 break
             except ClientError as exc:
                 if "cannot be assumed" not in str(exc) or attempt == ROLE_PROPAGATION_TRIES - 1:
                     raise
                 time.sleep(ctx.waiter_delay)  # the new role is not visible to Lambda yet
         created.append(config["FunctionArn"])
-        wait(aws_lambda.get_waiter("function_active_v2"), label=f"Lambda function {name}", delay=ctx.waiter_delay,
-             timeout=300, progress=progress, done="Active", FunctionName=name)
+        wait(
+            aws_lambda.get_waiter("function_active_v2"),
+            label=f"Lambda function {name}",
+            delay=ctx.waiter_delay,
+            timeout=300,
+            progress=progress,
+            done="Active",
+            FunctionName=name,
+        )
         action = "created"
     else:
         tags = aws_lambda.list_tags(Resource=config["FunctionArn"]).get("Tags", {})
         if tags.get(STACK_TAG) != ctx.params.name:
-            raise PhaseError(f"Lambda function {name} exists but is not tagged hybridnet:stack={ctx.params.name}: "
-                             "it is not this stack's; set connect_handler.function_name to another name")
+            raise PhaseError(
+                f"Lambda function {name} exists but is not tagged hybridnet:stack={ctx.params.name}: "
+                "it is not this stack's; set connect_handler.function_name to another name"
+            )
         updates = []
         if config["CodeSha256"] != sha:
             aws_lambda.update_function_code(FunctionName=name, ZipFile=package)
@@ -200,8 +243,14 @@ def ensure_function(ctx: AwsContext, role_arn: str, created: list[str], changed:
         action = f"updated ({', '.join(updates)})" if updates else "unchanged"
         changed += [f"{name}: {u}" for u in updates]
     config = aws_lambda.get_function(FunctionName=name)["Configuration"]
-    return Deployed(name, config["FunctionArn"], config["CodeSha256"], action,
-                    (config.get("Environment") or {}).get("Variables") or {}, role_arn)
+    return Deployed(
+        name,
+        config["FunctionArn"],
+        config["CodeSha256"],
+        action,
+        (config.get("Environment") or {}).get("Variables") or {},
+        role_arn,
+    )
 
 
 def enable_on_endpoint(ctx: AwsContext, endpoint_id: str, function_arn: str, changed: list[str]) -> dict:
@@ -210,7 +259,8 @@ def enable_on_endpoint(ctx: AwsContext, endpoint_id: str, function_arn: str, cha
     options = endpoint.get("ClientConnectOptions", {})
     if not (options.get("Enabled") and options.get("LambdaFunctionArn") == function_arn):
         ctx.client("ec2").modify_client_vpn_endpoint(
-            ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": function_arn})
+            ClientVpnEndpointId=endpoint_id, ClientConnectOptions={"Enabled": True, "LambdaFunctionArn": function_arn}
+        )
         changed.append(f"{endpoint_id}: client connect handler")
     return client_vpn.describe_endpoint(ctx, endpoint_id)
 
@@ -252,22 +302,45 @@ def plan(ctx: AwsContext) -> list[Step]:
         if config["CodeSha256"] != handlers.code_sha256(handlers.build_package()):
             changes.append(Change("code", config["CodeSha256"][:12], "this version's handler"))
         have_env = (config.get("Environment") or {}).get("Variables") or {}
-        changes += [Change(f"environment {key}", have_env.get(key, "-"), env.get(key, "-"))
-                    for key in sorted(set(have_env) | set(env)) if have_env.get(key) != env.get(key)]
-        wanted = {"Runtime": handlers.RUNTIME, "Handler": handlers.HANDLER, "Timeout": handlers.TIMEOUT_SECONDS,
-                  **({"Role": role_arn} if role_arn else {})}
-        changes += [Change(key, str(config.get(key)), str(value)) for key, value in wanted.items()
-                    if config.get(key) != value]
-        steps.append(Step("Lambda function", name, "modify" if changes else "keep", changes,
-                          "UpdateFunctionCode / UpdateFunctionConfiguration (in place; new connections get the "
-                          "new version)" if changes else ""))
+        changes += [
+            Change(f"environment {key}", have_env.get(key, "-"), env.get(key, "-"))
+            for key in sorted(set(have_env) | set(env))
+            if have_env.get(key) != env.get(key)
+        ]
+        wanted = {
+            "Runtime": handlers.RUNTIME,
+            "Handler": handlers.HANDLER,
+            "Timeout": handlers.TIMEOUT_SECONDS,
+            **({"Role": role_arn} if role_arn else {}),
+        }
+        changes += [
+            Change(key, str(config.get(key)), str(value)) for key, value in wanted.items() if config.get(key) != value
+        ]
+        steps.append(
+            Step(
+                "Lambda function",
+                name,
+                "modify" if changes else "keep",
+                changes,
+                "UpdateFunctionCode / UpdateFunctionConfiguration (in place; new connections get the new version)"
+                if changes
+                else "",
+            )
+        )
     options = endpoint.get("ClientConnectOptions", {})
     handler_arn = config["FunctionArn"] if config else "(the new function)"
     same = bool(options.get("Enabled")) and options.get("LambdaFunctionArn") == handler_arn
-    steps.append(Step("Client VPN endpoint", endpoint["ClientVpnEndpointId"], "keep" if same else "modify",
-                      [] if same else [Change("client connect handler",
-                                              options.get("LambdaFunctionArn") or "disabled", handler_arn)],
-                      "" if same else "ModifyClientVpnEndpoint (in place)"))
+    steps.append(
+        Step(
+            "Client VPN endpoint",
+            endpoint["ClientVpnEndpointId"],
+            "keep" if same else "modify",
+            []
+            if same
+            else [Change("client connect handler", options.get("LambdaFunctionArn") or "disabled", handler_arn)],
+            "" if same else "ModifyClientVpnEndpoint (in place)",
+        )
+    )
     return steps
 
 
@@ -300,13 +373,16 @@ def deployment_frame(res: HandlerResult) -> pd.DataFrame:
         ("role", f.role_arn),
         *((f"environment {k}", v) for k, v in sorted(f.environment.items())),
         ("endpoint", res.endpoint_id),
-        ("client connect handler", f"{'enabled' if options.get('Enabled') else 'disabled'} "
-                                   f"({options.get('Status', {}).get('Code', '-')})"),
+        (
+            "client connect handler",
+            f"{'enabled' if options.get('Enabled') else 'disabled'} ({options.get('Status', {}).get('Code', '-')})",
+        ),
     ]
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 
 # --- what it decides ---------------------------------------------------------------------------------
+
 
 def invoke(ctx: AwsContext, name: str, event: dict, wait_s: float | None = None) -> handlers.HandlerDecision:
     """One request through Lambda Invoke (the emulator runs the deployed code), judged as
@@ -317,15 +393,25 @@ def invoke(ctx: AwsContext, name: str, event: dict, wait_s: float | None = None)
 
     from ..aws import RETRY_CONFIG
 
-    client = ctx.client("lambda") if wait_s is None else ctx.session.client(
-        "lambda", endpoint_url=ctx.endpoint_url,
-        config=RETRY_CONFIG.merge(Config(read_timeout=wait_s, retries={"mode": "standard", "max_attempts": 1})))
+    client = (
+        ctx.client("lambda")
+        if wait_s is None
+        else ctx.session.client(
+            "lambda",
+            endpoint_url=ctx.endpoint_url,
+            config=RETRY_CONFIG.merge(Config(read_timeout=wait_s, retries={"mode": "standard", "max_attempts": 1})),
+        )
+    )
     try:
         answer = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     except ReadTimeoutError:
-        return handlers.HandlerDecision(allow=False, message=handlers.AWS_DEFAULT_DENY_MESSAGE, valid=False,
-                                        failure_reason=handlers.REASON_TIMEOUT,
-                                        problems=(f"no answer within {wait_s:g} s",))
+        return handlers.HandlerDecision(
+            allow=False,
+            message=handlers.AWS_DEFAULT_DENY_MESSAGE,
+            valid=False,
+            failure_reason=handlers.REASON_TIMEOUT,
+            problems=(f"no answer within {wait_s:g} s",),
+        )
     return handlers.validate_response(answer["Payload"].read(), function_error=answer.get("FunctionError"))
 
 
@@ -334,21 +420,39 @@ def test_events(ctx: AwsContext, endpoint_id: str) -> list[tuple[str, dict]]:
     the seed's range, the lab's two users, another address, malformed requests."""
     # without a client_vpn section: the name the params would give the client
     common_name = (ctx.params.client_vpn or ClientVpn.model_construct()).client_name
-    cases = [("seed's allowed range", "72.21.10.20"), ("lab remote user (home)", handlers.REMOTE_USER_IPS["user"]),
-             ("lab remote user (hotel)", handlers.REMOTE_USER_IPS["guest"]), ("another address", "198.51.100.7"),
-             ("malformed: no public-ip", None), ("malformed: public-ip not an address", "not-an-ip")]
-    return [(what, handlers.sample_event(ip, common_name=common_name, endpoint_id=endpoint_id,
-                                         connection_id=f"cvpn-connection-{n:017x}"))
-            for n, (what, ip) in enumerate(cases, start=1)]
+    cases = [
+        ("seed's allowed range", "72.21.10.20"),
+        ("lab remote user (home)", handlers.REMOTE_USER_IPS["user"]),
+        ("lab remote user (hotel)", handlers.REMOTE_USER_IPS["guest"]),
+        ("another address", "198.51.100.7"),
+        ("malformed: no public-ip", None),
+        ("malformed: public-ip not an address", "not-an-ip"),
+    ]
+    return [
+        (
+            what,
+            handlers.sample_event(
+                ip, common_name=common_name, endpoint_id=endpoint_id, connection_id=f"cvpn-connection-{n:017x}"
+            ),
+        )
+        for n, (what, ip) in enumerate(cases, start=1)
+    ]
 
 
 def decisions_frame(ctx: AwsContext, res: HandlerResult) -> pd.DataFrame:
     rows = []
     for what, event in test_events(ctx, res.endpoint_id):
         decision = invoke(ctx, res.function.name, event)
-        rows.append({"event": what, "public-ip": event.get("public-ip", "(missing)"), "allow": decision.allow,
-                     "message to the user": decision.message or "-", "valid response": decision.valid,
-                     "failure reason": decision.failure_reason or "-"})
+        rows.append(
+            {
+                "event": what,
+                "public-ip": event.get("public-ip", "(missing)"),
+                "allow": decision.allow,
+                "message to the user": decision.message or "-",
+                "valid response": decision.valid,
+                "failure reason": decision.failure_reason or "-",
+            }
+        )
     return pd.DataFrame(rows).set_index("event")
 
 
@@ -356,10 +460,16 @@ def sample_ips(ctx: AwsContext) -> tuple[str, str]:
     import ipaddress
 
     allowed = [ipaddress.ip_network(c) for c in settings(ctx).allowed_cidrs] or [ipaddress.ip_network("72.21.0.0/16")]
-    inside = "72.21.10.20" if any(ipaddress.ip_address("72.21.10.20") in n for n in allowed) \
+    inside = (
+        "72.21.10.20"
+        if any(ipaddress.ip_address("72.21.10.20") in n for n in allowed)
         else str(next(allowed[0].hosts()))
-    outside = next(ip for ip in ("198.51.100.7", "203.0.113.99", "192.0.2.250")
-                   if not any(ipaddress.ip_address(ip) in n for n in allowed))
+    )
+    outside = next(
+        ip
+        for ip in ("198.51.100.7", "203.0.113.99", "192.0.2.250")
+        if not any(ipaddress.ip_address(ip) in n for n in allowed)
+    )
     return inside, outside
 
 
@@ -375,9 +485,16 @@ def policy_matrix_frame(ctx: AwsContext) -> pd.DataFrame:
         env = handlers.handler_environment(policies, allowed, s.timezone)
         for sample in events:
             decision = handlers.decide_locally(sample.event, env, now=sample.now)
-            rows.append({"policies": " + ".join(policies), "event": sample.name,
-                         "moment": f"{sample.now:%a %Y-%m-%d %H:%M} UTC", "public-ip": sample.event["public-ip"],
-                         "allow": decision.allow, "message to the user": decision.message or "-"})
+            rows.append(
+                {
+                    "policies": " + ".join(policies),
+                    "event": sample.name,
+                    "moment": f"{sample.now:%a %Y-%m-%d %H:%M} UTC",
+                    "public-ip": sample.event["public-ip"],
+                    "allow": decision.allow,
+                    "message to the user": decision.message or "-",
+                }
+            )
     return pd.DataFrame(rows).set_index(["policies", "event"])
 
 
@@ -396,11 +513,18 @@ def response_rules_frame() -> pd.DataFrame:
     ]
     rows = []
     for what, response, error in cases:
-        decision = handlers.validate_response(response if isinstance(response, bytes) else json.dumps(response),
-                                              function_error=error)
-        rows.append({"response": what, "allow": decision.allow, "valid": decision.valid,
-                     "message to the user": decision.message or "-",
-                     "connection log reason": decision.failure_reason or "-"})
+        decision = handlers.validate_response(
+            response if isinstance(response, bytes) else json.dumps(response), function_error=error
+        )
+        rows.append(
+            {
+                "response": what,
+                "allow": decision.allow,
+                "valid": decision.valid,
+                "message to the user": decision.message or "-",
+                "connection log reason": decision.failure_reason or "-",
+            }
+        )
     return pd.DataFrame(rows).set_index("response")
 
 
@@ -423,8 +547,11 @@ def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> HostSte
     named = [(role, where) for role, where in PLACES if getattr(ctx.params.hosts, role) is not None]
     if not named:
         reason = "no hosts.remote_user or hosts.remote_user_away in the params"
-        table = nothing_here(reason, "connect with the AWS VPN Client from an allowed and from another address; "
-                                     "the denied one shows the handler's message")
+        table = nothing_here(
+            reason,
+            "connect with the AWS VPN Client from an allowed and from another address; "
+            "the denied one shows the handler's message",
+        )
         return HostSteps(False, reason, table, ctx.host_plane)
     p = client_vpn.ensure_pki(ctx)
     key_parameter = client_vpn.store_client_key(ctx, p)
@@ -433,10 +560,17 @@ def remote_attempts(ctx: AwsContext, endpoint_id: str, profile: Path) -> HostSte
     for role, where in named:  # one at a time: the same certificate, as one user would
         attempt = client_vpn.try_from(ctx, role, endpoint_id, text, key_parameter)
         attempts.append(attempt.to_dict())
-        rows.append({"remote user at": where, "host": f"{role} {attempt.instance_id or attempt.host}",
-                     "public IP": attempt.address or "-", "outcome": attempt.outcome,
-                     "client IP": attempt.client_ip or "-", "what the client was told": attempt.message or "-",
-                     "time": f"{attempt.seconds:.1f} s" if attempt.seconds is not None else "-"})
+        rows.append(
+            {
+                "remote user at": where,
+                "host": f"{role} {attempt.instance_id or attempt.host}",
+                "public IP": attempt.address or "-",
+                "outcome": attempt.outcome,
+                "client IP": attempt.client_ip or "-",
+                "what the client was told": attempt.message or "-",
+                "time": f"{attempt.seconds:.1f} s" if attempt.seconds is not None else "-",
+            }
+        )
     return HostSteps(True, "", pd.DataFrame(rows).set_index("remote user at"), ctx.host_plane, attempts=attempts)
 
 
@@ -448,11 +582,19 @@ def connections_frame(ctx: AwsContext, endpoint_id: str, with_bytes: bool = Fals
     columns = ["established", "connection", "common name", "client IP", "status", "message"]
     if with_bytes:
         columns += ["ingress bytes", "egress bytes"]
-    rows = [{"established": c["ConnectionEstablishedTime"], "connection": c["ConnectionId"],
-             "common name": c.get("CommonName", "-"), "client IP": c.get("ClientIp", "-"),
-             "status": c["Status"]["Code"], "message": c["Status"].get("Message", "-"),
-             "ingress bytes": int(c.get("IngressBytes", 0)), "egress bytes": int(c.get("EgressBytes", 0))}
-            for c in sorted(found, key=lambda c: (c["ConnectionEstablishedTime"], c.get("ClientIp", "")))]
+    rows = [
+        {
+            "established": c["ConnectionEstablishedTime"],
+            "connection": c["ConnectionId"],
+            "common name": c.get("CommonName", "-"),
+            "client IP": c.get("ClientIp", "-"),
+            "status": c["Status"]["Code"],
+            "message": c["Status"].get("Message", "-"),
+            "ingress bytes": int(c.get("IngressBytes", 0)),
+            "egress bytes": int(c.get("EgressBytes", 0)),
+        }
+        for c in sorted(found, key=lambda c: (c["ConnectionEstablishedTime"], c.get("ClientIp", "")))
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -50,11 +50,20 @@ def step(ctx: AwsContext, service: str, phase: str) -> Step:
     name = group_name(ctx, service)
     group = find(ctx, name)
     if group is None:
-        return Step("log group", name, "create",
-                    how=f"CreateLogGroup (tagged), PutRetentionPolicy {ctx.params.logs.retention_days} days")
+        return Step(
+            "log group",
+            name,
+            "create",
+            how=f"CreateLogGroup (tagged), PutRetentionPolicy {ctx.params.logs.retention_days} days",
+        )
     changes = _drift(ctx, group, phase, service)
-    return Step("log group", name, "modify" if changes else "keep", changes,
-                "PutRetentionPolicy / TagResource (in place)" if changes else "")
+    return Step(
+        "log group",
+        name,
+        "modify" if changes else "keep",
+        changes,
+        "PutRetentionPolicy / TagResource (in place)" if changes else "",
+    )
 
 
 def ensure(ctx: AwsContext, service: str, phase: str, created: list[str], changed: list[str] | None = None) -> dict:
@@ -81,8 +90,9 @@ def ensure(ctx: AwsContext, service: str, phase: str, created: list[str], change
 
 
 def stream_exists(ctx: AwsContext, group: str, stream: str) -> bool:
-    streams = paginate(ctx.client("logs"), "describe_log_streams", "logStreams", logGroupName=group,
-                       logStreamNamePrefix=stream)
+    streams = paginate(
+        ctx.client("logs"), "describe_log_streams", "logStreams", logGroupName=group, logStreamNamePrefix=stream
+    )
     return any(s["logStreamName"] == stream for s in streams)
 
 

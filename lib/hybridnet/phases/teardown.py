@@ -10,8 +10,8 @@ reported, so "nothing left" is a checked result, not a hope.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 from botocore.exceptions import ClientError
@@ -32,11 +32,13 @@ def _tagged(tags: list[dict] | dict | None, stack: str) -> bool:
 
 # --- finders: (id, label) of the stack's live resources -------------------------------------
 
+
 def _client_vpn_endpoints(ctx: AwsContext) -> list[tuple[str, str]]:
     ec2 = ctx.client("ec2")
     found = paginate(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints", Filters=ctx.stack_filters())
-    return [(e["ClientVpnEndpointId"], e.get("Description", "")) for e in found
-            if e["Status"]["Code"] not in GONE_STATES]
+    return [
+        (e["ClientVpnEndpointId"], e.get("Description", "")) for e in found if e["Status"]["Code"] not in GONE_STATES
+    ]
 
 
 def _lambda_functions(ctx: AwsContext) -> list[tuple[str, str]]:
@@ -84,9 +86,11 @@ def _resolver_tagged(ctx: AwsContext, operation: str, key: str, gone: set[str]) 
 def _resolver_rule_associations(ctx: AwsContext) -> list[tuple[str, str]]:
     rules = {rule_id for rule_id, _ in _resolver_rules(ctx)}
     resolver = ctx.client("route53resolver")
-    return [(a["Id"], a["ResolverRuleId"]) for a in paginate(resolver, "list_resolver_rule_associations",
-                                                            "ResolverRuleAssociations")
-            if a["ResolverRuleId"] in rules and a.get("Status") not in ("DELETING",)]
+    return [
+        (a["Id"], a["ResolverRuleId"])
+        for a in paginate(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations")
+        if a["ResolverRuleId"] in rules and a.get("Status") not in ("DELETING",)
+    ]
 
 
 def _resolver_rules(ctx: AwsContext) -> list[tuple[str, str]]:
@@ -105,27 +109,38 @@ def _query_log_associations(ctx: AwsContext) -> list[tuple[str, str]]:
     """The VPC associations of the stack's query logging configurations (untagged: found by configuration)."""
     configs = {config_id for config_id, _ in _query_log_configs(ctx)}
     resolver = ctx.client("route53resolver")
-    return [(a["Id"], f"{a['ResolverQueryLogConfigId']} with {a['ResourceId']}")
-            for a in paginate(resolver, "list_resolver_query_log_config_associations",
-                              "ResolverQueryLogConfigAssociations")
-            if a["ResolverQueryLogConfigId"] in configs and a.get("Status") not in ("DELETING", "FAILED")]
+    return [
+        (a["Id"], f"{a['ResolverQueryLogConfigId']} with {a['ResourceId']}")
+        for a in paginate(resolver, "list_resolver_query_log_config_associations", "ResolverQueryLogConfigAssociations")
+        if a["ResolverQueryLogConfigId"] in configs and a.get("Status") not in ("DELETING", "FAILED")
+    ]
 
 
 def _disassociate_query_log(ctx: AwsContext, association_id: str) -> None:
     resolver = ctx.client("route53resolver")
     association = resolver.get_resolver_query_log_config_association(
-        ResolverQueryLogConfigAssociationId=association_id)["ResolverQueryLogConfigAssociation"]
-    resolver.disassociate_resolver_query_log_config(ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"],
-                                                    ResourceId=association["ResourceId"])
+        ResolverQueryLogConfigAssociationId=association_id
+    )["ResolverQueryLogConfigAssociation"]
+    resolver.disassociate_resolver_query_log_config(
+        ResolverQueryLogConfigId=association["ResolverQueryLogConfigId"], ResourceId=association["ResourceId"]
+    )
 
 
 def _delete_query_log_config(ctx: AwsContext, config_id: str) -> None:
     """Once its associations are gone (AWS refuses to delete a configuration that logs a VPC)."""
     resolver = ctx.client("route53resolver")
-    _poll(lambda: not paginate(resolver, "list_resolver_query_log_config_associations",
-                               "ResolverQueryLogConfigAssociations",
-                               Filters=[{"Name": "ResolverQueryLogConfigId", "Values": [config_id]}]),
-          ctx, f"{config_id} disassociated")
+    _poll(
+        lambda: (
+            not paginate(
+                resolver,
+                "list_resolver_query_log_config_associations",
+                "ResolverQueryLogConfigAssociations",
+                Filters=[{"Name": "ResolverQueryLogConfigId", "Values": [config_id]}],
+            )
+        ),
+        ctx,
+        f"{config_id} disassociated",
+    )
     resolver.delete_resolver_query_log_config(ResolverQueryLogConfigId=config_id)
 
 
@@ -150,7 +165,9 @@ def _log_groups(ctx: AwsContext) -> list[tuple[str, str]]:
     hand is left alone)."""
     logs = ctx.client("logs")
     found = []
-    for group in paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=f"/hybridnet/{ctx.params.name}/"):
+    for group in paginate(
+        logs, "describe_log_groups", "logGroups", logGroupNamePrefix=f"/hybridnet/{ctx.params.name}/"
+    ):
         tags = logs.list_tags_for_resource(resourceArn=loggroups.group_arn(group)).get("tags", {})
         if _tagged(tags, ctx.params.name):
             days = group.get("retentionInDays")
@@ -160,17 +177,33 @@ def _log_groups(ctx: AwsContext) -> list[tuple[str, str]]:
 
 # --- deleters -------------------------------------------------------------------------------
 
+
 def delete_client_vpn_endpoint(ctx: AwsContext, endpoint_id: str) -> None:
     ec2 = ctx.client("ec2")
-    associations = paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
-                          ClientVpnEndpointId=endpoint_id)
+    associations = paginate(
+        ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks", ClientVpnEndpointId=endpoint_id
+    )
     for association in associations:
         if association["Status"]["Code"] not in ("disassociating", "disassociated"):
-            ec2.disassociate_client_vpn_target_network(ClientVpnEndpointId=endpoint_id,
-                                                       AssociationId=association["AssociationId"])
-    _poll(lambda: not [a for a in paginate(ec2, "describe_client_vpn_target_networks", "ClientVpnTargetNetworks",
-                                         ClientVpnEndpointId=endpoint_id)
-                       if a["Status"]["Code"] != "disassociated"], ctx, f"{endpoint_id} disassociated")
+            ec2.disassociate_client_vpn_target_network(
+                ClientVpnEndpointId=endpoint_id, AssociationId=association["AssociationId"]
+            )
+    _poll(
+        lambda: (
+            not [
+                a
+                for a in paginate(
+                    ec2,
+                    "describe_client_vpn_target_networks",
+                    "ClientVpnTargetNetworks",
+                    ClientVpnEndpointId=endpoint_id,
+                )
+                if a["Status"]["Code"] != "disassociated"
+            ]
+        ),
+        ctx,
+        f"{endpoint_id} disassociated",
+    )
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=endpoint_id)
 
 
@@ -188,8 +221,12 @@ def _ssm_parameters(ctx: AwsContext) -> list[tuple[str, str]]:
     router.apply) and the Client VPN client's key (phases 4 and 5 with hosts.remote_user)."""
     ssm = ctx.client("ssm")
     found = []
-    for parameter in paginate(ssm, "describe_parameters", "Parameters", ParameterFilters=[
-            {"Key": f"tag:{STACK_TAG}", "Values": [ctx.params.name]}]):
+    for parameter in paginate(
+        ssm,
+        "describe_parameters",
+        "Parameters",
+        ParameterFilters=[{"Key": f"tag:{STACK_TAG}", "Values": [ctx.params.name]}],
+    ):
         found.append((parameter["Name"], parameter.get("Type", "")))
     return found
 
@@ -198,7 +235,8 @@ def delete_vpn_connection(ctx: AwsContext, vpn_id: str) -> None:
     ec2 = ctx.client("ec2")
     ec2.delete_vpn_connection(VpnConnectionId=vpn_id)
     ec2.get_waiter("vpn_connection_deleted").wait(
-        VpnConnectionIds=[vpn_id], WaiterConfig={"Delay": ctx.waiter_delay, "MaxAttempts": 60})
+        VpnConnectionIds=[vpn_id], WaiterConfig={"Delay": ctx.waiter_delay, "MaxAttempts": 60}
+    )
 
 
 def _poll(done: Callable[[], bool], ctx: AwsContext, what: str, attempts: int = 60) -> None:
@@ -216,34 +254,53 @@ class Kind:
 # Dependency order: what uses a thing goes before the thing.
 KINDS: tuple[Kind, ...] = (
     Kind("client VPN endpoint", _client_vpn_endpoints, delete_client_vpn_endpoint),
-    Kind("lambda function", _lambda_functions,
-         lambda ctx, name: ctx.client("lambda").delete_function(FunctionName=name)),
+    Kind(
+        "lambda function", _lambda_functions, lambda ctx, name: ctx.client("lambda").delete_function(FunctionName=name)
+    ),
     Kind("IAM role", _iam_roles, _delete_iam_role),
-    Kind("ACM certificate", _acm_certificates,
-         lambda ctx, arn: ctx.client("acm").delete_certificate(CertificateArn=arn)),
+    Kind(
+        "ACM certificate", _acm_certificates, lambda ctx, arn: ctx.client("acm").delete_certificate(CertificateArn=arn)
+    ),
     Kind("resolver query log association", _query_log_associations, _disassociate_query_log),
     Kind("resolver query log config", _query_log_configs, _delete_query_log_config),
-    Kind("resolver rule association", _resolver_rule_associations,
-         lambda ctx, assoc_id: ctx.client("route53resolver").disassociate_resolver_rule(
-             VPCId=_association_vpc(ctx, assoc_id), ResolverRuleId=_association_rule(ctx, assoc_id))),
-    Kind("resolver rule", _resolver_rules,
-         lambda ctx, rule_id: ctx.client("route53resolver").delete_resolver_rule(ResolverRuleId=rule_id)),
-    Kind("resolver endpoint", _resolver_endpoints,
-         lambda ctx, ep_id: ctx.client("route53resolver").delete_resolver_endpoint(ResolverEndpointId=ep_id)),
-    Kind("security group", _security_groups,
-         lambda ctx, group_id: ctx.client("ec2").delete_security_group(GroupId=group_id)),
+    Kind(
+        "resolver rule association",
+        _resolver_rule_associations,
+        lambda ctx, assoc_id: ctx.client("route53resolver").disassociate_resolver_rule(
+            VPCId=_association_vpc(ctx, assoc_id), ResolverRuleId=_association_rule(ctx, assoc_id)
+        ),
+    ),
+    Kind(
+        "resolver rule",
+        _resolver_rules,
+        lambda ctx, rule_id: ctx.client("route53resolver").delete_resolver_rule(ResolverRuleId=rule_id),
+    ),
+    Kind(
+        "resolver endpoint",
+        _resolver_endpoints,
+        lambda ctx, ep_id: ctx.client("route53resolver").delete_resolver_endpoint(ResolverEndpointId=ep_id),
+    ),
+    Kind(
+        "security group",
+        _security_groups,
+        lambda ctx, group_id: ctx.client("ec2").delete_security_group(GroupId=group_id),
+    ),
     Kind("SSM parameter", _ssm_parameters, lambda ctx, name: ctx.client("ssm").delete_parameter(Name=name)),
     Kind("VPN connection", _vpn_connections, delete_vpn_connection),
-    Kind("customer gateway", _customer_gateways,
-         lambda ctx, cgw_id: ctx.client("ec2").delete_customer_gateway(CustomerGatewayId=cgw_id)),
+    Kind(
+        "customer gateway",
+        _customer_gateways,
+        lambda ctx, cgw_id: ctx.client("ec2").delete_customer_gateway(CustomerGatewayId=cgw_id),
+    ),
     # last: the resources above send their logs there until they are gone
     Kind("log group", _log_groups, lambda ctx, name: ctx.client("logs").delete_log_group(logGroupName=name)),
 )
 
 
 def _association(ctx: AwsContext, assoc_id: str) -> dict:
-    return ctx.client("route53resolver").get_resolver_rule_association(
-        ResolverRuleAssociationId=assoc_id)["ResolverRuleAssociation"]
+    return ctx.client("route53resolver").get_resolver_rule_association(ResolverRuleAssociationId=assoc_id)[
+        "ResolverRuleAssociation"
+    ]
 
 
 def _association_vpc(ctx: AwsContext, assoc_id: str) -> str:

@@ -15,8 +15,8 @@ them gets them in place (ModifyVpnTunnelOptions, tunnel by tunnel).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import pandas as pd
 
@@ -74,12 +74,21 @@ class AttachmentResult:
 def find_transit_gateway(ctx: AwsContext) -> dict:
     """The available TGW whose Amazon-side ASN is the params'."""
     want = ctx.params.transit_gateway.amazon_side_asn
-    tgws = [t for t in paginate(ctx.client("ec2"), "describe_transit_gateways", "TransitGateways",
-                                Filters=[{"Name": "state", "Values": ["available"]}])
-            if t["Options"]["AmazonSideAsn"] == want]
+    tgws = [
+        t
+        for t in paginate(
+            ctx.client("ec2"),
+            "describe_transit_gateways",
+            "TransitGateways",
+            Filters=[{"Name": "state", "Values": ["available"]}],
+        )
+        if t["Options"]["AmazonSideAsn"] == want
+    ]
     if not tgws:
-        raise PhaseError(f"no available transit gateway with Amazon-side ASN {want} in {ctx.params.region}; "
-                         "create one first, or fix transit_gateway.amazon_side_asn in the params")
+        raise PhaseError(
+            f"no available transit gateway with Amazon-side ASN {want} in {ctx.params.region}; "
+            "create one first, or fix transit_gateway.amazon_side_asn in the params"
+        )
     if len(tgws) > 1:
         ids = ", ".join(t["TransitGatewayId"] for t in tgws)
         raise PhaseError(f"several transit gateways have ASN {want} ({ids}); keep one per ASN in this region")
@@ -89,15 +98,24 @@ def find_transit_gateway(ctx: AwsContext) -> dict:
 def ensure_customer_gateway(ctx: AwsContext, created: list[str]) -> dict:
     ec2 = ctx.client("ec2")
     cgw = ctx.params.customer_gateway
-    found = [g for g in ec2.describe_customer_gateways(Filters=ctx.stack_filters() + [
-        {"Name": "ip-address", "Values": [cgw.public_ip]},
-        {"Name": "bgp-asn", "Values": [str(cgw.bgp_asn)]},
-        {"Name": "state", "Values": ["pending", "available"]},
-    ])["CustomerGateways"]]
+    found = [
+        g
+        for g in ec2.describe_customer_gateways(
+            Filters=ctx.stack_filters()
+            + [
+                {"Name": "ip-address", "Values": [cgw.public_ip]},
+                {"Name": "bgp-asn", "Values": [str(cgw.bgp_asn)]},
+                {"Name": "state", "Values": ["pending", "available"]},
+            ]
+        )["CustomerGateways"]
+    ]
     if found:
         return found[0]
     gateway = ec2.create_customer_gateway(
-        Type="ipsec.1", BgpAsn=cgw.bgp_asn, IpAddress=cgw.public_ip, DeviceName=cgw.device_name,
+        Type="ipsec.1",
+        BgpAsn=cgw.bgp_asn,
+        IpAddress=cgw.public_ip,
+        DeviceName=cgw.device_name,
         TagSpecifications=ctx.tag_spec("customer-gateway", PHASE, "cgw"),
     )["CustomerGateway"]
     created.append(gateway["CustomerGatewayId"])
@@ -150,8 +168,13 @@ def _log_state(options: dict | None) -> tuple:
     state = []
     for prefix in ("", "Bgp"):
         if str(cloudwatch.get(f"{prefix}LogEnabled", False)).lower() == "true":
-            state.append((True, str(cloudwatch.get(f"{prefix}LogGroupArn") or "").removesuffix(":*"),
-                          cloudwatch.get(f"{prefix}LogOutputFormat") or "json"))
+            state.append(
+                (
+                    True,
+                    str(cloudwatch.get(f"{prefix}LogGroupArn") or "").removesuffix(":*"),
+                    cloudwatch.get(f"{prefix}LogOutputFormat") or "json",
+                )
+            )
         else:
             state.append((False, "", ""))
     return tuple(state)
@@ -218,13 +241,15 @@ def ordered_tunnel_options(ctx: AwsContext, vpn: dict) -> list[dict]:
     return sorted(vpn.get("Options", {}).get("TunnelOptions", []), key=order)
 
 
-def _tunnel_diff(ctx: AwsContext, vpn: dict,
-                 log_group_arn: str | None = None) -> list[tuple[int, str, list[Change], dict]]:
+def _tunnel_diff(
+    ctx: AwsContext, vpn: dict, log_group_arn: str | None = None
+) -> list[tuple[int, str, list[Change], dict]]:
     """Per tunnel the params ask to differ: (number, outside IP, the changes, the
     ModifyVpnTunnelOptions request that makes them)."""
     out = []
-    for number, (want, have) in enumerate(zip(tunnel_options(ctx, log_group_arn), ordered_tunnel_options(ctx, vpn)),
-                                          start=1):
+    for number, (want, have) in enumerate(
+        zip(tunnel_options(ctx, log_group_arn), ordered_tunnel_options(ctx, vpn)), start=1
+    ):
         changes, request = [], {}
         for key, value in want.items():
             current = have.get(DESCRIBED_AS.get(key, key))
@@ -246,14 +271,18 @@ def _tunnel_diff(ctx: AwsContext, vpn: dict,
 
 
 def _stack_customer_gateways(ctx: AwsContext) -> list[dict]:
-    return ctx.client("ec2").describe_customer_gateways(Filters=ctx.stack_filters() + [
-        {"Name": "state", "Values": ["pending", "available"]}])["CustomerGateways"]
+    return ctx.client("ec2").describe_customer_gateways(
+        Filters=ctx.stack_filters() + [{"Name": "state", "Values": ["pending", "available"]}]
+    )["CustomerGateways"]
 
 
 def _stack_vpn_connections(ctx: AwsContext) -> list[dict]:
     """The stack's VPN connections that are pending or available."""
-    return [v for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters(PHASE))["VpnConnections"]
-            if v["State"] in LIVE_STATES]
+    return [
+        v
+        for v in ctx.client("ec2").describe_vpn_connections(Filters=ctx.stack_filters(PHASE))["VpnConnections"]
+        if v["State"] in LIVE_STATES
+    ]
 
 
 def plan(ctx: AwsContext) -> list[Step]:
@@ -267,40 +296,77 @@ def plan(ctx: AwsContext) -> list[Step]:
         steps.append(Step("customer gateway", same["CustomerGatewayId"], "keep"))
     elif gateways:
         old = gateways[0]
-        changes = [Change(name, str(have), str(wanted)) for name, have, wanted in (
-            ("ip_address", old["IpAddress"], want.public_ip), ("bgp_asn", old["BgpAsn"], want.bgp_asn))
-            if str(have) != str(wanted)]
-        steps.append(Step("customer gateway", old["CustomerGatewayId"], "replace", changes,
-                          "a gateway's address and ASN cannot change: CreateCustomerGateway, move the VPN "
-                          "connection to it (ModifyVpnConnection), DeleteCustomerGateway", interrupts=False))
+        changes = [
+            Change(name, str(have), str(wanted))
+            for name, have, wanted in (
+                ("ip_address", old["IpAddress"], want.public_ip),
+                ("bgp_asn", old["BgpAsn"], want.bgp_asn),
+            )
+            if str(have) != str(wanted)
+        ]
+        steps.append(
+            Step(
+                "customer gateway",
+                old["CustomerGatewayId"],
+                "replace",
+                changes,
+                "a gateway's address and ASN cannot change: CreateCustomerGateway, move the VPN "
+                "connection to it (ModifyVpnConnection), DeleteCustomerGateway",
+                interrupts=False,
+            )
+        )
     else:
         steps.append(Step("customer gateway", "(new)", "create", how="CreateCustomerGateway"))
     vpns = _stack_vpn_connections(ctx)
     if not vpns:
-        steps.append(Step("VPN connection", "(new)", "create", how="CreateVpnConnection on the transit gateway "
-                                                                   f"{tgw['TransitGatewayId']}"))
+        steps.append(
+            Step(
+                "VPN connection",
+                "(new)",
+                "create",
+                how=f"CreateVpnConnection on the transit gateway {tgw['TransitGatewayId']}",
+            )
+        )
         return steps
     vpn = vpns[0]
-    replace = [Change(name, str(have), str(wanted)) for name, have, wanted in (
-        ("transit_gateway", vpn.get("TransitGatewayId"), tgw["TransitGatewayId"]),
-        ("static_routes_only", vpn.get("Options", {}).get("StaticRoutesOnly", False),
-         ctx.params.vpn.static_routes_only))
-        if have != wanted]
+    replace = [
+        Change(name, str(have), str(wanted))
+        for name, have, wanted in (
+            ("transit_gateway", vpn.get("TransitGatewayId"), tgw["TransitGatewayId"]),
+            (
+                "static_routes_only",
+                vpn.get("Options", {}).get("StaticRoutesOnly", False),
+                ctx.params.vpn.static_routes_only,
+            ),
+        )
+        if have != wanted
+    ]
     if replace:
-        steps.append(Step("VPN connection", vpn["VpnConnectionId"], "replace", replace,
-                          "DeleteVpnConnection, CreateVpnConnection: new tunnel addresses and keys, the router "
-                          "needs its new setup (notebook 02), traffic stops meanwhile"))
+        steps.append(
+            Step(
+                "VPN connection",
+                vpn["VpnConnectionId"],
+                "replace",
+                replace,
+                "DeleteVpnConnection, CreateVpnConnection: new tunnel addresses and keys, the router "
+                "needs its new setup (notebook 02), traffic stops meanwhile",
+            )
+        )
         return steps
     modify = []
     if not same or same["CustomerGatewayId"] != vpn["CustomerGatewayId"]:
-        modify.append(Change("customer_gateway", vpn["CustomerGatewayId"],
-                             same["CustomerGatewayId"] if same else "the new customer gateway"))
+        modify.append(
+            Change(
+                "customer_gateway",
+                vpn["CustomerGatewayId"],
+                same["CustomerGatewayId"] if same else "the new customer gateway",
+            )
+        )
     how = ["ModifyVpnConnection (both tunnels re-establish)"] if modify else []
     for number, _, changes, _ in _tunnel_diff(ctx, vpn, expected_log_group_arn(ctx)):
         modify += [Change(f"tunnel {number} {c.field}", c.have, c.want) for c in changes]
         how.append(f"ModifyVpnTunnelOptions on tunnel {number} (it re-establishes)")
-    steps.append(Step("VPN connection", vpn["VpnConnectionId"], "modify" if modify else "keep", modify,
-                      "; ".join(how)))
+    steps.append(Step("VPN connection", vpn["VpnConnectionId"], "modify" if modify else "keep", modify, "; ".join(how)))
     return steps
 
 
@@ -308,15 +374,26 @@ def plan_frame(ctx: AwsContext) -> pd.DataFrame:
     return frame(plan(ctx))
 
 
-def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[str], changed: list[str],
-                          progress: Callable[[str], None] | None = print, log_group_arn: str | None = None) -> dict:
+def ensure_vpn_connection(
+    ctx: AwsContext,
+    tgw: dict,
+    cgw: dict,
+    created: list[str],
+    changed: list[str],
+    progress: Callable[[str], None] | None = print,
+    log_group_arn: str | None = None,
+) -> dict:
     """The stack's VPN connection on the transit gateway, created once; changed in place
     where the params differ and AWS allows it (its customer gateway, its tunnels' options,
     their logs into `log_group_arn`)."""
     ec2 = ctx.client("ec2")
     found = _stack_vpn_connections(ctx)
-    replaced = [v for v in found if v.get("TransitGatewayId") != tgw["TransitGatewayId"]
-                or v.get("Options", {}).get("StaticRoutesOnly", False) != ctx.params.vpn.static_routes_only]
+    replaced = [
+        v
+        for v in found
+        if v.get("TransitGatewayId") != tgw["TransitGatewayId"]
+        or v.get("Options", {}).get("StaticRoutesOnly", False) != ctx.params.vpn.static_routes_only
+    ]
     for vpn in replaced:  # only with allow_replace (run() refused otherwise): its tunnels' addresses go with it
         wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
         delete_vpn_connection(ctx, vpn["VpnConnectionId"])
@@ -324,9 +401,13 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
     found = [v for v in found if v not in replaced]
     if not found:
         vpn = ec2.create_vpn_connection(
-            Type="ipsec.1", CustomerGatewayId=cgw["CustomerGatewayId"], TransitGatewayId=tgw["TransitGatewayId"],
-            Options={"StaticRoutesOnly": ctx.params.vpn.static_routes_only,
-                     "TunnelOptions": tunnel_options(ctx, log_group_arn)},
+            Type="ipsec.1",
+            CustomerGatewayId=cgw["CustomerGatewayId"],
+            TransitGatewayId=tgw["TransitGatewayId"],
+            Options={
+                "StaticRoutesOnly": ctx.params.vpn.static_routes_only,
+                "TunnelOptions": tunnel_options(ctx, log_group_arn),
+            },
             TagSpecifications=ctx.tag_spec("vpn-connection", PHASE, "vpn"),
         )["VpnConnection"]
         created.append(vpn["VpnConnectionId"])
@@ -341,10 +422,12 @@ def ensure_vpn_connection(ctx: AwsContext, tgw: dict, cgw: dict, created: list[s
         _delete_unused_gateways(ctx, cgw, changed)
     for number, outside_ip, changes, request in _tunnel_diff(ctx, describe_vpn(ctx, vpn_id), log_group_arn):
         wait_available(ctx, vpn_id, progress=progress)
-        ec2.modify_vpn_tunnel_options(VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=outside_ip,
-                                      TunnelOptions=request)
-        changed.append(f"{vpn_id}: tunnel {number} ({outside_ip}) {', '.join(c.field for c in changes)} "
-                       "(ModifyVpnTunnelOptions)")
+        ec2.modify_vpn_tunnel_options(
+            VpnConnectionId=vpn_id, VpnTunnelOutsideIpAddress=outside_ip, TunnelOptions=request
+        )
+        changed.append(
+            f"{vpn_id}: tunnel {number} ({outside_ip}) {', '.join(c.field for c in changes)} (ModifyVpnTunnelOptions)"
+        )
     return describe_vpn(ctx, vpn_id)
 
 
@@ -358,15 +441,28 @@ def _delete_unused_gateways(ctx: AwsContext, keep: dict, changed: list[str]) -> 
             changed.append(f"{gateway_id}: deleted (no VPN connection uses it any more)")
 
 
-def wait_available(ctx: AwsContext, vpn_id: str, progress: Callable[[str], None] | None = print,
-                   timeout: float = 900) -> dict:
+def wait_available(
+    ctx: AwsContext, vpn_id: str, progress: Callable[[str], None] | None = print, timeout: float = 900
+) -> dict:
     """Wait for the VPN connection and its TGW attachment (AWS: several minutes)."""
     ec2 = ctx.client("ec2")
-    wait(ec2.get_waiter("vpn_connection_available"), label=f"VPN connection {vpn_id}",
-         delay=ctx.waiter_delay, timeout=timeout, progress=progress, VpnConnectionIds=[vpn_id])
+    wait(
+        ec2.get_waiter("vpn_connection_available"),
+        label=f"VPN connection {vpn_id}",
+        delay=ctx.waiter_delay,
+        timeout=timeout,
+        progress=progress,
+        VpnConnectionIds=[vpn_id],
+    )
     attachment_filter = [{"Name": "resource-id", "Values": [vpn_id]}, {"Name": "resource-type", "Values": ["vpn"]}]
-    wait(extra_waiter("TransitGatewayAttachmentAvailable", ec2), label=f"TGW attachment of {vpn_id}",
-         delay=ctx.waiter_delay, timeout=timeout, progress=progress, Filters=attachment_filter)
+    wait(
+        extra_waiter("TransitGatewayAttachmentAvailable", ec2),
+        label=f"TGW attachment of {vpn_id}",
+        delay=ctx.waiter_delay,
+        timeout=timeout,
+        progress=progress,
+        Filters=attachment_filter,
+    )
     return ec2.describe_transit_gateway_attachments(Filters=attachment_filter)["TransitGatewayAttachments"][0]
 
 
@@ -380,15 +476,23 @@ def route_table_state(ctx: AwsContext, tgw: dict, attachment_id: str) -> dict:
     association = propagation = None
     if assoc_table:
         rows = ec2.get_transit_gateway_route_table_associations(
-            TransitGatewayRouteTableId=assoc_table, Filters=by_attachment)["Associations"]
+            TransitGatewayRouteTableId=assoc_table, Filters=by_attachment
+        )["Associations"]
         association = rows[0]["State"] if rows else None
     if prop_table:
-        rows = [r for r in ec2.get_transit_gateway_route_table_propagations(
-            TransitGatewayRouteTableId=prop_table)["TransitGatewayRouteTablePropagations"]
-            if r["TransitGatewayAttachmentId"] == attachment_id]
+        rows = [
+            r
+            for r in ec2.get_transit_gateway_route_table_propagations(TransitGatewayRouteTableId=prop_table)[
+                "TransitGatewayRouteTablePropagations"
+            ]
+            if r["TransitGatewayAttachmentId"] == attachment_id
+        ]
         propagation = rows[0]["State"] if rows else None
-    return {"association_route_table_id": assoc_table, "association_state": association,
-            "propagation_state": propagation}
+    return {
+        "association_route_table_id": assoc_table,
+        "association_state": association,
+        "propagation_state": propagation,
+    }
 
 
 def number_tunnels(ctx: AwsContext, vpn: dict) -> list[Tunnel]:
@@ -398,13 +502,19 @@ def number_tunnels(ctx: AwsContext, vpn: dict) -> list[Tunnel]:
     for number, option in enumerate(ordered_tunnel_options(ctx, vpn), start=1):
         hosts = list(ipaddress.ip_network(option["TunnelInsideCidr"]).hosts())
         tele = telemetry.get(option["OutsideIpAddress"], {})
-        tunnels.append(Tunnel(
-            number=number, outside_ip=option["OutsideIpAddress"], inside_cidr=option["TunnelInsideCidr"],
-            aws_inside_ip=str(hosts[0]), cgw_inside_ip=str(hosts[1]),
-            pre_shared_key=mask_secret(option.get("PreSharedKey")),
-            status=tele.get("Status", "UNKNOWN"), status_message=tele.get("StatusMessage", ""),
-            accepted_routes=int(tele.get("AcceptedRouteCount", 0)),
-        ))
+        tunnels.append(
+            Tunnel(
+                number=number,
+                outside_ip=option["OutsideIpAddress"],
+                inside_cidr=option["TunnelInsideCidr"],
+                aws_inside_ip=str(hosts[0]),
+                cgw_inside_ip=str(hosts[1]),
+                pre_shared_key=mask_secret(option.get("PreSharedKey")),
+                status=tele.get("Status", "UNKNOWN"),
+                status_message=tele.get("StatusMessage", ""),
+                accepted_routes=int(tele.get("AcceptedRouteCount", 0)),
+            )
+        )
     return tunnels
 
 
@@ -412,8 +522,9 @@ def find_vpn_connection(ctx: AwsContext) -> dict:
     """The VPN connection phase 1 made (for the later phases); says what to run if none."""
     found = _stack_vpn_connections(ctx)
     if not found:
-        raise PhaseError(f"no VPN connection tagged hybridnet:stack={ctx.params.name}; "
-                         "run notebook 01_tgw_attachment first")
+        raise PhaseError(
+            f"no VPN connection tagged hybridnet:stack={ctx.params.name}; run notebook 01_tgw_attachment first"
+        )
     return found[0]
 
 
@@ -432,8 +543,9 @@ def run(ctx: AwsContext, progress: Callable[[str], None] | None = print) -> Atta
     vpn = ensure_vpn_connection(ctx, tgw, cgw, created, changed, progress, log_group_arn)
     attachment = wait_available(ctx, vpn["VpnConnectionId"], progress=progress)
     if not any(t["Key"] == STACK_TAG for t in attachment.get("Tags", [])):
-        ctx.client("ec2").create_tags(Resources=[attachment["TransitGatewayAttachmentId"]],
-                                      Tags=ctx.tags(PHASE, "vpn-attachment"))
+        ctx.client("ec2").create_tags(
+            Resources=[attachment["TransitGatewayAttachmentId"]], Tags=ctx.tags(PHASE, "vpn-attachment")
+        )
     vpn = describe_vpn(ctx, vpn["VpnConnectionId"])
     return AttachmentResult(
         transit_gateway_id=tgw["TransitGatewayId"],
@@ -462,12 +574,18 @@ def tunnels_frame(result: AttachmentResult) -> pd.DataFrame:
 def summary_frame(result: AttachmentResult) -> pd.DataFrame:
     rows = [
         ("transit gateway", result.transit_gateway_id, f"ASN {result.amazon_side_asn}"),
-        ("customer gateway", result.customer_gateway_id,
-         f"IP {result.customer_gateway_ip}, BGP ASN {result.customer_gateway_asn}; "
-         + ("created" if result.customer_gateway_id in result.created else "reused")),
+        (
+            "customer gateway",
+            result.customer_gateway_id,
+            f"IP {result.customer_gateway_ip}, BGP ASN {result.customer_gateway_asn}; "
+            + ("created" if result.customer_gateway_id in result.created else "reused"),
+        ),
         ("VPN connection", result.vpn_connection_id, result.vpn_state),
         ("TGW attachment", result.attachment_id, result.attachment_state),
-        ("default route table", result.association_route_table_id or "-",
-         f"association {result.association_state}, propagation {result.propagation_state}"),
+        (
+            "default route table",
+            result.association_route_table_id or "-",
+            f"association {result.association_state}, propagation {result.propagation_state}",
+        ),
     ]
     return pd.DataFrame(rows, columns=["resource", "id", "state"]).set_index("resource")

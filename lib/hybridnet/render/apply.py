@@ -111,8 +111,9 @@ def psk_parameter_name(stack: str, vpn_connection_id: str, tunnel_number: int) -
     against Parameter Store's naming rules."""
     for what, value in (("stack", stack), ("VPN connection id", vpn_connection_id)):
         if not isinstance(value, str) or not _PARAMETER_PART.match(value):
-            raise ValueError(f"{what} {value!r} cannot be part of a Parameter Store name "
-                             "(letters, digits, '_', '.', '-' only)")
+            raise ValueError(
+                f"{what} {value!r} cannot be part of a Parameter Store name (letters, digits, '_', '.', '-' only)"
+            )
     if isinstance(tunnel_number, bool) or not isinstance(tunnel_number, int) or tunnel_number < 1:
         raise ValueError(f"tunnel number must be a positive integer, got {tunnel_number!r}")
     name = f"/hybridnet/{stack}/{vpn_connection_id}/tunnel{tunnel_number}/pre-shared-key"
@@ -148,13 +149,16 @@ def _target_name(script: str) -> str:
     return m.group(1) if m else script
 
 
-def _check_inputs(files: Sequence[RenderedFile], script: str, secrets: Mapping[str, str],
-                  region: str, workdir: str) -> list[RenderedFile]:
+def _check_inputs(
+    files: Sequence[RenderedFile], script: str, secrets: Mapping[str, str], region: str, workdir: str
+) -> list[RenderedFile]:
     if not REGION_NAME.match(region or ""):
         raise ValueError(f"region {region!r} is not an AWS region name like us-east-1")
     if not WORKDIR_PATH.match(workdir or "") or workdir.count("/") < 3:
-        raise ValueError(f"workdir {workdir!r} must be an absolute path at least three levels deep "
-                         "(letters, digits, '_', '.', '-'): each run removes and recreates it")
+        raise ValueError(
+            f"workdir {workdir!r} must be an absolute path at least three levels deep "
+            "(letters, digits, '_', '.', '-'): each run removes and recreates it"
+        )
     files = list(files)
     names = [f.name for f in files]
     for f in files:
@@ -173,14 +177,15 @@ def _check_inputs(files: Sequence[RenderedFile], script: str, secrets: Mapping[s
         raise ValueError(f"setup script {script} is not executable (mode {by_name[script].mode:#o})")
     for placeholder, parameter in secrets.items():
         if not isinstance(placeholder, str) or not PSK_PATTERN.match(placeholder):
-            raise ValueError("a placeholder in secrets is not a token by the PSK rule "
-                             f"({PSK_RULE}): {placeholder!r}")
+            raise ValueError(f"a placeholder in secrets is not a token by the PSK rule ({PSK_RULE}): {placeholder!r}")
         check_parameter_name(parameter)
     for f in files:
         for token in sorted(set(_PLACEHOLDER_ANY.findall(f.content))):
             if token not in secrets:
-                raise ValueError(f"{f.name} holds the placeholder {token} but secrets names no parameter for it; "
-                                 "the router would get the placeholder as its key")
+                raise ValueError(
+                    f"{f.name} holds the placeholder {token} but secrets names no parameter for it; "
+                    "the router would get the placeholder as its key"
+                )
     return files
 
 
@@ -189,16 +194,19 @@ def b64_lines(text: str) -> list[str]:
     return base64.encodebytes(text.encode("utf-8")).decode("ascii").splitlines()
 
 
-def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, str], tag: str,
-                 region: str, workdir: str) -> list[str]:
+def _bash_script(
+    files: list[RenderedFile], script: str, secrets: Mapping[str, str], tag: str, region: str, workdir: str
+) -> list[str]:
     q = shlex.quote
     used = [(ph, secrets[ph]) for ph in secrets if any(ph in f.content for f in files)]
     secret_files = [f.name for f in files if any(ph in f.content for ph, _ in used)]
     log = _log_name(script)
-    fix = (f"the parameter must exist in {region} as a SecureString, the instance profile needs "
-           "ssm:GetParameters on it and kms:Decrypt on its KMS key "
-           "(alias/aws/ssm unless another was chosen), and the instance must reach "
-           f"ssm.{region}.amazonaws.com (internet, NAT, or an ssm VPC interface endpoint)")
+    fix = (
+        f"the parameter must exist in {region} as a SecureString, the instance profile needs "
+        "ssm:GetParameters on it and kms:Decrypt on its KMS key "
+        "(alias/aws/ssm unless another was chosen), and the instance must reach "
+        f"ssm.{region}.amazonaws.com (internet, NAT, or an ssm VPC interface endpoint)"
+    )
     lines = [
         "set -euo pipefail",
         "export LC_ALL=C AWS_PAGER=''",
@@ -211,13 +219,13 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         "reported=0",
         "cleanup() {",
         "    local rc=$? f",
-        "    for f in \"${secret_files[@]}\" .aws-stderr; do",
-        "        rm -f -- \"$dir/$f\"",
+        '    for f in "${secret_files[@]}" .aws-stderr; do',
+        '        rm -f -- "$dir/$f"',
         "    done",
-        "    if [ \"$rc\" -ne 0 ] && [ \"$reported\" = 0 ]; then",
-        f"        echo \"{tag}: failed at step: $step (exit $rc)\" >&2",
+        '    if [ "$rc" -ne 0 ] && [ "$reported" = 0 ]; then',
+        f'        echo "{tag}: failed at step: $step (exit $rc)" >&2',
         "    fi",
-        "    exit \"$rc\"",
+        '    exit "$rc"',
         "}",
         "trap cleanup EXIT",
         "trap 'exit 143' TERM INT HUP",
@@ -235,15 +243,17 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         lines += [
             "step='find the aws CLI'",
             "if ! command -v aws >/dev/null 2>&1; then",
-            f"    echo \"{tag}: no aws CLI on the router to read the pre-shared keys from Parameter Store: "
-            "install it (awscli, or AWS CLI v2)\" >&2",
+            f'    echo "{tag}: no aws CLI on the router to read the pre-shared keys from Parameter Store: '
+            'install it (awscli, or AWS CLI v2)" >&2',
             "    reported=1",
             "    exit 3",
             "fi",
         ]
     # The last non-empty line of aws's complaint, on one line, without a trailing ':'.
-    aws_reason = ("{ grep -v '^[[:space:]]*$' .aws-stderr || true; } "
-                  "| tail -n 1 | tr -s '[:space:]' ' ' | sed 's/[ :]*$//' | cut -c1-300")
+    aws_reason = (
+        "{ grep -v '^[[:space:]]*$' .aws-stderr || true; } "
+        "| tail -n 1 | tr -s '[:space:]' ' ' | sed 's/[ :]*$//' | cut -c1-300"
+    )
     if used:
         names = [parameter for _, parameter in used]
         where = f"{', '.join(names)} ({region})"
@@ -252,12 +262,12 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
             # One call for every tunnel (the CLI takes a second to start). AWS CLI v2
             # before 2.13 (Debian 12's) ignores AWS_ENDPOINT_URL: pass it where it is
             # set (an emulator, a VPC endpoint named by the caller), never otherwise.
-            "if ! pairs=\"$(aws ${AWS_ENDPOINT_URL:+--endpoint-url \"$AWS_ENDPOINT_URL\"} ssm get-parameters "
+            'if ! pairs="$(aws ${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"} ssm get-parameters '
             f"--region {q(region)} --names {' '.join(q(n) for n in names)} --with-decryption "
             "--query 'Parameters[*].[Name,Value]' --output text 2>.aws-stderr)\"; then",
-            f"    why=\"$({aws_reason})\"",
-            f"    echo {q(f'{tag}: cannot read the SecureString parameter(s) {where}: ')}\"${{why:-aws failed}}. "
-            f"Fix: \"{q(fix)} >&2",
+            f'    why="$({aws_reason})"',
+            f'    echo {q(f"{tag}: cannot read the SecureString parameter(s) {where}: ")}"${{why:-aws failed}}. '
+            f'Fix: "{q(fix)} >&2',
             "    reported=1",
             "    exit 3",
             "fi",
@@ -272,11 +282,13 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
     for i, (_, parameter) in enumerate(used, start=1):
         where = f"{parameter} ({region})"
         cannot_read = f"{tag}: cannot read the SecureString parameter {where}: not found. Fix: "
-        not_a_key = (f"{tag}: parameter {where} does not hold a pre-shared key by AWS rule (8-64 letters, "
-                     "digits, . or _, not starting with 0): put the tunnel key there as a SecureString")
+        not_a_key = (
+            f"{tag}: parameter {where} does not hold a pre-shared key by AWS rule (8-64 letters, "
+            "digits, . or _, not starting with 0): put the tunnel key there as a SecureString"
+        )
         lines += [
             f"step={q('check parameter ' + parameter)}",
-            f"if [ -z \"$psk_{i}\" ]; then",
+            f'if [ -z "$psk_{i}" ]; then',
             f"    echo {q(cannot_read)}{q(fix)} >&2",
             "    reported=1",
             "    exit 3",
@@ -293,7 +305,7 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
         lines += [
             f"step={q('put the pre-shared keys into ' + name)}",
             f"IFS= read -r -d '' content < {q(name)} || true",
-            *[f"content=\"${{content//{ph}/\"$psk_{i}\"}}\"" for i, ph in subs],
+            *[f'content="${{content//{ph}/"$psk_{i}"}}"' for i, ph in subs],
             f"printf '%s' \"$content\" > {q(name)}",
         ]
     lines += [
@@ -310,8 +322,14 @@ def _bash_script(files: list[RenderedFile], script: str, secrets: Mapping[str, s
     return lines
 
 
-def apply_commands(files: list[RenderedFile], script: str, secrets: dict[str, str], region: str,
-                   workdir: str = DEFAULT_WORKDIR, tag: str = DEFAULT_TAG) -> list[str]:
+def apply_commands(
+    files: list[RenderedFile],
+    script: str,
+    secrets: dict[str, str],
+    region: str,
+    workdir: str = DEFAULT_WORKDIR,
+    tag: str = DEFAULT_TAG,
+) -> list[str]:
     """The ``commands`` of an ``AWS-RunShellScript`` SendCommand that applies a router target.
 
     ``files``: the target rendered from :func:`with_placeholder_secrets`;
@@ -336,10 +354,10 @@ def apply_commands(files: list[RenderedFile], script: str, secrets: dict[str, st
         f"hn_dir={q(workdir)}",
         "hn_step='start'",
         "hn_rc=0",
-        f"trap 'hn_rc=$?; [ \"$hn_rc\" -eq 0 ] || echo \"{tag}: failed at step: $hn_step (exit $hn_rc)\" >&2' EXIT",
+        f'trap \'hn_rc=$?; [ "$hn_rc" -eq 0 ] || echo "{tag}: failed at step: $hn_step (exit $hn_rc)" >&2\' EXIT',
         "hn_step='find bash'",
         "command -v bash >/dev/null",
-        "hn_step=\"remove the previous run's work directory $hn_dir\"",
+        'hn_step="remove the previous run\'s work directory $hn_dir"',
         'rm -rf -- "$hn_dir"',
         'hn_step="create the work directory $hn_dir"',
         'mkdir -p -- "$hn_dir"',

@@ -39,8 +39,10 @@ DEFAULT_WORKDIR = "/var/lib/hybridnet/clientvpn"
 SCRIPT = "try-client-vpn.sh"
 
 _ENV = template_environment()
-_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
-                   r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")
+_NAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
+)
 _NAME_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -80,8 +82,15 @@ def _check(checks: Sequence[Check]) -> None:
             ipaddress.IPv4Address(c.expected)
 
 
-def try_commands(profile: str, key_parameter: str, region: str, endpoint: str, checks: Sequence[Check] = (),
-                 timeout_s: int = 15, workdir: str = DEFAULT_WORKDIR) -> list[str]:
+def try_commands(
+    profile: str,
+    key_parameter: str,
+    region: str,
+    endpoint: str,
+    checks: Sequence[Check] = (),
+    timeout_s: int = 15,
+    workdir: str = DEFAULT_WORKDIR,
+) -> list[str]:
     """The ``commands`` of an ``AWS-RunShellScript`` SendCommand that tries the profile.
 
     ``profile``: the client profile with :data:`KEY_PLACEHOLDER` where the key
@@ -107,16 +116,28 @@ def try_commands(profile: str, key_parameter: str, region: str, endpoint: str, c
         return {"label": q(c.label), "target": q(c.target), "name": q(c.name), "expected": c.expected}
 
     script = _ENV.get_template(f"{SCRIPT}.j2").render(
-        endpoint=endpoint, key_parameter=q(key_parameter), key_parameter_text=key_parameter, region=q(region),
-        region_text=region, workdir=q(workdir), placeholder=KEY_PLACEHOLDER, timeout_s=timeout_s,
+        endpoint=endpoint,
+        key_parameter=q(key_parameter),
+        key_parameter_text=key_parameter,
+        region=q(region),
+        region_text=region,
+        workdir=q(workdir),
+        placeholder=KEY_PLACEHOLDER,
+        timeout_s=timeout_s,
         profile_b64="\n".join(b64_lines(profile)),
         pings=[quoted(c) for c in checks if c.kind == "ping"],
-        resolves=[quoted(c) for c in checks if c.kind == "resolve"])
+        resolves=[quoted(c) for c in checks if c.kind == "resolve"],
+    )
     path = f"{workdir}.sh"
-    commands = ["set -eu", "umask 077", f"mkdir -p -- {q(workdir.rsplit('/', 1)[0])}",
-                f"base64 -d > {q(path)} <<'HYBRIDNET_SCRIPT_EOF'",
-                *b64_lines(script),
-                "HYBRIDNET_SCRIPT_EOF", f"exec bash {q(path)}"]
+    commands = [
+        "set -eu",
+        "umask 077",
+        f"mkdir -p -- {q(workdir.rsplit('/', 1)[0])}",
+        f"base64 -d > {q(path)} <<'HYBRIDNET_SCRIPT_EOF'",
+        *b64_lines(script),
+        "HYBRIDNET_SCRIPT_EOF",
+        f"exec bash {q(path)}",
+    ]
     size = parameters_size(commands)
     if size > SEND_COMMAND_MAX_PARAMETER_BYTES:
         raise ValueError(f"the commands take {size} bytes; SendCommand takes {SEND_COMMAND_MAX_PARAMETER_BYTES}")
@@ -158,5 +179,12 @@ def parse_output(stdout: str) -> TryOutcome:
     return outcome
 
 
-__all__ = ["Check", "DEFAULT_WORKDIR", "KEY_PLACEHOLDER", "TryOutcome", "key_parameter_name", "parse_output",
-           "try_commands"]
+__all__ = [
+    "Check",
+    "DEFAULT_WORKDIR",
+    "KEY_PLACEHOLDER",
+    "TryOutcome",
+    "key_parameter_name",
+    "parse_output",
+    "try_commands",
+]

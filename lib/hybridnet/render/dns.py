@@ -65,7 +65,7 @@ _ENV = template_environment()  # the same Jinja2 settings as the router template
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _OWNER_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")  # _srv._tcp style owners too
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_SAFE_RDATA = re.compile(r'^[\x20-\x7e]+$')
+_SAFE_RDATA = re.compile(r"^[\x20-\x7e]+$")
 _ESCAPE = re.compile(r"\\([0-7]{3})")  # Route 53 writes a backslash + 3 octal digits (\052 is *)
 
 
@@ -82,8 +82,7 @@ def _domain(field: str, value: Any) -> str:
     text = str(value).strip() if isinstance(value, str) else ""
     name = text.rstrip(".").lower()
     labels = name.split(".") if name else []
-    if (not labels or len(name) > 253 or text.endswith("..")
-            or not all(_LABEL.match(label) for label in labels)):
+    if not labels or len(name) > 253 or text.endswith("..") or not all(_LABEL.match(label) for label in labels):
         raise ValueError(
             f"{field}: {value!r} is not a valid DNS domain name like anycompany.corp "
             "(labels of letters, digits and '-', 1-63 characters, separated by dots)"
@@ -212,15 +211,29 @@ def _serial(records: Sequence[ZoneRecord], soa_head: str) -> int:
     return (zlib.crc32(data.encode()) & 0x7FFFFFFF) or 1
 
 
-def _zone_file(zone: str, file_name: str, header: Sequence[str], records: list[ZoneRecord],
-               soa_template: str, ttl: int = DEFAULT_TTL) -> RenderedFile:
-    records = sorted(records, key=lambda r: (r.owner != "@", r.type != "NS", r.owner.split(".")[::-1], r.type,
-                                              r.value))
+def _zone_file(
+    zone: str,
+    file_name: str,
+    header: Sequence[str],
+    records: list[ZoneRecord],
+    soa_template: str,
+    ttl: int = DEFAULT_TTL,
+) -> RenderedFile:
+    records = sorted(records, key=lambda r: (r.owner != "@", r.type != "NS", r.owner.split(".")[::-1], r.type, r.value))
     serial = _serial(records, soa_template)
-    return RenderedFile(file_name, _render(
-        "bind-zone.db.j2", zone=zone, file_name=file_name, header=list(header), ttl=ttl,
-        soa=soa_template.format(serial=serial), records=records,
-    ), FILE_MODE)
+    return RenderedFile(
+        file_name,
+        _render(
+            "bind-zone.db.j2",
+            zone=zone,
+            file_name=file_name,
+            header=list(header),
+            ttl=ttl,
+            soa=soa_template.format(serial=serial),
+            records=records,
+        ),
+        FILE_MODE,
+    )
 
 
 def _host_records(field: str, zone: str, records: Mapping[str, Any]) -> list[ZoneRecord]:
@@ -236,8 +249,9 @@ def _host_records(field: str, zone: str, records: Mapping[str, Any]) -> list[Zon
     return out
 
 
-def _rrset_records(field: str, zone: str, rrsets: Sequence[Mapping[str, Any]]) -> tuple[list[ZoneRecord], str | None,
-                                                                                          list[str]]:
+def _rrset_records(
+    field: str, zone: str, rrsets: Sequence[Mapping[str, Any]]
+) -> tuple[list[ZoneRecord], str | None, list[str]]:
     """Route 53 ResourceRecordSets -> records, the zone's own SOA rdata, skipped notes."""
     records: list[ZoneRecord] = []
     soa: str | None = None
@@ -282,10 +296,20 @@ def _onprem_zone_records(zone: str, ns_ip: str, onprem_records: Mapping[str, Any
     return own + [r for r in hosts if (r.owner, r.type) != ("ns", "A")]
 
 
-def onprem_bind_files(inbound_ips: Sequence[str], private_zone: str | Sequence[str], region: str,
-                      onprem_zone: str, onprem_records: Mapping[str, Any], listen_ips: Sequence[str] | None = None,
-                      *, onprem_cidrs: Sequence[str], vpc_cidrs: Sequence[str], dns_server_ip: str | None = None,
-                      bind_dir: str = "/etc/bind", cache_dir: str = "/var/cache/bind") -> list[RenderedFile]:
+def onprem_bind_files(
+    inbound_ips: Sequence[str],
+    private_zone: str | Sequence[str],
+    region: str,
+    onprem_zone: str,
+    onprem_records: Mapping[str, Any],
+    listen_ips: Sequence[str] | None = None,
+    *,
+    onprem_cidrs: Sequence[str],
+    vpc_cidrs: Sequence[str],
+    dns_server_ip: str | None = None,
+    bind_dir: str = "/etc/bind",
+    cache_dir: str = "/var/cache/bind",
+) -> list[RenderedFile]:
     """The on-prem server's files in memory (see :func:`render_onprem_bind`)."""
     inbound = _ips("inbound_ips", inbound_ips)
     private_zones = _zones("private_zone", private_zone)
@@ -308,16 +332,30 @@ def onprem_bind_files(inbound_ips: Sequence[str], private_zone: str | Sequence[s
     records = _onprem_zone_records(zone, ns_ip, onprem_records)
     zone_file_name = f"db.{zone}"
     ctx = dict(
-        dns_server_ip=ns_ip, onprem_zone=zone, bind_dir=bind_dir.rstrip("/") or "/", cache_dir=cache_dir,
-        private_zones=private_zones, compute_zone=compute_zone, inbound_ips=inbound,
-        forward_zones=private_zones + [compute_zone], allowed_cidrs=allowed, listen_ips=listen,
-        acl_name="hybrid-clients", zone_file_path=f"{bind_dir.rstrip('/')}/{zone_file_name}",
+        dns_server_ip=ns_ip,
+        onprem_zone=zone,
+        bind_dir=bind_dir.rstrip("/") or "/",
+        cache_dir=cache_dir,
+        private_zones=private_zones,
+        compute_zone=compute_zone,
+        inbound_ips=inbound,
+        forward_zones=private_zones + [compute_zone],
+        allowed_cidrs=allowed,
+        listen_ips=listen,
+        acl_name="hybrid-clients",
+        zone_file_path=f"{bind_dir.rstrip('/')}/{zone_file_name}",
     )
-    zone_file = _zone_file(zone, zone_file_name, [
-        f"What it is: the on-prem zone {zone}, served by the IDC DNS server {ns_ip}.",
-        f"Copy to {ctx['zone_file_path']} (named.conf.local loads it as type master).",
-        "The serial is derived from the content: it changes whenever a record does.",
-    ], records, f"ns.{zone}. hostmaster.{zone}. {{serial}} {SOA_TIMERS}")
+    zone_file = _zone_file(
+        zone,
+        zone_file_name,
+        [
+            f"What it is: the on-prem zone {zone}, served by the IDC DNS server {ns_ip}.",
+            f"Copy to {ctx['zone_file_path']} (named.conf.local loads it as type master).",
+            "The serial is derived from the content: it changes whenever a record does.",
+        ],
+        records,
+        f"ns.{zone}. hostmaster.{zone}. {{serial}} {SOA_TIMERS}",
+    )
     files = [
         RenderedFile("named.conf.options", _render("bind-onprem-named.conf.options.j2", **ctx), FILE_MODE),
         RenderedFile("named.conf.local", _render("bind-onprem-named.conf.local.j2", **ctx), FILE_MODE),
@@ -329,11 +367,21 @@ def onprem_bind_files(inbound_ips: Sequence[str], private_zone: str | Sequence[s
     return files + [RenderedFile(ONPREM_SETUP_SCRIPT, setup, SCRIPT_MODE)]
 
 
-def render_onprem_bind(inbound_ips: Sequence[str], private_zone: str | Sequence[str], region: str,
-                       onprem_zone: str, onprem_records: Mapping[str, Any], out_dir: Path | str,
-                       listen_ips: Sequence[str] | None = None, *, onprem_cidrs: Sequence[str],
-                       vpc_cidrs: Sequence[str], dns_server_ip: str | None = None, bind_dir: str = "/etc/bind",
-                       cache_dir: str = "/var/cache/bind") -> list[Path]:
+def render_onprem_bind(
+    inbound_ips: Sequence[str],
+    private_zone: str | Sequence[str],
+    region: str,
+    onprem_zone: str,
+    onprem_records: Mapping[str, Any],
+    out_dir: Path | str,
+    listen_ips: Sequence[str] | None = None,
+    *,
+    onprem_cidrs: Sequence[str],
+    vpc_cidrs: Sequence[str],
+    dns_server_ip: str | None = None,
+    bind_dir: str = "/etc/bind",
+    cache_dir: str = "/var/cache/bind",
+) -> list[Path]:
     """Write the on-prem BIND server's files into `out_dir`; return their paths.
 
     * `inbound_ips`: the Route 53 Resolver inbound endpoint IPs (forwarders);
@@ -349,9 +397,19 @@ def render_onprem_bind(inbound_ips: Sequence[str], private_zone: str | Sequence[
       (default: the first of `listen_ips`);
     * `bind_dir` / `cache_dir`: where the files live on the server.
     """
-    files = onprem_bind_files(inbound_ips, private_zone, region, onprem_zone, onprem_records, listen_ips,
-                              onprem_cidrs=onprem_cidrs, vpc_cidrs=vpc_cidrs, dns_server_ip=dns_server_ip,
-                              bind_dir=bind_dir, cache_dir=cache_dir)
+    files = onprem_bind_files(
+        inbound_ips,
+        private_zone,
+        region,
+        onprem_zone,
+        onprem_records,
+        listen_ips,
+        onprem_cidrs=onprem_cidrs,
+        vpc_cidrs=vpc_cidrs,
+        dns_server_ip=dns_server_ip,
+        bind_dir=bind_dir,
+        cache_dir=cache_dir,
+    )
     out = Path(out_dir)
     return [write_file(out / f.name, f.content, f.mode) for f in files]
 
@@ -360,9 +418,14 @@ def _onprem_kwargs(params: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     if params.dns is None:
         raise ValueError("dns: the parameter set has no dns section (private zone, inbound IPs)")
     kwargs: dict[str, Any] = dict(
-        inbound_ips=list(params.dns.inbound_ips), private_zone=params.dns.private_zone, region=params.region,
-        onprem_zone=params.onprem.domain, onprem_records=dict(params.onprem.hosts),
-        listen_ips=[params.onprem.dns_server], onprem_cidrs=[params.onprem.cidr], vpc_cidrs=[params.vpc.cidr],
+        inbound_ips=list(params.dns.inbound_ips),
+        private_zone=params.dns.private_zone,
+        region=params.region,
+        onprem_zone=params.onprem.domain,
+        onprem_records=dict(params.onprem.hosts),
+        listen_ips=[params.onprem.dns_server],
+        onprem_cidrs=[params.onprem.cidr],
+        vpc_cidrs=[params.vpc.cidr],
         dns_server_ip=params.onprem.dns_server,
     )
     kwargs.update(overrides)
@@ -411,8 +474,9 @@ def _targets(field: str, values: Any) -> tuple[list[str], list[str]]:
     return entries, ips
 
 
-def _lab_common(out_dir: Path | str, run_dir: Path | str | None, listen_ips: Any, allow_query: Any,
-                port: int) -> dict[str, Any]:
+def _lab_common(
+    out_dir: Path | str, run_dir: Path | str | None, listen_ips: Any, allow_query: Any, port: int
+) -> dict[str, Any]:
     listen = _ips("listen_ips", listen_ips)
     allowed = _cidrs("allow_query", allow_query)
     if not allowed:
@@ -422,15 +486,30 @@ def _lab_common(out_dir: Path | str, run_dir: Path | str | None, listen_ips: Any
         raise ValueError(f"run_dir: {str(run)!r} has characters named.conf paths cannot hold")
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"port: {port!r} is not 1-65535")
-    return {"listen_ips": listen, "allowed_cidrs": allowed, "run_dir": str(run),
-            "conf_path": str(run / "named.conf"), "port": port, "dnstap_socket": None}
+    return {
+        "listen_ips": listen,
+        "allowed_cidrs": allowed,
+        "run_dir": str(run),
+        "conf_path": str(run / "named.conf"),
+        "port": port,
+        "dnstap_socket": None,
+    }
 
 
-def lab_onprem_bind_files(out_dir: Path | str, *, listen_ips: Sequence[str], allow_query: Sequence[str],
-                          onprem_zone: str, onprem_records: Mapping[str, Any], inbound_ips: Sequence[str],
-                          private_zones: str | Sequence[str], region: str | None = None,
-                          dns_server_ip: str | None = None, run_dir: Path | str | None = None,
-                          port: int = 53) -> list[RenderedFile]:
+def lab_onprem_bind_files(
+    out_dir: Path | str,
+    *,
+    listen_ips: Sequence[str],
+    allow_query: Sequence[str],
+    onprem_zone: str,
+    onprem_records: Mapping[str, Any],
+    inbound_ips: Sequence[str],
+    private_zones: str | Sequence[str],
+    region: str | None = None,
+    dns_server_ip: str | None = None,
+    run_dir: Path | str | None = None,
+    port: int = 53,
+) -> list[RenderedFile]:
     """The lab's on-prem named in memory (see :func:`render_lab_bind`)."""
     ctx = _lab_common(out_dir, run_dir, listen_ips, allow_query, port)
     zone = _domain("onprem_zone", onprem_zone)
@@ -440,27 +519,47 @@ def lab_onprem_bind_files(out_dir: Path | str, *, listen_ips: Sequence[str], all
         forwarded.append(compute_internal_zone(region))
     ns_ip = _ip("dns_server_ip", dns_server_ip) if dns_server_ip is not None else ctx["listen_ips"][0]
     records = _onprem_zone_records(zone, ns_ip, onprem_records)
-    zone_file = _zone_file(zone, f"db.{zone}", ["What it is: the lab's on-prem zone (role onprem)."],
-                           records, f"ns.{zone}. hostmaster.{zone}. {{serial}} {SOA_TIMERS}")
+    zone_file = _zone_file(
+        zone,
+        f"db.{zone}",
+        ["What it is: the lab's on-prem zone (role onprem)."],
+        records,
+        f"ns.{zone}. hostmaster.{zone}. {{serial}} {SOA_TIMERS}",
+    )
     run = Path(ctx["run_dir"])
     conf = _render(
-        "bind-lab-named.conf.j2", role="onprem", title=f"IDC DNS server for {zone}",
-        description=[f"Primary for {zone}; forwards {', '.join(forwarded)} to the Route 53 Resolver",
-                     f"inbound endpoint ({', '.join(inbound)})."],
-        upstream_ips=inbound, query_source_ip=None,
+        "bind-lab-named.conf.j2",
+        role="onprem",
+        title=f"IDC DNS server for {zone}",
+        description=[
+            f"Primary for {zone}; forwards {', '.join(forwarded)} to the Route 53 Resolver",
+            f"inbound endpoint ({', '.join(inbound)}).",
+        ],
+        upstream_ips=inbound,
+        query_source_ip=None,
         primary_zones=[{"name": zone, "path": str(run / zone_file.name), "comment": "the on-prem zone"}],
-        forward_zones=[{"name": z, "targets": inbound, "comment": "to the Resolver inbound endpoint"}
-                       for z in forwarded],
+        forward_zones=[
+            {"name": z, "targets": inbound, "comment": "to the Resolver inbound endpoint"} for z in forwarded
+        ],
         **ctx,
     )
     return [RenderedFile("named.conf", conf, FILE_MODE), zone_file]
 
 
-def lab_resolver_bind_files(out_dir: Path | str, *, listen_ips: Sequence[str], allow_query: Sequence[str],
-                            hosted_zones: Mapping[str, Any], forward_rules: Mapping[str, Any] | None = None,
-                            query_source_ip: str | None = None, region: str | None = None,
-                            vpc_host_ips: Sequence[str] = (), run_dir: Path | str | None = None,
-                            port: int = 53, dnstap_socket: Path | str | None = None) -> list[RenderedFile]:
+def lab_resolver_bind_files(
+    out_dir: Path | str,
+    *,
+    listen_ips: Sequence[str],
+    allow_query: Sequence[str],
+    hosted_zones: Mapping[str, Any],
+    forward_rules: Mapping[str, Any] | None = None,
+    query_source_ip: str | None = None,
+    region: str | None = None,
+    vpc_host_ips: Sequence[str] = (),
+    run_dir: Path | str | None = None,
+    port: int = 53,
+    dnstap_socket: Path | str | None = None,
+) -> list[RenderedFile]:
     """The lab's Route 53 Resolver named in memory (see :func:`render_lab_bind`)."""
     ctx = _lab_common(out_dir, run_dir, listen_ips, allow_query, port)
     if dnstap_socket is not None:
@@ -509,19 +608,32 @@ def lab_resolver_bind_files(out_dir: Path | str, *, listen_ips: Sequence[str], a
         if not any(r.owner == "@" and r.type == "NS" for r in records):
             records.append(ZoneRecord("@", "NS", ROUTE53_NS, 172800))
         comment = comments.get(zone, "private hosted zone")
-        zone_file = _zone_file(zone, f"db.{zone}", [
-            f"What it is: {comment}: {zone} as Route 53 Resolver answers it (lab role resolver).",
-            *[f"skipped: {note}" for note in skipped],
-        ], records, soa or ROUTE53_SOA)
+        zone_file = _zone_file(
+            zone,
+            f"db.{zone}",
+            [
+                f"What it is: {comment}: {zone} as Route 53 Resolver answers it (lab role resolver).",
+                *[f"skipped: {note}" for note in skipped],
+            ],
+            records,
+            soa or ROUTE53_SOA,
+        )
         files.append(zone_file)
         primary.append({"name": zone, "path": str(run / zone_file.name), "comment": comment})
 
     conf = _render(
-        "bind-lab-named.conf.j2", role="resolver", title="Route 53 Resolver in the VPC",
-        description=["Answers the private hosted zones and forwards per FORWARD rule, sending",
-                     f"forwarded queries from the outbound endpoint IP {source or '(none)'}."],
-        upstream_ips=upstream, query_source_ip=source, primary_zones=primary,
-        forward_zones=sorted(forward_zones, key=lambda z: z["name"]), **ctx,
+        "bind-lab-named.conf.j2",
+        role="resolver",
+        title="Route 53 Resolver in the VPC",
+        description=[
+            "Answers the private hosted zones and forwards per FORWARD rule, sending",
+            f"forwarded queries from the outbound endpoint IP {source or '(none)'}.",
+        ],
+        upstream_ips=upstream,
+        query_source_ip=source,
+        primary_zones=primary,
+        forward_zones=sorted(forward_zones, key=lambda z: z["name"]),
+        **ctx,
     )
     return [RenderedFile("named.conf", conf, FILE_MODE), *files]
 

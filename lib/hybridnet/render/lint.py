@@ -32,9 +32,7 @@ class Finding:
     fix: str
 
 
-def lint_router(
-    cfg: VpnConnectionConfig, site: RouterSite, out_dir: Path | None = None
-) -> list[Finding]:
+def lint_router(cfg: VpnConnectionConfig, site: RouterSite, out_dir: Path | None = None) -> list[Finding]:
     """Lint the VPN parameters, the site and (optionally) rendered files.
 
     * IKEv1 allowed (WARN, fix: IKEv2);
@@ -50,20 +48,28 @@ def lint_router(
     for t in cfg.tunnels:
         findings.extend(_crypto(t))
         if t.cgw_asn != site.cgw_asn:
-            findings.append(Finding(
-                FAIL, t.number, "site.cgw_asn",
-                f"site ASN {site.cgw_asn} differs from the customer gateway ASN {t.cgw_asn} "
-                f"AWS expects on tunnel {t.number}",
-                "use the ASN the customer gateway was created with (or recreate the CGW)",
-            ))
+            findings.append(
+                Finding(
+                    FAIL,
+                    t.number,
+                    "site.cgw_asn",
+                    f"site ASN {site.cgw_asn} differs from the customer gateway ASN {t.cgw_asn} "
+                    f"AWS expects on tunnel {t.number}",
+                    "use the ASN the customer gateway was created with (or recreate the CGW)",
+                )
+            )
     findings.extend(_overlaps(site))
     if len(cfg.tunnels) < 2:
-        findings.append(Finding(
-            WARN, None, "tunnels",
-            f"{cfg.vpn_connection_id} has one tunnel only: no redundancy during AWS "
-            "tunnel maintenance or a tunnel failure",
-            "configure both tunnels of the VPN connection on the router",
-        ))
+        findings.append(
+            Finding(
+                WARN,
+                None,
+                "tunnels",
+                f"{cfg.vpn_connection_id} has one tunnel only: no redundancy during AWS "
+                "tunnel maintenance or a tunnel failure",
+                "configure both tunnels of the VPN connection on the router",
+            )
+        )
     if out_dir is not None:
         findings.extend(_files(cfg, Path(out_dir)))
     return findings
@@ -73,26 +79,38 @@ def _crypto(t) -> list[Finding]:
     out: list[Finding] = []
     if "ikev1" in t.ike.versions:
         only = t.ike.versions == ("ikev1",)
-        out.append(Finding(
-            WARN, t.number, "ike.versions",
-            "IKEv1 is the only IKE version allowed" if only else "IKEv1 is still allowed",
-            "allow only IKEv2 (tunnel option IKEVersions=ikev2) and use IKEv2 on the router",
-        ))
+        out.append(
+            Finding(
+                WARN,
+                t.number,
+                "ike.versions",
+                "IKEv1 is the only IKE version allowed" if only else "IKEv1 is still allowed",
+                "allow only IKEv2 (tunnel option IKEVersions=ikev2) and use IKEv2 on the router",
+            )
+        )
     for phase, params, name in (("phase 1", t.ike, "ike"), ("phase 2", t.ipsec, "ipsec")):
         weak = [g for g in params.dh_groups if g < 14]
         if weak:
             listed = ", ".join(f"group {g}" + (" (modp1024)" if g == 2 else "") for g in weak)
-            out.append(Finding(
-                FAIL, t.number, f"{name}.dh_groups",
-                f"{phase} allows weak Diffie-Hellman {listed}",
-                f"allow only {STRONG_GROUPS_HINT}",
-            ))
+            out.append(
+                Finding(
+                    FAIL,
+                    t.number,
+                    f"{name}.dh_groups",
+                    f"{phase} allows weak Diffie-Hellman {listed}",
+                    f"allow only {STRONG_GROUPS_HINT}",
+                )
+            )
         if "SHA1" in params.integrity_algorithms:
-            out.append(Finding(
-                WARN, t.number, f"{name}.integrity_algorithms",
-                f"{phase} allows SHA-1 integrity",
-                "use SHA2-256 (or SHA2-384/512)",
-            ))
+            out.append(
+                Finding(
+                    WARN,
+                    t.number,
+                    f"{name}.integrity_algorithms",
+                    f"{phase} allows SHA-1 integrity",
+                    "use SHA2-256 (or SHA2-384/512)",
+                )
+            )
     return out
 
 
@@ -102,11 +120,15 @@ def _overlaps(site: RouterSite) -> list[Finding]:
         for vpc in site.vpc_cidrs:
             a, b = ipaddress.ip_network(onprem), ipaddress.ip_network(vpc)
             if a.overlaps(b):
-                out.append(Finding(
-                    FAIL, None, "site.onprem_cidrs",
-                    f"on-prem {onprem} overlaps VPC {vpc}: traffic for the overlap cannot be routed both ways",
-                    "renumber one side or announce only non-overlapping prefixes",
-                ))
+                out.append(
+                    Finding(
+                        FAIL,
+                        None,
+                        "site.onprem_cidrs",
+                        f"on-prem {onprem} overlaps VPC {vpc}: traffic for the overlap cannot be routed both ways",
+                        "renumber one side or announce only non-overlapping prefixes",
+                    )
+                )
     return out
 
 
@@ -120,16 +142,25 @@ def _files(cfg: VpnConnectionConfig, out_dir: Path) -> list[Finding]:
         mode = stat.S_IMODE(path.stat().st_mode)
         rel = str(path.relative_to(out_dir))
         if mode & stat.S_IWOTH:
-            out.append(Finding(
-                FAIL, None, rel, f"{rel} is world-writable (mode {mode:04o})",
-                f"chmod o-w {rel}",
-            ))
+            out.append(
+                Finding(
+                    FAIL,
+                    None,
+                    rel,
+                    f"{rel} is world-writable (mode {mode:04o})",
+                    f"chmod o-w {rel}",
+                )
+            )
         if mode & (stat.S_IRGRP | stat.S_IROTH) and _holds_secret(path, keys):
-            out.append(Finding(
-                FAIL, None, rel,
-                f"{rel} holds a pre-shared key and is readable by group/others (mode {mode:04o})",
-                f"chmod go= {rel} (0600, or 0700 for a script)",
-            ))
+            out.append(
+                Finding(
+                    FAIL,
+                    None,
+                    rel,
+                    f"{rel} holds a pre-shared key and is readable by group/others (mode {mode:04o})",
+                    f"chmod go= {rel} (0600, or 0700 for a script)",
+                )
+            )
     return out
 
 

@@ -41,9 +41,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from hybridnet.render.proposals import esp_proposals, ike_proposals, ike_version
-from hybridnet.workspace import write_file
 from hybridnet.render.site import RouterSite
 from hybridnet.vpnconfig import TunnelConfig, VpnConnectionConfig
+from hybridnet.workspace import write_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -290,12 +290,27 @@ def _lab(cfg: VpnConnectionConfig, site: RouterSite) -> list[RenderedFile]:
     frr_conf = _render("frr.conf.j2", **ctx)
     addresses = _render("ipsec0-addresses.j2", **ctx)
     installs = [
-        {"step": "Set strongSwan connections (swanctl)", "path": LAB_SWANCTL_CONF, "mode": "0600",
-         "content": swanctl, "owner": None},
-        {"step": "Set BGP (FRR)", "path": ctx["paths"]["frr_conf"], "mode": "0640", "content": frr_conf,
-         "owner": "frr"},
-        {"step": "Set ipsec0 addresses", "path": LAB_IPSEC0_ADDRESSES, "mode": "0644", "content": addresses,
-         "owner": None},
+        {
+            "step": "Set strongSwan connections (swanctl)",
+            "path": LAB_SWANCTL_CONF,
+            "mode": "0600",
+            "content": swanctl,
+            "owner": None,
+        },
+        {
+            "step": "Set BGP (FRR)",
+            "path": ctx["paths"]["frr_conf"],
+            "mode": "0640",
+            "content": frr_conf,
+            "owner": "frr",
+        },
+        {
+            "step": "Set ipsec0 addresses",
+            "path": LAB_IPSEC0_ADDRESSES,
+            "mode": "0644",
+            "content": addresses,
+            "owner": None,
+        },
     ]
     script = _script("setup-router-lab.sh", ctx, installs)
     return [

@@ -19,8 +19,9 @@ _moto_import_certificate = AWSCertificateManagerBackend.import_certificate
 class ReimportKeepsTagsBackend:
     """Mixed into moto's AWSCertificateManagerBackend."""
 
-    def import_certificate(self, certificate: bytes, private_key: bytes, chain: bytes | None, arn: str | None,
-                           tags: list[dict[str, str]]) -> str:
+    def import_certificate(
+        self, certificate: bytes, private_key: bytes, chain: bytes | None, arn: str | None, tags: list[dict[str, str]]
+    ) -> str:
         old: Any = self._certificates.get(arn) if arn else None  # type: ignore[attr-defined]
         new_arn = _moto_import_certificate(self, certificate, private_key, chain, arn, tags)  # type: ignore[arg-type]
         if old is not None:

@@ -117,9 +117,14 @@ class InvalidRuntime(LambdaClientError):
     code = 502
 
     def __init__(self, runtime: str | None, message: str | None = None) -> None:
-        super().__init__("InvalidRuntimeException", message or (
-            f"The runtime parameter of {runtime} is not supported by the hybridnet emulator, "
-            "which runs python3.x functions only."))
+        super().__init__(
+            "InvalidRuntimeException",
+            message
+            or (
+                f"The runtime parameter of {runtime} is not supported by the hybridnet emulator, "
+                "which runs python3.x functions only."
+            ),
+        )
 
 
 class InvalidZipFile(LambdaClientError):
@@ -139,7 +144,7 @@ class InvalidRequestContent(LambdaClientError):
 # Runs as the function, in the sandboxed interpreter: imports the handler,
 # calls it, writes the outcome to the result file. Everything the handler
 # prints is the function's log.
-RUNNER = r'''
+RUNNER = r"""
 import time
 STARTED = time.monotonic()
 import importlib, json, os, signal, sys, traceback
@@ -237,7 +242,7 @@ if out_of_memory:  # outside the except block: the handler's frames (and memory)
         finish({"oom": True})
     finally:
         os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer ends a function on Lambda
-'''
+"""
 
 # Runs as the emulator's user (root or not) in the emulator's own interpreter
 # (-I -S: nothing from the environment or site-packages), between the emulator
@@ -245,7 +250,7 @@ if out_of_memory:  # outside the except block: the handler's frames (and memory)
 # forks the function (limits, then the unprivileged identity, no_new_privs,
 # then exec of the runner), stops it at the time limit, kills whatever it left
 # behind, and reports the outcome and the peak memory on the status pipe.
-BOOTSTRAP = r'''
+BOOTSTRAP = r"""
 import json, os, resource, signal, sys, time
 
 status_fd = int(sys.argv[1])
@@ -372,11 +377,10 @@ for _ in range(10000):
         except ChildProcessError:
             pass
 report(status=wait_status, maxrss_kb=usage.ru_maxrss, timed_out=timed_out)
-'''
+"""
 
 # Run as the sandbox user to check an interpreter before using it.
-PROBE = ("import sys, importlib, json, resource, signal, traceback, zoneinfo; "
-         "print('%d.%d.%d' % sys.version_info[:3])")
+PROBE = "import sys, importlib, json, resource, signal, traceback, zoneinfo; print('%d.%d.%d' % sys.version_info[:3])"
 
 
 @dataclass(frozen=True)
@@ -403,6 +407,7 @@ def _reachable(path: str, uid: int, gid: int, want: int) -> bool:
     """Whether uid/gid (not root) may reach `path` (every directory on the way
     searchable) and use it with `want` (R_OK/W_OK/X_OK bits), judged by modes
     (os.access answers for the caller, not for another user)."""
+
     def allowed(st: os.stat_result, bits: int) -> bool:
         if st.st_uid == uid:
             shift = 6
@@ -428,8 +433,16 @@ def _probe(python: str, uid: int | None, gid: int | None) -> str | None:
     standard library, else None."""
     identity: dict[str, Any] = {} if uid is None else {"user": uid, "group": gid, "extra_groups": []}
     try:
-        done = subprocess.run([python, "-S", "-c", PROBE], cwd="/", env=dict(BOOTSTRAP_ENV),
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=20, check=False, **identity)
+        done = subprocess.run(
+            [python, "-S", "-c", PROBE],
+            cwd="/",
+            env=dict(BOOTSTRAP_ENV),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+            **identity,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     version = done.stdout.decode(errors="replace").strip()
@@ -449,11 +462,13 @@ def _build_sandbox() -> Sandbox:
             uid = gid = SANDBOX_FALLBACK_ID
             user = str(uid)
         if uid == 0 or gid == 0:
-            raise InvalidRuntime(None, f"The hybridnet emulator will not run functions as {user} "
-                                       f"(uid {uid}, gid {gid}): that is root.")
+            raise InvalidRuntime(
+                None, f"The hybridnet emulator will not run functions as {user} (uid {uid}, gid {gid}): that is root."
+            )
         candidates = [*SYSTEM_PYTHONS, os.path.realpath(sys.executable)]
-        usable = [p for p in dict.fromkeys(candidates)
-                  if os.path.exists(p) and _reachable(p, uid, gid, os.R_OK | os.X_OK)]
+        usable = [
+            p for p in dict.fromkeys(candidates) if os.path.exists(p) and _reachable(p, uid, gid, os.R_OK | os.X_OK)
+        ]
         temp_candidates = [tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"]
         temp_base = next((d for d in temp_candidates if os.path.isdir(d) and _reachable(d, uid, gid, os.X_OK)), None)
     else:
@@ -472,9 +487,12 @@ def _build_sandbox() -> Sandbox:
         if version:
             return Sandbox(uid, gid, user, python, version, temp_base)
         tried.append(python)
-    raise InvalidRuntime(None, f"The hybridnet emulator found no Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ "
-                               f"interpreter that {user} can run (tried: {', '.join(tried) or 'none reachable'}); "
-                               "install python3 (e.g. /usr/bin/python3) to run Lambda functions.")
+    raise InvalidRuntime(
+        None,
+        f"The hybridnet emulator found no Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ "
+        f"interpreter that {user} can run (tried: {', '.join(tried) or 'none reachable'}); "
+        "install python3 (e.g. /usr/bin/python3) to run Lambda functions.",
+    )
 
 
 def sandbox() -> Sandbox:
@@ -517,8 +535,7 @@ def check_runnable(fn: Any) -> None:
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
             archive.namelist()
     except zipfile.BadZipFile:
-        raise InvalidZipFile("Lambda was unable to unzip the deployment package of "
-                             f"{fn.function_name}.") from None
+        raise InvalidZipFile(f"Lambda was unable to unzip the deployment package of {fn.function_name}.") from None
 
 
 def role_credentials(fn: Any) -> tuple[dict[str, str], str | None]:
@@ -527,40 +544,55 @@ def role_credentials(fn: Any) -> tuple[dict[str, str], str | None]:
     from .. import roles
 
     session, why = roles.assume_for_service(
-        str(fn.role or ""), "lambda.amazonaws.com", account_id=fn.account_id, region=fn.region,
-        session_name=fn.function_name[:64], duration=ROLE_SESSION_SECONDS, what="the execution role")
+        str(fn.role or ""),
+        "lambda.amazonaws.com",
+        account_id=fn.account_id,
+        region=fn.region,
+        session_name=fn.function_name[:64],
+        duration=ROLE_SESSION_SECONDS,
+        what="the execution role",
+    )
     return (session.environment() if session is not None else {}), why
 
 
 def log_stream_name(fn: Any) -> str:
     """As Lambda names a new execution environment's stream: date, version, 32 hex."""
-    return f"{dt.datetime.now(dt.timezone.utc):%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
+    return f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
 
 
-def runtime_environment(fn: Any, task_root: Path, request_id: str, *, log_stream: str | None = None,
-                        credentials: dict[str, str] | None = None, tmpdir: Path | None = None) -> dict[str, str]:
+def runtime_environment(
+    fn: Any,
+    task_root: Path,
+    request_id: str,
+    *,
+    log_stream: str | None = None,
+    credentials: dict[str, str] | None = None,
+    tmpdir: Path | None = None,
+) -> dict[str, str]:
     """The process environment: the function's variables, then what the Lambda
     runtime sets (reserved names win, as AWS rejects them in the function's
     configuration). Nothing from the emulator's own environment leaks in."""
     env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
-    env.update({
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONUNBUFFERED": "1",  # the log keeps the order of prints and errors
-        "LAMBDA_TASK_ROOT": str(task_root),
-        "_HANDLER": str(fn.handler),
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-        "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream or log_stream_name(fn),
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_REGION": fn.region,
-        "AWS_DEFAULT_REGION": fn.region,
-        "_HYBRIDNET_INVOKED_ARN": fn.function_arn,
-    })
+    env.update(
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",  # the log keeps the order of prints and errors
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "_HANDLER": str(fn.handler),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream or log_stream_name(fn),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "_HYBRIDNET_INVOKED_ARN": fn.function_arn,
+        }
+    )
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(key, None)  # reserved: only the role's, if any
     env.update(credentials or {})
@@ -640,7 +672,7 @@ class _LogLines:
         if self.size >= LOG_LIMIT_BYTES:
             self.truncated = True
             return
-        data = data[:LOG_LIMIT_BYTES - self.size]
+        data = data[: LOG_LIMIT_BYTES - self.size]
         self.size += len(data)
         *complete, self.partial = (self.partial + data).split(b"\n")
         stamp = int(time.time() * 1000)
@@ -651,8 +683,12 @@ class _LogLines:
             self.lines.append((int(time.time() * 1000), self.partial.decode("utf-8", "replace")))
             self.partial = b""
         if self.truncated:
-            self.lines.append((int(time.time() * 1000),
-                               f"[hybridnet] the rest of the output was dropped: more than {LOG_LIMIT_BYTES} bytes"))
+            self.lines.append(
+                (
+                    int(time.time() * 1000),
+                    f"[hybridnet] the rest of the output was dropped: more than {LOG_LIMIT_BYTES} bytes",
+                )
+            )
         return self.lines
 
 
@@ -670,10 +706,16 @@ def _supervise(config: dict, backstop: float) -> _Run:
     outcome; `backstop` seconds on, kill it all whatever it is doing."""
     status_read, status_write = os.pipe()
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(status_write)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=(status_write,), env=dict(BOOTSTRAP_ENV), cwd="/",
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(status_write)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(status_write,),
+            env=dict(BOOTSTRAP_ENV),
+            cwd="/",
+            start_new_session=True,
+        )
     except BaseException:
         os.close(status_read)
         raise
@@ -743,8 +785,13 @@ def _supervise(config: dict, backstop: float) -> _Run:
             continue
         if "status" in report:
             final = report
-    return _Run(output.close(), final.get("status"), int(final.get("maxrss_kb") or 0),
-                bool(final.get("timed_out")) or forced, proc.returncode)
+    return _Run(
+        output.close(),
+        final.get("status"),
+        int(final.get("maxrss_kb") or 0),
+        bool(final.get("timed_out")) or forced,
+        proc.returncode,
+    )
 
 
 def _exit_reason(wait_status: int | None, supervisor_code: int | None) -> str:
@@ -771,17 +818,38 @@ def run_function(fn: Any, event: Any, timeout: float | None = None) -> Invocatio
     credentials, no_credentials = role_credentials(fn)
     start_ms = int(time.time() * 1000)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="hybridnet-lambda-", dir=box.temp_base,
-                                     ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(prefix="hybridnet-lambda-", dir=box.temp_base, ignore_cleanup_errors=True) as tmp:
         task_root, scratch, event_path, result_path = _prepare(Path(tmp), fn, event, box)
         deadline_ms = int((time.time() + limit) * 1000)
-        argv = [box.python, "-S", "-c", RUNNER, str(task_root), str(fn.handler), request_id, str(deadline_ms),
-                str(event_path), str(result_path), str(RESPONSE_LIMIT_BYTES)]
-        env = runtime_environment(fn, task_root, request_id, log_stream=log_stream, credentials=credentials,
-                                  tmpdir=scratch)
-        run = _supervise({"python": box.python, "argv": argv, "env": env, "cwd": str(task_root),
-                          "uid": box.uid, "gid": box.gid, "limits": _limits(fn, box), "timeout": limit},
-                         backstop=limit + SUPERVISOR_GRACE_SECONDS)
+        argv = [
+            box.python,
+            "-S",
+            "-c",
+            RUNNER,
+            str(task_root),
+            str(fn.handler),
+            request_id,
+            str(deadline_ms),
+            str(event_path),
+            str(result_path),
+            str(RESPONSE_LIMIT_BYTES),
+        ]
+        env = runtime_environment(
+            fn, task_root, request_id, log_stream=log_stream, credentials=credentials, tmpdir=scratch
+        )
+        run = _supervise(
+            {
+                "python": box.python,
+                "argv": argv,
+                "env": env,
+                "cwd": str(task_root),
+                "uid": box.uid,
+                "gid": box.gid,
+                "limits": _limits(fn, box),
+                "timeout": limit,
+            },
+            backstop=limit + SUPERVISOR_GRACE_SECONDS,
+        )
         wall_ms = (time.monotonic() - started) * 1000
         outcome = None if run.timed_out else _read_outcome(result_path, box)
 
@@ -795,10 +863,11 @@ def run_function(fn: Any, event: Any, timeout: float | None = None) -> Invocatio
     memory_mb = min(math.ceil(run.maxrss_kb / 1024), int(fn.memory_size))
     error_lines: list[str] = []
     if run.timed_out:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         error_lines.append(f"{stamp} {request_id} Task timed out after {limit:.2f} seconds")
-        payload = _error_payload("Sandbox.Timedout",
-                                 f"RequestId: {request_id} Error: Task timed out after {limit:.2f} seconds")
+        payload = _error_payload(
+            "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {limit:.2f} seconds"
+        )
         function_error: str | None = "Unhandled"
     elif outcome is not None and outcome.get("oom"):
         memory_mb = int(fn.memory_size)
@@ -806,8 +875,10 @@ def run_function(fn: Any, event: Any, timeout: float | None = None) -> Invocatio
         error_lines += [message, "Runtime.OutOfMemory"]
         payload, function_error = _error_payload("Runtime.OutOfMemory", message), "Unhandled"
     elif outcome is None or not ("error" in outcome or isinstance(outcome.get("payload"), str)):
-        message = f"RequestId: {request_id} Error: Runtime exited with error: " \
-                  f"{_exit_reason(run.wait_status, run.supervisor_code)}"
+        message = (
+            f"RequestId: {request_id} Error: Runtime exited with error: "
+            f"{_exit_reason(run.wait_status, run.supervisor_code)}"
+        )
         error_lines += [message, "Runtime.ExitError"]
         payload, function_error = _error_payload("Runtime.ExitError", message), "Unhandled"
     elif "error" in outcome:
@@ -819,9 +890,11 @@ def run_function(fn: Any, event: Any, timeout: float | None = None) -> Invocatio
     if outcome is not None and isinstance(outcome.get("duration_ms"), (int, float)):
         duration_ms = float(outcome["duration_ms"])
         init_ms = float(outcome.get("init_ms") or 0)
-    report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-              f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {fn.memory_size} MB\t"
-              f"Max Memory Used: {memory_mb} MB\t")
+    report = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {fn.memory_size} MB\t"
+        f"Max Memory Used: {memory_mb} MB\t"
+    )
     if init_ms is not None:
         report += f"Init Duration: {init_ms:.2f} ms\t"
     events.extend((now_ms, line) for line in error_lines)
@@ -838,8 +911,9 @@ def save_logs(fn: Any, log: Invocation | str) -> None:
         fn.save_logs(log.log if isinstance(log, Invocation) else log)
         return
     fn.logs_backend.ensure_log_stream(fn.logs_group_name, log.log_stream)
-    fn.logs_backend.put_log_events(fn.logs_group_name, log.log_stream,
-                                   [{"timestamp": stamp, "message": line} for stamp, line in log.events])
+    fn.logs_backend.put_log_events(
+        fn.logs_group_name, log.log_stream, [{"timestamp": stamp, "message": line} for stamp, line in log.events]
+    )
 
 
 def parse_event(body: Any) -> Any:
@@ -852,8 +926,9 @@ def parse_event(body: Any) -> Any:
     try:
         return json.loads(body)
     except ValueError as exc:
-        raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: "
-                                    f"{exc}") from None
+        raise InvalidRequestContent(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from None
 
 
 class RunningLambdaFunction:
@@ -867,6 +942,7 @@ class RunningLambdaFunction:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
+
             def run_async() -> None:
                 try:
                     save_logs(fn, run_function(fn, event))
@@ -894,9 +970,16 @@ class RunningLambdaSimpleBackend:
     """With moto's `lambda: {use_docker: false}` config Invoke echoed the payload;
     it runs the code here too."""
 
-    def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
-               response_headers: Any) -> bytes | str | None:
+    def invoke(
+        self, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes | str | None:
         from moto.awslambda.models import LambdaBackend
 
-        return LambdaBackend.invoke(self, function_name, qualifier, body, headers,  # type: ignore[arg-type]
-                                    response_headers)
+        return LambdaBackend.invoke(
+            self,
+            function_name,
+            qualifier,
+            body,
+            headers,  # type: ignore[arg-type]
+            response_headers,
+        )

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.ec2.models.customer_gateways import CustomerGateway
 from moto.ec2.models.core import TaggedEC2Resource
+from moto.ec2.models.customer_gateways import CustomerGateway
 from moto.ec2.utils import generic_filter
 
 
@@ -26,8 +26,7 @@ class FilterableCustomerGateway:
 
 
 class FilteringCustomerGatewayBackend:
-    def describe_customer_gateways(self, filters: Any = None,
-                                   customer_gateway_ids: list[str] | None = None) -> list:
+    def describe_customer_gateways(self, filters: Any = None, customer_gateway_ids: list[str] | None = None) -> list:
         gateways = list(self.customer_gateways.values())  # type: ignore[attr-defined]
         if customer_gateway_ids:
             gateways = [g for g in gateways if g.id in customer_gateway_ids]

@@ -51,13 +51,20 @@ def report_connection(body: dict) -> dict:
     """
     backend = ec2_backend(body["region"], body.get("account_id", DEFAULT_ACCOUNT_ID))
     connection = backend.report_client_vpn_connection(
-        body["client_vpn_endpoint_id"], connection_id=body.get("connection_id"),
-        common_name=body.get("common_name"), username=body.get("username"), client_ip=body.get("client_ip"),
-        public_ip=body.get("public_ip"), status=body.get("status", "active"),
-        status_message=body.get("status_message"), ingress_bytes=body.get("ingress_bytes"),
-        egress_bytes=body.get("egress_bytes"), ingress_packets=body.get("ingress_packets"),
+        body["client_vpn_endpoint_id"],
+        connection_id=body.get("connection_id"),
+        common_name=body.get("common_name"),
+        username=body.get("username"),
+        client_ip=body.get("client_ip"),
+        public_ip=body.get("public_ip"),
+        status=body.get("status", "active"),
+        status_message=body.get("status_message"),
+        ingress_bytes=body.get("ingress_bytes"),
+        egress_bytes=body.get("egress_bytes"),
+        ingress_packets=body.get("ingress_packets"),
         egress_packets=body.get("egress_packets"),
-        posture_compliance_statuses=body.get("posture_compliance_statuses"))
+        posture_compliance_statuses=body.get("posture_compliance_statuses"),
+    )
     return {"ok": True, **connection.to_admin()}
 
 
@@ -72,8 +79,14 @@ def connect(body: dict) -> dict:
     """
     backend = ec2_backend(body["region"], body.get("account_id", DEFAULT_ACCOUNT_ID))
     result = backend.connect_client_vpn_client(
-        body["client_vpn_endpoint_id"], common_name=body["common_name"], public_ip=body["public_ip"],
-        username=body.get("username"), client_ip=body.get("client_ip"), platform=body.get("platform"),
-        platform_version=body.get("platform_version"), client_openvpn_version=body.get("client_openvpn_version"),
-        port=body.get("port"))
+        body["client_vpn_endpoint_id"],
+        common_name=body["common_name"],
+        public_ip=body["public_ip"],
+        username=body.get("username"),
+        client_ip=body.get("client_ip"),
+        platform=body.get("platform"),
+        platform_version=body.get("platform_version"),
+        client_openvpn_version=body.get("client_openvpn_version"),
+        port=body.get("port"),
+    )
     return {"ok": True, **result}

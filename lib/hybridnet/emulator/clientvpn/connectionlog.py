@@ -38,11 +38,12 @@ NA = "NA"
 def _time(moment: dt.datetime | None) -> str:
     if moment is None:
         return NA
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def attempt_entry(endpoint: Any, connection: Any, *, allowed: bool, failure_reason: str | None,
-                  handler_invoked: bool, at: dt.datetime) -> dict[str, Any]:
+def attempt_entry(
+    endpoint: Any, connection: Any, *, allowed: bool, failure_reason: str | None, handler_invoked: bool, at: dt.datetime
+) -> dict[str, Any]:
     """The entry for a connection attempt (allowed or refused)."""
     entry: dict[str, Any] = {
         "connection-log-type": "connection-attempt",
@@ -75,15 +76,25 @@ def attempt_entry(endpoint: Any, connection: Any, *, allowed: bool, failure_reas
 
 def end_entry(endpoint: Any, connection: Any) -> dict[str, Any]:
     """The entry for the end of an admitted connection."""
-    ended = connection.ended or dt.datetime.now(dt.timezone.utc)
-    entry = attempt_entry(endpoint, connection, allowed=True, failure_reason=None,
-                          handler_invoked=bool(connection.posture_compliance_statuses), at=ended)
-    entry.update({
-        "ingress-bytes": str(connection.ingress_bytes), "egress-bytes": str(connection.egress_bytes),
-        "ingress-packets": str(connection.ingress_packets), "egress-packets": str(connection.egress_packets),
-        "connection-end-time": _time(ended),
-        "connection-duration-seconds": str(max(0, int((ended - connection.established).total_seconds()))),
-    })
+    ended = connection.ended or dt.datetime.now(dt.UTC)
+    entry = attempt_entry(
+        endpoint,
+        connection,
+        allowed=True,
+        failure_reason=None,
+        handler_invoked=bool(connection.posture_compliance_statuses),
+        at=ended,
+    )
+    entry.update(
+        {
+            "ingress-bytes": str(connection.ingress_bytes),
+            "egress-bytes": str(connection.egress_bytes),
+            "ingress-packets": str(connection.ingress_packets),
+            "egress-packets": str(connection.egress_packets),
+            "connection-end-time": _time(ended),
+            "connection-duration-seconds": str(max(0, int((ended - connection.established).total_seconds()))),
+        }
+    )
     return entry
 
 
@@ -99,6 +110,6 @@ def write(endpoint: Any, entry: dict[str, Any], at: dt.datetime | None = None) -
     if group not in logs.groups:
         return False  # deleted since: nothing is delivered
     logs.ensure_log_stream(group, stream)
-    stamp = int((at or dt.datetime.now(dt.timezone.utc)).timestamp() * 1000)
+    stamp = int((at or dt.datetime.now(dt.UTC)).timestamp() * 1000)
     logs.put_log_events(group, stream, [{"timestamp": stamp, "message": json.dumps(entry)}])
     return True

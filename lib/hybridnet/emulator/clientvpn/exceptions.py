@@ -10,26 +10,56 @@ raises them too: its 400 answer names the class and the EC2 code.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from moto.ec2.exceptions import EC2ClientError, InvalidParameterValue, MissingParameterError
 from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError as InvalidGroupNotFound
 
 __all__ = [
-    "AcmCertificateNotFound", "CertificateNotInEndpointAccount", "CertificateWithoutDomain",
-    "ClientIpNotInClientCidr", "ClientVpnEndpointAssociationExists", "ClientVpnEndpointNotAvailable",
-    "ClientVpnTerminateConnectionsLimitExceeded", "CommonNameRequired", "DescriptionTooLong",
-    "HandlerFunctionNotFound", "HandlerNotInEndpointAccount", "InvalidAcmCertificateArn", "InvalidChoice",
-    "InvalidCidrBlock", "InvalidClientCidrRange", "InvalidClientIp", "InvalidClientVpnActiveAssociationNotFound",
-    "InvalidClientVpnAssociationIdNotFound", "InvalidClientVpnConnectionIdNotFound",
-    "InvalidClientVpnConnectionUserNotFound", "InvalidClientVpnDuplicateAssociation",
-    "InvalidClientVpnDuplicateAuthorizationRule", "InvalidClientVpnDuplicateRoute",
-    "InvalidClientVpnEndpointAuthorizationRuleNotFound", "InvalidClientVpnEndpointIdNotFound",
-    "InvalidClientVpnRouteNotFound", "InvalidClientVpnSubnetIdDuplicateAz", "InvalidClientVpnSubnetIdNotFound",
-    "InvalidClientVpnSubnetIdOverlappingCidr", "InvalidConnectionLogDestination", "InvalidConnectionStatus",
-    "InvalidFilterName", "InvalidGroupNotFound", "InvalidHandlerArn", "InvalidHandlerName", "InvalidNextToken",
-    "InvalidParameterValue", "InvalidTagResourceType", "MissingParameterError", "NoFreeClientIp",
-    "NotBoth", "RequiredWhenEnabled", "SubnetNotTargetNetwork", "SubnetStillAssociating",
+    "AcmCertificateNotFound",
+    "CertificateNotInEndpointAccount",
+    "CertificateWithoutDomain",
+    "ClientIpNotInClientCidr",
+    "ClientVpnEndpointAssociationExists",
+    "ClientVpnEndpointNotAvailable",
+    "ClientVpnTerminateConnectionsLimitExceeded",
+    "CommonNameRequired",
+    "DescriptionTooLong",
+    "HandlerFunctionNotFound",
+    "HandlerNotInEndpointAccount",
+    "InvalidAcmCertificateArn",
+    "InvalidChoice",
+    "InvalidCidrBlock",
+    "InvalidClientCidrRange",
+    "InvalidClientIp",
+    "InvalidClientVpnActiveAssociationNotFound",
+    "InvalidClientVpnAssociationIdNotFound",
+    "InvalidClientVpnConnectionIdNotFound",
+    "InvalidClientVpnConnectionUserNotFound",
+    "InvalidClientVpnDuplicateAssociation",
+    "InvalidClientVpnDuplicateAuthorizationRule",
+    "InvalidClientVpnDuplicateRoute",
+    "InvalidClientVpnEndpointAuthorizationRuleNotFound",
+    "InvalidClientVpnEndpointIdNotFound",
+    "InvalidClientVpnRouteNotFound",
+    "InvalidClientVpnSubnetIdDuplicateAz",
+    "InvalidClientVpnSubnetIdNotFound",
+    "InvalidClientVpnSubnetIdOverlappingCidr",
+    "InvalidConnectionLogDestination",
+    "InvalidConnectionStatus",
+    "InvalidFilterName",
+    "InvalidGroupNotFound",
+    "InvalidHandlerArn",
+    "InvalidHandlerName",
+    "InvalidNextToken",
+    "InvalidParameterValue",
+    "InvalidTagResourceType",
+    "MissingParameterError",
+    "NoFreeClientIp",
+    "NotBoth",
+    "RequiredWhenEnabled",
+    "SubnetNotTargetNetwork",
+    "SubnetStillAssociating",
     "UnsupportedByEmulator",
 ]
 
@@ -40,6 +70,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- InvalidParameterValue, by kind
+
 
 class UnsupportedByEmulator(InvalidParameterValue):
     """A request member the emulator does not implement: an error, never a silent no-op."""
@@ -55,8 +86,10 @@ class InvalidCidrBlock(InvalidParameterValue):
 
 class InvalidClientCidrRange(InvalidParameterValue):
     def __init__(self, value: object, min_prefix: int, max_prefix: int):
-        super().__init__(f"Invalid client CIDR block {value}: the client CIDR range must have a size of at least "
-                         f"/{max_prefix} and must not be greater than /{min_prefix}.")
+        super().__init__(
+            f"Invalid client CIDR block {value}: the client CIDR range must have a size of at least "
+            f"/{max_prefix} and must not be greater than /{min_prefix}."
+        )
 
 
 class InvalidFilterName(InvalidParameterValue):
@@ -96,8 +129,9 @@ class RequiredWhenEnabled(InvalidParameterValue):
 
 class InvalidTagResourceType(InvalidParameterValue):
     def __init__(self, resource_type: object, expected: str):
-        super().__init__(f"'{resource_type}' is not a valid taggable resource type for this operation; "
-                         f"use '{expected}'.")
+        super().__init__(
+            f"'{resource_type}' is not a valid taggable resource type for this operation; use '{expected}'."
+        )
 
 
 class InvalidConnectionLogDestination(InvalidParameterValue):
@@ -110,6 +144,7 @@ class InvalidConnectionLogDestination(InvalidParameterValue):
 
 
 # -- certificates (ACM)
+
 
 class InvalidAcmCertificateArn(InvalidParameterValue):
     def __init__(self, parameter: str, arn: object):
@@ -133,6 +168,7 @@ class CertificateWithoutDomain(InvalidParameterValue):
 
 # -- the client connect handler (Lambda)
 
+
 class InvalidHandlerArn(InvalidParameterValue):
     def __init__(self, arn: object):
         super().__init__(f"Invalid Lambda function ARN {arn!r} for the client connect handler.")
@@ -140,14 +176,17 @@ class InvalidHandlerArn(InvalidParameterValue):
 
 class HandlerNotInEndpointAccount(InvalidParameterValue):
     def __init__(self) -> None:
-        super().__init__("The client connect handler's Lambda function must be in the same Region and account "
-                         "as the Client VPN endpoint.")
+        super().__init__(
+            "The client connect handler's Lambda function must be in the same Region and account "
+            "as the Client VPN endpoint."
+        )
 
 
 class InvalidHandlerName(InvalidParameterValue):
     def __init__(self, name: str, prefix: str):
-        super().__init__(f"The name of the client connect handler's Lambda function must begin with the "
-                         f"{prefix} prefix: {name}")
+        super().__init__(
+            f"The name of the client connect handler's Lambda function must begin with the {prefix} prefix: {name}"
+        )
 
 
 class HandlerFunctionNotFound(InvalidParameterValue):
@@ -156,6 +195,7 @@ class HandlerFunctionNotFound(InvalidParameterValue):
 
 
 # -- what a data plane reports (admin API)
+
 
 class InvalidConnectionStatus(InvalidParameterValue):
     def __init__(self, status: object, statuses: Iterable[str]):
@@ -184,97 +224,120 @@ class CommonNameRequired(InvalidParameterValue):
 
 # ---------------------------------------------------------------- Client VPN's own codes
 
+
 class InvalidClientVpnEndpointIdNotFound(EC2ClientError):
     def __init__(self, endpoint_id: str):
-        super().__init__("InvalidClientVpnEndpointId.NotFound",
-                         f"The Client VPN endpoint ID '{endpoint_id}' does not exist")
+        super().__init__(
+            "InvalidClientVpnEndpointId.NotFound", f"The Client VPN endpoint ID '{endpoint_id}' does not exist"
+        )
 
 
 class ClientVpnEndpointAssociationExists(EC2ClientError):
     def __init__(self, association_ids: Iterable[str]):
-        super().__init__("ClientVpnEndpointAssociationExists",
-                         "The endpoint that you're trying to delete has associations " + ", ".join(association_ids))
+        super().__init__(
+            "ClientVpnEndpointAssociationExists",
+            "The endpoint that you're trying to delete has associations " + ", ".join(association_ids),
+        )
 
 
 class ClientVpnEndpointNotAvailable(EC2ClientError):
     """A connection to an endpoint that is not `available` (IncorrectState)."""
 
     def __init__(self, endpoint_id: str, status: str):
-        super().__init__("IncorrectState",
-                         f"Client VPN endpoint {endpoint_id} is {status}; it accepts no connections")
+        super().__init__("IncorrectState", f"Client VPN endpoint {endpoint_id} is {status}; it accepts no connections")
 
 
 class InvalidClientVpnDuplicateAssociation(EC2ClientError):
     def __init__(self, subnet_id: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnDuplicateAssociationException",
-                         f"Subnet {subnet_id} is already associated with Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnDuplicateAssociationException",
+            f"Subnet {subnet_id} is already associated with Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnSubnetIdNotFound(EC2ClientError):
     """A subnet outside the endpoint's VPC."""
 
     def __init__(self, subnet_id: str, vpc_id: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnSubnetId.NotFound",
-                         f"Subnet {subnet_id} is not in VPC {vpc_id}, the VPC of Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnSubnetId.NotFound",
+            f"Subnet {subnet_id} is not in VPC {vpc_id}, the VPC of Client VPN endpoint {endpoint_id}",
+        )
 
 
 class SubnetNotTargetNetwork(EC2ClientError):
     """A route through a subnet that is not one of the endpoint's target networks."""
 
     def __init__(self, subnet_id: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnSubnetId.NotFound",
-                         f"Subnet {subnet_id} is not a target network of Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnSubnetId.NotFound",
+            f"Subnet {subnet_id} is not a target network of Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnSubnetIdDuplicateAz(EC2ClientError):
     def __init__(self, availability_zone: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnSubnetId.DuplicateAz",
-                         "You have already associated a subnet from Availability Zone "
-                         f"{availability_zone} with Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnSubnetId.DuplicateAz",
+            "You have already associated a subnet from Availability Zone "
+            f"{availability_zone} with Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnSubnetIdOverlappingCidr(EC2ClientError):
     def __init__(self, client_cidr: str, endpoint_id: str, vpc_cidr: str, vpc_id: str, subnet_id: str):
-        super().__init__("InvalidClientVpnSubnetId.OverlappingCidr",
-                         f"The client CIDR {client_cidr} of Client VPN endpoint {endpoint_id} overlaps the CIDR "
-                         f"{vpc_cidr} of VPC {vpc_id}, which holds target network {subnet_id}")
+        super().__init__(
+            "InvalidClientVpnSubnetId.OverlappingCidr",
+            f"The client CIDR {client_cidr} of Client VPN endpoint {endpoint_id} overlaps the CIDR "
+            f"{vpc_cidr} of VPC {vpc_id}, which holds target network {subnet_id}",
+        )
 
 
 class InvalidClientVpnAssociationIdNotFound(EC2ClientError):
     def __init__(self, association_id: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnAssociationIdNotFound",
-                         f"The association ID '{association_id}' does not exist on Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnAssociationIdNotFound",
+            f"The association ID '{association_id}' does not exist on Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnDuplicateAuthorizationRule(EC2ClientError):
     def __init__(self, cidr: str, access_all: bool, group_id: str | None, endpoint_id: str):
-        super().__init__("InvalidClientVpnDuplicateAuthorizationRule",
-                         f"An authorization rule for {cidr} "
-                         f"({'all groups' if access_all else 'group ' + str(group_id)}) "
-                         f"already exists on Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnDuplicateAuthorizationRule",
+            f"An authorization rule for {cidr} "
+            f"({'all groups' if access_all else 'group ' + str(group_id)}) "
+            f"already exists on Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnEndpointAuthorizationRuleNotFound(EC2ClientError):
     def __init__(self, cidr: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnEndpointAuthorizationRuleNotFound",
-                         f"No authorization rule for {cidr} exists on Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnEndpointAuthorizationRuleNotFound",
+            f"No authorization rule for {cidr} exists on Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnActiveAssociationNotFound(EC2ClientError):
     """A route on an endpoint without an associated target network."""
 
     def __init__(self, endpoint_id: str, status: str):
-        super().__init__("InvalidClientVpnActiveAssociationNotFound",
-                         f"Client VPN endpoint {endpoint_id} has no associated target network "
-                         f"({status}); a route needs an associated target subnet")
+        super().__init__(
+            "InvalidClientVpnActiveAssociationNotFound",
+            f"Client VPN endpoint {endpoint_id} has no associated target network "
+            f"({status}); a route needs an associated target subnet",
+        )
 
 
 class SubnetStillAssociating(EC2ClientError):
     """A route through a target subnet whose association has not completed yet."""
 
     def __init__(self, subnet_id: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnActiveAssociationNotFound",
-                         f"Subnet {subnet_id} is still being associated with Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnActiveAssociationNotFound",
+            f"Subnet {subnet_id} is still being associated with Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnDuplicateRoute(EC2ClientError):
@@ -284,24 +347,33 @@ class InvalidClientVpnDuplicateRoute(EC2ClientError):
 
 class InvalidClientVpnRouteNotFound(EC2ClientError):
     def __init__(self, cidr: str, subnet_id: str | None, endpoint_id: str):
-        super().__init__("InvalidClientVpnRouteNotFound",
-                         f"No route to {cidr}" + (f" through {subnet_id}" if subnet_id else "")
-                         + f" exists on Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnRouteNotFound",
+            f"No route to {cidr}"
+            + (f" through {subnet_id}" if subnet_id else "")
+            + f" exists on Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnConnectionIdNotFound(EC2ClientError):
     def __init__(self, connection_id: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnConnection.IdNotFound",
-                         f"The connection ID '{connection_id}' does not exist on Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnConnection.IdNotFound",
+            f"The connection ID '{connection_id}' does not exist on Client VPN endpoint {endpoint_id}",
+        )
 
 
 class InvalidClientVpnConnectionUserNotFound(EC2ClientError):
     def __init__(self, username: str, endpoint_id: str):
-        super().__init__("InvalidClientVpnConnection.UserNotFound",
-                         f"User {username} has no active connection to Client VPN endpoint {endpoint_id}")
+        super().__init__(
+            "InvalidClientVpnConnection.UserNotFound",
+            f"User {username} has no active connection to Client VPN endpoint {endpoint_id}",
+        )
 
 
 class ClientVpnTerminateConnectionsLimitExceeded(EC2ClientError):
     def __init__(self, username: str, count: int, limit: int):
-        super().__init__("ClientVpnTerminateConnectionsLimitExceeded",
-                         f"User {username} has {count} connections; terminating by user name is limited to {limit}")
+        super().__init__(
+            "ClientVpnTerminateConnectionsLimitExceeded",
+            f"User {username} has {count} connections; terminating by user name is limited to {limit}",
+        )

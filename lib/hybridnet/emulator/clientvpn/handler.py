@@ -19,8 +19,10 @@ HANDLER_PREFIX = "AWSClientVPN-"
 HANDLER_TIMEOUT_SECONDS = 30.0
 HANDLER_TIMEOUT_ENV = "HYBRIDNET_EMULATOR_CLIENT_CONNECT_TIMEOUT_SECONDS"
 HANDLER_SCHEMA_VERSION = "v1"
-HANDLER_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)"
-                         r"(?::([A-Za-z0-9$_-]+))?")
+HANDLER_ARN = re.compile(
+    r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)"
+    r"(?::([A-Za-z0-9$_-]+))?"
+)
 REASON_SERVICE_ERROR = "client-connect-handler-service-error"  # the Guide: a service-side error
 
 
@@ -58,8 +60,12 @@ def invoke_client_connect_handler(account_id: str, region: str, arn: str, reques
     from ...handlers import AWS_DEFAULT_DENY_MESSAGE, REASON_TIMEOUT
     from ..awslambda.models import run_function, save_logs
 
-    verdict: dict[str, Any] = {"allow": False, "handler_invoked": True, "message": AWS_DEFAULT_DENY_MESSAGE,
-                               "posture_compliance_statuses": []}
+    verdict: dict[str, Any] = {
+        "allow": False,
+        "handler_invoked": True,
+        "message": AWS_DEFAULT_DENY_MESSAGE,
+        "posture_compliance_statuses": [],
+    }
     try:
         fn = handler_function(account_id, region, arn)
         result = run_function(fn, request, timeout=handler_timeout_seconds())

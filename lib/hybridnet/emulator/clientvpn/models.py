@@ -135,8 +135,8 @@ def applied(endpoint_id: str, kind: str, cidr: str) -> bool:
     return str(ipaddress.ip_network(cidr, strict=False)) in report[kind]
 
 
-
 # ---------------------------------------------------------------- state
+
 
 @dataclass
 class TargetNetwork:
@@ -198,8 +198,12 @@ class AuthorizationRule:
         return settled(self.revoked_at)
 
     def to_api(self) -> dict:
-        rule = {"ClientVpnEndpointId": self.endpoint_id, "AccessAll": self.access_all,
-                "DestinationCidr": self.destination_cidr, "Status": {"Code": self.status}}
+        rule = {
+            "ClientVpnEndpointId": self.endpoint_id,
+            "AccessAll": self.access_all,
+            "DestinationCidr": self.destination_cidr,
+            "Status": {"Code": self.status},
+        }
         if self.group_id:
             rule["GroupId"] = self.group_id
         if self.description:
@@ -229,9 +233,14 @@ class Route:
         return settled(self.deleted_at)
 
     def to_api(self) -> dict:
-        route = {"ClientVpnEndpointId": self.endpoint_id, "DestinationCidr": self.destination_cidr,
-                 "TargetSubnet": self.target_subnet, "Type": "Nat", "Origin": self.origin,
-                 "Status": {"Code": self.status}}
+        route = {
+            "ClientVpnEndpointId": self.endpoint_id,
+            "DestinationCidr": self.destination_cidr,
+            "TargetSubnet": self.target_subnet,
+            "Type": "Nat",
+            "Origin": self.origin,
+            "Status": {"Code": self.status},
+        }
         if self.description:
             route["Description"] = self.description
         return route
@@ -301,15 +310,32 @@ class Connection:
         return connection
 
     def to_admin(self) -> dict:
-        return {"connection_id": self.connection_id, "client_ip": self.client_ip, "status": self.code,
-                "status_message": self.message}
+        return {
+            "connection_id": self.connection_id,
+            "client_ip": self.client_ip,
+            "status": self.code,
+            "status_message": self.message,
+        }
 
 
 class ClientVpnEndpoint(TaggedEC2Resource):
-    def __init__(self, ec2_backend: Any, *, client_cidr_block: str, server_certificate_arn: str,
-                 authentication_options: list[dict], description: str | None, dns_servers: list[str],
-                 split_tunnel: bool, transport_protocol: str, vpn_port: int, session_timeout_hours: int,
-                 disconnect_on_session_timeout: bool, self_service_portal: str, client_route_enforced: bool):
+    def __init__(
+        self,
+        ec2_backend: Any,
+        *,
+        client_cidr_block: str,
+        server_certificate_arn: str,
+        authentication_options: list[dict],
+        description: str | None,
+        dns_servers: list[str],
+        split_tunnel: bool,
+        transport_protocol: str,
+        vpn_port: int,
+        session_timeout_hours: int,
+        disconnect_on_session_timeout: bool,
+        self_service_portal: str,
+        client_route_enforced: bool,
+    ):
         self.ec2_backend = ec2_backend
         self.id = random_endpoint_id()
         self.region = ec2_backend.region_name
@@ -403,15 +429,17 @@ class ClientVpnEndpoint(TaggedEC2Resource):
             entry: dict[str, Any] = {"Type": kind}
             if kind == "certificate-authentication":
                 entry["MutualAuthentication"] = {
-                    "ClientRootCertificateChain": option["MutualAuthentication"]["ClientRootCertificateChainArn"]}
+                    "ClientRootCertificateChain": option["MutualAuthentication"]["ClientRootCertificateChainArn"]
+                }
             elif kind == "directory-service-authentication":
                 entry["ActiveDirectory"] = {"DirectoryId": option["ActiveDirectory"]["DirectoryId"]}
             else:
                 federated = option["FederatedAuthentication"]
                 entry["FederatedAuthentication"] = {"SamlProviderArn": federated.get("SAMLProviderArn")}
                 if federated.get("SelfServiceSAMLProviderArn"):
-                    entry["FederatedAuthentication"]["SelfServiceSamlProviderArn"] = \
-                        federated["SelfServiceSAMLProviderArn"]
+                    entry["FederatedAuthentication"]["SelfServiceSamlProviderArn"] = federated[
+                        "SelfServiceSAMLProviderArn"
+                    ]
             described.append(entry)
         return described
 
@@ -450,7 +478,8 @@ class ClientVpnEndpoint(TaggedEC2Resource):
         if tags:
             endpoint["Tags"] = tags
         if self.self_service_portal == "enabled" and any(
-                o["Type"] == "federated-authentication" for o in self.authentication_options):
+            o["Type"] == "federated-authentication" for o in self.authentication_options
+        ):
             endpoint["SelfServicePortalUrl"] = f"https://self-service.clientvpn.amazonaws.com/endpoints/{self.id}"
         return endpoint
 
@@ -508,6 +537,7 @@ class ClientVpnEndpoint(TaggedEC2Resource):
 
 
 # ---------------------------------------------------------------- backend
+
 
 class ClientVpnBackend:
     """Client VPN actions on the EC2 backend (installed into moto's EC2Backend)."""
@@ -635,21 +665,25 @@ class ClientVpnBackend:
         kinds = [o.get("Type") for o in options]
         for option, kind in zip(options, kinds):
             if kind not in AUTHENTICATION_TYPES:
-                raise InvalidParameterValue(f"Invalid authentication type {kind!r}; valid types: "
-                                            f"{', '.join(AUTHENTICATION_TYPES)}")
+                raise InvalidParameterValue(
+                    f"Invalid authentication type {kind!r}; valid types: {', '.join(AUTHENTICATION_TYPES)}"
+                )
             if kind == "certificate-authentication":
                 chain = (option.get("MutualAuthentication") or {}).get("ClientRootCertificateChainArn")
                 if not chain:
-                    raise InvalidParameterValue("MutualAuthentication.ClientRootCertificateChainArn is required "
-                                                "for certificate-authentication.")
+                    raise InvalidParameterValue(
+                        "MutualAuthentication.ClientRootCertificateChainArn is required for certificate-authentication."
+                    )
                 acm_certificate(self.account_id, self.region_name, chain, "ClientRootCertificateChainArn")
             elif kind == "directory-service-authentication":
                 if not (option.get("ActiveDirectory") or {}).get("DirectoryId"):
-                    raise InvalidParameterValue("ActiveDirectory.DirectoryId is required for "
-                                                "directory-service-authentication.")
+                    raise InvalidParameterValue(
+                        "ActiveDirectory.DirectoryId is required for directory-service-authentication."
+                    )
             elif not (option.get("FederatedAuthentication") or {}).get("SAMLProviderArn"):
-                raise InvalidParameterValue("FederatedAuthentication.SAMLProviderArn is required for "
-                                            "federated-authentication.")
+                raise InvalidParameterValue(
+                    "FederatedAuthentication.SAMLProviderArn is required for federated-authentication."
+                )
         if len(set(kinds)) != len(kinds):
             raise InvalidParameterValue("Each authentication type can be specified only once.")
         if set(kinds) == {"directory-service-authentication", "federated-authentication"}:
@@ -657,20 +691,30 @@ class ClientVpnBackend:
         return options
 
     # -- endpoints
-    def create_client_vpn_endpoint(self, *, client_cidr_block: str | None, server_certificate_arn: str | None,
-                                   authentication_options: list[dict] | None,
-                                   connection_log_options: dict | None, dns_servers: list[str] | None = None,
-                                   transport_protocol: str | None = None, vpn_port: int | None = None,
-                                   description: str | None = None, split_tunnel: bool | None = None,
-                                   security_group_ids: list[str] | None = None, vpc_id: str | None = None,
-                                   self_service_portal: str | None = None,
-                                   client_connect_options: dict | None = None,
-                                   session_timeout_hours: int | None = None,
-                                   client_login_banner_options: dict | None = None,
-                                   client_route_enforcement_options: dict | None = None,
-                                   disconnect_on_session_timeout: bool | None = None,
-                                   tags: dict[str, str] | None = None, client_token: str | None = None,
-                                   unsupported_options: list[str] | None = None) -> ClientVpnEndpoint:
+    def create_client_vpn_endpoint(
+        self,
+        *,
+        client_cidr_block: str | None,
+        server_certificate_arn: str | None,
+        authentication_options: list[dict] | None,
+        connection_log_options: dict | None,
+        dns_servers: list[str] | None = None,
+        transport_protocol: str | None = None,
+        vpn_port: int | None = None,
+        description: str | None = None,
+        split_tunnel: bool | None = None,
+        security_group_ids: list[str] | None = None,
+        vpc_id: str | None = None,
+        self_service_portal: str | None = None,
+        client_connect_options: dict | None = None,
+        session_timeout_hours: int | None = None,
+        client_login_banner_options: dict | None = None,
+        client_route_enforcement_options: dict | None = None,
+        disconnect_on_session_timeout: bool | None = None,
+        tags: dict[str, str] | None = None,
+        client_token: str | None = None,
+        unsupported_options: list[str] | None = None,
+    ) -> ClientVpnEndpoint:
         with _LOCK:
             previous = self._idempotent("CreateClientVpnEndpoint", client_token)
             if previous is not None:
@@ -699,20 +743,29 @@ class ClientVpnBackend:
             if portal not in SELF_SERVICE_PORTAL:
                 raise InvalidChoice("SelfServicePortal", portal, SELF_SERVICE_PORTAL, quoted=True)
             if self_service_portal == "enabled" and not any(
-                    o["Type"] == "federated-authentication" for o in authentication):
+                o["Type"] == "federated-authentication" for o in authentication
+            ):
                 raise InvalidParameterValue("The self-service portal requires federated authentication.")
             if description and len(description) > MAX_DESCRIPTION:
                 raise DescriptionTooLong(MAX_DESCRIPTION)
             groups = self._check_vpc_and_groups(vpc_id, list(security_group_ids or []))
             endpoint = ClientVpnEndpoint(
-                self, client_cidr_block=cidr, server_certificate_arn=server_certificate_arn,
-                authentication_options=authentication, description=description,
-                dns_servers=self._dns_servers(dns_servers), split_tunnel=bool(split_tunnel),
-                transport_protocol=transport, vpn_port=port, session_timeout_hours=hours,
-                disconnect_on_session_timeout=True if disconnect_on_session_timeout is None
+                self,
+                client_cidr_block=cidr,
+                server_certificate_arn=server_certificate_arn,
+                authentication_options=authentication,
+                description=description,
+                dns_servers=self._dns_servers(dns_servers),
+                split_tunnel=bool(split_tunnel),
+                transport_protocol=transport,
+                vpn_port=port,
+                session_timeout_hours=hours,
+                disconnect_on_session_timeout=True
+                if disconnect_on_session_timeout is None
                 else bool(disconnect_on_session_timeout),
                 self_service_portal=portal,
-                client_route_enforced=bool((client_route_enforcement_options or {}).get("Enforced")))
+                client_route_enforced=bool((client_route_enforcement_options or {}).get("Enforced")),
+            )
             endpoint.connection_log = self._connection_log(endpoint.id, connection_log_options)
             endpoint.client_connect = self._client_connect(client_connect_options) or {"Enabled": False}
             endpoint.login_banner = self._login_banner(client_login_banner_options) or {"Enabled": False}
@@ -727,8 +780,9 @@ class ClientVpnBackend:
             return self._remember("CreateClientVpnEndpoint", client_token, endpoint)
 
     @paginate(pagination_model=PAGINATION_MODEL)
-    def describe_client_vpn_endpoints(self, endpoint_ids: list[str] | None = None,
-                                      filters: dict[str, list[str]] | None = None) -> list[ClientVpnEndpoint]:
+    def describe_client_vpn_endpoints(
+        self, endpoint_ids: list[str] | None = None, filters: dict[str, list[str]] | None = None
+    ) -> list[ClientVpnEndpoint]:
         from moto.ec2.utils import generic_filter
 
         with _LOCK:
@@ -740,17 +794,26 @@ class ClientVpnBackend:
                 endpoints = [e for e in endpoints if e.id in endpoint_ids]
             return generic_filter(filters, endpoints)
 
-    def modify_client_vpn_endpoint(self, endpoint_id: str, *, server_certificate_arn: str | None = None,
-                                   connection_log_options: dict | None = None, dns_servers: dict | None = None,
-                                   vpn_port: int | None = None, description: str | None = None,
-                                   split_tunnel: bool | None = None, security_group_ids: list[str] | None = None,
-                                   vpc_id: str | None = None, self_service_portal: str | None = None,
-                                   client_connect_options: dict | None = None,
-                                   session_timeout_hours: int | None = None,
-                                   client_login_banner_options: dict | None = None,
-                                   client_route_enforcement_options: dict | None = None,
-                                   disconnect_on_session_timeout: bool | None = None,
-                                   unsupported_options: list[str] | None = None) -> None:
+    def modify_client_vpn_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        server_certificate_arn: str | None = None,
+        connection_log_options: dict | None = None,
+        dns_servers: dict | None = None,
+        vpn_port: int | None = None,
+        description: str | None = None,
+        split_tunnel: bool | None = None,
+        security_group_ids: list[str] | None = None,
+        vpc_id: str | None = None,
+        self_service_portal: str | None = None,
+        client_connect_options: dict | None = None,
+        session_timeout_hours: int | None = None,
+        client_login_banner_options: dict | None = None,
+        client_route_enforcement_options: dict | None = None,
+        disconnect_on_session_timeout: bool | None = None,
+        unsupported_options: list[str] | None = None,
+    ) -> None:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             for option in unsupported_options or []:
@@ -768,17 +831,19 @@ class ClientVpnBackend:
                 raise DescriptionTooLong(MAX_DESCRIPTION)
             servers = None
             if dns_servers is not None:
-                servers = self._dns_servers(dns_servers.get("CustomDnsServers")) if dns_servers.get("Enabled") \
-                    else []
+                servers = self._dns_servers(dns_servers.get("CustomDnsServers")) if dns_servers.get("Enabled") else []
             groups = None
             if vpc_id is not None or security_group_ids:
                 target_vpc = vpc_id or endpoint.vpc_id
                 if vpc_id and vpc_id != endpoint.vpc_id and endpoint.live_networks():
-                    raise InvalidParameterValue(f"Cannot change the VPC of Client VPN endpoint {endpoint_id} while "
-                                                "it has associated target networks; disassociate them first.")
+                    raise InvalidParameterValue(
+                        f"Cannot change the VPC of Client VPN endpoint {endpoint_id} while "
+                        "it has associated target networks; disassociate them first."
+                    )
                 groups = self._check_vpc_and_groups(target_vpc, list(security_group_ids or []))
-            connection_log = None if connection_log_options is None \
-                else self._connection_log(endpoint.id, connection_log_options)
+            connection_log = (
+                None if connection_log_options is None else self._connection_log(endpoint.id, connection_log_options)
+            )
             client_connect = self._client_connect(client_connect_options)
             banner = self._login_banner(client_login_banner_options)
 
@@ -833,13 +898,15 @@ class ClientVpnBackend:
                     bundle.in_use_by[:] = [a for a in bundle.in_use_by if a != endpoint.arn]
             return endpoint
 
-    def apply_security_groups_to_client_vpn_target_network(self, endpoint_id: str, vpc_id: str,
-                                                           security_group_ids: list[str]) -> list[str]:
+    def apply_security_groups_to_client_vpn_target_network(
+        self, endpoint_id: str, vpc_id: str, security_group_ids: list[str]
+    ) -> list[str]:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if endpoint.vpc_id and vpc_id != endpoint.vpc_id:
-                raise InvalidParameterValue(f"VPC {vpc_id} is not the VPC of Client VPN endpoint {endpoint_id} "
-                                            f"({endpoint.vpc_id}).")
+                raise InvalidParameterValue(
+                    f"VPC {vpc_id} is not the VPC of Client VPN endpoint {endpoint_id} ({endpoint.vpc_id})."
+                )
             groups = self._check_vpc_and_groups(vpc_id, list(security_group_ids or []))
             endpoint.vpc_id, endpoint.security_group_ids = vpc_id, groups
             for network in endpoint.networks.values():
@@ -851,8 +918,9 @@ class ClientVpnBackend:
             return self.get_client_vpn_endpoint(endpoint_id).client_configuration()
 
     # -- target networks
-    def associate_client_vpn_target_network(self, endpoint_id: str, subnet_id: str | None,
-                                            client_token: str | None = None) -> TargetNetwork:
+    def associate_client_vpn_target_network(
+        self, endpoint_id: str, subnet_id: str | None, client_token: str | None = None
+    ) -> TargetNetwork:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             previous = self._idempotent("AssociateClientVpnTargetNetwork", client_token)
@@ -874,32 +942,48 @@ class ClientVpnBackend:
             vpc_cidrs = [c["cidr_block"] for c in vpc.get_cidr_block_association_set()] or [vpc.cidr_block]
             for vpc_cidr in vpc_cidrs:
                 if client.overlaps(ipaddress.ip_network(vpc_cidr)):
-                    raise InvalidClientVpnSubnetIdOverlappingCidr(endpoint.client_cidr_block, endpoint_id, vpc_cidr,
-                                                                  vpc_id, subnet_id)
+                    raise InvalidClientVpnSubnetIdOverlappingCidr(
+                        endpoint.client_cidr_block, endpoint_id, vpc_cidr, vpc_id, subnet_id
+                    )
             if endpoint.vpc_id is None:  # the first association binds the endpoint to its VPC
                 endpoint.vpc_id = vpc_id
                 endpoint.security_group_ids = self._check_vpc_and_groups(vpc_id, [])
             network = TargetNetwork(
-                association_id=random_association_id(), endpoint_id=endpoint_id, subnet_id=subnet_id,
-                vpc_id=vpc_id, availability_zone=subnet.availability_zone,
+                association_id=random_association_id(),
+                endpoint_id=endpoint_id,
+                subnet_id=subnet_id,
+                vpc_id=vpc_id,
+                availability_zone=subnet.availability_zone,
                 availability_zone_id=subnet.availability_zone_id,
-                security_groups=list(endpoint.security_group_ids), client_token=client_token)
+                security_groups=list(endpoint.security_group_ids),
+                client_token=client_token,
+            )
             endpoint.networks[network.association_id] = network
             # AWS adds the route to the VPC through the new subnet, in step with the association.
-            endpoint.routes.append(Route(endpoint_id, vpc.cidr_block, subnet_id, "associate", "Default Route",
-                                         created_at=network.created_at))
+            endpoint.routes.append(
+                Route(
+                    endpoint_id, vpc.cidr_block, subnet_id, "associate", "Default Route", created_at=network.created_at
+                )
+            )
             return self._remember("AssociateClientVpnTargetNetwork", client_token, network)
 
     @paginate(pagination_model=PAGINATION_MODEL)
-    def describe_client_vpn_target_networks(self, endpoint_id: str, association_ids: list[str] | None = None,
-                                            filters: dict[str, list[str]] | None = None) -> list[TargetNetwork]:
+    def describe_client_vpn_target_networks(
+        self, endpoint_id: str, association_ids: list[str] | None = None, filters: dict[str, list[str]] | None = None
+    ) -> list[TargetNetwork]:
         with _LOCK:
             check_filter_names(filters, TARGET_NETWORK_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            networks = [n for n in endpoint.networks.values()
-                        if not association_ids or n.association_id in association_ids]
-            return [n for n in networks if matches(filters, {
-                "association-id": n.association_id, "target-network-id": n.subnet_id, "vpc-id": n.vpc_id})]
+            networks = [
+                n for n in endpoint.networks.values() if not association_ids or n.association_id in association_ids
+            ]
+            return [
+                n
+                for n in networks
+                if matches(
+                    filters, {"association-id": n.association_id, "target-network-id": n.subnet_id, "vpc-id": n.vpc_id}
+                )
+            ]
 
     def disassociate_client_vpn_target_network(self, endpoint_id: str, association_id: str) -> TargetNetwork:
         with _LOCK:
@@ -919,9 +1003,14 @@ class ClientVpnBackend:
             return network
 
     # -- authorization rules
-    def authorize_client_vpn_ingress(self, endpoint_id: str, target_network_cidr: str,
-                                     access_group_id: str | None = None, authorize_all_groups: bool | None = None,
-                                     description: str | None = None) -> AuthorizationRule:
+    def authorize_client_vpn_ingress(
+        self,
+        endpoint_id: str,
+        target_network_cidr: str,
+        access_group_id: str | None = None,
+        authorize_all_groups: bool | None = None,
+        description: str | None = None,
+    ) -> AuthorizationRule:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             cidr = str(ipv4_network(target_network_cidr, "TargetNetworkCidr"))
@@ -931,16 +1020,23 @@ class ClientVpnBackend:
             if description and len(description) > MAX_DESCRIPTION:
                 raise DescriptionTooLong(MAX_DESCRIPTION)
             for rule in endpoint.live_rules():
-                if rule.destination_cidr == cidr and rule.access_all == access_all and \
-                        rule.group_id == (access_group_id or None):
+                if (
+                    rule.destination_cidr == cidr
+                    and rule.access_all == access_all
+                    and rule.group_id == (access_group_id or None)
+                ):
                     raise InvalidClientVpnDuplicateAuthorizationRule(cidr, access_all, access_group_id, endpoint_id)
             rule = AuthorizationRule(endpoint_id, cidr, access_all, access_group_id or None, description)
             endpoint.rules.append(rule)
             return rule
 
-    def revoke_client_vpn_ingress(self, endpoint_id: str, target_network_cidr: str,
-                                  access_group_id: str | None = None,
-                                  revoke_all_groups: bool | None = None) -> AuthorizationRule:
+    def revoke_client_vpn_ingress(
+        self,
+        endpoint_id: str,
+        target_network_cidr: str,
+        access_group_id: str | None = None,
+        revoke_all_groups: bool | None = None,
+    ) -> AuthorizationRule:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             cidr = str(ipv4_network(target_network_cidr, "TargetNetworkCidr"))
@@ -948,24 +1044,39 @@ class ClientVpnBackend:
             if access_all == bool(access_group_id):
                 raise NotBoth("AccessGroupId", "RevokeAllGroups")
             for rule in endpoint.live_rules():
-                if rule.destination_cidr == cidr and rule.access_all == access_all and \
-                        rule.group_id == (access_group_id or None):
+                if (
+                    rule.destination_cidr == cidr
+                    and rule.access_all == access_all
+                    and rule.group_id == (access_group_id or None)
+                ):
                     rule.revoked_at = clock.now()
                     return rule
             raise InvalidClientVpnEndpointAuthorizationRuleNotFound(cidr, endpoint_id)
 
     @paginate(pagination_model=PAGINATION_MODEL)
-    def describe_client_vpn_authorization_rules(self, endpoint_id: str, filters: dict[str, list[str]] | None = None
-                                                ) -> list[AuthorizationRule]:
+    def describe_client_vpn_authorization_rules(
+        self, endpoint_id: str, filters: dict[str, list[str]] | None = None
+    ) -> list[AuthorizationRule]:
         with _LOCK:
             check_filter_names(filters, AUTHORIZATION_RULE_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            return [r for r in endpoint.rules if matches(filters, {
-                "description": r.description, "destination-cidr": r.destination_cidr, "group-id": r.group_id})]
+            return [
+                r
+                for r in endpoint.rules
+                if matches(
+                    filters,
+                    {"description": r.description, "destination-cidr": r.destination_cidr, "group-id": r.group_id},
+                )
+            ]
 
     # -- routes
-    def create_client_vpn_route(self, endpoint_id: str, destination_cidr_block: str,
-                                target_vpc_subnet_id: str | None, description: str | None = None) -> Route:
+    def create_client_vpn_route(
+        self,
+        endpoint_id: str,
+        destination_cidr_block: str,
+        target_vpc_subnet_id: str | None,
+        description: str | None = None,
+    ) -> Route:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             cidr = str(ipv4_network(destination_cidr_block, "DestinationCidrBlock"))
@@ -987,50 +1098,66 @@ class ClientVpnBackend:
             endpoint.routes.append(route)
             return route
 
-    def delete_client_vpn_route(self, endpoint_id: str, destination_cidr_block: str,
-                                target_vpc_subnet_id: str | None = None) -> Route:
+    def delete_client_vpn_route(
+        self, endpoint_id: str, destination_cidr_block: str, target_vpc_subnet_id: str | None = None
+    ) -> Route:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             cidr = str(ipv4_network(destination_cidr_block, "DestinationCidrBlock"))
-            found = [r for r in endpoint.live_routes() if r.destination_cidr == cidr
-                     and (not target_vpc_subnet_id or r.target_subnet == target_vpc_subnet_id)]
+            found = [
+                r
+                for r in endpoint.live_routes()
+                if r.destination_cidr == cidr and (not target_vpc_subnet_id or r.target_subnet == target_vpc_subnet_id)
+            ]
             if not found:
                 raise InvalidClientVpnRouteNotFound(cidr, target_vpc_subnet_id, endpoint_id)
             added = [r for r in found if r.origin == "add-route"]
             if not added:
-                raise InvalidParameterValue(f"The route to {cidr} was added when its target subnet was associated; "
-                                            "only routes added with CreateClientVpnRoute can be deleted (disassociate "
-                                            "the subnet to remove it).")
+                raise InvalidParameterValue(
+                    f"The route to {cidr} was added when its target subnet was associated; "
+                    "only routes added with CreateClientVpnRoute can be deleted (disassociate "
+                    "the subnet to remove it)."
+                )
             now = clock.now()
             for route in added:
                 route.deleted_at = now
             return added[0]
 
     @paginate(pagination_model=PAGINATION_MODEL)
-    def describe_client_vpn_routes(self, endpoint_id: str,
-                                   filters: dict[str, list[str]] | None = None) -> list[Route]:
+    def describe_client_vpn_routes(self, endpoint_id: str, filters: dict[str, list[str]] | None = None) -> list[Route]:
         with _LOCK:
             check_filter_names(filters, ROUTE_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            return [r for r in endpoint.routes if matches(filters, {
-                "destination-cidr": r.destination_cidr, "origin": r.origin, "target-subnet": r.target_subnet})]
+            return [
+                r
+                for r in endpoint.routes
+                if matches(
+                    filters,
+                    {"destination-cidr": r.destination_cidr, "origin": r.origin, "target-subnet": r.target_subnet},
+                )
+            ]
 
     # -- connections
     @paginate(pagination_model=PAGINATION_MODEL)
-    def describe_client_vpn_connections(self, endpoint_id: str,
-                                        filters: dict[str, list[str]] | None = None) -> list[dict]:
+    def describe_client_vpn_connections(
+        self, endpoint_id: str, filters: dict[str, list[str]] | None = None
+    ) -> list[dict]:
         """The API's shapes (to_api), not Connection objects: describing a connection
         refreshes its status, and the ends that reveals are logged, under the lock."""
         with _LOCK:
             check_filter_names(filters, CONNECTION_FILTERS)
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
-            answer = [c.to_api() for c in endpoint.connections.values() if matches(filters, {
-                "connection-id": c.connection_id, "username": c.username})]
+            answer = [
+                c.to_api()
+                for c in endpoint.connections.values()
+                if matches(filters, {"connection-id": c.connection_id, "username": c.username})
+            ]
             log_ended(endpoint)  # a termination the API asked for completes by time (to_api)
             return answer
 
-    def terminate_client_vpn_connections(self, endpoint_id: str, connection_id: str | None = None,
-                                         username: str | None = None) -> list[dict]:
+    def terminate_client_vpn_connections(
+        self, endpoint_id: str, connection_id: str | None = None, username: str | None = None
+    ) -> list[dict]:
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
             if bool(connection_id) == bool(username):
@@ -1050,17 +1177,32 @@ class ClientVpnBackend:
             for connection in targets:
                 connection.refresh()
                 previous, current = connection.terminate()
-                statuses.append({"ConnectionId": connection.connection_id, "PreviousStatus": {"Code": previous},
-                                 "CurrentStatus": {"Code": current}})
+                statuses.append(
+                    {
+                        "ConnectionId": connection.connection_id,
+                        "PreviousStatus": {"Code": previous},
+                        "CurrentStatus": {"Code": current},
+                    }
+                )
             return statuses
 
-    def report_client_vpn_connection(self, endpoint_id: str, *, connection_id: str | None = None,
-                                     common_name: str | None = None, username: str | None = None,
-                                     client_ip: str | None = None, public_ip: str | None = None,
-                                     status: str = "active", status_message: str | None = None,
-                                     ingress_bytes: int | None = None, egress_bytes: int | None = None,
-                                     ingress_packets: int | None = None, egress_packets: int | None = None,
-                                     posture_compliance_statuses: list[str] | None = None) -> Connection:
+    def report_client_vpn_connection(
+        self,
+        endpoint_id: str,
+        *,
+        connection_id: str | None = None,
+        common_name: str | None = None,
+        username: str | None = None,
+        client_ip: str | None = None,
+        public_ip: str | None = None,
+        status: str = "active",
+        status_message: str | None = None,
+        ingress_bytes: int | None = None,
+        egress_bytes: int | None = None,
+        ingress_packets: int | None = None,
+        egress_packets: int | None = None,
+        posture_compliance_statuses: list[str] | None = None,
+    ) -> Connection:
         """What a data plane saw of one client connection (new or known)."""
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id)
@@ -1073,10 +1215,13 @@ class ClientVpnBackend:
                 if not common_name:
                     raise CommonNameRequired()
                 connection = Connection(
-                    connection_id=connection_id or random_connection_id(), endpoint_id=endpoint_id,
-                    common_name=common_name, username=username,
+                    connection_id=connection_id or random_connection_id(),
+                    endpoint_id=endpoint_id,
+                    common_name=common_name,
+                    username=username,
                     client_ip=endpoint.check_client_ip(client_ip) if client_ip else endpoint.allocate_client_ip(),
-                    public_ip=public_ip)
+                    public_ip=public_ip,
+                )
                 endpoint.connections[connection.connection_id] = connection
                 connection.set_status(status, status_message)
             else:
@@ -1094,10 +1239,19 @@ class ClientVpnBackend:
             log_ended(endpoint)
             return connection
 
-    def connect_client_vpn_client(self, endpoint_id: str, *, common_name: str, public_ip: str,
-                                  username: str | None = None, client_ip: str | None = None,
-                                  platform: str | None = None, platform_version: str | None = None,
-                                  client_openvpn_version: str | None = None, port: str | int | None = None) -> dict:
+    def connect_client_vpn_client(
+        self,
+        endpoint_id: str,
+        *,
+        common_name: str,
+        public_ip: str,
+        username: str | None = None,
+        client_ip: str | None = None,
+        platform: str | None = None,
+        platform_version: str | None = None,
+        client_openvpn_version: str | None = None,
+        port: str | int | None = None,
+    ) -> dict:
         """Admit (or refuse) a new client connection as the Client VPN service does once
         the client has authenticated: run the client connect handler, if one is enabled,
         with AWS's request, and deny on a denial, a timeout (handler_timeout_seconds), an
@@ -1109,22 +1263,43 @@ class ClientVpnBackend:
             if endpoint.status != "available":
                 raise ClientVpnEndpointNotAvailable(endpoint_id, endpoint.status)
             connection_id = random_connection_id()
-            handler_arn = endpoint.client_connect.get("LambdaFunctionArn") if endpoint.client_connect.get(
-                "Enabled") else None
-        decision: dict[str, Any] = {"allow": True, "handler_invoked": False, "message": None,
-                                    "posture_compliance_statuses": []}
+            handler_arn = (
+                endpoint.client_connect.get("LambdaFunctionArn") if endpoint.client_connect.get("Enabled") else None
+            )
+        decision: dict[str, Any] = {
+            "allow": True,
+            "handler_invoked": False,
+            "message": None,
+            "posture_compliance_statuses": [],
+        }
         if handler_arn:  # outside the lock: the handler may take up to 30 s
             decision = invoke_client_connect_handler(
-                self.account_id, self.region_name, handler_arn, {
-                    "connection-id": connection_id, "endpoint-id": endpoint_id, "common-name": common_name,
-                    "username": username or "", "platform": platform or "", "platform-version":
-                        platform_version or "", "public-ip": public_ip, "client-openvpn-version":
-                        client_openvpn_version or "", "schema-version": HANDLER_SCHEMA_VERSION})
+                self.account_id,
+                self.region_name,
+                handler_arn,
+                {
+                    "connection-id": connection_id,
+                    "endpoint-id": endpoint_id,
+                    "common-name": common_name,
+                    "username": username or "",
+                    "platform": platform or "",
+                    "platform-version": platform_version or "",
+                    "public-ip": public_ip,
+                    "client-openvpn-version": client_openvpn_version or "",
+                    "schema-version": HANDLER_SCHEMA_VERSION,
+                },
+            )
         connection = self.report_client_vpn_connection(
-            endpoint_id, connection_id=connection_id, common_name=common_name, username=username,
-            client_ip=client_ip, public_ip=public_ip, status="active" if decision["allow"] else "terminated",
+            endpoint_id,
+            connection_id=connection_id,
+            common_name=common_name,
+            username=username,
+            client_ip=client_ip,
+            public_ip=public_ip,
+            status="active" if decision["allow"] else "terminated",
             status_message=decision["message"],
-            posture_compliance_statuses=decision["posture_compliance_statuses"])
+            posture_compliance_statuses=decision["posture_compliance_statuses"],
+        )
         with _LOCK:
             endpoint = self.get_client_vpn_endpoint(endpoint_id, for_update=False)
             connection.port = str(port) if port not in (None, "") else None
@@ -1133,14 +1308,22 @@ class ClientVpnBackend:
             if not decision["allow"]:
                 connection.end_logged = True  # a refused attempt has no end to log
             entry = connectionlog.attempt_entry(
-                endpoint, connection, allowed=bool(decision["allow"]), failure_reason=decision.get("failure_reason"),
-                handler_invoked=bool(decision["handler_invoked"]), at=utcnow())
+                endpoint,
+                connection,
+                allowed=bool(decision["allow"]),
+                failure_reason=decision.get("failure_reason"),
+                handler_invoked=bool(decision["handler_invoked"]),
+                at=utcnow(),
+            )
             connectionlog.write(endpoint, entry)
-        return {**connection.to_admin(), "allow": decision["allow"], "message": decision["message"],
-                "handler_invoked": decision["handler_invoked"],
-                "failure_reason": decision.get("failure_reason"),
-                "posture_compliance_statuses": decision["posture_compliance_statuses"]}
-
+        return {
+            **connection.to_admin(),
+            "allow": decision["allow"],
+            "message": decision["message"],
+            "handler_invoked": decision["handler_invoked"],
+            "failure_reason": decision.get("failure_reason"),
+            "posture_compliance_statuses": decision["posture_compliance_statuses"],
+        }
 
 
 def log_ended(endpoint: ClientVpnEndpoint) -> None:
@@ -1149,4 +1332,3 @@ def log_ended(endpoint: ClientVpnEndpoint) -> None:
         if connection.admitted and not connection.end_logged and connection.code == "terminated":
             connection.end_logged = True
             connectionlog.write(endpoint, connectionlog.end_entry(endpoint, connection), connection.ended)
-

@@ -7,7 +7,8 @@ serialises against botocore's EC2 model.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.exceptions import InvalidToken
 from moto.core.responses import ActionResult
@@ -37,9 +38,11 @@ class ClientVpnResponses(EC2BaseResponse):
         return tags
 
     def _unsupported(self) -> list[str]:
-        options = [text for name, text in UNSUPPORTED.items()
-                   if self._get_param(name) and (name != "DevicePostureOptions"
-                                                 or self._get_param(name).get("Enabled"))]
+        options = [
+            text
+            for name, text in UNSUPPORTED.items()
+            if self._get_param(name) and (name != "DevicePostureOptions" or self._get_param(name).get("Enabled"))
+        ]
         for name in ("EndpointIpAddressType", "TrafficIpAddressType"):
             value = self._get_param(name)
             if value and value != "ipv4":
@@ -48,8 +51,9 @@ class ClientVpnResponses(EC2BaseResponse):
             options.append("Associating an Availability Zone (transit gateway endpoints)")
         return options
 
-    def _page(self, key: str, describe: Callable[..., tuple[list, str | None]], shape: Callable[[Any], dict],
-              **kwargs: Any) -> ActionResult:
+    def _page(
+        self, key: str, describe: Callable[..., tuple[list, str | None]], shape: Callable[[Any], dict], **kwargs: Any
+    ) -> ActionResult:
         """One page of a Describe: `describe` is the backend's method (paginated with
         moto's paginator, utils.PAGINATION_MODEL), `shape` gives an item's API shape."""
         next_token = self._get_param("NextToken")
@@ -88,14 +92,19 @@ class ClientVpnResponses(EC2BaseResponse):
             client_token=self._get_param("ClientToken"),
             unsupported_options=self._unsupported(),
         )
-        return ActionResult({"ClientVpnEndpointId": endpoint.id, "Status": {"Code": "pending-associate"},
-                             "DnsName": endpoint.dns_name})
+        return ActionResult(
+            {"ClientVpnEndpointId": endpoint.id, "Status": {"Code": "pending-associate"}, "DnsName": endpoint.dns_name}
+        )
 
     def describe_client_vpn_endpoints(self) -> ActionResult:
         self.error_on_dryrun()
-        return self._page("ClientVpnEndpoints", self.ec2_backend.describe_client_vpn_endpoints, _to_api,
-                          endpoint_ids=self._get_param("ClientVpnEndpointIds", []),
-                          filters=self._filters_from_querystring())
+        return self._page(
+            "ClientVpnEndpoints",
+            self.ec2_backend.describe_client_vpn_endpoints,
+            _to_api,
+            endpoint_ids=self._get_param("ClientVpnEndpointIds", []),
+            filters=self._filters_from_querystring(),
+        )
 
     def modify_client_vpn_endpoint(self) -> ActionResult:
         self.error_on_dryrun()
@@ -127,8 +136,8 @@ class ClientVpnResponses(EC2BaseResponse):
     def apply_security_groups_to_client_vpn_target_network(self) -> ActionResult:
         self.error_on_dryrun()
         groups = self.ec2_backend.apply_security_groups_to_client_vpn_target_network(
-            self._get_param("ClientVpnEndpointId"), self._get_param("VpcId"),
-            self._get_param("SecurityGroupIds", []))
+            self._get_param("ClientVpnEndpointId"), self._get_param("VpcId"), self._get_param("SecurityGroupIds", [])
+        )
         return ActionResult({"SecurityGroupIds": groups})
 
     def export_client_vpn_client_configuration(self) -> ActionResult:
@@ -143,80 +152,108 @@ class ClientVpnResponses(EC2BaseResponse):
         if unsupported:
             raise UnsupportedByEmulator(unsupported[0])
         network = self.ec2_backend.associate_client_vpn_target_network(
-            self._get_param("ClientVpnEndpointId"), self._get_param("SubnetId"), self._get_param("ClientToken"))
+            self._get_param("ClientVpnEndpointId"), self._get_param("SubnetId"), self._get_param("ClientToken")
+        )
         return ActionResult({"AssociationId": network.association_id, "Status": {"Code": "associating"}})
 
     def describe_client_vpn_target_networks(self) -> ActionResult:
         self.error_on_dryrun()
-        return self._page("ClientVpnTargetNetworks", self.ec2_backend.describe_client_vpn_target_networks, _to_api,
-                          endpoint_id=self._get_param("ClientVpnEndpointId"),
-                          association_ids=self._get_param("AssociationIds", []),
-                          filters=self._filters_from_querystring())
+        return self._page(
+            "ClientVpnTargetNetworks",
+            self.ec2_backend.describe_client_vpn_target_networks,
+            _to_api,
+            endpoint_id=self._get_param("ClientVpnEndpointId"),
+            association_ids=self._get_param("AssociationIds", []),
+            filters=self._filters_from_querystring(),
+        )
 
     def disassociate_client_vpn_target_network(self) -> ActionResult:
         self.error_on_dryrun()
         network = self.ec2_backend.disassociate_client_vpn_target_network(
-            self._get_param("ClientVpnEndpointId"), self._get_param("AssociationId"))
+            self._get_param("ClientVpnEndpointId"), self._get_param("AssociationId")
+        )
         return ActionResult({"AssociationId": network.association_id, "Status": {"Code": "disassociating"}})
 
     # -- authorization rules
     def authorize_client_vpn_ingress(self) -> ActionResult:
         self.error_on_dryrun()
         self.ec2_backend.authorize_client_vpn_ingress(
-            self._get_param("ClientVpnEndpointId"), self._get_param("TargetNetworkCidr"),
+            self._get_param("ClientVpnEndpointId"),
+            self._get_param("TargetNetworkCidr"),
             access_group_id=self._get_param("AccessGroupId"),
             authorize_all_groups=self._get_param("AuthorizeAllGroups"),
-            description=self._get_param("Description"))
+            description=self._get_param("Description"),
+        )
         return ActionResult({"Status": {"Code": "authorizing"}})
 
     def revoke_client_vpn_ingress(self) -> ActionResult:
         self.error_on_dryrun()
         self.ec2_backend.revoke_client_vpn_ingress(
-            self._get_param("ClientVpnEndpointId"), self._get_param("TargetNetworkCidr"),
+            self._get_param("ClientVpnEndpointId"),
+            self._get_param("TargetNetworkCidr"),
             access_group_id=self._get_param("AccessGroupId"),
-            revoke_all_groups=self._get_param("RevokeAllGroups"))
+            revoke_all_groups=self._get_param("RevokeAllGroups"),
+        )
         return ActionResult({"Status": {"Code": "revoking"}})
 
     def describe_client_vpn_authorization_rules(self) -> ActionResult:
         self.error_on_dryrun()
-        return self._page("AuthorizationRules", self.ec2_backend.describe_client_vpn_authorization_rules, _to_api,
-                          endpoint_id=self._get_param("ClientVpnEndpointId"),
-                          filters=self._filters_from_querystring())
+        return self._page(
+            "AuthorizationRules",
+            self.ec2_backend.describe_client_vpn_authorization_rules,
+            _to_api,
+            endpoint_id=self._get_param("ClientVpnEndpointId"),
+            filters=self._filters_from_querystring(),
+        )
 
     # -- routes
     def create_client_vpn_route(self) -> ActionResult:
         self.error_on_dryrun()
         self.ec2_backend.create_client_vpn_route(
-            self._get_param("ClientVpnEndpointId"), self._get_param("DestinationCidrBlock"),
-            self._get_param("TargetVpcSubnetId"), self._get_param("Description"))
+            self._get_param("ClientVpnEndpointId"),
+            self._get_param("DestinationCidrBlock"),
+            self._get_param("TargetVpcSubnetId"),
+            self._get_param("Description"),
+        )
         return ActionResult({"Status": {"Code": "creating"}})
 
     def delete_client_vpn_route(self) -> ActionResult:
         self.error_on_dryrun()
         self.ec2_backend.delete_client_vpn_route(
-            self._get_param("ClientVpnEndpointId"), self._get_param("DestinationCidrBlock"),
-            self._get_param("TargetVpcSubnetId"))
+            self._get_param("ClientVpnEndpointId"),
+            self._get_param("DestinationCidrBlock"),
+            self._get_param("TargetVpcSubnetId"),
+        )
         return ActionResult({"Status": {"Code": "deleting"}})
 
     def describe_client_vpn_routes(self) -> ActionResult:
         self.error_on_dryrun()
-        return self._page("Routes", self.ec2_backend.describe_client_vpn_routes, _to_api,
-                          endpoint_id=self._get_param("ClientVpnEndpointId"),
-                          filters=self._filters_from_querystring())
+        return self._page(
+            "Routes",
+            self.ec2_backend.describe_client_vpn_routes,
+            _to_api,
+            endpoint_id=self._get_param("ClientVpnEndpointId"),
+            filters=self._filters_from_querystring(),
+        )
 
     # -- connections
     def describe_client_vpn_connections(self) -> ActionResult:
         self.error_on_dryrun()
         # Already in the API's shape (models.ClientVpnBackend.describe_client_vpn_connections).
-        return self._page("Connections", self.ec2_backend.describe_client_vpn_connections, dict,
-                          endpoint_id=self._get_param("ClientVpnEndpointId"),
-                          filters=self._filters_from_querystring())
+        return self._page(
+            "Connections",
+            self.ec2_backend.describe_client_vpn_connections,
+            dict,
+            endpoint_id=self._get_param("ClientVpnEndpointId"),
+            filters=self._filters_from_querystring(),
+        )
 
     def terminate_client_vpn_connections(self) -> ActionResult:
         self.error_on_dryrun()
         endpoint_id, username = self._get_param("ClientVpnEndpointId"), self._get_param("Username")
         statuses = self.ec2_backend.terminate_client_vpn_connections(
-            endpoint_id, connection_id=self._get_param("ConnectionId"), username=username)
+            endpoint_id, connection_id=self._get_param("ConnectionId"), username=username
+        )
         result: dict[str, Any] = {"ClientVpnEndpointId": endpoint_id, "ConnectionStatuses": statuses}
         if username:
             result["Username"] = username

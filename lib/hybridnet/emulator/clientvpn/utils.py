@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from moto.ec2.utils import random_resource_id
 
@@ -23,8 +24,7 @@ TRANSPORT_PROTOCOLS = ("udp", "tcp")
 VPN_PORTS = (443, 1194)
 SESSION_TIMEOUT_HOURS = (8, 10, 12, 24)
 SELF_SERVICE_PORTAL = ("enabled", "disabled")
-AUTHENTICATION_TYPES = ("certificate-authentication", "directory-service-authentication",
-                        "federated-authentication")
+AUTHENTICATION_TYPES = ("certificate-authentication", "directory-service-authentication", "federated-authentication")
 MIN_CLIENT_PREFIX, MAX_CLIENT_PREFIX = 12, 22
 MAX_TERMINATE_BY_USERNAME = 5
 MAX_DESCRIPTION = 255
@@ -51,30 +51,41 @@ CONNECTION_FILTERS = ("connection-id", "username")
 EVERY_ITEM = sys.maxsize
 PAGINATION_MODEL = {
     "describe_client_vpn_endpoints": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": EVERY_ITEM,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": EVERY_ITEM,
         "unique_attribute": "id",
     },
     "describe_client_vpn_target_networks": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": EVERY_ITEM,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": EVERY_ITEM,
         "unique_attribute": "association_id",
     },
     "describe_client_vpn_authorization_rules": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": EVERY_ITEM,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": EVERY_ITEM,
         "unique_attribute": ["destination_cidr", "created_at"],
     },
     "describe_client_vpn_routes": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": EVERY_ITEM,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": EVERY_ITEM,
         "unique_attribute": ["destination_cidr", "target_subnet", "created_at"],
     },
     # Connections are paged as the API shows them (ConnectionId): describing one refreshes it.
     "describe_client_vpn_connections": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": EVERY_ITEM,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": EVERY_ITEM,
         "unique_attribute": "ConnectionId",
     },
 }
 
 
 # ---------------------------------------------------------------- ids and formats
+
 
 def random_id(prefix: str) -> str:
     return f"{prefix}-{random_resource_id(17)}"
@@ -94,14 +105,15 @@ def random_connection_id() -> str:
 
 def aws_time(moment: dt.datetime) -> str:
     """Client VPN's own timestamp format: '2020-11-13 11:37:27' (UTC)."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # ---------------------------------------------------------------- CIDR blocks
+
 
 def ipv4_network(value: Any, parameter: str) -> ipaddress.IPv4Network:
     try:
@@ -121,6 +133,7 @@ def validate_client_cidr(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- filters
+
 
 def check_filter_names(filters: dict[str, list[str]] | None, allowed: Iterable[str], tags: bool = False) -> None:
     for name in filters or {}:

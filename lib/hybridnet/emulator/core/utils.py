@@ -11,5 +11,6 @@ def protocol_content_type(service_model: Any, protocol: str) -> str | None:
     rest-json application/json, rest-xml application/xml, query and ec2 text/xml."""
     if protocol == "json":
         return f"application/x-amz-json-{service_model.metadata.get('jsonVersion', '1.0')}"
-    return {"rest-json": "application/json", "rest-xml": "application/xml",
-            "query": "text/xml", "ec2": "text/xml"}.get(protocol)
+    return {"rest-json": "application/json", "rest-xml": "application/xml", "query": "text/xml", "ec2": "text/xml"}.get(
+        protocol
+    )

@@ -1,9 +1,9 @@
 """Call the fleet's admin routes of the emulator running for this HYBRIDNET_HOME (its unix socket).
 
-    from hybridnet.emulator.fleet import client as fleet
-    truth = fleet.seed({"reader_role": "hybridnet-fleet-reader", "connections": [...]})
-    fleet.throttle("DescribeVpnConnections", 2, account="111111111111")
-    fleet.disable_regions("111111111111", ["ap-southeast-3"])
+from hybridnet.emulator.fleet import client as fleet
+truth = fleet.seed({"reader_role": "hybridnet-fleet-reader", "connections": [...]})
+fleet.throttle("DescribeVpnConnections", 2, account="111111111111")
+fleet.disable_regions("111111111111", ["ap-southeast-3"])
 """
 
 from __future__ import annotations

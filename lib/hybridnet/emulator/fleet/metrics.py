@@ -65,7 +65,8 @@ def _index(backend: Any) -> _Index:
                 index.extend()
                 return index
         index = _Index(backend.metric_data)
-        _indexes[id(backend)] = (weakref.ref(backend, lambda _ref, key=id(backend): _indexes.pop(key, None)), index)
+        key = id(backend)
+        _indexes[key] = (weakref.ref(backend, lambda _ref: _indexes.pop(key, None)), index)
         return index
 
 
@@ -75,8 +76,9 @@ class IndexedMetricDataBackend:
     metric_data: list
     aws_metric_data: list
 
-    def get_metric_data(self, queries: list[dict[str, Any]], start_time: Any, end_time: Any,
-                        scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
+    def get_metric_data(
+        self, queries: list[dict[str, Any]], start_time: Any, end_time: Any, scan_by: str = "TimestampAscending"
+    ) -> list[dict[str, Any]]:
         if not ENABLED or any("MetricStat" not in q for q in queries):
             return _moto_get_metric_data(self, queries, start_time, end_time, scan_by)
         from moto.cloudwatch.exceptions import ValidationError
@@ -89,7 +91,7 @@ class IndexedMetricDataBackend:
         if start_time == end_time:
             raise ValidationError("The parameter StartTime must not equal parameter EndTime.")
         index = _index(self)
-        stored = index.data[:index.length]
+        stored = index.data[: index.length]
         others = self.aws_metric_data  # computed on the fly by moto's providers (few)
         others_index = _Index(others) if others else None
 
@@ -99,8 +101,9 @@ class IndexedMetricDataBackend:
             query_ns = metric_stat["Metric"]["Namespace"]
             query_name = metric_stat["Metric"]["MetricName"]
             delta = timedelta(seconds=int(metric_stat["Period"]))
-            dimensions = [Dimension(name=d["Name"], value=d["Value"])
-                          for d in metric_stat["Metric"].get("Dimensions", [])]
+            dimensions = [
+                Dimension(name=d["Name"], value=d["Value"]) for d in metric_stat["Metric"].get("Dimensions", [])
+            ]
             unit = metric_stat.get("Unit")
             stat = metric_stat["Stat"]
             # A superset of the datapoints moto's test keeps, in moto's order (get_all_metrics).
@@ -123,8 +126,9 @@ class IndexedMetricDataBackend:
                 period_md = [md for md in period_data if period_start_time <= md.timestamp < period_end_time]
                 query_period_data = [md for md in period_md if md.namespace == query_ns and md.name == query_name]
                 if dimensions:
-                    query_period_data = [md for md in period_md
-                                         if sorted(md.dimensions) == sorted(dimensions) and md.name == query_name]
+                    query_period_data = [
+                        md for md in period_md if sorted(md.dimensions) == sorted(dimensions) and md.name == query_name
+                    ]
                 if unit:
                     query_period_data = [md for md in query_period_data if md.unit == unit]
                 if len(query_period_data) > 0:
@@ -138,6 +142,13 @@ class IndexedMetricDataBackend:
                 result_vals.reverse()
             label = query.get("Label") or f"{query_name} {stat}"
             if query.get("ReturnData", True):
-                results_to_return.append({"id": query["Id"], "label": label, "values": result_vals,
-                                          "timestamps": timestamps, "status_code": "Complete"})
+                results_to_return.append(
+                    {
+                        "id": query["Id"],
+                        "label": label,
+                        "values": result_vals,
+                        "timestamps": timestamps,
+                        "status_code": "Complete",
+                    }
+                )
         return results_to_return

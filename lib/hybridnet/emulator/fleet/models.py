@@ -47,9 +47,16 @@ from .exceptions import FleetSpecError
 # emulator's own VPN tunnels and the lab's routers have their outside addresses.
 CUSTOMER_GATEWAY_POOLS = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("198.51.100.0/24"))
 FIRST_CUSTOMER_GATEWAY_ASN = 65001
-READER_ACTIONS = ["ec2:Describe*", "ec2:SearchTransitGatewayRoutes", "ec2:GetTransitGatewayRouteTable*",
-                  "cloudwatch:GetMetricData", "logs:FilterLogEvents", "logs:DescribeLogGroups",
-                  "route53resolver:List*", "route53resolver:Get*"]
+READER_ACTIONS = [
+    "ec2:Describe*",
+    "ec2:SearchTransitGatewayRoutes",
+    "ec2:GetTransitGatewayRouteTable*",
+    "cloudwatch:GetMetricData",
+    "logs:FilterLogEvents",
+    "logs:DescribeLogGroups",
+    "route53resolver:List*",
+    "route53resolver:Get*",
+]
 READER_POLICY_NAME = "hybridnet-fleet-read-only"
 TUNNEL_STATE = "TunnelState"
 VPN_NAMESPACE = "AWS/VPN"
@@ -88,10 +95,18 @@ def _region(value: Any) -> str:
 
 # --------------------------------------------------------------------------- roles
 
+
 def trust_policy() -> dict:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
-        "Action": "sts:AssumeRole"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
 
 
 def reader_policy() -> dict:
@@ -106,9 +121,15 @@ def seed_role(account: str, role_name: str, denied: bool) -> str:
     trust = json.dumps(trust_policy())
     role = next((r for r in iam.roles.values() if r.name == role_name), None)
     if role is None:
-        role = iam.create_role(role_name=role_name, assume_role_policy_document=trust, path="/",
-                               permissions_boundary=None, description="hybridnet fleet reader (seeded)",
-                               tags=[], max_session_duration=None)
+        role = iam.create_role(
+            role_name=role_name,
+            assume_role_policy_document=trust,
+            path="/",
+            permissions_boundary=None,
+            description="hybridnet fleet reader (seeded)",
+            tags=[],
+            max_session_duration=None,
+        )
     else:
         role.assume_role_policy_document = trust
     for name in list(role.policies):
@@ -122,6 +143,7 @@ def seed_role(account: str, role_name: str, denied: bool) -> str:
 
 # --------------------------------------------------------------------------- connections
 
+
 def _customer_gateway_ips(backend: Any) -> Any:
     """The free documentation addresses of this account and Region, in order."""
     used = {g.ip_address for g in backend.customer_gateways.values() if getattr(g, "state", "") != "deleted"}
@@ -134,8 +156,9 @@ def _customer_gateway_ips(backend: Any) -> Any:
 def _transit_gateway(backend: Any, state: dict) -> Any:
     tgw = backend.transit_gateways.get(state["transit_gateway_id"]) if state["transit_gateway_id"] else None
     if tgw is None:
-        tgw = backend.create_transit_gateway(description="hybridnet fleet (seeded)", options=None,
-                                             tags=[{"Key": "Name", "Value": "fleet-tgw"}])
+        tgw = backend.create_transit_gateway(
+            description="hybridnet fleet (seeded)", options=None, tags=[{"Key": "Name", "Value": "fleet-tgw"}]
+        )
         state["transit_gateway_id"] = tgw.id
     return tgw
 
@@ -152,8 +175,9 @@ def _validate_connection(spec: dict) -> tuple[str, str, str]:
         raise FleetSpecError(f"connection {spec['name']}: 1 or 2 tunnels, not {len(tunnels)}")
     for tunnel in tunnels:
         if tunnel.get("status", "DOWN") not in ("UP", "DOWN"):
-            raise FleetSpecError(f"connection {spec['name']}: tunnel status must be UP or DOWN, "
-                                 f"not {tunnel.get('status')!r}")
+            raise FleetSpecError(
+                f"connection {spec['name']}: tunnel status must be UP or DOWN, not {tunnel.get('status')!r}"
+            )
         if any(v not in (0, 1) for v in tunnel.get("history") or []):
             raise FleetSpecError(f"connection {spec['name']}: a TunnelState history holds 0 and 1 only")
     for prefix in spec.get("onprem_prefixes") or []:
@@ -177,15 +201,15 @@ def _apply_telemetry(connection: Any, spec: dict, stamps: list[dt.datetime], now
         tunnel.status, tunnel.status_message = status, str(wanted.get("message", ""))
         tunnel.accepted_route_count = accepted
         tunnel.received_routes = prefixes if status == "UP" and accepted > 0 else ()
-        tunnel.last_status_change = _last_change(history, stamps[-len(history):] if history else [], now)
+        tunnel.last_status_change = _last_change(history, stamps[-len(history) :] if history else [], now)
 
 
 def _last_change(history: list[int], stamps: list[dt.datetime], now: dt.datetime) -> dt.datetime:
     """When the tunnel last changed state: the history's last transition (its start when none)."""
     if not history:
-        return now.replace(tzinfo=dt.timezone.utc)
+        return now.replace(tzinfo=dt.UTC)
     index = max((i for i in range(1, len(history)) if history[i] != history[i - 1]), default=0)
-    return stamps[index].replace(tzinfo=dt.timezone.utc)
+    return stamps[index].replace(tzinfo=dt.UTC)
 
 
 def _history(connection: Any, spec: dict, stamps: list[dt.datetime]) -> list[Any]:
@@ -195,9 +219,11 @@ def _history(connection: Any, spec: dict, stamps: list[dt.datetime]) -> list[Any
     points = []
     for tunnel, wanted in zip(connection.tunnel_list, spec.get("tunnels") or []):
         history = list(wanted.get("history") or [])
-        dimensions = [{"Name": "VpnId", "Value": connection.id},
-                      {"Name": "TunnelIpAddress", "Value": tunnel.outside_ip}]
-        for value, stamp in zip(history, stamps[len(stamps) - len(history):]):
+        dimensions = [
+            {"Name": "VpnId", "Value": connection.id},
+            {"Name": "TunnelIpAddress", "Value": tunnel.outside_ip},
+        ]
+        for value, stamp in zip(history, stamps[len(stamps) - len(history) :]):
             point = MetricDatum(VPN_NAMESPACE, TUNNEL_STATE, float(value), dimensions, stamp, "None")
             point.hybridnet_seeded = True  # kept by persistence.py
             points.append(point)
@@ -205,17 +231,25 @@ def _history(connection: Any, spec: dict, stamps: list[dt.datetime]) -> list[Any
 
 
 def _set_propagation(backend: Any, connection: Any, tgw: Any, propagate: bool) -> None:
-    attachment = next((a for a in backend.transit_gateway_attachments.values()
-                       if a.resource_id == connection.id and a.state != "deleted"), None)
+    attachment = next(
+        (
+            a
+            for a in backend.transit_gateway_attachments.values()
+            if a.resource_id == connection.id and a.state != "deleted"
+        ),
+        None,
+    )
     if attachment is None:
         return
     table_id = tgw.options["PropagationDefaultRouteTableId"]
     table = backend.transit_gateways_route_tables[table_id]
-    enabled = any(p.transitGatewayAttachmentId == attachment.id and p.state == "enabled"
-                  for p in table.route_table_propagation)
+    enabled = any(
+        p.transitGatewayAttachmentId == attachment.id and p.state == "enabled" for p in table.route_table_propagation
+    )
     if propagate and not enabled:
-        table.route_table_propagation = [p for p in table.route_table_propagation
-                                         if p.transitGatewayAttachmentId != attachment.id]
+        table.route_table_propagation = [
+            p for p in table.route_table_propagation if p.transitGatewayAttachmentId != attachment.id
+        ]
         backend.enable_transit_gateway_route_table_propagation(attachment.id, table_id)
     elif not propagate and enabled:
         backend.disable_transit_gateway_route_table_propagation(attachment.id, table_id)
@@ -232,10 +266,20 @@ def seed_connections(specs: list[dict], now: dt.datetime) -> list[dict]:
     if len(set(names)) != len(names):
         raise FleetSpecError("a name appears twice for one account and Region in this seed")
     # Outside addresses for the new connections, in one pass over the pool.
-    new = sum(1 for (account, region, _), spec in checked
-              if str(spec["name"]) not in _fleet_state(ec2_backend(account, region))["connections"])
-    free = iter(ec2_backend(*checked[0][0][:2])._allocate_outside_ips(
-        2 * new, pool=FLEET_OUTSIDE_ADDRESS_POOL, used=fleet_outside_ips_in_use())) if new else iter(())
+    new = sum(
+        1
+        for (account, region, _), spec in checked
+        if str(spec["name"]) not in _fleet_state(ec2_backend(account, region))["connections"]
+    )
+    free = (
+        iter(
+            ec2_backend(*checked[0][0][:2])._allocate_outside_ips(
+                2 * new, pool=FLEET_OUTSIDE_ADDRESS_POOL, used=fleet_outside_ips_in_use()
+            )
+        )
+        if new
+        else iter(())
+    )
     cgw_ips: dict[tuple[str, str], Any] = {}
     history: dict[tuple[str, str], list[Any]] = {}
     replaced: dict[tuple[str, str], set[str]] = {}
@@ -252,8 +296,10 @@ def seed_connections(specs: list[dict], now: dt.datetime) -> list[dict]:
             try:
                 ip = next(cgw_ips[(account, region)])
             except StopIteration:
-                raise FleetSpecError(f"{account} {region}: no free customer gateway address left in "
-                                     f"{', '.join(map(str, CUSTOMER_GATEWAY_POOLS))}") from None
+                raise FleetSpecError(
+                    f"{account} {region}: no free customer gateway address left in "
+                    f"{', '.join(map(str, CUSTOMER_GATEWAY_POOLS))}"
+                ) from None
             asn = FIRST_CUSTOMER_GATEWAY_ASN + len(state["connections"])
             cgw = backend.create_customer_gateway("ipsec.1", ip, str(asn), tags={"Name": name})
             vgw_id = tgw_id = None
@@ -262,9 +308,15 @@ def seed_connections(specs: list[dict], now: dt.datetime) -> list[dict]:
                 tgw_id = tgw.id
             else:
                 vgw_id = backend.create_vpn_gateway("ipsec.1", tags={"Name": name}).id
-            connection = backend.create_vpn_connection("ipsec.1", cgw.id, vpn_gateway_id=vgw_id,
-                                                       transit_gateway_id=tgw_id, tags=_tags(spec),
-                                                       options={}, outside_ips=[next(free), next(free)])
+            connection = backend.create_vpn_connection(
+                "ipsec.1",
+                cgw.id,
+                vpn_gateway_id=vgw_id,
+                transit_gateway_id=tgw_id,
+                tags=_tags(spec),
+                options={},
+                outside_ips=[next(free), next(free)],
+            )
             connection.created_at -= 3600.0  # seeded as long available, not pending
             if tgw_id:
                 backend.create_transit_gateway_vpn_attachment(vpn_id=connection.id, transit_gateway_id=tgw_id)
@@ -279,21 +331,32 @@ def seed_connections(specs: list[dict], now: dt.datetime) -> list[dict]:
             _set_propagation(backend, connection, tgw, bool(spec.get("propagate", True)))
         _apply_telemetry(connection, spec, stamps, now)
         history.setdefault((account, region), []).extend(_history(connection, spec, stamps))
-        answers.append({"account": account, "region": region, "name": name, "vpn_connection_id": connection.id,
-                        "gateway_id": connection.transit_gateway_id or connection.vpn_gateway_id,
-                        "customer_gateway_ip": connection.customer_gateway.ip_address,
-                        "outside_ips": [t.outside_ip for t in connection.tunnel_list]})
+        answers.append(
+            {
+                "account": account,
+                "region": region,
+                "name": name,
+                "vpn_connection_id": connection.id,
+                "gateway_id": connection.transit_gateway_id or connection.vpn_gateway_id,
+                "customer_gateway_ip": connection.customer_gateway.ip_address,
+                "outside_ips": [t.outside_ip for t in connection.tunnel_list],
+            }
+        )
     for key, points in history.items():
         watch = cloudwatch_backends[key[0]][key[1]]
         gone = replaced.get(key)
         if gone:  # a connection seeded again: its history is the new one
-            watch.metric_data = [d for d in watch.metric_data if not (
-                getattr(d, "hybridnet_seeded", False) and d.dimensions and d.dimensions[0].value in gone)]
+            watch.metric_data = [
+                d
+                for d in watch.metric_data
+                if not (getattr(d, "hybridnet_seeded", False) and d.dimensions and d.dimensions[0].value in gone)
+            ]
         watch.metric_data.extend(points)
     return answers
 
 
 # --------------------------------------------------------------------------- Resolver and Client VPN
+
 
 def _default_network(backend: Any) -> tuple[list[str], str]:
     vpc = backend.get_default_vpc() or backend.create_default_vpc()
@@ -309,21 +372,29 @@ def seed_resolver_endpoint(spec: dict) -> dict:
     direction = spec.get("direction", "INBOUND")
     status = spec.get("status", "OPERATIONAL")
     if direction not in ("INBOUND", "OUTBOUND") or status not in RESOLVER_STATUSES:
-        raise FleetSpecError(f"resolver endpoint {spec!r}: direction INBOUND|OUTBOUND, status one of "
-                             f"{', '.join(RESOLVER_STATUSES)}")
+        raise FleetSpecError(
+            f"resolver endpoint {spec!r}: direction INBOUND|OUTBOUND, status one of {', '.join(RESOLVER_STATUSES)}"
+        )
     name = str(spec.get("name") or f"fleet-{direction.lower()}")
     resolver = route53resolver_backends[account][region]
     endpoint = next((e for e in resolver.resolver_endpoints.values() if e.name == name), None)
     if endpoint is None:
         subnets, group = _default_network(ec2_backend(account, region))
         endpoint = resolver.create_resolver_endpoint(
-            region=region, creator_request_id=f"hybridnet-fleet-{uuid.uuid4()}", name=name,
-            security_group_ids=[group], direction=direction, ip_addresses=[{"SubnetId": s} for s in subnets],
-            tags=[{"Key": "Name", "Value": name}])
+            region=region,
+            creator_request_id=f"hybridnet-fleet-{uuid.uuid4()}",
+            name=name,
+            security_group_ids=[group],
+            direction=direction,
+            ip_addresses=[{"SubnetId": s} for s in subnets],
+            tags=[{"Key": "Name", "Value": name}],
+        )
     endpoint.status = status
-    endpoint.status_message = {"OPERATIONAL": "This Resolver Endpoint is operational.",
-                               "ACTION_NEEDED": "This Resolver Endpoint needs your attention.",
-                               "AUTO_RECOVERING": "This Resolver Endpoint is recovering."}.get(status, status)
+    endpoint.status_message = {
+        "OPERATIONAL": "This Resolver Endpoint is operational.",
+        "ACTION_NEEDED": "This Resolver Endpoint needs your attention.",
+        "AUTO_RECOVERING": "This Resolver Endpoint is recovering.",
+    }.get(status, status)
     return {"account": account, "region": region, "name": name, "id": endpoint.id, "status": status}
 
 
@@ -345,15 +416,30 @@ def seed_client_vpn_endpoint(spec: dict) -> dict:
     name = str(spec.get("name") or "fleet-client-vpn")
     backend = ec2_backend(account, region)
     endpoints = backend._client_vpn_endpoints()
-    endpoint = next((e for e in endpoints.values() if isinstance(e, SeededClientVpnEndpoint)
-                     and backend.tags.get(e.id, {}).get("Name") == name), None)
+    endpoint = next(
+        (
+            e
+            for e in endpoints.values()
+            if isinstance(e, SeededClientVpnEndpoint) and backend.tags.get(e.id, {}).get("Name") == name
+        ),
+        None,
+    )
     if endpoint is None:
         endpoint = SeededClientVpnEndpoint(
-            backend, client_cidr_block="10.250.0.0/22",
+            backend,
+            client_cidr_block="10.250.0.0/22",
             server_certificate_arn=f"arn:aws:acm:{region}:{account}:certificate/{uuid.uuid4()}",
-            authentication_options=[], description=f"{name} (seeded)", dns_servers=[], split_tunnel=True,
-            transport_protocol="udp", vpn_port=443, session_timeout_hours=24, disconnect_on_session_timeout=True,
-            self_service_portal="disabled", client_route_enforced=False)
+            authentication_options=[],
+            description=f"{name} (seeded)",
+            dns_servers=[],
+            split_tunnel=True,
+            transport_protocol="udp",
+            vpn_port=443,
+            session_timeout_hours=24,
+            disconnect_on_session_timeout=True,
+            self_service_portal="disabled",
+            client_route_enforced=False,
+        )
         endpoints[endpoint.id] = endpoint
         backend.create_tags([endpoint.id], {"Name": name})
     endpoint.seeded_status = status
@@ -361,6 +447,7 @@ def seed_client_vpn_endpoint(spec: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- the seed
+
 
 def seed(spec: dict) -> dict:
     """POST /_hybridnet/fleet/seed (see the module's docstring and responses.py)."""
@@ -373,12 +460,18 @@ def seed(spec: dict) -> dict:
     now = utcnow().replace(microsecond=0)  # moto's convention: naive UTC
     with _lock:
         endpoints = [*(spec.get("resolver_endpoints") or []), *(spec.get("client_vpn_endpoints") or [])]
-        accounts = ({_account(c.get("account")) for c in connections} | denied
-                    | {_account(e.get("account")) for e in endpoints})
+        accounts = (
+            {_account(c.get("account")) for c in connections} | denied | {_account(e.get("account")) for e in endpoints}
+        )
         roles = {account: seed_role(account, role_name, account in denied) for account in sorted(accounts)}
         seeded = seed_connections(connections, now) if connections else []
         resolvers = [seed_resolver_endpoint(e) for e in spec.get("resolver_endpoints") or []]
         client_vpns = [seed_client_vpn_endpoint(e) for e in spec.get("client_vpn_endpoints") or []]
-    return {"connections": seeded, "roles": roles, "resolver_endpoints": resolvers,
-            "client_vpn_endpoints": client_vpns, "now": now.isoformat() + "Z",
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "connections": seeded,
+        "roles": roles,
+        "resolver_endpoints": resolvers,
+        "client_vpn_endpoints": client_vpns,
+        "now": now.isoformat() + "Z",
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -36,12 +36,21 @@ class Throttle:
     served: int = 0
 
     def matches(self, action: str | None, caller: Caller) -> bool:
-        return (self.left > 0 and action == self.action and self.account in (None, caller.account_id)
-                and self.region in (None, caller.region))
+        return (
+            self.left > 0
+            and action == self.action
+            and self.account in (None, caller.account_id)
+            and self.region in (None, caller.region)
+        )
 
     def describe(self) -> dict:
-        return {"action": self.action, "account": self.account, "region": self.region, "left": self.left,
-                "served": self.served}
+        return {
+            "action": self.action,
+            "account": self.account,
+            "region": self.region,
+            "left": self.left,
+            "served": self.served,
+        }
 
 
 _throttles: list[Throttle] = []
@@ -51,8 +60,9 @@ _disabled: dict[str, set[str]] = {}  # account -> Regions it has not enabled
 def add_throttle(body: dict) -> dict:
     action = str(body.get("action") or "")
     if not action.isalnum():
-        raise FleetSpecError(f"throttle: action must be an AWS action name such as DescribeVpnConnections, "
-                             f"not {body.get('action')!r}")
+        raise FleetSpecError(
+            f"throttle: action must be an AWS action name such as DescribeVpnConnections, not {body.get('action')!r}"
+        )
     count = int(body.get("count", 1))
     if count < 0:
         raise FleetSpecError("throttle: count must be 0 or more")
@@ -70,8 +80,11 @@ def add_throttle(body: dict) -> dict:
 
 def throttles() -> dict:
     with _lock:
-        return {"throttles": [t.describe() for t in _throttles], "left": sum(t.left for t in _throttles),
-                "served": sum(t.served for t in _throttles)}
+        return {
+            "throttles": [t.describe() for t in _throttles],
+            "left": sum(t.left for t in _throttles),
+            "served": sum(t.served for t in _throttles),
+        }
 
 
 def disable_regions(body: dict) -> dict:
@@ -83,8 +96,11 @@ def disable_regions(body: dict) -> dict:
         raise FleetSpecError("regions: disabled must be a list of Regions (empty: all enabled again)")
     with _lock:
         _disabled[account] = {str(r) for r in regions}
-        return {"account": account, "disabled": sorted(_disabled[account]),
-                "accounts": {a: sorted(r) for a, r in _disabled.items() if r}}
+        return {
+            "account": account,
+            "disabled": sorted(_disabled[account]),
+            "accounts": {a: sorted(r) for a, r in _disabled.items() if r},
+        }
 
 
 def reset() -> None:

@@ -20,9 +20,8 @@ and AssociateResolverEndpointIpAddress alike.
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime
 from typing import Any
-
-from datetime import datetime, timezone
 
 from moto.route53resolver.exceptions import (
     InvalidParameterException,
@@ -67,8 +66,7 @@ class FreeIpResolverBackend:
             # moto reserves .1-.3 only; AWS reserves the network and broadcast addresses too
             subnet = self.ec2_backend.get_subnet(entry["SubnetId"])  # type: ignore[attr-defined]
             net = ipaddress.ip_network(subnet.cidr_block)
-            if entry.get("Ip") and ipaddress.ip_address(entry["Ip"]) in (net.network_address,
-                                                                          net.broadcast_address):
+            if entry.get("Ip") and ipaddress.ip_address(entry["Ip"]) in (net.network_address, net.broadcast_address):
                 raise InvalidRequestException(
                     f"IP address '{entry['Ip']}' is either not in subnet '{entry['SubnetId']}' "
                     "CIDR range or is reserved"
@@ -81,9 +79,7 @@ class FreeIpResolverBackend:
             if subnet_id not in in_use:
                 in_use[subnet_id] = self._ips_in_use(subnet_id)
             if ip in in_use[subnet_id]:
-                raise ResourceExistsException(
-                    f"The IP address '{ip}' in subnet '{subnet_id}' is already in use"
-                )
+                raise ResourceExistsException(f"The IP address '{ip}' in subnet '{subnet_id}' is already in use")
 
     def disassociate_resolver_endpoint_ip_address(self, resolver_endpoint_id: str, value: dict[str, Any]) -> Any:
         """moto removes any IP, even the last ones or one the endpoint never had; AWS
@@ -95,7 +91,8 @@ class FreeIpResolverBackend:
         if ip not in held:
             raise ResourceNotFoundException(
                 f"IP address '{value.get('Ip') or value.get('IpId')}' is not associated with resolver endpoint "
-                f"'{resolver_endpoint_id}'")
+                f"'{resolver_endpoint_id}'"
+            )
         if len(endpoint.ip_addresses) <= MIN_ENDPOINT_IPS:
             raise InvalidRequestException("Resolver endpoint needs to have at least 2 IP addresses")
         return _moto_disassociate_ip(self, resolver_endpoint_id, value)  # type: ignore[arg-type]
@@ -122,7 +119,8 @@ class RuleUpdateBackend:
         validate_args(checks)
         if (targets or endpoint_id) and rule.rule_type != "FORWARD":
             raise InvalidRequestException(
-                f"Cannot specify resolver endpoint ID and target IP for {rule.rule_type} type resolver rule")
+                f"Cannot specify resolver endpoint ID and target IP for {rule.rule_type} type resolver rule"
+            )
         for target in targets or []:
             try:
                 if ipaddress.ip_address(target["Ip"]).version != 4:
@@ -135,14 +133,15 @@ class RuleUpdateBackend:
                 raise ResourceNotFoundException(f"Resolver endpoint with ID '{endpoint_id}' does not exist.")
             if endpoint.direction != "OUTBOUND":
                 raise InvalidRequestException(
-                    f"Resolver endpoint '{endpoint_id}' is {endpoint.direction}: a FORWARD rule needs an OUTBOUND one")
+                    f"Resolver endpoint '{endpoint_id}' is {endpoint.direction}: a FORWARD rule needs an OUTBOUND one"
+                )
             rule.resolver_endpoint_id = endpoint_id
         if targets is not None:
             rule.target_ips = [{k: t[k] for k in ("Ip", "Port", "Protocol") if t.get(k)} for t in targets]
         if config.get("Name") is not None:
             rule.name = config["Name"]
         rule.status_message = "Successfully updated Resolver Rule"
-        rule.modification_time = datetime.now(timezone.utc).isoformat()
+        rule.modification_time = datetime.now(UTC).isoformat()
         return rule
 
 
@@ -180,13 +179,15 @@ class QueryLoggingBackend:
                 return
         _moto_matched_arn(self, resource_arn)  # type: ignore[arg-type]
 
-    def create_resolver_query_log_config(self, name: str, destination_arn: str, creator_request_id: str,
-                                         tags: list[dict[str, str]] | None = None) -> Any:
+    def create_resolver_query_log_config(
+        self, name: str, destination_arn: str, creator_request_id: str, tags: list[dict[str, str]] | None = None
+    ) -> Any:
         parts = (destination_arn or "").split(":")
         if len(parts) < 6 or parts[0] != "arn" or parts[2] not in DESTINATION_SERVICES:
             raise InvalidParameterException(
                 f"DestinationArn '{destination_arn}' is not the ARN of a CloudWatch Logs log group, an S3 bucket "
-                "or a Kinesis Data Firehose delivery stream")
+                "or a Kinesis Data Firehose delivery stream"
+            )
         group = _destination_log_group(destination_arn)
         if parts[2] == "logs":
             from moto.logs.models import logs_backends
@@ -195,25 +196,38 @@ class QueryLoggingBackend:
             if (region, account) != (self.region_name, self.account_id) or group is None:  # type: ignore[attr-defined]
                 raise InvalidParameterException(
                     f"DestinationArn '{destination_arn}': the log group must be in this account and Region "
-                    f"({self.account_id}, {self.region_name})")  # type: ignore[attr-defined]
+                    f"({self.account_id}, {self.region_name})"
+                )  # type: ignore[attr-defined]
             if group not in logs_backends[account][region].groups:
                 raise ResourceNotFoundException(
-                    f"The CloudWatch Logs log group '{group}' of DestinationArn '{destination_arn}' does not exist")
-        return _moto_create_query_log_config(self, name, destination_arn,  # type: ignore[arg-type]
-                                             creator_request_id, tags)
+                    f"The CloudWatch Logs log group '{group}' of DestinationArn '{destination_arn}' does not exist"
+                )
+        return _moto_create_query_log_config(
+            self,
+            name,
+            destination_arn,  # type: ignore[arg-type]
+            creator_request_id,
+            tags,
+        )
 
     def disassociate_resolver_query_log_config(self, resolver_query_log_config_id: str, resource_id: str) -> Any:
         if resolver_query_log_config_id not in self.resolver_query_log_configs:  # type: ignore[attr-defined]
             raise ResourceNotFoundException(
-                f"Resolver query log config with ID '{resolver_query_log_config_id}' does not exist")
+                f"Resolver query log config with ID '{resolver_query_log_config_id}' does not exist"
+            )
         associations = self.resolver_query_log_config_associations  # type: ignore[attr-defined]
-        found = next((a for a in associations.values()
-                      if a.resolver_query_log_config_id == resolver_query_log_config_id
-                      and a.resource_id == resource_id), None)
+        found = next(
+            (
+                a
+                for a in associations.values()
+                if a.resolver_query_log_config_id == resolver_query_log_config_id and a.resource_id == resource_id
+            ),
+            None,
+        )
         if found is None:
             raise ResourceNotFoundException(
-                f"Resolver query log config '{resolver_query_log_config_id}' is not associated with VPC "
-                f"'{resource_id}'")
+                f"Resolver query log config '{resolver_query_log_config_id}' is not associated with VPC '{resource_id}'"
+            )
         del associations[found.id]
         config = self.resolver_query_log_configs[resolver_query_log_config_id]  # type: ignore[attr-defined]
         config.association_count = max(0, config.association_count - 1)
@@ -225,14 +239,18 @@ class QueryLoggingBackend:
         config = configs.get(resolver_query_log_config_id)
         if config is None:
             raise ResourceNotFoundException(
-                f"Resolver query log config with ID '{resolver_query_log_config_id}' does not exist")
-        vpcs = sorted(a.resource_id for a in self.resolver_query_log_config_associations.values()  # type: ignore
-                      if a.resolver_query_log_config_id == resolver_query_log_config_id
-                      and a.status in LIVE_QUERY_LOG_ASSOCIATION)
+                f"Resolver query log config with ID '{resolver_query_log_config_id}' does not exist"
+            )
+        vpcs = sorted(
+            a.resource_id
+            for a in self.resolver_query_log_config_associations.values()  # type: ignore
+            if a.resolver_query_log_config_id == resolver_query_log_config_id and a.status in LIVE_QUERY_LOG_ASSOCIATION
+        )
         if vpcs:
             raise InvalidRequestException(
                 f"Resolver query log config '{resolver_query_log_config_id}' is associated with {', '.join(vpcs)}: "
-                "disassociate the VPCs first")
+                "disassociate the VPCs first"
+            )
         del configs[resolver_query_log_config_id]
         self.tagger.delete_all_tags_for_resource(config.arn)  # type: ignore[attr-defined]
         config.status = "DELETING"

@@ -10,7 +10,8 @@ from moto.route53resolver.responses import Route53ResolverResponse
 class RuleUpdateResponses(Route53ResolverResponse):
     def update_resolver_rule(self) -> str:
         rule = self.route53resolver_backend.update_resolver_rule(  # type: ignore[attr-defined]
-            resolver_rule_id=self._get_param("ResolverRuleId"), config=self._get_param("Config") or {})
+            resolver_rule_id=self._get_param("ResolverRuleId"), config=self._get_param("Config") or {}
+        )
         return json.dumps({"ResolverRule": rule.description()})
 
 
@@ -20,10 +21,12 @@ class QueryLoggingResponses(Route53ResolverResponse):
     def disassociate_resolver_query_log_config(self) -> str:
         association = self.route53resolver_backend.disassociate_resolver_query_log_config(  # type: ignore[attr-defined]
             resolver_query_log_config_id=self._get_param("ResolverQueryLogConfigId"),
-            resource_id=self._get_param("ResourceId"))
+            resource_id=self._get_param("ResourceId"),
+        )
         return json.dumps({"ResolverQueryLogConfigAssociation": association.description()})
 
     def delete_resolver_query_log_config(self) -> str:
         config = self.route53resolver_backend.delete_resolver_query_log_config(  # type: ignore[attr-defined]
-            resolver_query_log_config_id=self._get_param("ResolverQueryLogConfigId"))
+            resolver_query_log_config_id=self._get_param("ResolverQueryLogConfigId")
+        )
         return json.dumps({"ResolverQueryLogConfig": config.description()})

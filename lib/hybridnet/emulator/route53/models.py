@@ -35,10 +35,27 @@ from moto.route53.models import Route53Backend
 _moto_create_hosted_zone = Route53Backend.create_hosted_zone
 
 # botocore's RRType enum for the route53 2013-04-01 model.
-RR_TYPES = frozenset({
-    "SOA", "A", "TXT", "NS", "CNAME", "MX", "NAPTR", "PTR", "SRV", "SPF", "AAAA", "CAA", "DS",
-    "TLSA", "SSHFP", "SVCB", "HTTPS",
-})
+RR_TYPES = frozenset(
+    {
+        "SOA",
+        "A",
+        "TXT",
+        "NS",
+        "CNAME",
+        "MX",
+        "NAPTR",
+        "PTR",
+        "SRV",
+        "SPF",
+        "AAAA",
+        "CAA",
+        "DS",
+        "TLSA",
+        "SSHFP",
+        "SVCB",
+        "HTTPS",
+    }
+)
 DEFAULT_NAMESERVER = "ns-2048.awsdns-64.com"
 MAX_CHAIN = 8  # CNAME/alias hops followed inside one zone
 _ESCAPE = re.compile(r"\\([0-7]{3})")  # Route 53 writes a backslash + 3 octal digits (\052 is *)
@@ -84,19 +101,19 @@ class _ZoneView:
 
     def contains(self, labels: tuple[str, ...]) -> bool:
         n = len(self.apex)
-        return len(labels) >= n and labels[len(labels) - n:] == self.apex
+        return len(labels) >= n and labels[len(labels) - n :] == self.apex
 
     def exists(self, labels: tuple[str, ...]) -> bool:
         """The name owns record sets or is an empty non-terminal."""
         if labels in self.by_name:
             return True
         n = len(labels)
-        return any(len(other) > n and other[len(other) - n:] == labels for other in self.by_name)
+        return any(len(other) > n and other[len(other) - n :] == labels for other in self.by_name)
 
     def delegated(self, labels: tuple[str, ...]) -> bool:
         """At or under a zone cut (NS record set below the apex)."""
         for cut in range(len(labels), len(self.apex), -1):
-            owner = labels[len(labels) - cut:]
+            owner = labels[len(labels) - cut :]
             if any(r.type == "NS" for r in self.by_name.get(owner, [])):
                 return True
         return False
@@ -107,7 +124,7 @@ class _ZoneView:
             return self.by_name.get(labels, [])
         # closest encloser, then its wildcard (RFC 4592)
         for depth in range(len(labels) - 1, len(self.apex) - 1, -1):
-            encloser = labels[len(labels) - depth:]
+            encloser = labels[len(labels) - depth :]
             if self.exists(encloser):
                 return self.by_name.get(("*",) + encloser)
         return None
@@ -125,9 +142,7 @@ class DnsAnswerBackend:
             )
         rtype = (record_type or "").upper()
         if rtype not in RR_TYPES:
-            raise InvalidInput(
-                f"Invalid record type {record_type!r}; valid types: {', '.join(sorted(RR_TYPES))}"
-            )
+            raise InvalidInput(f"Invalid record type {record_type!r}; valid types: {', '.join(sorted(RR_TYPES))}")
         labels = dns_labels(record_name or "")
         if not labels or any(not label or len(label) > 63 for label in labels):
             raise InvalidInput(f"{record_name!r} is not a valid DNS name")
@@ -214,23 +229,28 @@ class HostedZoneListingBackend:
     Mixed into moto's Route53Backend (moto's own methods are left as they are).
     """
 
-    def list_hosted_zones_by_name_page(self, dns_name: str | None, hosted_zone_id: str | None,
-                                       max_items: int) -> tuple[list[Any], Any]:
+    def list_hosted_zones_by_name_page(
+        self, dns_name: str | None, hosted_zone_id: str | None, max_items: int
+    ) -> tuple[list[Any], Any]:
         """(the page's zones, the first zone of the next page or None)."""
-        zones = sorted(self.zones.values(),  # type: ignore[attr-defined]
-                       key=lambda z: (_zone_order(z.name), z.resource_id))
+        zones = sorted(
+            self.zones.values(),  # type: ignore[attr-defined]
+            key=lambda z: (_zone_order(z.name), z.resource_id),
+        )
         if dns_name:
             start = _zone_order(dns_name)
             zones = [z for z in zones if _zone_order(z.name) >= start]
             if hosted_zone_id:
                 wanted = hosted_zone_id.split("/")[-1]
-                at = next((i for i, z in enumerate(zones)
-                           if _zone_order(z.name) == start and z.resource_id >= wanted), None)
+                at = next(
+                    (i for i, z in enumerate(zones) if _zone_order(z.name) == start and z.resource_id >= wanted), None
+                )
                 zones = zones[at:] if at is not None else [z for z in zones if _zone_order(z.name) > start]
         return zones[:max_items], (zones[max_items] if len(zones) > max_items else None)
 
-    def list_hosted_zones_by_vpc_page(self, vpc_id: str, max_items: int,
-                                      next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def list_hosted_zones_by_vpc_page(
+        self, vpc_id: str, max_items: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """(the page's zone summaries, the NextToken of the next page or None); the token is
         the offset of the next summary, as moto pages elsewhere."""
         summaries = self.list_hosted_zones_by_vpc(vpc_id)  # type: ignore[attr-defined]
@@ -238,5 +258,5 @@ class HostedZoneListingBackend:
             offset = int(next_token) if next_token else 0
         except ValueError:
             raise InvalidInput(f"Invalid NextToken {next_token!r}") from None
-        page = summaries[offset:offset + max_items]
+        page = summaries[offset : offset + max_items]
         return page, (str(offset + max_items) if offset + max_items < len(summaries) else None)

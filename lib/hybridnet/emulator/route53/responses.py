@@ -46,7 +46,8 @@ class HostedZoneListingResponses(Route53):
 
     def list_hosted_zones_by_vpc(self) -> ActionResult:
         summaries, next_token = self.backend.list_hosted_zones_by_vpc_page(
-            self._get_param("VPCId"), _max_items(self._get_param("MaxItems")), self._get_param("NextToken"))
+            self._get_param("VPCId"), _max_items(self._get_param("MaxItems")), self._get_param("NextToken")
+        )
         result = {"HostedZoneSummaries": summaries, "MaxItems": str(_max_items(self._get_param("MaxItems")))}
         if next_token:
             result["NextToken"] = next_token

@@ -20,8 +20,8 @@ class FaithfulSecurityGroupResponses(SecurityGroups):
         tags = self._parse_tag_specification().get("security-group", {})
         self.error_on_dryrun()
         group = self.ec2_backend.create_security_group(
-            self._get_param("GroupName"), self._get_param("Description"), vpc_id=self._get_param("VpcId"),
-            tags=tags)
+            self._get_param("GroupName"), self._get_param("Description"), vpc_id=self._get_param("VpcId"), tags=tags
+        )
         result = {"GroupId": group.id, "SecurityGroupArn": group.arn}
         if tags:
             result["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]

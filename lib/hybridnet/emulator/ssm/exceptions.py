@@ -5,17 +5,27 @@ from __future__ import annotations
 from moto.ssm.exceptions import InvalidDocument, InvalidFilterKey, SSMException
 
 __all__ = [
-    "InvalidCommandId", "InvalidDocument", "InvalidDocumentVersion", "InvalidFilterKey",
-    "InvalidFilterValue", "InvalidInstanceId", "InvalidInstanceInformationFilterValue",
-    "InvalidNextToken", "InvalidParameters", "InvalidPluginName", "InvocationDoesNotExist",
+    "InvalidCommandId",
+    "InvalidDocument",
+    "InvalidDocumentVersion",
+    "InvalidFilterKey",
+    "InvalidFilterValue",
+    "InvalidInstanceId",
+    "InvalidInstanceInformationFilterValue",
+    "InvalidNextToken",
+    "InvalidParameters",
+    "InvalidPluginName",
+    "InvocationDoesNotExist",
 ]
 
 
 class InvalidInstanceId(SSMException):
     def __init__(self, instance_ids: list[str], account_id: str):
         # The service's wording, e.g. "Instances [[i-0123456789abcdef0]] not in a valid state for account 123456789012".
-        super().__init__("InvalidInstanceId",
-                         f"Instances [[{', '.join(instance_ids)}]] not in a valid state for account {account_id}")
+        super().__init__(
+            "InvalidInstanceId",
+            f"Instances [[{', '.join(instance_ids)}]] not in a valid state for account {account_id}",
+        )
 
 
 class InvocationDoesNotExist(SSMException):

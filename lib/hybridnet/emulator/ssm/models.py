@@ -85,9 +85,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.utilities.paginator import paginate
@@ -127,16 +128,16 @@ MAX_ROLE_SESSION_SECONDS = 12 * 3600  # STS's limit
 ROLE_SESSION_MARGIN_SECONDS = 300  # credentials handed to a command outlast its timeout by this much
 REDACTED = "****"
 
-TERMINAL_DETAILS = frozenset({"Success", "Failed", "ExecutionTimedOut", "DeliveryTimedOut", "Cancelled",
-                              "Undeliverable", "Terminated"})
+TERMINAL_DETAILS = frozenset(
+    {"Success", "Failed", "ExecutionTimedOut", "DeliveryTimedOut", "Cancelled", "Undeliverable", "Terminated"}
+)
 ERROR_DETAILS = frozenset({"Failed", "ExecutionTimedOut"})
 GONE_STATES = frozenset({"shutting-down", "terminated"})
 
 _lock = threading.RLock()  # registrations and the commands list, in every backend
 # Where a backend keeps its registrations (left out of the saved state: see persistence.py).
 REGISTRY_ATTRIBUTE = "_hybridnet_managed_instances"
-INTERRUPTED = ("hybridnet emulator: the emulator stopped while this command was {state}; "
-               "what became of it is unknown")
+INTERRUPTED = "hybridnet emulator: the emulator stopped while this command was {state}; what became of it is unknown"
 
 
 def _ec2_backend(account_id: str, region: str) -> Any:
@@ -165,7 +166,7 @@ def _tag_target_matches(instance: Any, key: str, values: list[str]) -> bool:
     tags = _tags(instance)
     if key == "tag-key":
         return any(k in values for k in tags)
-    return tags.get(key[len("tag:"):]) in values
+    return tags.get(key[len("tag:") :]) in values
 
 
 # --- managed instances -------------------------------------------------------
@@ -198,8 +199,7 @@ class ManagedInstance:
         (None: no instance profile, or one without a role)."""
         from moto.iam.models import iam_backends
 
-        association = _ec2_backend(self.account_id, self.region).iam_instance_profile_associations.get(
-            self.instance_id)
+        association = _ec2_backend(self.account_id, self.region).iam_instance_profile_associations.get(self.instance_id)
         if association is None:
             return None
         profile = association.iam_instance_profile
@@ -220,9 +220,14 @@ class ManagedInstance:
             if cached is not None and cached.role_arn == role_arn and cached.seconds_left() >= needed:
                 return cached
             session, _ = roles.assume_for_service(
-                role_arn, EC2_SERVICE, account_id=self.account_id, region=self.region,
-                session_name=self.instance_id, duration=max(ROLE_SESSION_SECONDS, needed),
-                what="the instance profile's role")
+                role_arn,
+                EC2_SERVICE,
+                account_id=self.account_id,
+                region=self.region,
+                session_name=self.instance_id,
+                duration=max(ROLE_SESSION_SECONDS, needed),
+                what="the instance profile's role",
+            )
             self._role_session = session
             return session
 
@@ -273,8 +278,17 @@ class ManagedInstance:
         return info
 
 
-ENTRY_KEYS = {"instance_id", "name_tag", "argv_prefix", "alive_path", "platform_name", "platform_version",
-              "computer_name", "ip_address", "environment"}
+ENTRY_KEYS = {
+    "instance_id",
+    "name_tag",
+    "argv_prefix",
+    "alive_path",
+    "platform_name",
+    "platform_version",
+    "computer_name",
+    "ip_address",
+    "environment",
+}
 
 
 def _environment(instance_id: str, value: Any) -> dict[str, str]:
@@ -282,16 +296,17 @@ def _environment(instance_id: str, value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValueError(f"{instance_id}: environment must be an object of NAME: \"value\", "
-                         f"not {type(value).__name__}")
+        raise ValueError(f'{instance_id}: environment must be an object of NAME: "value", not {type(value).__name__}')
     if len(value) > MAX_ENVIRONMENT:
         raise ValueError(f"{instance_id}: environment has {len(value)} variables; at most {MAX_ENVIRONMENT}")
     for name, text in value.items():
         if not ENVIRONMENT_NAME.fullmatch(name):
             raise ValueError(f"{instance_id}: environment name {name!r} must match ^[A-Z_][A-Z0-9_]*$")
         if name.startswith(roles.CREDENTIAL_VARIABLES):
-            raise ValueError(f"{instance_id}: environment.{name} is refused: a command's credentials are its "
-                             "instance profile's (the EC2 instance's IamInstanceProfile), never registered ones")
+            raise ValueError(
+                f"{instance_id}: environment.{name} is refused: a command's credentials are its "
+                "instance profile's (the EC2 instance's IamInstanceProfile), never registered ones"
+            )
         if not isinstance(text, str):
             raise ValueError(f"{instance_id}: environment.{name} must be a string, not {type(text).__name__}")
         if "\0" in text:
@@ -312,13 +327,16 @@ def _find_ec2_instance(account_id: str, region: str, entry: dict) -> Any:
     if "name_tag" not in entry:
         raise ValueError("each instance needs instance_id or name_tag")
     name = str(entry["name_tag"])
-    found = [i for i in _all_ec2_instances(account_id, region)
-             if i.state not in GONE_STATES and _tags(i).get("Name") == name]
+    found = [
+        i for i in _all_ec2_instances(account_id, region) if i.state not in GONE_STATES and _tags(i).get("Name") == name
+    ]
     if not found:
         raise ValueError(f"no EC2 instance named {name!r} in {region}")
     if len(found) > 1:
-        raise ValueError(f"{len(found)} EC2 instances are named {name!r} in {region}: "
-                         f"{', '.join(sorted(i.id for i in found))}; register them by instance_id")
+        raise ValueError(
+            f"{len(found)} EC2 instances are named {name!r} in {region}: "
+            f"{', '.join(sorted(i.id for i in found))}; register them by instance_id"
+        )
     return found[0]
 
 
@@ -331,21 +349,27 @@ def _managed_instance(account_id: str, region: str, entry: Any, platform: tuple[
     instance = _find_ec2_instance(account_id, region, entry)
     prefix = entry.get("argv_prefix")
     if not isinstance(prefix, list) or not all(isinstance(arg, str) and arg for arg in prefix):
-        raise ValueError(f"{instance.id}: argv_prefix must be a list of non-empty strings (may be empty), "
-                         f"not {prefix!r}")
+        raise ValueError(
+            f"{instance.id}: argv_prefix must be a list of non-empty strings (may be empty), not {prefix!r}"
+        )
     alive_path = entry.get("alive_path")
     if not isinstance(alive_path, str) or not os.path.isabs(alive_path):
         raise ValueError(f"{instance.id}: alive_path must be an absolute path, not {alive_path!r}")
     environment = _environment(instance.id, entry.get("environment"))
     now = utils.utcnow()
     return ManagedInstance(
-        account_id=account_id, region=region, instance_id=instance.id, argv_prefix=tuple(prefix),
+        account_id=account_id,
+        region=region,
+        instance_id=instance.id,
+        argv_prefix=tuple(prefix),
         alive_path=alive_path,
         platform_name=str(entry.get("platform_name") or platform[0]),
         platform_version=str(entry.get("platform_version") or platform[1]),
         computer_name=str(entry.get("computer_name") or instance.private_dns_name),
         ip_address=str(entry.get("ip_address") or instance.private_ip or ""),
-        registered=now, last_ping=now, environment=environment,
+        registered=now,
+        last_ping=now,
+        environment=environment,
     )
 
 
@@ -378,9 +402,13 @@ def register_instances(body: dict) -> dict:
     answer = []
     for managed in current:
         instance = managed.ec2_instance()
-        answer.append({"instance_id": managed.instance_id,
-                       "name_tag": _tags(instance).get("Name") if instance is not None else None,
-                       "ping_status": managed.ping_status()})
+        answer.append(
+            {
+                "instance_id": managed.instance_id,
+                "name_tag": _tags(instance).get("Name") if instance is not None else None,
+                "ping_status": managed.ping_status(),
+            }
+        )
     return {"region": region, "instances": answer}
 
 
@@ -388,9 +416,15 @@ def register_instances(body: dict) -> dict:
 
 # The actions on named parameters, and the request field(s) naming them.
 PARAMETER_ACTIONS = {
-    "GetParameter": "Name", "GetParameters": "Names", "GetParameterHistory": "Name",
-    "GetParametersByPath": "Path", "PutParameter": "Name", "DeleteParameter": "Name",
-    "DeleteParameters": "Names", "LabelParameterVersion": "Name", "UnlabelParameterVersion": "Name",
+    "GetParameter": "Name",
+    "GetParameters": "Names",
+    "GetParameterHistory": "Name",
+    "GetParametersByPath": "Path",
+    "PutParameter": "Name",
+    "DeleteParameter": "Name",
+    "DeleteParameters": "Names",
+    "LabelParameterVersion": "Name",
+    "UnlabelParameterVersion": "Name",
 }
 
 
@@ -436,13 +470,15 @@ class ShellScript:
     timeout: int  # what the agent enforces
 
     @classmethod
-    def from_parameters(cls, parameters: Any) -> "ShellScript":
+    def from_parameters(cls, parameters: Any) -> ShellScript:
         if not isinstance(parameters, dict):
             raise InvalidParameters("Parameters must be a map of parameter name to list of values.")
         unknown = sorted(set(parameters) - set(utils.PARAMETERS))
         if unknown:
-            raise InvalidParameters(f"{utils.RUN_SHELL_SCRIPT} has no parameter(s) {', '.join(unknown)}; "
-                                    f"its parameters are {', '.join(utils.PARAMETERS)}.")
+            raise InvalidParameters(
+                f"{utils.RUN_SHELL_SCRIPT} has no parameter(s) {', '.join(unknown)}; "
+                f"its parameters are {', '.join(utils.PARAMETERS)}."
+            )
         for name, values in parameters.items():
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise InvalidParameters(f"Parameter {name!r} must be a list of strings.")
@@ -458,16 +494,21 @@ class ShellScript:
 
         working_directory = single("workingDirectory", "")
         if len(working_directory) > utils.WORKING_DIRECTORY_MAX_CHARS:
-            raise InvalidParameters(f"Parameter 'workingDirectory' is longer than "
-                                    f"{utils.WORKING_DIRECTORY_MAX_CHARS} characters.")
+            raise InvalidParameters(
+                f"Parameter 'workingDirectory' is longer than {utils.WORKING_DIRECTORY_MAX_CHARS} characters."
+            )
         timeout_text = single("executionTimeout", str(utils.DEFAULT_EXECUTION_TIMEOUT))
         if not utils.EXECUTION_TIMEOUT_PATTERN.fullmatch(timeout_text):
-            raise InvalidParameters(f"Parameter 'executionTimeout' value {timeout_text!r} does not match the allowed "
-                                    "pattern (an integer from 1 to 172800).")
+            raise InvalidParameters(
+                f"Parameter 'executionTimeout' value {timeout_text!r} does not match the allowed "
+                "pattern (an integer from 1 to 172800)."
+            )
         execution_timeout = int(timeout_text)
-        agent_timeout = (execution_timeout
-                         if utils.AGENT_MIN_EXECUTION_TIMEOUT <= execution_timeout <= utils.AGENT_MAX_EXECUTION_TIMEOUT
-                         else utils.DEFAULT_EXECUTION_TIMEOUT)
+        agent_timeout = (
+            execution_timeout
+            if utils.AGENT_MIN_EXECUTION_TIMEOUT <= execution_timeout <= utils.AGENT_MAX_EXECUTION_TIMEOUT
+            else utils.DEFAULT_EXECUTION_TIMEOUT
+        )
         return cls(tuple(commands), working_directory, execution_timeout, agent_timeout)
 
 
@@ -491,7 +532,7 @@ class Outcome:
 class Invocation:
     """One command on one instance: its state, and the thread that delivers and runs it."""
 
-    def __init__(self, command: "RunCommand", instance_id: str, instance_name: str, deliverable: bool):
+    def __init__(self, command: RunCommand, instance_id: str, instance_name: str, deliverable: bool):
         self.command = command
         self.instance_id = instance_id
         self.instance_name = instance_name
@@ -519,8 +560,12 @@ class Invocation:
             if self.details not in TERMINAL_DETAILS:
                 # As a restored emulator tells it: its process belonged to this emulator.
                 running = self.started is not None
-                state.update(status="Failed", details="Failed", response_code=utils.NOT_RUN_RESPONSE_CODE,
-                             stderr=INTERRUPTED.format(state="running" if running else "pending"))
+                state.update(
+                    status="Failed",
+                    details="Failed",
+                    response_code=utils.NOT_RUN_RESPONSE_CODE,
+                    stderr=INTERRUPTED.format(state="running" if running else "pending"),
+                )
                 if running:
                     state.update(ended=utils.utcnow(), _elapsed=time.monotonic() - self._started_at)
             return state
@@ -608,8 +653,9 @@ class Invocation:
                     "Status": plugin_status,
                     "StatusDetails": status_details,
                     "ResponseCode": self.response_code,
-                    "Output": (utils.plugin_output(self.stdout, self.stderr)
-                               if self.details in TERMINAL_DETAILS else ""),
+                    "Output": (
+                        utils.plugin_output(self.stdout, self.stderr) if self.details in TERMINAL_DETAILS else ""
+                    ),
                     "StandardOutputUrl": "",
                     "StandardErrorUrl": "",
                     "OutputS3Region": command.output_s3_region,
@@ -629,8 +675,9 @@ class Invocation:
         if not self.deliverable:
             self._finish(Outcome("Failed", "Undeliverable", utils.NOT_RUN_RESPONSE_CODE))
             return
-        threading.Thread(target=self._run, name=f"ssm-{self.command.command_id[:8]}-{self.instance_id}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._run, name=f"ssm-{self.command.command_id[:8]}-{self.instance_id}", daemon=True
+        ).start()
 
     def cancel(self) -> None:
         self.cancel_requested.set()
@@ -687,16 +734,28 @@ class Invocation:
             script_path.chmod(0o700)
             working_dir = _working_directory(script.working_directory, document_dir, plugin_dir)
             if not os.path.isdir(working_dir):
-                return Outcome("Failed", "Failed", 1,
-                               stderr=f"failed to run commands: chdir {working_dir}: no such file or directory")
+                return Outcome(
+                    "Failed",
+                    "Failed",
+                    1,
+                    stderr=f"failed to run commands: chdir {working_dir}: no such file or directory",
+                )
             argv = [*host.argv_prefix, *utils.SHELL, str(script_path)]
             env, secrets = host.command_environment(script.timeout)
             try:
-                proc = subprocess.Popen(argv, cwd=working_dir, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=working_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
             except OSError as exc:
-                return Outcome("Failed", "Failed", 1,
-                               stderr=f"failed to run commands: fork/exec {argv[0]}: {exc.strerror or exc}")
+                return Outcome(
+                    "Failed", "Failed", 1, stderr=f"failed to run commands: fork/exec {argv[0]}: {exc.strerror or exc}"
+                )
             outcome = self._supervise(proc, script.timeout)
             outcome.stdout, outcome.stderr = _redact(outcome.stdout, secrets), _redact(outcome.stderr, secrets)
             return outcome
@@ -799,11 +858,27 @@ def _max_errors(value: str, targets: int) -> int:
 class RunCommand:
     """One SendCommand: what was asked, and its invocations."""
 
-    def __init__(self, backend: Any, *, document_name: str, document_version: str, comment: str,
-                 parameters: dict, script: ShellScript, instance_ids: list[str], targets: list[dict],
-                 timeout_seconds: int, max_concurrency: str, max_errors: str, notification_config: dict | None,
-                 cloudwatch_output_config: dict | None, output_s3_bucket_name: str, output_s3_key_prefix: str,
-                 output_s3_region: str, service_role: str):
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        document_name: str,
+        document_version: str,
+        comment: str,
+        parameters: dict,
+        script: ShellScript,
+        instance_ids: list[str],
+        targets: list[dict],
+        timeout_seconds: int,
+        max_concurrency: str,
+        max_errors: str,
+        notification_config: dict | None,
+        cloudwatch_output_config: dict | None,
+        output_s3_bucket_name: str,
+        output_s3_key_prefix: str,
+        output_s3_region: str,
+        service_role: str,
+    ):
         self.backend = backend
         self.command_id = str(uuid.uuid4())
         self.document_name, self.document_version = document_name, document_version
@@ -815,9 +890,14 @@ class RunCommand:
         self.timeout_seconds = timeout_seconds
         self.max_concurrency, self.max_errors = max_concurrency, max_errors
         self.notification_config = notification_config or {
-            "NotificationArn": "", "NotificationEvents": [], "NotificationType": ""}
+            "NotificationArn": "",
+            "NotificationEvents": [],
+            "NotificationType": "",
+        }
         self.cloudwatch_output_config = cloudwatch_output_config or {
-            "CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False}
+            "CloudWatchLogGroupName": "",
+            "CloudWatchOutputEnabled": False,
+        }
         self.output_s3_bucket_name = output_s3_bucket_name
         self.output_s3_key_prefix = output_s3_key_prefix
         self.output_s3_region = output_s3_region
@@ -922,7 +1002,7 @@ def _parse_time(value: str) -> dt.datetime:
     except ValueError:
         raise InvalidFilterValue(f"{value!r} is not a timestamp such as 2024-07-07T00:00:00Z") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment
 
 
@@ -944,8 +1024,11 @@ def _command_filter(filters: list[dict] | None, *, invocations: bool) -> Any:
         elif key == "ExecutionStage" and not invocations:
             if value not in ("Executing", "Complete"):
                 raise InvalidFilterValue("ExecutionStage is Executing or Complete")
-            checks.append(lambda r, d, s, sd, v=value: (sd in TERMINAL_DETAILS or sd in (
-                "Incomplete", "NoInstancesInTag")) == (v == "Complete"))
+            checks.append(
+                lambda r, d, s, sd, v=value: (
+                    (sd in TERMINAL_DETAILS or sd in ("Incomplete", "NoInstancesInTag")) == (v == "Complete")
+                )
+            )
         else:
             raise InvalidFilterKey(f"{key} is not a filter key here")
     return lambda *fields: all(check(*fields) for check in checks)
@@ -957,19 +1040,25 @@ def _instance_filter(key: str, values: list[str]) -> Any:
         bad = [v for v in values if v not in utils.PING_STATUSES]
         if bad:
             raise InvalidInstanceInformationFilterValue(
-                f"PingStatus filter is invalid, valid values are {', '.join(utils.PING_STATUSES)}")
+                f"PingStatus filter is invalid, valid values are {', '.join(utils.PING_STATUSES)}"
+            )
         return lambda m, info: info["PingStatus"] in values
     if key == "ResourceType":
         if len(values) != 1:
             raise InvalidInstanceInformationFilterValue("ResourceType filter may contain only one value.")
         if values[0] not in utils.RESOURCE_TYPES:
             raise InvalidInstanceInformationFilterValue(
-                f"ResourceType filter is invalid, valid values are {', '.join(utils.RESOURCE_TYPES)}")
+                f"ResourceType filter is invalid, valid values are {', '.join(utils.RESOURCE_TYPES)}"
+            )
         return lambda m, info: info["ResourceType"] in values
     if key == "PlatformTypes":
         return lambda m, info: info["PlatformType"] in values
-    simple = {"InstanceIds": "InstanceId", "AgentVersion": "AgentVersion", "SourceIds": "SourceId",
-              "SourceTypes": "SourceType"}
+    simple = {
+        "InstanceIds": "InstanceId",
+        "AgentVersion": "AgentVersion",
+        "SourceIds": "SourceId",
+        "SourceTypes": "SourceType",
+    }
     if key in simple:
         return lambda m, info, field=simple[key]: info[field] in values
     if key in ("ActivationIds", "IamRole", "AssociationStatus"):
@@ -1016,13 +1105,16 @@ class RunCommandBackend:
         return next((c for c in self.run_commands() if c.command_id == command_id), None)
 
     @paginate(pagination_model=utils.PAGINATION_MODEL)
-    def describe_instance_information(self, instance_information_filter_list: list[dict] | None = None,
-                                      filters: list[dict] | None = None) -> list[InformationRow]:
+    def describe_instance_information(
+        self, instance_information_filter_list: list[dict] | None = None, filters: list[dict] | None = None
+    ) -> list[InformationRow]:
         if instance_information_filter_list and filters:
             raise InvalidInstanceInformationFilterValue(
-                "InstanceInformationFilterList and Filters cannot be used together; use Filters.")
-        predicates = [_instance_filter(f["key"], list(f.get("valueSet") or []))
-                      for f in instance_information_filter_list or []]
+                "InstanceInformationFilterList and Filters cannot be used together; use Filters."
+            )
+        predicates = [
+            _instance_filter(f["key"], list(f.get("valueSet") or [])) for f in instance_information_filter_list or []
+        ]
         predicates += [_instance_filter(f["Key"], list(f.get("Values") or [])) for f in filters or []]
         with _lock:
             hosts = sorted(self.run_command_registry().values(), key=lambda m: m.instance_id)
@@ -1035,11 +1127,25 @@ class RunCommandBackend:
                 rows.append(InformationRow(host.instance_id, info))
         return rows
 
-    def send_command(self, *, document_name: str, document_version: str | None, parameters: Any,
-                     instance_ids: list[str], targets: list[dict], timeout_seconds: int | None, comment: str,
-                     max_concurrency: str | None, max_errors: str | None, notification_config: dict | None,
-                     cloudwatch_output_config: dict | None, output_s3_bucket_name: str, output_s3_key_prefix: str,
-                     output_s3_region: str, service_role: str) -> RunCommand:
+    def send_command(
+        self,
+        *,
+        document_name: str,
+        document_version: str | None,
+        parameters: Any,
+        instance_ids: list[str],
+        targets: list[dict],
+        timeout_seconds: int | None,
+        comment: str,
+        max_concurrency: str | None,
+        max_errors: str | None,
+        notification_config: dict | None,
+        cloudwatch_output_config: dict | None,
+        output_s3_bucket_name: str,
+        output_s3_key_prefix: str,
+        output_s3_region: str,
+        service_role: str,
+    ) -> RunCommand:
         name = document_name.rsplit("document/", 1)[-1] if document_name.startswith("arn:") else document_name
         if name != utils.RUN_SHELL_SCRIPT:
             if name in (getattr(self, "_documents", None) or {}):
@@ -1062,17 +1168,29 @@ class RunCommandBackend:
         else:
             plan = self._resolve_targets(targets)
         command = RunCommand(
-            self, document_name=name, document_version=document_version or "$DEFAULT", comment=comment,
-            parameters=parameters, script=script, instance_ids=list(dict.fromkeys(instance_ids)), targets=targets,
+            self,
+            document_name=name,
+            document_version=document_version or "$DEFAULT",
+            comment=comment,
+            parameters=parameters,
+            script=script,
+            instance_ids=list(dict.fromkeys(instance_ids)),
+            targets=targets,
             timeout_seconds=timeout_seconds or utils.DEFAULT_DELIVERY_TIMEOUT,
-            max_concurrency=max_concurrency or "50", max_errors=max_errors or "0",
-            notification_config=notification_config, cloudwatch_output_config=cloudwatch_output_config,
-            output_s3_bucket_name=output_s3_bucket_name, output_s3_key_prefix=output_s3_key_prefix,
-            output_s3_region=output_s3_region, service_role=service_role)
+            max_concurrency=max_concurrency or "50",
+            max_errors=max_errors or "0",
+            notification_config=notification_config,
+            cloudwatch_output_config=cloudwatch_output_config,
+            output_s3_bucket_name=output_s3_bucket_name,
+            output_s3_key_prefix=output_s3_key_prefix,
+            output_s3_region=output_s3_region,
+            service_role=service_role,
+        )
         for instance_id, deliverable in plan:
             host = self.registered_instance(instance_id) if deliverable else None
-            command.invocations.append(Invocation(command, instance_id, host.computer_name if host else "",
-                                                  deliverable))
+            command.invocations.append(
+                Invocation(command, instance_id, host.computer_name if host else "", deliverable)
+            )
         with _lock:
             self._commands.append(command)
         command.start()
@@ -1092,8 +1210,10 @@ class RunCommandBackend:
             elif key.startswith("tag:") or key == "tag-key":
                 found = {i.id for i in instances if _tag_target_matches(i, key, values)}
             else:
-                raise InvalidParameters(f"Target key {key!r} is not supported by the hybridnet emulator; "
-                                        "use InstanceIds, tag:<key> or tag-key.")
+                raise InvalidParameters(
+                    f"Target key {key!r} is not supported by the hybridnet emulator; "
+                    "use InstanceIds, tag:<key> or tag-key."
+                )
             matched = found if matched is None else matched & found
         plan = []
         for instance_id in sorted(matched or ()):
@@ -1104,8 +1224,9 @@ class RunCommandBackend:
         return plan
 
     @paginate(pagination_model=utils.PAGINATION_MODEL)
-    def list_commands(self, command_id: str | None = None, instance_id: str | None = None,
-                      filters: list[dict] | None = None) -> list[RunCommand]:
+    def list_commands(
+        self, command_id: str | None = None, instance_id: str | None = None, filters: list[dict] | None = None
+    ) -> list[RunCommand]:
         if command_id:
             command = self.run_command(command_id)
             if command is None:
@@ -1124,8 +1245,9 @@ class RunCommandBackend:
         return result
 
     @paginate(pagination_model=utils.PAGINATION_MODEL)
-    def list_command_invocations(self, command_id: str | None = None, instance_id: str | None = None,
-                                 filters: list[dict] | None = None) -> list[Invocation]:
+    def list_command_invocations(
+        self, command_id: str | None = None, instance_id: str | None = None, filters: list[dict] | None = None
+    ) -> list[Invocation]:
         if command_id:
             command = self.run_command(command_id)
             commands = [command] if command is not None else []  # AWS: an empty list, not an error

@@ -101,8 +101,11 @@ class RunCommandResponses:
         return _page([invocation.list_entry(details) for invocation in invocations], "CommandInvocations", token)
 
     def get_command_invocation(self) -> ActionResult:
-        return ActionResult(self.ssm_backend.get_command_invocation(
-            self._get_param("CommandId"), self._get_param("InstanceId"), self._get_param("PluginName")))
+        return ActionResult(
+            self.ssm_backend.get_command_invocation(
+                self._get_param("CommandId"), self._get_param("InstanceId"), self._get_param("PluginName")
+            )
+        )
 
     def cancel_command(self) -> EmptyResult:
         self.ssm_backend.cancel_command(self._get_param("CommandId"), self._get_param("InstanceIds"))

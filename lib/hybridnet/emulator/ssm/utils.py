@@ -23,7 +23,8 @@ PARAMETERS = ("commands", "workingDirectory", "executionTimeout")
 WORKING_DIRECTORY_MAX_CHARS = 4096
 DEFAULT_EXECUTION_TIMEOUT = 3600
 EXECUTION_TIMEOUT_PATTERN = re.compile(
-    r"([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)")
+    r"([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)"
+)
 # The agent runs a timeout outside [5, 172800] s for the default 3600 s instead
 # (pluginutil.ValidateExecutionTimeout): "executionTimeout": ["3"] runs up to an hour.
 AGENT_MIN_EXECUTION_TIMEOUT = 5
@@ -63,28 +64,45 @@ RESOURCE_TYPES = ("EC2Instance", "ManagedInstance")
 # moto's paginator (moto.utilities.paginator.paginate), one entry per backend method.
 PAGINATION_MODEL = {
     "describe_instance_information": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": 10,  # AWS: "default 10 items"
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": 10,  # AWS: "default 10 items"
         "unique_attribute": "instance_id",
     },
     "list_commands": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": 50,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": 50,
         "unique_attribute": "command_id",
     },
     "list_command_invocations": {
-        "input_token": "next_token", "limit_key": "max_results", "limit_default": 50,
+        "input_token": "next_token",
+        "limit_key": "max_results",
+        "limit_default": 50,
         "unique_attribute": ["command_id", "instance_id"],
     },
 }
 
 # Go's names for the signals a shell may die of ("failed to run commands: signal: killed").
-GO_SIGNAL_NAMES = {1: "hangup", 2: "interrupt", 3: "quit", 4: "illegal instruction", 6: "aborted",
-                   7: "bus error", 8: "floating point exception", 9: "killed", 11: "segmentation fault",
-                   13: "broken pipe", 14: "alarm clock", 15: "terminated"}
+GO_SIGNAL_NAMES = {
+    1: "hangup",
+    2: "interrupt",
+    3: "quit",
+    4: "illegal instruction",
+    6: "aborted",
+    7: "bus error",
+    8: "floating point exception",
+    9: "killed",
+    11: "segmentation fault",
+    13: "broken pipe",
+    14: "alarm clock",
+    15: "terminated",
+}
 
 
 def utcnow() -> dt.datetime:
     """Naive UTC, moto's convention for the datetimes it serialises."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def iso8601(moment: dt.datetime | None) -> str:
@@ -115,7 +133,7 @@ def string_prefix(text: str, max_length: int, suffix: str = TRUNCATED_SUFFIX) ->
     if len(text) < max_length:
         return text
     if max_length > len(suffix):
-        return text[:max_length - len(suffix)] + suffix
+        return text[: max_length - len(suffix)] + suffix
     return suffix[:max_length]
 
 
@@ -130,9 +148,9 @@ def plugin_output(stdout: str, stderr: str, capacity: int = MAX_PLUGIN_OUTPUT) -
         return stdout[:size] + TRUNCATE_OUT + title + stderr[:size] + TRUNCATE_ERROR
     if len(stdout) < available / 2:
         size = available - len(TRUNCATE_ERROR)
-        return stdout + title + stderr[:size - len(stdout)] + TRUNCATE_ERROR
+        return stdout + title + stderr[: size - len(stdout)] + TRUNCATE_ERROR
     size = available - len(TRUNCATE_OUT)
-    return stdout[:size - len(stderr)] + TRUNCATE_OUT + title + stderr
+    return stdout[: size - len(stderr)] + TRUNCATE_OUT + title + stderr
 
 
 def exit_message(returncode: int) -> str:

@@ -19,16 +19,19 @@ _moto_create_vpn_attachment = TransitGatewayAttachmentBackend.create_transit_gat
 
 
 class DefaultRouteTableVpnAttachments:
-    def create_transit_gateway_vpn_attachment(self, vpn_id: str, transit_gateway_id: str,
-                                              tags: dict[str, str] | None = None) -> Any:
+    def create_transit_gateway_vpn_attachment(
+        self, vpn_id: str, transit_gateway_id: str, tags: dict[str, str] | None = None
+    ) -> Any:
         attachment = _moto_create_vpn_attachment(self, vpn_id, transit_gateway_id, tags)  # type: ignore[arg-type]
         options = self.transit_gateways[transit_gateway_id].options  # type: ignore[attr-defined]
         if options.get("DefaultRouteTableAssociation") == "enable":
             self.associate_transit_gateway_route_table(  # type: ignore[attr-defined]
-                attachment.id, options["AssociationDefaultRouteTableId"])
+                attachment.id, options["AssociationDefaultRouteTableId"]
+            )
         if options.get("DefaultRouteTablePropagation") == "enable":
             self.enable_transit_gateway_route_table_propagation(  # type: ignore[attr-defined]
-                attachment.id, options["PropagationDefaultRouteTableId"])
+                attachment.id, options["PropagationDefaultRouteTableId"]
+            )
         return attachment
 
     def release_vpn_attachment(self, vpn_id: str) -> None:
@@ -40,8 +43,7 @@ class DefaultRouteTableVpnAttachments:
             for table in self.transit_gateways_route_tables.values():  # type: ignore[attr-defined]
                 table.route_table_associations.pop(attachment.id, None)
                 table.route_table_propagation = [
-                    p for p in table.route_table_propagation
-                    if p.transitGatewayAttachmentId != attachment.id
+                    p for p in table.route_table_propagation if p.transitGatewayAttachmentId != attachment.id
                 ]
             self.transit_gateway_associations.pop(attachment.id, None)  # type: ignore[attr-defined]
             self.transit_gateway_propagations.pop(attachment.id, None)  # type: ignore[attr-defined]
@@ -60,13 +62,17 @@ class FilterableTransitGatewayAttachment:
         }
         if filter_name in values:
             return values[filter_name]
-        return TaggedEC2Resource.get_filter_value(self, filter_name,  # type: ignore[arg-type]
-                                                  "DescribeTransitGatewayAttachments")
+        return TaggedEC2Resource.get_filter_value(
+            self,
+            filter_name,  # type: ignore[arg-type]
+            "DescribeTransitGatewayAttachments",
+        )
 
 
 class FilteringTransitGatewayAttachmentBackend:
-    def describe_transit_gateway_attachments(self, transit_gateways_attachment_ids: list[str] | None = None,
-                                             filters: Any = None) -> list:
+    def describe_transit_gateway_attachments(
+        self, transit_gateways_attachment_ids: list[str] | None = None, filters: Any = None
+    ) -> list:
         attachments = list(self.transit_gateway_attachments.values())  # type: ignore[attr-defined]
         if transit_gateways_attachment_ids:
             attachments = [a for a in attachments if a.id in transit_gateways_attachment_ids]
@@ -100,16 +106,25 @@ class PropagatedRouteSearch:
             else:
                 prefixes = []
             for prefix in prefixes:
-                routes.append({
-                    "destinationCidrBlock": prefix, "type": "propagated", "state": "active",
-                    "transitGatewayAttachments": [{
-                        "resourceId": propagation.resourceId, "resourceType": propagation.resourceType,
-                        "transitGatewayAttachmentId": propagation.transitGatewayAttachmentId}],
-                })
+                routes.append(
+                    {
+                        "destinationCidrBlock": prefix,
+                        "type": "propagated",
+                        "state": "active",
+                        "transitGatewayAttachments": [
+                            {
+                                "resourceId": propagation.resourceId,
+                                "resourceType": propagation.resourceType,
+                                "transitGatewayAttachmentId": propagation.transitGatewayAttachmentId,
+                            }
+                        ],
+                    }
+                )
         return routes
 
-    def search_transit_gateway_routes(self, transit_gateway_route_table_id: str, filters: Any,
-                                      max_results: int | None = None) -> list[dict]:
+    def search_transit_gateway_routes(
+        self, transit_gateway_route_table_id: str, filters: Any, max_results: int | None = None
+    ) -> list[dict]:
         static = _moto_search_routes(self, transit_gateway_route_table_id, filters, None)
         table = self.transit_gateways_route_tables.get(transit_gateway_route_table_id)  # type: ignore[attr-defined]
         if table is None:
@@ -120,7 +135,11 @@ class PropagatedRouteSearch:
             "state": (filters or {}).get("state"),
             "destinationCidrBlock": (filters or {}).get("route-search.exact-match"),
         }
-        propagated = [r for r in self._propagated_routes(table) if r["destinationCidrBlock"] not in have and all(
-            not values or r[key] in values for key, values in wanted.items())]
+        propagated = [
+            r
+            for r in self._propagated_routes(table)
+            if r["destinationCidrBlock"] not in have
+            and all(not values or r[key] in values for key, values in wanted.items())
+        ]
         routes = static + propagated
         return routes[: int(max_results)] if max_results else routes

@@ -97,7 +97,7 @@ class Tunnel:
     status: str = "DOWN"
     status_message: str = NO_DATA_PLANE
     accepted_route_count: int = 0
-    last_status_change: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    last_status_change: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     received_routes: tuple[str, ...] = ()  # prefixes the customer gateway announces over this tunnel
     bytes_in: int = 0  # the data plane's counters, for AWS/VPN TunnelDataIn/Out
     bytes_out: int = 0
@@ -109,8 +109,15 @@ class Tunnel:
 
     # What the data plane reports (report()), every second while it plays the tunnel: not
     # saved with the emulator's state (persistence.py), a restored tunnel is DOWN until it does.
-    TELEMETRY = ("status", "status_message", "accepted_route_count", "last_status_change", "received_routes",
-                 "bytes_in", "bytes_out")
+    TELEMETRY = (
+        "status",
+        "status_message",
+        "accepted_route_count",
+        "last_status_change",
+        "received_routes",
+        "bytes_in",
+        "bytes_out",
+    )
 
     @property
     def inside_hosts(self) -> tuple[str, str]:
@@ -147,9 +154,7 @@ class Tunnel:
             option[f"{phase}IntegrityAlgorithms"] = req.get(f"{phase}IntegrityAlgorithms") or [
                 {"Value": v} for v in vpnrules.INTEGRITY
             ]
-            option[f"{phase}DHGroupNumbers"] = req.get(f"{phase}DHGroupNumbers") or [
-                {"Value": v} for v in groups
-            ]
+            option[f"{phase}DHGroupNumbers"] = req.get(f"{phase}DHGroupNumbers") or [{"Value": v} for v in groups]
         return option
 
     def telemetry(self) -> dict:
@@ -161,11 +166,12 @@ class Tunnel:
             "LastStatusChange": self.last_status_change,
         }
 
-    def report(self, status: str, status_message: str, received_routes: list[str],
-               bytes_in: int, bytes_out: int) -> tuple[int, int]:
+    def report(
+        self, status: str, status_message: str, received_routes: list[str], bytes_in: int, bytes_out: int
+    ) -> tuple[int, int]:
         """Take the data plane's view; return the bytes in/out since the last report."""
         if status != self.status:
-            self.last_status_change = dt.datetime.now(dt.timezone.utc)
+            self.last_status_change = dt.datetime.now(dt.UTC)
         self.status, self.status_message = status, status_message
         self.received_routes = tuple(received_routes) if status == "UP" else ()
         self.accepted_route_count = len(self.received_routes)
@@ -179,8 +185,16 @@ class Tunnel:
 class TunnelledVpnConnection(VPNConnection):
     """A VPN connection with two (or one) real tunnels' worth of state."""
 
-    def __init__(self, ec2_backend: Any, *, customer_gateway: Any, amazon_side_asn: int,
-                 tunnels: list[Tunnel], static_routes_only: bool, **kwargs: Any):
+    def __init__(
+        self,
+        ec2_backend: Any,
+        *,
+        customer_gateway: Any,
+        amazon_side_asn: int,
+        tunnels: list[Tunnel],
+        static_routes_only: bool,
+        **kwargs: Any,
+    ):
         super().__init__(ec2_backend, **kwargs)
         self.customer_gateway = customer_gateway
         self.amazon_side_asn = amazon_side_asn
@@ -259,10 +273,19 @@ class TunnelledVpnConnection(VPNConnection):
 def _configuration_key(conn: TunnelledVpnConnection) -> tuple:
     """Everything render_customer_gateway_configuration() reads."""
     gateway = conn.customer_gateway
-    return (conn.id, conn.customer_gateway_id, conn.vpn_gateway_id, conn.type, gateway.ip_address, gateway.bgp_asn,
-            conn.amazon_side_asn,
-            tuple((t.outside_ip, tuple(t.inside_hosts), t.pre_shared_key, repr(sorted(t.tunnel_option().items())))
-                  for t in conn.tunnel_list))
+    return (
+        conn.id,
+        conn.customer_gateway_id,
+        conn.vpn_gateway_id,
+        conn.type,
+        gateway.ip_address,
+        gateway.bgp_asn,
+        conn.amazon_side_asn,
+        tuple(
+            (t.outside_ip, tuple(t.inside_hosts), t.pre_shared_key, repr(sorted(t.tunnel_option().items())))
+            for t in conn.tunnel_list
+        ),
+    )
 
 
 def render_customer_gateway_configuration(conn: TunnelledVpnConnection) -> str:
@@ -318,7 +341,7 @@ def render_customer_gateway_configuration(conn: TunnelledVpnConnection) -> str:
 
 def _validate_tunnel_options(specs: list[dict]) -> None:
     if len(specs) > 2:
-        raise invalid("A VPN connection has at most 2 tunnels; TunnelOptions has %d entries." % len(specs))
+        raise invalid(f"A VPN connection has at most 2 tunnels; TunnelOptions has {len(specs)} entries.")
     checks = {
         "IKEVersions": vpnrules.IKE_VERSIONS,
         "Phase1EncryptionAlgorithms": vpnrules.ENCRYPTION,
@@ -346,8 +369,10 @@ def _validate_tunnel_options(specs: list[dict]) -> None:
             bad = [v for v in _values(spec.get(key)) if v not in allowed]
             if bad:
                 raise invalid(f"Invalid value {bad[0]!r} for {key}; valid values: {', '.join(map(str, allowed))}")
-        for key, (low, high) in (("Phase1LifetimeSeconds", vpnrules.PHASE1_LIFETIME),
-                                 ("Phase2LifetimeSeconds", vpnrules.PHASE2_LIFETIME)):
+        for key, (low, high) in (
+            ("Phase1LifetimeSeconds", vpnrules.PHASE1_LIFETIME),
+            ("Phase2LifetimeSeconds", vpnrules.PHASE2_LIFETIME),
+        ):
             if key in spec and not low <= int(spec[key]) <= high:
                 raise invalid(f"{key} must be between {low} and {high}.")
         if "DPDTimeoutSeconds" in spec and int(spec["DPDTimeoutSeconds"]) < vpnrules.DPD_TIMEOUT_MIN:
@@ -363,9 +388,13 @@ class TunnelledVpnConnectionBackend:
 
     def _gateway_connections(self, transit_gateway_id: str | None, vpn_gateway_id: str | None):
         for conn in self.vpn_connections.values():
-            if isinstance(conn, TunnelledVpnConnection) and conn.state != "deleted" and (
-                (transit_gateway_id and conn.transit_gateway_id == transit_gateway_id)
-                or (vpn_gateway_id and conn.vpn_gateway_id == vpn_gateway_id)
+            if (
+                isinstance(conn, TunnelledVpnConnection)
+                and conn.state != "deleted"
+                and (
+                    (transit_gateway_id and conn.transit_gateway_id == transit_gateway_id)
+                    or (vpn_gateway_id and conn.vpn_gateway_id == vpn_gateway_id)
+                )
             ):
                 yield conn
 
@@ -373,8 +402,12 @@ class TunnelledVpnConnectionBackend:
         """`count` free outside addresses: from OUTSIDE_ADDRESS_POOL (.11 up) not used in this
         account and Region, or from `pool` not in `used` (a fleet's, fleet_outside_ips_in_use)."""
         if pool is None:
-            used = {t.outside_ip for c in self.vpn_connections.values()
-                    if isinstance(c, TunnelledVpnConnection) and c.state != "deleted" for t in c.tunnel_list}
+            used = {
+                t.outside_ip
+                for c in self.vpn_connections.values()
+                if isinstance(c, TunnelledVpnConnection) and c.state != "deleted"
+                for t in c.tunnel_list
+            }
             hosts = itertools.islice(OUTSIDE_ADDRESS_POOL.hosts(), FIRST_OUTSIDE_HOST - 1, None)
         else:
             hosts = pool.hosts()
@@ -398,8 +431,10 @@ class TunnelledVpnConnectionBackend:
             if output is not None and output not in LOG_OUTPUT_FORMATS:
                 raise invalid(f"Invalid value {output!r} for {prefix}LogOutputFormat; valid values: json, text")
             if enabled and not arn:
-                raise invalid(f"{prefix}LogGroupArn is required when {prefix}LogEnabled is true "
-                              f"(the CloudWatch Logs log group for the tunnel's {kind} logs).")
+                raise invalid(
+                    f"{prefix}LogGroupArn is required when {prefix}LogEnabled is true "
+                    f"(the CloudWatch Logs log group for the tunnel's {kind} logs)."
+                )
             if arn:
                 self._check_log_group(arn, f"{prefix}LogGroupArn", exists=enabled)
             options[f"{prefix}LogEnabled"] = enabled
@@ -414,12 +449,16 @@ class TunnelledVpnConnectionBackend:
 
         match = LOG_GROUP_ARN.match(arn)
         if match is None:
-            raise invalid(f"Invalid {member} {arn!r}: not the ARN of a CloudWatch Logs log group "
-                          "(arn:aws:logs:<region>:<account>:log-group:<name>).")
+            raise invalid(
+                f"Invalid {member} {arn!r}: not the ARN of a CloudWatch Logs log group "
+                "(arn:aws:logs:<region>:<account>:log-group:<name>)."
+            )
         _, region, account, name, _ = match.groups()
         if (account, region) != (self.account_id, self.region_name):  # type: ignore[attr-defined]
-            raise invalid(f"The CloudWatch Logs log group {arn} ({member}) must be in the VPN connection's account "
-                          f"and Region ({self.region_name}).")  # type: ignore[attr-defined]
+            raise invalid(
+                f"The CloudWatch Logs log group {arn} ({member}) must be in the VPN connection's account "
+                f"and Region ({self.region_name})."
+            )  # type: ignore[attr-defined]
         if exists and name not in logs_backends[account][region].groups:
             raise invalid(f"The CloudWatch Logs log group {arn} ({member}) does not exist.")
 
@@ -450,8 +489,9 @@ class TunnelledVpnConnectionBackend:
         if transit_gateway_id:
             tgw = self.transit_gateways.get(transit_gateway_id)  # type: ignore[attr-defined]
             if tgw is None:
-                raise EC2ClientError("InvalidTransitGatewayID.NotFound",
-                                     f"Transit gateway ID '{transit_gateway_id}' does not exist.")
+                raise EC2ClientError(
+                    "InvalidTransitGatewayID.NotFound", f"Transit gateway ID '{transit_gateway_id}' does not exist."
+                )
             amazon_side_asn = int(tgw.options.get("AmazonSideAsn", 64512))
         specs = list(options.get("TunnelOptions") or [])
         _validate_tunnel_options(specs)
@@ -459,20 +499,28 @@ class TunnelledVpnConnectionBackend:
         log_options = [self._log_options(spec.get("LogOptions")) for spec in specs]
 
         # Inside CIDRs must be unique across all connections on the same gateway.
-        taken = {t.inside_cidr for c in self._gateway_connections(transit_gateway_id, vpn_gateway_id)
-                 for t in c.tunnel_list}
+        taken = {
+            t.inside_cidr for c in self._gateway_connections(transit_gateway_id, vpn_gateway_id) for t in c.tunnel_list
+        }
         for spec in specs:
             cidr = spec.get("TunnelInsideCidr")
             if cidr in taken:
-                raise invalid(f"The tunnel inside CIDR {cidr} is already in use by another VPN connection "
-                              "on the same gateway.")
+                raise invalid(
+                    f"The tunnel inside CIDR {cidr} is already in use by another VPN connection on the same gateway."
+                )
         tunnels = []
         for spec, logs, outside_ip in zip(specs, log_options, outside_ips or self._allocate_outside_ips(len(specs))):
             cidr = spec.get("TunnelInsideCidr") or self._allocate_inside_cidr(taken)
             taken.add(cidr)
-            tunnels.append(Tunnel(outside_ip=outside_ip, inside_cidr=cidr,
-                                  pre_shared_key=spec.get("PreSharedKey") or random_psk(),
-                                  requested={k: v for k, v in spec.items() if k != "LogOptions"}, log_options=logs))
+            tunnels.append(
+                Tunnel(
+                    outside_ip=outside_ip,
+                    inside_cidr=cidr,
+                    pre_shared_key=spec.get("PreSharedKey") or random_psk(),
+                    requested={k: v for k, v in spec.items() if k != "LogOptions"},
+                    log_options=logs,
+                )
+            )
 
         connection = TunnelledVpnConnection(
             self,
@@ -496,26 +544,30 @@ class TunnelledVpnConnectionBackend:
             raise InvalidVpnConnectionIdError(vpn_connection_id)
         return connection
 
-    def modify_vpn_tunnel_options(self, vpn_connection_id: str, outside_ip: str,
-                                  options: dict) -> TunnelledVpnConnection:
+    def modify_vpn_tunnel_options(
+        self, vpn_connection_id: str, outside_ip: str, options: dict
+    ) -> TunnelledVpnConnection:
         """One tunnel's options changed in place, validated as at creation; the tunnel
         goes DOWN until the data plane re-establishes it with the new values (AWS:
         "the tunnel will be unavailable for a brief period")."""
         connection = self._tunnelled(vpn_connection_id)
         tunnel = next((t for t in connection.tunnel_list if t.outside_ip == outside_ip), None)
         if tunnel is None:
-            raise invalid(f"The VPN connection {vpn_connection_id} has no tunnel with outside IP address "
-                          f"{outside_ip}.")
+            raise invalid(f"The VPN connection {vpn_connection_id} has no tunnel with outside IP address {outside_ip}.")
         _validate_tunnel_options([options])
         log_options = self._log_options(options["LogOptions"]) if "LogOptions" in options else None
         cidr = options.get("TunnelInsideCidr")
         if cidr and cidr != tunnel.inside_cidr:
-            taken = {t.inside_cidr for c in self._gateway_connections(connection.transit_gateway_id,
-                                                                      connection.vpn_gateway_id)
-                     for t in c.tunnel_list if t is not tunnel}
+            taken = {
+                t.inside_cidr
+                for c in self._gateway_connections(connection.transit_gateway_id, connection.vpn_gateway_id)
+                for t in c.tunnel_list
+                if t is not tunnel
+            }
             if cidr in taken:
-                raise invalid(f"The tunnel inside CIDR {cidr} is already in use by another VPN connection "
-                              "on the same gateway.")
+                raise invalid(
+                    f"The tunnel inside CIDR {cidr} is already in use by another VPN connection on the same gateway."
+                )
             tunnel.inside_cidr = cidr
         if options.get("PreSharedKey"):
             tunnel.pre_shared_key = options["PreSharedKey"]
@@ -525,24 +577,35 @@ class TunnelledVpnConnectionBackend:
         tunnel.report("DOWN", "the tunnel's options are being modified", [], tunnel.bytes_in, tunnel.bytes_out)
         return connection
 
-    def modify_vpn_connection(self, vpn_connection_id: str, customer_gateway_id: str | None = None,
-                              transit_gateway_id: str | None = None,
-                              vpn_gateway_id: str | None = None) -> TunnelledVpnConnection:
+    def modify_vpn_connection(
+        self,
+        vpn_connection_id: str,
+        customer_gateway_id: str | None = None,
+        transit_gateway_id: str | None = None,
+        vpn_gateway_id: str | None = None,
+    ) -> TunnelledVpnConnection:
         """Move the connection to another customer gateway; both tunnels go DOWN until the
         data plane re-establishes them with the new peer."""
         connection = self._tunnelled(vpn_connection_id)
         if transit_gateway_id or vpn_gateway_id:
             raise invalid("Moving a VPN connection to another gateway is not supported by the hybridnet emulator.")
         if not customer_gateway_id:
-            raise EC2ClientError("MissingParameter", "The request must contain one of CustomerGatewayId, "
-                                                     "TransitGatewayId or VpnGatewayId.")
+            raise EC2ClientError(
+                "MissingParameter",
+                "The request must contain one of CustomerGatewayId, TransitGatewayId or VpnGatewayId.",
+            )
         gateway = self.get_customer_gateway(customer_gateway_id)  # type: ignore[attr-defined]
         if gateway.state != "available":
             raise EC2ClientError("IncorrectState", f"The customer gateway {customer_gateway_id} is {gateway.state}.")
         connection.customer_gateway, connection.customer_gateway_id = gateway, gateway.id
         for tunnel in connection.tunnel_list:
-            tunnel.report("DOWN", "the VPN connection is moving to another customer gateway", [],
-                          tunnel.bytes_in, tunnel.bytes_out)
+            tunnel.report(
+                "DOWN",
+                "the VPN connection is moving to another customer gateway",
+                [],
+                tunnel.bytes_in,
+                tunnel.bytes_out,
+            )
         return connection
 
     def delete_vpn_connection(self, vpn_connection_id: str) -> VPNConnection:
@@ -562,9 +625,16 @@ class TunnelledVpnConnectionBackend:
             connections = [c for c in connections if c.id in vpn_connection_ids]
         return generic_filter(filters, connections)
 
-    def report_tunnel_telemetry(self, vpn_connection_id: str, outside_ip: str, status: str,
-                                status_message: str, received_routes: list[str],
-                                bytes_in: int = 0, bytes_out: int = 0) -> tuple[int, int]:
+    def report_tunnel_telemetry(
+        self,
+        vpn_connection_id: str,
+        outside_ip: str,
+        status: str,
+        status_message: str,
+        received_routes: list[str],
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+    ) -> tuple[int, int]:
         """Called by the data plane (the lab) through the emulator's admin API."""
         if status not in ("UP", "DOWN"):
             raise invalid(f"tunnel status must be UP or DOWN, not {status!r}")
@@ -587,6 +657,9 @@ def fleet_outside_ips_in_use() -> set[str]:
         for backend in list(dict(regions).values()):
             for connection in list(backend.vpn_connections.values()):
                 if isinstance(connection, TunnelledVpnConnection) and connection.state != "deleted":
-                    used.update(t.outside_ip for t in connection.tunnel_list
-                                if ipaddress.ip_address(t.outside_ip) in FLEET_OUTSIDE_ADDRESS_POOL)
+                    used.update(
+                        t.outside_ip
+                        for t in connection.tunnel_list
+                        if ipaddress.ip_address(t.outside_ip) in FLEET_OUTSIDE_ADDRESS_POOL
+                    )
     return used

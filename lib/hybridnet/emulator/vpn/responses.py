@@ -27,12 +27,17 @@ class TunnelledVpnConnectionResponses(EC2BaseResponse):
 
     def modify_vpn_tunnel_options(self) -> ActionResult:
         connection = self.ec2_backend.modify_vpn_tunnel_options(
-            self._get_param("VpnConnectionId"), self._get_param("VpnTunnelOutsideIpAddress"),
-            self._get_param("TunnelOptions", {}))
+            self._get_param("VpnConnectionId"),
+            self._get_param("VpnTunnelOutsideIpAddress"),
+            self._get_param("TunnelOptions", {}),
+        )
         return ActionResult({"VpnConnection": connection})
 
     def modify_vpn_connection(self) -> ActionResult:
         connection = self.ec2_backend.modify_vpn_connection(
-            self._get_param("VpnConnectionId"), customer_gateway_id=self._get_param("CustomerGatewayId"),
-            transit_gateway_id=self._get_param("TransitGatewayId"), vpn_gateway_id=self._get_param("VpnGatewayId"))
+            self._get_param("VpnConnectionId"),
+            customer_gateway_id=self._get_param("CustomerGatewayId"),
+            transit_gateway_id=self._get_param("TransitGatewayId"),
+            vpn_gateway_id=self._get_param("VpnGatewayId"),
+        )
         return ActionResult({"VpnConnection": connection})
