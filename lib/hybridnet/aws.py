@@ -11,7 +11,7 @@ import functools
 import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.client import BaseClient
@@ -43,6 +43,14 @@ PHASE_TAG = "hybridnet:phase"
 # The emulator's seeded "existing" environment carries this tag instead, so
 # that teardown never removes what the suite did not create.
 BASELINE_TAG = "hybridnet:baseline"
+
+
+class ClientSource(Protocol):
+    """What hands out botocore clients by service name: an AwsContext, or the fleet
+    check's Scope (one account in one region). The collectors that only need
+    clients take either."""
+
+    def client(self, service: str) -> BaseClient: ...
 
 
 @dataclass
@@ -138,12 +146,17 @@ def _aws(where: Where) -> Account:
 TARGET_GROUP = "hybridnet.targets"
 
 
+def _plugin(entry: importlib.metadata.EntryPoint) -> Callable[[Where], Account]:
+    """The target registered as `entry`, loaded when first called."""
+    return lambda where: entry.load()(where)
+
+
 @functools.cache
 def targets() -> dict[str, Callable[[Where], Account]]:
     """Every target: "aws" and each one registered under TARGET_GROUP (loaded on first use)."""
     found: dict[str, Callable[[Where], Account]] = {"aws": _aws}
     for entry in importlib.metadata.entry_points(group=TARGET_GROUP):
-        found.setdefault(entry.name, lambda where, entry=entry: entry.load()(where))
+        found.setdefault(entry.name, _plugin(entry))
     return found
 
 

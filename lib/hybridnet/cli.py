@@ -83,13 +83,13 @@ def cmd_emulator(args: argparse.Namespace) -> int:
             connect(load_params(resolve_params_path(args.params)))  # seeds the lab's starting state
         print(f"emulator running: pid {info.pid}, {info.endpoint}, log {info.log}; {_emulator_state(info)}")
     elif args.action == "status":
-        info = emulator.status()
+        running = emulator.status()
         print(
-            f"emulator running: pid {info.pid}, {info.endpoint}; {_emulator_state(info)}"
-            if info
+            f"emulator running: pid {running.pid}, {running.endpoint}; {_emulator_state(running)}"
+            if running
             else "emulator not running (start it: hybridnet emulator start)"
         )
-        return 0 if info else NOT_RUNNING
+        return 0 if running else NOT_RUNNING
     elif args.action == "stop":
         print("emulator stopped" if emulator.stop() else "emulator was not running")
     elif args.action == "seed-fleet":

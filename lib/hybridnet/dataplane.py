@@ -9,6 +9,7 @@ picks one (AwsContext.data_plane); phases ask it instead of the target.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -85,7 +86,7 @@ def lab_up(ctx, vpn: dict, cgw_dir: Path, log_dir: Path, timeout: float = 20.0) 
     started = time.monotonic()
     spec = lab_spec(ctx, vpn)
     lab.up(spec, cgw_dir, LAB_DIR, log_dir=log_dir)
-    timings = {"daemons_s": time.monotonic() - started}
+    timings: dict[str, float | str] = {"daemons_s": time.monotonic() - started}
     try:
         lab.wait_until_up(LAB_DIR, timeout=timeout, require_prefixes=True)
     except TimeoutError as exc:
@@ -287,7 +288,7 @@ def start_host_endpoints(info, namespaces: tuple[str, ...] | None = None) -> lis
             executable=Path(sys.executable).name,
         )
     for ns, record in records.items():
-        runtime.wait_ready(record, lambda ns=ns: _listening(ns, PORT), timeout=10.0)
+        runtime.wait_ready(record, functools.partial(_listening, ns, PORT), timeout=10.0)
         runtime.ns_dir(ns)  # the namespace's lab folder: the flag goes with it
         online_flag(LAB_DIR, ns).touch()  # SSM shows the host Online from now on
     return [record.name for record in records.values()]
@@ -508,7 +509,7 @@ def lab_down_for(ctx) -> tuple[dict | None, str]:
         return None, "not running"
     if ctx.data_plane != LAB:
         return None, f"left running: this stack uses no lab ({ctx.data_plane_reason})"
-    owner = lab_owner() if lab_running() else agent["owner"]
+    owner = lab_owner() if lab_running() or agent is None else agent["owner"]
     if owner != {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}:
         plays = f"stack {owner['stack']!r} at {owner['endpoint']}" if owner else "no recorded stack"
         return None, f"left running: it plays {plays}, not this stack (stop it: hybridnet lab down)"
@@ -605,7 +606,7 @@ def dns_spec(ctx) -> dict:
         "outbound_ips": endpoints["OUTBOUND"],
         "admitted_cidrs": admitted,
         "forward_rules": rules,
-        "query_source_ip": query_source or (endpoints["OUTBOUND"] or [None])[0],
+        "query_source_ip": query_source or (endpoints["OUTBOUND"][0] if endpoints["OUTBOUND"] else None),
         "hosted_zones": zones,
     }
 
@@ -731,7 +732,7 @@ def dns_up(
             name,
             ns,
             [NAMED, "-4", "-g", "-u", "bind", "-c", str(run / "named.conf")],
-            ready=lambda log=log, offset=offset: named_ready(log, offset),
+            ready=functools.partial(named_ready, log, offset),
             ready_timeout=timeout,
             runtime_dirs=[run],
         )

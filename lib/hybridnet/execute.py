@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import workspace
 from .errors import NotebookFailed
@@ -95,7 +97,7 @@ def stop_kernel(km) -> None:
     shutil.rmtree(km.socket_dir, ignore_errors=True)
 
 
-def run_notebook(name: str, run_dir: Path, parameters: dict[str, str], kernel=None) -> NotebookRun:
+def run_notebook(name: str, run_dir: Path, parameters: Mapping[str, Any], kernel=None) -> NotebookRun:
     """Execute one notebook into the run folder; parameters are file paths and such."""
     import papermill
     from papermill.exceptions import PapermillExecutionError

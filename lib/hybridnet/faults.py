@@ -23,11 +23,15 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import dataplane
 from .aws import AwsContext
 from .waiting import poll
 from .workspace import write_private
+
+if TYPE_CHECKING:
+    from .pki import Credential
 
 # The drills' undo records; some hold what a file had (a tunnel's key): mode 0600.
 STATE_FILE = dataplane.LAB_DIR / "faults.json"
@@ -83,7 +87,9 @@ def _announce_prefix(ctx: AwsContext, undo: dict) -> None:
 
 
 def _inbound_cidr(ctx: AwsContext) -> str:
-    ip = ctx.params.dns.inbound_ips[0]
+    from .phases import hybrid_dns
+
+    ip = hybrid_dns.dns_params(ctx).inbound_ips[0]
     prefix = next(s.cidr for s in ctx.params.vpc.subnets if ipaddress.ip_address(ip) in ipaddress.ip_network(s.cidr))
     return f"{ip}/{prefix.split('/')[1]}"
 
@@ -309,7 +315,7 @@ def _real_handler_code(ctx: AwsContext, undo: dict) -> None:
 EXPIRING_DAYS = 5  # well inside the health check's warning window (thresholds.cert_warn_days)
 
 
-def _server_certificate(ctx: AwsContext) -> tuple[str, object]:
+def _server_certificate(ctx: AwsContext) -> tuple[str, Credential]:
     """The endpoint's server certificate ARN, and the stack's PKI credential that ACM holds
     under it (its key is needed to put it back)."""
     from . import pki
@@ -493,14 +499,15 @@ def _revoke_dns(ctx: AwsContext) -> dict:
     """RevokeSecurityGroupIngress of every UDP and TCP rule that admits DNS (port 53) from
     the on-prem CIDR (or a network holding it) on the Resolver endpoints' group."""
     group = _resolver_group(ctx)
-    onprem = ipaddress.ip_network(ctx.params.onprem.cidr)
+    onprem = ipaddress.IPv4Network(ctx.params.onprem.cidr)  # Cidr is validated IPv4
     revoked = []
     for perm in group.get("IpPermissions", []):
         if perm.get("IpProtocol") not in ("udp", "tcp") or not perm.get("FromPort", 0) <= DNS_PORT <= perm.get(
             "ToPort", 65535
         ):
             continue
-        ranges = [r for r in perm.get("IpRanges", []) if onprem.subnet_of(ipaddress.ip_network(r["CidrIp"]))]
+        # IpRanges holds IPv4 ranges only (IPv6 ones are in Ipv6Ranges)
+        ranges = [r for r in perm.get("IpRanges", []) if onprem.subnet_of(ipaddress.IPv4Network(r["CidrIp"]))]
         if ranges:
             revoked.append(
                 {

@@ -14,6 +14,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,6 +23,9 @@ from .aws import AwsContext
 from .diagnostics import daemons, facts, routes, servicelogs, tunnels, vpnlogs
 from .diagnostics.verdicts import Evidence, exit_code
 from .params import HealthCheck, Params
+
+if TYPE_CHECKING:
+    from .notify import Notification
 
 NOTEBOOK = "10_health_check"
 STATUS_WORDS = {0: "OK", 1: "WARN", 2: "FAIL"}
@@ -186,16 +190,17 @@ def inbound_endpoint_probes(ctx: AwsContext) -> dict[str, list]:
     a lost endpoint."""
     from .diagnostics.dns import Probe
     from .diagnostics.hostdns import HostProbe
+    from .phases import hybrid_dns
 
-    p = ctx.params
-    host, ip = next(iter(p.dns.records.items()))
+    dns = hybrid_dns.dns_params(ctx)
+    host, ip = next(iter(dns.records.items()))
     return {
         "onprem_client": [
             HostProbe(
-                Probe(f"{ENDPOINT_SIDE} {server}", server, f"{host}.{p.dns.private_zone}", expected=[ip]),
+                Probe(f"{ENDPOINT_SIDE} {server}", server, f"{host}.{dns.private_zone}", expected=(ip,)),
                 via_resolver=False,
             )
-            for server in p.dns.inbound_ips
+            for server in dns.inbound_ips
         ]
     }
 
@@ -321,9 +326,10 @@ def _judge(ev: Evidence, run_dir: Path | str, since: str = "") -> Judgement:
     table = verdicts.verdict_frame(found)
     snap = changes.snapshot(ev, table)
     changes.save_snapshot(run_dir, snap)
+    stack = ev.params.name if ev.params else None  # None: the stack of run_dir's snapshot
     with warnings.catch_warnings():  # the change line lists the runs passed over
         warnings.simplefilter("ignore", changes.SnapshotSkipped)
-        before = changes.load_snapshot(since) if since else changes.previous_snapshot(run_dir, ev.params.name)
+        before = changes.load_snapshot(since) if since else changes.previous_snapshot(run_dir, stack)
     delta = changes.diff(before, snap)
     return Judgement(table, exit_code(found), delta, changes.summary_line(delta))
 
@@ -404,7 +410,7 @@ class HealthCheckRun:
     # The tunnels of the run's snapshot.json (vpn_connection_id, outside_ip, status, ...);
     # None when the telemetry was not collected or the snapshot cannot be read.
     tunnels: list[dict] | None = None
-    notification: object | None = None  # notify.Notification when notify.sns_topic_arn is set
+    notification: Notification | None = None  # when notify.sns_topic_arn is set
 
 
 # What must never appear in a report: PEM blocks, and the keys of tunnels.

@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from botocore.exceptions import ClientError, WaiterError
@@ -208,7 +208,7 @@ class SsmPlane:
         rows, wanted = [], {}
         for role in HOST_ROLES:
             host = self._host(role)
-            row = {
+            row: dict[str, Any] = {
                 "role": role,
                 "host": host.instance if host else "-",
                 "instance_id": None,

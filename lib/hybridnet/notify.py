@@ -137,7 +137,7 @@ def notify(run, params, topic_arn: str, ctx=None) -> Notification:
         "run": Path(run.run_dir).name if run.run_dir else "",
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    if _same(last, now):
+    if last is not None and _same(last, now):
         return Notification(False, f"same state as run {last.get('run') or '?'}: {status}", topic_arn=topic_arn)
     last_status = STATUS_WORDS.get(last.get("exit_code")) if last else None
     if now["exit_code"] == 0 and last_status in (None, "OK"):

@@ -106,11 +106,11 @@ class Vpc(_Model):
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> Vpc:
-        vpc = ipaddress.ip_network(self.cidr)
-        problems = []
-        nets = []
+        vpc = ipaddress.IPv4Network(self.cidr)  # Cidr is validated IPv4
+        problems: list[tuple[str, str]] = []
+        nets: list[tuple[int, ipaddress.IPv4Network]] = []
         for i, subnet in enumerate(self.subnets):
-            net = ipaddress.ip_network(subnet.cidr)
+            net = ipaddress.IPv4Network(subnet.cidr)
             if not net.subnet_of(vpc):
                 problems.append((f"subnets[{i}].cidr", f"{subnet.cidr} is outside the VPC CIDR {self.cidr}"))
             for j, other in nets:
@@ -471,7 +471,7 @@ def _field_path(loc: tuple) -> str:
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
+    problems: list[tuple[str, str]] = []
     for err in exc.errors(include_url=False, include_input=False):
         ctx_error = err.get("ctx", {}).get("error")
         if isinstance(ctx_error, _CrossCheckFailed):
@@ -719,11 +719,12 @@ def _client_vpn_problems(get) -> list[tuple[str, str]]:
 class Thresholds(_Model):
     """When a health check is OK, WARN or FAIL."""
 
-    min_tunnels_up: int = Field(2, ge=1, le=2)  # per connection: fewer is WARN, none is FAIL
-    min_accepted_routes: int = Field(1, ge=0)  # per UP tunnel: fewer is WARN (all tunnels: FAIL)
-    dns_latency_warn_ms: float = Field(250.0, gt=0)
-    max_drops: int = Field(2, ge=0)  # a tunnel that dropped more often in the look-back window is flapping: WARN
-    cert_warn_days: int = Field(30, ge=1)  # a Client VPN certificate expiring sooner: WARN (expired: FAIL)
+    min_tunnels_up: int = Field(default=2, ge=1, le=2)  # per connection: fewer is WARN, none is FAIL
+    min_accepted_routes: int = Field(default=1, ge=0)  # per UP tunnel: fewer is WARN (all tunnels: FAIL)
+    dns_latency_warn_ms: float = Field(default=250.0, gt=0)
+    # a tunnel that dropped more often in the look-back window is flapping: WARN
+    max_drops: int = Field(default=2, ge=0)
+    cert_warn_days: int = Field(default=30, ge=1)  # a Client VPN certificate expiring sooner: WARN (expired: FAIL)
 
 
 class Notify(_Model):
@@ -731,7 +732,7 @@ class Notify(_Model):
 
     # SNS topic: a message when the check turns WARN or FAIL, and when it returns to OK.
     # A standard topic (a FIFO one needs a message group id); "" sends nothing.
-    sns_topic_arn: str = Field("", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256})?$")
+    sns_topic_arn: str = Field(default="", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256})?$")
 
 
 class HealthCheck(_Model):

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x448, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import HybridnetError
@@ -90,6 +90,8 @@ CERT_MODE = 0o644
 KEY_MODE = 0o600
 
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Public keys a certificate may hold that sign nothing (key agreement, encapsulation): never an issuer's.
+_NON_SIGNING_KEYS = (x25519.X25519PublicKey, x448.X448PublicKey, mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey)
 
 
 class PkiError(HybridnetError, ValueError):
@@ -321,7 +323,11 @@ def _issue(
         ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
     except x509.ExtensionNotFound:
-        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
+        issuer_key = ca_cert.public_key()
+        if isinstance(issuer_key, _NON_SIGNING_KEYS):
+            why = f"the CA {ca_cert.subject.rfc4514_string()} has a {type(issuer_key).__name__}: it cannot sign"
+            raise PkiError(why) from None
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key)
     usage = x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
@@ -461,6 +467,7 @@ def verify_chain(
         raise PkiError(f"purpose must be 'server' or 'client', got {purpose!r}")
     at = at or dt.datetime.now(dt.UTC)
     builder = v.PolicyBuilder().store(v.Store(anchors)).time(at)
+    verifier: v.ServerVerifier | v.ClientVerifier
     try:
         if purpose == "server":
             if name is None:

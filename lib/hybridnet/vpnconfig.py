@@ -551,16 +551,19 @@ def _parse_root(root: ET.Element, first_inside_cidr: str | None) -> VpnConnectio
     if not vpn_id:
         raise VpnConfigError("CustomerGatewayConfiguration: missing attribute vpn_connection/@id")
 
-    def top(name: str, required: bool = True) -> str | None:
+    def optional(name: str) -> str | None:
         node = root.find(name)
-        value = (node.text or "").strip() if node is not None else ""
-        if required and not value:
-            what = "missing" if node is None else "empty"
+        return ((node.text or "").strip() if node is not None else "") or None
+
+    def top(name: str) -> str:
+        value = optional(name)
+        if value is None:
+            what = "missing" if root.find(name) is None else "empty"
             raise VpnConfigError(f"CustomerGatewayConfiguration: {what} element {name}")
-        return value or None
+        return value
 
     cgw_id = top("customer_gateway_id")
-    vgw_id = top("vpn_gateway_id", required=False)
+    vgw_id = optional("vpn_gateway_id")
     conn_type = top("vpn_connection_type")
     elems = root.findall("ipsec_tunnel")
     if not elems:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 
-LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")
 
 # AWS keeps these /30s inside 169.254.0.0/16 for itself.
 RESERVED_INSIDE_CIDRS = tuple(
-    ipaddress.ip_network(c)
+    ipaddress.IPv4Network(c)
     for c in (
         "169.254.0.0/30",
         "169.254.1.0/30",
@@ -45,7 +45,7 @@ def inside_cidr_problem(value: str) -> str | None:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError:
         return f"{value!r} is not a CIDR block like 169.254.11.0/30"
-    if net.version != 4 or net.prefixlen != 30 or not net.subnet_of(LINK_LOCAL):
+    if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 30 or not net.subnet_of(LINK_LOCAL):
         return f"{value} must be a /30 inside 169.254.0.0/16, like 169.254.11.0/30"
     if net in RESERVED_INSIDE_CIDRS:
         reserved = ", ".join(str(n) for n in RESERVED_INSIDE_CIDRS)

@@ -25,3 +25,8 @@ def test_ruff_finds_nothing():
 def test_the_code_is_ruff_formatted():
     done = run(str(BIN / "ruff"), "format", "--check", *TREES)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_mypy_finds_nothing():
+    done = run(str(BIN / "mypy"))  # files and strictness: pyproject.toml [tool.mypy]
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

@@ -26,6 +26,7 @@ import re
 import warnings
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -171,7 +172,7 @@ def _drops(timeline: pd.DataFrame | None) -> dict[str, list[str]] | None:
 def _verdict_frame(verdicts) -> pd.DataFrame | None:
     if verdicts is None or isinstance(verdicts, pd.DataFrame):
         return verdicts
-    return pd.DataFrame([asdict(v) if is_dataclass(v) else dict(v) for v in verdicts])
+    return pd.DataFrame([asdict(v) if is_dataclass(v) and not isinstance(v, type) else dict(v) for v in verdicts])
 
 
 def snapshot(ev, verdicts, taken_at: dt.datetime | str | None = None) -> dict:
@@ -282,6 +283,14 @@ def _run_key(name: str) -> tuple[str, int] | None:
     return (match["stamp"], int(match["n"] or 1)) if match else None
 
 
+def _sort_key(run: Path) -> tuple[str, int]:
+    """_run_key of a folder already found to be a run's."""
+    key = _run_key(run.name)
+    if key is None:
+        raise ValueError(f"{run} is not a run folder")
+    return key
+
+
 def _read(path: Path) -> dict:
     """A snapshot file, checked; SnapshotError(why=...) when it is not one."""
     try:
@@ -311,7 +320,7 @@ def _with_snapshots(outputs: Path, limit: int = 3) -> list[str]:
         return []
     runs = sorted(
         (d for d in outputs.iterdir() if d.is_dir() and _run_key(d.name) and (d / SNAPSHOT).is_file()),
-        key=lambda d: _run_key(d.name),
+        key=_sort_key,
         reverse=True,
     )
     return [d.name for d in runs[:limit]]
@@ -351,9 +360,9 @@ def previous_snapshot(run_dir: str | Path, stack: str | None = None) -> dict | N
             (
                 d
                 for d in outputs.iterdir()
-                if d.is_dir() and d != run_dir and _run_key(d.name) and (mine is None or _run_key(d.name) < mine)
+                if d.is_dir() and d != run_dir and _run_key(d.name) and (mine is None or _sort_key(d) < mine)
             ),
-            key=lambda d: _run_key(d.name),
+            key=_sort_key,
             reverse=True,
         )
         if outputs.is_dir()
@@ -687,7 +696,7 @@ def diff(before: dict | None, after: dict) -> pd.DataFrame:
             raise ValueError(f"unknown change word {change!r}")
         rows.append((str(kind), str(item), str(was), str(now), change))
 
-    attrs = {
+    attrs: dict[str, Any] = {
         "compared": before is not None,
         "since_run": None,
         "since_taken_at": None,
@@ -708,9 +717,9 @@ def diff(before: dict | None, after: dict) -> pd.DataFrame:
         add("stack", "name (region)", f"{where[0][0]} ({where[0][1]})", f"{where[1][0]} ({where[1][1]})", "changed")
     for name, (kind, label, unit) in SECTIONS.items():
         b, a = before.get(name), after.get(name)
-        if b is None and a is None:
-            continue
         if b is None:
+            if a is None:
+                continue
             why = (before.get("not_collected") or {}).get(name, f"not in run {attrs['since_run']}'s snapshot")
             add(kind, label, f"not collected ({why})", _plural(len(a), unit), "collected")
         elif a is None:

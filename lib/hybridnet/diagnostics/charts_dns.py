@@ -97,7 +97,12 @@ def dns_matrix_chart(df: pd.DataFrame, title: str = "DNS resolution by side") ->
 
 def cells(fig: Figure) -> list[Rectangle]:
     """The grid's cells (for tests and for callers that restyle them)."""
-    return [p for ax in fig.axes for p in ax.patches if (p.get_gid() or "").startswith(CELL_GID + ":")]
+    return [
+        p
+        for ax in fig.axes
+        for p in ax.patches
+        if isinstance(p, Rectangle) and (p.get_gid() or "").startswith(CELL_GID + ":")
+    ]
 
 
 __all__ = ["COLOURS", "cells", "dns_matrix_chart", "outcome"]

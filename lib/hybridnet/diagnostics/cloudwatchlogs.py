@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from ..aws import AwsContext
+from ..aws import ClientSource
 
 
 def empty_frame(columns: list[str]) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def start_ms(lookback_minutes: float, now: dt.datetime | None = None) -> int:
 
 
 def events(
-    ctx: AwsContext,
+    ctx: ClientSource,
     group: str,
     since_ms: int,
     until_ms: int | None = None,

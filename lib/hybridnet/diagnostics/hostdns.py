@@ -151,6 +151,7 @@ def matrix(plane, questions: Mapping[str, Sequence[HostProbe]], timeout: float =
     rows = []
     for role, asked in questions.items():
         command = done.get(role)
+        answers: list[dict]
         if command is not None and command.ok and command.stdout.strip() == NO_DIG:
             answers = [
                 {

@@ -26,7 +26,7 @@ FAILURE_WORDS = re.compile(
 
 
 def _vpn_logs(ev: Evidence) -> list[dict]:
-    rows = []
+    rows: list[dict] = []
     logs = ev.vpn_logs
     if logs is None:
         return rows
@@ -126,6 +126,8 @@ def _server_role(ev: Evidence, server: str, side: str = "") -> str:
     p = ev.params
     if server in ("", "-"):
         return SIDE_RESOLVER.get(side, "DNS server")
+    if p is None:  # no stack's parameters (the fleet check): nothing names the server
+        return "DNS server"
     if server == p.onprem.dns_server:
         return "on-prem DNS server"
     if server == str(ipaddress.ip_network(p.vpc.cidr).network_address + 2):
@@ -146,8 +148,10 @@ def _dns(ev: Evidence) -> list[dict]:
             server, name = r.get("server", ""), str(r.get("name", "?"))
             role = _server_role(ev, server, r.get("side", ""))
             # The on-prem server answers its own zone itself: a timeout there is the server, not the path.
-            own = role == "on-prem DNS server" and name.rstrip(".").lower().endswith(
-                "." + ev.params.onprem.domain.lower()
+            own = (
+                role == "on-prem DNS server"
+                and ev.params is not None
+                and name.rstrip(".").lower().endswith("." + ev.params.onprem.domain.lower())
             )
             rows.append(
                 {

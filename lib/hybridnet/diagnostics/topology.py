@@ -180,7 +180,9 @@ def collect_topology(ctx, ev) -> dict:
         users = (
             []
             if connections is None
-            else connections[(connections["endpoint_id"] == row["endpoint_id"]) & (connections["status"] == "active")]
+            else connections[
+                (connections["endpoint_id"] == row["endpoint_id"]) & (connections["status"] == "active")
+            ].to_dict("records")
         )
         data["client_vpn"].append(
             {
@@ -188,9 +190,7 @@ def collect_topology(ctx, ev) -> dict:
                 "status": row["status"],
                 "client_cidr": row["client_cidr"],
                 "subnet_ids": [n["TargetNetworkId"] for n in networks if n["Status"]["Code"] == "associated"],
-                "users": []
-                if len(users) == 0
-                else [{"name": u["common_name"], "ip": u["client_ip"]} for u in users.to_dict("records")],
+                "users": [{"name": u["common_name"], "ip": u["client_ip"]} for u in users],
             }
         )
     if ev.hosts is not None:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from ..aws import AwsContext
+from ..aws import AwsContext, ClientSource
 
 TELEMETRY_COLUMNS = [
     "vpn_connection_id",
@@ -43,12 +43,13 @@ def telemetry_frame(connections: list[dict]) -> pd.DataFrame:
 
 
 def timeline_frame(
-    ctx: AwsContext, connections: list[dict], lookback_minutes: int, period_seconds: int = 60
+    ctx: ClientSource, connections: list[dict], lookback_minutes: int, period_seconds: int = 60
 ) -> pd.DataFrame:
     """TunnelState (1 up, 0 down) per tunnel and period over the look-back window."""
     end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(minutes=lookback_minutes)
-    queries, keys = [], {}
+    queries: list[dict] = []
+    keys: dict[str, tuple[str, str]] = {}
     for vpn in connections:
         for t in vpn.get("VgwTelemetry", []):
             query_id = f"q{len(queries)}"

@@ -155,7 +155,9 @@ def check_tunnels(ev: Evidence) -> list[Verdict]:
             Verdict(
                 "tunnels",
                 FAIL,
-                f"no VPN connection tagged hybridnet:stack={ev.params.name}",
+                f"no VPN connection tagged hybridnet:stack={ev.params.name}"
+                if ev.params
+                else "no VPN connection found",
                 "run notebooks 01 and 02 (hybridnet run), or check the params' name and region",
             )
         ]
@@ -230,7 +232,7 @@ def check_accepted_routes(ev: Evidence) -> list[Verdict]:
 
 
 def check_tgw_routes(ev: Evidence) -> list[Verdict]:
-    if ev.tgw_routes is None:
+    if ev.tgw_routes is None or ev.params is None:  # no on-prem CIDR to look for without a stack's params
         return []
     onprem = ipaddress.ip_network(ev.params.onprem.cidr)
     learned = ev.tgw_routes[(ev.tgw_routes["resource_type"] == "vpn") & (ev.tgw_routes["state"] == "active")]
@@ -300,6 +302,8 @@ def check_router_bgp(ev: Evidence) -> list[Verdict]:
                 "router BGP table", WARN, ev.router_source, "check the router itself (vtysh -c 'show bgp ipv4 unicast')"
             )
         ]
+    if ev.params is None:  # no VPC CIDR to look for without a stack's params
+        return []
     vpc = ipaddress.ip_network(ev.params.vpc.cidr)
     via = ev.router_bgp[ev.router_bgp["tunnel"] != "-"]
     tunnels = sorted({t for p, t in zip(via["prefix"], via["tunnel"]) if ipaddress.ip_network(p).overlaps(vpc)})

@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..aws import AwsContext
+from ..aws import ClientSource
 from . import cloudwatchlogs
 from .cloudwatchlogs import log_group_name
 
@@ -200,7 +200,7 @@ def frame_from_events(
     return frame.sort_values(["time", "outside_ip", "log"], kind="stable", ignore_index=True)
 
 
-def tunnel_log_frame(ctx: AwsContext, connections: list[dict], lookback_minutes: int) -> pd.DataFrame:
+def tunnel_log_frame(ctx: ClientSource, connections: list[dict], lookback_minutes: int) -> pd.DataFrame:
     """What the tunnels' AWS logs say over the look-back window, one row per entry:
     time (UTC), vpn_connection_id, outside_ip, log ("tunnel" or "bgp"), phase1, phase2
     (tunnel log), bgp_status (BGP log), detail. Each tunnel's configured group(s),

@@ -586,7 +586,8 @@ def install_authorization() -> None:
                 response_headers.update({k: v for k, v in headers.items() if k.lower() != "content-length"})
             raise RefusalResponse(status, body) from None
 
-    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
+    # monkeypatching moto's class, which mypy does not allow for a method
+    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action  # type: ignore[method-assign]
 
 
 class RefusalResponse(HTTPException):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -33,7 +33,10 @@ def publish(region: str, vpn_connection_id: str, tunnels: list[dict]) -> None:
     """Apply one data-plane report to a VPN connection (telemetry, routes, metrics)."""
     from moto.ec2.models import ec2_backends
 
-    backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    from .vpn.models import TunnelledVpnConnectionBackend
+
+    # moto's EC2 backend, with TunnelledVpnConnectionBackend installed (extensions.install_vpn_connections)
+    backend = cast(TunnelledVpnConnectionBackend, ec2_backends[DEFAULT_ACCOUNT_ID][region])
     metrics = []
     for tunnel in tunnels:
         delta_in, delta_out = backend.report_tunnel_telemetry(

@@ -209,11 +209,24 @@ def install_response_fidelity() -> None:
         serialize._moto_serialize = ResponseSerializer.serialize
     if responses._moto_call_action is None:
         responses._moto_call_action = BaseResponse.call_action
-    SerializationContext.__init__ = serialize.UuidSerializationContext.__init__  # type: ignore[method-assign]
+    # monkeypatching moto's class with the mixin's __init__ (another class's self), which mypy cannot follow
+    SerializationContext.__init__ = serialize.UuidSerializationContext.__init__  # type: ignore[method-assign,assignment]
     _install_methods(ResponseSerializer, serialize.RequestIdHeaderSerializer)
     _install_methods(JSONSerializer, serialize.JsonContentTypeSerializer)
     _install_methods(BaseResponse, responses.RequestIdResponse)
     _install_methods(BaseResponse, responses.ContentTypeResponse)
+
+
+def install_serializer_key_cache() -> None:
+    from moto.core.serialize import AttributePicker, XFormedAttributePicker
+
+    from .core.picker import cached_possible_keys
+
+    for picker in (AttributePicker, XFormedAttributePicker):
+        if not getattr(picker.get_possible_keys, "hybridnet_cached", False):
+            cached = cached_possible_keys(picker.get_possible_keys)
+            cached.hybridnet_cached = True  # type: ignore[attr-defined]  # a marker: installed once
+            picker.get_possible_keys = cached  # type: ignore[method-assign,assignment]  # moto's class, patched
 
 
 EXTENSIONS: dict[str, Callable[[], None]] = {
@@ -235,6 +248,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "tgw-vpc-attachment-tags": install_tgw_vpc_attachment_tags,
     "security-group-answers": install_security_group_answers,
     "response-fidelity": install_response_fidelity,
+    "serializer-key-cache": install_serializer_key_cache,
 }
 
 _installed: set[str] = set()

@@ -233,7 +233,8 @@ def _backends_name(backends: Any) -> tuple[str, str]:
 
 def _object(obj: Any, state: dict, setter: Callable[[Any, dict], None] | None = None) -> tuple:
     """Pickle `obj` as its class and `state` (restored with `setter`, or into its __dict__)."""
-    return copyreg.__newobj__, (type(obj),), state, None, None, setter
+    # copyreg.__newobj__ (pickle's protocol 2 constructor) is not in typeshed's copyreg
+    return copyreg.__newobj__, (type(obj),), state, None, None, setter  # type: ignore[attr-defined]
 
 
 def _without(obj: Any, *names: str) -> dict:
@@ -436,7 +437,8 @@ def _backend_tree() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
     with backend_lock:  # no backend is created meanwhile
         return {
             _backends_name(backends): {account: dict(regions) for account, regions in list(backends.items())}
-            for backends in list(BackendDict._instances)
+            # moto's registry of every BackendDict, a class attribute annotated with its type variable
+            for backends in list(BackendDict._instances)  # type: ignore[misc]
         }
 
 
@@ -486,7 +488,8 @@ def action_name(environ: dict) -> str | None:
             query = _FORM_ACTION.search(environ.get("QUERY_STRING", "").encode())
             body = environ.get("wsgi.input")
             form = _FORM_ACTION.search(body.getvalue()) if query is None and isinstance(body, io.BytesIO) else None
-            action = (query or form).group(1).decode() if (query or form) else None
+            found = query or form
+            action = found.group(1).decode() if found else None
     return action
 
 

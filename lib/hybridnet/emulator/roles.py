@@ -137,9 +137,11 @@ def assume_for_service(
             region_name=region,
             role_session_name=session_name[:64],
             role_arn=role_arn,
-            policy=None,
+            # moto annotates policy and external_id as str, but its own AssumeRole handler
+            # passes None for a request without them, as here
+            policy=None,  # type: ignore[arg-type]
             duration=duration,
-            external_id=None,
+            external_id=None,  # type: ignore[arg-type]
         )
     except Exception as exc:
         return None, f"{what} {role_arn} could not be assumed: {exc}"

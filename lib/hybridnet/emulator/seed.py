@@ -110,7 +110,7 @@ def ensure_baseline(ctx: AwsContext) -> dict:
         Filters=[{"Name": "transit-gateway-id", "Values": [tgw_id]}, {"Name": "vpc-id", "Values": [vpc_id]}]
     )
     if not [a for a in attachments["TransitGatewayVpcAttachments"] if a["State"] != "deleted"]:
-        one_per_az = {}
+        one_per_az: dict[str, str] = {}
         for subnet in p.vpc.subnets:
             one_per_az.setdefault(subnet.az, subnet_ids[subnet.name])
         attachment = ec2.create_transit_gateway_vpc_attachment(
@@ -343,6 +343,7 @@ def _ensure_remote_network(ctx: AwsContext) -> str:
 def _ensure_private_zone(ctx: AwsContext, vpc_id: str) -> str:
     r53 = ctx.client("route53")
     p = ctx.params
+    assert p.dns is not None  # called only for a stack with a DNS section (`if p.dns` above)
     zone_name = p.dns.private_zone + "."
     zones = r53.list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
     zone = next((z for z in zones if z["Name"] == zone_name and z["Config"].get("PrivateZone")), None)

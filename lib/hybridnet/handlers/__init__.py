@@ -220,6 +220,8 @@ def validate_response(obj: Any, *, function_error: str | None = None) -> Handler
         problems.append(f"schema-version is {version!r}, not {SCHEMA_VERSION!r}")
     if problems:
         return _invalid(problems)
+    # no problem: every key is there with its type (each one missing or wrong added a problem)
+    assert isinstance(allow, bool) and isinstance(message, str) and isinstance(statuses, list)
     return HandlerDecision(
         allow=allow,
         message=message,

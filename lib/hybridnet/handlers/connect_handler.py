@@ -160,6 +160,7 @@ def load_config(environ) -> Config:
         raise ConfigError(ENV_ALLOWED_CIDRS, "empty, but the source_ip policy needs at least one CIDR block")
 
     zone_name = environ.get(ENV_TIMEZONE, "").strip() or DEFAULT_TIMEZONE
+    timezone: datetime.tzinfo
     if zone_name.upper() == "UTC":
         timezone = datetime.UTC  # needs no time-zone database
     else:

@@ -139,7 +139,7 @@ class Agent:
         self.last_bytes.pop(cid, None)
         if connection_id is None:  # refused, or never admitted
             return
-        body = {"connection_id": connection_id, "status": "terminated"}
+        body: dict[str, str | int] = {"connection_id": connection_id, "status": "terminated"}
         for key, name in (("ingress_bytes", "bytes_received"), ("egress_bytes", "bytes_sent")):
             if env.get(name, "").isdigit():
                 body[key] = int(env[name])

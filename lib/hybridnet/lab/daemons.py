@@ -328,6 +328,7 @@ class LabRuntime:
             reap_exited()
             time.sleep(0.02)
         self.state["daemons"] = [d for d in self.state["daemons"] if d["name"] != name]
+        assert record.bind_mounts is not None  # _restartable refuses a record without them
         return self.spawn(
             name,
             record.ns,

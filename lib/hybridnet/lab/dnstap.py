@@ -160,7 +160,7 @@ def response_facts(payload: bytes) -> dict | None:
         "query_port": msg.get(6),
         "response_address": _address(msg.get(5)),
         "response_port": msg.get(7),
-        "transport": PROTOCOLS.get(msg.get(3), "UDP"),
+        "transport": PROTOCOLS.get(msg.get(3, 0), "UDP"),  # absent: protobuf's default 0, not a protocol
     }
     try:
         message = dns.message.from_wire(wire, ignore_trailing=True, one_rr_per_rrset=False)
@@ -178,12 +178,11 @@ def response_facts(payload: bytes) -> dict | None:
         )
         return facts
     question = message.question[0] if message.question else None  # an RRset without rdatas: falsy
-    asked = question is not None
     facts.update(
         rcode=dns.rcode.to_text(message.rcode()),
-        name=question.name.to_text() if asked else None,
-        type=dns.rdatatype.to_text(question.rdtype) if asked else None,
-        **{"class": dns.rdataclass.to_text(question.rdclass) if asked else None},
+        name=question.name.to_text() if question is not None else None,
+        type=dns.rdatatype.to_text(question.rdtype) if question is not None else None,
+        **{"class": dns.rdataclass.to_text(question.rdclass) if question is not None else None},
         answers=[
             {
                 "Rdata": rd.to_text(),
@@ -339,7 +338,12 @@ def serve(sock_path: Path, spool: Path, owner: str | None = None) -> None:
         os.chown(sock_path, user.pw_uid, user.pw_gid)
     listener.listen(4)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), listener.close()))
+
+    def on_sigterm(*_: object) -> None:
+        stop.set()
+        listener.close()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     print(f"dnstap collector on {sock_path}, spool {spool}", flush=True)
     while not stop.is_set():
         try:

@@ -75,7 +75,9 @@ def edit_swanctl(
         if not hits and strict:
             raise ValueError(f"no {'.'.join(pattern)}.{key} in the customer gateway's swanctl.conf")
         for index, path, old in hits:
-            indent, _, equals, _ = _SETTING.match(lines[index].rstrip("\n")).groups()
+            setting = _SETTING.match(lines[index].rstrip("\n"))
+            assert setting is not None  # swanctl_settings found this line with the same pattern
+            indent, _, equals, _ = setting.groups()
             ending = "\n" if lines[index].endswith("\n") else ""
             lines[index] = f"{indent}{key}{equals}{value}{ending}"
             before.append([list(path), key, old])
@@ -186,7 +188,7 @@ def set_cgw_tunnel_values(
     runtime = LabRuntime.load(lab_dir)
     conn = cgw_connection_name(n)
     files = swanctl_files(cgw_swanctl_path(lab_dir))
-    changes = []
+    changes: list[tuple[tuple[str, ...], str, str]] = []
     if proposals is not None:
         changes.append((("connections", conn), "proposals", proposals))
     if esp_proposals is not None:

@@ -83,28 +83,33 @@ def spec_from_aws(
         inside = ipaddress.ip_network(option["TunnelInsideCidr"])
         hosts = list(inside.hosts())
         versions = sorted({int(v.removeprefix("ikev")) for v in _values(option, "IkeVersions")}) or [1, 2]
+        # validated from the answers' plain values (strings for addresses, ints for versions)
         tunnels.append(
-            TunnelSpec(
-                vgw_outside_ip=option["OutsideIpAddress"],
-                cgw_outside_ip=customer_gateway["IpAddress"],
-                vgw_inside_ip=str(hosts[0]),
-                cgw_inside_ip=str(hosts[1]),
-                inside_cidr=str(inside),
-                psk=option["PreSharedKey"],
-                ike_versions=versions,
-                ike_proposals=proposals(option, "Phase1", versions),
-                esp_proposals=proposals(option, "Phase2", versions),
-                ike_lifetime_s=option.get("Phase1LifetimeSeconds", 28800),
-                esp_lifetime_s=option.get("Phase2LifetimeSeconds", 3600),
-                dpd_timeout_s=option.get("DpdTimeoutSeconds", 30),
+            TunnelSpec.model_validate(
+                {
+                    "vgw_outside_ip": option["OutsideIpAddress"],
+                    "cgw_outside_ip": customer_gateway["IpAddress"],
+                    "vgw_inside_ip": str(hosts[0]),
+                    "cgw_inside_ip": str(hosts[1]),
+                    "inside_cidr": str(inside),
+                    "psk": option["PreSharedKey"],
+                    "ike_versions": versions,
+                    "ike_proposals": proposals(option, "Phase1", versions),
+                    "esp_proposals": proposals(option, "Phase2", versions),
+                    "ike_lifetime_s": option.get("Phase1LifetimeSeconds", 28800),
+                    "esp_lifetime_s": option.get("Phase2LifetimeSeconds", 3600),
+                    "dpd_timeout_s": option.get("DpdTimeoutSeconds", 30),
+                }
             )
         )
-    return LabSpec(
-        tunnels=tunnels,
-        tgw_asn=amazon_side_asn,
-        cgw_asn=int(customer_gateway["BgpAsn"]),
-        vpc_cidrs=vpc_cidrs,
-        onprem_cidrs=onprem_cidrs,
+    return LabSpec.model_validate(
+        {
+            "tunnels": tunnels,
+            "tgw_asn": amazon_side_asn,
+            "cgw_asn": int(customer_gateway["BgpAsn"]),
+            "vpc_cidrs": vpc_cidrs,
+            "onprem_cidrs": onprem_cidrs,
+        }
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -261,11 +262,11 @@ def _start_daemons(runtime: LabRuntime, spec: LabSpec, cgw: CgwConfig) -> None:
     inside = {AWS_NS: awsside.aws_ipsec0_addresses(spec), CGW_NS: list(cgw.ipsec0_addresses)}
     for ns, record in charons.items():
         vici_socket = daemons.charon_paths(runtime, ns)["vici"]
-        runtime.wait_ready(record, lambda s=vici_socket: daemons.vici_ready(s))
+        runtime.wait_ready(record, functools.partial(daemons.vici_ready, vici_socket))
         # charon runs its start-scripts (the inside addresses onto ipsec0) while it
         # already answers on vici; a child SA installed before its address is
         # there fails ("unable to install IPsec policies") and is never retried.
-        runtime.wait_ready(record, lambda ns=ns: _has_addresses(ns, "ipsec0", inside[ns]))
+        runtime.wait_ready(record, functools.partial(_has_addresses, ns, "ipsec0", inside[ns]))
     # the responder's connections first, so the CGW's first IKE packet is answered
     daemons.swanctl(runtime, AWS_NS, "--load-all", "--noprompt", "--file", str(aws_swanctl))
     daemons.swanctl(runtime, CGW_NS, "--load-all", "--noprompt", "--file", str(cgw_swanctl))

@@ -25,7 +25,7 @@ IP = "ip"
 # Address space the lab may use. Everything else (in particular 0.0.0.0/0 and
 # any internet prefix) is refused, so no namespace can route out of the lab.
 LAB_ADDRESS_SPACE = tuple(
-    ipaddress.ip_network(cidr)
+    ipaddress.IPv4Network(cidr)
     for cidr in (
         "10.0.0.0/8",
         "172.16.0.0/12",
@@ -51,7 +51,11 @@ def check_lab_namespace(name: str) -> str:
 def check_lab_prefix(cidr: str | ipaddress.IPv4Network | ipaddress.IPv4Interface) -> ipaddress.IPv4Network:
     """Return the network of `cidr` if it lies inside the lab address space."""
     network = ipaddress.ip_interface(str(cidr)).network
-    if network.prefixlen == 0 or not any(network.subnet_of(space) for space in LAB_ADDRESS_SPACE):
+    if (
+        not isinstance(network, ipaddress.IPv4Network)
+        or network.prefixlen == 0
+        or not any(network.subnet_of(space) for space in LAB_ADDRESS_SPACE)
+    ):
         raise LabNetworkError(f"refusing {cidr}: outside the lab address space")
     return network
 

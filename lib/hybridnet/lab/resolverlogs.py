@@ -293,20 +293,21 @@ class Shipper:
         if taken:
             if self.view is None or time.monotonic() - self.view.read_at > VIEW_READ_S:
                 self.view = read_view(ctx)
+            view = self.view
             # no VPC, or no ACTIVE association: AWS writes nothing for these queries
-            destinations = self.view.destinations if self.view is not None else []
-            seen = [self.view.as_aws_sees_it(facts) for facts in taken] if destinations else []
-            logged = [facts for facts in seen if not self.cache.answered_from_cache(facts)]
-            outbound_ip = _outbound_ip(lab_dir) if logged else None
-            for destination in destinations:
-                stream = f"{self.view.vpc_id}_{destination.config_id}"
-                self.outbox.setdefault((destination.log_group, stream), []).extend(
-                    {
-                        "timestamp": int(_timestamp(facts).timestamp() * 1000),
-                        "message": _json(entry(self.view, destination, ctx.params.region, facts, outbound_ip)),
-                    }
-                    for facts in logged
-                )
+            if view is not None and view.destinations:
+                seen = [view.as_aws_sees_it(facts) for facts in taken]
+                logged = [facts for facts in seen if not self.cache.answered_from_cache(facts)]
+                outbound_ip = _outbound_ip(lab_dir) if logged else None
+                for destination in view.destinations:
+                    stream = f"{view.vpc_id}_{destination.config_id}"
+                    self.outbox.setdefault((destination.log_group, stream), []).extend(
+                        {
+                            "timestamp": int(_timestamp(facts).timestamp() * 1000),
+                            "message": _json(entry(view, destination, ctx.params.region, facts, outbound_ip)),
+                        }
+                        for facts in logged
+                    )
         shipped = 0
         for (group, stream), events in list(self.outbox.items()):
             events.sort(key=lambda e: e["timestamp"])  # PutLogEvents: in chronological order

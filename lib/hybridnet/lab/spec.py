@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-DOCUMENTATION_RANGES = tuple(ipaddress.ip_network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
-LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+DOCUMENTATION_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")
 
 
 def _in_documentation_range(address: ipaddress.IPv4Address, field: str) -> ipaddress.IPv4Address:
@@ -24,6 +24,10 @@ def _in_documentation_range(address: ipaddress.IPv4Address, field: str) -> ipadd
             "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 as public addresses"
         )
     return address
+
+
+def _ikev1_only() -> list[Literal[1, 2]]:
+    return [1]
 
 
 class TunnelSpec(BaseModel):
@@ -37,13 +41,13 @@ class TunnelSpec(BaseModel):
     cgw_inside_ip: ipaddress.IPv4Address
     inside_cidr: ipaddress.IPv4Network
     psk: SecretStr
-    ike_versions: list[Literal[1, 2]] = Field(default_factory=lambda: [1])
+    ike_versions: list[Literal[1, 2]] = Field(default_factory=_ikev1_only)
     ike_proposals: list[str] = Field(default_factory=lambda: ["aes128-sha1-modp1024"])
     esp_proposals: list[str] = Field(default_factory=lambda: ["aes128-sha1-modp1024"])
-    ike_lifetime_s: int = Field(28800, ge=900, le=28800)
-    esp_lifetime_s: int = Field(3600, ge=900, le=3600)
-    dpd_interval_s: int = Field(10, ge=1)
-    dpd_timeout_s: int = Field(30, ge=1)
+    ike_lifetime_s: int = Field(default=28800, ge=900, le=28800)
+    esp_lifetime_s: int = Field(default=3600, ge=900, le=3600)
+    dpd_interval_s: int = Field(default=10, ge=1)
+    dpd_timeout_s: int = Field(default=30, ge=1)
 
     @field_validator("vgw_outside_ip", "cgw_outside_ip")
     @classmethod
@@ -104,28 +108,31 @@ class LabSpec(BaseModel):
     @classmethod
     def seed(cls) -> LabSpec:
         """The seed lab's values (AnyCompany, ap-northeast-2)."""
-        common = dict(cgw_outside_ip="198.51.100.10", ike_versions=[1])
-        return cls(
-            tunnels=[
-                TunnelSpec(
-                    vgw_outside_ip="203.0.113.11",
-                    vgw_inside_ip="169.254.11.1",
-                    cgw_inside_ip="169.254.11.2",
-                    inside_cidr="169.254.11.0/30",
-                    psk="strongswan_awsvpn1",
-                    **common,
-                ),
-                TunnelSpec(
-                    vgw_outside_ip="203.0.113.12",
-                    vgw_inside_ip="169.254.12.1",
-                    cgw_inside_ip="169.254.12.2",
-                    inside_cidr="169.254.12.0/30",
-                    psk="strongswan_awsvpn2",
-                    **common,
-                ),
-            ],
-            tgw_asn=64512,
-            cgw_asn=65016,
-            vpc_cidrs=["10.0.0.0/16"],
-            onprem_cidrs=["192.168.0.0/16"],
+        # Validated from plain values (as from JSON), so the strings become addresses, networks and a SecretStr.
+        common = {"cgw_outside_ip": "198.51.100.10", "ike_versions": [1]}
+        return cls.model_validate(
+            {
+                "tunnels": [
+                    {
+                        "vgw_outside_ip": "203.0.113.11",
+                        "vgw_inside_ip": "169.254.11.1",
+                        "cgw_inside_ip": "169.254.11.2",
+                        "inside_cidr": "169.254.11.0/30",
+                        "psk": "strongswan_awsvpn1",
+                        **common,
+                    },
+                    {
+                        "vgw_outside_ip": "203.0.113.12",
+                        "vgw_inside_ip": "169.254.12.1",
+                        "cgw_inside_ip": "169.254.12.2",
+                        "inside_cidr": "169.254.12.0/30",
+                        "psk": "strongswan_awsvpn2",
+                        **common,
+                    },
+                ],
+                "tgw_asn": 64512,
+                "cgw_asn": 65016,
+                "vpc_cidrs": ["10.0.0.0/16"],
+                "onprem_cidrs": ["192.168.0.0/16"],
+            }
         )

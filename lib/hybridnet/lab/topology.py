@@ -113,7 +113,7 @@ def _router_address(network: ipaddress.IPv4Network, taken: set[ipaddress.IPv4Add
 
 
 def _slash24(address: ipaddress.IPv4Address) -> ipaddress.IPv4Network:
-    return ipaddress.ip_network(f"{address}/24", strict=False)
+    return ipaddress.IPv4Network(f"{address}/24", strict=False)
 
 
 def build_topology(spec: LabSpec) -> Topology:

@@ -292,7 +292,8 @@ class Twin:
         except (PhaseError, ClientError, BotoCoreError, OSError) as exc:
             self._client_vpn_failed(None, f"reading the stack's Client VPN endpoint: {exc}", checked)
             return
-        if described is None or not described["networks"]:  # deleted, or nothing associated: AWS plays nothing
+        # deleted, or nothing associated: AWS plays nothing (no endpoint: nothing described)
+        if not endpoint or described is None or not described["networks"]:
             if self.cvpn is not None or clientvpn.running(self.lab_dir):
                 self._client_vpn_down()
                 log("no Client VPN endpoint of the stack with an associated target network: OpenVPN stopped")
@@ -494,6 +495,7 @@ class Twin:
         next_tick = 0.0
         while not self.stopping:
             for key, _ in self.selector.select(timeout=max(0.0, next_tick - time.monotonic())):
+                assert isinstance(key.fileobj, socket.socket)  # only the hosts' listening sockets are registered
                 self._serve(key.fileobj, key.data)
             if time.monotonic() >= next_tick:
                 reap_exited()  # the hosts' daemons it started that someone killed (a crash drill)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -926,12 +926,13 @@ def remote_checks(ctx: AwsContext) -> list[Check]:
     record), each on-prem host, and that name through the endpoint's DNS server."""
     p = ctx.params
     checks = []
-    vpc_host = next(iter(p.dns.records.items()), None) if p.dns else None
+    dns = p.dns
+    vpc_host = next(iter(dns.records.items()), None) if dns else None
     if vpc_host:
         checks.append(Check(f"ping VPC host {vpc_host[0]}", vpc_host[1]))
     checks += [Check(f"ping on-prem host {name}", ip) for name, ip in p.onprem.hosts.items()]
-    if vpc_host:
-        name = f"{vpc_host[0]}.{p.dns.private_zone}"
+    if dns and vpc_host:
+        name = f"{vpc_host[0]}.{dns.private_zone}"
         checks.append(Check(f"resolve {name}", dns_servers(ctx)[0], name, vpc_host[1]))
     return checks
 
@@ -965,7 +966,7 @@ def try_from(
     endpoint_id: str,
     profile_text: str,
     key_parameter: str,
-    checks: list[Check] = (),
+    checks: Sequence[Check] = (),
     online_timeout: float = ONLINE_TIMEOUT_S,
 ) -> RemoteAttempt:
     """The host playing `role` runs OpenVPN with the profile (the key read from

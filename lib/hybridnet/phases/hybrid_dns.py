@@ -27,10 +27,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..aws import PHASE_TAG, STACK_TAG, AwsContext, paginate, tag_value
+from ..params import Dns
 from ..plan import Change, Step, frame, refuse_replacements
 from ..waiting import extra_waiter, poll, wait
 from . import HostSteps, PhaseError, find_vpc, loggroups
@@ -43,7 +45,7 @@ LIVE_RULE = ("CREATING", "COMPLETE", "UPDATING")
 NONEXISTENT_HOST = "does-not-exist"
 
 
-def dns_params(ctx: AwsContext):
+def dns_params(ctx: AwsContext) -> Dns:
     if ctx.params.dns is None:
         raise PhaseError(
             "the parameter set has no dns section; add dns.private_zone, dns.records, "
@@ -385,13 +387,14 @@ def ensure_forward_rule(
             Filters=[{"Name": "ResolverRuleId", "Values": [rule["Id"]]}],
         ):
             resolver.disassociate_resolver_rule(VPCId=association["VPCId"], ResolverRuleId=rule["Id"])
+        rule_id = rule["Id"]
         poll(
             lambda: (
                 not paginate(
                     resolver,
                     "list_resolver_rule_associations",
                     "ResolverRuleAssociations",
-                    Filters=[{"Name": "ResolverRuleId", "Values": [rule["Id"]]}],
+                    Filters=[{"Name": "ResolverRuleId", "Values": [rule_id]}],
                 )
             ),
             timeout=60 * ctx.waiter_delay,
@@ -918,12 +921,12 @@ def run(
 
 
 def summary_frame(result: HybridDnsResult) -> pd.DataFrame:
-    def made(resource_id: str) -> str:
+    def made(resource_id: str | None) -> str:
         if resource_id in result.created:
             return "created"
         return "changed" if any(c.startswith(f"{resource_id}:") for c in result.changed) else "reused"
 
-    rows = [
+    rows: list[tuple[str, str | None, str]] = [
         (
             "private hosted zone",
             f"/hostedzone/{result.hosted_zone_id}",
@@ -1053,13 +1056,14 @@ def apply_onprem_bind(ctx: AwsContext, inbound_ips: list[str]) -> HostSteps:
         )
         return HostSteps(False, "onprem_dns.apply: false", table)
     plane = hosts.plane(ctx)
-    rows = []
+    rows: list[dict[str, Any]] = []
     why = plane.wait_online("onprem_dns", ONPREM_ONLINE_S[p.target])
+    host = p.hosts.onprem_dns  # configured when wait_online finds it online (why is None)
     rows.append(
         {
             "step": "DNS server online in SSM",
             "ok": why is None,
-            "detail": why or f"hosts.onprem_dns {p.hosts.onprem_dns.instance}: online",
+            "detail": why or f"hosts.onprem_dns {host.instance if host else '-'}: online",
         }
     )
     if why is None:
@@ -1110,13 +1114,13 @@ def servers_answering(ctx: AwsContext) -> HostSteps:
         "onprem_client": [
             HostProbe(
                 Probe(
-                    "on-prem DNS server", p.onprem.dns_server, f"{onprem_host}.{p.onprem.domain}", expected=[onprem_ip]
+                    "on-prem DNS server", p.onprem.dns_server, f"{onprem_host}.{p.onprem.domain}", expected=(onprem_ip,)
                 )
             )
         ],
         "vpc_client": [
             HostProbe(
-                Probe("Route 53 Resolver", vpc_resolver, f"{private_host}.{dns.private_zone}", expected=[private_ip])
+                Probe("Route 53 Resolver", vpc_resolver, f"{private_host}.{dns.private_zone}", expected=(private_ip,))
             )
         ],
     }
@@ -1171,8 +1175,10 @@ def probes(ctx: AwsContext) -> dict[str, list]:
     p = ctx.params
     dns = dns_params(ctx)
     vpc_resolver = str(ipaddress.ip_network(p.vpc.cidr).network_address + 2)
-    questions = [(f"{host}.{dns.private_zone}", [ip]) for host, ip in dns.records.items()]
-    questions += [(f"{host}.{p.onprem.domain}", [ip]) for host, ip in p.onprem.hosts.items()]
+    questions: list[tuple[str, tuple[str, ...] | str]] = [
+        (f"{host}.{dns.private_zone}", (ip,)) for host, ip in dns.records.items()
+    ]
+    questions += [(f"{host}.{p.onprem.domain}", (ip,)) for host, ip in p.onprem.hosts.items()]
     questions.append((f"{NONEXISTENT_HOST}.{dns.private_zone}", "NXDOMAIN"))
     return {
         role: [HostProbe(Probe(side, server, name, expected=expected)) for name, expected in questions]

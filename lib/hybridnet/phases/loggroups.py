@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..aws import AwsContext, paginate
 from ..params import Logs
 from ..plan import Change, Step
+from . import PhaseError
 
 
 def group_name(ctx: AwsContext, service: str) -> str:
@@ -23,6 +24,14 @@ def find(ctx: AwsContext, name: str) -> dict | None:
     """The log group called exactly `name`, as DescribeLogGroups shows it, or None."""
     groups = paginate(ctx.client("logs"), "describe_log_groups", "logGroups", logGroupNamePrefix=name)
     return next((g for g in groups if g["logGroupName"] == name), None)
+
+
+def _written(ctx: AwsContext, name: str) -> dict:
+    """The log group just created or changed, as DescribeLogGroups shows it."""
+    group = find(ctx, name)
+    if group is None:
+        raise PhaseError(f"log group {name} is not in DescribeLogGroups after it was written; run the phase again")
+    return group
 
 
 def group_arn(group: dict) -> str:
@@ -77,7 +86,7 @@ def ensure(ctx: AwsContext, service: str, phase: str, created: list[str], change
         logs.create_log_group(logGroupName=name, tags=_tags(ctx, phase, service))
         logs.put_retention_policy(logGroupName=name, retentionInDays=retention)
         created.append(name)
-        return find(ctx, name)
+        return _written(ctx, name)
     changes = _drift(ctx, group, phase, service)
     for change in changes:
         if change.field == "retention":
@@ -86,7 +95,7 @@ def ensure(ctx: AwsContext, service: str, phase: str, created: list[str], change
             logs.tag_resource(resourceArn=group_arn(group), tags=_tags(ctx, phase, service))
     if changes and changed is not None:
         changed.append(f"{name}: " + ", ".join(f"{c.field} {c.have} -> {c.want}" for c in changes))
-    return find(ctx, name) if changes else group
+    return _written(ctx, name) if changes else group
 
 
 def stream_exists(ctx: AwsContext, group: str, stream: str) -> bool:

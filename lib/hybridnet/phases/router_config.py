@@ -183,7 +183,8 @@ def deploy(ctx: AwsContext, vpn: dict, cfg: VpnConnectionConfig) -> HostSteps:
 
     plane = hosts.plane(ctx)
     why = plane.wait_online("router", ROUTER_ONLINE_S[p.target])
-    if step("router online in SSM", why is None, why or f"hosts.router {p.hosts.router.instance}: online"):
+    router = p.hosts.router  # configured when wait_online finds it online (why is None)
+    if step("router online in SSM", why is None, why or f"hosts.router {router.instance if router else '-'}: online"):
         secrets = store_pre_shared_keys(ctx, vpn, cfg)
         step(
             "pre-shared keys in Parameter Store",

@@ -601,6 +601,7 @@ def lab_resolver_bind_files(
         field = f"hosted_zones[{given_name!r}]"
         if zone in rule_names:
             continue  # Route 53 Resolver: a forwarding rule for the same name wins over the private zone
+        skipped: list[str]
         if isinstance(data, Mapping):
             records, soa, skipped = _host_records(field, zone, data), None, []
         else:

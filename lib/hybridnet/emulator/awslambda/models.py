@@ -454,6 +454,8 @@ def _probe(python: str, uid: int | None, gid: int | None) -> str | None:
 
 
 def _build_sandbox() -> Sandbox:
+    uid: int | None  # None: as the emulator's own user (Sandbox.uid)
+    gid: int | None
     if os.geteuid() == 0:
         try:
             entry = pwd.getpwnam(SANDBOX_USER)
@@ -725,8 +727,8 @@ def _supervise(config: dict, backstop: float) -> _Run:
     child_pid = None
     forced = False
     try:
+        assert proc.stdin is not None and proc.stdout is not None
         try:
-            assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(json.dumps(config).encode())
             proc.stdin.close()
         except BrokenPipeError:
@@ -975,11 +977,12 @@ class RunningLambdaSimpleBackend:
     ) -> bytes | str | None:
         from moto.awslambda.models import LambdaBackend
 
+        # self is moto's LambdaSimpleBackend (a LambdaBackend) once installed, which mypy cannot see
         return LambdaBackend.invoke(
-            self,
+            self,  # type: ignore[arg-type]
             function_name,
             qualifier,
             body,
-            headers,  # type: ignore[arg-type]
+            headers,
             response_headers,
         )

@@ -792,7 +792,7 @@ class ClientVpnBackend:
                 self.get_client_vpn_endpoint(endpoint_id, for_update=False)
             if endpoint_ids:
                 endpoints = [e for e in endpoints if e.id in endpoint_ids]
-            return generic_filter(filters, endpoints)
+            return generic_filter(filters or {}, endpoints)
 
     def modify_client_vpn_endpoint(
         self,
@@ -1168,6 +1168,7 @@ class ClientVpnBackend:
                     raise InvalidClientVpnConnectionIdNotFound(connection_id, endpoint_id)
                 targets = [connection]
             else:
+                assert username is not None  # exactly one of the two (NotBoth above), and not the connection id
                 targets = [c for c in endpoint.connections.values() if c.username == username and c.code == "active"]
                 if not targets:
                     raise InvalidClientVpnConnectionUserNotFound(username, endpoint_id)

@@ -19,7 +19,7 @@ from typing import Any
 from .serialize import REQUEST_ID_HEADER, new_request_id
 from .utils import protocol_content_type
 
-_moto_call_action = None  # set by the installer: moto's BaseResponse.call_action
+_moto_call_action: Any = None  # set by the installer: moto's BaseResponse.call_action
 
 _BODY_REQUEST_ID = re.compile(r"(<(RequestId|requestId)>)[^<]*(</\2>)")
 
@@ -43,7 +43,7 @@ class ContentTypeResponse:
     """Mixed into moto's BaseResponse."""
 
     def call_action(self) -> Any:
-        status, headers, body = _moto_call_action(self)  # type: ignore[misc]
+        status, headers, body = _moto_call_action(self)
         if not any(key.lower() == "content-type" for key in headers):
             content_type = self._protocol_content_type()
             if content_type:

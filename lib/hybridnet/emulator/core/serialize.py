@@ -19,7 +19,7 @@ from typing import Any
 
 REQUEST_ID_HEADER = "x-amzn-requestid"
 
-_moto_serialize = None  # set by the installer: moto's ResponseSerializer.serialize
+_moto_serialize: Any = None  # set by the installer: moto's ResponseSerializer.serialize
 
 
 def new_request_id() -> str:
@@ -37,7 +37,7 @@ class RequestIdHeaderSerializer:
     """Mixed into moto's ResponseSerializer."""
 
     def serialize(self, result: Any) -> Any:
-        response = _moto_serialize(self, result)  # type: ignore[misc]
+        response = _moto_serialize(self, result)
         response["headers"].setdefault(REQUEST_ID_HEADER, self.context.request_id)  # type: ignore[attr-defined]
         return response
 

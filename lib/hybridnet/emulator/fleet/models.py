@@ -225,7 +225,8 @@ def _history(connection: Any, spec: dict, stamps: list[dt.datetime]) -> list[Any
         ]
         for value, stamp in zip(history, stamps[len(stamps) - len(history) :]):
             point = MetricDatum(VPN_NAMESPACE, TUNNEL_STATE, float(value), dimensions, stamp, "None")
-            point.hybridnet_seeded = True  # kept by persistence.py
+            # a mark of ours on moto's MetricDatum, which has no such attribute (read with getattr)
+            point.hybridnet_seeded = True  # type: ignore[attr-defined]  # kept by persistence.py
             points.append(point)
     return points
 

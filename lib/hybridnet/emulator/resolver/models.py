@@ -196,16 +196,16 @@ class QueryLoggingBackend:
             if (region, account) != (self.region_name, self.account_id) or group is None:  # type: ignore[attr-defined]
                 raise InvalidParameterException(
                     f"DestinationArn '{destination_arn}': the log group must be in this account and Region "
-                    f"({self.account_id}, {self.region_name})"
-                )  # type: ignore[attr-defined]
+                    f"({self.account_id}, {self.region_name})"  # type: ignore[attr-defined]
+                )
             if group not in logs_backends[account][region].groups:
                 raise ResourceNotFoundException(
                     f"The CloudWatch Logs log group '{group}' of DestinationArn '{destination_arn}' does not exist"
                 )
         return _moto_create_query_log_config(
-            self,
+            self,  # type: ignore[arg-type]
             name,
-            destination_arn,  # type: ignore[arg-type]
+            destination_arn,
             creator_request_id,
             tags,
         )

@@ -3,16 +3,21 @@ and ListHostedZonesByName / ListHostedZonesByVPC as pages."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from moto.core.responses import ActionResult
 from moto.route53.exceptions import InvalidInput
 from moto.route53.responses import Route53
+
+from .models import DnsAnswerBackend, HostedZoneListingBackend
 
 URL_PATH = r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$"
 
 
 class DnsAnswerResponses(Route53):
     def test_dns_answer(self) -> ActionResult:
-        answer = self.backend.test_dns_answer(
+        # moto's Route53Backend, with DnsAnswerBackend installed into it
+        answer = cast(DnsAnswerBackend, self.backend).test_dns_answer(
             self._get_param("HostedZoneId"),
             self._get_param("RecordName"),
             self._get_param("RecordType"),
@@ -31,7 +36,8 @@ class HostedZoneListingResponses(Route53):
         max_items = _max_items(self._get_param("MaxItems"))
         if hosted_zone_id and not dns_name:
             raise InvalidInput("HostedZoneId requires DNSName")
-        zones, following = self.backend.list_hosted_zones_by_name_page(dns_name, hosted_zone_id, max_items)
+        backend = cast(HostedZoneListingBackend, self.backend)  # moto's, with the listing installed into it
+        zones, following = backend.list_hosted_zones_by_name_page(dns_name, hosted_zone_id, max_items)
         result = {
             "HostedZones": zones,
             "DNSName": dns_name,
@@ -45,7 +51,8 @@ class HostedZoneListingResponses(Route53):
         return ActionResult(result)
 
     def list_hosted_zones_by_vpc(self) -> ActionResult:
-        summaries, next_token = self.backend.list_hosted_zones_by_vpc_page(
+        backend = cast(HostedZoneListingBackend, self.backend)  # moto's, with the listing installed into it
+        summaries, next_token = backend.list_hosted_zones_by_vpc_page(
             self._get_param("VPCId"), _max_items(self._get_param("MaxItems")), self._get_param("NextToken")
         )
         result = {"HostedZoneSummaries": summaries, "MaxItems": str(_max_items(self._get_param("MaxItems")))}

@@ -88,7 +88,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.utilities.paginator import paginate
@@ -392,7 +392,7 @@ def register_instances(body: dict) -> dict:
     ids = [m.instance_id for m in registered]
     if len(set(ids)) != len(ids):
         raise ValueError(f"an instance is listed twice: {', '.join(sorted(i for i in ids if ids.count(i) > 1))}")
-    backend = ssm_backends[account_id][region]
+    backend = cast(RunCommandBackend, ssm_backends[account_id][region])  # moto's, with RunCommandBackend installed
     with _lock:
         registry = backend.run_command_registry()
         if replace:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from moto.core.exceptions import InvalidToken
 from moto.core.responses import ActionResult, EmptyResult
@@ -39,7 +39,7 @@ class RunCommandResponses:
         authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
         arns = parameter_resources(self._get_action(), self._get_param, self.region, self.current_account)
         for arn in arns or [resource]:
-            authorize(self, arn)
+            authorize(cast(ActionAuthenticatorMixin, self), arn)  # self: moto's SimpleSystemManagerResponse, installed
 
     def send_command(self) -> ActionResult:
         command = self.ssm_backend.send_command(

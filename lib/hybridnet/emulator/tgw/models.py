@@ -62,9 +62,10 @@ class FilterableTransitGatewayAttachment:
         }
         if filter_name in values:
             return values[filter_name]
+        # self is moto's TransitGatewayAttachment (a TaggedEC2Resource) once installed, which mypy cannot see
         return TaggedEC2Resource.get_filter_value(
-            self,
-            filter_name,  # type: ignore[arg-type]
+            self,  # type: ignore[arg-type]
+            filter_name,
             "DescribeTransitGatewayAttachments",
         )
 
@@ -79,7 +80,7 @@ class FilteringTransitGatewayAttachmentBackend:
         return generic_filter(filters, attachments)
 
 
-_moto_search_routes = None  # set by the installer: moto's own static-route search
+_moto_search_routes: Any = None  # set by the installer: moto's own static-route search
 
 
 class PropagatedRouteSearch:

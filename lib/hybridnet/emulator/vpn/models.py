@@ -206,7 +206,7 @@ class TunnelledVpnConnection(VPNConnection):
         self._deleted = False
 
     # moto serialises these attributes into the API's members.
-    @property  # type: ignore[override]
+    @property
     def state(self) -> str:
         if self._deleted:
             return "deleted"
@@ -457,8 +457,8 @@ class TunnelledVpnConnectionBackend:
         if (account, region) != (self.account_id, self.region_name):  # type: ignore[attr-defined]
             raise invalid(
                 f"The CloudWatch Logs log group {arn} ({member}) must be in the VPN connection's account "
-                f"and Region ({self.region_name})."
-            )  # type: ignore[attr-defined]
+                f"and Region ({self.region_name})."  # type: ignore[attr-defined]
+            )
         if exists and name not in logs_backends[account][region].groups:
             raise invalid(f"The CloudWatch Logs log group {arn} ({member}) does not exist.")
 
@@ -652,7 +652,7 @@ def fleet_outside_ips_in_use() -> set[str]:
     come from FLEET_OUTSIDE_ADDRESS_POOL: what a fleet's next connections must not take."""
     from moto.ec2.models import ec2_backends
 
-    used = set()
+    used: set[str] = set()
     for _account, regions in list(ec2_backends.items()):
         for backend in list(dict(regions).values()):
             for connection in list(backend.vpn_connections.values()):
