@@ -38,7 +38,8 @@ def main() -> int:
 
     from hybridnet import dataplane, emulator
     from hybridnet.aws import connect
-    from hybridnet.lab import clientvpn, fromaws
+    from hybridnet.lab import client_vpn as lab_client_vpn
+    from hybridnet.lab import fromaws
     from hybridnet.params import load_params
     from hybridnet.phases import client_vpn, connect_handler, router_config, tgw_attachment
 
@@ -53,15 +54,15 @@ def main() -> int:
         phase4 = client_vpn.run(ctx, work, progress=None)
         # as the lab's agent plays it (this bench drives the lab itself, without the agent)
         spec = fromaws.client_vpn_spec_from_aws(ctx, phase4.endpoint_id, emulator.status().socket)
-        state = clientvpn.up(dataplane.LAB_DIR, spec)
+        state = lab_client_vpn.up(dataplane.LAB_DIR, spec)
         handler = connect_handler.run(ctx, progress=None)
         print(
             f"set-up (emulator, phases 1, 2, 4, 5, lab) {time.monotonic() - started:.1f} s; "
             f"lab endpoint up in {state.timings_s['daemons_s']:.2f} s; handler {handler.function.name}"
         )
-        agent_log = Path(work / "lab-logs" / f"{clientvpn.AGENT.replace('@', '-')}.log")
+        agent_log = Path(work / "lab-logs" / f"{lab_client_vpn.AGENT.replace('@', '-')}.log")
         for run in range(1, args.runs + 1):
-            attempt = clientvpn.connect(dataplane.LAB_DIR, "user", phase4.profile.path)
+            attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "user", phase4.profile.path)
             if not attempt.connected:
                 print(f"run {run}: NOT connected: {attempt.outcome}: {attempt.message}")
                 return 1
@@ -72,7 +73,7 @@ def main() -> int:
                 f"run {run}: connected as {attempt.client_ip} in {attempt.seconds:.2f} s "
                 f"(connect step incl. handler {handler_s[-1]:.2f} s)"
             )
-            clientvpn.disconnect(dataplane.LAB_DIR, "user")
+            lab_client_vpn.disconnect(dataplane.LAB_DIR, "user")
             client_vpn.wait_connection_status(ctx, phase4.endpoint_id, attempt.client_ip, "terminated")
     finally:
         dataplane.lab_down()

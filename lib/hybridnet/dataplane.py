@@ -184,7 +184,7 @@ def twin_services_up(ctx, run_dir: Path) -> list[str]:
     if endpoint is None:
         lines.append("Client VPN      not played: no Client VPN endpoint of this stack (run notebook 04)")
     else:
-        from .lab.clientvpn import ENDPOINT_PUBLIC_IP
+        from .lab.client_vpn import ENDPOINT_PUBLIC_IP
 
         endpoint_id = endpoint["ClientVpnEndpointId"]
         if wait_for_client_vpn(ctx, endpoint_id, timeout=15):
@@ -201,7 +201,7 @@ def wait_for_client_vpn(ctx, endpoint_id: str, timeout: float = 15.0) -> bool:
     account, which confirmed it, started after this call (so a change made before
     the call is in). False after `timeout` seconds, or as soon as such a read found
     that it cannot be played (the reason: twin_status()["client_vpn"]["error"])."""
-    from .lab import clientvpn
+    from .lab import client_vpn
 
     started = time.time()
     owner = {"stack": ctx.params.name, "endpoint": ctx.endpoint_url}
@@ -215,7 +215,7 @@ def wait_for_client_vpn(ctx, endpoint_id: str, timeout: float = 15.0) -> bool:
             or status.get("checked", 0) < started
         ):
             return None
-        if status.get("played") and clientvpn.running(LAB_DIR):
+        if status.get("played") and client_vpn.running(LAB_DIR):
             return "played"
         return "failed" if status.get("error") else None
 
@@ -227,7 +227,7 @@ def register_hosts(ctx, info=None) -> list[dict]:
     import ipaddress
 
     from . import emulator
-    from .lab.clientvpn import INET_USER_SIDE
+    from .lab.client_vpn import INET_USER_SIDE
     from .lab.hosts import REMOTE_NAMESPACES, registrations
     from .lab.topology import IDC_NS, VPC_NS
 
@@ -298,11 +298,11 @@ def client_vpn_up(ctx, endpoint_id: str, info=None):
     """The lab plays the Client VPN endpoint as the API describes it, and its remote
     users' hosts get the AWS API: what the lab's agent does when it sees the
     endpoint (for tests and benches that drive the lab without the agent)."""
-    from .lab import clientvpn, fromaws
+    from .lab import client_vpn, fromaws
     from .lab.hosts import REMOTE_NAMESPACES
 
     info = info or emulator_info()
-    state = clientvpn.up(LAB_DIR, fromaws.client_vpn_spec_from_aws(ctx, endpoint_id, info.socket))
+    state = client_vpn.up(LAB_DIR, fromaws.client_vpn_spec_from_aws(ctx, endpoint_id, info.socket))
     start_host_endpoints(info, REMOTE_NAMESPACES)
     return state
 

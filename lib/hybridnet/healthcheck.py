@@ -55,7 +55,7 @@ LAZY_IMPORTS = (
     "phases.tgw_attachment",
     "phases.connect_handler",
     "handlers",
-    "diagnostics.clientvpn",
+    "diagnostics.client_vpn",
     "diagnostics.dns",
     "diagnostics.hostdns",
 )
@@ -159,13 +159,13 @@ def _dns(ctx: AwsContext, check: HealthCheck, with_dns: bool):
 def _client_vpn(ctx: AwsContext, check: HealthCheck, pool: ThreadPoolExecutor):
     """The endpoints and connections; then their certificates, beside the handler's
     answers and, after those, the connection log."""
-    from .diagnostics import clientvpn
+    from .diagnostics import client_vpn
 
-    endpoints, connections = clientvpn.endpoints_and_connections(ctx, check.client_vpn_endpoints)
+    endpoints, connections = client_vpn.endpoints_and_connections(ctx, check.client_vpn_endpoints)
     ids = list(endpoints["endpoint_id"])
     certificates = pool.submit(_timed, "collect: certificates", facts.certificates_frame, ctx, ids)
     with timings.phase("collect: handler probe"):
-        probe = clientvpn.handler_probe(ctx, endpoints)
+        probe = client_vpn.handler_probe(ctx, endpoints)
     with timings.phase("collect: Client VPN connection log"):
         log = servicelogs.client_vpn_connection_frame(ctx, ids, check.lookback_minutes)
     return {"endpoints": endpoints, "connections": connections, "handler_probe": probe}, certificates.result(), log

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 from hybridnet import emulator
-from hybridnet.emulator.clientvpn.handler import HANDLER_TIMEOUT_ENV, HANDLER_TIMEOUT_SECONDS
+from hybridnet.emulator.client_vpn.handler import HANDLER_TIMEOUT_ENV, HANDLER_TIMEOUT_SECONDS
 from hybridnet.handlers import AWS_DEFAULT_DENY_MESSAGE
 
 from .conftest import REGION

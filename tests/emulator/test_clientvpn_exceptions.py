@@ -4,8 +4,8 @@ always given (no emulator needed: each is built and read)."""
 from __future__ import annotations
 
 import pytest
-from hybridnet.emulator.clientvpn import exceptions as e
-from hybridnet.emulator.clientvpn.utils import (
+from hybridnet.emulator.client_vpn import exceptions as e
+from hybridnet.emulator.client_vpn.utils import (
     CONNECTION_STATUSES,
     MAX_CLIENT_PREFIX,
     MIN_CLIENT_PREFIX,

@@ -227,8 +227,8 @@ DRILL_VERDICTS = [
     ("rule-disassociated", 2, "hybrid DNS", "FAIL", "websrv.anycompany.corp -> ", 40),
     ("handler-error", 2, "connect handler", "FAIL", "a user the policy admits is denied", 30),
     # SLOW DRILL: the handler sleeps past Client VPN's 30 s, a constant in the emulator
-    # (clientvpn.handler.HANDLER_TIMEOUT_SECONDS, no variable to shorten it); the health
-    # check's probe stops waiting after diagnostics.clientvpn.PROBE_WAIT_S (10 s), so each
+    # (client_vpn.handler.HANDLER_TIMEOUT_SECONDS, no variable to shorten it); the health
+    # check's probe stops waiting after diagnostics.client_vpn.PROBE_WAIT_S (10 s), so each
     # check takes that long while the drill is on (the emulator's sandbox sleeps on alone)
     ("handler-timeout", 2, "connect handler", "FAIL", "a user the policy admits is denied", 60),
     ("cert-expiring", 1, "certificates", "WARN", "expires in 5 day(s)", 30),

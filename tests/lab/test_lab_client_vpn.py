@@ -18,7 +18,8 @@ import pytest
 from hybridnet import dataplane, emulator, lab, pki
 from hybridnet.aws import connect
 from hybridnet.handlers import connect_handler as deployed
-from hybridnet.lab import clientvpn, fromaws, netns
+from hybridnet.lab import client_vpn as lab_client_vpn
+from hybridnet.lab import fromaws, netns
 from hybridnet.lab.hosts import REMOTE_NAMESPACES
 from hybridnet.lab.identity import NAMESPACE_PREFIX as NS_PREFIX
 from hybridnet.params import load_params
@@ -40,14 +41,14 @@ def ctx(lab_session, own_emulator):
     return context
 
 
-def lab_spec(ctx, endpoint_id: str) -> clientvpn.ClientVpnLabSpec:
+def lab_spec(ctx, endpoint_id: str) -> lab_client_vpn.ClientVpnLabSpec:
     """The endpoint as the lab's agent plays it (these tests run no agent: they drive clientvpn themselves)."""
     return fromaws.client_vpn_spec_from_aws(ctx, endpoint_id, emulator.status().socket)
 
 
-def play(spec: clientvpn.ClientVpnLabSpec) -> None:
+def play(spec: lab_client_vpn.ClientVpnLabSpec) -> None:
     """As the agent plays an endpoint: the server, and the remote users' hosts' AWS API (for SSM)."""
-    clientvpn.up(dataplane.LAB_DIR, spec)
+    lab_client_vpn.up(dataplane.LAB_DIR, spec)
     dataplane.start_host_endpoints(emulator.status(), REMOTE_NAMESPACES)
 
 
@@ -83,29 +84,29 @@ def connections(ctx, endpoint_id: str) -> list[dict]:
 
 
 def test_allowed_user_connects_with_the_profile_and_reaches_the_vpc_and_the_idc(ctx, setup):
-    attempt = clientvpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
+    attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
     try:
         assert attempt.outcome == "connected", attempt
         assert ipaddress.ip_address(attempt.client_ip) in ipaddress.ip_network("172.16.0.0/22")
         # exactly the profile phase 4 wrote, unchanged, is what the user's OpenVPN reads
         runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
-        record = runtime.daemon(clientvpn.client_name("user"))
+        record = runtime.daemon(lab_client_vpn.client_name("user"))
         argv = Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")
         assert argv[:3] == [b"/usr/sbin/openvpn", b"--config", str(setup["profile"]).encode()]
         assert hashlib.sha256(setup["profile"].read_bytes()).hexdigest() == setup["digest"]
         # split tunnel: only the endpoint's routes go into the tunnel, no default route
-        routes = netns.ip_in(clientvpn.USERS["user"][0], "-4", "route", "show").stdout
+        routes = netns.ip_in(lab_client_vpn.USERS["user"][0], "-4", "route", "show").stdout
         assert re.search(r"^10\.0\.0\.0/16 via 172\.16\.0\.1 dev tun0", routes, re.M), routes
         assert re.search(r"^192\.168\.0\.0/16 via 172\.16\.0\.1 dev tun0", routes, re.M), routes
         assert "default" not in routes
         for target in (WEB1, WEBSRV):  # a VPC host, and an IDC host through the site-to-site tunnels
-            result = lab.ping(dataplane.LAB_DIR, clientvpn.USERS["user"][0], target, count=3)
+            result = lab.ping(dataplane.LAB_DIR, lab_client_vpn.USERS["user"][0], target, count=3)
             assert result["received"] == 3, result
         mine = [c for c in connections(ctx, setup["phase4"].endpoint_id) if c["ClientIp"] == attempt.client_ip]
         assert [c["Status"]["Code"] for c in mine][-1] == "active"
         assert mine[-1]["CommonName"] == "client1.hybridnet.lab"
     finally:
-        clientvpn.disconnect(dataplane.LAB_DIR, "user")
+        lab_client_vpn.disconnect(dataplane.LAB_DIR, "user")
     ended = client_vpn.wait_connection_status(ctx, setup["phase4"].endpoint_id, attempt.client_ip, "terminated")
     assert ended and ended[-1]["Status"]["Code"] == "terminated"
     assert int(ended[-1]["IngressBytes"]) > 0 and int(ended[-1]["EgressBytes"]) > 0
@@ -113,12 +114,12 @@ def test_allowed_user_connects_with_the_profile_and_reaches_the_vpc_and_the_idc(
 
 def test_denied_user_is_refused_and_sees_the_handlers_message(ctx, setup):
     before = len(connections(ctx, setup["phase4"].endpoint_id))
-    attempt = clientvpn.connect(dataplane.LAB_DIR, "guest", setup["profile"])
+    attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "guest", setup["profile"])
     assert attempt.outcome == "refused", attempt
     assert attempt.message == deployed.SOURCE_IP_MESSAGE
     log = Path(attempt.log).read_text()
     assert f"AUTH_FAILED,{deployed.SOURCE_IP_MESSAGE}" in log
-    assert netns.ip_in(clientvpn.USERS["guest"][0], "-o", "-4", "address", "show").stdout.count("tun") == 0
+    assert netns.ip_in(lab_client_vpn.USERS["guest"][0], "-o", "-4", "address", "show").stdout.count("tun") == 0
     after = connections(ctx, setup["phase4"].endpoint_id)
     assert len(after) == before + 1
     refused = [c for c in after if c["Status"].get("Message") == deployed.SOURCE_IP_MESSAGE]
@@ -148,7 +149,7 @@ def test_phase4_connects_the_remote_user_through_ssm_and_the_key_never_travels(c
     assert sent and not any("PRIVATE KEY" in str(c["Parameters"]) for c in sent)
     assert not any(material.client.key_pem.splitlines()[1] in str(c["Parameters"]) for c in sent)
     # On the host, nothing of the key is left after the try.
-    folder = Path(dataplane.LAB_DIR) / f"{clientvpn.USERS['user'][0]}-host" / "var-lib-hybridnet" / "clientvpn"
+    folder = Path(dataplane.LAB_DIR) / f"{lab_client_vpn.USERS['user'][0]}-host" / "var-lib-hybridnet" / "clientvpn"
     assert folder.is_dir() and not any(
         "PRIVATE KEY" in p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()
     )
@@ -173,11 +174,11 @@ def test_a_client_certificate_from_another_ca_is_refused_by_the_server(ctx, setu
     text = client_vpn.add_client_credentials(setup["profile"].read_text(), stranger.cert_pem, stranger.key_pem)
     profile = write_private(tmp_path / "stranger.ovpn", text)
     before = len(connections(ctx, setup["phase4"].endpoint_id))
-    offset = clientvpn.server_log_size(dataplane.LAB_DIR)
+    offset = lab_client_vpn.server_log_size(dataplane.LAB_DIR)
     # the client only sees the TLS handshake go unanswered: a short hand-window ends it quickly
-    attempt = clientvpn.connect(dataplane.LAB_DIR, "user", profile, timeout=6, extra_args=("--hand-window", "3"))
+    attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "user", profile, timeout=6, extra_args=("--hand-window", "3"))
     assert attempt.outcome != "connected", attempt
-    server = clientvpn.server_log_since(dataplane.LAB_DIR, offset)
+    server = lab_client_vpn.server_log_since(dataplane.LAB_DIR, offset)
     assert re.search(r"VERIFY ERROR: depth=0, error=unable to get local issuer certificate.*CN=client1", server), (
         server[-2000:]
     )
@@ -189,29 +190,29 @@ def test_authorization_rules_are_the_servers_packet_filter(ctx, setup):
     """Without a rule for the IDC CIDR, the route is still pushed but the IDC is unreachable."""
     full = lab_spec(ctx, setup["phase4"].endpoint_id)
     vpc_only = full.model_copy(update={"authorized": [ipaddress.ip_network(ctx.params.vpc.cidr)]})
-    ruleset = netns.exec_in(clientvpn.CVPN_NS, ["nft", "list", "ruleset"]).stdout
+    ruleset = netns.exec_in(lab_client_vpn.CVPN_NS, ["nft", "list", "ruleset"]).stdout
     assert "10.0.0.0/16" in ruleset and "192.168.0.0/16" in ruleset and "policy drop" in ruleset
     play(vpc_only)
     try:
-        attempt = clientvpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
+        attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "user", setup["profile"])
         assert attempt.connected, attempt
-        ns = clientvpn.USERS["user"][0]
+        ns = lab_client_vpn.USERS["user"][0]
         assert lab.ping(dataplane.LAB_DIR, ns, WEB1, count=2)["received"] == 2
         assert lab.ping(dataplane.LAB_DIR, ns, WEBSRV, count=2, wait_s=0.5)["received"] == 0
-        clientvpn.disconnect(dataplane.LAB_DIR, "user")
+        lab_client_vpn.disconnect(dataplane.LAB_DIR, "user")
     finally:
         play(full)
 
 
 def test_client_vpn_down_leaves_the_site_to_site_lab_running(ctx, setup):
     runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
-    pids = [r.pid for r in runtime.daemons if r.ns in clientvpn.NAMESPACES or r.name == clientvpn.DNS]
+    pids = [r.pid for r in runtime.daemons if r.ns in lab_client_vpn.NAMESPACES or r.name == lab_client_vpn.DNS]
     assert pids
-    clientvpn.down(dataplane.LAB_DIR)
-    assert not set(netns.list_namespaces()) & set(clientvpn.NAMESPACES)
+    lab_client_vpn.down(dataplane.LAB_DIR)
+    assert not set(netns.list_namespaces()) & set(lab_client_vpn.NAMESPACES)
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-    assert not clientvpn.running(dataplane.LAB_DIR)
+    assert not lab_client_vpn.running(dataplane.LAB_DIR)
     assert lab.ping(dataplane.LAB_DIR, f"{NS_PREFIX}idc", WEB1, src_ip=WEBSRV, count=2)["received"] == 2
     # and it comes back, for whoever runs next
     play(lab_spec(ctx, setup["phase4"].endpoint_id))
-    assert clientvpn.running(dataplane.LAB_DIR)
+    assert lab_client_vpn.running(dataplane.LAB_DIR)

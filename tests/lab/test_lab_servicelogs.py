@@ -25,7 +25,8 @@ from hybridnet.diagnostics import servicelogs
 from hybridnet.diagnostics.dns import Probe
 from hybridnet.diagnostics.hostdns import HostProbe
 from hybridnet.handlers import connect_handler as deployed
-from hybridnet.lab import clientvpn, resolverlogs
+from hybridnet.lab import client_vpn as lab_client_vpn
+from hybridnet.lab import resolverlogs
 from hybridnet.params import load_params
 from hybridnet.phases import client_vpn, hybrid_dns, router_config, tgw_attachment
 from hybridnet.phases import connect_handler as phase5
@@ -212,11 +213,11 @@ def test_a_real_client_connection_and_its_end_are_connection_log_entries(ctx, cv
         "CloudwatchLogGroup": f"/hybridnet/{STACK}/client-vpn",
         "CloudwatchLogStream": "connections",
     }
-    attempt = clientvpn.connect(dataplane.LAB_DIR, "user", cvpn.profile.path)
+    attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "user", cvpn.profile.path)
     try:
         assert attempt.outcome == "connected", attempt
     finally:
-        clientvpn.disconnect(dataplane.LAB_DIR, "user")
+        lab_client_vpn.disconnect(dataplane.LAB_DIR, "user")
     client_vpn.wait_connection_status(ctx, cvpn.endpoint_id, attempt.client_ip, "terminated", timeout=15)
     frame = connection_frame(
         ctx,
@@ -237,7 +238,7 @@ def test_a_real_client_connection_and_its_end_are_connection_log_entries(ctx, cv
 
 
 def test_a_client_the_handler_refuses_is_logged_with_its_reason(ctx, cvpn):
-    attempt = clientvpn.connect(dataplane.LAB_DIR, "guest", cvpn.profile.path)
+    attempt = lab_client_vpn.connect(dataplane.LAB_DIR, "guest", cvpn.profile.path)
     assert attempt.outcome == "refused" and attempt.message == deployed.SOURCE_IP_MESSAGE, attempt
     frame = connection_frame(ctx, cvpn.endpoint_id, lambda f: (f["device_ip"] == "192.0.2.200").any())
     refused = frame[frame["device_ip"] == "192.0.2.200"].iloc[-1]

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from hybridnet import dataplane, emulator, lab
 from hybridnet.aws import connect
-from hybridnet.lab import clientvpn, fromaws, netns
+from hybridnet.lab import client_vpn as lab_client_vpn
+from hybridnet.lab import fromaws, netns
 from hybridnet.params import load_params
 from hybridnet.phases import client_vpn, tgw_attachment
 from hybridnet.waiting import poll
@@ -55,15 +56,15 @@ def agent_log() -> str:
 
 def server_pid() -> int:
     runtime = lab.LabRuntime.load(dataplane.LAB_DIR)
-    return runtime.daemon(clientvpn.SERVER).pid
+    return runtime.daemon(lab_client_vpn.SERVER).pid
 
 
 def test_the_agent_plays_the_endpoint_phase_4_created(ctx, phase4):
     assert dataplane.wait_for_client_vpn(ctx, phase4.endpoint_id, timeout=20), agent_log()[-3000:]
-    assert clientvpn.running(dataplane.LAB_DIR)
+    assert lab_client_vpn.running(dataplane.LAB_DIR)
     status = dataplane.twin_status()["client_vpn"]
     assert status["endpoint_id"] == phase4.endpoint_id and status["played"] and status["error"] is None
-    assert status["public_ip"] == clientvpn.ENDPOINT_PUBLIC_IP
+    assert status["public_ip"] == lab_client_vpn.ENDPOINT_PUBLIC_IP
     assert re.search(rf"{phase4.endpoint_id}: Client VPN endpoint played by OpenVPN on ", agent_log())
 
 
@@ -143,9 +144,9 @@ def test_deleting_the_endpoint_stops_openvpn(ctx, phase4):
         interval=0.2,
     )
     ec2.delete_client_vpn_endpoint(ClientVpnEndpointId=phase4.endpoint_id)
-    assert poll(lambda: not clientvpn.running(dataplane.LAB_DIR), timeout=10, interval=0.2), agent_log()[-3000:]
+    assert poll(lambda: not lab_client_vpn.running(dataplane.LAB_DIR), timeout=10, interval=0.2), agent_log()[-3000:]
     # the daemons stop first, then their namespaces go
-    assert poll(lambda: not set(netns.list_namespaces()) & set(clientvpn.NAMESPACES), timeout=5, interval=0.1)
+    assert poll(lambda: not set(netns.list_namespaces()) & set(lab_client_vpn.NAMESPACES), timeout=5, interval=0.1)
     assert poll(lambda: dataplane.twin_status()["client_vpn"]["endpoint_id"] is None, timeout=5, interval=0.2)
     assert not dataplane.twin_status()["client_vpn"]["played"]
     assert lab.LabRuntime.load(dataplane.LAB_DIR).state.get("owner", {}).get("stack") == STACK  # the rest plays on

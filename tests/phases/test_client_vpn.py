@@ -19,7 +19,7 @@ from hybridnet import pki
 from hybridnet.aws import connect
 from hybridnet.params import load_params, parse_params
 from hybridnet.phases import PhaseError, client_vpn
-from hybridnet.render.clientvpn import key_parameter_name
+from hybridnet.render.client_vpn import key_parameter_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tooling

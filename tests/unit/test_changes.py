@@ -14,7 +14,7 @@ import pytest
 from hybridnet import cli, healthcheck
 from hybridnet.diagnostics import changes, verdicts
 from hybridnet.diagnostics.changes import SnapshotError, SnapshotSkipped
-from hybridnet.diagnostics.clientvpn import CONNECTION_COLUMNS
+from hybridnet.diagnostics.client_vpn import CONNECTION_COLUMNS
 from hybridnet.diagnostics.daemons import COLUMNS as DAEMON_COLUMNS
 from hybridnet.diagnostics.dns import COLUMNS as DNS_COLUMNS
 from hybridnet.diagnostics.routes import BGP_COLUMNS, TGW_COLUMNS

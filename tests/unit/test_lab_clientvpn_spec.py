@@ -8,8 +8,8 @@ import time
 import pytest
 from cryptography import x509
 from hybridnet import dataplane, emulator, pki
-from hybridnet.lab import clientvpn, fromaws
-from hybridnet.lab.clientvpn import ClientVpnLabError
+from hybridnet.lab import client_vpn, fromaws
+from hybridnet.lab.client_vpn import ClientVpnLabError
 
 ENDPOINT_ID = "cvpn-endpoint-0123456789abcdef0"
 SERVER_ARN = "arn:aws:acm:ap-northeast-2:123456789012:certificate/server"
@@ -201,7 +201,7 @@ def test_wait_for_client_vpn(monkeypatch, changes, running, expected, within):
         },
     }  # the agent's next read
     monkeypatch.setattr(dataplane, "twin_status", lambda: status)
-    monkeypatch.setattr(clientvpn, "running", lambda lab_dir: running)
+    monkeypatch.setattr(client_vpn, "running", lambda lab_dir: running)
     started = time.monotonic()
     assert dataplane.wait_for_client_vpn(Ctx(), ENDPOINT_ID, timeout=0.6) is expected
     assert time.monotonic() - started < within

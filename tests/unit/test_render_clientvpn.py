@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hybridnet.render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
+from hybridnet.render.client_vpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nfakekeyfortests\n-----END PRIVATE KEY-----"
 PROFILE = (

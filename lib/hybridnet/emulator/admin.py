@@ -64,7 +64,7 @@ def clientvpn_connection(body: dict, extensions: list[str]) -> dict:
     ingress_bytes?, egress_bytes?, ingress_packets?, egress_packets?,
     posture_compliance_statuses?}. Shown by DescribeClientVpnConnections.
     """
-    from .clientvpn.admin import report_connection
+    from .client_vpn.admin import report_connection
 
     return report_connection(body)
 
@@ -77,7 +77,7 @@ def clientvpn_connect(body: dict, extensions: list[str]) -> dict:
     platform?, platform_version?, client_openvpn_version?}; answers {allow, connection_id,
     client_ip, status, message, ...}. The attempt shows in DescribeClientVpnConnections.
     """
-    from .clientvpn.admin import connect
+    from .client_vpn.admin import connect
 
     return connect(body)
 
@@ -86,7 +86,7 @@ def clientvpn_played(body: dict, extensions: list[str]) -> dict:
     """A data plane reports which routes and all-users rules of a Client VPN endpoint
     it applies: body {client_vpn_endpoint_id, routes, rules}. Until it applies one,
     that route or rule stays creating / authorizing, as on AWS."""
-    from .clientvpn.admin import report_played
+    from .client_vpn.admin import report_played
 
     return report_played(body)
 
@@ -101,7 +101,7 @@ def acm_private_key(body: dict, extensions: list[str]) -> dict:
     """
     from moto.acm.exceptions import CertificateNotFound
 
-    from .clientvpn.certificates import ACM_CERTIFICATE_ARN, acm_backend
+    from .client_vpn.certificates import ACM_CERTIFICATE_ARN, acm_backend
 
     region, arn = str(body["region"]), str(body["arn"])
     match = ACM_CERTIFICATE_ARN.fullmatch(arn)

@@ -121,8 +121,8 @@ def install_client_vpn() -> None:
     from moto.ec2.models import EC2Backend
     from moto.ec2.responses import EC2Response
 
-    from .clientvpn import models, tags
-    from .clientvpn.responses import ClientVpnResponses
+    from .client_vpn import models, tags
+    from .client_vpn.responses import ClientVpnResponses
 
     tags.register_resource_type()
     if tags._moto_do_resources_exist is None:

@@ -18,7 +18,7 @@ no reporter left to correct it:
   tunnels (POST /_hybridnet/fleet/seed, fleet/models.py) are the exception: no data
   plane reports them, so their telemetry and TunnelState history are saved;
 * the reporters' leases (datafeed._reporters) and which Client VPN routes and
-  rules the lab applies (clientvpn.models.PLAYED): module state, not saved;
+  rules the lab applies (client_vpn.models.PLAYED): module state, not saved;
 * the SSM managed-instance registrations (how to run a command on a lab host,
   and which path says it is up): the lab's to send again
   (POST /_hybridnet/ssm-instances) once it meets the restarted emulator;

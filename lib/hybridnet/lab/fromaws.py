@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr, ValidationError
 
-from .clientvpn import ClientVpnLabError, ClientVpnLabSpec
+from .client_vpn import ClientVpnLabError, ClientVpnLabSpec
 from .spec import LabSpec, TunnelSpec
 
 # API algorithm names -> strongSwan proposal keywords.

@@ -53,7 +53,7 @@ ROLE_NAMESPACES = {
     "remote_user_away": GUEST_NS,
 }
 # The site-to-site part's hosts; the remote users' namespaces come and go with
-# the Client VPN part (hybridnet.lab.clientvpn), and their hosts with them.
+# the Client VPN part (hybridnet.lab.client_vpn), and their hosts with them.
 HOST_NAMESPACES = (CGW_NS, IDC_NS, VPC_NS)
 REMOTE_NAMESPACES = (USER_NS, GUEST_NS)
 # A host's own folders, bound over these paths in its commands' view.

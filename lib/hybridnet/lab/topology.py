@@ -26,7 +26,7 @@ CGW_NS = f"{NAMESPACE_PREFIX}cgw"
 IDC_NS = f"{NAMESPACE_PREFIX}idc"
 VPC_NS = f"{NAMESPACE_PREFIX}vpc"
 ALL_NAMESPACES = (INET_NS, AWS_NS, CGW_NS, IDC_NS, VPC_NS)
-# Added to a running lab by phase 4 (lab/clientvpn.py): the Client VPN
+# Added to a running lab by phase 4 (lab/client_vpn.py): the Client VPN
 # endpoint's server and two remote users. Fixed names too, so `down` finds them.
 CVPN_NS = f"{NAMESPACE_PREFIX}cvpn"
 USER_NS = f"{NAMESPACE_PREFIX}user"

@@ -14,7 +14,7 @@ they change it rebuilds what AWS would run for them:
   until its setup script runs there through SSM (phase 2 with router.apply);
 * the stack's Resolver endpoints: the lab's DNS servers (hybridnet.dataplane.dns_up);
 * the stack's Client VPN endpoint with an associated target network: OpenVPN
-  playing it (hybridnet.lab.clientvpn), configured from the API and the server
+  playing it (hybridnet.lab.client_vpn), configured from the API and the server
   certificate's key the emulator holds as AWS does (hybridnet.lab.fromaws);
   replaced only when what it plays changed, since users may be connected.
 
@@ -284,7 +284,7 @@ class Twin:
     def _play_client_vpn(self, checked: float) -> None:
         from ..phases import PhaseError
         from ..phases.client_vpn import find_endpoint
-        from . import clientvpn, fromaws
+        from . import client_vpn, fromaws
 
         try:
             endpoint = find_endpoint(self.ctx)
@@ -294,13 +294,13 @@ class Twin:
             return
         # deleted, or nothing associated: AWS plays nothing (no endpoint: nothing described)
         if not endpoint or described is None or not described["networks"]:
-            if self.cvpn is not None or clientvpn.running(self.lab_dir):
+            if self.cvpn is not None or client_vpn.running(self.lab_dir):
                 self._client_vpn_down()
                 log("no Client VPN endpoint of the stack with an associated target network: OpenVPN stopped")
             self._forget_client_vpn(checked, endpoint["ClientVpnEndpointId"] if endpoint else None)
             return
         endpoint_id = endpoint["ClientVpnEndpointId"]
-        if self.cvpn is None and clientvpn.running(self.lab_dir):  # a restarted agent: keep what plays the same
+        if self.cvpn is None and client_vpn.running(self.lab_dir):  # a restarted agent: keep what plays the same
             self.cvpn = self._recorded("client_vpn")
         digest = _digest(described)
         if digest == self.cvpn_described and time.monotonic() - self.cvpn_read_at < CLIENT_VPN_READ_S:
@@ -313,25 +313,25 @@ class Twin:
 
             info = emulator.status()
             if info is None or not info.socket:
-                raise clientvpn.ClientVpnLabError("the emulator is not running, or serves no unix socket")
+                raise client_vpn.ClientVpnLabError("the emulator is not running, or serves no unix socket")
             spec = fromaws.client_vpn_spec_from_aws(self.ctx, endpoint_id, info.socket, described)
             wanted = _digest([spec.model_dump(mode="json"), spec.server_key_pem.get_secret_value()])
-            if wanted == self.cvpn and clientvpn.running(self.lab_dir):
+            if wanted == self.cvpn and client_vpn.running(self.lab_dir):
                 self.cvpn_error = None
                 self._client_vpn_status(endpoint_id, checked)
                 return
             if wanted == self.cvpn:
                 log(f"{endpoint_id}: the Client VPN endpoint's daemons stopped: playing it again")
-            state = clientvpn.up(self.lab_dir, spec)
+            state = client_vpn.up(self.lab_dir, spec)
             # the remote users' namespaces are new: their hosts' AWS API (SSM's GetParameter)
             dataplane.start_host_endpoints(info, REMOTE_NAMESPACES)
-        except clientvpn.ClientVpnLabError as exc:  # the account describes what the lab cannot play (any more)
-            if self.cvpn is not None or clientvpn.running(self.lab_dir):
+        except client_vpn.ClientVpnLabError as exc:  # the account describes what the lab cannot play (any more)
+            if self.cvpn is not None or client_vpn.running(self.lab_dir):
                 self._client_vpn_down()
             self._client_vpn_failed(endpoint_id, str(exc), checked)
             return
         except Exception as exc:  # e.g. the emulator did not answer: an endpoint that plays keeps playing
-            if not clientvpn.running(self.lab_dir):  # clientvpn.up failed, and took it down
+            if not client_vpn.running(self.lab_dir):  # client_vpn.up failed, and took it down
                 self.cvpn = None
             self._client_vpn_failed(endpoint_id, f"{type(exc).__name__}: {exc}", checked, traceback.format_exc())
             return
@@ -344,9 +344,9 @@ class Twin:
         )
 
     def _client_vpn_down(self) -> None:
-        from . import clientvpn
+        from . import client_vpn
 
-        clientvpn.down(self.lab_dir)
+        client_vpn.down(self.lab_dir)
         self._record("client_vpn", None)
         self.cvpn = None
 
@@ -365,7 +365,7 @@ class Twin:
         """STATUS_FILE's client_vpn: the stack's endpoint (None: none), whether the lab's
         OpenVPN plays it, `checked` = when the read that found this started (time.time()),
         and `error`: why it is not played, or not as the account now describes it."""
-        from .clientvpn import ENDPOINT_PUBLIC_IP
+        from .client_vpn import ENDPOINT_PUBLIC_IP
 
         playing = self._played()
         played = endpoint_id is not None and playing.get("endpoint_id") == endpoint_id
@@ -412,9 +412,9 @@ class Twin:
             self.report_error = None
 
     def _played(self) -> dict:
-        """What the lab's OpenVPN plays (clientvpn.up records it), if it runs: endpoint_id,
+        """What the lab's OpenVPN plays (client_vpn.up records it), if it runs: endpoint_id,
         routes, authorized, ...; {} when nothing plays."""
-        from .clientvpn import running
+        from .client_vpn import running
         from .daemons import LabRuntime
 
         if not running(self.lab_dir):

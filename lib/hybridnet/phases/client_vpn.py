@@ -44,7 +44,7 @@ from .. import hosts, pki, workspace
 from ..aws import STACK_TAG, AwsContext, paginate, tag_value
 from ..params import REMOTE_ROLES, ClientVpn
 from ..plan import Change, Step, frame, refuse_replacements
-from ..render.clientvpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
+from ..render.client_vpn import KEY_PLACEHOLDER, Check, key_parameter_name, parse_output, try_commands
 from ..waiting import extra_waiter, poll, wait
 from . import HostSteps, PhaseError, find_vpc, loggroups, nothing_here, store_secret
 from .teardown import delete_client_vpn_endpoint

@@ -39,7 +39,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from ..clientvpn.models import ClientVpnEndpoint
+from ..client_vpn.models import ClientVpnEndpoint
 from ..vpn.models import FLEET_OUTSIDE_ADDRESS_POOL, fleet_outside_ips_in_use
 from .exceptions import FleetSpecError
 

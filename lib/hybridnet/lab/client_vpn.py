@@ -457,7 +457,7 @@ def connect(
     if not running(lab_dir):
         raise ClientVpnLabError(
             "the lab's Client VPN endpoint is not running: the lab's agent plays it once "
-            "notebook 04 has created it (its log says why not), or call clientvpn.up"
+            "notebook 04 has created it (its log says why not), or call client_vpn.up"
         )
     profile = Path(profile).resolve()
     if not profile.is_file():
