@@ -22,7 +22,9 @@ from pydantic import SecretStr, ValidationError
 from .client_vpn import ClientVpnLabError, ClientVpnLabSpec
 from .spec import LabSpec, TunnelSpec
 
-# API algorithm names -> strongSwan proposal keywords.
+# API algorithm names -> strongSwan proposal keywords. Written here again on purpose, not
+# imported from render.proposals (the router generator's): the lab's AWS side must not share
+# the generator's tables, or a wrong keyword there would agree with itself and hide.
 ENCRYPTION = {"AES128": "aes128", "AES256": "aes256", "AES128-GCM-16": "aes128gcm16", "AES256-GCM-16": "aes256gcm16"}
 INTEGRITY = {"SHA1": "sha1", "SHA2-256": "sha256", "SHA2-384": "sha384", "SHA2-512": "sha512"}
 DH_GROUPS = {
