@@ -319,8 +319,9 @@ def _fleet_healthcheck(args: argparse.Namespace) -> int:
     for row in data["worst"][:FLEET_ROWS]:
         if row["status"] == "OK":
             break
+        named = f"{row['resource']} ({row['name']})" if row["name"] else row["resource"]
         print(
-            f"  {row['status']:<4}  {row['account']}/{row['region']}  {row['resource']}  {row['check']:<{width}}  "
+            f"  {row['status']:<4}  {row['account']}/{row['region']}  {named}  {row['check']:<{width}}  "
             f"{row['reason']}" + (f"  [{row['cause']}]" if row["cause"] else "")
         )
     print(f"{data['calls']} AWS calls in {data['seconds']:.1f} s; every verdict: {run_dir / 'fleet_verdicts.csv'}")
