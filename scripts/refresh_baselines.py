@@ -23,6 +23,23 @@ from hybridnet import dataplane, emulator, execute  # noqa: E402
 # Usage: python scripts/refresh_baselines.py   (as root; about a minute)
 
 
+def execute_in_place(name: str) -> None:
+    """Run the notebook's cells in the notebooks folder (as papermill runs them) and save
+    it with its outputs, in place."""
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    os.chdir(path.parent)
+    NotebookClient(
+        notebook,
+        kernel_name=execute.KERNEL,
+        timeout=600,
+        kernel_manager_class=execute.ipc_kernel_manager(),
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
+    nbformat.write(notebook, path)
+    print(f"refreshed {path.relative_to(ROOT)}")
+
+
 def refresh(names: list[str]) -> None:
     """Execute the notebooks in runbook order against one fresh emulator, as a run does."""
     with tempfile.TemporaryDirectory(prefix="hybridnet-baseline-") as home:
@@ -35,20 +52,7 @@ def refresh(names: list[str]) -> None:
                 cwd=ROOT,
             )
             for name in names:
-                path = ROOT / "notebooks" / f"{name}.ipynb"
-                notebook = nbformat.read(path, as_version=4)
-                # Over IPC the kernel's sockets are files named relative to the working
-                # directory: client and kernel must share it (papermill does the same).
-                os.chdir(path.parent)
-                NotebookClient(
-                    notebook,
-                    kernel_name=execute.KERNEL,
-                    timeout=600,
-                    kernel_manager_class=execute.ipc_kernel_manager(),
-                    resources={"metadata": {"path": str(path.parent)}},
-                ).execute()
-                nbformat.write(notebook, path)
-                print(f"refreshed {path.relative_to(ROOT)}")
+                execute_in_place(name)
         finally:
             dataplane.lab_down()
             emulator.stop()
@@ -77,18 +81,7 @@ def refresh_fleet() -> None:
                 check=True,
                 cwd=ROOT,
             )
-            path = ROOT / "notebooks" / f"{execute.FLEET}.ipynb"
-            notebook = nbformat.read(path, as_version=4)
-            os.chdir(path.parent)
-            NotebookClient(
-                notebook,
-                kernel_name=execute.KERNEL,
-                timeout=600,
-                kernel_manager_class=execute.ipc_kernel_manager(),
-                resources={"metadata": {"path": str(path.parent)}},
-            ).execute()
-            nbformat.write(notebook, path)
-            print(f"refreshed {path.relative_to(ROOT)}")
+            execute_in_place(execute.FLEET)
         finally:
             emulator.stop()
 
