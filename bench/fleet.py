@@ -57,7 +57,7 @@ def per_connection_loop(settings) -> tuple[float, int, int]:
     started = time.monotonic()
     sts = CallCounter()
     scopes = open_scopes(settings, sts)
-    judged = 0
+    statuses: list[str] = []
     for scope in scopes:
         ec2 = scope.client("ec2")
         ids = [v["VpnConnectionId"] for v in ec2.describe_vpn_connections()["VpnConnections"]]
@@ -76,11 +76,12 @@ def per_connection_loop(settings) -> tuple[float, int, int]:
                 router_bgp=None,
             )
             found = verdicts.check_tunnels(ev) + verdicts.check_accepted_routes(ev) + verdicts.check_tunnel_history(ev)
-            # the single-stack TGW check needs a stack's on-prem CIDR: here, any route via this connection
-            tgw_ok = tgw_routes is not None and not tgw_routes[tgw_routes["resource_id"] == vpn_id].empty
-            judged += len(found) + (tgw is not None and tgw_ok is not None)
+            statuses += [v.status for v in found]
+            if tgw_routes is not None:  # the single-stack TGW check needs a stack's on-prem CIDR: any active route
+                via = tgw_routes[(tgw_routes["resource_id"] == vpn_id) & (tgw_routes["state"] == "active")]
+                statuses.append("FAIL" if via.empty else "OK")
     calls = sts.total + sum(s.counter.total for s in scopes)
-    return time.monotonic() - started, calls, judged
+    return time.monotonic() - started, calls, len(statuses)
 
 
 def one_size(n: int, loop: bool) -> dict:

@@ -21,14 +21,13 @@ import pandas as pd
 from . import hosts, results, timings, workspace
 from .aws import AwsContext
 from .diagnostics import daemons, facts, routes, servicelogs, tunnels, vpnlogs
-from .diagnostics.verdicts import Evidence, exit_code
+from .diagnostics.verdicts import STATUS_WORDS, Evidence, exit_code
 from .params import HealthCheck, Params
 
 if TYPE_CHECKING:
     from .notify import Notification
 
 NOTEBOOK = "10_health_check"
-STATUS_WORDS = {0: "OK", 1: "WARN", 2: "FAIL"}
 
 
 def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
@@ -258,6 +257,14 @@ STATUS_COLOURS = {
     "WARN": "background-color:#fff3cd",
     "FAIL": "background-color:#f8d7da",
 }
+
+
+def status_view(table: pd.DataFrame, uuid: str):
+    """`table` coloured row by row by its status. A fixed uuid: the HTML is the same from
+    run to run (the saved notebook, the report)."""
+    return table.style.set_uuid(uuid).apply(lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1)
+
+
 CHANGE_COLOURS = {
     "broke": STATUS_COLOURS["FAIL"],
     "flapped": STATUS_COLOURS["WARN"],
@@ -289,10 +296,7 @@ class Judgement:
         """The verdicts, worst first, coloured by status."""
         order = self.verdicts.assign(_rank=self.verdicts["status"].map({"FAIL": 0, "WARN": 1, "OK": 2}))
         table = order.sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
-        # a fixed uuid: the HTML is the same from run to run (the saved notebook, the report)
-        return table.style.set_uuid("verdicts").apply(
-            lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1
-        )
+        return status_view(table, "verdicts")
 
     def changes_view(self):
         from .diagnostics import changes

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import workspace
+from .diagnostics.verdicts import STATUS_WORDS
 
-STATUS_WORDS = {0: "OK", 1: "WARN", 2: "FAIL"}
 SUBJECT_LIMIT = 100  # SNS: at most 100 characters (ASCII)
 MESSAGE_REASON_LIMIT = 300  # characters of one verdict's reason in the message
 FORMAT = 1

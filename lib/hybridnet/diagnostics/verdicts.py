@@ -17,6 +17,7 @@ from ..params import REMOTE_ROLES, Params, Thresholds
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 SEVERITY = {OK: 0, WARN: 1, FAIL: 2}
+STATUS_WORDS = {code: status for status, code in SEVERITY.items()}  # exit status -> word
 COLUMNS = ["check", "status", "cause", "reason", "action", "evidence"]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import execute, workspace
+from ..diagnostics.verdicts import STATUS_WORDS
 from ..errors import HybridnetError
 from . import collect, judge
 from .params import Fleet
@@ -46,7 +47,7 @@ class FleetResult:
 
     @property
     def status(self) -> str:
-        return {0: "OK", 1: "WARN", 2: "FAIL"}[self.exit_code]
+        return STATUS_WORDS[self.exit_code]
 
     def summary(self) -> str:
         return f"fleet {self.fleet_name}: {self.status}: {judge.summary(self.readings, self.table)}"
@@ -71,12 +72,9 @@ class FleetResult:
     def worst_view(self, rows: int = 50):
         """The first `rows` verdicts (worst first), coloured by status; the whole table
         is fleet_verdicts.csv in the run's folder."""
-        from ..healthcheck import STATUS_COLOURS
+        from ..healthcheck import status_view
 
-        shown = self.table.head(rows).drop(columns=["evidence"])
-        return shown.style.set_uuid("fleet").apply(
-            lambda row: [STATUS_COLOURS.get(row["status"], "")] * len(row), axis=1
-        )
+        return status_view(self.table.head(rows).drop(columns=["evidence"]), "fleet")
 
     def record(self) -> dict:
         counts = self.table["status"].value_counts()
