@@ -458,14 +458,37 @@ def test_modify_tunnel_options_in_place_as_aws_validates_them(ec2, emulator_info
     assert "no tunnel with outside IP address 192.0.2.99" in info.value.response["Error"]["Message"]
 
 
-def test_modify_vpn_connection_moves_it_to_another_customer_gateway(ec2, tgw, cgw):
+def test_modify_vpn_connection_moves_it_to_another_customer_gateway(ec2, endpoint, emulator_info, tgw, cgw):
+    import datetime as dt
+
+    import boto3
+
     vpn_id = create(ec2, tgw, cgw)["VpnConnectionId"]
+    ips = [t["OutsideIpAddress"] for t in describe(ec2, vpn_id)["VgwTelemetry"]]
+    report(emulator_info, vpn_id, [{"outside_ip": ip, "status": "UP"} for ip in ips])
     other = ec2.create_customer_gateway(Type="ipsec.1", BgpAsn=65020, IpAddress="198.51.100.10")["CustomerGateway"]
     moved = ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId=other["CustomerGatewayId"])
     assert moved["VpnConnection"]["CustomerGatewayId"] == other["CustomerGatewayId"]
     now = describe(ec2, vpn_id)
     assert now["CustomerGatewayId"] == other["CustomerGatewayId"]
     assert {t["cgw_asn"] for t in config_tunnels(now["CustomerGatewayConfiguration"])} == {65020}
+    # the brief outage is in the tunnels' history too, even when the data plane is back UP at once
+    report(emulator_info, vpn_id, [{"outside_ip": ip, "status": "UP"} for ip in ips])
+    cloudwatch = boto3.client(
+        "cloudwatch", region_name=REGION, endpoint_url=endpoint, **emulator.credentials(endpoint).as_boto3()
+    )
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    for ip in ips:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/VPN",
+            MetricName="TunnelState",
+            Dimensions=[{"Name": "VpnId", "Value": vpn_id}, {"Name": "TunnelIpAddress", "Value": ip}],
+            StartTime=start,
+            EndTime=start + dt.timedelta(minutes=6),
+            Period=360,
+            Statistics=["Minimum", "Maximum"],
+        )["Datapoints"]
+        assert [(p["Minimum"], p["Maximum"]) for p in points] == [(0.0, 1.0)], ip
     with pytest.raises(ClientError) as info:
         ec2.modify_vpn_connection(VpnConnectionId=vpn_id, CustomerGatewayId="cgw-0123456789abcdef0")
     assert "NotFound" in info.value.response["Error"]["Code"]

@@ -229,6 +229,15 @@ def install_serializer_key_cache() -> None:
             picker.get_possible_keys = cached  # type: ignore[method-assign,assignment]  # moto's class, patched
 
 
+def install_module_list_cache() -> None:
+    from moto import backends
+
+    from .core.dispatch import listed_once
+
+    if not getattr(backends.list_of_moto_modules, "hybridnet_cached", False):
+        backends.list_of_moto_modules = listed_once(backends.list_of_moto_modules)
+
+
 EXTENSIONS: dict[str, Callable[[], None]] = {
     "vpn-connections": install_vpn_connections,
     "tgw-vpn-attachments": install_tgw_vpn_attachments,
@@ -249,6 +258,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "security-group-answers": install_security_group_answers,
     "response-fidelity": install_response_fidelity,
     "serializer-key-cache": install_serializer_key_cache,
+    "module-list-cache": install_module_list_cache,
 }
 
 _installed: set[str] = set()

@@ -9,8 +9,9 @@ shape (and the structure it sits in), never on the object's values; yet moto
 works them out again for each object, which is most of the time DescribeVpn-
 Connections takes for a fleet (hundreds of connections, each with two tunnels'
 options). Remembering the names per (picker, class, key, shape) leaves the answer
-as it was: the same names, tried in the same order, on each object. Dicts are
-left alone (their keys vary per object), as are objects whose Meta is their own.
+as it was: the same names, tried in the same order, on each object. Dicts too:
+the providers read attributes (a dict's Meta, its class name), never its keys,
+so their answer is the dict type's. Objects whose Meta is their own are left alone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def cached_possible_keys(original: Callable[[Any, Any], Iterable[str]]) -> Calla
 
     def get_possible_keys(self: Any, context: Any) -> Iterable[str]:
         obj, shape = context.obj, context.shape
-        if isinstance(obj, dict) or getattr(obj, "Meta", None) is not getattr(type(obj), "Meta", None):
+        if getattr(obj, "Meta", None) is not getattr(type(obj), "Meta", None):
             return original(self, context)
         parent = getattr(shape, "parent", None)
         key = (type(self), type(obj), context.key, id(shape), id(parent))

@@ -122,8 +122,8 @@ class Tunnel:
     @property
     def inside_hosts(self) -> tuple[str, str]:
         """(AWS side, customer side): AWS takes the first usable address."""
-        hosts = list(ipaddress.ip_network(self.inside_cidr).hosts())
-        return str(hosts[0]), str(hosts[1])
+        network = ipaddress.ip_network(self.inside_cidr).network_address  # a /30: .1 and .2
+        return str(network + 1), str(network + 2)
 
     def first(self, key: str, default: Any) -> Any:
         values = _values(self.requested.get(key))
@@ -253,6 +253,28 @@ class TunnelledVpnConnection(VPNConnection):
             self._configuration_cache = cached
         return cached[1]
 
+    def described(self) -> dict:
+        """The connection as DescribeVpnConnections shows it: a VpnConnection keyed by the
+        API's member names, with the values moto's serializer finds on this object (the
+        members it finds nothing for are left out). Routes are kept as VpnStaticRoutes."""
+        # The resource's tags straight from the backend's index, in moto's order (describe_tags
+        # with a resource-id filter goes through every tag of the Region, per connection).
+        tags = self.ec2_backend.tags.get(self.id, {})
+        return {
+            "Category": self.category,
+            "TransitGatewayId": self.transit_gateway_id,
+            "Options": self.options,
+            "Routes": self.routes,
+            "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
+            "VgwTelemetry": self.vgw_telemetry,
+            "VpnConnectionId": self.id,
+            "State": self.state,
+            "CustomerGatewayConfiguration": self.customer_gateway_configuration,
+            "Type": self.type,
+            "CustomerGatewayId": self.customer_gateway_id,
+            "VpnGatewayId": self.vpn_gateway_id,
+        }
+
     def get_filter_value(self, filter_name: str, method_name: str | None = None) -> Any:
         values = {
             "vpn-connection-id": self.id,
@@ -282,7 +304,7 @@ def _configuration_key(conn: TunnelledVpnConnection) -> tuple:
         gateway.bgp_asn,
         conn.amazon_side_asn,
         tuple(
-            (t.outside_ip, tuple(t.inside_hosts), t.pre_shared_key, repr(sorted(t.tunnel_option().items())))
+            (t.outside_ip, t.inside_cidr, t.pre_shared_key, repr(sorted(t.tunnel_option().items())))
             for t in conn.tunnel_list
         ),
     )
@@ -574,8 +596,33 @@ class TunnelledVpnConnectionBackend:
         if log_options is not None:  # LogOptions given replace the tunnel's; left out, they stay
             tunnel.log_options = log_options
         tunnel.requested = {**tunnel.requested, **{k: v for k, v in options.items() if k != "LogOptions"}}
-        tunnel.report("DOWN", "the tunnel's options are being modified", [], tunnel.bytes_in, tunnel.bytes_out)
+        self._interrupt(connection, [tunnel], "the tunnel's options are being modified")
         return connection
+
+    def _interrupt(self, connection: TunnelledVpnConnection, tunnels: list[Tunnel], why: str) -> None:
+        """Tunnels AWS takes down to change them: DOWN until the data plane brings them
+        back, and a TunnelState 0 point, so that the outage shows in the tunnels' history
+        as it does on AWS (the data plane's reports may never have seen it)."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        for tunnel in tunnels:
+            tunnel.report("DOWN", why, [], tunnel.bytes_in, tunnel.bytes_out)
+        account, region = self.account_id, self.region_name  # type: ignore[attr-defined]
+        cloudwatch_backends[account][region].put_metric_data(
+            "AWS/VPN",
+            [
+                {
+                    "MetricName": "TunnelState",
+                    "Dimensions": [
+                        {"Name": "VpnId", "Value": connection.id},
+                        {"Name": "TunnelIpAddress", "Value": tunnel.outside_ip},
+                    ],
+                    "Value": 0.0,
+                    "Unit": "None",
+                }
+                for tunnel in tunnels
+            ],
+        )
 
     def modify_vpn_connection(
         self,
@@ -598,14 +645,7 @@ class TunnelledVpnConnectionBackend:
         if gateway.state != "available":
             raise EC2ClientError("IncorrectState", f"The customer gateway {customer_gateway_id} is {gateway.state}.")
         connection.customer_gateway, connection.customer_gateway_id = gateway, gateway.id
-        for tunnel in connection.tunnel_list:
-            tunnel.report(
-                "DOWN",
-                "the VPN connection is moving to another customer gateway",
-                [],
-                tunnel.bytes_in,
-                tunnel.bytes_out,
-            )
+        self._interrupt(connection, connection.tunnel_list, "the VPN connection is moving to another customer gateway")
         return connection
 
     def delete_vpn_connection(self, vpn_connection_id: str) -> VPNConnection:

@@ -1,11 +1,16 @@
-"""CreateVpnConnection that passes `Options` on to the backend (moto drops it), and
-ModifyVpnTunnelOptions / ModifyVpnConnection, which moto does not have."""
+"""CreateVpnConnection that passes `Options` on to the backend (moto drops it),
+ModifyVpnTunnelOptions / ModifyVpnConnection, which moto does not have, and
+DescribeVpnConnections written from the connections' own description
+(core/xmlanswer.py), not looked up member by member by moto's serializer."""
 
 from __future__ import annotations
 
 from moto.core.responses import ActionResult
 from moto.ec2.responses._base_response import EC2BaseResponse
 from moto.ec2.utils import add_tag_specification
+
+from ..core.xmlanswer import Ec2XmlAnswer
+from .models import TunnelledVpnConnection
 
 
 class TunnelledVpnConnectionResponses(EC2BaseResponse):
@@ -41,3 +46,12 @@ class TunnelledVpnConnectionResponses(EC2BaseResponse):
             vpn_gateway_id=self._get_param("VpnGatewayId"),
         )
         return ActionResult({"VpnConnection": connection})
+
+    def describe_vpn_connections(self) -> ActionResult:
+        connections = self.ec2_backend.describe_vpn_connections(
+            vpn_connection_ids=self._get_param("VpnConnectionIds", []),
+            filters=self._filters_from_querystring(),
+        )
+        if not all(isinstance(c, TunnelledVpnConnection) for c in connections):
+            return ActionResult({"VpnConnections": connections})  # not ours to describe: moto's answer
+        return Ec2XmlAnswer({"VpnConnections": [c.described() for c in connections]})
