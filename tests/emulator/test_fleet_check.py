@@ -84,8 +84,14 @@ def test_the_verdicts_equal_the_seeded_truth_in_a_few_calls(seeded):
         "TGW_ROUTE_NOT_PROPAGATED"
     }
     assert {causes[n, "TGW route"] for n in truth["name"] if n.split("-", 2)[2] == "down"} == {"VPN_DOWN"}
-    # cost grows with account-regions: 2 AssumeRole, then at most 6 calls per account-region
-    assert result.calls <= 2 + 6 * len(result.readings), result.scopes_frame().to_string()
+    # cost grows with account-regions: 2 AssumeRole, then at most 7 calls per account-region (the
+    # connections, the tunnels' lowest states, the timelines of those that dipped, the attachments, a
+    # route search per route table, the Resolver and Client VPN endpoints)
+    assert result.calls <= 2 + 7 * len(result.readings), result.scopes_frame().to_string()
+    # the timeline is read only for tunnels that were down at some point in the window
+    timelines = {(t["vpn_connection_id"], t["outside_ip"]) for r in result.readings for t in r.history}
+    steady = {tuple(t) for r in result.readings for t in r.steady}
+    assert steady and timelines and not steady & timelines
     assert len(result.readings) == 6 and all(r.connections for r in result.readings)
 
 

@@ -327,3 +327,44 @@ def test_the_heatmap_renders(tmp_path):
     path = charts.save(charts.fleet_heatmap(table, CONNECTION_CHECKS, rows=40), tmp_path, "fleet_heatmap")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     charts.save(charts.fleet_heatmap(table.iloc[0:0], CONNECTION_CHECKS), tmp_path, "empty")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-03T06:00:00.000Z",  # EC2's XML
+        "2026-12-03T06:00:00Z",
+        "2026-12-03T15:00:00+09:00",
+        "2026-12-03T06:00:00.123456+00:00",
+        1764741600,  # JSON protocols: epoch seconds
+        1764741600.5,
+        "1764741600",  # a number as text: botocore's own parser reads it
+        "Thu, 03 Dec 2026 06:00:00 GMT",  # RFC 822 (rest-xml headers): botocore's own parser reads it
+    ],
+)
+def test_the_fleets_timestamp_parser_reads_the_same_instant_as_botocores(value):
+    import botocore.utils
+    from hybridnet.fleet.scopes import parse_timestamp
+
+    quick, slow = parse_timestamp(value), botocore.utils.parse_timestamp(value)
+    assert quick == slow and quick.tzinfo is not None
+
+
+def test_a_tunnel_up_all_the_window_needs_no_timeline_and_one_without_either_is_no_data():
+    steady = connection("vpn-00000011", [tunnel("192.0.2.11"), tunnel("192.0.2.12")], gateway="vgw")
+    silent = connection("vpn-00000012", [tunnel("192.0.2.13"), tunnel("192.0.2.14")], gateway="vgw")
+    dipped = connection("vpn-00000013", [tunnel("192.0.2.15"), tunnel("192.0.2.16")], gateway="vgw")
+    reading = Reading(
+        "hub",
+        "eu-west-1",
+        connections=[steady, silent, dipped],
+        steady=[["vpn-00000011", "192.0.2.11"], ["vpn-00000011", "192.0.2.12"], ["vpn-00000013", "192.0.2.16"]],
+        history=history("vpn-00000013", "192.0.2.15", [1, 0, 1, 0, 1, 0, 1]),
+    )
+    table = table_of(reading)
+    assert cell(table, "vpn-00000011", "tunnel history") == ("OK", "")
+    assert cell(table, "vpn-00000012", "tunnel history")[0] == "WARN"  # silence is not health
+    assert cell(table, "vpn-00000013", "tunnel history")[0] == "WARN"  # flapping, from its timeline
+    reasons = table.set_index(["resource", "check"])["reason"]
+    assert reasons["vpn-00000011", "tunnel history"] == "no drop in the look-back window"
+    assert reasons["vpn-00000012", "tunnel history"].startswith("no data")

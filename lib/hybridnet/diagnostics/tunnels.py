@@ -46,6 +46,25 @@ def timeline_frame(
     ctx: ClientSource, connections: list[dict], lookback_minutes: int, period_seconds: int = 60
 ) -> pd.DataFrame:
     """TunnelState (1 up, 0 down) per tunnel and period over the look-back window."""
+    rows = [
+        {"vpn_connection_id": vpn_id, "outside_ip": ip, "time": when, "up": value >= 1}
+        for (vpn_id, ip), when, value in _tunnel_state_points(ctx, connections, lookback_minutes, period_seconds)
+    ]
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS).sort_values(["outside_ip", "time"], ignore_index=True)
+
+
+def window_minimums(ctx: ClientSource, connections: list[dict], lookback_minutes: int) -> dict[tuple[str, str], float]:
+    """(VPN connection, outside IP) -> the lowest TunnelState over the whole look-back
+    window (one period: a point per tunnel); a tunnel without data is absent. A
+    minimum of 1 means UP throughout: no drop, without reading its timeline."""
+    lowest: dict[tuple[str, str], float] = {}
+    for key, _, value in _tunnel_state_points(ctx, connections, lookback_minutes, lookback_minutes * 60):
+        lowest[key] = min(value, lowest.get(key, value))
+    return lowest
+
+
+def _tunnel_state_points(ctx: ClientSource, connections: list[dict], lookback_minutes: int, period_seconds: int):
+    """((VPN connection, outside IP), time, value) of each TunnelState Minimum point."""
     end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(minutes=lookback_minutes)
     queries: list[dict] = []
@@ -72,7 +91,6 @@ def timeline_frame(
                     },
                 }
             )
-    rows = []
     paginator = ctx.client("cloudwatch").get_paginator("get_metric_data")
     for first in range(0, len(queries), MAX_METRIC_QUERIES):  # a fleet's tunnels: 500 a call
         pages = paginator.paginate(
@@ -80,9 +98,6 @@ def timeline_frame(
         )
         for page in pages:
             for result in page["MetricDataResults"]:
-                vpn_id, ip = keys[result["Id"]]
-                rows += [
-                    {"vpn_connection_id": vpn_id, "outside_ip": ip, "time": when, "up": value >= 1}
-                    for when, value in zip(result["Timestamps"], result["Values"])
-                ]
-    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS).sort_values(["outside_ip", "time"], ignore_index=True)
+                key = keys[result["Id"]]
+                for when, value in zip(result["Timestamps"], result["Values"]):
+                    yield key, when, value

@@ -3,7 +3,9 @@
 The calls grow with account-regions, not with connections:
 
 - one DescribeVpnConnections (the fleet's tag filters, pending and available);
-- GetMetricData with up to 500 TunnelState queries a call (diagnostics.tunnels);
+- GetMetricData with up to 500 TunnelState queries a call (diagnostics.tunnels):
+  each tunnel's lowest state over the window, then the timeline of those that
+  were down at some point;
 - one DescribeTransitGatewayAttachments (VPN attachments, paginated) and one
   SearchTransitGatewayRoutes per route table those attachments are associated with;
 - one ListResolverEndpoints and one DescribeClientVpnEndpoints (paginated);
@@ -42,6 +44,7 @@ class Reading:
     region: str
     connections: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)  # tunnels.TIMELINE_COLUMNS, time as ISO text
+    steady: list[list[str]] = field(default_factory=list)  # [VPN id, outside IP] UP all the window: no timeline
     tgw_routes: dict[str, list[str]] = field(default_factory=dict)  # VPN id -> active prefixes via its attachment
     route_tables: dict[str, str] = field(default_factory=dict)  # VPN id -> its attachment's route table
     logs: list[dict] = field(default_factory=list)  # vpnlogs.tunnel_log_frame rows, time as ISO text
@@ -127,8 +130,19 @@ def _iso(value) -> str | None:
 
 
 def _history(scope: Scope, fleet: Fleet, connections: list[dict], reading: Reading) -> None:
-    frame = tunnels.timeline_frame(scope, connections, fleet.lookback_minutes)
-    reading.history = [{**r, "time": pd.Timestamp(r["time"]).isoformat()} for r in frame.to_dict("records")]
+    """Each tunnel's lowest state over the window first; the timeline only of those
+    that were down at some point (a healthy fleet's tunnels need one point each)."""
+    lowest = tunnels.window_minimums(scope, connections, fleet.lookback_minutes)
+    reading.steady = sorted([vpn_id, ip] for (vpn_id, ip), value in lowest.items() if value >= 1)
+    dipped = {key for key, value in lowest.items() if value < 1}
+    wanted = [
+        {**v, "VgwTelemetry": [t for t in v["VgwTelemetry"] if (v["VpnConnectionId"], t["OutsideIpAddress"]) in dipped]}
+        for v in connections
+        if any((v["VpnConnectionId"], t["OutsideIpAddress"]) in dipped for t in v.get("VgwTelemetry", []))
+    ]
+    if wanted:
+        frame = tunnels.timeline_frame(scope, wanted, fleet.lookback_minutes)
+        reading.history = [{**r, "time": pd.Timestamp(r["time"]).isoformat()} for r in frame.to_dict("records")]
 
 
 def _tgw_routes(scope: Scope, fleet: Fleet, connections: list[dict], reading: Reading) -> None:
@@ -217,9 +231,30 @@ READERS = {
 }
 
 
+# Per AWS service the readers call, an operation they page through.
+PAGED = {
+    "ec2": "describe_transit_gateway_attachments",
+    "cloudwatch": "get_metric_data",
+    "route53resolver": "list_resolver_endpoints",
+    "logs": "filter_log_events",
+}
+
+
+def services(fleet: Fleet) -> list[str]:
+    """The AWS services the readers call, with these settings."""
+    return ["ec2", "cloudwatch"] + ["route53resolver"] * fleet.resolver_endpoints + ["logs"] * fleet.tunnel_logs
+
+
 def read_fleet(scopes: list[Scope], fleet: Fleet) -> list[Reading]:
     """Every account-region, `max_workers` at a time, in the scopes' order."""
     if not scopes:
         return []
+    # Clients made here, one after another: the first of each service loads its model
+    # and its paginators' into the session once; in the threads, each would load them
+    # again (botocore's loader caches, but does not wait for a load under way).
+    for scope in scopes:
+        if not scope.unreachable:
+            for service in services(fleet):
+                scope.client(service).can_paginate(PAGED[service])
     with ThreadPoolExecutor(max_workers=min(fleet.max_workers, len(scopes)), thread_name_prefix="fleet") as pool:
         return list(pool.map(lambda s: read_scope(s, fleet), scopes))

@@ -121,7 +121,9 @@ def _reading_rows(reading: Reading, thresholds: Thresholds) -> list[dict]:
     by_vpn: dict[str, list[Verdict]] = {}
     for verdict in verdicts.check_tunnels(ev) + verdicts.check_accepted_routes(ev) if not telemetry.empty else []:
         by_vpn.setdefault(verdict.check.split(" ", 2)[-1], []).append(_named(verdict))
-    drops = verdicts.tunnel_drops(timeline) if "history" not in reading.errors else {}
+    drops: dict = {}
+    if "history" not in reading.errors:  # a tunnel UP all the window has no timeline: no drop
+        drops = {(vpn_id, ip): 0 for vpn_id, ip in reading.steady} | verdicts.tunnel_drops(timeline)
     # ... then, per connection, its history, its TGW route and the causes of what is not OK.
     for connection in reading.connections:
         found = by_vpn.get(connection["id"], [])
