@@ -453,9 +453,9 @@ class _CrossCheckFailed(ValueError):
 
 def known_regions() -> list[str]:
     """Regions botocore knows for EC2 (read from its bundled data, offline)."""
-    import boto3
+    from .aws import new_session
 
-    return sorted(boto3.session.Session().get_available_regions("ec2"))
+    return sorted(new_session().get_available_regions("ec2"))
 
 
 def _field_path(loc: tuple) -> str:

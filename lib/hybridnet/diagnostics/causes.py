@@ -304,10 +304,12 @@ def _about(signals: list[dict], check_text: str) -> list[dict]:
     return [r for r in signals if r["source"] not in named or r["subject"] in named[r["source"]] or not r["subject"]]
 
 
-def diagnose(check: str, check_text: str, signals: pd.DataFrame) -> tuple[str, str, str]:
+def diagnose(check: str, check_text: str, signals: pd.DataFrame | list[dict]) -> tuple[str, str, str]:
     """(cause code, evidence, fix) for a WARN or FAIL verdict of `check` whose check
-    name and reason are `check_text`; fix "" when the cause is UNKNOWN."""
-    relevant = _about(_current(signals.to_dict("records")), check_text)
+    name and reason are `check_text` (signals: signals_frame, or its records); fix ""
+    when the cause is UNKNOWN."""
+    records = signals.to_dict("records") if isinstance(signals, pd.DataFrame) else signals
+    relevant = _about(_current(records), check_text)
     looked = set()
     for cause in CATALOGUE:
         if check not in cause.checks:

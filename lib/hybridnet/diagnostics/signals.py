@@ -242,8 +242,13 @@ GATHERERS: tuple[Callable[[Evidence], list[dict]], ...] = (
 )
 
 
+def gather_records(ev: Evidence) -> list[dict]:
+    """Every signal in `ev`, as plain records (a fleet judges hundreds of connections)."""
+    return [row for gatherer in GATHERERS for row in gatherer(ev)]
+
+
 def gather(ev: Evidence) -> pd.DataFrame:
-    return signals_frame([row for gatherer in GATHERERS for row in gatherer(ev)])
+    return signals_frame(gather_records(ev))
 
 
-__all__ = ["gather"]
+__all__ = ["gather", "gather_records"]

@@ -129,9 +129,9 @@ def credentials(emulator: EmulatorInfo | str | None = None) -> Credentials:
 
 def session(region: str, emulator: EmulatorInfo | str | None = None) -> Any:
     """A boto3 session for the emulator (its credentials, never a real account's)."""
-    import boto3
+    from ..aws import new_session
 
-    return boto3.session.Session(region_name=region, **credentials(emulator).as_boto3())
+    return new_session(region_name=region, **credentials(emulator).as_boto3())
 
 
 def client(service: str, region: str, info: EmulatorInfo | None = None, config: Any = None) -> Any:

@@ -249,12 +249,11 @@ def read_fleet(scopes: list[Scope], fleet: Fleet) -> list[Reading]:
     """Every account-region, `max_workers` at a time, in the scopes' order."""
     if not scopes:
         return []
-    # Clients made here, one after another: the first of each service loads its model
-    # and its paginators' into the session once; in the threads, each would load them
-    # again (botocore's loader caches, but does not wait for a load under way).
-    for scope in scopes:
-        if not scope.unreachable:
-            for service in services(fleet):
-                scope.client(service).can_paginate(PAGED[service])
+    # One client of each service made here, before the threads: it loads the service's
+    # model and its paginators' once; in the threads, each would load them again
+    # (botocore's loader caches, but does not wait for a load under way).
+    for scope in [s for s in scopes if not s.unreachable][:1]:
+        for service in services(fleet):
+            scope.client(service).can_paginate(PAGED[service])
     with ThreadPoolExecutor(max_workers=min(fleet.max_workers, len(scopes)), thread_name_prefix="fleet") as pool:
         return list(pool.map(lambda s: read_scope(s, fleet), scopes))

@@ -178,16 +178,17 @@ def _connection_verdicts(
         params=None,
         thresholds=thresholds,
         telemetry=telemetry[telemetry["vpn_connection_id"] == vpn_id],
-        timeline=pd.DataFrame(columns=tunnels.TIMELINE_COLUMNS),
+        timeline=NO_TIMELINE,
         tgw_routes=None,
         router_bgp=None,
         vpn_logs=logs[logs["vpn_connection_id"] == vpn_id] if not logs.empty else None,
         facts=pd.DataFrame([fact] if fact else [], columns=["subject", "text", "ok"]),
     )
-    gathered = signals.gather(ev)
+    gathered = signals.gather_records(ev)
     return [_with_cause(v, gathered) for v in found]
 
 
+NO_TIMELINE = pd.DataFrame(columns=tunnels.TIMELINE_COLUMNS)  # the causes are read from the other evidence
 KEYS = {
     "tunnels": "tunnels",
     "BGP routes": "accepted_routes",
@@ -201,7 +202,7 @@ def _named(verdict: Verdict) -> Verdict:
     return replace(verdict, check=verdict.check.split(" vpn-")[0])
 
 
-def _with_cause(verdict: Verdict, gathered: pd.DataFrame) -> Verdict:
+def _with_cause(verdict: Verdict, gathered: list[dict]) -> Verdict:
     if verdict.status == OK or verdict.cause:
         return verdict
     code, shown, fix = causes.diagnose(KEYS[verdict.check], f"{verdict.check} {verdict.reason}", gathered)
