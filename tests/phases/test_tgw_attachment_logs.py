@@ -83,6 +83,23 @@ def test_a_connection_made_before_logging_plans_modify_then_gets_logs_in_place(b
     assert tgw_attachment.run(ctx, progress=None).changed == []  # a re-run changes nothing
 
 
+def test_logs_turned_off_in_the_params_are_turned_off_in_place(before_logging):
+    ctx = connect(params())
+    vpn_id = tgw_attachment.run(ctx, progress=None).vpn_connection_id
+    assert all(o["LogEnabled"] for o in cloudwatch_options(ctx, vpn_id))
+    off = connect(params(**{"logs.enabled": False}))
+    steps = tgw_attachment.plan(off)
+    assert [s.action for s in steps] == ["keep", "modify"]
+    assert {(c.have.split(" to ")[0], c.want) for c in steps[1].changes} == {
+        ("tunnel log json", "tunnel log off, BGP log off")
+    }
+    changed = tgw_attachment.run(off, progress=None)
+    assert changed.vpn_connection_id == vpn_id and changed.created == []
+    assert [(o["LogEnabled"], o["BgpLogEnabled"]) for o in cloudwatch_options(off, vpn_id)] == [(False, False)] * 2
+    assert [s.action for s in tgw_attachment.plan(off)] == ["keep", "keep"]  # a re-run changes nothing
+    tgw_attachment.run(ctx, progress=None)  # as the other tests expect it: logging on
+
+
 def test_the_log_group_has_the_retention_and_the_stack_s_tags(before_logging):
     ctx = connect(params())
     tgw_attachment.run(ctx, progress=None)

@@ -153,6 +153,10 @@ def ensure_log_group(ctx: AwsContext, changed: list[str] | None = None) -> str |
     return loggroups.group_arn(loggroups.ensure(ctx, "vpn", PHASE, [], changed))
 
 
+# A tunnel's LogOptions with both logs off: what logs.enabled false asks of a tunnel that logs.
+LOGS_OFF = {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}}
+
+
 def log_options(ctx: AwsContext, log_group_arn: str) -> dict:
     """A tunnel's LogOptions: tunnel activity logs, and BGP logs when the connection
     uses BGP, as json into the stack's group."""
@@ -250,6 +254,8 @@ def _tunnel_diff(
     for number, (want, have) in enumerate(
         zip(tunnel_options(ctx, log_group_arn), ordered_tunnel_options(ctx, vpn)), start=1
     ):
+        if not ctx.params.logs.enabled:  # made without LogOptions; one that logs is turned off
+            want = {**want, "LogOptions": LOGS_OFF}
         changes, request = [], {}
         for key, value in want.items():
             current = have.get(DESCRIBED_AS.get(key, key))
