@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -132,10 +131,10 @@ class Where:
 
 
 @functools.cache
-def _service_models() -> botocore.loaders.Loader:
-    """The loader of botocore's service models, one for the whole process (AWS_DATA_PATH
-    as botocore reads it)."""
-    return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+def _service_models(data_path: str | None) -> botocore.loaders.Loader:
+    """The loader of botocore's service models, one per data path (AWS_DATA_PATH, or a
+    profile's data_path) for the whole process."""
+    return botocore.loaders.create_loader(data_path)
 
 
 def new_session(**kwargs: Any) -> boto3.session.Session:
@@ -143,11 +142,15 @@ def new_session(**kwargs: Any) -> boto3.session.Session:
     the process's one loader: each session would load its own, and EC2's alone takes
     about 0.1 s to read (a fleet's accounts, a notebook's runs, a test suite's stacks)."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _service_models())
+    if kwargs.get("profile_name") is not None:
+        core.set_config_variable("profile", kwargs["profile_name"])
+    # Read as botocore reads it for its own loader: a profile that is not there raises
+    # ProfileNotFound here, when the session is made, as with boto3's own sessions.
+    models = _service_models(core.get_config_variable("data_path"))
+    core.register_component("data_loader", models)
     made = boto3.session.Session(botocore_session=core, **kwargs)
     # boto3 adds its own data folder to its session's loader, here the shared one: once is enough.
-    paths = _service_models().search_paths
-    paths[:] = list(dict.fromkeys(paths))
+    models.search_paths[:] = list(dict.fromkeys(models.search_paths))
     return made
 
 
