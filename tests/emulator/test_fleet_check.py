@@ -102,13 +102,23 @@ def test_an_unreadable_account_and_a_disabled_region_are_rows_and_the_rest_still
     try:
         data = yaml.safe_load(fleet_file.read_text())
         data["accounts"].append({"name": "denied", "role_arn": f"arn:aws:iam::{DENIED}:role/hybridnet-fleet-reader"})
+        # a typo in a role's name: AWS refuses the AssumeRole itself
+        data["accounts"].append({"name": "typo", "role_arn": f"arn:aws:iam::{DENIED}:role/hybridnet-fleet-raeder"})
         result = fleet.check(fleet.load_fleet(settings(tmp_path, accounts=data["accounts"])))
     finally:
         fleet_client.disable_regions(RETAIL, [])
     access = result.table[result.table["check"] == "access"].set_index(["account", "region"])
-    assert set(access.index) == {("denied", "ap-northeast-2"), ("denied", "eu-west-1"), ("retail", "eu-west-1")}
+    assert set(access.index) == {
+        ("denied", "ap-northeast-2"),
+        ("denied", "eu-west-1"),
+        ("typo", "ap-northeast-2"),
+        ("typo", "eu-west-1"),
+        ("retail", "eu-west-1"),
+    }
     assert set(access["status"]) == {"WARN"}
     assert set(access.loc["denied", "cause"]) == {"ACCESS_DENIED"}
+    assert set(access.loc["typo", "cause"]) == {"ACCESS_DENIED"}
+    assert all("sts:AssumeRole" in r and "role/hybridnet-fleet-raeder" in r for r in access.loc["typo", "reason"])
     assert access.loc[("retail", "eu-west-1"), "cause"] == "REGION_NOT_ENABLED"
     assert "AuthFailure" in access.loc[("retail", "eu-west-1"), "reason"]
     readable = truth[~((truth["account"] == "retail") & (truth["region"] == "eu-west-1"))]

@@ -278,6 +278,42 @@ def test_assumed_role_credentials_authenticate_and_get_the_roles_permissions_onl
 # ---------------------------------------------------------------- plain HTTP
 
 
+def test_assume_role_is_refused_as_aws_refuses_it(client):
+    iam, sts = client("iam"), client("sts")
+    me = sts.get_caller_identity()["Arn"]
+    account = me.split(":")[4]
+    name = f"hybridnet-trust-{uuid.uuid4().hex[:8]}"
+
+    def role(principal, condition=None):
+        statement = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+        if condition:
+            statement["Condition"] = condition
+        made = iam.create_role(
+            RoleName=f"{name}-{uuid.uuid4().hex[:4]}",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+        return made["Role"]["Arn"]
+
+    def refusal(**kwargs):
+        with pytest.raises(ClientError) as info:
+            sts.assume_role(RoleSessionName="test", **kwargs)
+        error = info.value.response["Error"]
+        return error["Code"], info.value.response["ResponseMetadata"]["HTTPStatusCode"], error["Message"]
+
+    missing = f"arn:aws:iam::{account}:role/{name}-no-such-role"
+    assert refusal(RoleArn=missing) == (
+        "AccessDenied",
+        403,
+        f"User: {me} is not authorized to perform: sts:AssumeRole on resource: {missing}",
+    )
+    assert refusal(RoleArn=role("arn:aws:iam::111111111111:root"))[:2] == ("AccessDenied", 403)  # trusts another
+    with_id = role(f"arn:aws:iam::{account}:root", {"StringEquals": {"sts:ExternalId": "the-id"}})
+    assert refusal(RoleArn=with_id)[0] == "AccessDenied"  # no external id
+    assert refusal(RoleArn=with_id, ExternalId="another-id")[0] == "AccessDenied"
+    assert sts.assume_role(RoleArn=with_id, RoleSessionName="test", ExternalId="the-id")["Credentials"]
+    assert sts.assume_role(RoleArn=role(account), RoleSessionName="test")["Credentials"]  # the account by its id
+
+
 def test_unsigned_http_is_refused_on_tcp(info):
     status, _, body = http(
         info.endpoint + "/",

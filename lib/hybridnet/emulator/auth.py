@@ -355,6 +355,12 @@ class AuthorizingRequest(GateRequest):
     def check_signature(self) -> None:
         return None
 
+    def _is_assuming_role_operation(self, resource_arn: str) -> bool:
+        # A role's trust policy is decided by AssumeRole itself (sts/responses.py), for a
+        # role of any account: moto's check here sees only the caller's own account's
+        # roles and takes no account principal (arn:aws:iam::<account>:root).
+        return False
+
 
 AUTH_PATTERN = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)"

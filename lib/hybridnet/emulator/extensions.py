@@ -229,6 +229,16 @@ def install_serializer_key_cache() -> None:
             picker.get_possible_keys = cached  # type: ignore[method-assign,assignment]  # moto's class, patched
 
 
+def install_sts_assume_role_trust() -> None:
+    from moto.sts.responses import TokenResponse
+
+    from .sts import responses
+
+    if responses._moto_assume_role is None:
+        responses._moto_assume_role = TokenResponse.assume_role
+    _install_methods(TokenResponse, responses.TrustedAssumeRoleResponse)
+
+
 def install_module_list_cache() -> None:
     from moto import backends
 
@@ -259,6 +269,7 @@ EXTENSIONS: dict[str, Callable[[], None]] = {
     "response-fidelity": install_response_fidelity,
     "serializer-key-cache": install_serializer_key_cache,
     "module-list-cache": install_module_list_cache,
+    "sts-assume-role-trust": install_sts_assume_role_trust,
 }
 
 _installed: set[str] = set()

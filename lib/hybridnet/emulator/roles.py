@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/[\w+=,.@/-]+")
+# A caller as STS names it: an IAM user, or an assumed role's session (role/session).
+CALLER_ARN = re.compile(r"arn:(aws[a-z-]*):(?:iam|sts)::(\d{12}):(user|assumed-role)/([\w+=,.@/-]+)")
 # The environment variables that carry credentials: only a role's, never a caller's.
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -61,9 +64,12 @@ class RoleSession:
         return (assumed.expiration - utcnow()).total_seconds()
 
 
-def trusts(policy_document: Any, service: str) -> bool:
-    """Whether a role's trust policy lets `service` (e.g. ec2.amazonaws.com) assume it:
-    an Allow of sts:AssumeRole to that service principal (or to everyone), and no Deny."""
+def _allows(policy_document: Any, principal_matches: Callable[[Any], bool], external_id: str | None = None) -> bool:
+    """Whether a role's trust policy lets a principal assume it: an Allow of
+    sts:AssumeRole to a principal `principal_matches` (or to everyone), whose
+    conditions hold, and no Deny of it. The one condition evaluated is
+    StringEquals on sts:ExternalId; a statement with any other condition does not
+    match (nothing is guessed)."""
     try:
         policy = json.loads(policy_document) if isinstance(policy_document, str) else dict(policy_document)
     except (TypeError, ValueError):
@@ -81,19 +87,67 @@ def trusts(policy_document: Any, service: str) -> bool:
         if not any(str(a).lower() in ("sts:assumerole", "sts:*", "*") for a in actions):
             continue
         principal = statement.get("Principal")
-        if principal == "*":
-            matches = True
-        elif isinstance(principal, dict):
-            services = principal.get("Service", [])
-            services = [services] if isinstance(services, str) else services
-            everyone = principal.get("AWS") in ("*", ["*"])
-            matches = everyone or service in services
-        else:
-            matches = False
+        matches = principal == "*" or (isinstance(principal, dict) and principal_matches(principal))
+        matches = matches and _conditions_hold(statement.get("Condition"), external_id)
         if matches and statement.get("Effect") == "Deny":
             return False
         verdict = verdict or (matches and statement.get("Effect") == "Allow")
     return verdict
+
+
+def _values(value: Any) -> list:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _conditions_hold(conditions: Any, external_id: str | None) -> bool:
+    if not conditions:
+        return True
+    if not isinstance(conditions, dict) or set(conditions) != {"StringEquals"}:
+        return False
+    wanted = conditions["StringEquals"]
+    if not isinstance(wanted, dict) or set(wanted) != {"sts:ExternalId"}:
+        return False
+    return external_id is not None and external_id in _values(wanted["sts:ExternalId"])
+
+
+def trusts(policy_document: Any, service: str) -> bool:
+    """Whether a role's trust policy lets `service` (e.g. ec2.amazonaws.com) assume it."""
+    return _allows(
+        policy_document,
+        lambda principal: "*" in _values(principal.get("AWS")) or service in _values(principal.get("Service")),
+    )
+
+
+def trusts_caller(policy_document: Any, caller_arn: str, external_id: str | None) -> bool:
+    """Whether a role's trust policy lets the caller (a user or an assumed role's
+    session, by its ARN) assume it, with `external_id`: an AWS principal that is
+    everyone, the caller's account (its id or its root), the caller's ARN or, for a
+    session, its role's ARN."""
+    match = CALLER_ARN.fullmatch(caller_arn or "")
+    if not match:
+        return False
+    partition, account, kind, name = match.groups()
+    names = {"*", account, f"arn:{partition}:iam::{account}:root", caller_arn}
+    if kind == "assumed-role":
+        names.add(f"arn:{partition}:iam::{account}:role/{name.split('/')[0]}")
+    return _allows(policy_document, lambda principal: bool(names & set(_values(principal.get("AWS")))), external_id)
+
+
+def assume_role_refusal(role_arn: str, caller_arn: str, external_id: str | None) -> str | None:
+    """None if the caller may assume `role_arn` (it exists and its trust policy lets the
+    caller, with this external id), else AWS's AccessDenied message for it."""
+    from moto.iam.models import iam_backends
+
+    refused = f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    match = ROLE_ARN.fullmatch(str(role_arn or ""))
+    if not match:
+        return refused
+    partition, account = match.groups()
+    try:
+        role = iam_backends[account][partition].get_role_by_arn(role_arn)
+    except Exception:
+        return refused  # AWS does not say that the role does not exist
+    return None if trusts_caller(role.assume_role_policy_document, caller_arn, external_id) else refused
 
 
 def why_not(role_arn: str, service: str, what: str = "the role") -> str | None:

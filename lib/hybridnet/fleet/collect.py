@@ -24,12 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..aws import paginate, tag_value
 from ..diagnostics import tunnels, vpnlogs
 from .params import Fleet
-from .scopes import Scope
+from .scopes import AWS_FAILURES, Scope
 
 LIVE_STATES = ["pending", "available"]
 # Each part of a reading, in the order they are read; "connections" first: without it nothing else is.
@@ -90,7 +90,7 @@ def read_scope(scope: Scope, fleet: Fleet) -> Reading:
                 reading.connections = [_connection(v) for v in connections]
             else:
                 READERS[part](scope, fleet, connections, reading)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             reading.errors[part] = error_text(exc)
     reading.calls = scope.counter.total - before
     reading.seconds = round(time.monotonic() - started, 3)

@@ -20,12 +20,17 @@ import boto3
 import botocore.utils
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from ..aws import RETRY_CONFIG, Account, Where, open_account
 from ..errors import HybridnetError
 from .params import Fleet, FleetAccount
 
 SESSION_NAME = "hybridnet-fleet"
+# What a call to AWS can end in that makes an account-region (or a part) unread rather
+# than the check fail: AWS's refusals, botocore's own errors, and an answer botocore
+# cannot parse (an HTTP 500 page from a proxy or an endpoint in trouble).
+AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError)
 
 
 class CallCounter:
@@ -153,9 +158,9 @@ def _reach(fleet: Fleet, account: FleetAccount, caller: Account, sts: BaseClient
         return Reached(
             None,
             f"sts:AssumeRole {account.role_arn} refused: {error.get('Code')}: {error.get('Message', '')}; "
-            "the role's trust policy must name the caller (and the external id, where given)",
+            "check the role's ARN, and that its trust policy names the caller (and the external id, where given)",
         )
-    except BotoCoreError as exc:
+    except AWS_FAILURES as exc:
         return Reached(None, f"sts:AssumeRole {account.role_arn} failed: {exc}")
     return Reached(
         caller.session,

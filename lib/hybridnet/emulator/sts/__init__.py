@@ -1,0 +1,1 @@
+"""STS as AWS decides AssumeRole (moto's STS, extended: responses.py)."""
