@@ -122,7 +122,7 @@ def _seed_fleet(args: argparse.Namespace) -> int:
     emulator.start()
     ids = fleetdemo.fleet_accounts(settings)
     spec, _ = fleetdemo.demo(sorted(set(ids.values())), settings.regions, args.connections, seed=args.seed)
-    answer = fleet_client.seed(spec)
+    answer = fleet_client.seed({**spec, "external_ids": fleetdemo.external_ids(settings)})
     kinds = Counter(c["tags"]["kind"] for c in spec["connections"])
     print(
         f"seeded {len(answer['connections'])} connections over {len(set(ids.values()))} accounts x "

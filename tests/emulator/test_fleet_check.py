@@ -56,7 +56,8 @@ def seeded(own_emulator, tmp_path_factory):
     fleet_file = settings(folder)
     ids = fleetdemo.fleet_accounts(fleet.load_fleet(fleet_file))
     spec, truth = fleetdemo.demo(sorted(ids.values()), REGIONS, N)
-    answer = fleet_client.seed(spec)
+    # retail's role trusts the caller only with its external id, as `seed-fleet` seeds it
+    answer = fleet_client.seed({**spec, "external_ids": fleetdemo.external_ids(fleet.load_fleet(fleet_file))})
     assert len(answer["connections"]) == N
     names = {account_id: name for name, account_id in ids.items()}
     truth = pd.DataFrame([{**t, "account": names[t["account"]]} for t in truth])
@@ -125,6 +126,17 @@ def test_an_unreadable_account_and_a_disabled_region_are_rows_and_the_rest_still
     pd.testing.assert_frame_equal(
         connection_rows(result.table), readable.sort_values(["account", "region", "name", "check"], ignore_index=True)
     )
+
+
+def test_a_wrong_external_id_is_that_accounts_access_rows(seeded, tmp_path):
+    fleet_file, _, _ = seeded
+    data = yaml.safe_load(fleet_file.read_text())
+    data["accounts"][2]["external_id"] = "not-the-one"
+    result = fleet.check(fleet.load_fleet(settings(tmp_path, accounts=data["accounts"])))
+    access = result.table[result.table["check"] == "access"]
+    assert set(zip(access["account"], access["region"])) == {("retail", r) for r in REGIONS}
+    assert set(access["cause"]) == {"ACCESS_DENIED"}
+    assert {"network", "branches"} <= set(result.table[result.table["check"] == "tunnels"]["account"])
 
 
 def test_throttled_calls_are_retried_to_success(seeded):

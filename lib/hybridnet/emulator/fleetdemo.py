@@ -139,4 +139,10 @@ def fleet_accounts(fleet) -> dict[str, str]:
     return {a.name: a.role_arn.split(":")[4] if a.role_arn else DEFAULT_ACCOUNT_ID for a in fleet.accounts}
 
 
-__all__ = ["HISTORY_MINUTES", "KINDS", "demo", "fleet_accounts"]
+def external_ids(fleet) -> dict[str, str]:
+    """The external id each assumed role of a fleet's settings asks for, by account id:
+    the seeded role then trusts the caller only with it, as the settings expect."""
+    return {a.role_arn.split(":")[4]: a.external_id for a in fleet.accounts if a.role_arn and a.external_id}
+
+
+__all__ = ["HISTORY_MINUTES", "KINDS", "demo", "external_ids", "fleet_accounts"]

@@ -5,7 +5,8 @@ accounts and Regions through an assumed reader role): POST /_hybridnet/fleet/see
 (responses.py) creates, in the backends of each account and Region named (moto keys
 its backends by account id), what the spec says:
 
-* per account: the reader role (trusting the emulator's default account, with a
+* per account: the reader role (trusting the emulator's default account, and only
+  with the account's `external_ids` entry as sts:ExternalId where it has one; with a
   read-only inline policy; a role with no policy at all in a `deny` account);
 * per account and Region with a `tgw` connection: one transit gateway (with its
   default route table), created once;
@@ -96,29 +97,28 @@ def _region(value: Any) -> str:
 # --------------------------------------------------------------------------- roles
 
 
-def trust_policy() -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+def trust_policy(external_id: str | None = None) -> dict:
+    statement: dict = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
+        "Action": "sts:AssumeRole",
     }
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def reader_policy() -> dict:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": READER_ACTIONS, "Resource": "*"}]}
 
 
-def seed_role(account: str, role_name: str, denied: bool) -> str:
-    """The reader role in `account` (created or updated): read-only, or no permission at all."""
+def seed_role(account: str, role_name: str, denied: bool, external_id: str | None = None) -> str:
+    """The reader role in `account` (created or updated): read-only, or no permission at
+    all; assumed only with `external_id`, where given."""
     from moto.iam.models import iam_backends
 
     iam = iam_backends[account]["aws"]
-    trust = json.dumps(trust_policy())
+    trust = json.dumps(trust_policy(external_id))
     role = next((r for r in iam.roles.values() if r.name == role_name), None)
     if role is None:
         role = iam.create_role(
@@ -458,13 +458,17 @@ def seed(spec: dict) -> dict:
     connections = list(spec.get("connections") or [])
     denied = {_account(a) for a in spec.get("deny") or []}
     role_name = str(spec.get("reader_role") or "hybridnet-fleet-reader")
+    external_ids = {_account(a): str(i) for a, i in (spec.get("external_ids") or {}).items()}
     now = utcnow().replace(microsecond=0)  # moto's convention: naive UTC
     with _lock:
         endpoints = [*(spec.get("resolver_endpoints") or []), *(spec.get("client_vpn_endpoints") or [])]
         accounts = (
             {_account(c.get("account")) for c in connections} | denied | {_account(e.get("account")) for e in endpoints}
         )
-        roles = {account: seed_role(account, role_name, account in denied) for account in sorted(accounts)}
+        roles = {
+            account: seed_role(account, role_name, account in denied, external_ids.get(account))
+            for account in sorted(accounts)
+        }
         seeded = seed_connections(connections, now) if connections else []
         resolvers = [seed_resolver_endpoint(e) for e in spec.get("resolver_endpoints") or []]
         client_vpns = [seed_client_vpn_endpoint(e) for e in spec.get("client_vpn_endpoints") or []]

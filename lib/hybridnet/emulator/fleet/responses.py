@@ -1,6 +1,6 @@
 """The fleet's admin routes (/_hybridnet/fleet/...; admin.py serves them on the unix socket).
 
-* POST fleet/seed: body {reader_role, deny?, connections: [{account, region, name,
+* POST fleet/seed: body {reader_role, deny?, external_ids?: {account: id}, connections: [{account, region, name,
   gateway: tgw|vgw, tags?, propagate?, onprem_prefixes?, tunnels: [{status, accepted_routes,
   message?, history?}]}], resolver_endpoints?, client_vpn_endpoints?}; answers {connections:
   [{account, region, name, vpn_connection_id, gateway_id, customer_gateway_ip, outside_ips}],
