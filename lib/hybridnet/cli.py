@@ -9,12 +9,12 @@ import argparse
 import sys
 import time
 
-from . import dataplane, emulator, execute, healthcheck, results, summary, timings, workspace
+# Only what every command needs is imported here: the others import what they use, so
+# that `healthcheck` launches its notebook's kernel before pandas and the rest load.
+from . import execute, timings, workspace
 from .errors import HybridnetError
 from .locks import stack_lock
 from .params import ParamsError, load_params
-from .phases import PhaseError
-from .runbook import resolve_params_path
 
 # `emulator status` and `lab status`: 0 when it runs, this when it does not. Not LSB's
 # status code 3 (here a notebook that failed, errors.NotebookFailed): LSB's "program is
@@ -23,6 +23,9 @@ NOT_RUNNING = 7
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from . import dataplane, emulator, healthcheck, summary
+    from .workspace import resolve_params_path
+
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)  # fail before anything is touched
     names = execute.select(args.only)
@@ -64,6 +67,9 @@ def _check_account(params):
 
 
 def cmd_teardown(args: argparse.Namespace) -> int:
+    from . import results, summary
+    from .workspace import resolve_params_path
+
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)
     _check_account(params)
@@ -75,6 +81,9 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
+    from . import emulator
+    from .workspace import resolve_params_path
+
     if args.action == "start":
         info = emulator.start(fresh=args.fresh)
         if args.params:
@@ -102,9 +111,10 @@ def _seed_fleet(args: argparse.Namespace) -> int:
     what `healthcheck --fleet` then reads (emulator.fleetdemo: a known mix of states)."""
     from collections import Counter
 
-    from . import fleet
+    from . import emulator, fleet
     from .emulator import fleetdemo
     from .emulator.fleet import client as fleet_client
+    from .workspace import resolve_params_path
 
     path = resolve_params_path(args.params or "params/fleet.yaml")
     settings = fleet.load_fleet(path)
@@ -140,6 +150,8 @@ def _emulator_state(info) -> str:
 
 
 def cmd_lab_down(args: argparse.Namespace) -> int:
+    from . import dataplane
+
     report = dataplane.lab_down()
     print(
         f"lab down: stopped {len(report['stopped'])} daemons, "
@@ -151,6 +163,7 @@ def cmd_lab_down(args: argparse.Namespace) -> int:
 def cmd_lab_fault(args: argparse.Namespace) -> int:
     from . import faults
     from .aws import connect
+    from .workspace import resolve_params_path
 
     params = load_params(resolve_params_path(args.params))
     with stack_lock(params, f"hybridnet lab fault {args.drill}"):  # as lab up: before anything is touched
@@ -164,6 +177,8 @@ def cmd_lab_fault(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_status(args: argparse.Namespace) -> int:
+    from . import dataplane
+
     table = dataplane.lab_status_frame()
     if table.empty:
         print("no lab running (start it: hybridnet lab up)")
@@ -178,6 +193,8 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
 def _start_lab_agent(params_file, ctx) -> dict | None:
     """The lab's agent for this stack, when the lab can run here: it plays AWS's
     side as the notebooks create the resources (see hybridnet.lab.twin)."""
+    from . import dataplane
+
     if ctx.data_plane != dataplane.LAB:
         print(f"no lab: {ctx.data_plane_reason}")
         return None
@@ -193,6 +210,7 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     # The stack is held (as by run and teardown) before anything is touched, the
     # emulator included: a `lab up` during a `run` of the stack refuses (exit 5).
     from .aws import connect
+    from .workspace import resolve_params_path
 
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)
@@ -201,7 +219,8 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
 
 
 def _lab_up(params_file, params, ctx) -> int:
-    from .phases import router_config
+    from . import dataplane
+    from .phases import PhaseError, router_config
 
     if ctx.data_plane != dataplane.LAB:
         print(f"hybridnet: the lab cannot run: {ctx.data_plane_reason}", file=sys.stderr)
@@ -236,6 +255,7 @@ def _lab_up(params_file, params, ctx) -> int:
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     from .params import load_healthcheck
+    from .workspace import resolve_params_path
 
     if args.fleet:
         return _fleet_healthcheck(args)
@@ -261,8 +281,12 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
         from .diagnostics import changes
 
         since = changes.load_snapshot(args.since)["path"]
-    kernel = execute.start_kernel()  # it starts while the account is checked; a kernel touches nothing
+    # The notebook's kernel starts, and imports what notebook 10 uses, while this process
+    # imports the rest and checks the account; a kernel touches nothing.
+    kernel = execute.start_kernel(preload=execute.PRELOAD[execute.HEALTHCHECK])
     try:
+        from . import healthcheck
+
         with timings.phase("account (STS)"):
             _check_account(params)
         done = healthcheck.run(path, since=since, settings=settings, kernel=kernel)  # notify connects as the notebook
@@ -300,7 +324,8 @@ FLEET_ROWS = 20  # the worst verdicts printed; the report and fleet_verdicts.csv
 def _fleet_healthcheck(args: argparse.Namespace) -> int:
     """The fleet check (notebook 11 with papermill): one shard of the accounts, or the
     merge of the shards' runs; its summary, the worst verdicts and the report."""
-    from . import fleet
+    from . import fleet, healthcheck, results
+    from .workspace import resolve_params_path
 
     path = resolve_params_path(args.fleet)
     settings = fleet.load_fleet(path)  # fail on bad settings before anything runs

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,18 @@ NOTEBOOKS: tuple[str, ...] = (
     "05_connection_handler",
     "10_health_check",
 )
+HEALTHCHECK = "10_health_check"
 # Not part of a run: it removes what the run built (hybridnet teardown).
 TEARDOWN = "99_teardown"
 # Not part of a run either: the fleet health check (hybridnet healthcheck --fleet).
 FLEET = "11_fleet_health"
 
 KERNEL = "python3"
+# What a notebook imports, first or on the way, that its kernel can import as it starts
+# (start_kernel's preload): notebook 10's, matplotlib with charts, networkx with the map.
+PRELOAD = {
+    HEALTHCHECK: ("hybridnet.healthcheck", "hybridnet.runbook", "hybridnet.charts", "hybridnet.diagnostics.topology"),
+}
 
 
 def notebooks_dir() -> Path:
@@ -77,13 +84,16 @@ def ipc_kernel_manager():
     return IPCKernelManager
 
 
-def start_kernel():
+def start_kernel(preload: Sequence[str] = ()):
     """A kernel for run_notebook(kernel=...), launched now: it starts in its own process
-    while the caller goes on (the health check: its settings, the STS check, imports)."""
+    while the caller goes on (the health check: its settings, the STS check, imports).
+    It imports the `preload` modules as it starts (IPython's exec_lines: no cell, no
+    execution count, no output), so the notebook's first cells find them loaded."""
     import asyncio
 
     km = ipc_kernel_manager()(kernel_name=KERNEL)
-    asyncio.run(km.start_kernel(cwd=str(notebooks_dir())))
+    extra = [f"--IPKernelApp.exec_lines=import {', '.join(preload)}"] if preload else []
+    asyncio.run(km.start_kernel(cwd=str(notebooks_dir()), extra_arguments=extra))
     return km
 
 
@@ -97,8 +107,38 @@ def stop_kernel(km) -> None:
     shutil.rmtree(km.socket_dir, ignore_errors=True)
 
 
-def run_notebook(name: str, run_dir: Path, parameters: Mapping[str, Any], kernel=None) -> NotebookRun:
-    """Execute one notebook into the run folder; parameters are file paths and such."""
+# papermill's engine (its registry) that writes the executed notebook once, when done.
+WRITTEN_WHEN_DONE = "hybridnet-written-when-done"
+
+
+@functools.cache
+def _register_written_when_done() -> str:
+    """papermill writes the whole notebook as each cell starts and as it ends, so that a
+    long run can be followed in the file: for the health check's 30-odd cells in a few
+    seconds, 60-odd writes with its charts, about a quarter of a second. This engine
+    (nbclient's, as papermill's default) writes it when the notebook is complete: papermill
+    does that after a failed cell too, then writes it again with the error on top."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WrittenWhenDone(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            nb_man.save = lambda **_: None  # the cells' writes; notebook_complete's is papermill's own
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally:
+                del nb_man.save
+
+    papermill_engines.register(WRITTEN_WHEN_DONE, WrittenWhenDone)
+    return WRITTEN_WHEN_DONE
+
+
+def run_notebook(
+    name: str, run_dir: Path, parameters: Mapping[str, Any], kernel=None, write_each_cell: bool = True
+) -> NotebookRun:
+    """Execute one notebook into the run folder; parameters are file paths and such.
+    write_each_cell=False: the notebook is written once, when done (a run of seconds
+    that nobody follows in the file)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -115,6 +155,7 @@ def run_notebook(name: str, run_dir: Path, parameters: Mapping[str, Any], kernel
             log_output=False,
             kernel_manager_class=ipc_kernel_manager(),
             **({"km": kernel} if kernel is not None else {}),
+            **({} if write_each_cell else {"engine_name": _register_written_when_done()}),
         )
     except PapermillExecutionError as exc:  # papermill saved the notebook with the error in it
         raise NotebookFailed(name, exc.exec_count, exc.source or "", exc.ename, exc.evalue, output) from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import hosts, results, timings, workspace
+from . import execute, hosts, results, timings, workspace
 from .aws import AwsContext
 from .diagnostics import daemons, facts, routes, servicelogs, tunnels, vpnlogs
 from .diagnostics.verdicts import STATUS_WORDS, Evidence, exit_code
@@ -27,7 +27,7 @@ from .params import HealthCheck, Params
 if TYPE_CHECKING:
     from .notify import Notification
 
-NOTEBOOK = "10_health_check"
+NOTEBOOK = execute.HEALTHCHECK
 
 
 def collect(ctx: AwsContext, check: HealthCheck) -> Evidence:
@@ -480,6 +480,7 @@ def run(
                 run_dir,
                 {"healthcheck_file": str(Path(healthcheck_file).resolve()), "since": str(since or "")},
                 kernel=kernel,
+                write_each_cell=False,
             )
         with timings.phase("report (HTML)"):
             report = export_html(done.output, run_dir / "health_check.html", exporter.result())

@@ -48,7 +48,7 @@ from pathlib import Path
 from . import dataplane, emulator, workspace
 from .errors import HybridnetError
 from .params import ParamsError, load_params
-from .runbook import resolve_params_path
+from .workspace import resolve_params_path
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8888
@@ -62,7 +62,7 @@ def notebooks_dir() -> Path:
 
 def notebooks_default_params(notebook_dir: Path) -> Path:
     """The file the notebooks' parameters cell (params_file = "params/lab.yaml")
-    opens from `notebook_dir`, where their kernels start (runbook.resolve_params_path)."""
+    opens from `notebook_dir`, where their kernels start (workspace.resolve_params_path)."""
     beside = notebook_dir / "params" / "lab.yaml"
     return beside if beside.exists() else workspace.project_root() / "params" / "lab.yaml"
 

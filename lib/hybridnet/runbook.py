@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import results, workspace
+from . import results
 from .aws import AwsContext, connect
 from .params import HealthCheck, Params, load_healthcheck, load_params
+from .workspace import resolve_params_path
 
 
 @dataclass
@@ -36,14 +37,6 @@ class Runbook:
         if self.params.profile:
             rows.append(("profile", self.params.profile))
         return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
-
-
-def resolve_params_path(params_file: str | Path) -> Path:
-    """Relative paths work from the notebooks folder and from the project root alike."""
-    path = Path(params_file)
-    if path.is_absolute() or path.exists():
-        return path
-    return workspace.project_root() / path
 
 
 def show_tables_whole() -> None:

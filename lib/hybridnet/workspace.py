@@ -91,3 +91,11 @@ def write_json(path: Path, data: dict) -> Path:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     tmp.replace(path)
     return path
+
+
+def resolve_params_path(params_file: str | Path) -> Path:
+    """Relative paths work from the notebooks folder and from the project root alike."""
+    path = Path(params_file)
+    if path.is_absolute() or path.exists():
+        return path
+    return project_root() / path

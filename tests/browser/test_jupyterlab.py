@@ -8,7 +8,7 @@ Jupyter's config, data, runtime, settings and workspace folders in the test's
 tmp dir (nothing of the user's JupyterLab applies or changes), and a copy of
 the notebook, its outputs cleared, beside a copy of params/lab.yaml with
 `lab: off` (the notebook's default params_file, "params/lab.yaml", resolves
-beside it first: runbook.resolve_params_path). `lab: off`, because the lab's
+beside it first: workspace.resolve_params_path). `lab: off`, because the lab's
 agent would play the stack in the tests' own lab, which the lab tests hold,
 and notebook 01 shows nothing of the lab anyway (its tunnels are DOWN either way).
 

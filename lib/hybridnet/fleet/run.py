@@ -104,7 +104,7 @@ def run_notebook_check(
     them), read and judged (or the shards' runs merged), the readings saved in the
     run's folder. Returns the result and the folder."""
     from .. import results
-    from ..runbook import resolve_params_path
+    from ..workspace import resolve_params_path
     from .params import load_fleet, parse_shard, shard
 
     fleet = load_fleet(resolve_params_path(fleet_file))
