@@ -116,8 +116,9 @@ def _register_written_when_done() -> str:
     """papermill writes the whole notebook as each cell starts and as it ends, so that a
     long run can be followed in the file: for the health check's 30-odd cells in a few
     seconds, 60-odd writes with its charts, about a quarter of a second. This engine
-    (nbclient's, as papermill's default) writes it when the notebook is complete: papermill
-    does that after a failed cell too, then writes it again with the error on top."""
+    (nbclient's, as papermill's default) leaves papermill's other writes: as the notebook
+    starts, and when it is complete, which papermill does after a failed cell too (then
+    it writes it again with the error on top)."""
     from papermill.engines import NBClientEngine, papermill_engines
 
     class WrittenWhenDone(NBClientEngine):
