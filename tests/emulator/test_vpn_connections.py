@@ -247,7 +247,7 @@ def test_telemetry_is_down_until_a_data_plane_reports(ec2, emulator_info, tgw, c
     vpn = create(ec2, tgw, cgw)
     telemetry = describe(ec2, vpn["VpnConnectionId"])["VgwTelemetry"]
     assert [t["Status"] for t in telemetry] == ["DOWN", "DOWN"]
-    assert "no lab running" in telemetry[0]["StatusMessage"]
+    assert "no data plane is reporting" in telemetry[0]["StatusMessage"]
     first_ip = telemetry[0]["OutsideIpAddress"]
     time.sleep(1.1)  # LastStatusChange has one-second resolution on the wire
     report(

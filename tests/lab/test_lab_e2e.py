@@ -212,4 +212,4 @@ def test_lab_down_leaves_nothing_and_aws_sees_tunnels_down_again(ctx, vpn_and_cf
         5,
         "both tunnels DOWN after lab down",
     )
-    assert all(re.search("no lab running", t["StatusMessage"]) for t in seen.values())
+    assert all(re.search("no data plane is reporting", t["StatusMessage"]) for t in seen.values())

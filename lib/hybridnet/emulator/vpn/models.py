@@ -37,7 +37,9 @@ FIRST_OUTSIDE_HOST = 11  # .1-.10 stay free for the lab's own routers
 # routed on the Internet), unique across every account and Region of the emulator, so that
 # a fleet never takes the lab's 203.0.113.11 and .12 and holds far more than 203.0.113.0/24.
 FLEET_OUTSIDE_ADDRESS_POOL = ipaddress.ip_network("198.18.0.0/15")
-NO_DATA_PLANE = "no data plane is reporting for this tunnel (no lab running)"
+# Said by a tunnel no data plane reports: not the lab's absence, which it often is not
+# (the lab plays a connection only once it exists, and its router only after phase 2).
+NO_DATA_PLANE = "no data plane is reporting for this tunnel"
 
 # CustomerGatewayConfiguration spells algorithms differently from the API.
 IKE_INTEGRITY = {"SHA1": "sha1", "SHA2-256": "sha2-256", "SHA2-384": "sha2-384", "SHA2-512": "sha2-512"}
