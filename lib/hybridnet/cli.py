@@ -15,6 +15,7 @@ from . import execute, timings, workspace
 from .errors import HybridnetError
 from .locks import stack_lock
 from .params import ParamsError, load_params
+from .workspace import resolve_params_path
 
 # `emulator status` and `lab status`: 0 when it runs, this when it does not. Not LSB's
 # status code 3 (here a notebook that failed, errors.NotebookFailed): LSB's "program is
@@ -24,7 +25,6 @@ NOT_RUNNING = 7
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import dataplane, emulator, healthcheck, summary
-    from .workspace import resolve_params_path
 
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)  # fail before anything is touched
@@ -68,7 +68,6 @@ def _check_account(params):
 
 def cmd_teardown(args: argparse.Namespace) -> int:
     from . import results, summary
-    from .workspace import resolve_params_path
 
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)
@@ -82,7 +81,6 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     from . import emulator
-    from .workspace import resolve_params_path
 
     if args.action == "start":
         info = emulator.start(fresh=args.fresh)
@@ -114,7 +112,6 @@ def _seed_fleet(args: argparse.Namespace) -> int:
     from . import emulator, fleet
     from .emulator import fleetdemo
     from .emulator.fleet import client as fleet_client
-    from .workspace import resolve_params_path
 
     path = resolve_params_path(args.params or "params/fleet.yaml")
     settings = fleet.load_fleet(path)
@@ -163,7 +160,6 @@ def cmd_lab_down(args: argparse.Namespace) -> int:
 def cmd_lab_fault(args: argparse.Namespace) -> int:
     from . import faults
     from .aws import connect
-    from .workspace import resolve_params_path
 
     params = load_params(resolve_params_path(args.params))
     with stack_lock(params, f"hybridnet lab fault {args.drill}"):  # as lab up: before anything is touched
@@ -210,7 +206,6 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     # The stack is held (as by run and teardown) before anything is touched, the
     # emulator included: a `lab up` during a `run` of the stack refuses (exit 5).
     from .aws import connect
-    from .workspace import resolve_params_path
 
     params_file = resolve_params_path(args.params)
     params = load_params(params_file)
@@ -255,7 +250,6 @@ def _lab_up(params_file, params, ctx) -> int:
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     from .params import load_healthcheck
-    from .workspace import resolve_params_path
 
     if args.fleet:
         return _fleet_healthcheck(args)
@@ -325,7 +319,6 @@ def _fleet_healthcheck(args: argparse.Namespace) -> int:
     """The fleet check (notebook 11 with papermill): one shard of the accounts, or the
     merge of the shards' runs; its summary, the worst verdicts and the report."""
     from . import fleet, healthcheck, results
-    from .workspace import resolve_params_path
 
     path = resolve_params_path(args.fleet)
     settings = fleet.load_fleet(path)  # fail on bad settings before anything runs

@@ -12,6 +12,8 @@ from typing import Any
 from . import workspace
 from .errors import NotebookFailed
 
+# The last notebook of a run, also run alone (hybridnet healthcheck).
+HEALTHCHECK = "10_health_check"
 # The runbook, in order. Later phases join as they land.
 NOTEBOOKS: tuple[str, ...] = (
     "01_tgw_attachment",
@@ -19,9 +21,8 @@ NOTEBOOKS: tuple[str, ...] = (
     "03_hybrid_dns",
     "04_client_vpn",
     "05_connection_handler",
-    "10_health_check",
+    HEALTHCHECK,
 )
-HEALTHCHECK = "10_health_check"
 # Not part of a run: it removes what the run built (hybridnet teardown).
 TEARDOWN = "99_teardown"
 # Not part of a run either: the fleet health check (hybridnet healthcheck --fleet).

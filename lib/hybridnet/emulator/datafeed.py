@@ -48,10 +48,7 @@ def publish(region: str, vpn_connection_id: str, tunnels: list[dict]) -> None:
             int(tunnel.get("bytes_in", 0)),
             int(tunnel.get("bytes_out", 0)),
         )
-        dimensions = [
-            {"Name": "VpnId", "Value": vpn_connection_id},
-            {"Name": "TunnelIpAddress", "Value": tunnel["outside_ip"]},
-        ]
+        dimensions = tunnel_dimensions(vpn_connection_id, tunnel["outside_ip"])
         for name, value, unit in (
             ("TunnelState", 1.0 if tunnel["status"] == "UP" else 0.0, "None"),
             ("TunnelDataIn", float(delta_in), "Bytes"),
@@ -61,6 +58,28 @@ def publish(region: str, vpn_connection_id: str, tunnels: list[dict]) -> None:
             metrics.append({"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit})
     # Published inside the emulator: clients may not write to AWS/ namespaces.
     cloudwatch_backends[DEFAULT_ACCOUNT_ID][region].put_metric_data("AWS/VPN", metrics)
+
+
+def tunnel_dimensions(vpn_connection_id: str, outside_ip: str) -> list[dict]:
+    """The dimensions of a tunnel's AWS/VPN metrics."""
+    return [{"Name": "VpnId", "Value": vpn_connection_id}, {"Name": "TunnelIpAddress", "Value": outside_ip}]
+
+
+def record_tunnels_down(account: str, region: str, vpn_connection_id: str, outside_ips: list[str]) -> None:
+    """A TunnelState 0 point now for each tunnel: an outage AWS itself causes (a tunnel
+    modified, a connection moved), which the data plane's reports may never see."""
+    cloudwatch_backends[account][region].put_metric_data(
+        "AWS/VPN",
+        [
+            {
+                "MetricName": "TunnelState",
+                "Dimensions": tunnel_dimensions(vpn_connection_id, ip),
+                "Value": 0.0,
+                "Unit": "None",
+            }
+            for ip in outside_ips
+        ],
+    )
 
 
 def _connections_by_outside_ip(region: str) -> dict[str, str]:

@@ -142,7 +142,8 @@ def fleet_accounts(fleet) -> dict[str, str]:
 def external_ids(fleet) -> dict[str, str]:
     """The external id each assumed role of a fleet's settings asks for, by account id:
     the seeded role then trusts the caller only with it, as the settings expect."""
-    return {a.role_arn.split(":")[4]: a.external_id for a in fleet.accounts if a.role_arn and a.external_id}
+    ids = fleet_accounts(fleet)
+    return {ids[a.name]: a.external_id for a in fleet.accounts if a.role_arn and a.external_id}
 
 
 __all__ = ["HISTORY_MINUTES", "KINDS", "demo", "external_ids", "fleet_accounts"]

@@ -38,6 +38,8 @@ CHECK_ORDER = {
     name: i
     for i, name in enumerate(["access", *CONNECTION_CHECKS, "Resolver endpoint", "Client VPN endpoint", "tunnel logs"])
 }
+# A connection's causes are read from its other evidence: no timeline (made once).
+NO_TIMELINE = pd.DataFrame(columns=tunnels.TIMELINE_COLUMNS)
 NO_DATA_ACTION = "see AWS's reason: the fleet check reads it with the account's reader role (README: fleet)"
 # Resolver endpoint status -> verdict (AWS's ResolverEndpoint Status values).
 RESOLVER_STATUS = {
@@ -188,7 +190,6 @@ def _connection_verdicts(
     return [_with_cause(v, gathered) for v in found]
 
 
-NO_TIMELINE = pd.DataFrame(columns=tunnels.TIMELINE_COLUMNS)  # the causes are read from the other evidence
 KEYS = {
     "tunnels": "tunnels",
     "BGP routes": "accepted_routes",

@@ -153,7 +153,7 @@ def ensure_log_group(ctx: AwsContext, changed: list[str] | None = None) -> str |
     return loggroups.group_arn(loggroups.ensure(ctx, "vpn", PHASE, [], changed))
 
 
-# A tunnel's LogOptions with both logs off: what logs.enabled false asks of a tunnel that logs.
+# A tunnel's LogOptions with both logs off: what logs.enabled false asks of every tunnel.
 LOGS_OFF = {"CloudWatchLogOptions": {"LogEnabled": False, "BgpLogEnabled": False}}
 
 
@@ -192,8 +192,8 @@ def _log_summary(options: dict | None) -> str:
 
 
 def tunnel_options(ctx: AwsContext, log_group_arn: str | None = None) -> list[dict]:
-    """CreateVpnConnection's TunnelOptions from the params (with LogOptions when the
-    params turn logs on and the stack's log group ARN is given)."""
+    """CreateVpnConnection's TunnelOptions from the params (LogOptions: off when the
+    params turn logs off; on when they turn them on and the stack's log group ARN is given)."""
     crypto = ctx.params.vpn.crypto
     shared: dict = {}
     for key, api, wrap in (
@@ -218,7 +218,9 @@ def tunnel_options(ctx: AwsContext, log_group_arn: str | None = None) -> list[di
             option["TunnelInsideCidr"] = tunnel.inside_cidr
         if tunnel.pre_shared_key:
             option["PreSharedKey"] = tunnel.pre_shared_key.get_secret_value()
-        if ctx.params.logs.enabled and log_group_arn:
+        if not ctx.params.logs.enabled:  # said, not left out: a connection that logs is turned off
+            option["LogOptions"] = LOGS_OFF
+        elif log_group_arn:
             option["LogOptions"] = log_options(ctx, log_group_arn)
         options.append(option)
     return options
@@ -254,8 +256,6 @@ def _tunnel_diff(
     for number, (want, have) in enumerate(
         zip(tunnel_options(ctx, log_group_arn), ordered_tunnel_options(ctx, vpn)), start=1
     ):
-        if not ctx.params.logs.enabled:  # made without LogOptions; one that logs is turned off
-            want = {**want, "LogOptions": LOGS_OFF}
         changes, request = [], {}
         for key, value in want.items():
             current = have.get(DESCRIBED_AS.get(key, key))

@@ -216,13 +216,12 @@ def _history(connection: Any, spec: dict, stamps: list[dt.datetime]) -> list[Any
     """The connection's TunnelState points (moto's MetricDatum), marked as seeded."""
     from moto.cloudwatch.models import MetricDatum
 
+    from ..datafeed import tunnel_dimensions
+
     points = []
     for tunnel, wanted in zip(connection.tunnel_list, spec.get("tunnels") or []):
         history = list(wanted.get("history") or [])
-        dimensions = [
-            {"Name": "VpnId", "Value": connection.id},
-            {"Name": "TunnelIpAddress", "Value": tunnel.outside_ip},
-        ]
+        dimensions = tunnel_dimensions(connection.id, tunnel.outside_ip)
         for value, stamp in zip(history, stamps[len(stamps) - len(history) :]):
             point = MetricDatum(VPN_NAMESPACE, TUNNEL_STATE, float(value), dimensions, stamp, "None")
             # a mark of ours on moto's MetricDatum, which has no such attribute (read with getattr)

@@ -603,28 +603,13 @@ class TunnelledVpnConnectionBackend:
 
     def _interrupt(self, connection: TunnelledVpnConnection, tunnels: list[Tunnel], why: str) -> None:
         """Tunnels AWS takes down to change them: DOWN until the data plane brings them
-        back, and a TunnelState 0 point, so that the outage shows in the tunnels' history
-        as it does on AWS (the data plane's reports may never have seen it)."""
-        from moto.cloudwatch.models import cloudwatch_backends
+        back, and in their TunnelState history as on AWS."""
+        from .. import datafeed
 
         for tunnel in tunnels:
             tunnel.report("DOWN", why, [], tunnel.bytes_in, tunnel.bytes_out)
         account, region = self.account_id, self.region_name  # type: ignore[attr-defined]
-        cloudwatch_backends[account][region].put_metric_data(
-            "AWS/VPN",
-            [
-                {
-                    "MetricName": "TunnelState",
-                    "Dimensions": [
-                        {"Name": "VpnId", "Value": connection.id},
-                        {"Name": "TunnelIpAddress", "Value": tunnel.outside_ip},
-                    ],
-                    "Value": 0.0,
-                    "Unit": "None",
-                }
-                for tunnel in tunnels
-            ],
-        )
+        datafeed.record_tunnels_down(account, region, connection.id, [t.outside_ip for t in tunnels])
 
     def modify_vpn_connection(
         self,
